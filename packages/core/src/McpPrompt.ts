@@ -1,0 +1,98 @@
+/**
+ * Declaring prompts. A prompt's arguments are a struct schema whose encoded side is strings (what the wire
+ * carries); `prompts/list` shows its fields, and `prompts/get` decodes them before the handler runs.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { provideHandler, structFields, toJsonRpcError } from "./internal/handler.js"
+import * as JsonRpc from "./JsonRpc.js"
+import type * as McpSchema from "./McpSchema.js"
+import { type Completer, McpServer } from "./McpServer.js"
+import type { CurrentSession } from "./McpSession.js"
+
+/** What a prompt returns: one user message of text, messages, or a whole result. @since 0.1.0 */
+export type Body = string | McpSchema.PromptMessage | ReadonlyArray<McpSchema.PromptMessage> | McpSchema.GetPromptResult
+
+/** A user message with text content. @since 0.1.0 */
+export const user = (text: string): McpSchema.PromptMessage => ({ role: "user", content: { type: "text", text } })
+
+/** An assistant message with text content. @since 0.1.0 */
+export const assistant = (text: string): McpSchema.PromptMessage => ({
+  role: "assistant",
+  content: { type: "text", text }
+})
+
+const toResult = (description: string | undefined, body: Body): McpSchema.GetPromptResult => {
+  const base = description === undefined ? {} : { description }
+  if (typeof body === "string") return { ...base, messages: [user(body)] }
+  if ("role" in body) return { ...base, messages: [body] }
+  if ("messages" in body) return body
+  return { ...base, messages: body }
+}
+
+/** Prompt arguments as they travel: strings by name. @since 0.1.0 */
+export type Arguments = { readonly [argument: string]: string | undefined }
+
+/**
+ * Declares a prompt.
+ *
+ * @since 0.1.0
+ */
+export const make = <A, I extends Arguments, E, R>(name: string, options: {
+  readonly title?: string | undefined
+  readonly description?: string | undefined
+  readonly args: Schema.Schema<A, I, never>
+  readonly handler: (args: A) => Effect.Effect<Body, E, R>
+  /** Completers for `completion/complete`, by argument name. */
+  readonly complete?: {
+    readonly [K in keyof I]?: (
+      value: string,
+      context: { readonly [argument: string]: string }
+    ) => Effect.Effect<ReadonlyArray<string>, E, R>
+  } | undefined
+}): Layer.Layer<never, never, McpServer | Exclude<R, CurrentSession>> =>
+  Layer.effectDiscard(Effect.gen(function*() {
+    const server = yield* McpServer
+    const context = yield* Effect.context<Exclude<R, CurrentSession>>()
+    const decode = Schema.decodeUnknownEither(options.args)
+    const label = `prompt ${name}`
+    const complete: Record<string, Completer> = {}
+    for (const [argument, completer] of Object.entries(options.complete ?? {})) {
+      if (typeof completer !== "function") continue
+      complete[argument] = (value, args, current) =>
+        provideHandler(completer(value, args), context, current).pipe(toJsonRpcError(label))
+    }
+    const args = structFields(options.args).map((field) => ({
+      name: field.name,
+      required: field.required,
+      ...(field.description === undefined ? {} : { description: field.description })
+    }))
+    yield* server.addPrompt({
+      prompt: {
+        name,
+        ...(options.title === undefined ? {} : { title: options.title }),
+        ...(options.description === undefined ? {} : { description: options.description }),
+        ...(args.length === 0 ? {} : { arguments: args })
+      },
+      complete,
+      get: (raw, current) => {
+        const decoded = decode(raw)
+        if (Either.isLeft(decoded)) {
+          return Effect.fail(
+            JsonRpc.invalidParams(
+              `Invalid arguments for prompt ${name}: ${ParseResult.TreeFormatter.formatErrorSync(decoded.left)}`
+            )
+          )
+        }
+        return provideHandler(options.handler(decoded.right), context, current).pipe(
+          Effect.map((body) => toResult(options.description, body)),
+          toJsonRpcError(label)
+        )
+      }
+    })
+  }))

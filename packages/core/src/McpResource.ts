@@ -1,0 +1,151 @@
+/**
+ * Declaring resources: fixed URIs (`make`) and RFC 6570 URI templates (`template`). Like tools, each
+ * declaration is a `Layer` that registers into `McpServer` and carries its handler's requirements.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Encoding from "effect/Encoding"
+import * as Layer from "effect/Layer"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { provideHandler, toJsonRpcError } from "./internal/handler.js"
+import * as JsonRpc from "./JsonRpc.js"
+import type * as McpSchema from "./McpSchema.js"
+import { type Completer, McpServer } from "./McpServer.js"
+import type { CurrentSession } from "./McpSession.js"
+
+/** What a read returns: text, bytes (sent as base64), or whole contents. @since 0.1.0 */
+export type Body = string | Uint8Array | McpSchema.ResourceContents | ReadonlyArray<McpSchema.ResourceContents>
+
+/** Listing fields shared by resources and templates. @since 0.1.0 */
+export interface Listing {
+  readonly name: string
+  readonly title?: string | undefined
+  readonly description?: string | undefined
+  readonly mimeType?: string | undefined
+  readonly annotations?: typeof McpSchema.Annotations.Type | undefined
+}
+
+const listing = (options: Listing) => ({
+  name: options.name,
+  ...(options.title === undefined ? {} : { title: options.title }),
+  ...(options.description === undefined ? {} : { description: options.description }),
+  ...(options.mimeType === undefined ? {} : { mimeType: options.mimeType }),
+  ...(options.annotations === undefined ? {} : { annotations: options.annotations })
+})
+
+const toResult = (uri: string, mimeType: string | undefined, body: Body): McpSchema.ReadResourceResult => {
+  const mime = mimeType === undefined ? {} : { mimeType }
+  if (typeof body === "string") return { contents: [{ uri, ...mime, text: body }] }
+  if (body instanceof Uint8Array) return { contents: [{ uri, ...mime, blob: Encoding.encodeBase64(body) }] }
+  if ("uri" in body) return { contents: [body] }
+  return { contents: body }
+}
+
+/**
+ * Declares a resource with a fixed URI.
+ *
+ * @since 0.1.0
+ */
+export const make = <E, R>(options: Listing & {
+  readonly uri: string
+  readonly read: Effect.Effect<Body, E, R>
+}): Layer.Layer<never, never, McpServer | Exclude<R, CurrentSession>> =>
+  Layer.effectDiscard(Effect.gen(function*() {
+    const server = yield* McpServer
+    const context = yield* Effect.context<Exclude<R, CurrentSession>>()
+    const label = `resource ${options.uri}`
+    yield* server.addResource({
+      resource: { uri: options.uri, ...listing(options) },
+      read: (uri, current) =>
+        provideHandler(options.read, context, current).pipe(
+          Effect.map((body) => toResult(uri, options.mimeType, body)),
+          toJsonRpcError(label)
+        )
+    })
+  }))
+
+/** The variables of a URI template, as matched. @since 0.1.0 */
+export type Variables = { readonly [variable: string]: string }
+
+/**
+ * Compiles a URI template into a matcher. Supports simple `{var}` (one path segment, percent-decoded) and
+ * reserved `{+var}` (may span `/`) expansions, which is what resource templates use in practice.
+ *
+ * @since 0.1.0
+ */
+export const compileTemplate = (uriTemplate: string): (uri: string) => Variables | undefined => {
+  const names: Array<{ readonly name: string; readonly reserved: boolean }> = []
+  let pattern = "^"
+  let last = 0
+  for (const match of uriTemplate.matchAll(/\{(\+?)([A-Za-z0-9_]+)\}/g)) {
+    pattern += uriTemplate.slice(last, match.index).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+    const reserved = match[1] === "+"
+    pattern += reserved ? "(.+)" : "([^/?#]+)"
+    names.push({ name: match[2]!, reserved })
+    last = match.index + match[0].length
+  }
+  pattern += uriTemplate.slice(last).replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "$"
+  const regex = new RegExp(pattern)
+  return (uri) => {
+    const match = regex.exec(uri)
+    if (match === null) return undefined
+    const variables: Record<string, string> = {}
+    for (let i = 0; i < names.length; i++) {
+      const raw = match[i + 1]!
+      try {
+        variables[names[i]!.name] = names[i]!.reserved ? raw : decodeURIComponent(raw)
+      } catch {
+        return undefined
+      }
+    }
+    return variables
+  }
+}
+
+/**
+ * Declares a family of resources by URI template, e.g. `"notes://{id}"`. `params` decodes the matched
+ * variables (strings) into what `read` takes; a value it rejects is answered with -32602.
+ *
+ * @since 0.1.0
+ */
+export const template = <A, I extends Variables, E, R>(options: Listing & {
+  readonly uriTemplate: string
+  readonly params: Schema.Schema<A, I, never>
+  readonly read: (params: A, uri: string) => Effect.Effect<Body, E, R>
+  /** Completers for `completion/complete`, by variable name. */
+  readonly complete?: {
+    readonly [K in keyof I]?: (value: string, context: Variables) => Effect.Effect<ReadonlyArray<string>, E, R>
+  } | undefined
+}): Layer.Layer<never, never, McpServer | Exclude<R, CurrentSession>> =>
+  Layer.effectDiscard(Effect.gen(function*() {
+    const server = yield* McpServer
+    const context = yield* Effect.context<Exclude<R, CurrentSession>>()
+    const decode = Schema.decodeUnknownEither(options.params)
+    const label = `resource template ${options.uriTemplate}`
+    const complete: Record<string, Completer> = {}
+    for (const [name, completer] of Object.entries(options.complete ?? {})) {
+      if (typeof completer !== "function") continue
+      complete[name] = (value, args, current) =>
+        provideHandler(completer(value, args), context, current).pipe(toJsonRpcError(label))
+    }
+    yield* server.addResourceTemplate({
+      template: { uriTemplate: options.uriTemplate, ...listing(options) },
+      match: compileTemplate(options.uriTemplate),
+      complete,
+      read: (uri, variables, current) => {
+        const params = decode(variables)
+        if (Either.isLeft(params)) {
+          return Effect.fail(
+            JsonRpc.invalidParams(`Invalid resource URI ${uri}: ${ParseResult.TreeFormatter.formatErrorSync(params.left)}`)
+          )
+        }
+        return provideHandler(options.read(params.right, uri), context, current).pipe(
+          Effect.map((body) => toResult(uri, options.mimeType, body)),
+          toJsonRpcError(label)
+        )
+      }
+    })
+  }))

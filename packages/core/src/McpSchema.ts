@@ -1,0 +1,354 @@
+/**
+ * MCP message schemas for revisions 2024-11-05 through 2025-11-25, and the version constants.
+ *
+ * Params schemas are decoded on the server (only for the method called); result schemas are decoded by the
+ * client. Unknown fields are dropped on decode, so newer peers with extra fields are still understood.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/** The newest session-era revision, answered when the client asks for one we do not speak. @since 0.1.0 */
+export const LATEST_PROTOCOL_VERSION = "2025-11-25"
+
+/** Every revision this library speaks, oldest first. @since 0.1.0 */
+export const SUPPORTED_PROTOCOL_VERSIONS: ReadonlyArray<string> = [
+  "2024-11-05",
+  "2025-03-26",
+  "2025-06-18",
+  "2025-11-25"
+]
+
+/** The revision assumed for Streamable HTTP requests without an `MCP-Protocol-Version` header. @since 0.1.0 */
+export const DEFAULT_NEGOTIATED_VERSION = "2025-03-26"
+
+const Meta = Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+const Obj = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+
+/** The progress token a request may carry in `_meta`. @since 0.1.0 */
+export const ProgressToken = Schema.Union(Schema.String, Schema.Number)
+/** @since 0.1.0 */
+export type ProgressToken = typeof ProgressToken.Type
+
+/** Name and version of a client or server. @since 0.1.0 */
+export const Implementation = Schema.Struct({
+  name: Schema.String,
+  version: Schema.String,
+  title: Schema.optional(Schema.String),
+  websiteUrl: Schema.optional(Schema.String)
+})
+/** @since 0.1.0 */
+export type Implementation = typeof Implementation.Type
+
+/** What a client can do; kept open because every revision adds fields. @since 0.1.0 */
+export const ClientCapabilities = Schema.Struct({
+  roots: Schema.optional(Schema.Struct({ listChanged: Schema.optional(Schema.Boolean) })),
+  sampling: Schema.optional(Obj),
+  elicitation: Schema.optional(Obj),
+  experimental: Schema.optional(Obj)
+})
+/** @since 0.1.0 */
+export type ClientCapabilities = typeof ClientCapabilities.Type
+
+/** What a server offers. @since 0.1.0 */
+export const ServerCapabilities = Schema.Struct({
+  tools: Schema.optional(Schema.Struct({ listChanged: Schema.optional(Schema.Boolean) })),
+  resources: Schema.optional(Schema.Struct({
+    subscribe: Schema.optional(Schema.Boolean),
+    listChanged: Schema.optional(Schema.Boolean)
+  })),
+  prompts: Schema.optional(Schema.Struct({ listChanged: Schema.optional(Schema.Boolean) })),
+  logging: Schema.optional(Obj),
+  completions: Schema.optional(Obj),
+  experimental: Schema.optional(Obj)
+})
+/** @since 0.1.0 */
+export type ServerCapabilities = typeof ServerCapabilities.Type
+
+/** `initialize` params. @since 0.1.0 */
+export const InitializeParams = Schema.Struct({
+  protocolVersion: Schema.String,
+  capabilities: ClientCapabilities,
+  clientInfo: Implementation
+})
+/** @since 0.1.0 */
+export type InitializeParams = typeof InitializeParams.Type
+
+/** `initialize` result. @since 0.1.0 */
+export const InitializeResult = Schema.Struct({
+  protocolVersion: Schema.String,
+  capabilities: ServerCapabilities,
+  serverInfo: Implementation,
+  instructions: Schema.optional(Schema.String)
+})
+/** @since 0.1.0 */
+export type InitializeResult = typeof InitializeResult.Type
+
+/** Params of every list request (`tools/list`, `prompts/list`...). @since 0.1.0 */
+export const PaginatedParams = Schema.Struct({ cursor: Schema.optional(Schema.String) })
+
+/** Annotations shared by content and resources. @since 0.1.0 */
+export const Annotations = Schema.Struct({
+  audience: Schema.optional(Schema.Array(Schema.Literal("user", "assistant"))),
+  priority: Schema.optional(Schema.Number),
+  lastModified: Schema.optional(Schema.String)
+})
+
+/** Text content. @since 0.1.0 */
+export const TextContent = Schema.Struct({
+  type: Schema.Literal("text"),
+  text: Schema.String,
+  annotations: Schema.optional(Annotations),
+  _meta: Meta
+})
+/** Base64 image content. @since 0.1.0 */
+export const ImageContent = Schema.Struct({
+  type: Schema.Literal("image"),
+  data: Schema.String,
+  mimeType: Schema.String,
+  annotations: Schema.optional(Annotations),
+  _meta: Meta
+})
+/** Base64 audio content (2025-03-26 and later). @since 0.1.0 */
+export const AudioContent = Schema.Struct({
+  type: Schema.Literal("audio"),
+  data: Schema.String,
+  mimeType: Schema.String,
+  annotations: Schema.optional(Annotations),
+  _meta: Meta
+})
+
+/** The text or base64 contents of a resource. @since 0.1.0 */
+export const ResourceContents = Schema.Union(
+  Schema.Struct({
+    uri: Schema.String,
+    mimeType: Schema.optional(Schema.String),
+    text: Schema.String,
+    _meta: Meta
+  }),
+  Schema.Struct({
+    uri: Schema.String,
+    mimeType: Schema.optional(Schema.String),
+    blob: Schema.String,
+    _meta: Meta
+  })
+)
+/** @since 0.1.0 */
+export type ResourceContents = typeof ResourceContents.Type
+
+/** A resource embedded in content. @since 0.1.0 */
+export const EmbeddedResource = Schema.Struct({
+  type: Schema.Literal("resource"),
+  resource: ResourceContents,
+  annotations: Schema.optional(Annotations),
+  _meta: Meta
+})
+
+/** A link to a resource (2025-06-18 and later). @since 0.1.0 */
+export const ResourceLink = Schema.Struct({
+  type: Schema.Literal("resource_link"),
+  uri: Schema.String,
+  name: Schema.String,
+  title: Schema.optional(Schema.String),
+  description: Schema.optional(Schema.String),
+  mimeType: Schema.optional(Schema.String),
+  annotations: Schema.optional(Annotations),
+  _meta: Meta
+})
+
+/** Any content block. @since 0.1.0 */
+export const Content = Schema.Union(TextContent, ImageContent, AudioContent, EmbeddedResource, ResourceLink)
+/** @since 0.1.0 */
+export type Content = typeof Content.Type
+
+/** Behaviour hints about a tool. @since 0.1.0 */
+export const ToolAnnotations = Schema.Struct({
+  title: Schema.optional(Schema.String),
+  readOnlyHint: Schema.optional(Schema.Boolean),
+  destructiveHint: Schema.optional(Schema.Boolean),
+  idempotentHint: Schema.optional(Schema.Boolean),
+  openWorldHint: Schema.optional(Schema.Boolean)
+})
+/** @since 0.1.0 */
+export type ToolAnnotations = typeof ToolAnnotations.Type
+
+/** A tool as listed by `tools/list`. @since 0.1.0 */
+export const Tool = Schema.Struct({
+  name: Schema.String,
+  title: Schema.optional(Schema.String),
+  description: Schema.optional(Schema.String),
+  inputSchema: Obj,
+  outputSchema: Schema.optional(Obj),
+  annotations: Schema.optional(ToolAnnotations),
+  _meta: Meta
+})
+/** @since 0.1.0 */
+export type Tool = typeof Tool.Type
+
+/** `tools/list` result. @since 0.1.0 */
+export const ListToolsResult = Schema.Struct({
+  tools: Schema.Array(Tool),
+  nextCursor: Schema.optional(Schema.String)
+})
+/** @since 0.1.0 */
+export type ListToolsResult = typeof ListToolsResult.Type
+
+/** `tools/call` params. @since 0.1.0 */
+export const CallToolParams = Schema.Struct({
+  name: Schema.String,
+  arguments: Schema.optional(Obj),
+  _meta: Schema.optional(Schema.Struct({ progressToken: Schema.optional(ProgressToken) }))
+})
+/** @since 0.1.0 */
+export type CallToolParams = typeof CallToolParams.Type
+
+/** `tools/call` result. @since 0.1.0 */
+export const CallToolResult = Schema.Struct({
+  content: Schema.Array(Content),
+  structuredContent: Schema.optional(Obj),
+  isError: Schema.optional(Schema.Boolean),
+  _meta: Meta
+})
+/** @since 0.1.0 */
+export type CallToolResult = typeof CallToolResult.Type
+
+/** A resource as listed by `resources/list`. @since 0.1.0 */
+export const Resource = Schema.Struct({
+  uri: Schema.String,
+  name: Schema.String,
+  title: Schema.optional(Schema.String),
+  description: Schema.optional(Schema.String),
+  mimeType: Schema.optional(Schema.String),
+  size: Schema.optional(Schema.Number),
+  annotations: Schema.optional(Annotations),
+  _meta: Meta
+})
+/** @since 0.1.0 */
+export type Resource = typeof Resource.Type
+
+/** A URI template as listed by `resources/templates/list`. @since 0.1.0 */
+export const ResourceTemplate = Schema.Struct({
+  uriTemplate: Schema.String,
+  name: Schema.String,
+  title: Schema.optional(Schema.String),
+  description: Schema.optional(Schema.String),
+  mimeType: Schema.optional(Schema.String),
+  annotations: Schema.optional(Annotations),
+  _meta: Meta
+})
+/** @since 0.1.0 */
+export type ResourceTemplate = typeof ResourceTemplate.Type
+
+/** `resources/list` result. @since 0.1.0 */
+export const ListResourcesResult = Schema.Struct({
+  resources: Schema.Array(Resource),
+  nextCursor: Schema.optional(Schema.String)
+})
+/** `resources/templates/list` result. @since 0.1.0 */
+export const ListResourceTemplatesResult = Schema.Struct({
+  resourceTemplates: Schema.Array(ResourceTemplate),
+  nextCursor: Schema.optional(Schema.String)
+})
+
+/** `resources/read` params. @since 0.1.0 */
+export const ReadResourceParams = Schema.Struct({ uri: Schema.String })
+
+/** `resources/read` result. @since 0.1.0 */
+export const ReadResourceResult = Schema.Struct({ contents: Schema.Array(ResourceContents) })
+/** @since 0.1.0 */
+export type ReadResourceResult = typeof ReadResourceResult.Type
+
+/** One argument a prompt takes. @since 0.1.0 */
+export const PromptArgument = Schema.Struct({
+  name: Schema.String,
+  title: Schema.optional(Schema.String),
+  description: Schema.optional(Schema.String),
+  required: Schema.optional(Schema.Boolean)
+})
+
+/** A prompt as listed by `prompts/list`. @since 0.1.0 */
+export const Prompt = Schema.Struct({
+  name: Schema.String,
+  title: Schema.optional(Schema.String),
+  description: Schema.optional(Schema.String),
+  arguments: Schema.optional(Schema.Array(PromptArgument)),
+  _meta: Meta
+})
+/** @since 0.1.0 */
+export type Prompt = typeof Prompt.Type
+
+/** `prompts/list` result. @since 0.1.0 */
+export const ListPromptsResult = Schema.Struct({
+  prompts: Schema.Array(Prompt),
+  nextCursor: Schema.optional(Schema.String)
+})
+
+/** `prompts/get` params. @since 0.1.0 */
+export const GetPromptParams = Schema.Struct({
+  name: Schema.String,
+  arguments: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String }))
+})
+
+/** One message of a prompt. @since 0.1.0 */
+export const PromptMessage = Schema.Struct({
+  role: Schema.Literal("user", "assistant"),
+  content: Content
+})
+/** @since 0.1.0 */
+export type PromptMessage = typeof PromptMessage.Type
+
+/** `prompts/get` result. @since 0.1.0 */
+export const GetPromptResult = Schema.Struct({
+  description: Schema.optional(Schema.String),
+  messages: Schema.Array(PromptMessage)
+})
+/** @since 0.1.0 */
+export type GetPromptResult = typeof GetPromptResult.Type
+
+/** Syslog severities used by `logging/setLevel` and `notifications/message`. @since 0.1.0 */
+export const LoggingLevel = Schema.Literal(
+  "debug",
+  "info",
+  "notice",
+  "warning",
+  "error",
+  "critical",
+  "alert",
+  "emergency"
+)
+/** @since 0.1.0 */
+export type LoggingLevel = typeof LoggingLevel.Type
+
+/** `logging/setLevel` params. @since 0.1.0 */
+export const SetLevelParams = Schema.Struct({ level: LoggingLevel })
+
+/** `notifications/cancelled` params. @since 0.1.0 */
+export const CancelledParams = Schema.Struct({
+  requestId: Schema.Union(Schema.String, Schema.Number),
+  reason: Schema.optional(Schema.String)
+})
+
+/** `completion/complete` params. @since 0.1.0 */
+export const CompleteParams = Schema.Struct({
+  ref: Schema.Union(
+    Schema.Struct({ type: Schema.Literal("ref/prompt"), name: Schema.String }),
+    Schema.Struct({ type: Schema.Literal("ref/resource"), uri: Schema.String })
+  ),
+  argument: Schema.Struct({ name: Schema.String, value: Schema.String }),
+  context: Schema.optional(Schema.Struct({
+    arguments: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String }))
+  }))
+})
+/** @since 0.1.0 */
+export type CompleteParams = typeof CompleteParams.Type
+
+/** `completion/complete` result. @since 0.1.0 */
+export const CompleteResult = Schema.Struct({
+  completion: Schema.Struct({
+    values: Schema.Array(Schema.String),
+    total: Schema.optional(Schema.Number),
+    hasMore: Schema.optional(Schema.Boolean)
+  })
+})
+/** @since 0.1.0 */
+export type CompleteResult = typeof CompleteResult.Type

@@ -1,0 +1,339 @@
+/**
+ * The MCP server service: what is registered (tools, resources, prompts), the lifecycle (`initialize`, version
+ * negotiation, `ping`) and `handleRequest`, which every transport calls with a decoded envelope.
+ *
+ * Dispatch is a map lookup, then the params of that one method are decoded with its schema (built once), then
+ * its handler runs. Nothing here knows about HTTP.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as JsonRpc from "./JsonRpc.js"
+import * as McpSchema from "./McpSchema.js"
+import { type CurrentSessionService, makeCurrent, type Session, type Sink } from "./McpSession.js"
+
+/** A registered tool: its listing and how to call it. Built by `McpTool.make`. @since 0.1.0 */
+export interface ToolEntry {
+  readonly tool: McpSchema.Tool
+  readonly call: (
+    args: unknown,
+    current: CurrentSessionService
+  ) => Effect.Effect<McpSchema.CallToolResult, JsonRpc.JsonRpcError>
+}
+
+/** Suggests values for one argument of a prompt or resource template. @since 0.1.0 */
+export type Completer = (
+  value: string,
+  context: { readonly [argument: string]: string },
+  current: CurrentSessionService
+) => Effect.Effect<ReadonlyArray<string>, JsonRpc.JsonRpcError>
+
+/** A registered resource with a fixed URI. Built by `McpResource.make`. @since 0.1.0 */
+export interface ResourceEntry {
+  readonly resource: McpSchema.Resource
+  readonly read: (
+    uri: string,
+    current: CurrentSessionService
+  ) => Effect.Effect<McpSchema.ReadResourceResult, JsonRpc.JsonRpcError>
+}
+
+/** A registered URI template. Built by `McpResource.template`. @since 0.1.0 */
+export interface ResourceTemplateEntry {
+  readonly template: McpSchema.ResourceTemplate
+  /** The template's variables when `uri` matches it. */
+  readonly match: (uri: string) => { readonly [variable: string]: string } | undefined
+  readonly read: (
+    uri: string,
+    variables: { readonly [variable: string]: string },
+    current: CurrentSessionService
+  ) => Effect.Effect<McpSchema.ReadResourceResult, JsonRpc.JsonRpcError>
+  readonly complete: { readonly [variable: string]: Completer }
+}
+
+/** A registered prompt. Built by `McpPrompt.make`. @since 0.1.0 */
+export interface PromptEntry {
+  readonly prompt: McpSchema.Prompt
+  readonly get: (
+    args: { readonly [argument: string]: string },
+    current: CurrentSessionService
+  ) => Effect.Effect<McpSchema.GetPromptResult, JsonRpc.JsonRpcError>
+  readonly complete: { readonly [argument: string]: Completer }
+}
+
+/** @since 0.1.0 */
+export interface Options {
+  /** `serverInfo.name`. */
+  readonly name: string
+  /** `serverInfo.version`. */
+  readonly version: string
+  /** `serverInfo.title`. */
+  readonly title?: string | undefined
+  /** Sent in the `initialize` result: how a model should use this server. */
+  readonly instructions?: string | undefined
+}
+
+/** @since 0.1.0 */
+export interface McpServerService {
+  readonly info: McpSchema.Implementation
+  readonly addTool: (entry: ToolEntry) => Effect.Effect<void>
+  readonly addResource: (entry: ResourceEntry) => Effect.Effect<void>
+  readonly addResourceTemplate: (entry: ResourceTemplateEntry) => Effect.Effect<void>
+  readonly addPrompt: (entry: PromptEntry) => Effect.Effect<void>
+  /** The capabilities `initialize` announces, derived from what is registered. */
+  readonly capabilities: () => McpSchema.ServerCapabilities
+  /**
+   * Answers one request of `session`. Never fails: every error becomes an error response. `sink` is where
+   * notifications about this request (progress, logs) go. Interrupting it (cancellation) yields no response.
+   */
+  readonly handleRequest: (
+    session: Session,
+    request: JsonRpc.Request,
+    sink: Sink
+  ) => Effect.Effect<JsonRpc.Response>
+  /** Handles a notification from the client (`initialized`, `cancelled`...). */
+  readonly handleNotification: (session: Session, notification: JsonRpc.Notification) => Effect.Effect<void>
+}
+
+/**
+ * The server service. Handlers register into it from their own layers (see `McpTool.make`), so the server
+ * layer is provided to them: `Layer.mergeAll(tools...).pipe(Layer.provideMerge(McpServer.layer(...)))`.
+ *
+ * @since 0.1.0
+ */
+export class McpServer extends Context.Tag("@effect-mcp/core/McpServer")<McpServer, McpServerService>() {}
+
+type Method = (session: Session, request: JsonRpc.Request, sink: Sink) => Effect.Effect<unknown, JsonRpc.JsonRpcError>
+
+const decodeInitialize = JsonRpc.paramsDecoder(McpSchema.InitializeParams)
+const decodeCallTool = JsonRpc.paramsDecoder(McpSchema.CallToolParams)
+const decodeReadResource = JsonRpc.paramsDecoder(McpSchema.ReadResourceParams)
+const decodeGetPrompt = JsonRpc.paramsDecoder(McpSchema.GetPromptParams)
+const decodeSetLevel = JsonRpc.paramsDecoder(McpSchema.SetLevelParams)
+const decodeComplete = JsonRpc.paramsDecoder(McpSchema.CompleteParams)
+const decodeCancelled = JsonRpc.paramsDecoder(McpSchema.CancelledParams)
+
+const progressTokenOf = (params: unknown): McpSchema.ProgressToken | undefined => {
+  if (typeof params !== "object" || params === null || !("_meta" in params)) return undefined
+  const meta = params._meta
+  if (typeof meta !== "object" || meta === null || !("progressToken" in meta)) return undefined
+  const token = meta.progressToken
+  return typeof token === "string" || typeof token === "number" ? token : undefined
+}
+
+const MAX_COMPLETIONS = 100
+
+/**
+ * Builds the server service.
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options): McpServerService => {
+  const info: McpSchema.Implementation = options.title === undefined
+    ? { name: options.name, version: options.version }
+    : { name: options.name, version: options.version, title: options.title }
+  const tools = new Map<string, ToolEntry>()
+  const resources = new Map<string, ResourceEntry>()
+  const templates: Array<ResourceTemplateEntry> = []
+  const prompts = new Map<string, PromptEntry>()
+
+  // Listings and capabilities change only when something registers, so they are built once per change.
+  let toolList: McpSchema.ListToolsResult | undefined
+  let resourceList: typeof McpSchema.ListResourcesResult.Type | undefined
+  let templateList: typeof McpSchema.ListResourceTemplatesResult.Type | undefined
+  let promptList: typeof McpSchema.ListPromptsResult.Type | undefined
+  let caps: McpSchema.ServerCapabilities | undefined
+  const changed = () => {
+    toolList = resourceList = templateList = promptList = caps = undefined
+  }
+
+  const capabilities = (): McpSchema.ServerCapabilities =>
+    caps ??= {
+      logging: {},
+      ...(tools.size > 0 ? { tools: { listChanged: false } } : {}),
+      ...(resources.size > 0 || templates.length > 0 ? { resources: { subscribe: false, listChanged: false } } : {}),
+      ...(prompts.size > 0 ? { prompts: { listChanged: false } } : {}),
+      ...(templates.some((t) => Object.keys(t.complete).length > 0) ||
+          Array.from(prompts.values()).some((p) => Object.keys(p.complete).length > 0)
+        ? { completions: {} }
+        : {})
+    }
+
+  const orFail = <A>(either: Either.Either<A, JsonRpc.JsonRpcError>) =>
+    Either.isRight(either) ? Effect.succeed(either.right) : Effect.fail(either.left)
+
+  const methods = new Map<string, Method>([
+    ["initialize", (session, request) =>
+      Effect.suspend(() => {
+        const params = decodeInitialize(request.params)
+        if (Either.isLeft(params)) return Effect.fail(params.left)
+        if (session.phase === "initialized") {
+          return Effect.fail(JsonRpc.invalidRequest("Invalid request: the session is already initialized"))
+        }
+        const requested = params.right.protocolVersion
+        const version = McpSchema.SUPPORTED_PROTOCOL_VERSIONS.includes(requested)
+          ? requested
+          : McpSchema.LATEST_PROTOCOL_VERSION
+        session.protocolVersion = version
+        session.clientInfo = params.right.clientInfo
+        session.clientCapabilities = params.right.capabilities
+        session.phase = "initialized"
+        const result: McpSchema.InitializeResult = {
+          protocolVersion: version,
+          capabilities: capabilities(),
+          serverInfo: info,
+          ...(options.instructions === undefined ? {} : { instructions: options.instructions })
+        }
+        return Effect.succeed(result)
+      })],
+    ["ping", () => Effect.succeed({})],
+    ["tools/list", () => Effect.sync(() => toolList ??= { tools: Array.from(tools.values(), (t) => t.tool) })],
+    ["tools/call", (session, request, sink) =>
+      Effect.suspend(() => {
+        const params = decodeCallTool(request.params)
+        if (Either.isLeft(params)) return Effect.fail(params.left)
+        const entry = tools.get(params.right.name)
+        if (entry === undefined) return Effect.fail(JsonRpc.invalidParams(`Unknown tool: ${params.right.name}`))
+        return entry.call(
+          params.right.arguments ?? {},
+          makeCurrent(session, request.id, params.right._meta?.progressToken, sink)
+        )
+      })],
+    ["resources/list", () =>
+      Effect.sync(() => resourceList ??= { resources: Array.from(resources.values(), (r) => r.resource) })],
+    ["resources/templates/list", () =>
+      Effect.sync(() => templateList ??= { resourceTemplates: templates.map((t) => t.template) })],
+    ["resources/read", (session, request, sink) =>
+      Effect.suspend(() => {
+        const params = decodeReadResource(request.params)
+        if (Either.isLeft(params)) return Effect.fail(params.left)
+        const uri = params.right.uri
+        const current = makeCurrent(session, request.id, progressTokenOf(request.params), sink)
+        const entry = resources.get(uri)
+        if (entry !== undefined) return entry.read(uri, current)
+        for (const template of templates) {
+          const variables = template.match(uri)
+          if (variables !== undefined) return template.read(uri, variables, current)
+        }
+        return Effect.fail(
+          new JsonRpc.JsonRpcError({
+            code: JsonRpc.ErrorCode.ResourceNotFound,
+            message: `Resource not found: ${uri}`,
+            data: { uri }
+          })
+        )
+      })],
+    ["prompts/list", () =>
+      Effect.sync(() => promptList ??= { prompts: Array.from(prompts.values(), (p) => p.prompt) })],
+    ["prompts/get", (session, request, sink) =>
+      Effect.suspend(() => {
+        const params = decodeGetPrompt(request.params)
+        if (Either.isLeft(params)) return Effect.fail(params.left)
+        const entry = prompts.get(params.right.name)
+        if (entry === undefined) return Effect.fail(JsonRpc.invalidParams(`Unknown prompt: ${params.right.name}`))
+        return entry.get(
+          params.right.arguments ?? {},
+          makeCurrent(session, request.id, progressTokenOf(request.params), sink)
+        )
+      })],
+    ["logging/setLevel", (session, request) =>
+      Effect.map(orFail(decodeSetLevel(request.params)), ({ level }) => {
+        session.logLevel = level
+        return {}
+      })],
+    ["completion/complete", (session, request, sink) =>
+      Effect.flatMap(orFail(decodeComplete(request.params)), ({ argument, context, ref }) => {
+        const completers = ref.type === "ref/prompt"
+          ? prompts.get(ref.name)?.complete
+          : templates.find((t) => t.template.uriTemplate === ref.uri)?.complete
+        if (completers === undefined) {
+          return Effect.fail(
+            JsonRpc.invalidParams(
+              ref.type === "ref/prompt" ? `Unknown prompt: ${ref.name}` : `Unknown resource template: ${ref.uri}`
+            )
+          )
+        }
+        const completer = completers[argument.name]
+        if (completer === undefined) return Effect.succeed({ completion: { values: [], total: 0, hasMore: false } })
+        const current = makeCurrent(session, request.id, progressTokenOf(request.params), sink)
+        return Effect.map(completer(argument.value, context?.arguments ?? {}, current), (values) => ({
+          completion: {
+            values: values.slice(0, MAX_COMPLETIONS),
+            total: values.length,
+            hasMore: values.length > MAX_COMPLETIONS
+          }
+        }))
+      })]
+  ])
+
+  const notInitialized = JsonRpc.invalidRequest("Invalid request: the session is not initialized; send initialize first")
+
+  const handleRequest = (session: Session, request: JsonRpc.Request, sink: Sink): Effect.Effect<JsonRpc.Response> => {
+    const method = methods.get(request.method)
+    if (method === undefined) return Effect.succeed(JsonRpc.failure(request.id, JsonRpc.methodNotFound(request.method)))
+    if (session.phase !== "initialized" && request.method !== "initialize" && request.method !== "ping") {
+      return Effect.succeed(JsonRpc.failure(request.id, notInitialized))
+    }
+    return method(session, request, sink).pipe(
+      Effect.matchCauseEffect({
+        onSuccess: (result) => Effect.succeed(JsonRpc.success(request.id, result)),
+        onFailure: (cause) => {
+          const failure = Cause.failureOption(cause)
+          if (failure._tag === "Some") return Effect.succeed(JsonRpc.failure(request.id, failure.value))
+          return Effect.as(
+            Effect.logError(`${request.method} failed`, cause),
+            JsonRpc.failure(request.id, JsonRpc.internalError())
+          )
+        }
+      })
+    )
+  }
+
+  const handleNotification = (session: Session, notification: JsonRpc.Notification): Effect.Effect<void> =>
+    Effect.sync(() => {
+      session.touch()
+      if (notification.method !== "notifications/cancelled") return
+      const params = decodeCancelled(notification.params)
+      if (Either.isLeft(params)) return
+      const fiber = session.inFlight.get(params.right.requestId)
+      // Cancellation is advisory and a late one is harmless: the spec has the receiver ignore unknown ids.
+      if (fiber !== undefined) fiber.unsafeInterruptAsFork(fiber.id())
+    })
+
+  return {
+    info,
+    capabilities,
+    addTool: (entry) =>
+      Effect.sync(() => {
+        tools.set(entry.tool.name, entry)
+        changed()
+      }),
+    addResource: (entry) =>
+      Effect.sync(() => {
+        resources.set(entry.resource.uri, entry)
+        changed()
+      }),
+    addResourceTemplate: (entry) =>
+      Effect.sync(() => {
+        templates.push(entry)
+        changed()
+      }),
+    addPrompt: (entry) =>
+      Effect.sync(() => {
+        prompts.set(entry.prompt.name, entry)
+        changed()
+      }),
+    handleRequest,
+    handleNotification
+  }
+}
+
+/**
+ * The server as a layer. Provide it to the layers that declare tools, resources and prompts.
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: Options): Layer.Layer<McpServer> => Layer.sync(McpServer, () => make(options))

@@ -1,0 +1,87 @@
+/**
+ * Server-Sent Events: framing, keep-alive comments and the response headers every MCP stream needs.
+ *
+ * @since 0.1.0
+ */
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Duration from "effect/Duration"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+
+/** One SSE event. @since 0.1.0 */
+export interface Event {
+  readonly event?: string | undefined
+  readonly id?: string | undefined
+  /** Reconnection delay the client should use, in milliseconds. */
+  readonly retry?: number | undefined
+  readonly data: string
+}
+
+/**
+ * Frames one event. Multi-line data is split over `data:` lines as the format requires.
+ *
+ * @since 0.1.0
+ */
+export const encode = (event: Event): string => {
+  let frame = ""
+  if (event.event !== undefined) frame += `event: ${event.event}\n`
+  if (event.id !== undefined) frame += `id: ${event.id}\n`
+  if (event.retry !== undefined) frame += `retry: ${event.retry}\n`
+  frame += event.data.includes("\n") ? event.data.split(/\r?\n/).map((line) => `data: ${line}\n`).join("") : `data: ${event.data}\n`
+  return frame + "\n"
+}
+
+/**
+ * Frames a JSON-RPC message as a `message` event. JSON has no raw newlines, so this is one line of data.
+ *
+ * @since 0.1.0
+ */
+export const encodeMessage = (message: unknown, id?: string): string =>
+  id === undefined
+    ? `event: message\ndata: ${JSON.stringify(message)}\n\n`
+    : `event: message\nid: ${id}\ndata: ${JSON.stringify(message)}\n\n`
+
+/** A comment line: ignored by clients, but it keeps proxies and idle timers from cutting the stream. @since 0.1.0 */
+export const comment = (text: string): string => `: ${text}\n\n`
+
+/** The default keep-alive interval: proxies and Node's own timers cut idle streams at about 300 s. @since 0.1.0 */
+export const DEFAULT_KEEP_ALIVE: Duration.Duration = Duration.seconds(15)
+
+/**
+ * A comment every `interval`, on Effect's `Clock` (so `TestClock` drives it in tests).
+ *
+ * @since 0.1.0
+ */
+export const keepAlive = (interval: Duration.DurationInput): Stream.Stream<string> =>
+  Stream.fromSchedule(Schedule.spaced(interval)).pipe(Stream.as(comment("keep-alive")))
+
+/** Headers of every SSE response: no caching or transformation, no proxy buffering. @since 0.1.0 */
+export const headers: Readonly<Record<string, string>> = {
+  "cache-control": "no-cache, no-transform",
+  "x-accel-buffering": "no"
+}
+
+/**
+ * Serves a stream of frames as an SSE response, merged with keep-alive comments, ending when `frames` ends.
+ *
+ * @since 0.1.0
+ */
+export const response = (
+  frames: Stream.Stream<string>,
+  options: {
+    readonly keepAlive: Duration.DurationInput
+    readonly headers?: Readonly<Record<string, string>> | undefined
+    readonly status?: number | undefined
+  }
+): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.stream(
+    frames.pipe(
+      Stream.merge(keepAlive(options.keepAlive), { haltStrategy: "left" }),
+      Stream.encodeText
+    ),
+    {
+      contentType: "text/event-stream",
+      status: options.status ?? 200,
+      headers: options.headers === undefined ? headers : { ...headers, ...options.headers }
+    }
+  )

@@ -1,0 +1,28 @@
+/**
+ * effect-mcp core: the MCP protocol, server, sessions and HTTP transports on `@effect/platform`.
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export * as HttpSecurity from "./HttpSecurity.js"
+/** @since 0.1.0 */
+export * as JsonRpc from "./JsonRpc.js"
+/** @since 0.1.0 */
+export * as McpPrompt from "./McpPrompt.js"
+/** @since 0.1.0 */
+export * as McpResource from "./McpResource.js"
+/** @since 0.1.0 */
+export * as McpSchema from "./McpSchema.js"
+/** @since 0.1.0 */
+export * as McpServer from "./McpServer.js"
+/** @since 0.1.0 */
+export * as McpSession from "./McpSession.js"
+/** @since 0.1.0 */
+export * as McpTool from "./McpTool.js"
+/** @since 0.1.0 */
+export * as SessionRegistry from "./SessionRegistry.js"
+/** @since 0.1.0 */
+export * as Sse from "./Sse.js"
+/** @since 0.1.0 */
+export * as SseTransport from "./SseTransport.js"

@@ -1,0 +1,91 @@
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as JSONSchema from "effect/JSONSchema"
+import * as Option from "effect/Option"
+import type * as Schema from "effect/Schema"
+import * as SchemaAST from "effect/SchemaAST"
+import * as JsonRpc from "../JsonRpc.js"
+import { CurrentSession, type CurrentSessionService } from "../McpSession.js"
+
+/**
+ * Runs a user handler with the context its layer captured plus the current session.
+ *
+ * The cast is sound by construction: the handler needs `R`, and `R` is covered by
+ * `Exclude<R, CurrentSession> | CurrentSession`, which is exactly what is provided. TypeScript cannot see that
+ * through the generic `Exclude`, hence this one helper.
+ * @internal
+ */
+export const provideHandler = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  context: Context.Context<Exclude<R, CurrentSession>>,
+  current: CurrentSessionService
+): Effect.Effect<A, E> =>
+  Effect.provide(effect, Context.add(context, CurrentSession, current)) as Effect.Effect<A, E>
+
+/**
+ * Human-readable text for a handler's typed failure: its `message` when it has one.
+ * @internal
+ */
+export const messageOf = (error: unknown): string => {
+  if (typeof error === "object" && error !== null && "message" in error && typeof error.message === "string") {
+    return error.message
+  }
+  if (typeof error === "string") return error
+  try {
+    return JSON.stringify(error) ?? String(error)
+  } catch {
+    return String(error)
+  }
+}
+
+/**
+ * Turns what a handler's Effect ended with into a JSON-RPC error: typed `JsonRpcError`s pass through, other
+ * failures become -32603 with their message, defects are logged and become a bare -32603.
+ * @internal
+ */
+export const toJsonRpcError = (label: string) => <A, E>(
+  effect: Effect.Effect<A, E>
+): Effect.Effect<A, JsonRpc.JsonRpcError> =>
+  Effect.catchAllCause(effect, (cause) => {
+    const failure = Cause.failureOption(cause)
+    if (failure._tag === "Some") {
+      const error = failure.value
+      return Effect.fail(
+        error instanceof JsonRpc.JsonRpcError ? error : JsonRpc.internalError(`${label}: ${messageOf(error)}`)
+      )
+    }
+    return Effect.zipRight(Effect.logError(`${label} failed`, cause), Effect.fail(JsonRpc.internalError()))
+  })
+
+/**
+ * The JSON Schema of a schema's encoded side, without `$schema`: MCP fixes the dialect itself.
+ * @internal
+ */
+export const jsonSchemaOf = <A, I>(schema: Schema.Schema<A, I, never>): { readonly [key: string]: unknown } => {
+  const { $schema: _, ...rest } = JSONSchema.make(schema)
+  return rest
+}
+
+/**
+ * The property names of a struct schema's encoded side, with whether each is required and its description:
+ * what `prompts/list` shows as a prompt's arguments.
+ * @internal
+ */
+export const structFields = <A, I>(
+  schema: Schema.Schema<A, I, never>
+): ReadonlyArray<{ readonly name: string; readonly required: boolean; readonly description: string | undefined }> => {
+  const ast = SchemaAST.encodedAST(schema.ast)
+  if (!SchemaAST.isTypeLiteral(ast)) return []
+  return ast.propertySignatures.flatMap((ps) =>
+    typeof ps.name === "string"
+      ? [{
+        name: ps.name,
+        required: !ps.isOptional,
+        description: Option.getOrUndefined(
+          Option.orElse(SchemaAST.getDescriptionAnnotation(ps), () => SchemaAST.getDescriptionAnnotation(ps.type))
+        )
+      }]
+      : []
+  )
+}

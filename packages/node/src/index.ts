@@ -1,0 +1,8 @@
+/**
+ * effect-mcp for Node.js: the HTTP server layer and runtime wiring.
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export * as NodeMcpServer from "./NodeMcpServer.js"
