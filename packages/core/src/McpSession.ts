@@ -83,8 +83,8 @@ export class Session {
   constructor(
     readonly id: SessionId,
     readonly transport: string,
-    /** Closing it ends the session: see `SessionRegistry` for everything that runs then. */
-    readonly scope: Scope.CloseableScope,
+    /** What the session owns: transports attach their resources here. It closes when the session ends. */
+    readonly scope: Scope.Scope,
     readonly clock: Clock.Clock,
     protocolVersion: string,
     private readonly fork: <A, E>(effect: Effect.Effect<A, E>) => Fiber.RuntimeFiber<A, E>,
@@ -203,10 +203,13 @@ export const makeCurrent = (
     clientCapabilities: session.clientCapabilities,
     requestId,
     notify,
+    // Checked when the effect runs, not when it is built: a `logging/setLevel` applies to requests in flight.
     log: (level, data, logger) =>
-      session.wantsLog(level)
-        ? notify("notifications/message", logger === undefined ? { level, data } : { level, logger, data })
-        : Effect.void,
+      Effect.suspend(() =>
+        session.wantsLog(level)
+          ? notify("notifications/message", logger === undefined ? { level, data } : { level, logger, data })
+          : Effect.void
+      ),
     progress: (progress, total, message) =>
       progressToken === undefined ? Effect.void : notify("notifications/progress", {
         progressToken,

@@ -10,9 +10,10 @@
  * - the server shuts down: every session scope is a child of the registry's own scope;
  * - an error or interruption while the session is being set up: the scope is closed on the way out.
  *
- * Closing runs, in order: the session is marked closed (no new work is accepted), it leaves the registry (every
- * later lookup misses, so the transport answers 404), its handler fibers are interrupted, then whatever the
- * transport attached to the scope (outbound queues, stored events) is released.
+ * Closing runs, in order: the session is marked closed (no new work is accepted) and its streams are told to
+ * end, it leaves the registry (every later lookup misses, so the transport answers 404), then its scope releases
+ * what the session owns: what the transport attached (outbound queues, stored events) and its handler fibers,
+ * which are interrupted.
  *
  * @since 0.1.0
  */
@@ -48,7 +49,7 @@ export interface Options {
   readonly maxSessions?: number | undefined
   /**
    * How long a session may sit with no request in flight and no open stream before it is closed.
-   * Default 30 minutes; `"infinity"` turns expiry off.
+   * Default 30 minutes; `Duration.infinity` (or `Infinity`) turns expiry off.
    */
   readonly idleTimeout?: Duration.DurationInput | undefined
 }
@@ -113,7 +114,11 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const openIn = (parent: Scope.Scope, opts: OpenOptions) =>
     Effect.uninterruptible(Effect.gen(function*() {
       const id = makeSessionId()
-      const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
+      // Two scopes, so the order of release is structural: `lifetime`'s own finalizer (leave the registry) is
+      // added after `scope` is forked from it, so it runs before `scope` closes and releases what the session
+      // owns (its fibers, then whatever the transport attached).
+      const lifetime = yield* Scope.fork(parent, ExecutionStrategy.sequential)
+      const scope = yield* Scope.fork(lifetime, ExecutionStrategy.sequential)
       const fibers = yield* Scope.extend(FiberSet.make<unknown, unknown>(), scope)
       const closed = yield* Deferred.make<void>()
       const annotate = Effect.annotateLogs({ sessionId: id, transport: opts.transport })
@@ -128,7 +133,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
           FiberSet.unsafeAdd(fibers, fiber)
           return fiber
         },
-        Scope.close(scope, Exit.void),
+        Scope.close(lifetime, Exit.void),
         closed
       )
       const admitted = yield* Ref.modify(sessionsRef, (map) =>
@@ -136,13 +141,11 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
           ? [false, map] as const
           : [true, HashMap.set(map, id, session)] as const)
       if (!admitted) {
-        yield* Scope.close(scope, Exit.void)
+        yield* Scope.close(lifetime, Exit.void)
         return yield* new SessionLimitExceeded({ limit: maxSessions })
       }
-      // Added last so it runs first: the session refuses work and leaves the registry before its fibers are
-      // interrupted and its resources released.
       yield* Scope.addFinalizer(
-        scope,
+        lifetime,
         Effect.suspend(() => {
           session.markClosed()
           Deferred.unsafeDone(closed, Exit.void)

@@ -5,9 +5,13 @@
  */
 
 /** @since 0.1.0 */
+export * as EventStore from "./EventStore.js"
+/** @since 0.1.0 */
 export * as HttpSecurity from "./HttpSecurity.js"
 /** @since 0.1.0 */
 export * as JsonRpc from "./JsonRpc.js"
+/** @since 0.1.0 */
+export * as McpClient from "./McpClient.js"
 /** @since 0.1.0 */
 export * as McpPrompt from "./McpPrompt.js"
 /** @since 0.1.0 */
@@ -19,6 +23,8 @@ export * as McpServer from "./McpServer.js"
 /** @since 0.1.0 */
 export * as McpSession from "./McpSession.js"
 /** @since 0.1.0 */
+export * as McpTest from "./McpTest.js"
+/** @since 0.1.0 */
 export * as McpTool from "./McpTool.js"
 /** @since 0.1.0 */
 export * as SessionRegistry from "./SessionRegistry.js"
@@ -26,3 +32,5 @@ export * as SessionRegistry from "./SessionRegistry.js"
 export * as Sse from "./Sse.js"
 /** @since 0.1.0 */
 export * as SseTransport from "./SseTransport.js"
+/** @since 0.1.0 */
+export * as StreamableHttpTransport from "./StreamableHttpTransport.js"

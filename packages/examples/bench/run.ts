@@ -3,25 +3,29 @@
  * latency and idle-session memory, against a bare `node:http` floor.
  *
  *   npx tsx packages/examples/bench/run.ts [--calls N] [--concurrency C]
- *       [--sessions S] [--warmup W] [--servers bare,official,effect-mcp]
- *       [--json out.json] [--start-timeout SEC] [--phase-timeout SEC]
+ *       [--sessions S] [--warmup W] [--runs R] [--servers bare,official,effect-mcp]
+ *       [--phases http,sse,idle] [--json out.json] [--start-timeout SEC]
+ *       [--phase-timeout SEC]
  *
  * Each server runs as its own child process (`node --import tsx <script>
  * --port P`) and is measured from the outside through /proc, so the servers
  * need no instrumentation. Per server, in order:
  *
  * 1. Streamable HTTP: one session (initialize + notifications/initialized),
- *    then C workers issue `tools/call echo` over a keep-alive agent until N
- *    calls are done (after W warmup calls).
+ *    then C workers issue `tools/call echo` over a keep-alive agent: W warmup
+ *    calls, then R measured runs of N calls; the median run is reported.
  * 2. Legacy HTTP+SSE: C sessions, one per worker; each POSTs to its session
  *    endpoint and waits for the matching response on its event stream.
- * 3. Idle memory: S SSE sessions opened and left idle; RSS delta / S. Then
- *    they are closed and, if the server answers `GET /bench/sessions` with
- *    `{ "sse": n }`, the count still registered 3 s later is reported.
+ *    Same warmup and runs.
+ * 3. Idle memory, on a fresh server process: S SSE sessions opened and left
+ *    idle for 2 s; RSS delta / S. Then they are closed and, if the server
+ *    answers `GET /bench/sessions` with `{ "sse": n }`, the count still
+ *    registered 3 s later is reported.
  *
- * Markdown goes to stdout, progress to stderr, JSON to `--json` if given.
- * Everything targets 127.0.0.1 and every loop is bounded by a call count
- * and a deadline.
+ * A server that fails to start, or a phase that fails, is reported as such
+ * and the run goes on. Markdown goes to stdout, progress to stderr, JSON to
+ * `--json` if given. Everything targets 127.0.0.1 and every loop is bounded
+ * by a call count and a deadline.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
@@ -47,6 +51,8 @@ const REQUEST_TIMEOUT_MS = 10_000
 /** Parallelism used to open the idle sessions (keeps us under the listen backlog). */
 const IDLE_OPEN_PARALLELISM = 64
 const IDLE_SETTLE_MS = 2_000
+/** Sessions opened (and excluded) before the idle-memory baseline. */
+const IDLE_WARM_SESSIONS = 20
 const CLOSE_SETTLE_MS = 3_000
 
 /** Known servers; every one is started as `<script> --port <P>`. */
@@ -56,12 +62,17 @@ const SERVER_SCRIPTS: Readonly<Record<string, string>> = {
   "effect-mcp": path.join(EXAMPLES_DIR, "src", "main.ts")
 }
 
+const PHASES = ["http", "sse", "idle"] as const
+type Phase = (typeof PHASES)[number]
+
 interface Options {
   readonly calls: number
   readonly concurrency: number
   readonly sessions: number
   readonly warmup: number
+  readonly runs: number
   readonly servers: ReadonlyArray<string>
+  readonly phases: ReadonlySet<Phase>
   readonly json: string | undefined
   readonly startTimeoutMs: number
   readonly phaseTimeoutMs: number
@@ -71,11 +82,13 @@ const USAGE = `Usage: tsx bench/run.ts [options]
   --calls N            measured calls per transport (default 5000)
   --concurrency C      concurrent workers = SSE sessions under load (default 32)
   --sessions S         idle SSE sessions for the memory probe (default 1000)
-  --warmup W           warmup calls before each measured phase (default 500)
+  --warmup W           warmup calls before each measured phase (default 2000)
+  --runs R             measured runs per phase, the median is reported (default 3)
   --servers LIST       comma-separated: ${Object.keys(SERVER_SCRIPTS).join(",")} (default: all)
+  --phases LIST        comma-separated subset of ${PHASES.join(",")} (default: all)
   --json FILE          also write the results as JSON
   --start-timeout SEC  time for a server to accept connections (default 30)
-  --phase-timeout SEC  deadline of each load phase (default 60)
+  --phase-timeout SEC  deadline of each phase (default 45)
 `
 
 const parseOptions = (): Options => {
@@ -84,11 +97,14 @@ const parseOptions = (): Options => {
       calls: { type: "string", default: "5000" },
       concurrency: { type: "string", default: "32" },
       sessions: { type: "string", default: "1000" },
-      warmup: { type: "string", default: "500" },
+      // 500 left the first measured run ~1.5x slower than the next ones (JIT).
+      warmup: { type: "string", default: "2000" },
+      runs: { type: "string", default: "3" },
       servers: { type: "string", default: Object.keys(SERVER_SCRIPTS).join(",") },
+      phases: { type: "string", default: PHASES.join(",") },
       json: { type: "string" },
       "start-timeout": { type: "string", default: "30" },
-      "phase-timeout": { type: "string", default: "60" },
+      "phase-timeout": { type: "string", default: "45" },
       help: { type: "boolean", default: false }
     }
   })
@@ -105,6 +121,12 @@ const parseOptions = (): Options => {
   for (const name of servers) {
     if (!(name in SERVER_SCRIPTS)) throw new Error(`unknown server ${name}; known: ${Object.keys(SERVER_SCRIPTS).join(", ")}`)
   }
+  const phases = new Set<Phase>()
+  for (const name of values.phases.split(",").map((s) => s.trim()).filter((s) => s.length > 0)) {
+    const phase = PHASES.find((p) => p === name)
+    if (phase === undefined) throw new Error(`unknown phase ${name}; known: ${PHASES.join(", ")}`)
+    phases.add(phase)
+  }
   // npm runs scripts from the package dir; resolve --json against where the user ran npm.
   const json = values.json === undefined
     ? undefined
@@ -114,7 +136,9 @@ const parseOptions = (): Options => {
     concurrency: int("concurrency", values.concurrency, 1),
     sessions: int("sessions", values.sessions, 1),
     warmup: int("warmup", values.warmup, 0),
+    runs: int("runs", values.runs, 1),
     servers,
+    phases,
     json,
     startTimeoutMs: int("start-timeout", values["start-timeout"], 1) * 1000,
     phaseTimeoutMs: int("phase-timeout", values["phase-timeout"], 1) * 1000
@@ -151,6 +175,12 @@ const CLK_TCK = (() => {
     return 100
   }
 })()
+
+/** Field 22 of /proc/<pid>/stat: with the pid, identifies a process across pid reuse. */
+const startTime = (pid: number): string | undefined => {
+  const stat = readProc(`/proc/${pid}/stat`)
+  return stat === undefined ? undefined : statFields(stat)[19]
+}
 
 /** `root` and all its live descendants. */
 const processTree = (root: number): Array<number> => {
@@ -311,11 +341,13 @@ const rpcMessages = (reply: Reply): Array<unknown> => {
   if (contentType.includes("text/event-stream")) {
     const messages: Array<unknown> = []
     const parser = new SseParser((event, data) => {
-      if (event === "message") messages.push(JSON.parse(data))
+      // Empty-data events are resumability primers (an event id only), not messages.
+      if (event === "message" && data !== "") messages.push(JSON.parse(data))
     })
     parser.push(reply.body + "\n\n")
     return messages
   }
+  if (reply.body === "") throw new Error(`HTTP ${reply.status} with an empty body (content-type ${contentType || "none"})`)
   const parsed: unknown = JSON.parse(reply.body)
   return Array.isArray(parsed) ? parsed : [parsed]
 }
@@ -327,17 +359,14 @@ const findResponse = (messages: ReadonlyArray<unknown>, id: number): JsonObject 
   return response
 }
 
+const INITIALIZE_PARAMS = {
+  protocolVersion: PROTOCOL_VERSION,
+  capabilities: {},
+  clientInfo: { name: "effect-mcp-bench", version: "0.0.0" }
+}
+
 const initializeRequest = (id: number): string =>
-  JSON.stringify({
-    jsonrpc: "2.0",
-    id,
-    method: "initialize",
-    params: {
-      protocolVersion: PROTOCOL_VERSION,
-      capabilities: {},
-      clientInfo: { name: "effect-mcp-bench", version: "0.0.0" }
-    }
-  })
+  JSON.stringify({ jsonrpc: "2.0", id, method: "initialize", params: INITIALIZE_PARAMS })
 
 const INITIALIZED_NOTIFICATION = JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })
 
@@ -506,11 +535,7 @@ class SseSession {
   }
 
   async initialize(agent: http.Agent): Promise<void> {
-    await this.call(agent, "initialize", {
-      protocolVersion: PROTOCOL_VERSION,
-      capabilities: {},
-      clientInfo: { name: "effect-mcp-bench", version: "0.0.0" }
-    })
+    await this.call(agent, "initialize", INITIALIZE_PARAMS)
     await this.notify(agent, INITIALIZED_NOTIFICATION)
   }
 
@@ -562,29 +587,29 @@ interface DriveResult {
  * stopping early at `deadline` (performance.now()) or once errors pile up.
  */
 const drive = async (
-  workers: ReadonlyArray<(seq: number) => Promise<void>>,
+  workers: ReadonlyArray<() => Promise<void>>,
   total: number,
   deadline: number
 ): Promise<DriveResult> => {
   const latencies = new Float64Array(total)
   const maxErrors = Math.max(10, Math.ceil(total / 100))
-  let next = 0
+  let issued = 0
   let done = 0
   let errors = 0
   let firstError: string | undefined
   let truncated = false
   let stop = false
   await Promise.all(workers.map(async (call) => {
-    while (!stop && next < total) {
+    while (!stop && issued < total) {
       if (performance.now() > deadline) {
         truncated = true
         stop = true
         break
       }
-      const seq = next++
+      issued++
       const start = performance.now()
       try {
-        await call(seq)
+        await call()
         latencies[done++] = performance.now() - start
       } catch (error) {
         errors++
@@ -597,7 +622,7 @@ const drive = async (
   return { latenciesMs: latencies.subarray(0, done), errors, firstError, truncated }
 }
 
-interface LoadMetrics {
+interface RunMetrics {
   readonly calls: number
   readonly errors: number
   readonly truncated: boolean
@@ -607,46 +632,78 @@ interface LoadMetrics {
   readonly serverCpuUsPerCall: number
   /** This driver's own CPU per call: it shares the machine with the server. */
   readonly clientCpuUsPerCall: number
-  readonly cpuSource: CpuSource
   readonly p50Ms: number
   readonly p99Ms: number
   readonly firstError?: string
+}
+
+/** The median run (by server CPU per call), plus every run for the spread. */
+interface LoadMetrics extends RunMetrics {
+  readonly cpuSource: CpuSource
+  /** (max - min) / median of server µs/call over the runs, in percent. */
+  readonly cpuSpreadPct: number
+  readonly runs: ReadonlyArray<RunMetrics>
 }
 
 /** Nearest-rank percentile of an ascending array. */
 const percentile = (sorted: Float64Array, q: number): number =>
   sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
 
-/** Warmup, then the measured run with server CPU sampled around it. */
+/**
+ * Warmup once, then `options.runs` measured runs of `options.calls` calls,
+ * each with the server's CPU time sampled around it. Several short runs and
+ * their median hold up better than one long run on a machine shared with
+ * other work (including this driver).
+ */
 const measureLoad = async (
   serverPid: number,
-  workers: ReadonlyArray<(seq: number) => Promise<void>>,
-  options: Options,
-  seqOffset: number
+  workers: ReadonlyArray<() => Promise<void>>,
+  options: Options
 ): Promise<LoadMetrics> => {
   const deadline = performance.now() + options.phaseTimeoutMs
-  if (options.warmup > 0) await drive(workers.map((w) => (seq) => w(seq + seqOffset)), options.warmup, deadline)
-  const cpuBefore = treeCpu(serverPid)
-  const clientBefore = process.cpuUsage()
-  const start = performance.now()
-  const run = await drive(workers.map((w) => (seq) => w(seq + seqOffset + options.warmup)), options.calls, deadline)
-  const wallSeconds = (performance.now() - start) / 1000
-  const clientCpu = process.cpuUsage(clientBefore)
-  const cpuAfter = treeCpu(serverPid)
-  const calls = run.latenciesMs.length
-  const sorted = Float64Array.from(run.latenciesMs).sort()
+  if (options.warmup > 0 && (await drive(workers, options.warmup, deadline)).truncated) {
+    throw new Error(`phase deadline (${options.phaseTimeoutMs / 1000}s) hit during warmup`)
+  }
+  const runs: Array<RunMetrics> = []
+  let cpuSource: CpuSource = "schedstat"
+  for (let i = 0; i < options.runs; i++) {
+    const cpuBefore = treeCpu(serverPid)
+    const clientBefore = process.cpuUsage()
+    const start = performance.now()
+    const run = await drive(workers, options.calls, deadline)
+    const wallSeconds = (performance.now() - start) / 1000
+    const clientCpu = process.cpuUsage(clientBefore)
+    const cpuAfter = treeCpu(serverPid)
+    cpuSource = cpuAfter.source
+    const calls = run.latenciesMs.length
+    if (calls === 0) break
+    const sorted = Float64Array.from(run.latenciesMs).sort()
+    runs.push({
+      calls,
+      errors: run.errors,
+      truncated: run.truncated,
+      wallSeconds,
+      callsPerSecond: calls / wallSeconds,
+      serverCpuUsPerCall: (cpuAfter.ns - cpuBefore.ns) / 1000 / calls,
+      clientCpuUsPerCall: (clientCpu.user + clientCpu.system) / calls,
+      p50Ms: percentile(sorted, 0.5),
+      p99Ms: percentile(sorted, 0.99),
+      ...(run.firstError === undefined ? {} : { firstError: run.firstError })
+    })
+    if (run.truncated) break
+  }
+  if (runs.length === 0) throw new Error("no call completed")
+  const byCpu = [...runs].sort((a, b) => a.serverCpuUsPerCall - b.serverCpuUsPerCall)
+  const median = byCpu[Math.floor((byCpu.length - 1) / 2)]!
+  const spread = (byCpu[byCpu.length - 1]!.serverCpuUsPerCall - byCpu[0]!.serverCpuUsPerCall) /
+    median.serverCpuUsPerCall
   return {
-    calls,
-    errors: run.errors,
-    truncated: run.truncated,
-    wallSeconds,
-    callsPerSecond: calls / wallSeconds,
-    serverCpuUsPerCall: (cpuAfter.ns - cpuBefore.ns) / 1000 / calls,
-    clientCpuUsPerCall: (clientCpu.user + clientCpu.system) / calls,
-    cpuSource: cpuAfter.source,
-    p50Ms: percentile(sorted, 0.5),
-    p99Ms: percentile(sorted, 0.99),
-    ...(run.firstError === undefined ? {} : { firstError: run.firstError })
+    ...median,
+    errors: runs.reduce((sum, run) => sum + run.errors, 0),
+    truncated: runs.some((run) => run.truncated),
+    cpuSource,
+    cpuSpreadPct: spread * 100,
+    runs
   }
 }
 
@@ -654,8 +711,9 @@ const benchStreamable = async (serverPid: number, port: number, options: Options
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency })
   try {
     const session = await openStreamableSession(agent, port)
-    const call = (seq: number) => streamableEcho(agent, port, session, seq)
-    const metrics = await measureLoad(serverPid, Array.from({ length: options.concurrency }, () => call), options, 1)
+    let nextId = 1 // 0 was initialize; ids stay unique within the session
+    const call = () => streamableEcho(agent, port, session, nextId++)
+    const metrics = await measureLoad(serverPid, Array.from({ length: options.concurrency }, () => call), options)
     // Best effort: not every server implements DELETE.
     await httpRequest(agent, port, "DELETE", "/mcp", {
       "Mcp-Session-Id": session.sessionId,
@@ -677,8 +735,9 @@ const benchSse = async (serverPid: number, port: number, options: Options): Prom
       sessions.push(session)
       await session.initialize(postAgent)
     }
-    const workers = sessions.map((session) => (seq: number) => session.echo(postAgent, `echo-${seq}`))
-    return await measureLoad(serverPid, workers, options, 0)
+    let counter = 0
+    const workers = sessions.map((session) => () => session.echo(postAgent, `echo-${counter++}`))
+    return await measureLoad(serverPid, workers, options)
   } finally {
     for (const session of sessions) session.close()
     postAgent.destroy()
@@ -715,10 +774,14 @@ const benchIdle = async (serverPid: number, port: number, options: Options): Pro
   const streamAgent = new http.Agent({ keepAlive: false })
   const probeAgent = new http.Agent({ keepAlive: false })
   const sessions: Array<SseSession> = []
+  const warm: Array<SseSession> = []
   let failed = 0
   let firstError: string | undefined
   try {
-    // Let the previous phase's sockets and timers wind down first.
+    // Run the SSE code path a few times before the baseline so that lazy
+    // module loading and compilation are not billed to the sessions. These
+    // stay open and are not counted.
+    for (let i = 0; i < IDLE_WARM_SESSIONS; i++) warm.push(await SseSession.open(streamAgent, port))
     await sleep(1000)
     const rssBeforeKiB = treeRssKiB(serverPid)
     let next = 0
@@ -738,7 +801,7 @@ const benchIdle = async (serverPid: number, port: number, options: Options): Pro
     await sleep(IDLE_SETTLE_MS)
     const rssAfterKiB = treeRssKiB(serverPid)
     const registeredWhileOpen = await registeredSseSessions(probeAgent, port)
-    for (const session of sessions) session.close()
+    for (const session of [...warm, ...sessions]) session.close()
     await sleep(CLOSE_SETTLE_MS)
     const registeredAfterClose = await registeredSseSessions(probeAgent, port)
     return {
@@ -747,13 +810,13 @@ const benchIdle = async (serverPid: number, port: number, options: Options): Pro
       rssBeforeKiB,
       rssAfterKiB,
       kibPerSession: (rssAfterKiB - rssBeforeKiB) / sessions.length,
-      ...(registeredWhileOpen === undefined ? {} : { registeredWhileOpen }),
+      ...(registeredWhileOpen === undefined ? {} : { registeredWhileOpen: registeredWhileOpen - warm.length }),
       ...(registeredAfterClose === undefined ? {} : { registeredAfterClose }),
       rssAfterCloseKiB: treeRssKiB(serverPid),
       ...(firstError === undefined ? {} : { firstError })
     }
   } finally {
-    for (const session of sessions) session.close()
+    for (const session of [...warm, ...sessions]) session.close()
     streamAgent.destroy()
     probeAgent.destroy()
   }
@@ -821,8 +884,9 @@ const startServer = async (script: string, timeoutMs: number): Promise<RunningSe
   let readyPort: number | undefined
   const keep = (chunk: string) => {
     tail = (tail + chunk).slice(-4000)
+    if (readyPort !== undefined) return
     const match = /^READY (\d+)\s*$/m.exec(tail)
-    if (match !== null && readyPort === undefined) readyPort = Number(match[1])
+    if (match !== null) readyPort = Number(match[1])
   }
   child.stdout?.setEncoding("utf8").on("data", keep)
   child.stderr?.setEncoding("utf8").on("data", keep)
@@ -838,11 +902,13 @@ const startServer = async (script: string, timeoutMs: number): Promise<RunningSe
   if (rootPid === undefined) throw new Error("spawn failed")
 
   const stop = async (): Promise<void> => {
-    const tree = processTree(rootPid)
+    // Snapshot the tree first: once the root exits, its children are reparented.
+    const tree = processTree(rootPid).map((pid) => ({ pid, started: startTime(pid) }))
     if (exitCode === undefined) child.kill("SIGTERM")
     await Promise.race([exited, sleep(5000, undefined, { ref: false })])
-    // Stragglers in the server's own tree (only processes we spawned).
-    for (const pid of tree) {
+    for (const { pid, started } of tree) {
+      // Same start time = still the process we spawned, not a reused pid.
+      if (started === undefined || startTime(pid) !== started) continue
       try {
         process.kill(pid, "SIGKILL")
       } catch {
@@ -894,34 +960,66 @@ const attempt = async <T>(label: string, run: () => Promise<T>): Promise<Outcome
 }
 
 const benchServer = async (name: string, options: Options): Promise<ServerResult> => {
+  const script = SERVER_SCRIPTS[name]!
+  const launch = async (): Promise<RunningServer> => {
+    const server = await startServer(script, options.startTimeoutMs)
+    log(`${name}: pid ${server.pid} on port ${server.port} (ready in ${Math.round(server.startupMs)} ms)`)
+    return server
+  }
   log(`${name}: starting`)
   let server: RunningServer
   try {
-    server = await startServer(SERVER_SCRIPTS[name]!, options.startTimeoutMs)
+    server = await launch()
   } catch (error) {
     log(`${name}: FAILED to start: ${errorMessage(error)}`)
     return { name, started: { ok: false, error: errorMessage(error) } }
   }
-  log(`${name}: pid ${server.pid} on port ${server.port} (ready in ${Math.round(server.startupMs)} ms)`)
+  const result: {
+    -readonly [K in keyof ServerResult]: ServerResult[K]
+  } = { name, started: { ok: true, value: { startupMs: server.startupMs, port: server.port } } }
+  // On failure the server's last words usually say more than the client's view.
+  const showOutput = (from: RunningServer) => {
+    const lines = from.output().trim().split("\n").slice(-10)
+    if (lines.join("") !== "") log(`  ${name} output (last lines):\n    ${lines.join("\n    ")}`)
+  }
   try {
-    const streamable = await attempt("streamable HTTP", () => benchStreamable(server.pid, server.port, options))
-    const sse = await attempt("legacy SSE", () => benchSse(server.pid, server.port, options))
-    const idle = await attempt("idle SSE sessions", () => benchIdle(server.pid, server.port, options))
-    return {
-      name,
-      started: { ok: true, value: { startupMs: server.startupMs, port: server.port } },
-      streamable,
-      sse,
-      idle
+    if (options.phases.has("http")) {
+      result.streamable = await attempt("streamable HTTP", () => benchStreamable(server.pid, server.port, options))
+      if (!result.streamable.ok) showOutput(server)
+    }
+    if (options.phases.has("sse")) {
+      result.sse = await attempt("legacy SSE", () => benchSse(server.pid, server.port, options))
+      if (!result.sse.ok) showOutput(server)
     }
   } finally {
     await server.stop()
   }
+  if (options.phases.has("idle")) {
+    // A fresh process: after the load phases the V8 heap has enough free
+    // space to absorb the sessions without growing RSS at all, which made the
+    // delta mostly noise.
+    result.idle = await attempt("idle SSE sessions (fresh process)", async () => {
+      const fresh = await launch()
+      try {
+        return await benchIdle(fresh.pid, fresh.port, options)
+      } catch (error) {
+        showOutput(fresh)
+        throw error
+      } finally {
+        await fresh.stop()
+      }
+    })
+  }
+  return result
 }
 
 const fixed = (value: number, digits: number): string => (Number.isFinite(value) ? value.toFixed(digits) : "n/a")
 
-const ratio = (a: number, b: number): string => (b > 0 && Number.isFinite(a) ? `${(a / b).toFixed(1)}x` : "n/a")
+const ratio = (a: number, b: number): string => {
+  if (!(b > 0) || !Number.isFinite(a)) return "n/a"
+  const r = a / b
+  return `${r.toFixed(r >= 10 ? 0 : r >= 1 ? 1 : 2)}x`
+}
 
 const valueOf = <T>(outcome: Outcome<T> | undefined): T | undefined => (outcome?.ok === true ? outcome.value : undefined)
 
@@ -930,8 +1028,9 @@ const renderMarkdown = (options: Options, results: ReadonlyArray<ServerResult>):
   const cpu = os.cpus()
   lines.push("## MCP server benchmark", "")
   lines.push(
-    `${options.calls} calls per transport after ${options.warmup} warmup, concurrency ${options.concurrency}, ` +
-      `${options.sessions} idle SSE sessions; node ${process.version}, ${cpu.length} × ${cpu[0]?.model.trim() ?? "?"}.`,
+    `Median of ${options.runs} run(s) of ${options.calls} calls per transport after ${options.warmup} warmup, ` +
+      `concurrency ${options.concurrency}, ${options.sessions} idle SSE sessions; ` +
+      `node ${process.version}, ${cpu.length} × ${cpu[0]?.model.trim() ?? "?"}.`,
     ""
   )
   lines.push(
@@ -944,23 +1043,31 @@ const renderMarkdown = (options: Options, results: ReadonlyArray<ServerResult>):
       continue
     }
     const load = (outcome: Outcome<LoadMetrics> | undefined): Array<string> => {
+      if (outcome === undefined) return ["skipped", "", "", ""]
       const m = valueOf(outcome)
       if (m === undefined) return ["failed", "", "", ""]
       const mark = m.truncated || m.errors > 0 ? "*" : ""
-      return [fixed(m.serverCpuUsPerCall, 1) + mark, fixed(m.callsPerSecond, 0), fixed(m.p50Ms, 2), fixed(m.p99Ms, 2)]
+      const spread = m.runs.length > 1 ? ` ±${fixed(m.cpuSpreadPct / 2, 0)}%` : ""
+      return [fixed(m.serverCpuUsPerCall, 1) + spread + mark, fixed(m.callsPerSecond, 0), fixed(m.p50Ms, 2), fixed(m.p99Ms, 2)]
     }
     const idle = valueOf(result.idle)
+    const idleCell = result.idle === undefined ? "skipped" : idle === undefined ? "failed" : fixed(idle.kibPerSession, 1)
     const left = idle?.registeredAfterClose === undefined ? "n/a" : `${idle.registeredAfterClose}`
     lines.push(`| ${[
       result.name,
       ...load(result.streamable),
       ...load(result.sse),
-      idle === undefined ? "failed" : fixed(idle.kibPerSession, 1),
+      idleCell,
       left
     ].join(" | ")} |`)
   }
   lines.push("")
-  lines.push("µs/call = CPU time of the server's process tree per call (not the driver's); `*` = errors or deadline hit.", "")
+  lines.push(
+    "µs/call = CPU time of the server's process tree per call (not the driver's), ± half the min–max range " +
+      "over the runs; `*` = errors or deadline hit. HTTP = Streamable HTTP, one session; SSE = legacy " +
+      "HTTP+SSE, one session per worker. Idle memory is measured on a fresh server process.",
+    ""
+  )
 
   const bare = results.find((r) => r.name === "bare")
   const pairs: Array<[ServerResult, ServerResult]> = []
@@ -986,11 +1093,23 @@ const renderMarkdown = (options: Options, results: ReadonlyArray<ServerResult>):
 
   const problems = results.flatMap((r) => {
     const out: Array<string> = []
-    if (!r.started.ok) out.push(`- **${r.name}** did not start: ${r.started.error.split("\n")[0]}`)
+    if (!r.started.ok) {
+      // First line says what happened, the last line of the server's output usually why.
+      const errorLines = r.started.error.split("\n").filter((line) => line.trim() !== "")
+      const why = errorLines.length > 1 ? ` … ${errorLines[errorLines.length - 1]!.trim()}` : ""
+      out.push(`- **${r.name}** did not start: ${errorLines[0] ?? ""}${why}`)
+    }
     for (const [label, outcome] of [["HTTP", r.streamable], ["SSE", r.sse], ["idle", r.idle]] as const) {
       if (outcome !== undefined && !outcome.ok) out.push(`- **${r.name}** ${label} failed: ${outcome.error}`)
       const value = valueOf<LoadMetrics | IdleMetrics>(outcome)
-      if (value?.firstError !== undefined) out.push(`- **${r.name}** ${label} had errors, first: ${value.firstError}`)
+      if (value === undefined) continue
+      if (value.firstError !== undefined) out.push(`- **${r.name}** ${label} had errors, first: ${value.firstError}`)
+      if ("truncated" in value && value.truncated) {
+        out.push(
+          `- **${r.name}** ${label} hit the ${options.phaseTimeoutMs / 1000}s phase deadline ` +
+            `(${value.runs.length} run(s), median run ${value.calls} calls)`
+        )
+      }
     }
     return out
   })
@@ -999,7 +1118,14 @@ const renderMarkdown = (options: Options, results: ReadonlyArray<ServerResult>):
 }
 
 const main = async (): Promise<void> => {
-  const options = parseOptions()
+  let options: Options
+  try {
+    options = parseOptions()
+  } catch (error) {
+    process.stderr.write(`${errorMessage(error)}\n\n${USAGE}`)
+    process.exitCode = 2
+    return
+  }
   const killChildren = () => {
     for (const child of liveChildren) child.kill("SIGKILL")
   }
@@ -1021,7 +1147,7 @@ const main = async (): Promise<void> => {
       node: process.version,
       cpus: os.cpus().length,
       clockTicksPerSecond: CLK_TCK,
-      options: { ...options, json: undefined },
+      options: { ...options, phases: [...options.phases], json: undefined },
       results
     }
     writeFileSync(options.json, JSON.stringify(report, null, 2) + "\n")

@@ -17,6 +17,8 @@ import * as HttpSecurity from "@effect-mcp/core/HttpSecurity"
 import type { McpServer } from "@effect-mcp/core/McpServer"
 import * as SessionRegistry from "@effect-mcp/core/SessionRegistry"
 import * as SseTransport from "@effect-mcp/core/SseTransport"
+import * as StreamableHttpTransport from "@effect-mcp/core/StreamableHttpTransport"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Http from "node:http"
 
@@ -26,6 +28,8 @@ export interface Options {
   readonly port?: number | undefined
   /** Default `127.0.0.1`. */
   readonly host?: string | undefined
+  /** The Streamable HTTP transport's options (at `/mcp` by default), or `false` to not serve it. */
+  readonly streamable?: StreamableHttpTransport.Options | false | undefined
   /** The legacy HTTP+SSE transport's options, or `false` to not serve it. */
   readonly sse?: SseTransport.Options | false | undefined
   /** Session cap and idle expiry. */
@@ -47,11 +51,14 @@ export interface Options {
  * @since 0.1.0
  */
 export const routes = (
-  options: Pick<Options, "sse" | "sessions" | "security" | "host"> = {}
+  options: Pick<Options, "streamable" | "sse" | "sessions" | "security" | "host"> = {}
 ): Layer.Layer<SessionRegistry.SessionRegistry, never, HttpLayerRouter.HttpRouter | McpServer> => {
   const host = options.host ?? "127.0.0.1"
   const security = options.security ?? (HttpSecurity.isLoopbackHost(host) ? HttpSecurity.loopback : {})
-  const transports = options.sse === false ? Layer.empty : SseTransport.layer(options.sse ?? {})
+  const transports = Layer.mergeAll(
+    options.streamable === false ? Layer.empty : StreamableHttpTransport.layer(options.streamable ?? {}),
+    options.sse === false ? Layer.empty : SseTransport.layer(options.sse ?? {})
+  )
   return transports.pipe(
     Layer.provideMerge(SessionRegistry.layer(options.sessions ?? {})),
     Layer.provide(HttpSecurity.layer(security))
@@ -80,7 +87,41 @@ export const layer = (
     disableListenLog: true
   })
   const traced = options.requestSpans === true ? served : HttpMiddleware.withTracerDisabledWhen(served, () => true)
-  return traced.pipe(
-    Layer.provideMerge(NodeHttpServer.layer(() => Http.createServer(), { port: options.port ?? 3000, host }))
-  )
+  return Layer.unwrapEffect(Effect.sync(() => {
+    const server = Http.createServer()
+    return traced.pipe(
+      Layer.provideMerge(closeWhenIdle(server)),
+      Layer.provideMerge(NodeHttpServer.layer(() => server, { port: options.port ?? 3000, host }))
+    )
+  }))
 }
+
+/**
+ * Closes the Node server after the sessions, before platform's own finalizer (which then finds it closed).
+ *
+ * `server.close()` closes only the connections idle when it is called; a stream that ends as its session closes
+ * turns its keep-alive connection idle a moment later, and that connection would hold the close for the
+ * keep-alive timeout (5 s). So idle connections are closed again until the server has closed. A connection a
+ * client opened without sending a request never counts as idle: once every session is gone there is nothing
+ * left to finish, so after a short grace whatever is still open is destroyed.
+ */
+const closeWhenIdle = (server: Http.Server): Layer.Layer<never> =>
+  Layer.scopedDiscard(Effect.addFinalizer(() =>
+    Effect.async<void>((resume) => {
+      if (!server.listening) return resume(Effect.void)
+      const idle = setInterval(() => server.closeIdleConnections(), 10)
+      const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS)
+      const stop = () => {
+        clearInterval(idle)
+        clearTimeout(grace)
+      }
+      server.close(() => {
+        stop()
+        resume(Effect.void)
+      })
+      return Effect.sync(stop)
+    })
+  ))
+
+/** How long responses may take to finish once every session has closed. */
+const SHUTDOWN_GRACE_MS = 500

@@ -67,6 +67,13 @@ export const jsonSchemaOf = <A, I>(schema: Schema.Schema<A, I, never>): { readon
   return rest
 }
 
+// An optional field's type is `Union(T, undefined)`: its description is on `T`.
+const descriptionOf = (ast: SchemaAST.AST): Option.Option<string> => {
+  const own = SchemaAST.getDescriptionAnnotation(ast)
+  if (Option.isSome(own) || !SchemaAST.isUnion(ast)) return own
+  return Option.firstSomeOf(ast.types.filter((t) => !SchemaAST.isUndefinedKeyword(t)).map(descriptionOf))
+}
+
 /**
  * The property names of a struct schema's encoded side, with whether each is required and its description:
  * what `prompts/list` shows as a prompt's arguments.
@@ -83,7 +90,7 @@ export const structFields = <A, I>(
         name: ps.name,
         required: !ps.isOptional,
         description: Option.getOrUndefined(
-          Option.orElse(SchemaAST.getDescriptionAnnotation(ps), () => SchemaAST.getDescriptionAnnotation(ps.type))
+          Option.orElse(SchemaAST.getDescriptionAnnotation(ps), () => descriptionOf(ps.type))
         )
       }]
       : []

@@ -1,0 +1,109 @@
+/**
+ * The in-process test kit: an `McpClient` connected to a server built from your own layers, with no sockets.
+ * Messages take the path a transport gives them (a session in a `SessionRegistry`, `McpServer.handleRequest` in
+ * the session's fibers) and go through JSON on the way, so what a test sees is what a client would.
+ *
+ * Handlers run on the test's services, `TestClock` included: a tool that sleeps or times out is tested by
+ * adjusting the clock, without waiting.
+ *
+ * ```ts
+ * it.effect("sleep answers after a minute", () =>
+ *   Effect.gen(function*() {
+ *     const client = yield* McpClient.McpClient
+ *     const fiber = yield* Effect.fork(client.callTool("sleep", { ms: 60_000 }))
+ *     yield* TestClock.adjust("60 seconds")
+ *     const result = yield* Fiber.join(fiber)
+ *   }).pipe(Effect.provide(McpTest.layer(ServerLive))))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import * as JsonRpc from "./JsonRpc.js"
+import * as McpClient from "./McpClient.js"
+import * as McpSchema from "./McpSchema.js"
+import { McpServer } from "./McpServer.js"
+import * as SessionRegistry from "./SessionRegistry.js"
+import { deliver } from "./SseTransport.js"
+
+// What the wire would make of a message: JSON drops `undefined`, turns dates into strings, and refuses what it
+// cannot encode.
+const overTheWire = (message: JsonRpc.Message): Either.Either<JsonRpc.Message, string> => {
+  let json: unknown
+  try {
+    json = JSON.parse(JSON.stringify(message))
+  } catch (error) {
+    return Either.left(error instanceof Error ? error.message : String(error))
+  }
+  return Either.mapLeft(JsonRpc.decodeMessage(json), (error) => error.message)
+}
+
+const memoryTransport = (receiver: McpClient.Receiver) =>
+  Effect.gen(function*() {
+    const server = yield* McpServer
+    // Its own registry, so a test sees no other test's sessions; no expiry, so `TestClock.adjust` cannot end it.
+    const registry = yield* SessionRegistry.make({ idleTimeout: Duration.infinity })
+    const session = yield* Effect.orDie(
+      registry.open({ transport: "memory", protocolVersion: McpSchema.LATEST_PROTOCOL_VERSION })
+    )
+    const inbound = yield* Queue.unbounded<JsonRpc.Message>()
+    session.send = (message) => {
+      const sent = overTheWire(message)
+      if (Either.isRight(sent)) return Queue.unsafeOffer(inbound, sent.right)
+      // A result JSON cannot carry would leave the request unanswered: answer it with the reason instead.
+      if (!JsonRpc.isResponse(message) || message.id === null) return true
+      return Queue.unsafeOffer(
+        inbound,
+        JsonRpc.failure(message.id, JsonRpc.internalError(`The server's response is not JSON: ${sent.left}`))
+      )
+    }
+    // One fiber delivers in order, as a stream would.
+    yield* Queue.take(inbound).pipe(Effect.flatMap(receiver.receive), Effect.forever, Effect.forkScoped)
+
+    const closed = new McpClient.McpClientError({ reason: "Closed", message: "The in-process session is closed" })
+    const transport: McpClient.Transport = {
+      send: (message) =>
+        Effect.suspend(() => {
+          const sent = overTheWire(message)
+          if (Either.isLeft(sent)) {
+            return Effect.fail(
+              new McpClient.McpClientError({ reason: "Protocol", message: `The message is not JSON: ${sent.left}` })
+            )
+          }
+          return deliver(server, session, [sent.right], session.send) ? Effect.void : Effect.fail(closed)
+        }),
+      initialized: () => Effect.void,
+      sessionId: Effect.succeed(Option.some(session.id)),
+      close: session.close
+    }
+    return transport
+  })
+
+/**
+ * An initialized client of the `McpServer` in context, living in the current scope.
+ *
+ * @since 0.1.0
+ */
+export const makeClient = (
+  options: McpClient.Options = {}
+): Effect.Effect<McpClient.McpClientService, never, McpServer | Scope.Scope> =>
+  // Nothing can fail between two in-process peers but a bug, so a failure is a defect.
+  Effect.orDie(McpClient.make(memoryTransport, options))
+
+/**
+ * The client of a server built from `server` (your tools, resources and prompts with `McpServer.layer`). What
+ * the server's layers require, the test provides.
+ *
+ * @since 0.1.0
+ */
+export const layer = <E, R>(
+  server: Layer.Layer<McpServer, E, R>,
+  options: McpClient.Options = {}
+): Layer.Layer<McpClient.McpClient, E, R> =>
+  Layer.scoped(McpClient.McpClient, makeClient(options)).pipe(Layer.provide(server))

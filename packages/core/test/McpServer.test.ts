@@ -1,0 +1,629 @@
+import { describe, expect, expectTypeOf, it } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Queue from "effect/Queue"
+import * as Schema from "effect/Schema"
+import * as TestClock from "effect/TestClock"
+import * as DemoServer from "../../examples/src/DemoServer.js"
+import * as JsonRpc from "../src/JsonRpc.js"
+import * as McpSchema from "../src/McpSchema.js"
+import * as McpServer from "../src/McpServer.js"
+import { CurrentSession, type Sink } from "../src/McpSession.js"
+import * as McpTool from "../src/McpTool.js"
+import * as SessionRegistry from "../src/SessionRegistry.js"
+import { capture } from "./utils/logs.js"
+
+// ---------------------------------------------------------------------------------------------------------------
+// Extra handlers next to the demo's
+
+class NotFound extends Data.TaggedError("NotFound")<{ readonly message: string }> {}
+
+/** A user service a tool needs: it must show in the tool layer's requirements. */
+class Database extends Context.Tag("test/Database")<Database, {
+  readonly lookup: (key: string) => Effect.Effect<string, NotFound>
+}>() {}
+
+const DatabaseLive = Layer.succeed(Database, {
+  lookup: (key) =>
+    key === "answer" ? Effect.succeed("42") : Effect.fail(new NotFound({ message: `no entry for ${key}` }))
+})
+
+const Lookup = McpTool.make("lookup", {
+  input: Schema.Struct({ key: Schema.String }),
+  handler: ({ key }) => Effect.flatMap(Database, (db) => db.lookup(key))
+})
+
+const Explode = McpTool.make("explode", {
+  input: Schema.Struct({}),
+  handler: () => Effect.die(new Error("secret connection string postgres://admin:hunter2@db"))
+})
+
+const Refuse = McpTool.make("refuse", {
+  input: Schema.Struct({}),
+  handler: () => Effect.fail(new JsonRpc.JsonRpcError({ code: -32001, message: "refused on purpose" }))
+})
+
+const levels: ReadonlyArray<McpSchema.LoggingLevel> = ["debug", "info", "warning", "error", "emergency"]
+
+/** Logs once at each level, through `CurrentSession.log`. */
+const Chatty = McpTool.make("chatty", {
+  input: Schema.Struct({}),
+  handler: () =>
+    Effect.gen(function*() {
+      const session = yield* CurrentSession
+      for (const level of levels) yield* session.log(level, { level }, "chatty")
+      return "done"
+    })
+})
+
+/** Builds its log effect once, then runs it before and after a pause: `logging/setLevel` may come in between. */
+const Ticker = McpTool.make("ticker", {
+  input: Schema.Struct({}),
+  handler: () =>
+    Effect.gen(function*() {
+      const session = yield* CurrentSession
+      const tick = session.log("debug", "tick")
+      yield* tick
+      yield* Effect.sleep("1 second")
+      yield* tick
+      return "ticked"
+    })
+})
+
+const ServerLive = Layer.mergeAll(
+  Explode,
+  Refuse,
+  Chatty,
+  Ticker,
+  Lookup.pipe(Layer.provide(DatabaseLive))
+).pipe(Layer.provideMerge(DemoServer.layer))
+
+const TestLive = Layer.mergeAll(ServerLive, SessionRegistry.layer())
+
+// ---------------------------------------------------------------------------------------------------------------
+// A client that calls `handleRequest` directly
+
+type Result =
+  | { readonly _tag: "Result"; readonly result: unknown }
+  | { readonly _tag: "Error"; readonly error: JsonRpc.ErrorObject }
+
+const classify = (response: JsonRpc.Response): Result =>
+  "error" in response ? { _tag: "Error", error: response.error } : { _tag: "Result", result: response.result }
+
+const connect = Effect.gen(function*() {
+  const server = yield* McpServer.McpServer
+  const registry = yield* SessionRegistry.SessionRegistry
+  const session = yield* registry.open({ transport: "memory", protocolVersion: "2025-11-25" })
+  const sent: Array<JsonRpc.Message> = []
+  const sink: Sink = (message) => {
+    sent.push(message)
+    return true
+  }
+  let nextId = 0
+  const send = (method: string, params?: unknown) => {
+    const id = ++nextId
+    return Effect.map(server.handleRequest(session, JsonRpc.request(id, method, params), sink), (response) => {
+      expect(response.id).toBe(id)
+      expect(response.jsonrpc).toBe("2.0")
+      return classify(response)
+    })
+  }
+  const result = <A, I>(schema: Schema.Schema<A, I, never>, method: string, params?: unknown) =>
+    Effect.map(send(method, params), (r) => {
+      if (r._tag === "Error") throw new Error(`${method} failed: ${r.error.code} ${r.error.message}`)
+      return Schema.decodeUnknownSync(schema)(r.result)
+    })
+  const error = (method: string, params?: unknown) =>
+    Effect.map(send(method, params), (r) => {
+      if (r._tag === "Result") throw new Error(`${method} succeeded: ${JSON.stringify(r.result)}`)
+      return r.error
+    })
+  const initialize = (protocolVersion = "2025-11-25") =>
+    result(McpSchema.InitializeResult, "initialize", {
+      protocolVersion,
+      capabilities: {},
+      clientInfo: { name: "test-client", version: "1.0.0" }
+    })
+  const callTool = (name: string, args: unknown, meta?: unknown) =>
+    result(
+      McpSchema.CallToolResult,
+      "tools/call",
+      meta === undefined ? { name, arguments: args } : { name, arguments: args, _meta: meta }
+    )
+  return { server, registry, session, sent, sink, send, result, error, initialize, callTool }
+})
+
+const connected = (protocolVersion?: string) =>
+  Effect.tap(connect, (client) => client.initialize(protocolVersion))
+
+const textOf = (result: McpSchema.CallToolResult): string =>
+  result.content.map((c) => c.type === "text" ? c.text : `[${c.type}]`).join("")
+
+const notificationsOf = (sent: ReadonlyArray<JsonRpc.Message>, method: string) =>
+  sent.filter((m): m is JsonRpc.Notification => JsonRpc.isNotification(m) && m.method === method)
+
+// ---------------------------------------------------------------------------------------------------------------
+
+describe("McpServer", () => {
+  describe("lifecycle", () => {
+    it.scoped("refuses requests before initialize, but answers ping", () =>
+      Effect.gen(function*() {
+        const client = yield* connect
+        const before = yield* client.error("tools/list")
+        expect(before.code).toBe(JsonRpc.ErrorCode.InvalidRequest)
+        expect(before.message).toMatch(/not initialized/)
+        expect((yield* client.error("tools/call", { name: "echo", arguments: { text: "x" } })).code).toBe(-32600)
+        expect((yield* client.error("resources/read", { uri: "demo://readme" })).code).toBe(-32600)
+        expect(yield* client.send("ping")).toEqual({ _tag: "Result", result: {} })
+        expect(client.session.phase).toBe("awaiting-initialize")
+
+        const init = yield* client.initialize()
+        expect(client.session.phase).toBe("initialized")
+        expect(init.serverInfo).toEqual({ name: "effect-mcp-demo", version: "0.1.0" })
+        expect(init.instructions).toMatch(/demo server/)
+        expect(init.capabilities).toEqual({
+          logging: {},
+          tools: { listChanged: false },
+          resources: { subscribe: false, listChanged: false },
+          prompts: { listChanged: false },
+          completions: {}
+        })
+        expect(client.session.clientInfo).toEqual({ name: "test-client", version: "1.0.0" })
+        expect((yield* client.result(McpSchema.ListToolsResult, "tools/list")).tools.length).toBeGreaterThan(0)
+        expect(yield* client.send("ping")).toEqual({ _tag: "Result", result: {} })
+      }).pipe(Effect.provide(TestLive)))
+
+    it.scoped("initialize twice is refused and changes nothing", () =>
+      Effect.gen(function*() {
+        const client = yield* connected("2025-06-18")
+        const again = yield* client.error("initialize", {
+          protocolVersion: "2025-11-25",
+          capabilities: {},
+          clientInfo: { name: "other", version: "2" }
+        })
+        expect(again.code).toBe(-32600)
+        expect(again.message).toMatch(/already initialized/)
+        expect(client.session.protocolVersion).toBe("2025-06-18")
+        expect(client.session.clientInfo?.name).toBe("test-client")
+      }).pipe(Effect.provide(TestLive)))
+
+    it.scoped("initialize with bad params is -32602 and leaves the session uninitialized", () =>
+      Effect.gen(function*() {
+        const client = yield* connect
+        expect((yield* client.error("initialize", { protocolVersion: "2025-11-25" })).code).toBe(-32602)
+        expect((yield* client.error("initialize")).code).toBe(-32602)
+        expect(client.session.phase).toBe("awaiting-initialize")
+        yield* client.initialize()
+        expect(client.session.phase).toBe("initialized")
+      }).pipe(Effect.provide(TestLive)))
+
+    it.scoped("version negotiation: a supported version is echoed, an unknown one gets the latest", () =>
+      Effect.gen(function*() {
+        for (const version of McpSchema.SUPPORTED_PROTOCOL_VERSIONS) {
+          const client = yield* connect
+          expect((yield* client.initialize(version)).protocolVersion).toBe(version)
+          expect(client.session.protocolVersion).toBe(version)
+        }
+        for (const version of ["1999-01-01", "2099-12-31", "latest", ""]) {
+          const client = yield* connect
+          expect((yield* client.initialize(version)).protocolVersion).toBe("2025-11-25")
+          expect(client.session.protocolVersion).toBe("2025-11-25")
+        }
+      }).pipe(Effect.provide(TestLive)))
+
+    it.scoped("an unknown method is -32601, before and after initialize", () =>
+      Effect.gen(function*() {
+        const client = yield* connect
+        const before = yield* client.error("tools/frobnicate")
+        expect(before.code).toBe(JsonRpc.ErrorCode.MethodNotFound)
+        yield* client.initialize()
+        const after = yield* client.error("sampling/createMessage", {})
+        expect(after).toEqual({ code: -32601, message: "Method not found: sampling/createMessage" })
+      }).pipe(Effect.provide(TestLive)))
+  })
+
+  describe("tools", () => {
+    it.scoped("tools/list shows input and output schemas", () =>
+      Effect.gen(function*() {
+        const client = yield* connected()
+        const { tools } = yield* client.result(McpSchema.ListToolsResult, "tools/list")
+        const byName = new Map(tools.map((t) => [t.name, t]))
+        expect([...byName.keys()].sort()).toEqual(
+          ["add", "chatty", "echo", "explode", "lookup", "refuse", "sleep", "ticker"]
+        )
+        expect(byName.get("echo")).toEqual({
+          name: "echo",
+          description: "Returns the text it is given",
+          inputSchema: {
+            type: "object",
+            required: ["text"],
+            properties: { text: { type: "string" } },
+            additionalProperties: false
+          }
+        })
+        expect(byName.get("add")?.outputSchema).toEqual({
+          type: "object",
+          required: ["sum"],
+          properties: { sum: { type: "number" } },
+          additionalProperties: false
+        })
+        expect(byName.get("echo")?.outputSchema).toBeUndefined()
+      }).pipe(Effect.provide(TestLive)))
+
+    it.scoped("echo and add (structuredContent)", () =>
+      Effect.gen(function*() {
+        const client = yield* connected()
+        expect(yield* client.callTool("echo", { text: "hello" })).toEqual({
+          content: [{ type: "text", text: "hello" }]
+        })
+        expect(yield* client.callTool("add", { a: 2, b: 40.5 })).toEqual({
+          content: [{ type: "text", text: "42.5" }],
+          structuredContent: { sum: 42.5 }
+        })
+      }).pipe(Effect.provide(TestLive)))
+
+    it.scoped("-32602: tools/call without a name, with a non-object arguments, or an unknown tool", () =>
+      Effect.gen(function*() {
+        const client = yield* connected()
+        expect((yield* client.error("tools/call", { arguments: { text: "x" } })).code).toBe(-32602)
+        expect((yield* client.error("tools/call")).code).toBe(-32602)
+        expect((yield* client.error("tools/call", { name: "echo", arguments: "text" })).code).toBe(-32602)
+        const unknown = yield* client.error("tools/call", { name: "nope", arguments: {} })
+        expect(unknown).toEqual({ code: -32602, message: "Unknown tool: nope" })
+      }).pipe(Effect.provide(TestLive)))
+
+    it.scoped("invalid arguments: a tool error from 2025-11-25 on (SEP-1303)", () =>
+      Effect.gen(function*() {
+        const client = yield* connected("2025-11-25")
+        const result = yield* client.callTool("add", { a: "two", b: 2 })
+        expect(result.isError).toBe(true)
+        expect(textOf(result)).toMatch(/^Invalid arguments for tool add: /)
+        expect(textOf(result)).toContain("a")
+        expect(result.structuredContent).toBeUndefined()
+        // Missing arguments altogether are invalid arguments too.
+        expect((yield* client.callTool("echo", undefined)).isError).toBe(true)
+      }).pipe(Effect.provide(TestLive)))
+
+    it.scoped("invalid arguments: -32602 before 2025-11-25", () =>
+      Effect.gen(function*() {
+        for (const version of ["2025-06-18", "2025-03-26", "2024-11-05"]) {
+          const client = yield* connected(version)
+          const error = yield* client.error("tools/call", { name: "add", arguments: { a: "two", b: 2 } })
+          expect(error.code).toBe(-32602)
+          expect(error.message).toMatch(/^Invalid arguments for tool add: /)
+        }
+      }).pipe(Effect.provide(TestLive)))
+
+    it.scoped("a typed failure is a tool error with its message; a JsonRpcError is a protocol error", () =>
+      Effect.gen(function*() {
+        const client = yield* connected()
+        const failed = yield* client.callTool("lookup", { key: "question" })
+        expect(failed).toEqual({ content: [{ type: "text", text: "no entry for question" }], isError: true })
+        expect(yield* client.error("tools/call", { name: "refuse", arguments: {} })).toEqual({
+          code: -32001,
+          message: "refused on purpose"
+        })
+      }).pipe(Effect.provide(TestLive)))
+
+    it.scoped("a defect is a tool error without its details, and is logged", () => {
+      const logs = capture()
+      return Effect.gen(function*() {
+        const client = yield* connected()
+        const result = yield* client.callTool("explode", {})
+        expect(result.isError).toBe(true)
+        expect(textOf(result)).toBe("Tool explode failed with an internal error")
+        expect(JSON.stringify(result)).not.toContain("hunter2")
+        const problems = logs.problems()
+        expect(problems.length).toBe(1)
+        expect(problems[0]!.message).toContain("explode")
+        // The session is still usable.
+        expect(textOf(yield* client.callTool("echo", { text: "still here" }))).toBe("still here")
+      }).pipe(Effect.provide(TestLive), Effect.provide(logs.layer))
+    })
+
+    it.scoped("a handler's user service shows in its layer type and works when provided", () =>
+      Effect.gen(function*() {
+        // The requirement is in the type: the layer cannot be launched until Database is provided.
+        expectTypeOf(Lookup).toEqualTypeOf<Layer.Layer<never, never, McpServer.McpServer | Database>>()
+        // CurrentSession is provided by the server per call, so it never shows.
+        expectTypeOf(DemoServer.Sleep).toEqualTypeOf<Layer.Layer<never, never, McpServer.McpServer>>()
+        expectTypeOf(Lookup.pipe(Layer.provide(DatabaseLive))).toEqualTypeOf<
+          Layer.Layer<never, never, McpServer.McpServer>
+        >()
+        // @ts-expect-error Database is missing
+        const _unprovided: Layer.Layer<never, never, McpServer.McpServer> = Lookup
+        void _unprovided
+
+        const client = yield* connected()
+        expect(yield* client.callTool("lookup", { key: "answer" })).toEqual({ content: [{ type: "text", text: "42" }] })
+      }).pipe(Effect.provide(TestLive)))
+  })
+
+  describe("resources", () => {
+    it.scoped("list, templates/list, read static and templated", () =>
+      Effect.gen(function*() {
+        const client = yield* connected()
+        const { resources } = yield* client.result(McpSchema.ListResourcesResult, "resources/list")
+        expect(resources).toEqual([{
+          uri: "demo://readme",
+          name: "readme",
+          title: "About this server",
+          mimeType: "text/markdown"
+        }])
+        const { resourceTemplates } = yield* client.result(
+          McpSchema.ListResourceTemplatesResult,
+          "resources/templates/list"
+        )
+        expect(resourceTemplates).toEqual([{
+          uriTemplate: "demo://greetings/{name}",
+          name: "greeting",
+          mimeType: "text/plain"
+        }])
+        const readme = yield* client.result(McpSchema.ReadResourceResult, "resources/read", { uri: "demo://readme" })
+        expect(readme.contents).toEqual([{
+          uri: "demo://readme",
+          mimeType: "text/markdown",
+          text: "# effect-mcp demo\n\nTools: `echo`, `add`, `sleep`.\n"
+        }])
+        const greeting = yield* client.result(McpSchema.ReadResourceResult, "resources/read", {
+          uri: "demo://greetings/Ada%20Lovelace"
+        })
+        expect(greeting.contents).toEqual([{
+          uri: "demo://greetings/Ada%20Lovelace",
+          mimeType: "text/plain",
+          text: "Hello, Ada Lovelace!"
+        }])
+      }).pipe(Effect.provide(TestLive)))
+
+    it.scoped("an unknown resource is -32002 with the uri; bad params are -32602", () =>
+      Effect.gen(function*() {
+        const client = yield* connected()
+        for (const uri of ["demo://nope", "demo://greetings/", "demo://greetings/a/b", "demo://readme/"]) {
+          expect(yield* client.error("resources/read", { uri })).toEqual({
+            code: -32002,
+            message: `Resource not found: ${uri}`,
+            data: { uri }
+          })
+        }
+        expect((yield* client.error("resources/read", {})).code).toBe(-32602)
+      }).pipe(Effect.provide(TestLive)))
+  })
+
+  describe("prompts", () => {
+    it.scoped("prompts/list shows the arguments with required and descriptions", () =>
+      Effect.gen(function*() {
+        const client = yield* connected()
+        const listed = yield* client.send("prompts/list")
+        expect(listed).toEqual({
+          _tag: "Result",
+          result: {
+            prompts: [{
+              name: "review",
+              description: "Asks for a code review",
+              arguments: [
+                { name: "code", required: true, description: "The code to review" },
+                { name: "focus", required: false, description: "What to look at first" }
+              ]
+            }]
+          }
+        })
+      }).pipe(Effect.provide(TestLive)))
+
+    it.scoped("prompts/get with and without the optional argument", () =>
+      Effect.gen(function*() {
+        const client = yield* connected()
+        const plain = yield* client.result(McpSchema.GetPromptResult, "prompts/get", {
+          name: "review",
+          arguments: { code: "let x = 1" }
+        })
+        expect(plain).toEqual({
+          description: "Asks for a code review",
+          messages: [{ role: "user", content: { type: "text", text: "Please review this code:\n\nlet x = 1" } }]
+        })
+        const focused = yield* client.result(McpSchema.GetPromptResult, "prompts/get", {
+          name: "review",
+          arguments: { code: "let x = 1", focus: "naming" }
+        })
+        const content = focused.messages[0]?.content
+        expect(content?.type === "text" ? content.text : undefined).toBe(
+          "Please review this code, focusing on naming:\n\nlet x = 1"
+        )
+      }).pipe(Effect.provide(TestLive)))
+
+    it.scoped("prompts/get: -32602 for a missing required argument, an unknown prompt, or no name", () =>
+      Effect.gen(function*() {
+        const client = yield* connected()
+        const missing = yield* client.error("prompts/get", { name: "review", arguments: { focus: "x" } })
+        expect(missing.code).toBe(-32602)
+        expect(missing.message).toContain("code")
+        expect((yield* client.error("prompts/get", { name: "review" })).code).toBe(-32602)
+        expect(yield* client.error("prompts/get", { name: "nope" })).toEqual({
+          code: -32602,
+          message: "Unknown prompt: nope"
+        })
+        expect((yield* client.error("prompts/get", {})).code).toBe(-32602)
+        // Prompt arguments are strings on the wire.
+        expect((yield* client.error("prompts/get", { name: "review", arguments: { code: 1 } })).code).toBe(-32602)
+      }).pipe(Effect.provide(TestLive)))
+  })
+
+  describe("completion/complete", () => {
+    it.scoped("completes a template variable; unknown refs are -32602; unknown arguments complete to nothing", () =>
+      Effect.gen(function*() {
+        const client = yield* connected()
+        const ref = { type: "ref/resource", uri: "demo://greetings/{name}" }
+        const a = yield* client.result(McpSchema.CompleteResult, "completion/complete", {
+          ref,
+          argument: { name: "name", value: "a" }
+        })
+        expect(a).toEqual({ completion: { values: ["Ada", "Alan"], total: 2, hasMore: false } })
+        const g = yield* client.result(McpSchema.CompleteResult, "completion/complete", {
+          ref,
+          argument: { name: "name", value: "GR" },
+          context: { arguments: {} }
+        })
+        expect(g.completion.values).toEqual(["Grace"])
+        const none = yield* client.result(McpSchema.CompleteResult, "completion/complete", {
+          ref,
+          argument: { name: "other", value: "" }
+        })
+        expect(none).toEqual({ completion: { values: [], total: 0, hasMore: false } })
+        expect(
+          (yield* client.error("completion/complete", {
+            ref: { type: "ref/resource", uri: "demo://nope/{x}" },
+            argument: { name: "x", value: "" }
+          })).code
+        ).toBe(-32602)
+        // The prompt exists but has no completers.
+        const prompt = yield* client.result(McpSchema.CompleteResult, "completion/complete", {
+          ref: { type: "ref/prompt", name: "review" },
+          argument: { name: "code", value: "" }
+        })
+        expect(prompt.completion.values).toEqual([])
+        expect(
+          (yield* client.error("completion/complete", {
+            ref: { type: "ref/prompt", name: "nope" },
+            argument: { name: "x", value: "" }
+          })).code
+        ).toBe(-32602)
+        expect((yield* client.error("completion/complete", { ref })).code).toBe(-32602)
+      }).pipe(Effect.provide(TestLive)))
+  })
+
+  describe("logging", () => {
+    it.scoped("logging/setLevel filters CurrentSession.log", () =>
+      Effect.gen(function*() {
+        const client = yield* connected()
+        const logged = () =>
+          notificationsOf(client.sent, "notifications/message").map((n) => {
+            const params = Schema.decodeUnknownSync(
+              Schema.Struct({ level: McpSchema.LoggingLevel, logger: Schema.String, data: Schema.Unknown })
+            )(n.params)
+            expect(params.logger).toBe("chatty")
+            expect(params.data).toEqual({ level: params.level })
+            return params.level
+          })
+        yield* client.callTool("chatty", {})
+        expect(logged()).toEqual(levels)
+
+        client.sent.length = 0
+        expect(yield* client.send("logging/setLevel", { level: "warning" })).toEqual({ _tag: "Result", result: {} })
+        yield* client.callTool("chatty", {})
+        expect(logged()).toEqual(["warning", "error", "emergency"])
+
+        client.sent.length = 0
+        yield* client.send("logging/setLevel", { level: "emergency" })
+        yield* client.callTool("chatty", {})
+        expect(logged()).toEqual(["emergency"])
+
+        client.sent.length = 0
+        yield* client.send("logging/setLevel", { level: "debug" })
+        yield* client.callTool("chatty", {})
+        expect(logged()).toEqual(levels)
+
+        expect((yield* client.error("logging/setLevel", { level: "loud" })).code).toBe(-32602)
+        expect((yield* client.error("logging/setLevel", {})).code).toBe(-32602)
+      }).pipe(Effect.provide(TestLive)))
+
+    it.scoped("logging/setLevel applies to requests already in flight", () =>
+      Effect.gen(function*() {
+        const client = yield* connected()
+        const call = yield* Effect.fork(client.callTool("ticker", {}))
+        yield* TestClock.adjust("10 millis")
+        expect(notificationsOf(client.sent, "notifications/message").length).toBe(1)
+        yield* client.send("logging/setLevel", { level: "error" })
+        yield* TestClock.adjust("1 second")
+        expect(textOf(yield* Fiber.join(call))).toBe("ticked")
+        expect(notificationsOf(client.sent, "notifications/message").length).toBe(1)
+      }).pipe(Effect.provide(TestLive)))
+  })
+
+  describe("progress and cancellation", () => {
+    it.scoped("progress notifications go to the sink when the request has a progress token", () =>
+      Effect.gen(function*() {
+        const client = yield* connected()
+        const call = yield* Effect.fork(client.callTool("sleep", { ms: 5000 }, { progressToken: "p-1" }))
+        yield* TestClock.adjust("10 millis")
+        expect(notificationsOf(client.sent, "notifications/progress").map((n) => n.params)).toEqual([
+          { progressToken: "p-1", progress: 0, total: 5000 }
+        ])
+        yield* TestClock.adjust("5 seconds")
+        expect(textOf(yield* Fiber.join(call))).toBe("slept 5000 ms")
+        expect(notificationsOf(client.sent, "notifications/progress").map((n) => n.params)).toEqual([
+          { progressToken: "p-1", progress: 0, total: 5000 },
+          { progressToken: "p-1", progress: 5000, total: 5000 }
+        ])
+
+        // A numeric token works too; without a token there is no progress at all.
+        client.sent.length = 0
+        const numeric = yield* Effect.fork(client.callTool("sleep", { ms: 10 }, { progressToken: 7 }))
+        yield* TestClock.adjust("10 millis")
+        yield* Fiber.join(numeric)
+        expect(notificationsOf(client.sent, "notifications/progress").map((n) => n.params)).toEqual([
+          { progressToken: 7, progress: 0, total: 10 },
+          { progressToken: 7, progress: 10, total: 10 }
+        ])
+        client.sent.length = 0
+        const silent = yield* Effect.fork(client.callTool("sleep", { ms: 10 }))
+        yield* TestClock.adjust("10 millis")
+        yield* Fiber.join(silent)
+        expect(client.sent).toEqual([])
+      }).pipe(Effect.provide(TestLive)))
+
+    it.scoped("notifications/cancelled interrupts the in-flight tool and no response is produced", () => {
+      const logs = capture()
+      return Effect.gen(function*() {
+        const client = yield* connected()
+        const { server, session } = client
+        const responses = yield* Queue.unbounded<JsonRpc.Message>()
+        const respond = (message: JsonRpc.Message) => Queue.unsafeOffer(responses, message)
+        // What a transport does: hand the request to the session, registered under its id for cancellation.
+        const run = (id: JsonRpc.RequestId, ms: number) => {
+          const request = JsonRpc.request(id, "tools/call", {
+            name: "sleep",
+            arguments: { ms },
+            _meta: { progressToken: `t-${id}` }
+          })
+          const fiber = session.unsafeRun(Effect.map(server.handleRequest(session, request, respond), respond), id)
+          if (fiber === undefined) throw new Error("session refused the request")
+          return fiber
+        }
+        const cancelled = run("slow", 60_000)
+        const other = run(2, 60_000)
+        yield* TestClock.adjust("10 millis")
+        // Each started: its first progress notification went out.
+        expect((yield* Queue.takeAll(responses)).length).toBe(2)
+        expect(session.inFlight.size).toBe(2)
+        expect(session.busy).toBe(2)
+
+        yield* server.handleNotification(
+          session,
+          JsonRpc.notification("notifications/cancelled", { requestId: "slow", reason: "user gave up" })
+        )
+        expect(Exit.isInterrupted(yield* Fiber.await(cancelled))).toBe(true)
+        expect(session.inFlight.has("slow")).toBe(false)
+        expect(session.busy).toBe(1)
+
+        // Cancelling an unknown or finished request, or with bad params, is ignored.
+        yield* server.handleNotification(session, JsonRpc.notification("notifications/cancelled", { requestId: "slow" }))
+        yield* server.handleNotification(session, JsonRpc.notification("notifications/cancelled", { requestId: 99 }))
+        yield* server.handleNotification(session, JsonRpc.notification("notifications/cancelled", {}))
+
+        yield* TestClock.adjust("60 seconds")
+        const result = yield* Fiber.join(other)
+        expect(result).toBe(true)
+        const after = yield* Queue.takeAll(responses)
+        // Only the other request's final progress and its response: nothing at all for the cancelled one.
+        const messages = Array.from(after)
+        expect(messages.filter(JsonRpc.isResponse).map((r) => r.id)).toEqual([2])
+        expect(JSON.stringify(messages)).not.toContain("slow")
+        expect(session.busy).toBe(0)
+        expect(logs.problems()).toEqual([])
+      }).pipe(Effect.provide(TestLive), Effect.provide(logs.layer))
+    })
+  })
+})
