@@ -79,7 +79,7 @@ export const layer = (
     const openStream = Effect.fnUntraced(function*(request: HttpServerRequest.HttpServerRequest) {
       const refused = forbidden(request)
       if (refused !== undefined) return refused
-      const session = yield* Effect.either(registry.openDetached({ transport: "sse", protocolVersion: PROTOCOL_VERSION }))
+      const session = yield* Effect.either(registry.open({ transport: "sse", protocolVersion: PROTOCOL_VERSION }))
       if (Either.isLeft(session)) {
         return errorResponse(
           503,
