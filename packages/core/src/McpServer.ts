@@ -1,9 +1,10 @@
 /**
  * The MCP server service: what is registered (tools, resources, prompts), the lifecycle (`initialize`, version
- * negotiation, `ping`) and `handleRequest`, which every transport calls with a decoded envelope.
+ * negotiation, `ping`) and the dispatcher that sessions hand decoded messages to.
  *
  * Dispatch is a map lookup, then the params of that one method are decoded with its schema (built once), then
- * its handler runs. Nothing here knows about HTTP.
+ * its handler runs in a fiber the session owns, and the response goes to the reply sink the transport gave with
+ * the message. Nothing here knows about transports.
  *
  * @since 0.1.0
  */
@@ -13,8 +14,10 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as JsonRpc from "./JsonRpc.js"
+import type { Dispatcher, SessionState } from "./internal/session.js"
+import { makeCurrent } from "./internal/session.js"
 import * as McpSchema from "./McpSchema.js"
-import { type CurrentSessionService, makeCurrent, type Session, type Sink } from "./McpSession.js"
+import type { CurrentSessionService, Sink } from "./McpSession.js"
 
 /** A registered tool: its listing and how to call it. Built by `McpTool.make`. @since 0.1.0 */
 export interface ToolEntry {
@@ -86,16 +89,10 @@ export interface McpServerService {
   /** The capabilities `initialize` announces, derived from what is registered. */
   readonly capabilities: () => McpSchema.ServerCapabilities
   /**
-   * Answers one request of `session`. Never fails: every error becomes an error response. `sink` is where
-   * notifications about this request (progress, logs) go. Interrupting it (cancellation) yields no response.
+   * How sessions hand messages to the server; `SessionRegistry` gives it to every session it opens.
+   * @internal
    */
-  readonly handleRequest: (
-    session: Session,
-    request: JsonRpc.Request,
-    sink: Sink
-  ) => Effect.Effect<JsonRpc.Response>
-  /** Handles a notification from the client (`initialized`, `cancelled`...). */
-  readonly handleNotification: (session: Session, notification: JsonRpc.Notification) => Effect.Effect<void>
+  readonly dispatcher: Dispatcher
 }
 
 /**
@@ -106,7 +103,11 @@ export interface McpServerService {
  */
 export class McpServer extends Context.Tag("@effect-mcp/core/McpServer")<McpServer, McpServerService>() {}
 
-type Method = (session: Session, request: JsonRpc.Request, sink: Sink) => Effect.Effect<unknown, JsonRpc.JsonRpcError>
+type Method = (
+  session: SessionState,
+  request: JsonRpc.Request,
+  sink: Sink
+) => Effect.Effect<unknown, JsonRpc.JsonRpcError>
 
 const decodeInitialize = JsonRpc.paramsDecoder(McpSchema.InitializeParams)
 const decodeCallTool = JsonRpc.paramsDecoder(McpSchema.CallToolParams)
@@ -177,10 +178,7 @@ export const make = (options: Options): McpServerService => {
         const version = McpSchema.SUPPORTED_PROTOCOL_VERSIONS.includes(requested)
           ? requested
           : McpSchema.LATEST_PROTOCOL_VERSION
-        session.protocolVersion = version
-        session.clientInfo = params.right.clientInfo
-        session.clientCapabilities = params.right.capabilities
-        session.phase = "initialized"
+        session.initialize(version, params.right.clientInfo, params.right.capabilities)
         const result: McpSchema.InitializeResult = {
           protocolVersion: version,
           capabilities: capabilities(),
@@ -241,7 +239,7 @@ export const make = (options: Options): McpServerService => {
       })],
     ["logging/setLevel", (session, request) =>
       Effect.map(orFail(decodeSetLevel(request.params)), ({ level }) => {
-        session.logLevel = level
+        session.setLogLevel(level)
         return {}
       })],
     ["completion/complete", (session, request, sink) =>
@@ -271,37 +269,50 @@ export const make = (options: Options): McpServerService => {
 
   const notInitialized = JsonRpc.invalidRequest("Invalid request: the session is not initialized; send initialize first")
 
-  const handleRequest = (session: Session, request: JsonRpc.Request, sink: Sink): Effect.Effect<JsonRpc.Response> => {
-    const method = methods.get(request.method)
-    if (method === undefined) return Effect.succeed(JsonRpc.failure(request.id, JsonRpc.methodNotFound(request.method)))
-    if (session.phase !== "initialized" && request.method !== "initialize" && request.method !== "ping") {
-      return Effect.succeed(JsonRpc.failure(request.id, notInitialized))
+  const answer = (request: JsonRpc.Request, reply: Sink) => ({
+    onSuccess: (result: unknown) =>
+      Effect.sync(() => {
+        reply(JsonRpc.success(request.id, result))
+      }),
+    onFailure: (cause: Cause.Cause<JsonRpc.JsonRpcError>) => {
+      const failure = Cause.failureOption(cause)
+      if (failure._tag === "Some") {
+        return Effect.sync(() => {
+          reply(JsonRpc.failure(request.id, failure.value))
+        })
+      }
+      // Interruption (cancellation, the session closing) answers nothing: the spec has no response for it.
+      if (Cause.isInterruptedOnly(cause)) return Effect.void
+      return Effect.zipRight(
+        Effect.logError(`${request.method} failed`, cause),
+        Effect.sync(() => {
+          reply(JsonRpc.failure(request.id, JsonRpc.internalError()))
+        })
+      )
     }
-    return method(session, request, sink).pipe(
-      Effect.matchCauseEffect({
-        onSuccess: (result) => Effect.succeed(JsonRpc.success(request.id, result)),
-        onFailure: (cause) => {
-          const failure = Cause.failureOption(cause)
-          if (failure._tag === "Some") return Effect.succeed(JsonRpc.failure(request.id, failure.value))
-          return Effect.as(
-            Effect.logError(`${request.method} failed`, cause),
-            JsonRpc.failure(request.id, JsonRpc.internalError())
-          )
-        }
-      })
-    )
-  }
+  })
 
-  const handleNotification = (session: Session, notification: JsonRpc.Notification): Effect.Effect<void> =>
+  const refuse = (reply: Sink, response: JsonRpc.Response) =>
     Effect.sync(() => {
-      session.touch()
+      reply(response)
+    })
+
+  const dispatcher: Dispatcher = {
+    request: (session, request, reply) => {
+      const method = methods.get(request.method)
+      if (method === undefined) return refuse(reply, JsonRpc.failure(request.id, JsonRpc.methodNotFound(request.method)))
+      if (session.phase !== "initialized" && request.method !== "initialize" && request.method !== "ping") {
+        return refuse(reply, JsonRpc.failure(request.id, notInitialized))
+      }
+      return Effect.matchCauseEffect(method(session, request, reply), answer(request, reply))
+    },
+    notification: (session, notification) => {
       if (notification.method !== "notifications/cancelled") return
       const params = decodeCancelled(notification.params)
-      if (Either.isLeft(params)) return
-      const fiber = session.inFlight.get(params.right.requestId)
       // Cancellation is advisory and a late one is harmless: the spec has the receiver ignore unknown ids.
-      if (fiber !== undefined) fiber.unsafeInterruptAsFork(fiber.id())
-    })
+      if (Either.isRight(params)) session.cancel(params.right.requestId)
+    }
+  }
 
   return {
     info,
@@ -326,8 +337,7 @@ export const make = (options: Options): McpServerService => {
         prompts.set(entry.prompt.name, entry)
         changed()
       }),
-    handleRequest,
-    handleNotification
+    dispatcher
   }
 }
 

@@ -1,19 +1,21 @@
 /**
- * The session model, and `CurrentSession`: the service a tool, resource or prompt handler uses to learn who
- * called it and to talk back (notifications, logging, progress).
+ * What a session is to the code around it.
  *
- * A `Session` is created only by `SessionRegistry`, which ties it to a `Scope`; everything a session owns
- * (handler fibers, outbound queue, stored events) is released by that scope's finalizers.
+ * - `Session` is the view transports and tests get: read-only facts (id, negotiated revision, client) and intent
+ *   methods (`offer` a message from the client, `send` one to it, `setWriter`, `hold`, `close`). What changes a
+ *   session lives in one internal place; nothing outside can write its fields.
+ * - `CurrentSession` is the view a tool, resource or prompt handler gets: who called, and how to talk back about
+ *   the request it serves (notifications, logging, progress).
+ *
+ * Sessions are made only by `SessionRegistry`, which ties each to a `Scope`: everything a session owns (handler
+ * fibers, what its transport attached) is released by that scope's finalizers.
  *
  * @since 0.1.0
  */
-import type * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import type * as Deferred from "effect/Deferred"
-import * as Effect from "effect/Effect"
-import type * as Fiber from "effect/Fiber"
+import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import * as JsonRpc from "./JsonRpc.js"
+import type * as JsonRpc from "./JsonRpc.js"
 import type * as McpSchema from "./McpSchema.js"
 
 /** A session id: at least 122 random bits, visible ASCII. @since 0.1.0 */
@@ -33,11 +35,21 @@ export const makeSessionId = (): SessionId => {
   return id
 }
 
-/** Session ids are checked before lookup, so garbage never reaches the registry. @since 0.1.0 */
-export const isValidSessionId = (id: string): boolean => /^[\x21-\x7e]{1,256}$/.test(id)
+const VALID_ID = /^[\x21-\x7e]{1,256}$/
 
-/** Where a message for the client goes; returns false when that place is gone. @since 0.1.0 */
+/** Session ids are checked before lookup, so garbage never reaches the registry. @since 0.1.0 */
+export const isValidSessionId = (id: string): boolean => VALID_ID.test(id)
+
+/**
+ * Where messages for the client go: a stream, a pending HTTP response, stdout. Returns false when that place is
+ * gone (or refuses the message), so the caller knows it was not delivered.
+ *
+ * @since 0.1.0
+ */
 export type Sink = (message: JsonRpc.Message) => boolean
+
+/** A sink that delivers nothing. @since 0.1.0 */
+export const noSink: Sink = () => false
 
 /**
  * Lifecycle of the MCP handshake within a session.
@@ -46,105 +58,54 @@ export type Sink = (message: JsonRpc.Message) => boolean
  */
 export type Phase = "awaiting-initialize" | "initialized"
 
-const severity: Record<McpSchema.LoggingLevel, number> = {
-  debug: 0,
-  info: 1,
-  notice: 2,
-  warning: 3,
-  error: 4,
-  critical: 5,
-  alert: 6,
-  emergency: 7
-}
-
 /**
- * One connected client. Mutable state lives here because it is touched on every request of the session and
- * only by that session's own handling; the registry holds the immutable map of sessions.
+ * One connected client, as transports see it.
  *
  * @since 0.1.0
  */
-export class Session {
+export interface Session {
+  readonly id: SessionId
+  /** The transport that opened it ("sse", "streamable-http", "stdio", "memory"...). */
+  readonly transport: string
   /** The negotiated revision; the transport's default until `initialize` says otherwise. */
-  protocolVersion: string
-  phase: Phase = "awaiting-initialize"
-  clientInfo: McpSchema.Implementation | undefined = undefined
-  clientCapabilities: McpSchema.ClientCapabilities = {}
+  readonly protocolVersion: string
+  readonly phase: Phase
+  /** The client's `clientInfo` from `initialize`. */
+  readonly clientInfo: McpSchema.Implementation | undefined
+  readonly clientCapabilities: McpSchema.ClientCapabilities
   /** Minimum level of `notifications/message` the client asked for; undefined sends everything. */
-  logLevel: McpSchema.LoggingLevel | undefined = undefined
-  /** Default route for server-initiated messages (the SSE stream of the legacy transport, the GET stream...). */
-  send: Sink = () => false
-  /** Handler fibers by request id, so `notifications/cancelled` can interrupt them. */
-  readonly inFlight = new Map<JsonRpc.RequestId, Fiber.RuntimeFiber<unknown, unknown>>()
+  readonly logLevel: McpSchema.LoggingLevel | undefined
+  /** False once the session has begun to close; a closed session accepts nothing. */
+  readonly isOpen: boolean
+  /** Requests of the client being handled now. */
+  readonly inFlight: number
   /** Requests being handled plus open streams: idle expiry only counts time while this is zero. */
-  busy = 0
-  lastActive: number
-  private open = true
-
-  constructor(
-    readonly id: SessionId,
-    readonly transport: string,
-    /** What the session owns: transports attach their resources here. It closes when the session ends. */
-    readonly scope: Scope.Scope,
-    readonly clock: Clock.Clock,
-    protocolVersion: string,
-    private readonly fork: <A, E>(effect: Effect.Effect<A, E>) => Fiber.RuntimeFiber<A, E>,
-    readonly close: Effect.Effect<void>,
-    /** Completed when the session begins to close: streams end on it. */
-    readonly closed: Deferred.Deferred<void>
-  ) {
-    this.protocolVersion = protocolVersion
-    this.lastActive = clock.unsafeCurrentTimeMillis()
-  }
-
-  /** False once the session's scope has begun to close; a closed session accepts nothing. */
-  get isOpen(): boolean {
-    return this.open
-  }
-
-  /** @internal called first by the scope's finalizer, so no new work slips in while the rest is released. */
-  markClosed(): void {
-    this.open = false
-  }
-
-  /** Marks the start of a request or stream; pair with `release`. */
-  acquire(): void {
-    this.busy++
-  }
-
-  /** Marks the end of a request or stream; the idle clock starts when nothing is left. */
-  release(): void {
-    if (--this.busy === 0) this.lastActive = this.clock.unsafeCurrentTimeMillis()
-  }
-
-  /** Records activity without holding the session busy (a notification, a response from the client). */
-  touch(): void {
-    this.lastActive = this.clock.unsafeCurrentTimeMillis()
-  }
-
+  readonly busy: number
+  /** When the session last became idle or saw activity, on the registry's clock. */
+  readonly lastActive: number
+  /** What the session owns: transports attach their resources here. It closes when the session ends. */
+  readonly scope: Scope.Scope
   /**
-   * Hands work to the session: forks it into the session's scope, where closing the session interrupts it.
-   * Synchronous, so "is the session open?" and "the work is owned by it" cannot be separated by a close: the
-   * caller answers 202 only when this returns a fiber. A request id registers the fiber for cancellation.
+   * Hands one message from the client to the session. A request runs in a fiber the session owns (closing the
+   * session interrupts it; the client going away does not), and `reply` gets its response and every message
+   * the handler sends about it. Notifications and responses are handled at once. Synchronous, so "is the
+   * session open?" and "the message is owned by it" cannot be separated by a close: false means it was closed
+   * and nothing was taken. `settled`, for a request, is called once its handling has ended, answered or not
+   * (cancelled, or the session closed).
    */
-  unsafeRun<A, E>(
-    effect: Effect.Effect<A, E>,
-    requestId?: JsonRpc.RequestId
-  ): Fiber.RuntimeFiber<A, E> | undefined {
-    if (!this.open) return undefined
-    this.acquire()
-    const fiber = this.fork(effect)
-    if (requestId !== undefined) this.inFlight.set(requestId, fiber)
-    fiber.addObserver(() => {
-      if (requestId !== undefined && this.inFlight.get(requestId) === fiber) this.inFlight.delete(requestId)
-      this.release()
-    })
-    return fiber
-  }
-
-  /** True when a `notifications/message` at `level` passes the client's `logging/setLevel`. */
-  wantsLog(level: McpSchema.LoggingLevel): boolean {
-    return this.logLevel === undefined || severity[level] >= severity[this.logLevel]
-  }
+  readonly offer: (message: JsonRpc.Message, reply: Sink, settled?: () => void) => boolean
+  /** Sends a message the server starts (not about any request) to where `setWriter` said; false if nowhere. */
+  readonly send: (message: JsonRpc.Message) => boolean
+  /** Sets where the messages the server starts go: the legacy stream, the standalone GET stream, stdout. */
+  readonly setWriter: (writer: Sink) => void
+  /** Holds the session busy (an open stream) until the returned function is called. */
+  readonly hold: () => () => void
+  /** Records activity without holding the session busy. */
+  readonly touch: () => void
+  /** Ends the session: every way a session ends goes through its scope, and this closes it. */
+  readonly close: Effect.Effect<void>
+  /** Waits until the session has begun to close. */
+  readonly closed: Effect.Effect<void>
 }
 
 /**
@@ -180,42 +141,3 @@ export class CurrentSession extends Context.Tag("@effect-mcp/core/CurrentSession
   CurrentSession,
   CurrentSessionService
 >() {}
-
-/**
- * Builds the handler's view of a session for one request. `sink` is where messages about this request go.
- *
- * @since 0.1.0
- */
-export const makeCurrent = (
-  session: Session,
-  requestId: JsonRpc.RequestId,
-  progressToken: McpSchema.ProgressToken | undefined,
-  sink: Sink
-): CurrentSessionService => {
-  const notify = (method: string, params?: unknown) =>
-    Effect.sync(() => {
-      sink(JsonRpc.notification(method, params))
-    })
-  return {
-    sessionId: session.id,
-    protocolVersion: session.protocolVersion,
-    clientInfo: session.clientInfo,
-    clientCapabilities: session.clientCapabilities,
-    requestId,
-    notify,
-    // Checked when the effect runs, not when it is built: a `logging/setLevel` applies to requests in flight.
-    log: (level, data, logger) =>
-      Effect.suspend(() =>
-        session.wantsLog(level)
-          ? notify("notifications/message", logger === undefined ? { level, data } : { level, logger, data })
-          : Effect.void
-      ),
-    progress: (progress, total, message) =>
-      progressToken === undefined ? Effect.void : notify("notifications/progress", {
-        progressToken,
-        progress,
-        ...(total === undefined ? {} : { total }),
-        ...(message === undefined ? {} : { message })
-      })
-  }
-}

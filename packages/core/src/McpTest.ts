@@ -1,7 +1,7 @@
 /**
  * The in-process test kit: an `McpClient` connected to a server built from your own layers, with no sockets.
- * Messages take the path a transport gives them (a session in a `SessionRegistry`, `McpServer.handleRequest` in
- * the session's fibers) and go through JSON on the way, so what a test sees is what a client would.
+ * Messages take the path a transport gives them (a session in a `SessionRegistry`, handlers in the session's
+ * fibers) and go through JSON on the way, so what a test sees is what a client would.
  *
  * Handlers run on the test's services, `TestClock` included: a tool that sleeps or times out is tested by
  * adjusting the clock, without waiting.
@@ -30,7 +30,6 @@ import * as McpClient from "./McpClient.js"
 import * as McpSchema from "./McpSchema.js"
 import { McpServer } from "./McpServer.js"
 import * as SessionRegistry from "./SessionRegistry.js"
-import { deliver } from "./SseTransport.js"
 
 // What the wire would make of a message: JSON drops `undefined`, turns dates into strings, and refuses what it
 // cannot encode.
@@ -46,14 +45,10 @@ const overTheWire = (message: JsonRpc.Message): Either.Either<JsonRpc.Message, s
 
 const memoryTransport = (receiver: McpClient.Receiver) =>
   Effect.gen(function*() {
-    const server = yield* McpServer
     // Its own registry, so a test sees no other test's sessions; no expiry, so `TestClock.adjust` cannot end it.
     const registry = yield* SessionRegistry.make({ idleTimeout: Duration.infinity })
-    const session = yield* Effect.orDie(
-      registry.open({ transport: "memory", protocolVersion: McpSchema.LATEST_PROTOCOL_VERSION })
-    )
     const inbound = yield* Queue.unbounded<JsonRpc.Message>()
-    session.send = (message) => {
+    const writer = (message: JsonRpc.Message): boolean => {
       const sent = overTheWire(message)
       if (Either.isRight(sent)) return Queue.unsafeOffer(inbound, sent.right)
       // A result JSON cannot carry would leave the request unanswered: answer it with the reason instead.
@@ -63,6 +58,9 @@ const memoryTransport = (receiver: McpClient.Receiver) =>
         JsonRpc.failure(message.id, JsonRpc.internalError(`The server's response is not JSON: ${sent.left}`))
       )
     }
+    const session = yield* Effect.orDie(
+      registry.open({ transport: "memory", protocolVersion: McpSchema.LATEST_PROTOCOL_VERSION, writer })
+    )
     // One fiber delivers in order, as a stream would.
     yield* Queue.take(inbound).pipe(Effect.flatMap(receiver.receive), Effect.forever, Effect.forkScoped)
 
@@ -76,7 +74,7 @@ const memoryTransport = (receiver: McpClient.Receiver) =>
               new McpClient.McpClientError({ reason: "Protocol", message: `The message is not JSON: ${sent.left}` })
             )
           }
-          return deliver(server, session, [sent.right], session.send) ? Effect.void : Effect.fail(closed)
+          return session.offer(sent.right, writer) ? Effect.void : Effect.fail(closed)
         }),
       initialized: () => Effect.void,
       sessionId: Effect.succeed(Option.some(session.id)),

@@ -4,16 +4,16 @@
  * A session is a `Scope`. Opening one registers it in a `Ref<HashMap>`; the scope's finalizer removes it
  * unconditionally. The scope closes, and so the session ends, on each of these and on nothing else:
  *
- * - the client disconnects: the legacy SSE stream's request scope owns the session (`SessionRegistry.open`);
+ * - the client disconnects: the transport closes the session when its connection goes (the legacy SSE stream,
+ *   stdin's end), or the caller's scope owns the session (`SessionRegistry.open`);
  * - DELETE, or any transport decision: `session.close`;
  * - idle expiry: the registry's sweeper closes sessions with nothing in flight for `idleTimeout`;
  * - the server shuts down: every session scope is a child of the registry's own scope;
  * - an error or interruption while the session is being set up: the scope is closed on the way out.
  *
- * Closing runs, in order: the session is marked closed (no new work is accepted) and its streams are told to
- * end, it leaves the registry (every later lookup misses, so the transport answers 404), then its scope releases
- * what the session owns: what the transport attached (outbound queues, stored events) and its handler fibers,
- * which are interrupted.
+ * Closing runs, in order: the session is marked closed (no new work is accepted) and leaves the registry (every
+ * later lookup misses, so the transport answers 404), then its scope releases what the session owns: what the
+ * transport attached (streams, stored events), then its handler fibers, which are interrupted.
  *
  * @since 0.1.0
  */
@@ -24,7 +24,9 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
-import * as FiberSet from "effect/FiberSet"
+import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -32,7 +34,9 @@ import * as Ref from "effect/Ref"
 import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import { makeSessionId, Session, type SessionId } from "./McpSession.js"
+import { SessionState } from "./internal/session.js"
+import { McpServer } from "./McpServer.js"
+import { makeSessionId, type Session, type SessionId, type Sink } from "./McpSession.js"
 
 /**
  * The registry is full: the transport answers 503.
@@ -56,23 +60,35 @@ export interface Options {
 
 /** What a transport says about the session it opens. @since 0.1.0 */
 export interface OpenOptions {
-  /** A short name for logs ("sse", "streamable-http", "memory"). */
+  /** A short name for logs ("sse", "streamable-http", "stdio", "memory"). */
   readonly transport: string
   /** The revision assumed until `initialize` negotiates one. */
   readonly protocolVersion: string
+  /** Where the messages the server starts go; `Session.setWriter` can change it later. */
+  readonly writer?: Sink | undefined
+  /**
+   * Serve it as if `initialize` had happened at `protocolVersion`: for stateless requests, which have no
+   * handshake of their own.
+   */
+  readonly initialized?: boolean | undefined
 }
 
 /** @since 0.1.0 */
 export interface SessionRegistryService {
   /**
-   * Opens a session owned by the caller's scope: it ends when that scope closes (the legacy SSE stream ends),
-   * or earlier by any of the other ways a session ends.
+   * Opens a session owned by the caller's scope: it ends when that scope closes, or earlier by any of the
+   * other ways a session ends.
    */
   readonly open: (options: OpenOptions) => Effect.Effect<Session, SessionLimitExceeded, Scope.Scope>
-  /** Opens a session that lives until it is closed, expires, or the registry shuts down (Streamable HTTP). */
+  /**
+   * Opens a session that lives until it is closed, expires, or the registry shuts down. A transport whose
+   * connection owns the session closes it when the connection goes.
+   */
   readonly openDetached: (options: OpenOptions) => Effect.Effect<Session, SessionLimitExceeded>
   /** The live session with this id, if any. */
   readonly lookup: (id: SessionId) => Effect.Effect<Option.Option<Session>>
+  /** The same, outside a fiber: for the synchronous front of a transport. */
+  readonly unsafeLookup: (id: SessionId) => Session | undefined
   /** How many sessions are live. */
   readonly size: Effect.Effect<number>
   /** Every live session. */
@@ -96,18 +112,33 @@ export class SessionRegistry extends Context.Tag("@effect-mcp/core/SessionRegist
 const DEFAULT_IDLE_TIMEOUT = Duration.minutes(30)
 
 /**
- * Builds a registry whose sessions are children of the current scope, plus the idle sweeper.
+ * Builds a registry whose sessions are children of the current scope and are served by the `McpServer` in
+ * context, plus the idle sweeper.
  *
  * @since 0.1.0
  */
 export const make = Effect.fnUntraced(function*(options: Options = {}) {
-  const sessionsRef = yield* Ref.make(HashMap.empty<SessionId, Session>())
+  const server = yield* McpServer
+  const sessionsRef = yield* Ref.make(HashMap.empty<SessionId, SessionState>())
   const registryScope = yield* Effect.scope
   const runtime = yield* Effect.runtime<never>()
-  const runFork = Runtime.runFork(runtime)
+  const runSync = Runtime.runSync(runtime)
   const clock = yield* Effect.clock
   const maxSessions = options.maxSessions ?? 10_000
   const idleTimeout = Duration.decode(options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT)
+  const baseAnnotations = FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentLogAnnotations)
+
+  // A runtime per session whose logs carry the session id: made once, so a request's fiber needs no wrapping.
+  const runForkFor = (id: SessionId, transport: string) =>
+    Runtime.runFork(Runtime.make({
+      context: runtime.context,
+      runtimeFlags: runtime.runtimeFlags,
+      fiberRefs: FiberRefs.updateAs(runtime.fiberRefs, {
+        fiberId: FiberId.none,
+        fiberRef: FiberRef.currentLogAnnotations,
+        value: HashMap.set(HashMap.set(baseAnnotations, "sessionId", id), "transport", transport)
+      })
+    }))
 
   // Uninterruptible from reserving the slot to attaching the finalizer, so no session is ever registered
   // without the finalizer that removes it.
@@ -116,26 +147,24 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       const id = makeSessionId()
       // Two scopes, so the order of release is structural: `lifetime`'s own finalizer (leave the registry) is
       // added after `scope` is forked from it, so it runs before `scope` closes and releases what the session
-      // owns (its fibers, then whatever the transport attached).
+      // owns: what the transport attached, then the handler fibers.
       const lifetime = yield* Scope.fork(parent, ExecutionStrategy.sequential)
       const scope = yield* Scope.fork(lifetime, ExecutionStrategy.sequential)
-      const fibers = yield* Scope.extend(FiberSet.make<unknown, unknown>(), scope)
       const closed = yield* Deferred.make<void>()
-      const annotate = Effect.annotateLogs({ sessionId: id, transport: opts.transport })
-      const session: Session = new Session(
+      const session = new SessionState(
         id,
         opts.transport,
         scope,
         clock,
         opts.protocolVersion,
-        (effect) => {
-          const fiber = runFork(annotate(effect))
-          FiberSet.unsafeAdd(fibers, fiber)
-          return fiber
-        },
+        server.dispatcher,
+        runForkFor(id, opts.transport),
         Scope.close(lifetime, Exit.void),
-        closed
+        Deferred.await(closed)
       )
+      if (opts.writer !== undefined) session.setWriter(opts.writer)
+      if (opts.initialized === true) session.assumeInitialized(opts.protocolVersion)
+      yield* Scope.addFinalizer(scope, session.interruptAll)
       const admitted = yield* Ref.modify(sessionsRef, (map) =>
         HashMap.size(map) >= maxSessions
           ? [false, map] as const
@@ -150,9 +179,12 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
           session.markClosed()
           Deferred.unsafeDone(closed, Exit.void)
           return Ref.update(sessionsRef, HashMap.remove(id))
-        }).pipe(Effect.zipRight(Effect.logInfo("session closed")), annotate)
+        }).pipe(
+          Effect.zipRight(Effect.logDebug("session closed")),
+          Effect.annotateLogs({ sessionId: id, transport: opts.transport })
+        )
       )
-      yield* annotate(Effect.logInfo("session opened"))
+      yield* Effect.annotateLogs(Effect.logDebug("session opened"), { sessionId: id, transport: opts.transport })
       return session
     }))
 
@@ -162,7 +194,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     let closed = 0
     for (const session of HashMap.values(yield* Ref.get(sessionsRef))) {
       if (session.busy === 0 && now - session.lastActive >= limit) {
-        yield* Effect.annotateLogs(Effect.logInfo("session expired"), { sessionId: session.id })
+        yield* Effect.annotateLogs(Effect.logDebug("session expired"), { sessionId: session.id })
         yield* session.close
         closed++
       }
@@ -179,12 +211,15 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     yield* Effect.forkIn(Effect.repeat(expireIdle, Schedule.spaced(every)), registryScope)
   }
 
+  const get = Ref.get(sessionsRef)
+
   return SessionRegistry.of({
     open: (opts) => Effect.acquireRelease(openIn(registryScope, opts), (session) => session.close),
     openDetached: (opts) => openIn(registryScope, opts),
-    lookup: (id) => Effect.map(Ref.get(sessionsRef), HashMap.get(id)),
-    size: Effect.map(Ref.get(sessionsRef), HashMap.size),
-    sessions: Effect.map(Ref.get(sessionsRef), (map) => Array.from(HashMap.values(map))),
+    lookup: (id) => Effect.map(get, HashMap.get(id)),
+    unsafeLookup: (id) => Option.getOrUndefined(HashMap.get(runSync(get), id)),
+    size: Effect.map(get, HashMap.size),
+    sessions: Effect.map(get, (map): ReadonlyArray<Session> => Array.from(HashMap.values(map))),
     expireIdle,
     maxSessions
   })
@@ -195,5 +230,5 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
  *
  * @since 0.1.0
  */
-export const layer = (options: Options = {}): Layer.Layer<SessionRegistry> =>
+export const layer = (options: Options = {}): Layer.Layer<SessionRegistry, never, McpServer> =>
   Layer.scoped(SessionRegistry, make(options))

@@ -3,10 +3,7 @@
  *
  * @since 0.1.0
  */
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Duration from "effect/Duration"
-import * as Schedule from "effect/Schedule"
-import * as Stream from "effect/Stream"
 
 /** One SSE event. @since 0.1.0 */
 export interface Event {
@@ -47,41 +44,8 @@ export const comment = (text: string): string => `: ${text}\n\n`
 /** The default keep-alive interval: proxies and Node's own timers cut idle streams at about 300 s. @since 0.1.0 */
 export const DEFAULT_KEEP_ALIVE: Duration.Duration = Duration.seconds(15)
 
-/**
- * A comment every `interval`, on Effect's `Clock` (so `TestClock` drives it in tests).
- *
- * @since 0.1.0
- */
-export const keepAlive = (interval: Duration.DurationInput): Stream.Stream<string> =>
-  Stream.fromSchedule(Schedule.spaced(interval)).pipe(Stream.as(comment("keep-alive")))
-
 /** Headers of every SSE response: no caching or transformation, no proxy buffering. @since 0.1.0 */
 export const headers: Readonly<Record<string, string>> = {
   "cache-control": "no-cache, no-transform",
   "x-accel-buffering": "no"
 }
-
-/**
- * Serves a stream of frames as an SSE response, merged with keep-alive comments, ending when `frames` ends.
- *
- * @since 0.1.0
- */
-export const response = (
-  frames: Stream.Stream<string>,
-  options: {
-    readonly keepAlive: Duration.DurationInput
-    readonly headers?: Readonly<Record<string, string>> | undefined
-    readonly status?: number | undefined
-  }
-): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.stream(
-    frames.pipe(
-      Stream.merge(keepAlive(options.keepAlive), { haltStrategy: "left" }),
-      Stream.encodeText
-    ),
-    {
-      contentType: "text/event-stream",
-      status: options.status ?? 200,
-      headers: options.headers === undefined ? headers : { ...headers, ...options.headers }
-    }
-  )

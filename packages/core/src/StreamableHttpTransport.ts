@@ -1,8 +1,9 @@
 /**
  * The Streamable HTTP transport (revisions 2025-03-26, 2025-06-18 and 2025-11-25) on one endpoint, `/mcp`:
  *
- * - POST carries every client message. Requests are answered with JSON or with an SSE stream of their own
- *   (notifications about them, then their responses); notifications and responses get 202.
+ * - POST carries every client message. Requests are answered with JSON, or with an SSE stream of their own when
+ *   the handler sends something about the request before its answer (progress, logs) or runs past a keep-alive
+ *   interval; notifications and responses get 202.
  * - GET opens the session's standalone SSE stream, for messages the server starts; a newer GET replaces it.
  *   With `Last-Event-ID` it resumes a dropped stream, the standalone one or a POST's.
  * - DELETE ends the session.
@@ -11,34 +12,25 @@
  * then lives until DELETE, idle expiry or shutdown: connections come and go without ending it. Closing a POST's
  * stream does not cancel its request either; the handler runs on in the session.
  *
- * Resumability comes from an `EventStore`. Then each SSE stream has one fiber, its pump, that owns the stream's
- * order: it records each message and writes it to whichever connection is attached, if any. A message is
- * therefore recorded whether or not anyone listens, and a resume, which the pump handles in turn with the
- * messages, replays what was recorded after the client's cursor and continues live without a gap.
+ * Resumability comes from an `EventStore`: every message of an SSE stream is recorded before it is written, in
+ * order, by one short-lived drain fiber per burst of messages; a resume is handled in the same order, so it sees
+ * exactly what was recorded before it and gets the rest live. A request answered with JSON records nothing.
  *
  * @since 0.1.0
  */
-import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
-import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import type * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Queue from "effect/Queue"
+import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import * as EventStore from "./EventStore.js"
-import { HttpSecurity } from "./HttpSecurity.js"
-import { DEFAULT_MAX_BODY_SIZE, dispatch, errorResponse, jsonResponse, readJsonBody } from "./internal/http.js"
+import { type Exchange, header, type ResponseHeaders, type ResponseStream, type Route } from "./HttpExchange.js"
+import * as Front from "./internal/front.js"
+import * as Refusal from "./internal/refusal.js"
 import * as JsonRpc from "./JsonRpc.js"
-import { McpServer } from "./McpServer.js"
 import * as McpSchema from "./McpSchema.js"
-import { isValidSessionId, type Session, type Sink } from "./McpSession.js"
+import { noSink, type Session, type Sink } from "./McpSession.js"
 import { SessionRegistry } from "./SessionRegistry.js"
 import * as Sse from "./Sse.js"
 
@@ -51,8 +43,9 @@ export interface Options {
   /** Largest accepted POST body in bytes. Default 4 MiB. */
   readonly maxBodySize?: number | undefined
   /**
-   * Answer requests with one JSON body whenever the client accepts JSON, rather than with an SSE stream.
-   * Notifications a handler emits are then dropped: there is no stream to carry them. Default false.
+   * Always answer requests with one JSON body when the client accepts JSON, never with an SSE stream.
+   * Notifications a handler emits about a request are then dropped: there is no stream to carry them.
+   * Default false: JSON until the handler has something else to say.
    */
   readonly enableJsonResponse?: boolean | undefined
   /**
@@ -78,31 +71,6 @@ export const TRANSPORT = "streamable-http"
 
 /** The first revision with the priming event (SEP-1699). */
 const PRIMING_VERSION = "2025-11-25"
-/** The last revision with JSON-RPC batches. */
-const LAST_BATCH_VERSION = "2025-03-26"
-
-const ACCEPT_JSON = 1
-const ACCEPT_SSE = 2
-
-/** Which of JSON and SSE an `Accept` header allows. No header accepts anything, like HTTP says. */
-const acceptOf = (header: string | undefined): number => {
-  if (header === undefined) return ACCEPT_JSON | ACCEPT_SSE
-  let flags = 0
-  for (const part of header.split(",")) {
-    const semi = part.indexOf(";")
-    const media = (semi < 0 ? part : part.slice(0, semi)).trim().toLowerCase()
-    if (media === "*/*") return ACCEPT_JSON | ACCEPT_SSE
-    if (media === "application/json" || media === "application/*") flags |= ACCEPT_JSON
-    else if (media === "text/event-stream" || media === "text/*") flags |= ACCEPT_SSE
-  }
-  return flags
-}
-
-/** Ends a connection: the frame after which its response ends. */
-const END = null
-
-/** One HTTP response streaming a stream's frames; `END` ends it. */
-type Connection = Queue.Queue<string | typeof END>
 
 /**
  * Where the messages of one SSE stream go. A stream outlives its connections: the client may drop one and
@@ -116,9 +84,13 @@ interface Outlet {
    * event, then, when resuming, what was recorded after `lastEventId`. False once the stream has ended, so a
    * connection is never left waiting on a stream that will not end it.
    */
-  readonly attach: (connection: Connection, lastEventId: string | undefined) => boolean
-  /** Nothing more will be sent: end the stream once everything before is out. */
+  readonly attach: (connection: ResponseStream, lastEventId: string | undefined) => boolean
+  /** Nothing more will be sent: end the stream once everything before it is out. */
   readonly done: () => void
+  /** The session is closing: end the connection now. */
+  readonly abort: () => void
+  /** False once the stream has ended or is ending: `attach` would refuse. */
+  readonly live: () => boolean
 }
 
 /** What this transport keeps per session, beside the session itself. */
@@ -132,546 +104,506 @@ interface State {
   dropped: boolean
 }
 
-/** A pump command: serve this connection from now on, resuming after `lastEventId` when given. */
+/** A drain command: serve this connection from now on, resuming after `lastEventId` when given. */
 class Attach {
-  constructor(readonly connection: Connection, readonly lastEventId: string | undefined) {}
+  constructor(readonly connection: ResponseStream, readonly lastEventId: string | undefined) {}
 }
-/** A pump command: every request of the stream has ended. */
+/** A drain command: nothing more will be sent. */
 const DONE: unique symbol = Symbol("Done")
-/** What a pump handles, in order: messages to record and send, attachments, the end. */
 type Command = JsonRpc.Message | Attach | typeof DONE
 
-/** Calls `f` once every fiber has ended, however it ended (a cancelled request has no response). */
-const whenSettled = (fibers: ReadonlyArray<Fiber.RuntimeFiber<unknown, unknown>>, f: () => void): void => {
-  let pending = fibers.length
-  if (pending === 0) return f()
-  for (const fiber of fibers) {
-    fiber.addObserver(() => {
-      if (--pending === 0) f()
-    })
-  }
+/** A request answered with JSON that is still running: switched to a stream after a keep-alive interval. */
+interface Waiting {
+  beats: number
+  readonly toStream: () => void
 }
 
 /**
- * Registers POST, GET and DELETE on the router.
+ * Builds the transport's route: POST, GET and DELETE on one path. Its keep-alive ticker lives in the current
+ * scope, whose end also ends every stream still open.
  *
  * @since 0.1.0
  */
-export const layer = (
-  options: Options = {}
-): Layer.Layer<never, never, HttpLayerRouter.HttpRouter | McpServer | SessionRegistry> =>
-  HttpLayerRouter.use(Effect.fnUntraced(function*(router) {
-    const server = yield* McpServer
-    const registry = yield* SessionRegistry
-    const security = yield* HttpSecurity
-    const path = options.path ?? "/mcp"
-    const keepAlive = options.keepAlive ?? Sse.DEFAULT_KEEP_ALIVE
-    const maxBodySize = options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE
-    const stateless = options.stateless === true
-    const preferJson = options.enableJsonResponse === true
-    const standaloneStream = options.standaloneStream !== false
-    const termination = options.sessionTermination !== false
-    const retry = Duration.toMillis(options.retryInterval ?? Duration.seconds(1))
-    let store: EventStore.EventStoreService | undefined
-    if (!stateless && options.eventStore !== false) {
-      store = options.eventStore ?? Option.getOrUndefined(yield* Effect.serviceOption(EventStore.EventStore))
-      store ??= yield* EventStore.make()
-    }
+export const make = Effect.fnUntraced(function*(options: Options = {}) {
+  const registry = yield* SessionRegistry
+  const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+  const path = options.path ?? "/mcp"
+  const maxBodySize = options.maxBodySize ?? Front.DEFAULT_MAX_BODY_SIZE
+  const stateless = options.stateless === true
+  const preferJson = options.enableJsonResponse === true
+  const standaloneStream = options.standaloneStream !== false
+  const termination = options.sessionTermination !== false
+  const retry = Duration.toMillis(options.retryInterval ?? Duration.seconds(1))
+  let store: EventStore.EventStoreService | undefined
+  if (!stateless && options.eventStore !== false) {
+    store = options.eventStore ?? Option.getOrUndefined(yield* Effect.serviceOption(EventStore.EventStore))
+    store ??= yield* EventStore.make()
+  }
 
-    /** Per-session state, found from the session the registry returns; a session of another transport has none. */
-    const states = new WeakMap<Session, State>()
-
-    // Refusals are the same every time: built once.
-    const accepted = HttpServerResponse.empty({ status: 202 })
-    const noContent = HttpServerResponse.empty({ status: 204 })
-    const notFound = errorResponse(404, JsonRpc.ErrorCode.ConnectionClosed, "Not Found: unknown or closed session")
-    const missingSession = errorResponse(
-      400,
-      JsonRpc.ErrorCode.InvalidRequest,
-      "Bad Request: Mcp-Session-Id header is required"
-    )
-    const malformedSession = errorResponse(
-      400,
-      JsonRpc.ErrorCode.InvalidRequest,
-      "Bad Request: Mcp-Session-Id is malformed"
-    )
-    const notAcceptable = errorResponse(
-      406,
-      JsonRpc.ErrorCode.ConnectionClosed,
-      "Not Acceptable: the client must accept application/json and text/event-stream"
-    )
-    const notAcceptableSse = errorResponse(
-      406,
-      JsonRpc.ErrorCode.ConnectionClosed,
-      "Not Acceptable: the client must accept text/event-stream"
-    )
-    const allow = ["POST", ...(stateless ? [] : ["GET", ...(termination ? ["DELETE"] : [])])].join(", ")
-    const methodNotAllowed = (what: string) =>
-      errorResponse(405, JsonRpc.ErrorCode.ConnectionClosed, `Method Not Allowed: ${what}`, { allow })
-    const getNotAllowed = methodNotAllowed(
-      stateless ? "the server is stateless" : "the server does not offer a standalone stream"
-    )
-    const deleteNotAllowed = methodNotAllowed(
-      stateless ? "the server is stateless" : "the server does not let clients end sessions"
-    )
-    const unknownEvent = errorResponse(400, JsonRpc.ErrorCode.InvalidRequest, "Bad Request: unknown Last-Event-ID")
-    const batchInitialize = errorResponse(
-      400,
-      JsonRpc.ErrorCode.InvalidRequest,
-      "Invalid request: initialize must not be part of a batch"
-    )
-    const overLimit = (limit: number) =>
-      errorResponse(
-        503,
-        JsonRpc.ErrorCode.ConnectionClosed,
-        `Service Unavailable: the server is at its limit of ${limit} sessions`,
-        { "retry-after": "5" }
-      )
-    const noSink: Sink = () => false
-
-    const forbidden = (request: HttpServerRequest.HttpServerRequest) => {
-      const reason = security.check(request.headers)
-      return reason === undefined ? undefined : errorResponse(403, JsonRpc.ErrorCode.ConnectionClosed, reason)
-    }
-
-    /** The revision a request says it speaks (absent: 2025-03-26), or the 400 that refuses it. */
-    const versionOf = (
-      request: HttpServerRequest.HttpServerRequest
-    ): Either.Either<string, HttpServerResponse.HttpServerResponse> => {
-      const version = request.headers["mcp-protocol-version"]
-      if (version === undefined) return Either.right(McpSchema.DEFAULT_NEGOTIATED_VERSION)
-      return McpSchema.SUPPORTED_PROTOCOL_VERSIONS.includes(version)
-        ? Either.right(version)
-        : Either.left(errorResponse(
-          400,
-          JsonRpc.ErrorCode.InvalidRequest,
-          `Bad Request: unsupported MCP-Protocol-Version ${version} (supported: ${
-            McpSchema.SUPPORTED_PROTOCOL_VERSIONS.join(", ")
-          })`
-        ))
-    }
-
-    /** The session a request names, or the response that refuses it. */
-    const stateOf = (request: HttpServerRequest.HttpServerRequest) => {
-      const id = request.headers["mcp-session-id"]
-      if (id === undefined) return Effect.succeed(Either.left(missingSession))
-      if (!isValidSessionId(id)) return Effect.succeed(Either.left(malformedSession))
-      return Effect.map(registry.lookup(id), (found) => {
-        const state = found._tag === "Some" ? states.get(found.value) : undefined
-        return state === undefined ? Either.left(notFound) : Either.right(state)
-      })
-    }
-
-    /** The messages of a body, or the 400 that refuses it: batches belong to 2025-03-26 only. */
-    const messagesOf = (
-      decoded: JsonRpc.Decoded,
-      version: string
-    ): Either.Either<ReadonlyArray<JsonRpc.Message>, HttpServerResponse.HttpServerResponse> => {
-      if (decoded._tag === "Single") return Either.right([decoded.message])
-      if (version > LAST_BATCH_VERSION) {
-        return Either.left(errorResponse(
-          400,
-          JsonRpc.ErrorCode.InvalidRequest,
-          `Invalid request: JSON-RPC batches are not supported in revision ${version}`
-        ))
+  const waiting = new Set<Waiting>()
+  const streams = yield* Front.makeStreams(
+    Front.keepAliveOf(options.keepAlive),
+    Effect.sync(() => {
+      for (const entry of waiting) {
+        if (entry.beats++ >= 1) {
+          waiting.delete(entry)
+          entry.toStream()
+        }
       }
-      const messages: Array<JsonRpc.Message> = []
-      for (const message of decoded.messages) {
-        if (Either.isLeft(message)) return Either.left(errorResponse(400, message.left.code, message.left.message))
-        if (JsonRpc.isRequest(message.right) && message.right.method === "initialize") return Either.left(batchInitialize)
-        messages.push(message.right)
-      }
-      return Either.right(messages)
+    })
+  )
+
+  /** Per-session state, found from the session the registry returns; a session of another transport has none. */
+  const states = new WeakMap<Session, State>()
+
+  const allow = ["POST", ...(stateless ? [] : ["GET", ...(termination ? ["DELETE"] : [])])].join(", ")
+  const notAllowed = (reason: string) => new Refusal.MethodNotAllowed({ allow, reason })
+  const getNotAllowed = notAllowed(
+    stateless ? "the server is stateless" : "the server does not offer a standalone stream"
+  )
+  const deleteNotAllowed = notAllowed(
+    stateless ? "the server is stateless" : "the server does not let clients end sessions"
+  )
+  const missingSession = new Refusal.BadRequest({ reason: "Bad Request: Mcp-Session-Id header is required" })
+  const notFound = new Refusal.SessionNotFound()
+  const unknownEvent = new Refusal.BadRequest({ reason: "Bad Request: unknown Last-Event-ID" })
+  const overLimit = (limit: number) =>
+    new Refusal.ServiceUnavailable({ reason: `the server is at its limit of ${limit} sessions` })
+
+  /** A session's revision as this request states it: the header may be left out, but not contradict it. */
+  const versionOf = (exchange: Exchange, session: Session): string | Refusal.BadProtocolVersion => {
+    const version = header(exchange.headers, "mcp-protocol-version")
+    if (version === undefined || version === session.protocolVersion) return session.protocolVersion
+    return new Refusal.BadProtocolVersion({
+      reason: McpSchema.SUPPORTED_PROTOCOL_VERSIONS.includes(version)
+        ? `Bad Request: MCP-Protocol-Version ${version} contradicts the session's ${session.protocolVersion}`
+        : `Bad Request: unsupported MCP-Protocol-Version ${version} (supported: ${
+          McpSchema.SUPPORTED_PROTOCOL_VERSIONS.join(", ")
+        })`
+    })
+  }
+
+  /** The revision a stateless request says it speaks (absent: 2025-03-26, as the spec says). */
+  const statelessVersion = (exchange: Exchange): string | Refusal.BadProtocolVersion => {
+    const version = header(exchange.headers, "mcp-protocol-version")
+    if (version === undefined) return McpSchema.DEFAULT_NEGOTIATED_VERSION
+    return McpSchema.SUPPORTED_PROTOCOL_VERSIONS.includes(version) ? version : new Refusal.BadProtocolVersion({
+      reason: `Bad Request: unsupported MCP-Protocol-Version ${version} (supported: ${
+        McpSchema.SUPPORTED_PROTOCOL_VERSIONS.join(", ")
+      })`
+    })
+  }
+
+  // --- Streams ------------------------------------------------------------------------------------------------
+
+  const priming = (session: Session, eventId: string): string =>
+    session.protocolVersion >= PRIMING_VERSION ? Sse.encode({ id: eventId, retry, data: "" }) : Sse.comment("open")
+
+  /** A stream without a store: messages go straight to the connection, or nowhere when there is none. */
+  const direct = (): Outlet => {
+    let connection: ResponseStream | undefined
+    let ended = false
+    const end = () => {
+      if (connection !== undefined) connection.end()
+      connection = undefined
     }
+    return {
+      send: (message) => connection !== undefined && connection.write(Sse.encodeMessage(message)),
+      attach: (next) => {
+        if (ended) return false
+        end()
+        connection = next
+        // Headers went out when the stream was opened; a comment tells the client it is live.
+        return next.write(Sse.comment("open"))
+      },
+      done: () => {
+        ended = true
+        end()
+      },
+      abort: () => {
+        ended = true
+        end()
+      },
+      live: () => !ended
+    }
+  }
 
-    // --- Streams ------------------------------------------------------------------------------------------------
+  /**
+   * A recorded stream. Commands are handled in order by a drain fiber that runs while there are any: it records
+   * each message in the store, then writes it to whichever connection is attached, if any.
+   */
+  const recorded = (store: EventStore.EventStoreService, state: State, holdsBusy: boolean): Outlet => {
+    const session = state.session
+    const commands: Array<Command> = []
+    let draining = false
+    let streamId: EventStore.StreamId | undefined
+    /** The id of the last event recorded, or the stream's cursor: what a new connection is primed with. */
+    let cursor = ""
+    let connection: ResponseStream | undefined
+    /** `done` was called: no new connection may attach. */
+    let closing = false
+    let finished = false
+    // A POST's stream holds the session busy until its last message is out; the standalone stream lives as
+    // long as the session, and only its open connections hold it.
+    const release = holdsBusy ? session.hold() : () => {}
 
-    const priming = (session: Session, eventId: string): string =>
-      session.protocolVersion >= PRIMING_VERSION ? Sse.encode({ id: eventId, retry, data: "" }) : Sse.comment("open")
+    const write = (frame: string) => {
+      if (connection !== undefined && !connection.write(frame)) connection = undefined
+    }
+    const end = () => {
+      if (connection !== undefined) connection.end()
+      connection = undefined
+    }
+    const finish = () => {
+      finished = closing = true
+      end()
+      if (streamId !== undefined && state.streams.get(streamId) === outlet) state.streams.delete(streamId)
+      release()
+    }
+    // A session's events are dropped by a finalizer that may run while this stream still records: record
+    // nothing after it, and drop again whatever raced with it.
+    const redrop = Effect.suspend(() => state.dropped ? store.dropSession(session.id) : Effect.void)
 
-    /** A stream without a store: messages go straight to the connection, or nowhere when there is none. */
-    const direct = (): Outlet => {
-      let connection: Connection | undefined
-      let ended = false
-      const end = () => {
-        if (connection !== undefined) Queue.unsafeOffer(connection, END)
-        connection = undefined
-      }
-      return {
-        send: (message) => {
-          if (connection === undefined) return false
-          if (Queue.unsafeOffer(connection, Sse.encodeMessage(message))) return true
-          connection = undefined
-          return false
-        },
-        attach: (next) => {
-          if (ended) return false
+    const handle = (command: Command, id: EventStore.StreamId): Effect.Effect<void> => {
+      if (command === DONE) return Effect.sync(finish)
+      if (command instanceof Attach) {
+        return Effect.gen(function*() {
           end()
-          connection = next
-          // Headers go out with the first frame; a comment sends them at once.
-          return Queue.unsafeOffer(next, Sse.comment("open"))
-        },
-        done: () => {
-          ended = true
-          end()
-        }
-      }
-    }
-
-    /**
-     * A recorded stream. Everything goes through one queue to the pump, which records messages in order and
-     * handles attachments between them, so a resume sees exactly what was recorded before it and gets the rest
-     * live. Returns the outlet and the pump, for the caller to run where the stream should live.
-     */
-    const recorded = (store: EventStore.EventStoreService, state: State) =>
-      Effect.map(Queue.unbounded<Command>(), (inbox) => {
-        const session = state.session
-        let connection: Connection | undefined
-        let streamId: EventStore.StreamId | undefined
-        /** The id of the last event recorded, or the stream's cursor: what a new connection is primed with. */
-        let cursor = ""
-        let finished = false
-        const write = (frame: string) => {
-          if (connection !== undefined && !Queue.unsafeOffer(connection, frame)) connection = undefined
-        }
-        const end = () => {
-          if (connection !== undefined) Queue.unsafeOffer(connection, END)
-          connection = undefined
-        }
-        // A session's events are dropped by a finalizer that may run while this pump still runs: record
-        // nothing after it, and drop again whatever raced with it.
-        const redrop = Effect.suspend(() => state.dropped ? store.dropSession(session.id) : Effect.void)
-
-        const attach = (command: Attach) =>
-          Effect.gen(function*() {
-            end()
-            connection = command.connection
-            if (command.lastEventId === undefined) {
-              write(priming(session, cursor))
-            } else {
-              write(priming(session, command.lastEventId))
-              for (const event of yield* store.replayAfter(session.id, command.lastEventId)) {
-                write(Sse.encodeMessage(event.message, event.id))
-              }
+          connection = command.connection
+          if (command.lastEventId === undefined) {
+            write(priming(session, cursor))
+          } else {
+            write(priming(session, command.lastEventId))
+            for (const event of yield* store.replayAfter(session.id, command.lastEventId)) {
+              write(Sse.encodeMessage(event.message, event.id))
             }
-            if (finished) end()
-          })
-
-        const handle = (id: EventStore.StreamId, commands: Chunk.Chunk<Command>) =>
-          Effect.gen(function*() {
-            for (const command of commands) {
-              if (command === DONE) {
-                // From here no one can find the stream, so only what is already queued remains to handle.
-                finished = true
-                end()
-                state.streams.delete(id)
-              } else if (command instanceof Attach) {
-                yield* attach(command)
-              } else {
-                let eventId: string | undefined
-                if (!state.dropped) {
-                  eventId = yield* store.append(session.id, id, command)
-                  cursor = eventId
-                  yield* redrop
-                }
-                write(Sse.encodeMessage(command, eventId))
-              }
-            }
-          })
-
-        const pump = Effect.gen(function*() {
-          const opened = yield* store.openStream(session.id)
-          yield* redrop
-          const id = streamId = opened.streamId
-          cursor = opened.cursor
-          state.streams.set(id, outlet)
-          while (!finished) yield* handle(id, yield* Queue.takeBetween(inbox, 1, 4096))
-          yield* handle(id, yield* Queue.takeAll(inbox))
-        }).pipe(
-          // Also how a session's close ends the stream: its fibers, this pump among them, are interrupted.
-          Effect.ensuring(Effect.suspend(() => {
-            finished = true
-            end()
-            if (streamId !== undefined && state.streams.get(streamId) === outlet) state.streams.delete(streamId)
-            // `attach` refuses from here on, so these are the last connections that could be waiting.
-            return Queue.takeAll(inbox).pipe(
-              Effect.map((rest) => {
-                for (const command of rest) if (command instanceof Attach) Queue.unsafeOffer(command.connection, END)
-              }),
-              Effect.zipRight(Queue.shutdown(inbox))
-            )
-          }))
-        )
-
-        const outlet: Outlet = {
-          send: (message) => Queue.unsafeOffer(inbox, message),
-          attach: (next, lastEventId) => !finished && Queue.unsafeOffer(inbox, new Attach(next, lastEventId)),
-          done: () => {
-            Queue.unsafeOffer(inbox, DONE)
           }
-        }
-        return { outlet, pump }
+          if (finished) end()
+        })
+      }
+      if (state.dropped) return Effect.sync(() => write(Sse.encodeMessage(command)))
+      return Effect.flatMap(store.append(session.id, id, command), (eventId) => {
+        cursor = eventId
+        write(Sse.encodeMessage(command, eventId))
+        return redrop
       })
+    }
 
-    /** A connection for this request: closed with the request, so a departed client's frames are not kept. */
-    const connection = Effect.acquireRelease(
-      Queue.unbounded<string | typeof END>(),
-      (queue) => Queue.shutdown(queue)
-    )
-
-    /** Holds the session busy while this request's stream is open: idle expiry does not count that time. */
-    const holdBusy = (session: Session) =>
-      Effect.acquireRelease(Effect.sync(() => session.acquire()), () => Effect.sync(() => session.release()))
-
-    const keepAliveFrame = Sse.comment("keep-alive")
-    const sseOptions = { contentType: "text/event-stream", headers: Sse.headers } as const
-
-    /**
-     * Serves a connection until its stream ends it. One queue and no merged streams: keep-alive comments come
-     * from a fiber of the request's scope, so a connection costs one fiber, which matters as every POST may open
-     * one.
-     */
-    const serveConnection = (queue: Connection) =>
-      Effect.as(
-        Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(keepAlive), Queue.offer(queue, keepAliveFrame)))),
-        HttpServerResponse.stream(
-          Stream.fromQueue(queue).pipe(
-            Stream.takeWhile((frame): frame is string => frame !== END),
-            Stream.encodeText
-          ),
-          sseOptions
+    const drain: Effect.Effect<void> = Effect.gen(function*() {
+      if (streamId === undefined) {
+        const opened = yield* store.openStream(session.id)
+        streamId = opened.streamId
+        cursor = opened.cursor
+        if (!finished) state.streams.set(streamId, outlet)
+        yield* redrop
+      }
+      while (true) {
+        // Taking a command and deciding the drain is over happen in one step: a command pushed after it
+        // starts a new drain.
+        const command = commands.shift()
+        if (command === undefined) {
+          draining = false
+          return
+        }
+        if (!finished) yield* handle(command, streamId)
+      }
+    }).pipe(
+      Effect.catchAllCause((cause) =>
+        Effect.zipRight(
+          Effect.logError("recording an SSE stream failed", cause),
+          Effect.sync(() => {
+            commands.length = 0
+            draining = false
+            finish()
+          })
         )
       )
+    )
 
-    /** A stream whose every frame is known. */
-    const finite = (frames: ReadonlyArray<string>, headers?: Readonly<Record<string, string>>) =>
-      HttpServerResponse.stream(
-        Stream.encodeText(Stream.fromIterable(frames)),
-        headers === undefined ? sseOptions : { ...sseOptions, headers: { ...Sse.headers, ...headers } }
+    const push = (command: Command) => {
+      if (finished) return false
+      commands.push(command)
+      if (!draining) {
+        draining = true
+        runFork(drain)
+      }
+      return true
+    }
+
+    const outlet: Outlet = {
+      send: push,
+      attach: (next, lastEventId) => !closing && push(new Attach(next, lastEventId)),
+      done: () => {
+        if (closing) return
+        closing = true
+        push(DONE)
+      },
+      abort: finish,
+      live: () => !closing
+    }
+    return outlet
+  }
+
+  const outletFor = (state: State | undefined, holdsBusy: boolean): Outlet =>
+    store !== undefined && state !== undefined ? recorded(store, state, holdsBusy) : direct()
+
+  /**
+   * Opens a connection for this exchange and attaches it, holding the session busy while it is open. False,
+   * with nothing written, when the stream has already ended.
+   */
+  const connect = (exchange: Exchange, session: Session, outlet: Outlet, lastEventId?: string): boolean => {
+    if (!outlet.live()) return false
+    const stream = streams.open(exchange)
+    if (!stream.isOpen) return true
+    exchange.onClose(session.hold())
+    return outlet.attach(stream, lastEventId)
+  }
+
+  // --- Answering messages ---------------------------------------------------------------------------------------
+
+  /**
+   * Answers the messages of one POST on a session: 202 when none is a request; otherwise JSON, or an SSE stream
+   * from the moment the handlers have more to say than their answers. `finished` runs once the answer is out.
+   */
+  const answer = (
+    exchange: Exchange,
+    session: Session,
+    state: State | undefined,
+    messages: ReadonlyArray<JsonRpc.Message>,
+    batch: boolean,
+    accept: number,
+    finished?: () => void
+  ): void => {
+    let requests = 0
+    for (const message of messages) if ("method" in message && "id" in message) requests++
+    if (requests === 0) {
+      for (const message of messages) {
+        if (!session.offer(message, noSink)) {
+          Front.refuse(exchange, notFound)
+          return finished?.()
+        }
+      }
+      Front.accepted(exchange)
+      return finished?.()
+    }
+    const jsonOk = (accept & Front.ACCEPT_JSON) !== 0
+    const streamOk = (accept & Front.ACCEPT_SSE) !== 0 && !(preferJson && jsonOk)
+    let responses: Array<JsonRpc.Message> = []
+    let outlet: Outlet | undefined
+    let pending = requests
+    let over = false
+    const waitingEntry: Waiting = { beats: 0, toStream: () => toStream() }
+    const toStream = () => {
+      if (outlet !== undefined || over) return
+      const made = outletFor(state, true)
+      outlet = made
+      connect(exchange, session, made)
+      for (const response of responses) made.send(response)
+      responses = []
+    }
+    const reply: Sink = (message) => {
+      if (over) return false
+      if (outlet !== undefined) return outlet.send(message)
+      if (JsonRpc.isResponse(message)) {
+        responses.push(message)
+        return true
+      }
+      if (!streamOk) return false
+      toStream()
+      return outlet !== undefined && (outlet as Outlet).send(message)
+    }
+    const settled = () => {
+      if (--pending > 0) return
+      over = true
+      waiting.delete(waitingEntry)
+      if (outlet !== undefined) {
+        outlet.done()
+      } else if (responses.length === 0) {
+        // Every request was cancelled (202), or the session closed under them (404).
+        if (session.isOpen) Front.accepted(exchange)
+        else Front.refuse(exchange, notFound)
+      } else if (jsonOk) {
+        Front.respondJson(exchange, batch ? responses : responses[0])
+      } else {
+        const stream = streams.open(exchange)
+        for (const response of responses) stream.write(Sse.encodeMessage(response))
+        stream.end()
+      }
+      finished?.()
+    }
+    if (!jsonOk) toStream()
+    for (const message of messages) {
+      // The session can only have closed before the first hand-off: each is synchronous with its check.
+      if (!session.offer(message, reply, settled)) {
+        over = true
+        Front.refuse(exchange, notFound)
+        return finished?.()
+      }
+    }
+    if (!over && outlet === undefined && streamOk) waiting.add(waitingEntry)
+  }
+
+  /** The reply to `initialize`, the only message of its response. */
+  const single = (exchange: Exchange, response: JsonRpc.Message, accept: number, headers?: ResponseHeaders) => {
+    if ((accept & Front.ACCEPT_JSON) !== 0) return Front.respondJson(exchange, response, headers)
+    const stream = streams.open(exchange, headers)
+    stream.write(Sse.encodeMessage(response))
+    stream.end()
+  }
+
+  /**
+   * Opens a session for an `initialize` and answers it. The session exists only for this request until
+   * `initialize` succeeds: a refusal or an error closes it, so nothing stays registered and no id leaves the
+   * server.
+   */
+  const initialize = (exchange: Exchange, request: JsonRpc.Request, accept: number) =>
+    Effect.gen(function*() {
+      const opened = yield* Effect.either(
+        registry.openDetached({ transport: TRANSPORT, protocolVersion: McpSchema.DEFAULT_NEGOTIATED_VERSION })
       )
-
-    // --- Answering messages ---------------------------------------------------------------------------------------
-
-    /** Answers the messages of one POST on a session: 202, JSON, or an SSE stream of their own. */
-    const answer = (
-      session: Session,
-      state: State | undefined,
-      messages: ReadonlyArray<JsonRpc.Message>,
-      batch: boolean,
-      accept: number
-    ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, Scope.Scope> =>
-      Effect.gen(function*() {
-        if (!messages.some(JsonRpc.isRequest)) {
-          return dispatch(server, session, messages, noSink) === undefined ? notFound : accepted
-        }
-        if ((accept & ACCEPT_JSON) !== 0 && (preferJson || (accept & ACCEPT_SSE) === 0)) {
-          const responses: Array<JsonRpc.Response> = []
-          const fibers = dispatch(server, session, messages, (message) => {
-            if (!JsonRpc.isResponse(message)) return false
-            responses.push(message)
-            return true
-          })
-          if (fibers === undefined) return notFound
-          // Waiting is all this request does: if the client goes away, the handlers run on in the session.
-          yield* Fiber.awaitAll(fibers)
-          // No response: every request was cancelled (202), or the session closed under them (404).
-          if (responses.length === 0) return session.isOpen ? accepted : notFound
-          return jsonResponse(batch ? responses : responses[0])
-        }
-        const queue = yield* connection
-        let outlet: Outlet
-        if (store !== undefined && state !== undefined) {
-          const made = yield* recorded(store, state)
-          // The pump is part of the request's work: it holds the session busy until the last response is out.
-          if (session.unsafeRun(made.pump) === undefined) return notFound
-          outlet = made.outlet
-        } else {
-          outlet = direct()
-        }
-        // Refused only when the session closed as the stream was made.
-        if (!outlet.attach(queue, undefined)) return notFound
-        const fibers = dispatch(server, session, messages, outlet.send)
-        if (fibers === undefined) {
-          outlet.done()
-          return notFound
-        }
-        whenSettled(fibers, outlet.done)
-        return yield* serveConnection(queue)
+      if (Either.isLeft(opened)) return Front.refuse(exchange, overLimit(opened.left.limit))
+      const session = opened.right
+      const response = yield* Effect.async<JsonRpc.Message | undefined>((resume) => {
+        let answer: JsonRpc.Message | undefined
+        const taken = session.offer(request, (message) => {
+          if (JsonRpc.isResponse(message)) answer = message
+          return true
+        }, () => resume(Effect.succeed(answer)))
+        if (!taken) resume(Effect.succeed(undefined))
       })
-
-    /** The reply to `initialize` when it is the only message of its response. */
-    const single = (response: JsonRpc.Response, accept: number, headers?: Readonly<Record<string, string>>) =>
-      (accept & ACCEPT_JSON) !== 0
-        ? jsonResponse(response, headers)
-        : finite([Sse.encodeMessage(response)], headers)
-
-    /**
-     * Opens a session for an `initialize` and answers it. The session exists only for this request until
-     * `initialize` succeeds: a refusal, an error or an interruption closes it, so nothing stays registered and
-     * no id leaves the server.
-     */
-    const initialize = (request: JsonRpc.Request, accept: number) =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function*() {
-          const opened = yield* Effect.either(
-            registry.openDetached({ transport: TRANSPORT, protocolVersion: McpSchema.DEFAULT_NEGOTIATED_VERSION })
-          )
-          if (Either.isLeft(opened)) return overLimit(opened.left.limit)
-          const session = opened.right
-          const exit = yield* Effect.exit(restore(server.handleRequest(session, request, noSink)))
-          if (Exit.isFailure(exit)) {
-            yield* session.close
-            return yield* Effect.failCause(exit.cause)
-          }
-          const response = exit.value
-          if ("error" in response) {
-            yield* session.close
-            return single(response, accept)
-          }
-          const state: State = { session, standalone: undefined, streams: new Map(), dropped: false }
-          states.set(session, state)
-          if (store !== undefined) {
-            yield* Scope.addFinalizer(
-              session.scope,
-              Effect.suspend(() => {
-                state.dropped = true
-                return store.dropSession(session.id)
-              })
-            )
-          }
-          return single(response, accept, { "mcp-session-id": session.id })
+      if (response === undefined || "error" in response) {
+        yield* session.close
+        return response === undefined ? Front.refuse(exchange, notFound) : single(exchange, response, accept)
+      }
+      const state: State = { session, standalone: undefined, streams: new Map(), dropped: false }
+      states.set(session, state)
+      yield* Scope.addFinalizer(
+        session.scope,
+        Effect.suspend(() => {
+          state.dropped = true
+          state.standalone?.abort()
+          for (const outlet of state.streams.values()) outlet.abort()
+          return store === undefined ? Effect.void : store.dropSession(session.id)
         })
       )
+      single(exchange, response, accept, { "mcp-session-id": session.id })
+    })
 
-    /** A stateless POST: a session of its own, taken as initialized, closed with the request. */
-    const statelessPost = (decoded: JsonRpc.Decoded, version: string, accept: number) =>
-      Effect.gen(function*() {
-        const messages = messagesOf(decoded, version)
-        if (Either.isLeft(messages)) return messages.left
-        const opened = yield* Effect.either(registry.open({ transport: TRANSPORT, protocolVersion: version }))
-        if (Either.isLeft(opened)) return overLimit(opened.left.limit)
-        const session = opened.right
-        const first = messages.right[0]
+  /** A stateless POST: a session of its own, served as initialized, closed once answered or abandoned. */
+  const statelessPost = (exchange: Exchange, decoded: JsonRpc.Decoded, version: string, accept: number) =>
+    Effect.gen(function*() {
+      const messages = Front.messagesOf(decoded, version)
+      if ("_tag" in messages) return Front.refuse(exchange, messages)
+      const first = messages[0]
+      const opened = yield* Effect.either(registry.openDetached({
+        transport: TRANSPORT,
+        protocolVersion: version,
         // An `initialize` still negotiates; anything else is served as if it had happened.
-        if (!(first !== undefined && JsonRpc.isRequest(first) && first.method === "initialize")) {
-          session.phase = "initialized"
-        }
-        return yield* answer(session, undefined, messages.right, decoded._tag === "Batch", accept)
+        initialized: !(first !== undefined && Front.isInitialize(first))
+      }))
+      if (Either.isLeft(opened)) return Front.refuse(exchange, overLimit(opened.left.limit))
+      const session = opened.right
+      const close = () => void runFork(session.close)
+      exchange.onClose(close)
+      answer(exchange, session, undefined, messages, decoded._tag === "Batch", accept, close)
+    })
+
+  // --- Routes -----------------------------------------------------------------------------------------------------
+
+  const post = (exchange: Exchange): void => {
+    const accept = Front.acceptOf(header(exchange.headers, "accept"))
+    if (accept === 0) {
+      return Front.refuse(exchange, new Refusal.NotAcceptable({ needs: "application/json and text/event-stream" }))
+    }
+    if (stateless) {
+      const version = statelessVersion(exchange)
+      if (typeof version !== "string") return Front.refuse(exchange, version)
+      return Front.readMessages(exchange, maxBodySize, (decoded) => {
+        runFork(statelessPost(exchange, decoded, version, accept))
       })
-
-    // --- Routes -----------------------------------------------------------------------------------------------------
-
-    const post = Effect.fnUntraced(function*(request: HttpServerRequest.HttpServerRequest) {
-      const refused = forbidden(request)
-      if (refused !== undefined) return refused
-      const accept = acceptOf(request.headers["accept"])
-      if (accept === 0) return notAcceptable
-      const body = yield* Effect.either(readJsonBody(request, maxBodySize))
-      if (Either.isLeft(body)) return body.left
-      const decoded = JsonRpc.decodeBody(body.right)
-      if (Either.isLeft(decoded)) return errorResponse(400, decoded.left.code, decoded.left.message)
-      if (stateless) {
-        const version = versionOf(request)
-        if (Either.isLeft(version)) return version.left
-        return yield* statelessPost(decoded.right, version.right, accept)
-      }
-      if (request.headers["mcp-session-id"] === undefined) {
-        const message = decoded.right._tag === "Single" ? decoded.right.message : undefined
-        if (message !== undefined && JsonRpc.isRequest(message) && message.method === "initialize") {
-          return yield* initialize(message, accept)
+    }
+    const id = header(exchange.headers, "mcp-session-id")
+    if (id === undefined) {
+      return Front.readMessages(exchange, maxBodySize, (decoded) => {
+        if (decoded._tag === "Single" && Front.isInitialize(decoded.message)) {
+          return void runFork(initialize(exchange, decoded.message, accept))
         }
-        if (decoded.right._tag === "Batch") {
-          const initializes = decoded.right.messages.some((m) =>
-            Either.isRight(m) && JsonRpc.isRequest(m.right) && m.right.method === "initialize"
+        if (decoded._tag === "Batch" && decoded.messages.some((m) => Either.isRight(m) && Front.isInitialize(m.right))) {
+          return Front.refuse(
+            exchange,
+            new Refusal.BadRequest({ reason: "Invalid request: initialize must not be part of a batch" })
           )
-          if (initializes) return batchInitialize
         }
-        return missingSession
-      }
-      const state = yield* stateOf(request)
-      if (Either.isLeft(state)) return state.left
-      const version = versionOf(request)
-      if (Either.isLeft(version)) return version.left
-      const messages = messagesOf(decoded.right, version.right)
-      if (Either.isLeft(messages)) return messages.left
-      return yield* answer(state.right.session, state.right, messages.right, decoded.right._tag === "Batch", accept)
+        Front.refuse(exchange, missingSession)
+      })
+    }
+    const session = Front.findSession(registry, id, TRANSPORT, "Mcp-Session-Id")
+    if ("_tag" in session) return Front.refuse(exchange, session)
+    const version = versionOf(exchange, session)
+    if (typeof version !== "string") return Front.refuse(exchange, version)
+    Front.readMessages(exchange, maxBodySize, (decoded) => {
+      const messages = Front.messagesOf(decoded, version)
+      if ("_tag" in messages) return Front.refuse(exchange, messages)
+      answer(exchange, session, states.get(session), messages, decoded._tag === "Batch", accept)
+    })
+  }
+
+  /** The session and its state a GET or DELETE names, or the refusal. */
+  const stateOf = (exchange: Exchange): State | Refusal.Refusal => {
+    const id = header(exchange.headers, "mcp-session-id")
+    if (id === undefined) return missingSession
+    const session = Front.findSession(registry, id, TRANSPORT, "Mcp-Session-Id")
+    if ("_tag" in session) return session
+    const version = versionOf(exchange, session)
+    if (typeof version !== "string") return version
+    return states.get(session) ?? notFound
+  }
+
+  /** The session's standalone stream, made on first use; the session's writer writes to it from then on. */
+  const standaloneOf = (state: State): Outlet => {
+    if (state.standalone !== undefined) return state.standalone
+    const outlet = outletFor(state, false)
+    state.standalone = outlet
+    state.session.setWriter(outlet.send)
+    return outlet
+  }
+
+  const resume = (exchange: Exchange, state: State, store: EventStore.EventStoreService, lastEventId: string) =>
+    Effect.gen(function*() {
+      const session = state.session
+      const streamId = yield* store.streamOf(session.id, lastEventId)
+      if (Option.isNone(streamId)) return Front.refuse(exchange, unknownEvent)
+      // Finding the stream and attaching happen in one step: a stream that is found has not yet handled its
+      // end, so it will serve this connection.
+      const live = state.streams.get(streamId.value)
+      if (live !== undefined && connect(exchange, session, live, lastEventId)) return
+      // The stream has ended: what it recorded is all there is.
+      const events = yield* store.replayAfter(session.id, lastEventId)
+      const stream = streams.open(exchange)
+      for (const event of events) stream.write(Sse.encodeMessage(event.message, event.id))
+      stream.end()
     })
 
-    /** Attaches a new connection to a live stream; undefined when the stream ended meanwhile. */
-    const attachTo = (state: State, find: () => Outlet | undefined, lastEventId: string | undefined) =>
-      Effect.gen(function*() {
-        const queue = yield* connection
-        // Finding the stream and attaching happen without a yield between them: a stream that is found has not
-        // yet handled its end, so it will serve this connection.
-        const outlet = find()
-        if (outlet === undefined || !outlet.attach(queue, lastEventId)) return undefined
-        yield* holdBusy(state.session)
-        return yield* serveConnection(queue)
-      })
+  const get = (exchange: Exchange): void => {
+    if (stateless) return Front.refuse(exchange, getNotAllowed)
+    if ((Front.acceptOf(header(exchange.headers, "accept")) & Front.ACCEPT_SSE) === 0) {
+      return Front.refuse(exchange, new Refusal.NotAcceptable({ needs: "text/event-stream" }))
+    }
+    const state = stateOf(exchange)
+    if ("_tag" in state) return Front.refuse(exchange, state)
+    const lastEventId = header(exchange.headers, "last-event-id")
+    if (lastEventId !== undefined && store !== undefined) return void runFork(resume(exchange, state, store, lastEventId))
+    if (!standaloneStream) return Front.refuse(exchange, getNotAllowed)
+    if (!connect(exchange, state.session, standaloneOf(state))) Front.refuse(exchange, notFound)
+  }
 
-    /** The session's standalone stream, made on first use; `session.send` writes to it from then on. */
-    const standaloneOf = (state: State) =>
-      Effect.gen(function*() {
-        if (state.standalone !== undefined) return state.standalone
-        if (store === undefined) {
-          const outlet = direct()
-          state.standalone = outlet
-          state.session.send = outlet.send
-          // Ends its connection when the session closes (on a session already closed, at once).
-          yield* Scope.addFinalizer(state.session.scope, Effect.sync(outlet.done))
-          return outlet
-        }
-        const made = yield* recorded(store, state)
-        // A concurrent GET may have made it while the queue was built.
-        if (state.standalone !== undefined) return state.standalone
-        state.standalone = made.outlet
-        state.session.send = made.outlet.send
-        // The standalone stream lives as long as the session, but only an open connection holds it busy.
-        yield* Effect.forkIn(made.pump, state.session.scope)
-        return made.outlet
-      })
+  const del = (exchange: Exchange): void => {
+    if (stateless || !termination) return Front.refuse(exchange, deleteNotAllowed)
+    const state = stateOf(exchange)
+    if ("_tag" in state) return Front.refuse(exchange, state)
+    runFork(Effect.zipRight(state.session.close, Effect.sync(() => exchange.respond(204, {}))))
+  }
 
-    const resume = (state: State, store: EventStore.EventStoreService, lastEventId: string) =>
-      Effect.gen(function*() {
-        const session = state.session
-        const streamId = yield* store.streamOf(session.id, lastEventId)
-        if (Option.isNone(streamId)) return unknownEvent
-        const live = yield* attachTo(state, () => state.streams.get(streamId.value), lastEventId)
-        if (live !== undefined) return live
-        // The stream has ended: what it recorded is all there is.
-        const events = yield* store.replayAfter(session.id, lastEventId)
-        return finite(events.map((e) => Sse.encodeMessage(e.message, e.id)))
-      })
-
-    const get = Effect.fnUntraced(function*(request: HttpServerRequest.HttpServerRequest) {
-      const refused = forbidden(request)
-      if (refused !== undefined) return refused
-      if (stateless) return getNotAllowed
-      if ((acceptOf(request.headers["accept"]) & ACCEPT_SSE) === 0) return notAcceptableSse
-      const state = yield* stateOf(request)
-      if (Either.isLeft(state)) return state.left
-      const version = versionOf(request)
-      if (Either.isLeft(version)) return version.left
-      const lastEventId = request.headers["last-event-id"]
-      if (lastEventId !== undefined && store !== undefined) return yield* resume(state.right, store, lastEventId)
-      if (!standaloneStream) return getNotAllowed
-      const outlet = yield* standaloneOf(state.right)
-      return (yield* attachTo(state.right, () => outlet, undefined)) ?? notFound
-    })
-
-    const del = Effect.fnUntraced(function*(request: HttpServerRequest.HttpServerRequest) {
-      const refused = forbidden(request)
-      if (refused !== undefined) return refused
-      if (stateless || !termination) return deleteNotAllowed
-      const state = yield* stateOf(request)
-      if (Either.isLeft(state)) return state.left
-      const version = versionOf(request)
-      if (Either.isLeft(version)) return version.left
-      yield* state.right.session.close
-      return noContent
-    })
-
-    yield* router.add("POST", path, post)
-    yield* router.add("GET", path, get)
-    yield* router.add("DELETE", path, del)
-  }))
+  const route: Route = { path, allow, methods: { POST: post, GET: get, DELETE: del } }
+  return route
+})

@@ -7,7 +7,11 @@
 /** @since 0.1.0 */
 export * as EventStore from "./EventStore.js"
 /** @since 0.1.0 */
+export * as HttpExchange from "./HttpExchange.js"
+/** @since 0.1.0 */
 export * as HttpSecurity from "./HttpSecurity.js"
+/** @since 0.1.0 */
+export * as HttpTransport from "./HttpTransport.js"
 /** @since 0.1.0 */
 export * as JsonRpc from "./JsonRpc.js"
 /** @since 0.1.0 */

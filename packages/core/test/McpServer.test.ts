@@ -2,7 +2,6 @@ import { describe, expect, expectTypeOf, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
@@ -82,10 +81,10 @@ const ServerLive = Layer.mergeAll(
   Lookup.pipe(Layer.provide(DatabaseLive))
 ).pipe(Layer.provideMerge(DemoServer.layer))
 
-const TestLive = Layer.mergeAll(ServerLive, SessionRegistry.layer())
+const TestLive = SessionRegistry.layer().pipe(Layer.provideMerge(ServerLive))
 
 // ---------------------------------------------------------------------------------------------------------------
-// A client that calls `handleRequest` directly
+// A client that hands messages to a session directly, as a transport does
 
 type Result =
   | { readonly _tag: "Result"; readonly result: unknown }
@@ -104,9 +103,21 @@ const connect = Effect.gen(function*() {
     return true
   }
   let nextId = 0
+  const handle = (request: JsonRpc.Request) =>
+    Effect.async<JsonRpc.Response>((resume) => {
+      let response: JsonRpc.Response | undefined
+      const reply: Sink = (message) => {
+        if (JsonRpc.isResponse(message)) response = message
+        else sink(message)
+        return true
+      }
+      const taken = session.offer(request, reply, () =>
+        resume(response === undefined ? Effect.die(new Error("no response")) : Effect.succeed(response)))
+      if (!taken) resume(Effect.die(new Error("the session refused the request")))
+    })
   const send = (method: string, params?: unknown) => {
     const id = ++nextId
-    return Effect.map(server.handleRequest(session, JsonRpc.request(id, method, params), sink), (response) => {
+    return Effect.map(handle(JsonRpc.request(id, method, params)), (response) => {
       expect(response.id).toBe(id)
       expect(response.jsonrpc).toBe("2.0")
       return classify(response)
@@ -134,7 +145,7 @@ const connect = Effect.gen(function*() {
       "tools/call",
       meta === undefined ? { name, arguments: args } : { name, arguments: args, _meta: meta }
     )
-  return { server, registry, session, sent, sink, send, result, error, initialize, callTool }
+  return { server, registry, session, sent, sink, handle, send, result, error, initialize, callTool }
 })
 
 const connected = (protocolVersion?: string) =>
@@ -578,40 +589,46 @@ describe("McpServer", () => {
       const logs = capture()
       return Effect.gen(function*() {
         const client = yield* connected()
-        const { server, session } = client
+        const { session } = client
         const responses = yield* Queue.unbounded<JsonRpc.Message>()
         const respond = (message: JsonRpc.Message) => Queue.unsafeOffer(responses, message)
-        // What a transport does: hand the request to the session, registered under its id for cancellation.
-        const run = (id: JsonRpc.RequestId, ms: number) => {
-          const request = JsonRpc.request(id, "tools/call", {
-            name: "sleep",
-            arguments: { ms },
-            _meta: { progressToken: `t-${id}` }
+        const cancel = (params: unknown) =>
+          Effect.sync(() => session.offer(JsonRpc.notification("notifications/cancelled", params), respond))
+        // What a transport does: hand the request to the session, which registers it under its id.
+        const run = (id: JsonRpc.RequestId, ms: number) =>
+          Effect.async<boolean>((resume) => {
+            const request = JsonRpc.request(id, "tools/call", {
+              name: "sleep",
+              arguments: { ms },
+              _meta: { progressToken: `t-${id}` }
+            })
+            let answered = false
+            const reply = (message: JsonRpc.Message) => {
+              if (JsonRpc.isResponse(message)) answered = true
+              return respond(message)
+            }
+            if (!session.offer(request, reply, () => resume(Effect.succeed(answered)))) {
+              resume(Effect.die(new Error("session refused the request")))
+            }
           })
-          const fiber = session.unsafeRun(Effect.map(server.handleRequest(session, request, respond), respond), id)
-          if (fiber === undefined) throw new Error("session refused the request")
-          return fiber
-        }
-        const cancelled = run("slow", 60_000)
-        const other = run(2, 60_000)
+        const cancelled = yield* Effect.fork(run("slow", 60_000))
+        const other = yield* Effect.fork(run(2, 60_000))
         yield* TestClock.adjust("10 millis")
         // Each started: its first progress notification went out.
         expect((yield* Queue.takeAll(responses)).length).toBe(2)
-        expect(session.inFlight.size).toBe(2)
+        expect(session.inFlight).toBe(2)
         expect(session.busy).toBe(2)
 
-        yield* server.handleNotification(
-          session,
-          JsonRpc.notification("notifications/cancelled", { requestId: "slow", reason: "user gave up" })
-        )
-        expect(Exit.isInterrupted(yield* Fiber.await(cancelled))).toBe(true)
-        expect(session.inFlight.has("slow")).toBe(false)
+        yield* cancel({ requestId: "slow", reason: "user gave up" })
+        // Settled without an answer: the handler was interrupted.
+        expect(yield* Fiber.join(cancelled)).toBe(false)
+        expect(session.inFlight).toBe(1)
         expect(session.busy).toBe(1)
 
         // Cancelling an unknown or finished request, or with bad params, is ignored.
-        yield* server.handleNotification(session, JsonRpc.notification("notifications/cancelled", { requestId: "slow" }))
-        yield* server.handleNotification(session, JsonRpc.notification("notifications/cancelled", { requestId: 99 }))
-        yield* server.handleNotification(session, JsonRpc.notification("notifications/cancelled", {}))
+        yield* cancel({ requestId: "slow" })
+        yield* cancel({ requestId: 99 })
+        yield* cancel({})
 
         yield* TestClock.adjust("60 seconds")
         const result = yield* Fiber.join(other)

@@ -1,31 +1,58 @@
 import { describe, expect, it } from "@effect/vitest"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
+import * as JsonRpc from "../src/JsonRpc.js"
+import * as McpServer from "../src/McpServer.js"
 import type { Session } from "../src/McpSession.js"
 import { makeSessionId } from "../src/McpSession.js"
+import * as McpTool from "../src/McpTool.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
 
-const memory = { transport: "memory", protocolVersion: "2025-11-25" } as const
+/** Sessions served as initialized, so a test can hand them tool calls straight away. */
+const memory = { transport: "memory", protocolVersion: "2025-11-25", initialized: true } as const
 
-/** The registry logs every open and close at Info; the tests only look at behaviour. */
-const quiet = Logger.replace(Logger.defaultLogger, Logger.none)
+/** The server the sessions hand their requests to: a tool that never ends, and one that waits. */
+const ServerLive = Layer.mergeAll(
+  McpTool.make("block", { input: Schema.Struct({}), handler: () => Effect.never }),
+  McpTool.make("wait", {
+    input: Schema.Struct({ ms: Schema.Number }),
+    handler: ({ ms }) => Effect.as(Effect.sleep(ms), "waited")
+  })
+).pipe(Layer.provideMerge(McpServer.layer({ name: "registry-test", version: "0.0.0" })))
 
-/** A fiber the session owns, still running: `Fiber.poll` is `None`. */
-const isRunning = (fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
-  Effect.map(Fiber.poll(fiber), Option.isNone)
+/** The registry logs every open and close at Debug; the tests only look at behaviour. */
+const quiet = Layer.mergeAll(Logger.replace(Logger.defaultLogger, Logger.none), ServerLive)
 
-const runIn = <A, E>(session: Session, effect: Effect.Effect<A, E>): Fiber.RuntimeFiber<A, E> => {
-  const fiber = session.unsafeRun(effect)
-  if (fiber === undefined) throw new Error("the session refused work")
-  return fiber
+/** What became of a request handed to a session. */
+interface Work {
+  answered: boolean
+  settled: boolean
 }
+
+let nextId = 0
+
+/** Hands a tool call to a session, as a transport would; the session owns the handler's fiber. */
+const runIn = (session: Session, name: string, args: unknown = {}): Work => {
+  const work: Work = { answered: false, settled: false }
+  const taken = session.offer(JsonRpc.request(++nextId, "tools/call", { name, arguments: args }), (message) => {
+    if (JsonRpc.isResponse(message)) work.answered = true
+    return true
+  }, () => {
+    work.settled = true
+  })
+  if (!taken) throw new Error("the session refused work")
+  return work
+}
+
+/** Interrupted: it ended without an answer. */
+const interrupted = (work: Work) => work.settled && !work.answered
 
 describe("SessionRegistry", () => {
   it.scoped("open, lookup and size", () =>
@@ -35,6 +62,7 @@ describe("SessionRegistry", () => {
       const a = yield* registry.open(memory)
       const b = yield* registry.openDetached({ transport: "streamable-http", protocolVersion: "2025-06-18" })
       expect(yield* registry.size).toBe(2)
+      expect(registry.unsafeLookup(a.id)).toBe(a)
       expect(a.id).not.toBe(b.id)
       expect(Option.getOrUndefined(yield* registry.lookup(a.id))).toBe(a)
       expect(Option.getOrUndefined(yield* registry.lookup(b.id))).toBe(b)
@@ -43,7 +71,10 @@ describe("SessionRegistry", () => {
       expect(a.transport).toBe("memory")
       expect(a.protocolVersion).toBe("2025-11-25")
       expect(b.protocolVersion).toBe("2025-06-18")
-      expect(a.phase).toBe("awaiting-initialize")
+      expect(a.phase).toBe("initialized")
+      expect((yield* registry.openDetached({ transport: "x", protocolVersion: "2025-11-25" })).phase).toBe(
+        "awaiting-initialize"
+      )
       expect(a.isOpen).toBe(true)
       expect(registry.maxSessions).toBe(10_000)
     }).pipe(Effect.provide(quiet)))
@@ -54,19 +85,20 @@ describe("SessionRegistry", () => {
       const owner = yield* Scope.make()
       const session = yield* registry.open(memory).pipe(Scope.extend(owner))
       const other = yield* registry.open(memory)
-      const work = runIn(session, Effect.never)
+      const work = runIn(session, "block")
       expect(session.busy).toBe(1)
       yield* Scope.close(owner, Exit.void)
 
       expect(session.isOpen).toBe(false)
-      expect(yield* Deferred.isDone(session.closed)).toBe(true)
+      yield* session.closed
       expect(Option.isNone(yield* registry.lookup(session.id))).toBe(true)
+      expect(registry.unsafeLookup(session.id)).toBeUndefined()
       expect(yield* registry.size).toBe(1)
-      expect(Exit.isInterrupted(yield* Fiber.await(work))).toBe(true)
+      expect(interrupted(work)).toBe(true)
       expect(session.busy).toBe(0)
-      expect(session.inFlight.size).toBe(0)
+      expect(session.inFlight).toBe(0)
       // A closed session accepts nothing: the transport answers 404 instead of accepting into a dead session.
-      expect(session.unsafeRun(Effect.void)).toBeUndefined()
+      expect(session.offer(JsonRpc.request(1, "ping"), () => true)).toBe(false)
       // The other session is untouched.
       expect(other.isOpen).toBe(true)
       expect(Option.getOrUndefined(yield* registry.lookup(other.id))).toBe(other)
@@ -76,14 +108,14 @@ describe("SessionRegistry", () => {
     Effect.gen(function*() {
       const registry = yield* SessionRegistry.make()
       const session = yield* registry.openDetached(memory)
-      const requestFiber = session.unsafeRun(Effect.never, 7)
-      expect(session.inFlight.get(7)).toBe(requestFiber)
+      const work = runIn(session, "block")
+      expect(session.inFlight).toBe(1)
       yield* session.close
       yield* session.close
       expect(yield* registry.size).toBe(0)
       expect(session.isOpen).toBe(false)
-      expect(requestFiber === undefined ? undefined : Exit.isInterrupted(yield* Fiber.await(requestFiber))).toBe(true)
-      expect(session.inFlight.size).toBe(0)
+      expect(interrupted(work)).toBe(true)
+      expect(session.inFlight).toBe(0)
     }).pipe(Effect.provide(quiet)))
 
   it.scoped("the cap refuses with SessionLimitExceeded, and frees a slot when a session ends", () =>
@@ -127,18 +159,20 @@ describe("SessionRegistry", () => {
       const registry = yield* SessionRegistry.make({ idleTimeout: "1 minute" })
       const busy = yield* registry.openDetached(memory)
       const idle = yield* registry.openDetached(memory)
-      const request = runIn(busy, Effect.never)
+      const request = runIn(busy, "block")
       expect(busy.busy).toBe(1)
 
       // Far past the timeout: the idle session goes, the busy one stays however long its request takes.
       yield* TestClock.adjust("10 minutes")
       expect(idle.isOpen).toBe(false)
       expect(busy.isOpen).toBe(true)
-      expect(yield* isRunning(request)).toBe(true)
+      expect(request.settled).toBe(false)
       expect(yield* registry.expireIdle).toBe(0)
 
-      // The request ends: the idle clock starts now, not when the request started.
-      yield* Fiber.interrupt(request)
+      // The request ends (cancelled): the idle clock starts now, not when the request started.
+      busy.offer(JsonRpc.notification("notifications/cancelled", { requestId: nextId }), () => true)
+      yield* Effect.yieldNow()
+      expect(interrupted(request)).toBe(true)
       expect(busy.busy).toBe(0)
       yield* TestClock.adjust("59 seconds")
       expect(busy.isOpen).toBe(true)
@@ -151,11 +185,11 @@ describe("SessionRegistry", () => {
     Effect.gen(function*() {
       const registry = yield* SessionRegistry.make({ idleTimeout: "1 minute" })
       const session = yield* registry.openDetached(memory)
-      const request = runIn(session, Effect.sleep("5 minutes"))
+      const request = runIn(session, "wait", { ms: 5 * 60_000 })
       yield* TestClock.adjust("4 minutes")
       expect(session.isOpen).toBe(true)
       yield* TestClock.adjust("1 minute")
-      expect(Exit.isSuccess(yield* Fiber.await(request))).toBe(true)
+      expect(request.answered).toBe(true)
       expect(session.busy).toBe(0)
       // 5 minutes since it opened, 0 s idle.
       expect(yield* registry.expireIdle).toBe(0)
@@ -170,10 +204,13 @@ describe("SessionRegistry", () => {
     Effect.gen(function*() {
       const registry = yield* SessionRegistry.make({ idleTimeout: "1 minute" })
       const session = yield* registry.openDetached(memory)
-      session.acquire()
+      const release = session.hold()
       yield* TestClock.adjust("20 minutes")
       expect(session.isOpen).toBe(true)
-      session.release()
+      release()
+      // Releasing twice counts once.
+      release()
+      expect(session.busy).toBe(0)
       yield* TestClock.adjust("75 seconds")
       expect(session.isOpen).toBe(false)
     }).pipe(Effect.provide(quiet)))
@@ -199,16 +236,16 @@ describe("SessionRegistry", () => {
       )
       const detached = yield* Effect.forEach(Array.from({ length: 5 }), () => registry.openDetached(memory))
       const all = [...scoped, ...detached]
-      const work = all.map((session) => runIn(session, Effect.never))
+      const work = all.map((session) => runIn(session, "block"))
       expect(yield* registry.size).toBe(10)
 
       yield* Scope.close(registryScope, Exit.void)
       expect(yield* registry.size).toBe(0)
       for (const session of all) {
         expect(session.isOpen).toBe(false)
-        expect(yield* Deferred.isDone(session.closed)).toBe(true)
+        yield* session.closed
       }
-      for (const fiber of work) expect(Exit.isInterrupted(yield* Fiber.await(fiber))).toBe(true)
+      for (const w of work) expect(interrupted(w)).toBe(true)
       // The owners closing later is harmless.
       yield* Scope.close(owner, Exit.void)
       expect(yield* registry.size).toBe(0)

@@ -5,8 +5,6 @@ import { describe, expect, it } from "@effect/vitest"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js"
 import * as Context from "effect/Context"
-import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -23,9 +21,8 @@ import * as Path from "node:path"
 import * as DemoServer from "../../examples/src/DemoServer.js"
 import * as JsonRpc from "../src/JsonRpc.js"
 import type { Session } from "../src/McpSession.js"
-import * as Sse from "../src/Sse.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
-import * as SseTransport from "../src/SseTransport.js"
+import * as HttpTransport from "../src/HttpTransport.js"
 import {
   assertServing,
   connectClient,
@@ -38,11 +35,11 @@ import {
 import { FetchSse, type HttpResult, openSse, parseObject, postJson, request, SseStream } from "./utils/http.js"
 import { capture } from "./utils/logs.js"
 
-const initializeMessage = (id: string | number) => ({
+const initializeMessage = (id: string | number, protocolVersion = "2025-11-25") => ({
   jsonrpc: "2.0",
   id,
   method: "initialize",
-  params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "0" } }
+  params: { protocolVersion, capabilities: {}, clientInfo: { name: "t", version: "0" } }
 })
 
 const unknownSession = "0123456789abcdef0123456789abcdef"
@@ -86,7 +83,7 @@ describe("SseTransport", () => {
 
           client.stream.destroy()
           // The session's own "closed" signal, not a sleep: the server saw the disconnect and ran the finalizer.
-          yield* Deferred.await(session.closed).pipe(Effect.timeout("2 seconds"))
+          yield* session.closed.pipe(Effect.timeout("2 seconds"))
           expect(session.isOpen).toBe(false)
           expect(yield* registry.size).toBe(0)
           expect(Option.isNone(yield* registry.lookup(client.sessionId))).toBe(true)
@@ -157,18 +154,32 @@ describe("SseTransport", () => {
           // A notification and a response to a server request are accepted too.
           expect(yield* client.post({ jsonrpc: "2.0", method: "notifications/initialized" })).toBe(202)
           expect(yield* client.post({ jsonrpc: "2.0", id: "srv-1", result: {} })).toBe(202)
-          // A batch: each request is answered on the stream.
-          const batch = yield* postJson(port, client.endpoint, [
+          // Batches belong to 2025-03-26 alone: this session negotiated 2025-11-25, which has none.
+          const batchBody = [
             { jsonrpc: "2.0", id: "b1", method: "ping" },
             { jsonrpc: "2.0", id: "b2", method: "tools/call", params: { name: "add", arguments: { a: 1, b: 2 } } }
-          ])
+          ]
+          const refused = yield* postJson(port, client.endpoint, batchBody)
+          expect(refused.status).toBe(400)
+          expect(errorBody(refused)).toEqual({
+            code: -32600,
+            message: "Invalid request: JSON-RPC batches are not supported in revision 2025-11-25"
+          })
+          // Nor does a session that has not negotiated yet (2024-11-05).
+          const fresh = yield* connectClient(port)
+          expect((yield* postJson(port, fresh.endpoint, batchBody)).status).toBe(400)
+          // A 2025-03-26 session takes a batch, and each request is answered on the stream.
+          expect(yield* fresh.post(initializeMessage("init-0326", "2025-03-26"))).toBe(202)
+          const negotiated = yield* Effect.promise(() => fresh.stream.message((m) => m.id === "init-0326"))
+          expect(negotiated.result).toMatchObject({ protocolVersion: "2025-03-26" })
+          const batch = yield* postJson(port, fresh.endpoint, batchBody)
           expect(batch.status).toBe(202)
-          expect(yield* Effect.promise(() => client.stream.message((m) => m.id === "b1"))).toEqual({
+          expect(yield* Effect.promise(() => fresh.stream.message((m) => m.id === "b1"))).toEqual({
             jsonrpc: "2.0",
             id: "b1",
             result: {}
           })
-          const b2 = yield* Effect.promise(() => client.stream.message((m) => m.id === "b2"))
+          const b2 = yield* Effect.promise(() => fresh.stream.message((m) => m.id === "b2"))
           expect(b2.result).toEqual({ content: [{ type: "text", text: "3" }], structuredContent: { sum: 3 } })
           // Content types with parameters and +json suffixes are JSON.
           for (const contentType of ["application/json; charset=utf-8", "application/vnd.api+json", "Application/JSON"]) {
@@ -407,7 +418,7 @@ describe("SseTransport: churn", () => {
             expect((yield* postJson(port, endpoint, call)).status).toBe(202)
             yield* Effect.promise(() => stream.message((m) => m.method === "notifications/progress"))
             const session = Option.getOrThrow(yield* registry.lookup(id))
-            expect(session.inFlight.has("s")).toBe(true)
+            expect(session.inFlight).toBe(1)
             inFlight.push(session)
             yield* Effect.sleep(delay)
             stream.destroy()
@@ -426,7 +437,7 @@ describe("SseTransport: churn", () => {
         expect(inFlight.length).toBeGreaterThan(30)
         for (const session of inFlight) {
           expect(session.isOpen).toBe(false)
-          expect(session.inFlight.size).toBe(0)
+          expect(session.inFlight).toBe(0)
         }
         expect(racingStatuses.every((status) => status === 202 || status === 404)).toBe(true)
 
@@ -496,7 +507,7 @@ describe("SseTransport: interop with the official TypeScript SDK", () => {
           onprogress: () => controller.abort("changed my mind")
         }).then(() => "resolved", () => "rejected")
         expect(yield* Effect.promise(() => cancelled)).toBe("rejected")
-        yield* eventually(Effect.sync(() => session?.inFlight.size === 0), 2_000)
+        yield* eventually(Effect.sync(() => session?.inFlight === 0), 2_000)
 
         const { resources } = yield* Effect.promise(() => client.listResources())
         expect(resources.map((r) => r.uri)).toEqual(["demo://readme"])
@@ -553,57 +564,16 @@ describe("SseTransport: keep-alive (TestClock)", () => {
       return { fiber, take }
     })
 
-  it.scoped("Sse.response: a comment every 15 s by default, none before", () =>
-    Effect.gen(function*() {
-      const endpoint = Sse.encode({ event: "endpoint", data: "/messages?session_id=x" })
-      const response = Sse.response(Stream.concat(Stream.make(endpoint), Stream.never), {
-        keepAlive: Sse.DEFAULT_KEEP_ALIVE
-      })
-      expect(response.status).toBe(200)
-      expect(response.headers["cache-control"]).toBe("no-cache, no-transform")
-      expect(response.headers["x-accel-buffering"]).toBe("no")
-      const { fiber, take } = yield* collect(response)
-      yield* TestClock.adjust(0)
-      expect(yield* take).toBe(endpoint)
-      yield* TestClock.adjust(Duration.millis(14_999))
-      expect(yield* take).toBe("")
-      yield* TestClock.adjust(Duration.millis(1))
-      expect(yield* take).toBe(": keep-alive\n\n")
-      yield* TestClock.adjust("14 seconds")
-      expect(yield* take).toBe("")
-      yield* TestClock.adjust("1 second")
-      expect(yield* take).toBe(": keep-alive\n\n")
-      yield* TestClock.adjust("60 seconds")
-      expect(yield* take).toBe(": keep-alive\n\n".repeat(4))
-      yield* Fiber.interrupt(fiber)
-    }))
-
-  it.scoped("Sse.response: the interval is configurable, and the stream ends when its frames end", () =>
-    Effect.gen(function*() {
-      const frames = Stream.concat(
-        Stream.make(Sse.encode({ data: "a" })),
-        Stream.fromEffect(Effect.as(Effect.sleep("12 seconds"), Sse.encode({ data: "b" })))
-      )
-      const { fiber, take } = yield* collect(Sse.response(frames, { keepAlive: "5 seconds" }))
-      yield* TestClock.adjust(0)
-      expect(yield* take).toBe("data: a\n\n")
-      yield* TestClock.adjust("5 seconds")
-      expect(yield* take).toBe(": keep-alive\n\n")
-      yield* TestClock.adjust("5 seconds")
-      expect(yield* take).toBe(": keep-alive\n\n")
-      yield* TestClock.adjust("2 seconds")
-      expect(yield* take).toBe("data: b\n\n")
-      expect(Exit.isSuccess(yield* Fiber.await(fiber))).toBe(true)
-    }))
-
   it.scoped("the /sse route under TestClock: keep-alive while idle, never idle-expired while connected", () =>
     Effect.gen(function*() {
-      const registryContext = yield* Layer.build(SessionRegistry.layer({ idleTimeout: "1 minute" }))
+      const registryContext = yield* Layer.build(
+        SessionRegistry.layer({ idleTimeout: "1 minute" }).pipe(Layer.provide(DemoServer.layer))
+      )
       const registry = Context.get(registryContext, SessionRegistry.SessionRegistry)
+      // Served in-process through the front's platform adapter, on the test's clock.
       const app = yield* HttpLayerRouter.toHttpEffect(
-        SseTransport.layer({ keepAlive: "5 seconds" }).pipe(
-          Layer.provide(Layer.succeedContext(registryContext)),
-          Layer.provide(DemoServer.layer)
+        HttpTransport.layerRouter({ sse: { keepAlive: "5 seconds" }, streamable: false }).pipe(
+          Layer.provide(Layer.succeedContext(registryContext))
         )
       )
       const requestScope = yield* Scope.make()
@@ -628,7 +598,8 @@ describe("SseTransport: keep-alive (TestClock)", () => {
       yield* TestClock.adjust("10 minutes")
       expect(yield* take).toBe(": keep-alive\n\n".repeat(120))
       expect(yield* registry.size).toBe(1)
-      // The request scope closing (what the client going away does) ends the session and the stream.
+      // The request scope closing (what the server does when the client goes away) ends the session and the
+      // stream.
       yield* Scope.close(requestScope, Exit.void)
       expect(yield* registry.size).toBe(0)
       yield* Fiber.await(fiber)
@@ -686,7 +657,7 @@ describe("SseTransport: graceful shutdown", () => {
         }), { concurrency: 10, discard: true })
       expect(yield* registry.size).toBe(100)
       const sessions = yield* registry.sessions
-      yield* eventually(Effect.sync(() => sessions.filter((s) => s.inFlight.size > 0).length === 25), 2_000)
+      yield* eventually(Effect.sync(() => sessions.filter((s) => s.inFlight > 0).length === 25), 2_000)
 
       const start = Date.now()
       yield* Scope.close(scope, Exit.void)
@@ -699,7 +670,7 @@ describe("SseTransport: graceful shutdown", () => {
       expect(yield* registry.size).toBe(0)
       for (const session of sessions) {
         expect(session.isOpen).toBe(false)
-        expect(session.inFlight.size).toBe(0)
+        expect(session.inFlight).toBe(0)
       }
       expect(closedMs).toBeLessThan(1000)
       expect(endedMs).toBeLessThan(1000)

@@ -24,12 +24,15 @@ import * as EventStore from "../src/EventStore.js"
 import * as JsonRpc from "../src/JsonRpc.js"
 import type { Session } from "../src/McpSession.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
+import * as HttpTransport from "../src/HttpTransport.js"
 import * as StreamableHttpTransport from "../src/StreamableHttpTransport.js"
 
 /** Sessions log every open and close; the tests only look at behaviour. */
 const quiet = Logger.replace(Logger.defaultLogger, Logger.none)
 
 const BOTH = "application/json, text/event-stream"
+/** A client that accepts only SSE gets every answer on a stream. */
+const SSE_ONLY = { accept: "text/event-stream" } as const
 const LATEST = "2025-11-25"
 
 // --- A real server on 127.0.0.1 -------------------------------------------------------------------------------------
@@ -219,11 +222,11 @@ const lookup = (served: Served, id: string): Effect.Effect<Session> =>
 /** The transport served in-process on the test's clock, with its registry and store at hand. */
 const inProcess = (sessions: SessionRegistry.Options) =>
   Effect.gen(function*() {
-    const registry = yield* SessionRegistry.make(sessions)
+    const registry = yield* SessionRegistry.make(sessions).pipe(Effect.provide(DemoServer.layer))
     const store = yield* EventStore.make()
-    const app = StreamableHttpTransport.layer({ eventStore: store }).pipe(
-      Layer.provide(Layer.succeed(SessionRegistry.SessionRegistry, registry)),
-      Layer.provide(DemoServer.layer)
+    // Served in-process through the front's platform adapter, on the test's clock.
+    const app = HttpTransport.layerRouter({ streamable: { eventStore: store }, sse: false }).pipe(
+      Layer.provide(Layer.succeed(SessionRegistry.SessionRegistry, registry))
     )
     const handler = yield* HttpLayerRouter.toHttpEffect(app)
     /** Serves one request; its scope is `scope` when given (an open stream), else closed with the response. */
@@ -343,15 +346,24 @@ describe("StreamableHttpTransport", () => {
         await expectRefusal(await post(url, list, inSession(id, "1999-01-01")), 400)
         await expectRefusal(await getStream(url, inSession(id, "1999-01-01")), 400)
         await expectRefusal(await fetch(url, { method: "DELETE", headers: inSession(id, "1999-01-01") }), 400)
-        // 400 -32600 for a batch after 2025-03-26.
+        // 400 for a supported version that contradicts the one the session negotiated.
+        const contradicts = await expectRefusal(await post(url, list, inSession(id, "2025-06-18")), 400)
+        expect(contradicts.error.message).toContain("contradicts")
+        // 400 -32600 for a batch after 2025-03-26, whether the header names the revision or is left out (the
+        // session's negotiated revision applies then, not 2025-03-26).
         const batch = [JsonRpc.request(3, "ping"), JsonRpc.request(4, "tools/list")]
         const refusedBatch = await expectRefusal(
-          await post(url, batch, inSession(id, "2025-06-18")),
+          await post(url, batch, inSession(id, LATEST)),
           400,
           JsonRpc.ErrorCode.InvalidRequest
         )
         expect(refusedBatch.error.message).toContain("batch")
-        await expectRefusal(await post(url, batch, inSession(id, LATEST)), 400, JsonRpc.ErrorCode.InvalidRequest)
+        const implicit = await expectRefusal(
+          await post(url, batch, { "mcp-session-id": id }),
+          400,
+          JsonRpc.ErrorCode.InvalidRequest
+        )
+        expect(implicit.error.message).toContain("2025-11-25")
         // 403 for a foreign Origin or Host (the loopback allow-lists are on for 127.0.0.1).
         const body = JSON.stringify(list)
         const json = { "content-type": "application/json", accept: BOTH, "mcp-session-id": id }
@@ -437,7 +449,9 @@ describe("StreamableHttpTransport", () => {
       const id = yield* Effect.promise(() => openSession(url))
       const session = yield* lookup(served, id)
       const recorded = yield* Effect.promise(async () => {
-        const reader = new SseReader(await post(url, callTool(1, "echo", { text: "kept" }), inSession(id)))
+        const reader = new SseReader(
+          await post(url, callTool(1, "echo", { text: "kept" }), inSession(id, LATEST, SSE_ONLY))
+        )
         return (await reader.rest())[0]!.id!
       })
       expect((yield* store.replayAfter(id, `${recorded.split(":")[0]}:0`)).map((e) => e.id)).toEqual([recorded])
@@ -512,7 +526,7 @@ describe("StreamableHttpTransport", () => {
       const { url } = served
       yield* Effect.promise(async () => {
         const latest = await openSession(url)
-        const response = await post(url, callTool(1, "echo", { text: "hi" }), inSession(latest))
+        const response = await post(url, callTool(1, "echo", { text: "hi" }), inSession(latest, LATEST, SSE_ONLY))
         expect(response.status).toBe(200)
         expect(response.headers.get("content-type")).toContain("text/event-stream")
         expect(response.headers.get("cache-control")).toBe("no-cache, no-transform")
@@ -529,7 +543,11 @@ describe("StreamableHttpTransport", () => {
 
         // 2025-03-26: no priming event (older clients would choke on empty data), but ids for resumption.
         const older = await openSession(url, "2025-03-26")
-        const olderResponse = await post(url, callTool(1, "echo", { text: "hi" }), inSession(older, "2025-03-26"))
+        const olderResponse = await post(
+          url,
+          callTool(1, "echo", { text: "hi" }),
+          inSession(older, "2025-03-26", SSE_ONLY)
+        )
         const olderReader = new SseReader(olderResponse)
         const first = await olderReader.next()
         expect(olderReader.raw.startsWith(":")).toBe(true)
@@ -539,7 +557,8 @@ describe("StreamableHttpTransport", () => {
 
         // Batches on 2025-03-26: one stream with every response, then the end.
         const batch = await post(url, [JsonRpc.request("a", "ping"), JsonRpc.request("b", "tools/list")], {
-          "mcp-session-id": older
+          "mcp-session-id": older,
+          ...SSE_ONLY
         })
         expect(batch.status).toBe(200)
         const batched = await new SseReader(batch).rest()
@@ -598,7 +617,7 @@ describe("StreamableHttpTransport", () => {
         await expectRefusal(await getStream(url, inSession(id, LATEST, { "last-event-id": "999:1" })), 400)
       })
       const session = yield* lookup(served, id)
-      expect(session.inFlight.size).toBe(0)
+      expect(session.inFlight).toBe(0)
       expect(session.busy).toBe(0)
     }), 15_000)
 
@@ -612,7 +631,7 @@ describe("StreamableHttpTransport", () => {
         const response = await post(url, callTool(11, "sleep", { ms: 60_000 }, "c"), inSession(id))
         const reader = new SseReader(response)
         expect(progressOf((await reader.message())?.message)).toBe(0)
-        expect(session.inFlight.has(11)).toBe(true)
+        expect(session.inFlight).toBe(1)
         const cancel = await post(
           url,
           JsonRpc.notification("notifications/cancelled", { requestId: 11, reason: "test" }),
@@ -621,7 +640,7 @@ describe("StreamableHttpTransport", () => {
         expect(cancel.status).toBe(202)
         expect(await reader.message()).toBeUndefined()
       })
-      expect(session.inFlight.size).toBe(0)
+      expect(session.inFlight).toBe(0)
       expect(session.isOpen).toBe(true)
     }), 15_000)
 
@@ -756,10 +775,13 @@ describe("StreamableHttpTransport", () => {
       for (let i = 0; i < 500; i++) ids.push(yield* initialize)
       expect(yield* registry.size).toBe(500)
 
-      // One session records a stream; one keeps its standalone stream open.
+      // One session records a stream (a call with progress is answered on one); one keeps its standalone
+      // stream open.
       const streamScope = yield* Scope.make()
-      const echoed = yield* postJson(callTool(1, "echo", { text: "e" }), inSession(ids[0]!), streamScope)
-      expect(yield* bodyText(echoed)).toContain("\"text\":\"e\"")
+      const slept = yield* postJson(callTool(1, "sleep", { ms: 1000 }, "p"), inSession(ids[0]!), streamScope)
+      const sleptText = yield* Effect.fork(bodyText(slept))
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(sleptText)).toContain("slept 1000 ms")
       yield* Scope.close(streamScope, Exit.void)
       expect(Option.isSome(yield* store.streamOf(ids[0]!, "0:0"))).toBe(true)
       const getScope = yield* Scope.make()
@@ -812,8 +834,9 @@ describe("StreamableHttpTransport", () => {
     Effect.gen(function*() {
       const { initialize, postJson, registry } = yield* inProcess({ idleTimeout: Duration.minutes(5) })
       const id = yield* initialize
-      // A ten-minute tool call over SSE whose stream is dropped at once (the request scope closes).
-      const dropped = yield* postJson(callTool(1, "sleep", { ms: 600_000 }), inSession(id))
+      // A ten-minute tool call over SSE (its progress makes it a stream) whose stream is dropped at once (the
+      // request scope closes).
+      const dropped = yield* postJson(callTool(1, "sleep", { ms: 600_000 }, "p"), inSession(id))
       expect(dropped.status).toBe(200)
       const session = Option.getOrThrow(yield* registry.lookup(id))
       yield* TestClock.adjust(Duration.minutes(9))

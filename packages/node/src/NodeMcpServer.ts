@@ -1,26 +1,31 @@
 /**
- * Serving an MCP server over Node's HTTP server: every transport on one port, DNS-rebinding checks on by
- * default for loopback addresses, and a graceful shutdown that ends every session and stream first.
+ * Serving an MCP server over Node's HTTP server: every HTTP transport on one port, DNS-rebinding checks with
+ * loopback defaults on a loopback address, and a graceful shutdown that ends every session and stream first.
  *
  * ```ts
  * NodeMcpServer.layer({ port: 3000 }).pipe(Layer.provide(ServerLive), Layer.launch, NodeRuntime.runMain)
  * ```
  *
+ * Requests are answered straight from `node:http` by the MCP HTTP front (`HttpTransport`); only the handlers,
+ * which run user code, get fibers.
+ *
  * @since 0.1.0
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
-import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
-import type * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServer from "@effect/platform/HttpServer"
 import type * as HttpServerError from "@effect/platform/HttpServerError"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpSecurity from "@effect-mcp/core/HttpSecurity"
+import * as HttpTransport from "@effect-mcp/core/HttpTransport"
 import type { McpServer } from "@effect-mcp/core/McpServer"
 import * as SessionRegistry from "@effect-mcp/core/SessionRegistry"
-import * as SseTransport from "@effect-mcp/core/SseTransport"
-import * as StreamableHttpTransport from "@effect-mcp/core/StreamableHttpTransport"
+import type * as SseTransport from "@effect-mcp/core/SseTransport"
+import type * as StreamableHttpTransport from "@effect-mcp/core/StreamableHttpTransport"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Http from "node:http"
+import { listener } from "./NodeExchange.js"
 
 /** @since 0.1.0 */
 export interface Options {
@@ -35,66 +40,64 @@ export interface Options {
   /** Session cap and idle expiry. */
   readonly sessions?: SessionRegistry.Options | undefined
   /**
-   * Origin and Host allow-lists. Default: the loopback lists when `host` is a loopback address, otherwise
-   * none (configure them for a public deployment).
+   * Origin and Host checks. Default: on a loopback address, loopback hosts and origins only; otherwise any host
+   * and same-origin requests (configure `allowedHosts` for a public deployment; see `HttpSecurity`).
    */
   readonly security?: HttpSecurity.Options | undefined
-  /** Open a tracing span per HTTP request (platform's default). Off by default: it costs 40-55 us a request. */
-  readonly requestSpans?: boolean | undefined
-  /** Log every HTTP request. Off by default. */
-  readonly logRequests?: boolean | undefined
 }
 
 /**
- * The MCP routes with their session registry, on any `HttpLayerRouter`; exported for custom servers.
+ * The MCP routes with their session registry, on any `HttpLayerRouter`: for apps that serve other routes too.
+ * The security policy applies there as well.
  *
  * @since 0.1.0
  */
 export const routes = (
-  options: Pick<Options, "streamable" | "sse" | "sessions" | "security" | "host"> = {}
-): Layer.Layer<SessionRegistry.SessionRegistry, never, HttpLayerRouter.HttpRouter | McpServer> => {
-  const host = options.host ?? "127.0.0.1"
-  const security = options.security ?? (HttpSecurity.isLoopbackHost(host) ? HttpSecurity.loopback : {})
-  const transports = Layer.mergeAll(
-    options.streamable === false ? Layer.empty : StreamableHttpTransport.layer(options.streamable ?? {}),
-    options.sse === false ? Layer.empty : SseTransport.layer(options.sse ?? {})
-  )
-  return transports.pipe(
-    Layer.provideMerge(SessionRegistry.layer(options.sessions ?? {})),
-    Layer.provide(HttpSecurity.layer(security))
-  )
-}
+  options: Pick<Options, "streamable" | "sse" | "sessions" | "security"> = {}
+): Layer.Layer<SessionRegistry.SessionRegistry, never, HttpLayerRouter.HttpRouter | McpServer> =>
+  HttpTransport.layerRouter({
+    streamable: options.streamable,
+    sse: options.sse,
+    security: options.security
+  }).pipe(Layer.provideMerge(SessionRegistry.layer(options.sessions ?? {})))
 
 /**
- * Serves the `McpServer` it is given. Outputs the session registry (for metrics and tests) and the
- * `HttpServer` (for its address).
+ * Serves the `McpServer` it is given. Outputs the session registry (for metrics and tests), the HTTP front and
+ * the `HttpServer` (for its address).
  *
- * Shutdown order matters: the registry is released before the HTTP server closes, so every session scope
- * closes and every SSE stream ends first; `server.close()` then has no open stream to wait for.
+ * Shutdown runs in the reverse order of start: the front ends its open streams, the registry closes every
+ * session (their finalizers run, their handlers are interrupted), then the Node server closes, with nothing left
+ * to wait for.
  *
  * @since 0.1.0
  */
 export const layer = (
   options: Options = {}
 ): Layer.Layer<
-  SessionRegistry.SessionRegistry | HttpServer.HttpServer,
+  SessionRegistry.SessionRegistry | HttpTransport.HttpTransport | HttpServer.HttpServer,
   HttpServerError.ServeError,
   McpServer
-> => {
-  const host = options.host ?? "127.0.0.1"
-  const served = HttpLayerRouter.serve(routes(options), {
-    disableLogger: options.logRequests !== true,
-    disableListenLog: true
-  })
-  const traced = options.requestSpans === true ? served : HttpMiddleware.withTracerDisabledWhen(served, () => true)
-  return Layer.unwrapEffect(Effect.sync(() => {
+> =>
+  Layer.scopedContext(Effect.gen(function*() {
+    const host = options.host ?? "127.0.0.1"
     const server = Http.createServer()
-    return traced.pipe(
-      Layer.provideMerge(closeWhenIdle(server)),
-      Layer.provideMerge(NodeHttpServer.layer(() => server, { port: options.port ?? 3000, host }))
+    const httpServer = yield* NodeHttpServer.make(() => server, { port: options.port ?? 3000, host })
+    yield* closeWhenIdle(server)
+    const registry = yield* SessionRegistry.make(options.sessions ?? {})
+    const transport = yield* HttpTransport.make({
+      streamable: options.streamable,
+      sse: options.sse,
+      security: options.security,
+      loopback: HttpSecurity.isLoopbackHost(host)
+    }).pipe(Effect.provideService(SessionRegistry.SessionRegistry, registry))
+    const handle = listener(transport.handle)
+    server.on("request", handle)
+    yield* Effect.addFinalizer(() => Effect.sync(() => server.off("request", handle)))
+    return Context.make(SessionRegistry.SessionRegistry, registry).pipe(
+      Context.add(HttpTransport.HttpTransport, transport),
+      Context.add(HttpServer.HttpServer, httpServer)
     )
   }))
-}
 
 /**
  * Closes the Node server after the sessions, before platform's own finalizer (which then finds it closed).
@@ -105,8 +108,8 @@ export const layer = (
  * client opened without sending a request never counts as idle: once every session is gone there is nothing
  * left to finish, so after a short grace whatever is still open is destroyed.
  */
-const closeWhenIdle = (server: Http.Server): Layer.Layer<never> =>
-  Layer.scopedDiscard(Effect.addFinalizer(() =>
+const closeWhenIdle = (server: Http.Server) =>
+  Effect.addFinalizer(() =>
     Effect.async<void>((resume) => {
       if (!server.listening) return resume(Effect.void)
       const idle = setInterval(() => server.closeIdleConnections(), 10)
@@ -121,7 +124,7 @@ const closeWhenIdle = (server: Http.Server): Layer.Layer<never> =>
       })
       return Effect.sync(stop)
     })
-  ))
+  )
 
 /** How long responses may take to finish once every session has closed. */
 const SHUTDOWN_GRACE_MS = 500

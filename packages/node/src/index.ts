@@ -6,3 +6,6 @@
 
 /** @since 0.1.0 */
 export * as NodeMcpServer from "./NodeMcpServer.js"
+
+/** @since 0.1.0 */
+export * as NodeExchange from "./NodeExchange.js"

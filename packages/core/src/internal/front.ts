@@ -1,0 +1,198 @@
+/**
+ * The parts of the HTTP front both HTTP transports share: refusing, reading and decoding a body, the batch rule
+ * of a revision, finding a session, `Accept`, and the one keep-alive ticker that serves every open stream.
+ * @internal
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type * as Scope from "effect/Scope"
+import { type Exchange, header, type ResponseHeaders, type ResponseStream } from "../HttpExchange.js"
+import * as JsonRpc from "../JsonRpc.js"
+import { isValidSessionId, type Session } from "../McpSession.js"
+import type { SessionRegistryService } from "../SessionRegistry.js"
+import * as Sse from "../Sse.js"
+import * as Refusal from "./refusal.js"
+
+/** The body limit every SDK uses. @internal */
+export const DEFAULT_MAX_BODY_SIZE = 4 * 1024 * 1024
+
+/** The last revision with JSON-RPC batches: 2024-11-05 had none, and 2025-06-18 removed them. @internal */
+export const BATCH_VERSION = "2025-03-26"
+
+/** Answers with a refusal's status and JSON-RPC error body. @internal */
+export const refuse = (exchange: Exchange, refusal: Refusal.Refusal): void => {
+  const response = Refusal.toResponse(refusal)
+  exchange.respond(response.status, response.headers, response.body)
+}
+
+const JSON_HEADERS: ResponseHeaders = { "content-type": "application/json" }
+
+/** Answers with a JSON body. @internal */
+export const respondJson = (exchange: Exchange, body: unknown, headers?: ResponseHeaders): void => {
+  exchange.respond(200, headers === undefined ? JSON_HEADERS : { ...JSON_HEADERS, ...headers }, JSON.stringify(body))
+}
+
+const EMPTY: ResponseHeaders = {}
+
+/** 202: accepted, nothing to say. @internal */
+export const accepted = (exchange: Exchange): void => exchange.respond(202, EMPTY)
+
+const isJsonContentType = (contentType: string | undefined): boolean => {
+  if (contentType === undefined) return false
+  const semi = contentType.indexOf(";")
+  const media = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase()
+  return media === "application/json" || (media.startsWith("application/") && media.endsWith("+json"))
+}
+
+const PARSE_ERROR = "Parse error: the body is not valid JSON"
+
+/**
+ * Reads and decodes a POST body, or refuses it: 415 for another content type, 413 over the limit, 400 with
+ * -32700 when it is not JSON and with -32600 when it is not JSON-RPC. Params stay undecoded.
+ * @internal
+ */
+export const readMessages = (exchange: Exchange, limit: number, then: (decoded: JsonRpc.Decoded) => void): void => {
+  if (!isJsonContentType(header(exchange.headers, "content-type"))) {
+    return refuse(exchange, new Refusal.UnsupportedMediaType())
+  }
+  exchange.readBody(limit, (body) => {
+    switch (body._tag) {
+      case "TooLarge":
+        return refuse(exchange, new Refusal.PayloadTooLarge({ limit }))
+      case "Failed":
+        return refuse(exchange, new Refusal.ParseError({ reason: "Bad Request: the body could not be read" }))
+      case "Text": {
+        const decoded = JsonRpc.decodeBody(body.text)
+        if (Either.isRight(decoded)) return then(decoded.right)
+        const error = decoded.left
+        return refuse(
+          exchange,
+          error.code === JsonRpc.ErrorCode.ParseError
+            ? new Refusal.ParseError({ reason: PARSE_ERROR })
+            : new Refusal.BadRequest({ reason: error.message })
+        )
+      }
+    }
+  })
+}
+
+/**
+ * The messages of a body under a revision's batch rule, or the refusal: batches belong to 2025-03-26 alone,
+ * every element must be a message, and `initialize` is never part of one.
+ * @internal
+ */
+export const messagesOf = (
+  decoded: JsonRpc.Decoded,
+  version: string
+): ReadonlyArray<JsonRpc.Message> | Refusal.BadRequest => {
+  if (decoded._tag === "Single") return [decoded.message]
+  if (version !== BATCH_VERSION) {
+    return new Refusal.BadRequest({
+      reason: `Invalid request: JSON-RPC batches are not supported in revision ${version}`
+    })
+  }
+  const messages: Array<JsonRpc.Message> = []
+  for (const message of decoded.messages) {
+    if (Either.isLeft(message)) return new Refusal.BadRequest({ reason: message.left.message })
+    if (isInitialize(message.right)) {
+      return new Refusal.BadRequest({ reason: "Invalid request: initialize must not be part of a batch" })
+    }
+    messages.push(message.right)
+  }
+  return messages
+}
+
+/** True for an `initialize` request. @internal */
+export const isInitialize = (message: JsonRpc.Message): message is JsonRpc.Request =>
+  "method" in message && message.method === "initialize" && "id" in message
+
+/**
+ * The live session of this transport with this id, or why not: a malformed id is 400, and an id that is
+ * unknown, closed or of another transport is 404.
+ * @internal
+ */
+export const findSession = (
+  registry: SessionRegistryService,
+  id: string,
+  transport: string,
+  /** What the client calls the id, for the message of a 400. */
+  name: string
+): Session | Refusal.BadRequest | Refusal.SessionNotFound => {
+  if (!isValidSessionId(id)) return new Refusal.BadRequest({ reason: `Bad Request: ${name} is malformed` })
+  const session = registry.unsafeLookup(id)
+  return session !== undefined && session.isOpen && session.transport === transport
+    ? session
+    : new Refusal.SessionNotFound()
+}
+
+/** `Accept` allows JSON. @internal */
+export const ACCEPT_JSON = 1
+/** `Accept` allows SSE. @internal */
+export const ACCEPT_SSE = 2
+
+/** Which of JSON and SSE an `Accept` header allows. No header accepts anything, as HTTP says. @internal */
+export const acceptOf = (value: string | undefined): number => {
+  if (value === undefined) return ACCEPT_JSON | ACCEPT_SSE
+  let flags = 0
+  for (const part of value.split(",")) {
+    const semi = part.indexOf(";")
+    const media = (semi < 0 ? part : part.slice(0, semi)).trim().toLowerCase()
+    if (media === "*/*") return ACCEPT_JSON | ACCEPT_SSE
+    if (media === "application/json" || media === "application/*") flags |= ACCEPT_JSON
+    else if (media === "text/event-stream" || media === "text/*") flags |= ACCEPT_SSE
+  }
+  return flags
+}
+
+const SSE_HEADERS: ResponseHeaders = { "content-type": "text/event-stream", ...Sse.headers }
+
+/**
+ * Every SSE stream a transport has open, and the one fiber that sends them all keep-alive comments: an idle
+ * stream costs an entry in a set, not a timer or a fiber. When the transport's scope closes, every stream
+ * still open is ended, so a server that shuts down waits for none of them.
+ * @internal
+ */
+export interface Streams {
+  /** Starts an SSE response, with extra headers if given, kept alive until it ends. */
+  readonly open: (exchange: Exchange, headers?: ResponseHeaders) => ResponseStream
+  /** How many are open. */
+  readonly size: () => number
+}
+
+/** @internal */
+export const makeStreams = (
+  keepAlive: Duration.DurationInput,
+  /** Runs on every beat before the comments go out (Streamable HTTP turns long JSON answers into streams). */
+  beforeTick: Effect.Effect<void> = Effect.void
+): Effect.Effect<Streams, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const open = new Set<ResponseStream>()
+    const frame = Sse.comment("keep-alive")
+    const tick = Effect.sync(() => {
+      for (const stream of open) if (!stream.write(frame)) open.delete(stream)
+    })
+    // The first beat comes one interval after start, like every later one.
+    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(keepAlive), Effect.zipRight(beforeTick, tick))))
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        for (const stream of open) stream.end()
+        open.clear()
+      })
+    )
+    return {
+      open: (exchange, headers) => {
+        const stream = exchange.stream(headers === undefined ? SSE_HEADERS : { ...SSE_HEADERS, ...headers })
+        if (stream.isOpen) {
+          open.add(stream)
+          exchange.onClose(() => open.delete(stream))
+        }
+        return stream
+      },
+      size: () => open.size
+    }
+  })
+
+/** The default keep-alive interval, as a number for options. @internal */
+export const keepAliveOf = (option: Duration.DurationInput | undefined): Duration.Duration =>
+  Duration.decode(option ?? Sse.DEFAULT_KEEP_ALIVE)

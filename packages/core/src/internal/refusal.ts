@@ -1,0 +1,120 @@
+/**
+ * Every way the HTTP front refuses a request, as tagged errors, and the one place where each becomes its status
+ * and its JSON-RPC error body (`id: null`: a refusal answers the HTTP request, not a JSON-RPC one).
+ * @internal
+ */
+import * as Data from "effect/Data"
+import * as JsonRpc from "../JsonRpc.js"
+
+/** An `Origin` or `Host` outside the allow-lists (DNS rebinding): 403. @internal */
+export class Forbidden extends Data.TaggedError("Forbidden")<{ readonly reason: string }> {}
+
+/** The path is not served with this method: 405 with `Allow`. @internal */
+export class MethodNotAllowed extends Data.TaggedError("MethodNotAllowed")<{
+  readonly allow: string
+  readonly reason: string
+}> {}
+
+/** `Accept` lacks what the answer needs: 406. @internal */
+export class NotAcceptable extends Data.TaggedError("NotAcceptable")<{ readonly needs: string }> {}
+
+/** The body is not JSON: 415. @internal */
+export class UnsupportedMediaType extends Data.TaggedError("UnsupportedMediaType")<{}> {}
+
+/** The body is over the limit: 413. @internal */
+export class PayloadTooLarge extends Data.TaggedError("PayloadTooLarge")<{ readonly limit: number }> {}
+
+/** The body is not valid JSON: 400 with -32700. @internal */
+export class ParseError extends Data.TaggedError("ParseError")<{ readonly reason: string }> {}
+
+/** The body or a header is not a valid request here: 400 with -32600. @internal */
+export class BadRequest extends Data.TaggedError("BadRequest")<{ readonly reason: string }> {}
+
+/** An `MCP-Protocol-Version` the server does not speak, or that contradicts the session's: 400. @internal */
+export class BadProtocolVersion extends Data.TaggedError("BadProtocolVersion")<{ readonly reason: string }> {}
+
+/** No live session has that id (never existed, ended, or belongs to another transport): 404. @internal */
+export class SessionNotFound extends Data.TaggedError("SessionNotFound")<{}> {}
+
+/** No MCP endpoint at that path: 404. @internal */
+export class NoSuchPath extends Data.TaggedError("NoSuchPath")<{ readonly path: string }> {}
+
+/** The session cap is reached: 503 with `Retry-After`. @internal */
+export class ServiceUnavailable extends Data.TaggedError("ServiceUnavailable")<{ readonly reason: string }> {}
+
+/** @internal */
+export type Refusal =
+  | Forbidden
+  | MethodNotAllowed
+  | NotAcceptable
+  | UnsupportedMediaType
+  | PayloadTooLarge
+  | ParseError
+  | BadRequest
+  | BadProtocolVersion
+  | SessionNotFound
+  | NoSuchPath
+  | ServiceUnavailable
+
+/** What a refusal looks like on the wire. @internal */
+export interface RefusalResponse {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: string
+}
+
+const JSON_HEADERS: Readonly<Record<string, string>> = { "content-type": "application/json" }
+
+const response = (
+  status: number,
+  code: number,
+  message: string,
+  extra?: Readonly<Record<string, string>>
+): RefusalResponse => {
+  const body = JSON.stringify({ jsonrpc: "2.0", id: null, error: { code, message } })
+  return {
+    status,
+    headers: extra === undefined ? JSON_HEADERS : { ...JSON_HEADERS, ...extra },
+    body
+  }
+}
+
+/** The one mapping from refusal to response. @internal */
+export const toResponse = (refusal: Refusal): RefusalResponse => {
+  switch (refusal._tag) {
+    case "Forbidden":
+      return response(403, JsonRpc.ErrorCode.ConnectionClosed, refusal.reason)
+    case "MethodNotAllowed":
+      return response(405, JsonRpc.ErrorCode.ConnectionClosed, `Method Not Allowed: ${refusal.reason}`, {
+        allow: refusal.allow
+      })
+    case "NotAcceptable":
+      return response(406, JsonRpc.ErrorCode.ConnectionClosed, `Not Acceptable: the client must accept ${refusal.needs}`)
+    case "UnsupportedMediaType":
+      return response(
+        415,
+        JsonRpc.ErrorCode.InvalidRequest,
+        "Unsupported Media Type: Content-Type must be application/json"
+      )
+    case "PayloadTooLarge":
+      return response(
+        413,
+        JsonRpc.ErrorCode.InvalidRequest,
+        `Payload Too Large: the body exceeds ${refusal.limit} bytes`
+      )
+    case "ParseError":
+      return response(400, JsonRpc.ErrorCode.ParseError, refusal.reason)
+    case "BadRequest":
+      return response(400, JsonRpc.ErrorCode.InvalidRequest, refusal.reason)
+    case "BadProtocolVersion":
+      return response(400, JsonRpc.ErrorCode.InvalidRequest, refusal.reason)
+    case "SessionNotFound":
+      return response(404, JsonRpc.ErrorCode.ConnectionClosed, "Not Found: unknown or closed session")
+    case "NoSuchPath":
+      return response(404, JsonRpc.ErrorCode.MethodNotFound, `Not Found: no MCP endpoint at ${refusal.path}`)
+    case "ServiceUnavailable":
+      return response(503, JsonRpc.ErrorCode.ConnectionClosed, `Service Unavailable: ${refusal.reason}`, {
+        "retry-after": "5"
+      })
+  }
+}
