@@ -11,7 +11,6 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
-import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
@@ -19,7 +18,6 @@ import * as ChildProcess from "node:child_process"
 import * as Net from "node:net"
 import * as Path from "node:path"
 import * as DemoServer from "../../examples/src/DemoServer.js"
-import * as JsonRpc from "../src/JsonRpc.js"
 import type { Session } from "../src/McpSession.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
 import * as HttpTransport from "../src/HttpTransport.js"
@@ -32,7 +30,7 @@ import {
   sessionIdOf,
   withDemo
 } from "./utils/demo.js"
-import { FetchSse, type HttpResult, openSse, parseObject, postJson, request, SseStream } from "./utils/http.js"
+import { errorBody, errorOf, FetchSse, openSse, parseObject, postJson, prng, request, SseStream } from "./utils/http.js"
 import { capture } from "./utils/logs.js"
 
 const initializeMessage = (id: string | number, protocolVersion = "2025-11-25") => ({
@@ -43,31 +41,6 @@ const initializeMessage = (id: string | number, protocolVersion = "2025-11-25") 
 })
 
 const unknownSession = "0123456789abcdef0123456789abcdef"
-
-/** The JSON-RPC error object of an HTTP error body: no id, a code and a message. */
-const errorBody = (result: HttpResult) => {
-  expect(result.headers["content-type"]).toMatch(/^application\/json/)
-  return errorOf(result.body)
-}
-
-/** An HTTP error body: a JSON-RPC error response without an id, and without `data`. */
-const errorOf = (text: string): JsonRpc.ErrorObject => {
-  const body = Schema.decodeUnknownSync(Schema.Struct({
-    jsonrpc: Schema.Literal("2.0"),
-    id: Schema.Null,
-    error: JsonRpc.ErrorObject
-  }))(parseObject(text), { onExcessProperty: "error" })
-  return body.error
-}
-
-/** A deterministic PRNG (mulberry32), so the churn is the same on every run. */
-const prng = (seed: number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = seed
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
 
 describe("SseTransport", () => {
   describe("the session ends with its stream (python-sdk #1227 / PR #2200)", () => {

@@ -3,6 +3,8 @@
  * moment: an SSE reader that records events as they arrive, and a POST that returns status, headers and body.
  */
 import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as JsonRpc from "../../src/JsonRpc.js"
 import type * as Scope from "effect/Scope"
 import * as Http from "node:http"
 
@@ -280,3 +282,31 @@ export const request = (options: PostOptions): Effect.Effect<HttpResult> =>
 /** POSTs one JSON-RPC message (or any JSON value). */
 export const postJson = (port: number, path: string, message: unknown, headers?: Http.OutgoingHttpHeaders) =>
   request({ port, path, body: JSON.stringify(message), headers })
+
+/** The JSON-RPC error object of an HTTP error body: no id, a code and a message. */
+export const errorBody = (result: HttpResult) => {
+  if (!/^application\/json/.test(String(result.headers["content-type"]))) {
+    throw new Error(`not a JSON body: ${String(result.headers["content-type"])}`)
+  }
+  return errorOf(result.body)
+}
+
+/** An HTTP error body: a JSON-RPC error response without an id, and without `data`. */
+export const errorOf = (text: string): JsonRpc.ErrorObject => {
+  const body = Schema.decodeUnknownSync(Schema.Struct({
+    jsonrpc: Schema.Literal("2.0"),
+    id: Schema.Null,
+    error: JsonRpc.ErrorObject
+  }))(parseObject(text), { onExcessProperty: "error" })
+  return body.error
+}
+
+/** A deterministic PRNG (mulberry32), so the churn is the same on every run. */
+export const prng = (seed: number) => () => {
+  seed = (seed + 0x6d2b79f5) | 0
+  let t = seed
+  t = Math.imul(t ^ (t >>> 15), t | 1)
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+

@@ -1,0 +1,284 @@
+/**
+ * The HTTP front both transports stand on: routing, 405s, body limits, security wherever the routes are mounted,
+ * a hostile-input corpus, and the seed's guarantee under load.
+ */
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import { NodeMcpServer } from "@effect-mcp/node"
+import { describe, expect, it } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Http from "node:http"
+import * as DemoServer from "../../examples/src/DemoServer.js"
+import * as JsonRpc from "../src/JsonRpc.js"
+import * as SessionRegistry from "../src/SessionRegistry.js"
+import { assertServing, connectClient, eventually, sessionIdOf, withDemo } from "./utils/demo.js"
+import { errorBody, errorOf, postJson, prng, request, SseStream } from "./utils/http.js"
+import { capture } from "./utils/logs.js"
+
+const initialize = (id: JsonRpc.RequestId, protocolVersion = "2025-11-25") =>
+  JsonRpc.request(id, "initialize", {
+    protocolVersion,
+    capabilities: {},
+    clientInfo: { name: "front-test", version: "0" }
+  })
+
+const BOTH = "application/json, text/event-stream"
+
+describe("HttpTransport", () => {
+  it.live("a method a path does not serve gets 405 with Allow; HEAD /sse opens no session", () =>
+    withDemo({}, ({ port, registry }) =>
+      Effect.gen(function*() {
+        const cases: ReadonlyArray<readonly [string, string, string]> = [
+          ["PUT", "/mcp", "POST, GET, DELETE"],
+          ["PATCH", "/mcp", "POST, GET, DELETE"],
+          ["OPTIONS", "/mcp", "POST, GET, DELETE"],
+          ["GET", "/messages", "POST"],
+          ["DELETE", "/messages", "POST"],
+          ["POST", "/sse", "GET"],
+          ["HEAD", "/sse", "GET"],
+          ["PUT", "/sse", "GET"]
+        ]
+        for (const [method, path, allow] of cases) {
+          const result = yield* request({ port, path, method, body: method === "HEAD" ? "" : "{}" })
+          expect(result.status, `${method} ${path}`).toBe(405)
+          expect(result.headers["allow"], `${method} ${path}`).toBe(allow)
+          if (method !== "HEAD") expect(errorBody(result).code).toBe(JsonRpc.ErrorCode.ConnectionClosed)
+        }
+        expect(yield* registry.size).toBe(0)
+        // A path with no MCP endpoint: 404 with a JSON-RPC body.
+        const nowhere = yield* request({ port, path: "/nowhere", method: "GET", body: "" })
+        expect(nowhere.status).toBe(404)
+        expect(errorBody(nowhere).code).toBe(JsonRpc.ErrorCode.MethodNotFound)
+        yield* assertServing(port)
+      })))
+
+  it.live("a 5 MiB POST gets a 413 the client can read, on both transports, and the server goes on", () =>
+    withDemo({}, ({ port, registry }) =>
+      Effect.gen(function*() {
+        const client = yield* connectClient(port)
+        const big = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping", params: { pad: "x".repeat(5 * 1024 * 1024) } })
+        // fetch sends the whole body before it reads the answer: it must not meet a reset connection (EPIPE).
+        const viaFetch = (path: string, headers: Record<string, string>) =>
+          Effect.promise(async () => {
+            const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+              method: "POST",
+              headers: { "content-type": "application/json", accept: BOTH, ...headers },
+              body: big
+            })
+            return { status: response.status, body: await response.text() }
+          })
+        const legacy = yield* viaFetch(client.endpoint, {})
+        expect(legacy.status).toBe(413)
+        expect(errorOf(legacy.body).code).toBe(JsonRpc.ErrorCode.InvalidRequest)
+        const streamable = yield* viaFetch("/mcp", {})
+        expect(streamable.status).toBe(413)
+        expect(errorOf(streamable.body).message).toContain("Payload Too Large")
+        // Chunked, without a declared length, on node:http.
+        for (const path of [client.endpoint, "/mcp"]) {
+          const chunked = yield* request({ port, path, body: big, chunked: true, headers: { accept: BOTH } })
+          expect(chunked.status, path).toBe(413)
+        }
+        // The legacy session is unharmed; a refused opening request registered nothing.
+        expect((yield* client.initialize).result).toBeDefined()
+        expect(yield* registry.size).toBe(1)
+        yield* assertServing(port)
+      })))
+
+  it.live("Origin is validated by default: same-origin and loopback origins pass, others get 403", () =>
+    withDemo({}, ({ port, registry }) =>
+      Effect.gen(function*() {
+        const post = (headers: Http.OutgoingHttpHeaders) =>
+          request({ port, path: "/mcp", body: JSON.stringify(initialize(1)), headers: { accept: BOTH, ...headers } })
+        expect((yield* post({ origin: `http://127.0.0.1:${port}` })).status).toBe(200)
+        expect((yield* post({ origin: "http://localhost:5173" })).status).toBe(200)
+        for (const origin of ["http://evil.example", "null", "https://127.0.0.1.evil.example"]) {
+          const refused = yield* post({ origin })
+          expect(refused.status, origin).toBe(403)
+          expect(errorBody(refused).message).toContain("origin")
+        }
+        // A rebinding attacker's name that resolves to 127.0.0.1 still sends its own Host.
+        const rebound = yield* post({ host: `attacker.example:${port}`, origin: `http://attacker.example:${port}` })
+        expect(rebound.status).toBe(403)
+        expect(yield* registry.size).toBe(2)
+      })))
+
+  it.live("mounted on an HttpLayerRouter beside other routes, the transports and the security hold", () =>
+    Effect.gen(function*() {
+      const logs = capture()
+      const hello = HttpLayerRouter.add("GET", "/hello", HttpServerResponse.text("hello"))
+      const app = HttpLayerRouter.serve(Layer.mergeAll(NodeMcpServer.routes(), hello), { disableLogger: true }).pipe(
+        Layer.provideMerge(DemoServer.layer),
+        Layer.provideMerge(NodeHttpServer.layer(Http.createServer, { port: 0, host: "127.0.0.1" }))
+      )
+      yield* Effect.scoped(Effect.gen(function*() {
+        const context = yield* Layer.build(app)
+        const address = Context.get(context, HttpServer.HttpServer).address
+        if (address._tag !== "TcpAddress") throw new Error("expected a TCP address")
+        const port = address.port
+        expect((yield* request({ port, path: "/hello", method: "GET", body: "" })).body).toBe("hello")
+        const init = yield* request({ port, path: "/mcp", body: JSON.stringify(initialize(1)), headers: { accept: BOTH } })
+        expect(init.status).toBe(200)
+        expect(init.headers["mcp-session-id"]).toMatch(/^[0-9a-f]{32}$/)
+        const evilOrigin = yield* request({
+          port,
+          path: "/mcp",
+          body: JSON.stringify(initialize(2)),
+          headers: { accept: BOTH, origin: "http://evil.example" }
+        })
+        expect(evilOrigin.status).toBe(403)
+        const evilHost = yield* request({
+          port,
+          path: "/mcp",
+          body: JSON.stringify(initialize(3)),
+          headers: { accept: BOTH, host: "evil.example" }
+        })
+        expect(evilHost.status).toBe(403)
+        // Legacy SSE through the platform adapter: a stream, a POST answered on it, a disconnect that ends it.
+        const stream = new SseStream({ port })
+        const endpoint = yield* Effect.promise(() => stream.endpoint())
+        expect((yield* postJson(port, endpoint, initialize("i"))).status).toBe(202)
+        const answer = yield* Effect.promise(() => stream.message((m) => m.id === "i"))
+        expect(answer.result).toMatchObject({ protocolVersion: "2025-11-25" })
+        const registry = Context.get(context, SessionRegistry.SessionRegistry)
+        expect(yield* registry.size).toBe(2)
+        stream.destroy()
+        yield* eventually(Effect.map(registry.size, (n) => n === 1))
+        expect((yield* postJson(port, endpoint, JsonRpc.request(2, "ping"))).status).toBe(404)
+      }))
+      expect(logs.problems()).toEqual([])
+    }).pipe(Effect.provide(capture().layer)))
+
+  it.live("a hostile corpus: every answer is a status from the spec with a JSON-RPC error body", () =>
+    withDemo({}, ({ port, registry }) =>
+      Effect.gen(function*() {
+        const client = yield* connectClient(port)
+        yield* client.initialize
+        const random = prng(0x0bad_f00d)
+        const bodies: ReadonlyArray<string> = [
+          "",
+          "{",
+          "null",
+          "[]",
+          "[1,2]",
+          "\"str\"",
+          "42",
+          "{}",
+          "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}",
+          "{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"ping\"}",
+          "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":7}",
+          "{\"jsonrpc\":\"2.0\",\"id\":1}",
+          "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{}}",
+          "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"},7]",
+          "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\u0000",
+          "\uFEFF{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}",
+          Array.from({ length: 200 }, () => String.fromCharCode(Math.floor(random() * 256))).join("")
+        ]
+        const targets: ReadonlyArray<{ readonly path: string; readonly headers: Http.OutgoingHttpHeaders }> = [
+          { path: client.endpoint, headers: {} },
+          { path: "/mcp", headers: { accept: BOTH } },
+          { path: "/mcp", headers: { accept: BOTH, "mcp-session-id": "0123456789abcdef0123456789abcdef" } },
+          { path: "/mcp", headers: { accept: "text/html" } },
+          { path: "/mcp", headers: { accept: BOTH, "mcp-protocol-version": "1999-01-01" } },
+          { path: "/messages?session_id=%00", headers: {} }
+        ]
+        const allowed = new Set([202, 400, 404, 406, 413, 415])
+        for (const target of targets) {
+          for (const body of bodies) {
+            for (const contentType of ["application/json", "text/plain"]) {
+              const result = yield* request({
+                port,
+                path: target.path,
+                body,
+                headers: { ...target.headers, "content-type": contentType }
+              })
+              const label = `${target.path} ${JSON.stringify(target.headers)} ${contentType} ${JSON.stringify(body).slice(0, 40)}`
+              expect(allowed.has(result.status), `${label}: ${result.status}`).toBe(true)
+              if (result.status !== 202) expect(errorBody(result).code, label).toBeLessThan(0)
+            }
+          }
+        }
+        // Nothing was opened by all that; the one real session is still served.
+        expect(yield* registry.size).toBe(1)
+        expect((yield* client.request("tools/list")).result).toBeDefined()
+        yield* assertServing(port)
+      })))
+})
+
+describe("HttpTransport: the seed's guarantee under load", () => {
+  it.live("1,000 SSE sessions disconnected at random moments, 50 at a time: no 202 long after a disconnect", () =>
+    withDemo({}, ({ port, registry }) =>
+      Effect.gen(function*() {
+        const random = prng(0x2200_1000)
+        const ping = JSON.stringify(JsonRpc.request(1, "ping"))
+        const plan = Array.from({ length: 1000 }, () => ({
+          moment: Math.floor(random() * 3),
+          delay: Math.floor(random() * 10)
+        }))
+        /** Per session: how long after the disconnect each POST went out, and what it got. */
+        const probes: Array<{ readonly after: number; readonly status: number }> = []
+        const toNotFound: Array<number> = []
+        const one = ({ delay, moment }: (typeof plan)[number]) =>
+          Effect.gen(function*() {
+            const stream = new SseStream({ port })
+            const endpoint = yield* Effect.promise(() => stream.endpoint())
+            if (moment >= 1) {
+              expect((yield* postJson(port, endpoint, initialize("i"))).status).toBe(202)
+              yield* Effect.promise(() => stream.message((m) => m.id === "i"))
+            }
+            if (moment === 2) {
+              const call = { name: "sleep", arguments: { ms: 60_000 }, _meta: { progressToken: "p" } }
+              expect((yield* postJson(port, endpoint, JsonRpc.request("s", "tools/call", call))).status).toBe(202)
+              yield* Effect.promise(() => stream.message((m) => m.method === "notifications/progress"))
+            }
+            yield* Effect.sleep(delay)
+            stream.destroy()
+            const cut = performance.now()
+            // Probe until the session is gone; a probe is a POST like any client's.
+            for (let attempt = 0; attempt < 200; attempt++) {
+              const sentAt = performance.now()
+              const result = yield* request({ port, path: endpoint, body: ping })
+              probes.push({ after: sentAt - cut, status: result.status })
+              if (result.status === 404) {
+                toNotFound.push(performance.now() - cut)
+                return
+              }
+              expect(result.status).toBe(202)
+              yield* Effect.sleep(2)
+            }
+          })
+        yield* Effect.forEach(plan, one, { concurrency: 50, discard: true })
+        yield* eventually(Effect.map(registry.size, (n) => n === 0), 5_000)
+
+        // Every session was found gone; none accepted a message 100 ms or more after its client had left.
+        expect(toNotFound.length).toBe(plan.length)
+        const late = probes.filter((p) => p.status === 202 && p.after >= 100)
+        expect(late).toEqual([])
+        const sorted = toNotFound.slice().sort((a, b) => a - b)
+        console.log(
+          `under load: 1,000 disconnects, ${probes.length} probes, ` +
+            `${probes.filter((p) => p.status === 202).length} accepted before the server saw the disconnect; ` +
+            `disconnect to 404 p50 ${sorted[500]!.toFixed(1)} ms, max ${sorted[sorted.length - 1]!.toFixed(1)} ms`
+        )
+        yield* assertServing(port)
+      })), 120_000)
+
+  it.live("every old session id gets 404, never 202, once the registry is empty", () =>
+    withDemo({}, ({ port, registry }) =>
+      Effect.gen(function*() {
+        const ids: Array<string> = []
+        yield* Effect.forEach(Array.from({ length: 100 }), () =>
+          Effect.gen(function*() {
+            const stream = new SseStream({ port })
+            ids.push(sessionIdOf(yield* Effect.promise(() => stream.endpoint())))
+            stream.destroy()
+          }), { concurrency: 20, discard: true })
+        yield* eventually(Effect.map(registry.size, (n) => n === 0))
+        for (const id of ids) {
+          expect((yield* postJson(port, `/messages?session_id=${id}`, JsonRpc.request(1, "ping"))).status).toBe(404)
+        }
+      })))
+})
