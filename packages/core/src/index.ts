@@ -38,3 +38,5 @@ export * as Sse from "./Sse.js"
 export * as SseTransport from "./SseTransport.js"
 /** @since 0.1.0 */
 export * as StreamableHttpTransport from "./StreamableHttpTransport.js"
+/** @since 0.1.0 */
+export * as StdioTransport from "./StdioTransport.js"

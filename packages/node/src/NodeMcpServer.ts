@@ -9,6 +9,12 @@
  * Requests are answered straight from `node:http` by the MCP HTTP front (`HttpTransport`); only the handlers,
  * which run user code, get fibers.
  *
+ * Over stdio, for a server a desktop client starts as a process:
+ *
+ * ```ts
+ * NodeMcpServer.serveStdio().pipe(Effect.provide(ServerLive), NodeRuntime.runMain)
+ * ```
+ *
  * @since 0.1.0
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
@@ -21,10 +27,15 @@ import type { McpServer } from "@effect-mcp/core/McpServer"
 import * as SessionRegistry from "@effect-mcp/core/SessionRegistry"
 import type * as SseTransport from "@effect-mcp/core/SseTransport"
 import type * as StreamableHttpTransport from "@effect-mcp/core/StreamableHttpTransport"
+import * as NodeStream from "@effect/platform-node/NodeStream"
+import * as StdioTransport from "@effect-mcp/core/StdioTransport"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as Http from "node:http"
+import type { Readable, Writable } from "node:stream"
 import { listener } from "./NodeExchange.js"
 
 /** @since 0.1.0 */
@@ -128,3 +139,54 @@ const closeWhenIdle = (server: Http.Server) =>
 
 /** How long responses may take to finish once every session has closed. */
 const SHUTDOWN_GRACE_MS = 500
+
+/** @since 0.1.0 */
+export interface StdioOptions extends StdioTransport.Options {
+  /** Where messages come from. Default `process.stdin`. */
+  readonly stdin?: Readable | undefined
+  /** Where messages go; nothing else is written to it. Default `process.stdout`. */
+  readonly stdout?: Writable | undefined
+}
+
+/**
+ * Logs go to stderr: stdout carries protocol messages and nothing else.
+ *
+ * @since 0.1.0
+ */
+export const stderrLogger: Layer.Layer<never> = Logger.replace(
+  Logger.defaultLogger,
+  Logger.withConsoleError(Logger.logfmtLogger)
+)
+
+/**
+ * Serves the `McpServer` it is given over stdin and stdout until stdin ends (EOF) or the fiber is interrupted
+ * (`NodeRuntime.runMain` does that on SIGTERM and SIGINT); either way the session's finalizers run and the
+ * effect ends, so the process exits 0. Logs go to stderr.
+ *
+ * @since 0.1.0
+ */
+export const serveStdio = (options: StdioOptions = {}): Effect.Effect<void, never, McpServer> =>
+  Effect.scoped(Effect.gen(function*() {
+    const stdin = options.stdin ?? process.stdin
+    const stdout = options.stdout ?? process.stdout
+    // One session for the life of the process: it never idles out.
+    const registry = yield* SessionRegistry.make({ idleTimeout: Duration.infinity })
+    const input = NodeStream.fromReadable<Error>(() => stdin, (cause) =>
+      cause instanceof Error ? cause : new Error(String(cause)))
+    yield* StdioTransport.serve(input, (text) => {
+      if (stdout.writable) stdout.write(text)
+    }, options).pipe(
+      Effect.provideService(SessionRegistry.SessionRegistry, registry),
+      // A broken stdin ends the session like EOF does.
+      Effect.catchAll((error) => Effect.logWarning("stdin failed; ending the session", error))
+    )
+  })).pipe(Effect.provide(stderrLogger))
+
+/**
+ * `serveStdio` as a layer, for apps that compose layers: it serves while the app runs, and ends the app's main
+ * fiber never; prefer `serveStdio` for a process whose only job is the stdio server, so EOF ends it.
+ *
+ * @since 0.1.0
+ */
+export const layerStdio = (options: StdioOptions = {}): Layer.Layer<never, never, McpServer> =>
+  Layer.scopedDiscard(Effect.forkScoped(serveStdio(options)))

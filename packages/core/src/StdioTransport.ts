@@ -1,0 +1,122 @@
+/**
+ * The stdio transport: newline-delimited JSON-RPC on a byte stream in and a text sink out, one session whose
+ * life is the input's. What a desktop client starts as a local process speaks this.
+ *
+ * The session is opened in the caller's scope and `serve` ends when the input does (EOF), so closing stdin ends
+ * the session and runs every finalizer. A line that is not JSON gets a -32700 error and the session goes on;
+ * nothing but protocol messages is ever written to the output.
+ *
+ * Platform-neutral: `@effect-mcp/node`'s `NodeMcpServer.serveStdio` feeds it the process's stdin and stdout.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Stream from "effect/Stream"
+import * as Front from "./internal/front.js"
+import * as JsonRpc from "./JsonRpc.js"
+import * as McpSchema from "./McpSchema.js"
+import type { Sink } from "./McpSession.js"
+import { SessionRegistry } from "./SessionRegistry.js"
+
+/** @since 0.1.0 */
+export interface Options {
+  /** The longest line accepted, in characters; a longer one is answered with -32600 and skipped. Default 4 MiB. */
+  readonly maxLineLength?: number | undefined
+}
+
+/** The transport name its session is registered with. @since 0.1.0 */
+export const TRANSPORT = "stdio"
+
+/**
+ * Splits text chunks into lines (`\n` or `\r\n`), holding at most `max` characters of an unfinished line: the
+ * rest of a longer line is dropped and the line is reported as too long.
+ */
+const lineSplitter = (max: number, onLine: (line: string) => void, onTooLong: () => void) => {
+  let buffer = ""
+  let overflowed = false
+  return {
+    push: (text: string): void => {
+      let start = 0
+      let newline: number
+      while ((newline = text.indexOf("\n", start)) >= 0) {
+        const piece = text.slice(start, newline)
+        start = newline + 1
+        if (overflowed || buffer.length + piece.length > max) {
+          overflowed = false
+          buffer = ""
+          onTooLong()
+          continue
+        }
+        const line = buffer + piece
+        buffer = ""
+        onLine(line.endsWith("\r") ? line.slice(0, -1) : line)
+      }
+      const rest = text.slice(start)
+      if (overflowed) return
+      if (buffer.length + rest.length > max) {
+        overflowed = true
+        buffer = ""
+      } else {
+        buffer += rest
+      }
+    },
+    end: (): void => {
+      if (overflowed) onTooLong()
+      else if (buffer.trim() !== "") onLine(buffer)
+      buffer = ""
+      overflowed = false
+    }
+  }
+}
+
+/**
+ * Serves one session over `input` and `write` until `input` ends; the session closes then, or earlier if the
+ * caller's fiber is interrupted.
+ *
+ * @since 0.1.0
+ */
+export const serve = <E>(
+  input: Stream.Stream<Uint8Array, E>,
+  write: (text: string) => void,
+  options: Options = {}
+): Effect.Effect<void, E, SessionRegistry> =>
+  Effect.scoped(Effect.gen(function*() {
+    const registry = yield* SessionRegistry
+    const writer: Sink = (message) => {
+      let text: string
+      try {
+        text = JSON.stringify(message)
+      } catch {
+        return false
+      }
+      write(text + "\n")
+      return true
+    }
+    const session = yield* Effect.orDie(registry.open({
+      transport: TRANSPORT,
+      protocolVersion: McpSchema.LATEST_PROTOCOL_VERSION,
+      writer
+    }))
+    const refuse = (error: JsonRpc.JsonRpcError, id: JsonRpc.RequestId | null = null) => {
+      writer(JsonRpc.failure(id, error))
+    }
+    const onLine = (line: string) => {
+      if (line.trim() === "") return
+      const decoded = JsonRpc.decodeBody(line)
+      if (Either.isLeft(decoded)) return refuse(decoded.left)
+      const messages = Front.messagesOf(decoded.right, session.protocolVersion)
+      if ("_tag" in messages) return refuse(JsonRpc.invalidRequest(messages.reason))
+      for (const message of messages) session.offer(message, writer)
+    }
+    const maxLine = options.maxLineLength ?? Front.DEFAULT_MAX_BODY_SIZE
+    const lines = lineSplitter(
+      maxLine,
+      onLine,
+      () => refuse(JsonRpc.invalidRequest(`Invalid request: the line exceeds ${maxLine} characters`))
+    )
+    const decoder = new TextDecoder()
+    yield* Stream.runForEach(input, (chunk) => Effect.sync(() => lines.push(decoder.decode(chunk, { stream: true }))))
+    lines.push(decoder.decode())
+    lines.end()
+  }))
