@@ -660,7 +660,7 @@ describe("SseTransport: graceful shutdown", () => {
         Effect.sync(() =>
           ChildProcess.spawn(
             process.execPath,
-            ["--import", "tsx", "packages/examples/src/main.ts", "--port", String(port)],
+            ["packages/examples/dist/main.js", "--port", String(port)], // built by `tsc -b` (npm test)
             { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }
           )
         ),

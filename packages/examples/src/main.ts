@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * Runs the demo server: `npm start -- --port 3000 --host 127.0.0.1`.
  */
