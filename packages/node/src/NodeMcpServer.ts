@@ -32,6 +32,8 @@ import * as StdioTransport from "@effect-mcp/core/StdioTransport"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as HashSet from "effect/HashSet"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Http from "node:http"
@@ -153,9 +155,9 @@ export interface StdioOptions extends StdioTransport.Options {
  *
  * @since 0.1.0
  */
-export const stderrLogger: Layer.Layer<never> = Logger.replace(
-  Logger.defaultLogger,
-  Logger.withConsoleError(Logger.logfmtLogger)
+export const stderrLogger: Layer.Layer<never> = Layer.locallyScoped(
+  FiberRef.currentLoggers,
+  HashSet.make(Logger.prettyLogger({ stderr: true, colors: false }))
 )
 
 /**
