@@ -1,6 +1,8 @@
 /**
- * The MCP client: one service over every transport (Streamable HTTP, legacy HTTP+SSE, and in-process through
- * `McpTest`), so code written against `McpClient` runs unchanged on each.
+ * The MCP client: the protocol engine (requests and their answers, progress, notifications, the `initialize`
+ * handshake, a new session when the server lost ours, requests the server sends the client) on top of whichever
+ * `McpClientTransport` is in context. Code written against `McpClient` runs unchanged over each: Streamable HTTP,
+ * legacy HTTP+SSE, HTTP with auto-detection, stdio, and in-process through `McpTest`.
  *
  * ```ts
  * const program = Effect.gen(function*() {
@@ -13,29 +15,27 @@
  *   Effect.provide(McpClient.layerStreamableHttp({ url: "http://127.0.0.1:3000/mcp" })),
  *   Effect.provide(FetchHttpClient.layer)
  * )
+ * // or: McpClient.layerHttp({ url }) (Streamable HTTP, else legacy SSE), McpClient.layerSse({ url: ".../sse" }),
+ * // McpClient.layerStdio({ command: "node", args: ["server.js"] }) with NodeContext.layer,
+ * // McpClient.layer(options) with any McpClientTransport layer.
  * ```
  *
  * The layers are scoped: building one connects and runs the `initialize` handshake, releasing it fails what is
- * still pending, ends `notifications` and closes the session. Over Streamable HTTP, a 404 for the client's
- * session (the server restarted, expired or deleted it) makes the client open a new session by itself and
- * retry the request once.
+ * still pending, ends `notifications` and closes the connection (the session, the process). Over Streamable HTTP,
+ * a 404 for the client's session (the server restarted, expired or deleted it) makes the client open a new
+ * session by itself and retry the request once.
  *
  * @since 0.1.0
  */
-import * as HttpBody from "@effect/platform/HttpBody"
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import * as Cause from "effect/Cause"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
-import * as FiberHandle from "effect/FiberHandle"
 import * as FiberId from "effect/FiberId"
+import * as FiberMap from "effect/FiberMap"
 import { identity } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -44,37 +44,17 @@ import * as PubSub from "effect/PubSub"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as SseParser from "./internal/sseParser.js"
 import * as JsonRpc from "./JsonRpc.js"
+import { McpClientError } from "./McpClientError.js"
+import * as McpClientTransport from "./McpClientTransport.js"
 import * as McpSchema from "./McpSchema.js"
-import type * as Sse from "./Sse.js"
 
 /**
- * Why a client operation failed:
- *
- * - `Transport`: the server could not be reached, or the connection broke;
- * - `HttpStatus`: the server answered with an HTTP error (`status`; `code` when the body was a JSON-RPC error);
- * - `SessionNotFound`: the server no longer knows the session (404); over Streamable HTTP, only when a new
- *   session did not help either;
- * - `Protocol`: the server sent something that is not valid MCP (a result that does not match its schema...);
- * - `RpcError`: the server answered the request with a JSON-RPC error (`code`, `message`, `data`);
- * - `Closed`: the client was closed.
+ * Why a client operation failed; see the `McpClientError` module.
  *
  * @since 0.1.0
  */
-export class McpClientError extends Schema.TaggedError<McpClientError>()("McpClientError", {
-  reason: Schema.Literal("Transport", "HttpStatus", "SessionNotFound", "Protocol", "RpcError", "Closed"),
-  message: Schema.String,
-  status: Schema.optional(Schema.Number),
-  code: Schema.optional(Schema.Number),
-  data: Schema.optional(Schema.Unknown),
-  cause: Schema.optional(Schema.Defect)
-}) {}
-
-const transportError = (message: string) => (cause: unknown) =>
-  new McpClientError({ reason: "Transport", message, cause })
-
-const protocolError = (message: string) => new McpClientError({ reason: "Protocol", message })
+export { McpClientError } from "./McpClientError.js"
 
 const rpcError = (error: JsonRpc.ErrorObject) =>
   new McpClientError({
@@ -175,64 +155,49 @@ export interface McpClientService {
  */
 export class McpClient extends Context.Tag("@effect-mcp/core/McpClient")<McpClient, McpClientService>() {}
 
-/** Where a transport hands what it receives. @since 0.1.0 */
-export interface Receiver {
-  /** A message from the server. */
-  readonly receive: (message: JsonRpc.Message) => Effect.Effect<void>
-  /** The connection is gone for good: pending and later requests fail with `error`. */
-  readonly disconnected: (error: McpClientError) => Effect.Effect<void>
-}
 
 /**
- * How the client reaches a server. `make` runs MCP on top of it; a transport only moves messages.
+ * Answers one kind of request the server sends the client (`roots/list`, `sampling/createMessage`,
+ * `elicitation/create`...). `ping` is always answered; any other method without a handler gets -32601.
  *
  * @since 0.1.0
  */
-export interface Transport {
+export interface ServerRequestHandler {
+  readonly method: string
+  /** What the client declares in `initialize` for this handler, merged into `Options.capabilities`. */
+  readonly capabilities?: McpSchema.ClientCapabilities | undefined
   /**
-   * Sends one message. When the transport gets messages back in answer (a Streamable HTTP response), it hands
-   * them to the `Receiver` before this completes.
+   * The result of the request, or the JSON-RPC error to answer with. Interrupted when the server cancels the
+   * request or the client closes.
    */
-  readonly send: (message: JsonRpc.Message) => Effect.Effect<void, McpClientError>
-  /** Called after each handshake with the negotiated revision (Streamable HTTP sends it as a header). */
-  readonly initialized: (protocolVersion: string) => Effect.Effect<void>
-  /**
-   * Forgets the server's session so the next `initialize` opens a new one. Only transports that can recover
-   * from a `SessionNotFound` this way have it.
-   */
-  readonly reset?: Effect.Effect<void> | undefined
-  /** The server's session id, when the transport has one. */
-  readonly sessionId: Effect.Effect<Option.Option<string>>
-  /** Ends the connection; called once, when the client closes. */
-  readonly close: Effect.Effect<void>
+  readonly handle: (params: unknown) => Effect.Effect<unknown, JsonRpc.JsonRpcError>
 }
 
-/** @since 0.1.0 */
+/** Options of the client engine, whatever the transport. @since 0.1.0 */
 export interface Options {
   /** `clientInfo` sent in `initialize`. Default `effect-mcp-client` 0.1.0. */
   readonly clientInfo?: McpSchema.Implementation | undefined
-  /** `capabilities` sent in `initialize`. Default none. */
+  /** `capabilities` sent in `initialize`, besides those of `handlers`. Default none. */
   readonly capabilities?: McpSchema.ClientCapabilities | undefined
   /** The revision asked for in `initialize`. Default `McpSchema.LATEST_PROTOCOL_VERSION`. */
   readonly protocolVersion?: string | undefined
-}
-
-/** Options of the HTTP transports. @since 0.1.0 */
-export interface HttpOptions extends Options {
-  /** The MCP endpoint (`/mcp`) for Streamable HTTP; the SSE endpoint (`/sse`) for the legacy transport. */
-  readonly url: string | URL
-  /** Extra headers sent with every HTTP request (authorization...). */
-  readonly headers?: Readonly<Record<string, string>> | undefined
-}
-
-/** Options of the Streamable HTTP transport. @since 0.1.0 */
-export interface StreamableHttpOptions extends HttpOptions {
+  /** Handlers for the requests the server sends the client; their capabilities are declared in `initialize`. */
+  readonly handlers?: ReadonlyArray<ServerRequestHandler> | undefined
   /**
-   * Hold a GET stream open for the messages the server starts (log messages, list changes outside a request).
-   * Default true; a server without one (405) is fine either way.
+   * How long a request (`initialize` included) may wait for its answer before it fails with `Timeout` and is
+   * cancelled. Default: no limit (use `Effect.timeout` per call).
    */
-  readonly standaloneStream?: boolean | undefined
+  readonly requestTimeout?: Duration.DurationInput | undefined
 }
+
+/** Options of `layerSse`. @since 0.1.0 */
+export interface HttpOptions extends Options, McpClientTransport.HttpOptions {}
+
+/** Options of `layerStreamableHttp` and `layerHttp`. @since 0.1.0 */
+export interface StreamableHttpOptions extends HttpOptions, McpClientTransport.StreamableHttpOptions {}
+
+/** Options of `layerStdio`. @since 0.1.0 */
+export interface StdioOptions extends Options, McpClientTransport.StdioOptions {}
 
 const decodeProgress = Schema.decodeUnknownOption(Progress)
 
@@ -240,7 +205,10 @@ const decoder = <A, I>(schema: Schema.Schema<A, I, never>) => {
   const decode = Schema.decodeUnknown(schema)
   return (method: string) => (result: unknown): Effect.Effect<A, McpClientError> =>
     Effect.mapError(decode(result), (error) =>
-      protocolError(`Invalid result of ${method}: ${ParseResult.TreeFormatter.formatErrorSync(error)}`))
+      new McpClientError({
+        reason: "Protocol",
+        message: `Invalid result of ${method}: ${ParseResult.TreeFormatter.formatErrorSync(error)}`
+      }))
 }
 
 const decodeInitialize = decoder(McpSchema.InitializeResult)("initialize")
@@ -263,20 +231,56 @@ const withProgressToken = (params: unknown, token: McpSchema.ProgressToken): { r
 const listParams = (options: ListOptions | undefined) =>
   options?.cursor === undefined ? undefined : { cursor: options.cursor }
 
+const pingHandler: ServerRequestHandler = { method: "ping", handle: () => Effect.succeed({}) }
+
+const mergeObjects = <A extends object>(a: A | undefined, b: A | undefined): A | undefined =>
+  a === undefined ? b : b === undefined ? a : { ...a, ...b }
+
+/** Two capability sets as one; where both have an entry (`roots`, `sampling`...), its fields are merged. */
+const mergeCapabilities = (
+  a: McpSchema.ClientCapabilities,
+  b: McpSchema.ClientCapabilities
+): McpSchema.ClientCapabilities => {
+  const roots = mergeObjects(a.roots, b.roots)
+  const sampling = mergeObjects(a.sampling, b.sampling)
+  const elicitation = mergeObjects(a.elicitation, b.elicitation)
+  const experimental = mergeObjects(a.experimental, b.experimental)
+  return {
+    ...(roots === undefined ? {} : { roots }),
+    ...(sampling === undefined ? {} : { sampling }),
+    ...(elicitation === undefined ? {} : { elicitation }),
+    ...(experimental === undefined ? {} : { experimental })
+  }
+}
+
+/** The capabilities to declare: the options', and those of each handler. */
+const declaredCapabilities = (options: Options): McpSchema.ClientCapabilities =>
+  (options.handlers ?? []).reduce(
+    (capabilities, handler) => mergeCapabilities(capabilities, handler.capabilities ?? {}),
+    options.capabilities ?? {}
+  )
+
+const decodeCancelled = Schema.decodeUnknownOption(McpSchema.CancelledParams)
+
 /**
- * Builds a client on a transport and runs the handshake. The client lives in the current scope: closing it
- * closes the client.
+ * Builds a client on the `McpClientTransport` in context and runs the handshake. The client lives in the current
+ * scope: closing it closes the client and the transport.
  *
  * @since 0.1.0
  */
-export const make = <R>(
-  makeTransport: (receiver: Receiver) => Effect.Effect<Transport, McpClientError, R>,
+export const make = (
   options: Options = {}
-): Effect.Effect<McpClientService, McpClientError, R | Scope.Scope> =>
+): Effect.Effect<McpClientService, McpClientError, McpClientTransport.McpClientTransport | Scope.Scope> =>
   Effect.gen(function*() {
+    const transport = yield* McpClientTransport.McpClientTransport
     const scope = yield* Effect.scope
+    const timeout = options.requestTimeout === undefined ? undefined : Duration.decode(options.requestTimeout)
+    const handlers = new Map<string, ServerRequestHandler>([["ping", pingHandler]])
+    for (const handler of options.handlers ?? []) handlers.set(handler.method, handler)
     const pending = new Map<JsonRpc.RequestId, Deferred.Deferred<unknown, McpClientError>>()
     const progressHandlers = new Map<McpSchema.ProgressToken, (progress: Progress) => Effect.Effect<void>>()
+    // The server's requests being answered, by id, so that `notifications/cancelled` can interrupt them.
+    const serving = yield* FiberMap.make<JsonRpc.RequestId>()
     const notifications = yield* PubSub.unbounded<JsonRpc.Notification>()
     // Set once the client can no longer send: every later request fails with it.
     let failure: McpClientError | undefined
@@ -292,52 +296,70 @@ export const make = <R>(
         return PubSub.shutdown(notifications)
       })
 
-    // Server-to-client requests: only `ping` is answered, since the client announces no capabilities that
-    // would bring others (sampling, roots, elicitation).
-    const answer = (request: JsonRpc.Request) =>
-      Effect.suspend(() =>
-        transport.send(
-          request.method === "ping"
-            ? JsonRpc.success(request.id, {})
-            : JsonRpc.failure(request.id, JsonRpc.methodNotFound(request.method))
-        )
-      ).pipe(Effect.ignore)
+    const send = (message: JsonRpc.Message) =>
+      Effect.suspend(() => failure !== undefined ? Effect.fail(failure) : transport.send(message))
 
-    const receiver: Receiver = {
-      receive: (message) => {
-        if (JsonRpc.isResponse(message)) {
-          if (message.id === null) {
-            return Effect.logWarning("MCP server sent an error that answers no request", message)
-          }
-          const deferred = pending.get(message.id)
-          // No entry: the request was cancelled or timed out, and the server answered anyway.
-          if (deferred === undefined) return Effect.void
-          pending.delete(message.id)
-          return Deferred.done(
-            deferred,
-            "error" in message ? Exit.fail(rpcError(message.error)) : Exit.succeed(message.result)
-          )
-        }
-        if (JsonRpc.isRequest(message)) return Effect.asVoid(Effect.forkIn(answer(message), scope))
-        if (message.method === "notifications/progress") {
-          const progress = decodeProgress(message.params)
-          const handler = Option.isSome(progress) ? progressHandlers.get(progress.value.progressToken) : undefined
-          if (handler !== undefined && Option.isSome(progress)) {
-            // A failing callback must not stop the fiber that receives everything else.
-            return handler(progress.value).pipe(
-              Effect.catchAllCause((cause) => Effect.logError("MCP client: onProgress failed", cause)),
-              Effect.zipRight(PubSub.publish(notifications, message))
+    // A request from the server: its handler's answer, -32601 without one, -32603 when the handler dies.
+    const serve = (request: JsonRpc.Request): Effect.Effect<void> => {
+      const handler = handlers.get(request.method)
+      const answer: Effect.Effect<JsonRpc.Message> = handler === undefined
+        ? Effect.succeed(JsonRpc.failure(request.id, JsonRpc.methodNotFound(request.method)))
+        : handler.handle(request.params).pipe(
+          Effect.map((result) => JsonRpc.success(request.id, result)),
+          Effect.catchAll((error) => Effect.succeed(JsonRpc.failure(request.id, error))),
+          Effect.catchAllDefect((defect) =>
+            Effect.as(
+              Effect.logError(`MCP client: the handler of ${request.method} failed`, defect),
+              JsonRpc.failure(request.id, JsonRpc.internalError())
             )
-          }
-        }
-        return PubSub.publish(notifications, message)
-      },
-      disconnected: fail
+          )
+        )
+      return Effect.ignore(Effect.flatMap(answer, send))
     }
 
-    // Assigned right below: `receiver` needs `transport` for its answers, and the transport needs `receiver`.
-    let transport!: Transport
-    transport = yield* makeTransport(receiver)
+    const receive = (message: JsonRpc.Message): Effect.Effect<void> => {
+      if (JsonRpc.isResponse(message)) {
+        if (message.id === null) {
+          return Effect.logWarning("MCP server sent an error that answers no request", message)
+        }
+        const deferred = pending.get(message.id)
+        // No entry: the request was cancelled or timed out, and the server answered anyway.
+        if (deferred === undefined) return Effect.void
+        pending.delete(message.id)
+        return Deferred.done(
+          deferred,
+          "error" in message ? Exit.fail(rpcError(message.error)) : Exit.succeed(message.result)
+        )
+      }
+      if (JsonRpc.isRequest(message)) return Effect.asVoid(FiberMap.run(serving, message.id, serve(message)))
+      if (message.method === "notifications/cancelled") {
+        const cancelled = decodeCancelled(message.params)
+        if (Option.isSome(cancelled)) {
+          return Effect.zipRight(
+            Effect.forkIn(FiberMap.remove(serving, cancelled.value.requestId), scope),
+            PubSub.publish(notifications, message)
+          )
+        }
+      }
+      if (message.method === "notifications/progress") {
+        const progress = decodeProgress(message.params)
+        const handler = Option.isSome(progress) ? progressHandlers.get(progress.value.progressToken) : undefined
+        if (handler !== undefined && Option.isSome(progress)) {
+          // A failing callback must not stop the fiber that receives everything else.
+          return handler(progress.value).pipe(
+            Effect.catchAllCause((cause) => Effect.logError("MCP client: onProgress failed", cause)),
+            Effect.zipRight(PubSub.publish(notifications, message))
+          )
+        }
+      }
+      return PubSub.publish(notifications, message)
+    }
+
+    // Messages flow until the scope closes; a transport that loses its connection fails everything with the reason.
+    yield* transport.run(receive).pipe(
+      Effect.catchAll(fail),
+      Effect.forkIn(scope)
+    )
 
     const cancel = (id: JsonRpc.RequestId) =>
       Effect.suspend(() =>
@@ -345,6 +367,18 @@ export const make = <R>(
           JsonRpc.notification("notifications/cancelled", { requestId: id, reason: "The request was interrupted" })
         )
       ).pipe(Effect.ignore, Effect.forkIn(scope), Effect.asVoid)
+
+    const withTimeout = (method: string) =>
+      timeout === undefined
+        ? identity<Effect.Effect<unknown, McpClientError>>
+        : Effect.timeoutFail({
+          duration: timeout,
+          onTimeout: () =>
+            new McpClientError({
+              reason: "Timeout",
+              message: `The server did not answer ${method} within ${Duration.format(timeout)}`
+            })
+        })
 
     // One request over the current session, without recovery.
     const call = (method: string, params: unknown): Effect.Effect<unknown, McpClientError> =>
@@ -361,23 +395,24 @@ export const make = <R>(
         ).pipe(
           // The spec forbids cancelling `initialize`.
           Effect.onInterrupt(() => method === "initialize" ? Effect.void : cancel(id)),
+          withTimeout(method),
           Effect.ensuring(Effect.sync(() => pending.delete(id)))
         )
       })
 
-    const send = (message: JsonRpc.Message) =>
-      Effect.suspend(() => failure !== undefined ? Effect.fail(failure) : transport.send(message))
-
     const initializeParams: McpSchema.InitializeParams = {
       protocolVersion: options.protocolVersion ?? McpSchema.LATEST_PROTOCOL_VERSION,
-      capabilities: options.capabilities ?? {},
+      capabilities: declaredCapabilities(options),
       clientInfo: options.clientInfo ?? { name: "effect-mcp-client", version: "0.1.0" }
     }
 
     const handshake = Effect.gen(function*() {
       const result = yield* Effect.flatMap(call("initialize", initializeParams), decodeInitialize)
       if (!McpSchema.SUPPORTED_PROTOCOL_VERSIONS.includes(result.protocolVersion)) {
-        return yield* protocolError(`The server chose protocol version ${result.protocolVersion}, which this client does not speak`)
+        return yield* new McpClientError({
+          reason: "Protocol",
+          message: `The server chose protocol version ${result.protocolVersion}, which this client does not speak`
+        })
       }
       yield* transport.initialized(result.protocolVersion)
       yield* send(JsonRpc.notification("notifications/initialized"))
@@ -389,18 +424,25 @@ export const make = <R>(
     // Set while a new session is being opened: requests wait for it rather than go out without a session.
     let reopening: Deferred.Deferred<void> | undefined
     const recovery = yield* Effect.makeSemaphore(1)
-    const recover = (reset: Effect.Effect<void>, seen: number) =>
+    // Opens a new session, unless another request already did; false when the transport cannot.
+    const recover = (seen: number): Effect.Effect<boolean, McpClientError> =>
       recovery.withPermits(1)(Effect.suspend(() => {
-        if (seen !== generation) return Effect.void
+        if (seen !== generation) return Effect.succeed(true)
         const reopened = Deferred.unsafeMake<void>(FiberId.none)
         reopening = reopened
-        return Effect.logInfo("MCP server lost the session; starting a new one").pipe(
-          Effect.zipRight(reset),
-          Effect.zipRight(handshake),
-          Effect.map((result) => {
-            initializeResult = result
-            generation++
-          }),
+        return transport.reset.pipe(
+          Effect.flatMap((reset) =>
+            reset
+              ? Effect.logInfo("MCP server lost the session; starting a new one").pipe(
+                Effect.zipRight(handshake),
+                Effect.map((result) => {
+                  initializeResult = result
+                  generation++
+                  return true
+                })
+              )
+              : Effect.succeed(false)
+          ),
           Effect.ensuring(Effect.suspend(() => {
             reopening = undefined
             return Deferred.done(reopened, Exit.void)
@@ -410,15 +452,13 @@ export const make = <R>(
 
     // Runs `effect` once more on a new session when the server no longer knows ours.
     const recovering = <A>(effect: Effect.Effect<A, McpClientError>): Effect.Effect<A, McpClientError> => {
-      const reset = transport.reset
-      if (reset === undefined) return effect
       const attempt: Effect.Effect<A, McpClientError> = Effect.suspend(() => {
         if (reopening !== undefined) return Effect.zipRight(Deferred.await(reopening), attempt)
         const seen = generation
         return Effect.catchIf(
           effect,
           (error) => error.reason === "SessionNotFound",
-          () => Effect.zipRight(recover(reset, seen), effect)
+          (error) => Effect.flatMap(recover(seen), (recovered) => recovered ? effect : Effect.fail(error))
         )
       })
       return attempt
@@ -484,331 +524,22 @@ export const make = <R>(
     })
   })
 
-// ---------------------------------------------------------------------------------------------------------------
-// HTTP transports
-// ---------------------------------------------------------------------------------------------------------------
-
-const parseUrl = (url: string | URL): Effect.Effect<URL, McpClientError> =>
-  Effect.try({ try: () => new URL(url), catch: transportError(`Invalid URL: ${String(url)}`) })
-
-const ErrorBody = Schema.parseJson(Schema.Struct({ error: JsonRpc.ErrorObject }))
-const decodeErrorBody = Schema.decodeUnknownOption(ErrorBody)
-
 /**
- * An HTTP error, with the JSON-RPC error of its body when it has one (every MCP server sends one). A 404 to a
- * request made in a session means the server no longer knows it.
- */
-const statusError = (response: HttpClientResponse.HttpClientResponse, inSession: boolean) =>
-  Effect.flatMap(Effect.orElseSucceed(response.text, () => ""), (body) => {
-    const error = decodeErrorBody(body)
-    return Effect.fail(
-      new McpClientError({
-        reason: inSession && response.status === 404 ? "SessionNotFound" : "HttpStatus",
-        status: response.status,
-        message: Option.isSome(error)
-          ? `HTTP ${response.status}: ${error.value.error.message}`
-          : `HTTP ${response.status}${body === "" ? "" : `: ${body.slice(0, 200)}`}`,
-        ...(Option.isSome(error) ? { code: error.value.error.code } : {})
-      })
-    )
-  })
-
-const drain = (response: HttpClientResponse.HttpClientResponse) => Effect.ignore(response.arrayBuffer)
-
-/** Hands a parsed JSON value to the receiver when it is a JSON-RPC message, and returns the message. */
-const deliverJson = (receiver: Receiver, json: unknown): Effect.Effect<JsonRpc.Message | undefined> => {
-  const message = JsonRpc.decodeMessage(json)
-  return Either.isRight(message)
-    ? Effect.as(receiver.receive(message.right), message.right)
-    : Effect.as(Effect.logWarning(`MCP server sent an invalid message: ${message.left.message}`, json), undefined)
-}
-
-/** Hands the message of an SSE event to the receiver; other event types and the priming event carry none. */
-const deliverEvent = (receiver: Receiver, event: Sse.Event): Effect.Effect<JsonRpc.Message | undefined> => {
-  if ((event.event !== undefined && event.event !== "message") || event.data === "") return Effect.succeed(undefined)
-  let json: unknown
-  try {
-    json = JSON.parse(event.data)
-  } catch {
-    return Effect.as(Effect.logWarning("MCP server sent an invalid message: not JSON", event.data), undefined)
-  }
-  return deliverJson(receiver, json)
-}
-
-const isSuccess = (status: number) => status >= 200 && status < 300
-
-/** The body of a POST; what JSON cannot carry (a `bigint` in the arguments...) fails the request. */
-const encodeBody = (message: JsonRpc.Message): Effect.Effect<HttpBody.HttpBody, McpClientError> =>
-  Effect.try({
-    try: () => HttpBody.text(JSON.stringify(message), "application/json"),
-    catch: (cause) => new McpClientError({ reason: "Protocol", message: "The message cannot be sent as JSON", cause })
-  })
-
-/**
- * The legacy HTTP+SSE transport (2024-11-05): a GET opens the stream; its `endpoint` event names where to POST
- * messages; every answer arrives on the stream as a `message` event.
- */
-const sseTransport = (options: HttpOptions) => (receiver: Receiver) =>
-  Effect.gen(function*() {
-    const http = yield* HttpClient.HttpClient
-    const url = yield* parseUrl(options.url)
-    const endpoint = yield* Deferred.make<URL, McpClientError>()
-
-    const response = yield* http.execute(
-      HttpClientRequest.get(url).pipe(
-        HttpClientRequest.setHeaders({ ...options.headers, accept: "text/event-stream" })
-      )
-    ).pipe(Effect.mapError(transportError(`Could not open the SSE stream at ${url.href}`)))
-    if (!isSuccess(response.status)) return yield* statusError(response, false)
-
-    const onEvent = (event: Sse.Event): Effect.Effect<void> => {
-      if (event.event === "endpoint") {
-        let target: URL
-        try {
-          target = new URL(event.data, url)
-        } catch {
-          return Deferred.fail(endpoint, protocolError(`The endpoint event is not a URL: ${event.data}`)).pipe(Effect.asVoid)
-        }
-        // The endpoint must not send our messages (and any credentials in `headers`) to another origin.
-        return Deferred.done(
-          endpoint,
-          target.origin === url.origin
-            ? Exit.succeed(target)
-            : Exit.fail(protocolError(`The endpoint ${target.href} is not on the origin of ${url.href}`))
-        ).pipe(Effect.asVoid)
-      }
-      return Effect.asVoid(deliverEvent(receiver, event))
-    }
-
-    const lost = (error: McpClientError) =>
-      Effect.zipRight(Deferred.fail(endpoint, error), receiver.disconnected(error))
-
-    // Interruption is the client closing the stream itself: nothing is lost then.
-    const reader = yield* SseParser.decode(response.stream).pipe(
-      Stream.runForEach(onEvent),
-      Effect.matchCauseEffect({
-        onSuccess: () => lost(new McpClientError({ reason: "Transport", message: "The server closed the SSE stream" })),
-        onFailure: (cause) => lost(transportError("The SSE stream failed")(Cause.squash(cause)))
-      }),
-      Effect.forkScoped
-    )
-
-    const target = yield* Deferred.await(endpoint)
-    const sessionId = Option.fromNullable(target.searchParams.get("session_id") ?? target.searchParams.get("sessionId"))
-
-    const transport: Transport = {
-      send: (message) =>
-        encodeBody(message).pipe(
-          Effect.flatMap((body) =>
-            http.execute(HttpClientRequest.post(target, { headers: { ...options.headers }, body }))
-          ),
-          Effect.mapError(transportError(`Could not POST to ${target.href}`)),
-          Effect.flatMap((response) => isSuccess(response.status) ? drain(response) : statusError(response, true))
-        ),
-      initialized: () => Effect.void,
-      sessionId: Effect.succeed(sessionId),
-      close: Fiber.interrupt(reader)
-    }
-    return transport
-  })
-
-/** Where an SSE stream is, so a dropped one can be resumed. */
-interface Cursor {
-  lastEventId: string | undefined
-  /** The server's `retry`: how long to wait before reconnecting. */
-  retry: number | undefined
-}
-
-const DEFAULT_RETRY = 1000
-/** Resumptions in a row that bring nothing new before the client gives up on a stream. */
-const MAX_FRUITLESS_RESUMES = 3
-
-const isEventStream = (response: HttpClientResponse.HttpClientResponse) =>
-  (response.headers["content-type"] ?? "").toLowerCase().startsWith("text/event-stream")
-
-/**
- * The Streamable HTTP transport (2025-03-26 and later): a POST per message; a request's answer is the POST's
- * response, as JSON or as an SSE stream that may carry notifications about the request first. A stream that
- * drops before the answer is resumed with `Last-Event-ID` when the server numbers its events (2025-11-25 servers
- * may also end a stream early on purpose, SEP-1699). Messages the server starts come on a GET stream, held open
- * while the session lives.
- */
-const streamableHttpTransport = (options: StreamableHttpOptions) => (receiver: Receiver) =>
-  Effect.gen(function*() {
-    const http = yield* HttpClient.HttpClient
-    const url = yield* parseUrl(options.url)
-    const standalone = yield* FiberHandle.make<void, never>()
-    let sessionId: string | undefined
-    let protocolVersion: string | undefined
-
-    const headers = (): Record<string, string> => ({
-      ...options.headers,
-      accept: "application/json, text/event-stream",
-      ...(sessionId === undefined ? {} : { "mcp-session-id": sessionId }),
-      ...(protocolVersion === undefined ? {} : { "mcp-protocol-version": protocolVersion })
-    })
-
-    const execute = (request: HttpClientRequest.HttpClientRequest) =>
-      http.execute(request).pipe(Effect.mapError(transportError(`Could not reach ${url.href}`)))
-
-    const get = (lastEventId: string | undefined) =>
-      execute(HttpClientRequest.get(url).pipe(
-        HttpClientRequest.setHeaders(headers()),
-        HttpClientRequest.setHeader("accept", "text/event-stream"),
-        lastEventId === undefined ? identity : HttpClientRequest.setHeader("last-event-id", lastEventId)
-      ))
-
-    /** Hands over the messages of one SSE response until `stop` says so; true when it did. */
-    const readEvents = (
-      response: HttpClientResponse.HttpClientResponse,
-      cursor: Cursor,
-      stop: (message: JsonRpc.Message | undefined) => boolean
-    ) => {
-      let stopped = false
-      return SseParser.decode(response.stream).pipe(
-        Stream.runForEachWhile((event) => {
-          if (event.id !== undefined) cursor.lastEventId = event.id
-          if (event.retry !== undefined) cursor.retry = event.retry
-          return Effect.map(deliverEvent(receiver, event), (message) => !(stopped = stop(message)))
-        }),
-        Effect.mapError(transportError("The SSE stream failed")),
-        Effect.map(() => stopped)
-      )
-    }
-
-    /** Follows a POST's SSE stream, across resumptions, until the answer to `request`. */
-    const awaitAnswer = (first: HttpClientResponse.HttpClientResponse, request: JsonRpc.Request) =>
-      Effect.gen(function*() {
-        const cursor: Cursor = { lastEventId: undefined, retry: undefined }
-        const answers = (message: JsonRpc.Message | undefined) =>
-          message !== undefined && JsonRpc.isResponse(message) && message.id === request.id
-        let response = first
-        let fruitless = 0
-        while (true) {
-          const before = cursor.lastEventId
-          const read = yield* Effect.either(readEvents(response, cursor, answers))
-          if (Either.isRight(read) && read.right) return
-          fruitless = cursor.lastEventId === before ? fruitless + 1 : 0
-          // Without an event id there is nothing to resume from.
-          if (cursor.lastEventId === undefined || fruitless >= MAX_FRUITLESS_RESUMES) {
-            return yield* Either.isLeft(read) ? read.left : new McpClientError({
-              reason: "Transport",
-              message: `The response ended before the answer to ${request.method}`
-            })
-          }
-          yield* Effect.sleep(cursor.retry ?? DEFAULT_RETRY)
-          response = yield* get(cursor.lastEventId)
-          if (!isSuccess(response.status)) return yield* statusError(response, true)
-          if (!isEventStream(response)) {
-            yield* drain(response)
-            return yield* protocolError("The server resumed a stream with something other than an SSE stream")
-          }
-        }
-      })
-
-    const readJson = (response: HttpClientResponse.HttpClientResponse, request: JsonRpc.Request) =>
-      response.text.pipe(
-        Effect.mapError(transportError("Could not read the response")),
-        Effect.flatMap((text) => {
-          let json: unknown
-          try {
-            json = JSON.parse(text)
-          } catch {
-            return Effect.fail(protocolError("The response body is not JSON"))
-          }
-          // A batch comes back only from a 2025-03-26 server, but costs nothing to accept.
-          return Effect.reduce(Array.isArray(json) ? json : [json], false, (answered, item) =>
-            Effect.map(deliverJson(receiver, item), (message) =>
-              answered || (message !== undefined && JsonRpc.isResponse(message) && message.id === request.id)))
-        }),
-        Effect.flatMap((answered) =>
-          answered ? Effect.void : protocolError(`The response does not answer ${request.method}`)
-        )
-      )
-
-    /**
-     * The standalone stream: reopened while the session lives (resumed when the server numbers its events);
-     * given up when the server does not offer one (405) or the session is gone.
-     */
-    const listen = Effect.gen(function*() {
-      const cursor: Cursor = { lastEventId: undefined, retry: undefined }
-      while (true) {
-        const response = yield* get(cursor.lastEventId)
-        if (!isSuccess(response.status) || !isEventStream(response)) return yield* drain(response)
-        yield* Effect.ignore(readEvents(response, cursor, () => false))
-        yield* Effect.sleep(cursor.retry ?? DEFAULT_RETRY)
-      }
-    }).pipe(
-      // A server that cannot be reached now is found out by the next request; the stream is a bonus.
-      Effect.catchAll((error) => Effect.logDebug("MCP standalone stream ended", error))
-    )
-
-    const send = (message: JsonRpc.Message): Effect.Effect<void, McpClientError> =>
-      Effect.gen(function*() {
-        const body = yield* encodeBody(message)
-        const sentWith = sessionId
-        const response = yield* execute(HttpClientRequest.post(url, { headers: headers(), body }))
-        if (!isSuccess(response.status)) return yield* statusError(response, sentWith !== undefined)
-        if (!JsonRpc.isRequest(message)) return yield* drain(response)
-        if (message.method === "initialize") sessionId = response.headers["mcp-session-id"]
-        if (isEventStream(response)) return yield* awaitAnswer(response, message)
-        if ((response.headers["content-type"] ?? "").toLowerCase().startsWith("application/json")) {
-          return yield* readJson(response, message)
-        }
-        yield* drain(response)
-        return yield* protocolError(
-          response.status === 202
-            ? `The server accepted ${message.method} without answering it`
-            : `Unexpected response content type: ${response.headers["content-type"] ?? "(none)"}`
-        )
-      })
-
-    const transport: Transport = {
-      send,
-      initialized: (version) =>
-        Effect.suspend(() => {
-          protocolVersion = version
-          return options.standaloneStream === false || sessionId === undefined
-            ? Effect.void
-            : Effect.asVoid(FiberHandle.run(standalone, listen))
-        }),
-      reset: Effect.zipRight(
-        FiberHandle.clear(standalone),
-        Effect.sync(() => {
-          sessionId = undefined
-          protocolVersion = undefined
-        })
-      ),
-      sessionId: Effect.sync(() => Option.fromNullable(sessionId)),
-      // DELETE ends the session on the server; a 405 (the server does not offer it) or a failure changes nothing
-      // for us, and a server that does not answer must not hold up the release of the client.
-      close: Effect.zipRight(
-        FiberHandle.clear(standalone),
-        Effect.suspend(() => {
-          if (sessionId === undefined) return Effect.void
-          return execute(HttpClientRequest.del(url).pipe(HttpClientRequest.setHeaders(headers()))).pipe(
-            Effect.flatMap(drain),
-            Effect.timeout(Duration.seconds(5)),
-            Effect.ignore,
-            Effect.ensuring(Effect.sync(() => {
-              sessionId = undefined
-            }))
-          )
-        })
-      )
-    }
-    return transport
-  })
-
-/**
- * A client over the legacy HTTP+SSE transport; `url` is the SSE endpoint (`http://host/sse`).
+ * The client on the `McpClientTransport` in context, connected and initialized.
  *
  * @since 0.1.0
  */
-export const makeSse = (
-  options: HttpOptions
-): Effect.Effect<McpClientService, McpClientError, HttpClient.HttpClient | Scope.Scope> =>
-  Effect.withSpan(make(sseTransport(options), options), "McpClient.makeSse")
+export const layer = (
+  options: Options = {}
+): Layer.Layer<McpClient, McpClientError, McpClientTransport.McpClientTransport> => Layer.scoped(McpClient, make(options))
+
+const onTransport = <R>(
+  transport: Effect.Effect<McpClientTransport.McpClientTransportService, McpClientError, R | Scope.Scope>,
+  options: Options,
+  span: string
+): Effect.Effect<McpClientService, McpClientError, R | Scope.Scope> =>
+  Effect.flatMap(transport, (service) =>
+    Effect.provideService(make(options), McpClientTransport.McpClientTransport, service)).pipe(Effect.withSpan(span))
 
 /**
  * A client over Streamable HTTP; `url` is the MCP endpoint (`http://host/mcp`).
@@ -818,22 +549,76 @@ export const makeSse = (
 export const makeStreamableHttp = (
   options: StreamableHttpOptions
 ): Effect.Effect<McpClientService, McpClientError, HttpClient.HttpClient | Scope.Scope> =>
-  Effect.withSpan(make(streamableHttpTransport(options), options), "McpClient.makeStreamableHttp")
+  onTransport(McpClientTransport.makeStreamableHttp(options), options, "McpClient.makeStreamableHttp")
 
 /**
- * The client over the legacy HTTP+SSE transport, connected and initialized. Needs an `HttpClient`
- * (`FetchHttpClient.layer`, `NodeHttpClient.layerUndici`).
+ * A client over the legacy HTTP+SSE transport; `url` is the SSE endpoint (`http://host/sse`).
  *
  * @since 0.1.0
  */
-export const layerSse = (options: HttpOptions): Layer.Layer<McpClient, McpClientError, HttpClient.HttpClient> =>
-  Layer.scoped(McpClient, makeSse(options))
+export const makeSse = (
+  options: HttpOptions
+): Effect.Effect<McpClientService, McpClientError, HttpClient.HttpClient | Scope.Scope> =>
+  onTransport(McpClientTransport.makeSse(options), options, "McpClient.makeSse")
 
 /**
- * The client over Streamable HTTP, connected and initialized. Needs an `HttpClient`.
+ * A client over HTTP that finds out the transport itself: Streamable HTTP, or the legacy HTTP+SSE transport
+ * when `initialize` POSTed to `url` gets a 400, 404 or 405.
+ *
+ * @since 0.1.0
+ */
+export const makeHttp = (
+  options: StreamableHttpOptions
+): Effect.Effect<McpClientService, McpClientError, HttpClient.HttpClient | Scope.Scope> =>
+  onTransport(McpClientTransport.makeHttp(options), options, "McpClient.makeHttp")
+
+/**
+ * A client of a server it starts as a child process and talks to over stdio.
+ *
+ * @since 0.1.0
+ */
+export const makeStdio = (
+  options: StdioOptions
+): Effect.Effect<McpClientService, McpClientError, CommandExecutor.CommandExecutor | Scope.Scope> =>
+  onTransport(McpClientTransport.makeStdio(options), options, "McpClient.makeStdio")
+
+/**
+ * The client over Streamable HTTP, connected and initialized. Needs an `HttpClient`
+ * (`FetchHttpClient.layer`, `NodeHttpClient.layerUndici`).
  *
  * @since 0.1.0
  */
 export const layerStreamableHttp = (
   options: StreamableHttpOptions
-): Layer.Layer<McpClient, McpClientError, HttpClient.HttpClient> => Layer.scoped(McpClient, makeStreamableHttp(options))
+): Layer.Layer<McpClient, McpClientError, HttpClient.HttpClient> =>
+  layer(options).pipe(Layer.provide(McpClientTransport.layerStreamableHttp(options)))
+
+/**
+ * The client over the legacy HTTP+SSE transport, connected and initialized. Needs an `HttpClient`.
+ *
+ * @since 0.1.0
+ */
+export const layerSse = (options: HttpOptions): Layer.Layer<McpClient, McpClientError, HttpClient.HttpClient> =>
+  layer(options).pipe(Layer.provide(McpClientTransport.layerSse(options)))
+
+/**
+ * The client over HTTP, Streamable or legacy as the server answers, connected and initialized. Needs an
+ * `HttpClient`.
+ *
+ * @since 0.1.0
+ */
+export const layerHttp = (
+  options: StreamableHttpOptions
+): Layer.Layer<McpClient, McpClientError, HttpClient.HttpClient> =>
+  layer(options).pipe(Layer.provide(McpClientTransport.layerHttp(options)))
+
+/**
+ * The client of a server started as a child process, over stdio, connected and initialized. Needs a
+ * `CommandExecutor` (`NodeContext.layer`, or `NodeMcpClient.layerStdio` from `@effect-mcp/node`).
+ *
+ * @since 0.1.0
+ */
+export const layerStdio = (
+  options: StdioOptions
+): Layer.Layer<McpClient, McpClientError, CommandExecutor.CommandExecutor> =>
+  layer(options).pipe(Layer.provide(McpClientTransport.layerStdio(options)))

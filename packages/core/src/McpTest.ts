@@ -1,5 +1,6 @@
 /**
- * The in-process test kit: an `McpClient` connected to a server built from your own layers, with no sockets.
+ * The in-process test kit: an `McpClient` connected to a server built from your own layers, with no sockets,
+ * through an in-process `McpClientTransport` (`layerTransport`).
  * Messages take the path a transport gives them (a session in a `SessionRegistry`, handlers in the session's
  * fibers) and go through JSON on the way, so what a test sees is what a client would.
  *
@@ -27,6 +28,8 @@ import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as JsonRpc from "./JsonRpc.js"
 import * as McpClient from "./McpClient.js"
+import { McpClientError } from "./McpClientError.js"
+import * as McpClientTransport from "./McpClientTransport.js"
 import * as McpSchema from "./McpSchema.js"
 import { McpServer } from "./McpServer.js"
 import * as SessionRegistry from "./SessionRegistry.js"
@@ -43,7 +46,7 @@ const overTheWire = (message: JsonRpc.Message): Either.Either<JsonRpc.Message, s
   return Either.mapLeft(JsonRpc.decodeMessage(json), (error) => error.message)
 }
 
-const memoryTransport = (receiver: McpClient.Receiver) =>
+const memoryTransport = (receiver: McpClientTransport.Receiver) =>
   Effect.gen(function*() {
     // Its own registry, so a test sees no other test's sessions; no expiry, so `TestClock.adjust` cannot end it.
     const registry = yield* SessionRegistry.make({ idleTimeout: Duration.infinity })
@@ -64,24 +67,45 @@ const memoryTransport = (receiver: McpClient.Receiver) =>
     // One fiber delivers in order, as a stream would.
     yield* Queue.take(inbound).pipe(Effect.flatMap(receiver.receive), Effect.forever, Effect.forkScoped)
 
-    const closed = new McpClient.McpClientError({ reason: "Closed", message: "The in-process session is closed" })
-    const transport: McpClient.Transport = {
+    const closed = new McpClientError({ reason: "Closed", message: "The in-process session is closed" })
+    const connection: McpClientTransport.Connection = {
       send: (message) =>
         Effect.suspend(() => {
           const sent = overTheWire(message)
           if (Either.isLeft(sent)) {
             return Effect.fail(
-              new McpClient.McpClientError({ reason: "Protocol", message: `The message is not JSON: ${sent.left}` })
+              new McpClientError({ reason: "Protocol", message: `The message is not JSON: ${sent.left}` })
             )
           }
           return session.offer(sent.right, writer) ? Effect.void : Effect.fail(closed)
         }),
-      initialized: () => Effect.void,
       sessionId: Effect.succeed(Option.some(session.id)),
       close: session.close
     }
-    return transport
+    return connection
   })
+
+/**
+ * The in-process transport: a session of the `McpServer` in context, living in the current scope. For an
+ * `McpClient` built by hand (`McpClient.make` with other options, several clients of one server...).
+ *
+ * @since 0.1.0
+ */
+export const makeTransport: Effect.Effect<
+  McpClientTransport.McpClientTransportService,
+  never,
+  McpServer | Scope.Scope
+> = McpClientTransport.make(memoryTransport)
+
+/**
+ * The in-process transport as a layer, for `McpClient.layer(options)`.
+ *
+ * @since 0.1.0
+ */
+export const layerTransport: Layer.Layer<McpClientTransport.McpClientTransport, never, McpServer> = Layer.scoped(
+  McpClientTransport.McpClientTransport,
+  makeTransport
+)
 
 /**
  * An initialized client of the `McpServer` in context, living in the current scope.
@@ -92,7 +116,11 @@ export const makeClient = (
   options: McpClient.Options = {}
 ): Effect.Effect<McpClient.McpClientService, never, McpServer | Scope.Scope> =>
   // Nothing can fail between two in-process peers but a bug, so a failure is a defect.
-  Effect.orDie(McpClient.make(memoryTransport, options))
+  Effect.flatMap(makeTransport, (transport) =>
+    McpClient.make(options).pipe(
+      Effect.provideService(McpClientTransport.McpClientTransport, transport),
+      Effect.orDie
+    ))
 
 /**
  * The client of a server built from `server` (your tools, resources and prompts with `McpServer.layer`). What

@@ -1,5 +1,5 @@
 /**
- * effect-mcp core: the MCP protocol, server, sessions and HTTP transports on `@effect/platform`.
+ * effect-mcp core: the MCP protocol, server, sessions, HTTP transports and client on `@effect/platform`.
  *
  * @since 0.1.0
  */
@@ -16,6 +16,10 @@ export * as HttpTransport from "./HttpTransport.js"
 export * as JsonRpc from "./JsonRpc.js"
 /** @since 0.1.0 */
 export * as McpClient from "./McpClient.js"
+/** @since 0.1.0 */
+export * as McpClientError from "./McpClientError.js"
+/** @since 0.1.0 */
+export * as McpClientTransport from "./McpClientTransport.js"
 /** @since 0.1.0 */
 export * as McpPrompt from "./McpPrompt.js"
 /** @since 0.1.0 */

@@ -1,0 +1,45 @@
+/**
+ * The one error type of the MCP client and its transports.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/**
+ * Why a client operation failed:
+ *
+ * - `Transport`: the server could not be reached or started, or the connection broke;
+ * - `HttpStatus`: the server answered with an HTTP error (`status`; `code` when the body was a JSON-RPC error);
+ * - `SessionNotFound`: the server no longer knows the session (404); over Streamable HTTP, only when a new
+ *   session did not help either;
+ * - `ProcessExited`: the server's process (stdio) exited while the client still needed it (`exitCode` or
+ *   `signal`);
+ * - `Protocol`: the server sent something that is not valid MCP (a result that does not match its schema...);
+ * - `RpcError`: the server answered the request with a JSON-RPC error (`code`, `message`, `data`);
+ * - `Timeout`: the server did not answer within the client's `requestTimeout`;
+ * - `Closed`: the client was closed.
+ *
+ * Over stdio, `stderr` holds the end of what the server's process wrote to its standard error.
+ *
+ * @since 0.1.0
+ */
+export class McpClientError extends Schema.TaggedError<McpClientError>()("McpClientError", {
+  reason: Schema.Literal(
+    "Transport",
+    "HttpStatus",
+    "SessionNotFound",
+    "ProcessExited",
+    "Protocol",
+    "RpcError",
+    "Timeout",
+    "Closed"
+  ),
+  message: Schema.String,
+  status: Schema.optional(Schema.Number),
+  code: Schema.optional(Schema.Number),
+  data: Schema.optional(Schema.Unknown),
+  exitCode: Schema.optional(Schema.Number),
+  signal: Schema.optional(Schema.String),
+  stderr: Schema.optional(Schema.String),
+  cause: Schema.optional(Schema.Defect)
+}) {}
