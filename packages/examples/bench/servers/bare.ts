@@ -13,15 +13,18 @@
  * - `GET /sse`             Legacy HTTP+SSE stream; first event is `endpoint`.
  * - `POST /messages`       Legacy HTTP+SSE message post (`?sessionId=<id>`),
  *                          answered 202, the response goes on the SSE stream.
- * - `GET /bench/sessions`  `{ "sse": n, "streamable": n }` — open sessions,
- *                          read by the harness to check session cleanup.
+ * - `GET /bench/sessions`  `{ "sse": n, "streamable": n }`: open sessions,
+ *                          for checking session clean-up by hand.
  *
- * Usage: `tsx bench/servers/bare.ts --port N` (0 = ephemeral); prints
- * `READY <port>` once listening.
+ * Tools: `echo {text}` and `sleep {ms}`, like the effect-mcp demo's.
+ *
+ * Usage: `tsx bench/servers/bare.ts --port N [--host H]` (port 0 = ephemeral);
+ * prints `READY <port>` once listening.
  */
 import { randomUUID } from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
+import { setTimeout as sleep } from "node:timers/promises"
 import { parseArgs } from "node:util"
 
 type JsonRpcId = string | number
@@ -48,10 +51,11 @@ const failure = (id: JsonRpcId | null, code: number, message: string): Json => (
 })
 
 /**
- * Handles one JSON-RPC message and returns the response to send, or
- * `undefined` for notifications (and responses from the client).
+ * Handles one JSON-RPC message and returns the response to send (a promise
+ * for a tool that takes time), or `undefined` for notifications (and
+ * responses from the client).
  */
-const dispatch = (message: unknown): Json | undefined => {
+const dispatch = (message: unknown): Json | Promise<Json> | undefined => {
   if (!isObject(message) || message["jsonrpc"] !== "2.0" || typeof message["method"] !== "string") {
     return isObject(message) && isId(message["id"]) ? failure(message["id"], -32600, "Invalid Request") : undefined
   }
@@ -74,13 +78,23 @@ const dispatch = (message: unknown): Json | undefined => {
         tools: [{
           name: "echo",
           inputSchema: { type: "object", properties: { text: { type: "string" } }, required: ["text"] }
+        }, {
+          name: "sleep",
+          inputSchema: { type: "object", properties: { ms: { type: "number" } }, required: ["ms"] }
         }]
       })
     case "tools/call": {
       const args = params["arguments"]
-      if (params["name"] !== "echo") return failure(id, -32602, "Unknown tool")
-      if (!isObject(args) || typeof args["text"] !== "string") return failure(id, -32602, "Invalid arguments")
-      return result(id, { content: [{ type: "text", text: args["text"] }] })
+      if (params["name"] === "echo") {
+        if (!isObject(args) || typeof args["text"] !== "string") return failure(id, -32602, "Invalid arguments")
+        return result(id, { content: [{ type: "text", text: args["text"] }] })
+      }
+      if (params["name"] === "sleep") {
+        const ms = isObject(args) ? args["ms"] : undefined
+        if (typeof ms !== "number" || !(ms >= 0 && ms <= 600_000)) return failure(id, -32602, "Invalid arguments")
+        return sleep(ms).then(() => result(id, { content: [{ type: "text", text: `slept ${ms} ms` }] }))
+      }
+      return failure(id, -32602, "Unknown tool")
     }
     default:
       return failure(id, -32601, "Method not found")
@@ -127,14 +141,14 @@ const handleMcpPost = async (req: http.IncomingMessage, res: http.ServerResponse
   if (isInitialize) {
     const sessionId = randomUUID()
     streamableSessions.set(sessionId, Date.now())
-    const response = dispatch(message)
+    const response = await dispatch(message)
     return response === undefined
       ? sendEmpty(res, 202)
       : sendJson(res, 200, response, { "Mcp-Session-Id": sessionId })
   }
   if (typeof headerId !== "string") return sendJson(res, 400, failure(null, -32000, "Missing session id"))
   if (!streamableSessions.has(headerId)) return sendJson(res, 404, failure(null, -32001, "Session not found"))
-  const response = dispatch(message)
+  const response = await dispatch(message)
   return response === undefined ? sendEmpty(res, 202) : sendJson(res, 200, response)
 }
 
@@ -153,14 +167,17 @@ const handleSseGet = (req: http.IncomingMessage, res: http.ServerResponse) => {
 }
 
 const handleMessagesPost = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
-  const stream = sseSessions.get(url.searchParams.get("sessionId") ?? "")
-  if (stream === undefined) return sendJson(res, 404, failure(null, -32001, "Session not found"))
+  const sessionId = url.searchParams.get("sessionId") ?? ""
+  if (!sseSessions.has(sessionId)) return sendJson(res, 404, failure(null, -32001, "Session not found"))
   const parsed = parseJson(await readBody(req))
   if (!parsed.ok) return sendJson(res, 400, failure(null, -32700, "Parse error"))
+  // The stream may have closed while the body was read: look again.
+  if (!sseSessions.has(sessionId)) return sendJson(res, 404, failure(null, -32001, "Session not found"))
   res.writeHead(202, { "Content-Length": 8 })
   res.end("Accepted")
-  const response = dispatch(parsed.value)
-  if (response !== undefined) stream.write(`event: message\ndata: ${JSON.stringify(response)}\n\n`)
+  const response = await dispatch(parsed.value)
+  // A slow tool may outlive its session: the answer then has nowhere to go.
+  if (response !== undefined) sseSessions.get(sessionId)?.write(`event: message\ndata: ${JSON.stringify(response)}\n\n`)
 }
 
 const server = http.createServer((req, res) => {
@@ -195,8 +212,10 @@ const server = http.createServer((req, res) => {
     })
 })
 
-const { values } = parseArgs({ options: { port: { type: "string", default: "0" } } })
-server.listen(Number(values.port), "127.0.0.1", () => {
+const { values } = parseArgs({
+  options: { port: { type: "string", default: "0" }, host: { type: "string", default: "127.0.0.1" } }
+})
+server.listen(Number(values.port), values.host, () => {
   process.stdout.write(`READY ${(server.address() as AddressInfo).port}\n`)
 })
 

@@ -11,15 +11,24 @@
  *                          `enableJsonResponse: true`.
  * - `GET /sse`             SSEServerTransport (legacy HTTP+SSE).
  * - `POST /messages`       `?sessionId=<id>`, SSEServerTransport.handlePostMessage.
- * - `GET /bench/sessions`  `{ "sse": n, "streamable": n }` — open sessions,
- *                          read by the harness to check session cleanup.
+ * - `GET /bench/sessions`  `{ "sse": n, "streamable": n }`: open sessions,
+ *                          for checking session clean-up by hand.
  *
- * Usage: `tsx bench/servers/official.ts --port N` (0 = ephemeral); prints
- * `READY <port>` once listening.
+ * Tools: `echo {text}` and `sleep {ms}`, like the effect-mcp demo's.
+ *
+ * Sessions end the way an SDK user would end them: a legacy SSE session when
+ * its stream closes (SSEServerTransport calls `onclose`), a Streamable HTTP
+ * session on DELETE (the transport closes itself and calls `onclose`). A
+ * Streamable client that leaves without DELETE leaves its session behind, as
+ * with the SDK's own examples: the SDK has no idle expiry.
+ *
+ * Usage: `tsx bench/servers/official.ts --port N [--host H]` (port 0 =
+ * ephemeral); prints `READY <port>` once listening.
  */
 import { randomUUID } from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
+import { setTimeout as sleep } from "node:timers/promises"
 import { parseArgs } from "node:util"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js"
@@ -35,6 +44,14 @@ const makeServer = (): McpServer => {
     "echo",
     { description: "Echoes its input", inputSchema: { text: z.string() } },
     ({ text }) => ({ content: [{ type: "text", text }] })
+  )
+  server.registerTool(
+    "sleep",
+    { description: "Waits, then returns", inputSchema: { ms: z.number().min(0).max(600_000) } },
+    async ({ ms }) => {
+      await sleep(ms)
+      return { content: [{ type: "text", text: `slept ${ms} ms` }] }
+    }
   )
   return server
 }
@@ -134,8 +151,10 @@ const server = http.createServer((req, res) => {
     })
 })
 
-const { values } = parseArgs({ options: { port: { type: "string", default: "0" } } })
-server.listen(Number(values.port), "127.0.0.1", () => {
+const { values } = parseArgs({
+  options: { port: { type: "string", default: "0" }, host: { type: "string", default: "127.0.0.1" } }
+})
+server.listen(Number(values.port), values.host, () => {
   process.stdout.write(`READY ${(server.address() as AddressInfo).port}\n`)
 })
 

@@ -1,0 +1,175 @@
+/**
+ * Command-line options, with two presets: the full run (the defaults) and `--quick` (every phase with tiny
+ * counts, so the harness is exercised in CI in well under a minute; its figures mean nothing).
+ */
+import * as path from "node:path"
+import { parseArgs } from "node:util"
+import { DEFAULT_ENTRIES, type ServerSpec } from "./servers.js"
+
+export const PHASES = [
+  "startup",
+  "http",
+  "sse",
+  "idle",
+  "sse-churn",
+  "http-churn",
+  "disconnect",
+  "disconnect-load"
+] as const
+export type Phase = (typeof PHASES)[number]
+
+export interface Options {
+  readonly quick: boolean
+  /** C: concurrent workers of the load phases. */
+  readonly concurrency: number
+  readonly calls: number
+  readonly warmup: number
+  readonly runs: number
+  /** Idle SSE sessions for the memory probe. */
+  readonly sessions: number
+  readonly idleSettleMaxMs: number
+  readonly churnCycles: number
+  readonly churnWarmup: number
+  readonly starts: number
+  readonly disconnectSessions: number
+  readonly disconnectConcurrency: number
+  readonly loadedSessions: number
+  readonly loadedConcurrency: number
+  readonly loadWorkers: number
+  readonly pollTimeoutMs: number
+  readonly lateMs: number
+  readonly servers: ReadonlyArray<ServerSpec>
+  readonly phases: ReadonlySet<Phase>
+  readonly json: string | undefined
+  readonly startTimeoutMs: number
+  readonly phaseTimeoutMs: number
+}
+
+type Numeric = Exclude<keyof Options, "quick" | "servers" | "phases" | "json">
+
+interface NumericOption {
+  readonly key: Numeric
+  readonly flag: string
+  readonly full: number
+  readonly quick: number
+  readonly min: number
+  /** Multiplies the command-line value (seconds to ms). */
+  readonly scale?: number
+  readonly help: string
+}
+
+const NUMERIC: ReadonlyArray<NumericOption> = [
+  { key: "concurrency", flag: "concurrency", full: 50, quick: 8, min: 1, help: "C: concurrent workers of the load phases" },
+  { key: "calls", flag: "calls", full: 5000, quick: 40, min: 1, help: "measured tools/call per run (http, sse)" },
+  // 500 left the first measured run ~1.5x slower than the next ones (JIT).
+  { key: "warmup", flag: "warmup", full: 2000, quick: 20, min: 0, help: "warmup calls before the measured runs" },
+  { key: "runs", flag: "runs", full: 3, quick: 1, min: 1, help: "measured runs per load phase; the median is reported" },
+  { key: "sessions", flag: "sessions", full: 2000, quick: 40, min: 1, help: "idle SSE sessions for the memory probe" },
+  {
+    key: "idleSettleMaxMs",
+    flag: "idle-settle",
+    full: 15,
+    quick: 2,
+    min: 1,
+    scale: 1000,
+    help: "longest wait (s) for RSS to settle in the idle phase"
+  },
+  { key: "churnCycles", flag: "churn-cycles", full: 1000, quick: 16, min: 1, help: "measured cycles per run (churn phases)" },
+  { key: "churnWarmup", flag: "churn-warmup", full: 200, quick: 4, min: 0, help: "warmup cycles (churn phases)" },
+  { key: "starts", flag: "starts", full: 3, quick: 1, min: 1, help: "fresh starts for the start-up figures (median)" },
+  { key: "disconnectSessions", flag: "disconnect-sessions", full: 200, quick: 8, min: 1, help: "sessions probed, quiet server" },
+  { key: "disconnectConcurrency", flag: "disconnect-concurrency", full: 4, quick: 2, min: 1, help: "probes at once, quiet" },
+  { key: "loadedSessions", flag: "loaded-sessions", full: 1000, quick: 16, min: 1, help: "sessions probed under load" },
+  { key: "loadedConcurrency", flag: "loaded-concurrency", full: 8, quick: 4, min: 1, help: "probes at once, under load" },
+  { key: "loadWorkers", flag: "load-workers", full: 50, quick: 8, min: 1, help: "SSE churn workers loading the server" },
+  {
+    key: "pollTimeoutMs",
+    flag: "poll-timeout",
+    full: 5,
+    quick: 2,
+    min: 1,
+    scale: 1000,
+    help: "give up polling a disconnected session after this many s"
+  },
+  { key: "lateMs", flag: "late-ms", full: 100, quick: 100, min: 1, help: "a 202 this many ms after the disconnect is late" },
+  { key: "startTimeoutMs", flag: "start-timeout", full: 30, quick: 30, min: 1, scale: 1000, help: "s for a server to listen" },
+  { key: "phaseTimeoutMs", flag: "phase-timeout", full: 120, quick: 20, min: 1, scale: 1000, help: "deadline of each phase (s)" }
+]
+
+export const usage = (): string => {
+  const width = Math.max(...NUMERIC.map((o) => o.flag.length)) + 5
+  const flag = (name: string) => `  --${name.padEnd(width)}`
+  const lines = [
+    "Usage: npm run bench -- [options]        (or: tsx packages/examples/bench/run.ts [options])",
+    `${flag("quick")}every phase with tiny counts (for CI; the figures mean nothing)`,
+    `${flag("servers LIST")}comma-separated, in column order (default: ${DEFAULT_ENTRIES.map(([n]) => n).join(",")})`,
+    `${flag("phases LIST")}comma-separated, any of ${PHASES.join(",")} (default: all)`,
+    `${flag("entry NAME=FILE")}start server NAME from FILE (.js: node FILE; .ts: node --import tsx FILE),`,
+    `${" ".repeat(width + 4)}e.g. --entry effect-mcp=packages/examples/dist/main.js; a new NAME adds a server`,
+    `${flag("json FILE")}also write every figure as JSON`,
+    ...NUMERIC.map((o) => `${flag(`${o.flag} N`)}${o.help} (default ${o.full}, quick ${o.quick})`)
+  ]
+  return lines.join("\n") + "\n"
+}
+
+/** Relative paths are resolved against where the user ran npm (npm runs scripts from the package dir). */
+const resolveUserPath = (file: string): string => path.resolve(process.env["INIT_CWD"] ?? process.cwd(), file)
+
+/** Parses the command line; throws on a bad option. Returns undefined after printing `--help`. */
+export const parseOptions = (argv: ReadonlyArray<string>): Options | undefined => {
+  const numericSpec = Object.fromEntries(NUMERIC.map((o) => [o.flag, { type: "string" as const }]))
+  const { values } = parseArgs({
+    // `npm run bench -- -- --quick` (the old way to get through the nested npm run) leaves a stray "--".
+    args: argv.filter((arg) => arg !== "--"),
+    options: {
+      ...numericSpec,
+      quick: { type: "boolean", default: false },
+      servers: { type: "string" },
+      phases: { type: "string", default: PHASES.join(",") },
+      entry: { type: "string", multiple: true, default: [] },
+      json: { type: "string" },
+      help: { type: "boolean", default: false }
+    }
+  })
+  if (values.help === true) {
+    process.stdout.write(usage())
+    return undefined
+  }
+  const quick = values.quick === true
+  const numbers = {} as Record<Numeric, number>
+  for (const option of NUMERIC) {
+    const raw = (values as Record<string, unknown>)[option.flag]
+    let n = quick ? option.quick : option.full
+    if (typeof raw === "string") {
+      n = Number(raw)
+      if (!Number.isInteger(n) || n < option.min) throw new Error(`--${option.flag} must be an integer >= ${option.min}, got ${raw}`)
+    }
+    numbers[option.key] = n * (option.scale ?? 1)
+  }
+
+  const entries = new Map(DEFAULT_ENTRIES)
+  for (const spec of values.entry as Array<string>) {
+    const eq = spec.indexOf("=")
+    if (eq <= 0) throw new Error(`--entry wants NAME=FILE, got ${spec}`)
+    entries.set(spec.slice(0, eq), resolveUserPath(spec.slice(eq + 1)))
+  }
+  const names = (values.servers ?? [...entries.keys()].join(",")).split(",").map((s) => s.trim()).filter((s) => s !== "")
+  const servers = names.map((name) => {
+    const entry = entries.get(name)
+    if (entry === undefined) throw new Error(`unknown server ${name}; known: ${[...entries.keys()].join(", ")}`)
+    return { name, entry }
+  })
+  const phases = new Set<Phase>()
+  for (const name of (values.phases ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+    const phase = PHASES.find((p) => p === name)
+    if (phase === undefined) throw new Error(`unknown phase ${name}; known: ${PHASES.join(", ")}`)
+    phases.add(phase)
+  }
+  return {
+    quick,
+    ...numbers,
+    servers,
+    phases,
+    json: values.json === undefined ? undefined : resolveUserPath(values.json)
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * Starting and stopping the servers under test, each as its own child process on a free loopback port.
+ *
+ * A server is an entry file started as `<entry> --port P --host 127.0.0.1`: `.js`/`.mjs`/`.cjs` with plain
+ * `node <entry>`, `.ts`/`.mts`/`.cts` with `node --import tsx <entry>` (one node process; the tsx CLI would add
+ * a wrapper process). It is ready once the port accepts a TCP connection.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { existsSync } from "node:fs"
+import { createRequire } from "node:module"
+import * as net from "node:net"
+import * as path from "node:path"
+import { setTimeout as sleep } from "node:timers/promises"
+import { fileURLToPath, pathToFileURL } from "node:url"
+import { HOST } from "./client.js"
+import { processTree, startTime } from "./proc.js"
+
+const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+const EXAMPLES_DIR = path.resolve(BENCH_DIR, "..")
+
+/** The servers compared by default, in column order; `--entry NAME=FILE` overrides or adds one. */
+export const DEFAULT_ENTRIES: ReadonlyArray<readonly [string, string]> = [
+  ["bare", path.join(BENCH_DIR, "servers", "bare.ts")],
+  ["official", path.join(BENCH_DIR, "servers", "official.ts")],
+  ["effect-mcp", path.join(EXAMPLES_DIR, "src", "main.ts")]
+]
+
+export interface ServerSpec {
+  readonly name: string
+  readonly entry: string
+}
+
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href
+
+/** The command line for an entry file, chosen by its extension. */
+export const commandFor = (entry: string, port: number): ReadonlyArray<string> => {
+  const args = [entry, "--port", String(port), "--host", HOST]
+  if (/\.[cm]?js$/.test(entry)) return [process.execPath, ...args]
+  if (/\.[cm]?ts$/.test(entry)) return [process.execPath, "--import", TSX_LOADER, ...args]
+  throw new Error(`${entry}: expected a .js or .ts entry file`)
+}
+
+export interface RunningServer {
+  readonly pid: number
+  readonly port: number
+  /** From spawn to the first accepted TCP connection. */
+  readonly startupMs: number
+  /** The last few KB of the server's stdout and stderr. */
+  readonly output: () => string
+  readonly alive: () => boolean
+  readonly stop: () => Promise<void>
+}
+
+/** Registered so children are killed even if the driver dies mid-run. */
+export const liveChildren = new Set<ChildProcess>()
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const probe = net.createServer()
+    probe.once("error", reject)
+    probe.listen(0, HOST, () => {
+      const address = probe.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      probe.close(() => resolve(port))
+    })
+  })
+
+const canConnect = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = net.connect({ host: HOST, port })
+    const done = (ok: boolean) => {
+      socket.destroy()
+      resolve(ok)
+    }
+    socket.setTimeout(1000, () => done(false))
+    socket.once("connect", () => done(true))
+    socket.once("error", () => done(false))
+  })
+
+/** How often readiness is polled: the start-up time is only as precise as this. */
+const READY_POLL_MS = 5
+
+export const startServer = async (spec: ServerSpec, timeoutMs: number): Promise<RunningServer> => {
+  if (!existsSync(spec.entry)) throw new Error(`${spec.entry} does not exist`)
+  const port = await freePort()
+  const [command, ...args] = commandFor(spec.entry, port)
+  const started = performance.now()
+  const child = spawn(command!, args, { cwd: EXAMPLES_DIR, stdio: ["ignore", "pipe", "pipe"] })
+  liveChildren.add(child)
+  // Keep draining both pipes for the whole run: a full pipe would block the server.
+  let tail = ""
+  const keep = (chunk: string) => {
+    tail = (tail + chunk).slice(-4000)
+  }
+  child.stdout?.setEncoding("utf8").on("data", keep)
+  child.stderr?.setEncoding("utf8").on("data", keep)
+  let exitCode: number | string | undefined
+  const exited = new Promise<void>((resolve) => {
+    child.once("exit", (code, signal) => {
+      exitCode = code ?? signal ?? "?"
+      liveChildren.delete(child)
+      resolve()
+    })
+  })
+  const rootPid = child.pid
+  if (rootPid === undefined) throw new Error("spawn failed")
+
+  const stop = async (): Promise<void> => {
+    // Snapshot the tree first: once the root exits, its children are reparented.
+    const tree = processTree(rootPid).map((pid) => ({ pid, started: startTime(pid) }))
+    if (exitCode === undefined) child.kill("SIGTERM")
+    await Promise.race([exited, sleep(5000, undefined, { ref: false })])
+    for (const { pid, started } of tree) {
+      // Same start time = still the process we spawned, not a reused pid.
+      if (started === undefined || startTime(pid) !== started) continue
+      try {
+        process.kill(pid, "SIGKILL")
+      } catch {
+        // already gone
+      }
+    }
+    await Promise.race([exited, sleep(1000, undefined, { ref: false })])
+  }
+
+  const deadline = started + timeoutMs
+  while (true) {
+    if (exitCode !== undefined) throw new Error(`exited (${exitCode}) before listening:\n${tail.trim()}`)
+    if (await canConnect(port)) {
+      return {
+        pid: rootPid,
+        port,
+        startupMs: performance.now() - started,
+        output: () => tail,
+        alive: () => exitCode === undefined,
+        stop
+      }
+    }
+    if (performance.now() > deadline) {
+      await stop()
+      throw new Error(`not listening after ${timeoutMs / 1000}s:\n${tail.trim()}`)
+    }
+    await sleep(READY_POLL_MS)
+  }
+}
+
+/** The server's last words, for a failure report. */
+export const lastLines = (server: RunningServer, count = 10): string =>
+  server.output().trim().split("\n").slice(-count).join("\n")
