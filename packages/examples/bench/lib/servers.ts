@@ -20,9 +20,10 @@ const EXAMPLES_DIR = path.resolve(BENCH_DIR, "..")
 
 /** The servers compared by default, in column order; `--entry NAME=FILE` overrides or adds one. */
 export const DEFAULT_ENTRIES: ReadonlyArray<readonly [string, string]> = [
-  ["bare", path.join(BENCH_DIR, "servers", "bare.ts")],
-  ["official", path.join(BENCH_DIR, "servers", "official.ts")],
-  ["effect-mcp", path.join(EXAMPLES_DIR, "src", "main.ts")]
+  // Every server runs as built JavaScript on plain node, so no loader's cost shows in any column.
+  ["bare", path.join(EXAMPLES_DIR, "dist-bench", "bare.js")],
+  ["official", path.join(EXAMPLES_DIR, "dist-bench", "official.js")],
+  ["effect-mcp", path.join(EXAMPLES_DIR, "dist", "main.js")]
 ]
 
 export interface ServerSpec {
