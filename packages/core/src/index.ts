@@ -44,3 +44,5 @@ export * as SseTransport from "./SseTransport.js"
 export * as StreamableHttpTransport from "./StreamableHttpTransport.js"
 /** @since 0.1.0 */
 export * as StdioTransport from "./StdioTransport.js"
+/** @since 0.1.0 */
+export * as PlatformHttpTransport from "./PlatformHttpTransport.js"

@@ -6,7 +6,6 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { NodeMcpServer } from "@effect-mcp/node"
 import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -14,6 +13,7 @@ import * as Layer from "effect/Layer"
 import * as Http from "node:http"
 import * as DemoServer from "../../examples/src/DemoServer.js"
 import * as JsonRpc from "../src/JsonRpc.js"
+import * as PlatformHttpTransport from "../src/PlatformHttpTransport.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
 import { assertServing, connectClient, eventually, sessionIdOf, withDemo } from "./utils/demo.js"
 import { errorBody, errorOf, postJson, prng, request, SseStream } from "./utils/http.js"
@@ -110,7 +110,7 @@ describe("HttpTransport", () => {
     Effect.gen(function*() {
       const logs = capture()
       const hello = HttpLayerRouter.add("GET", "/hello", HttpServerResponse.text("hello"))
-      const app = HttpLayerRouter.serve(Layer.mergeAll(NodeMcpServer.routes(), hello), { disableLogger: true }).pipe(
+      const app = HttpLayerRouter.serve(Layer.mergeAll(PlatformHttpTransport.layer(), hello), { disableLogger: true }).pipe(
         Layer.provideMerge(DemoServer.layer),
         Layer.provideMerge(NodeHttpServer.layer(Http.createServer, { port: 0, host: "127.0.0.1" }))
       )

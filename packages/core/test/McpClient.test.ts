@@ -2,7 +2,6 @@ import { NodeMcpServer } from "@effect-mcp/node"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
@@ -36,8 +35,7 @@ const serveWith = (options: NodeMcpServer.Options): Effect.Effect<Served, never,
   const context = yield* Layer.build(NodeMcpServer.layer({ ...options, port: 0 }).pipe(Layer.provide(DemoServer.layer))).pipe(
     Effect.orDie
   )
-  const address = Context.get(context, HttpServer.HttpServer).address
-  if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")
+  const address = Context.get(context, NodeMcpServer.NodeMcpServer).address
   return { base: `http://127.0.0.1:${address.port}`, registry: Context.get(context, SessionRegistry.SessionRegistry) }
 })
 

@@ -1,6 +1,5 @@
 import { NodeMcpServer } from "@effect-mcp/node"
 import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
@@ -54,8 +53,7 @@ const Recording = (log: Array<string>) =>
 /** The demo on a free port of 127.0.0.1 for the scope, and an `HttpClient` that records every request it makes. */
 const serveDemo = Effect.gen(function*() {
   const context = yield* Layer.build(NodeMcpServer.layer({ port: 0 }).pipe(Layer.provide(DemoServer.layer))).pipe(Effect.orDie)
-  const address = Context.get(context, HttpServer.HttpServer).address
-  if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")
+  const address = Context.get(context, NodeMcpServer.NodeMcpServer).address
   return `http://127.0.0.1:${address.port}`
 })
 

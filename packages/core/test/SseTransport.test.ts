@@ -20,7 +20,7 @@ import * as Path from "node:path"
 import * as DemoServer from "../../examples/src/DemoServer.js"
 import type { Session } from "../src/McpSession.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
-import * as HttpTransport from "../src/HttpTransport.js"
+import * as PlatformHttpTransport from "../src/PlatformHttpTransport.js"
 import {
   assertServing,
   connectClient,
@@ -545,7 +545,7 @@ describe("SseTransport: keep-alive (TestClock)", () => {
       const registry = Context.get(registryContext, SessionRegistry.SessionRegistry)
       // Served in-process through the front's platform adapter, on the test's clock.
       const app = yield* HttpLayerRouter.toHttpEffect(
-        HttpTransport.layerRouter({ sse: { keepAlive: "5 seconds" }, streamable: false }).pipe(
+        PlatformHttpTransport.layerRouter({ sse: { keepAlive: "5 seconds" }, streamable: false }).pipe(
           Layer.provide(Layer.succeedContext(registryContext))
         )
       )

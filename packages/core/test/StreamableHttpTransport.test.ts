@@ -1,7 +1,6 @@
 import { NodeMcpServer } from "@effect-mcp/node"
 import { describe, expect, it } from "@effect/vitest"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
-import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
@@ -24,7 +23,7 @@ import * as EventStore from "../src/EventStore.js"
 import * as JsonRpc from "../src/JsonRpc.js"
 import type { Session } from "../src/McpSession.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
-import * as HttpTransport from "../src/HttpTransport.js"
+import * as PlatformHttpTransport from "../src/PlatformHttpTransport.js"
 import * as StreamableHttpTransport from "../src/StreamableHttpTransport.js"
 
 /** Sessions log every open and close; the tests only look at behaviour. */
@@ -53,8 +52,7 @@ const serve = (options: NodeMcpServer.Options = {}) =>
       NodeMcpServer.layer({ port: 0, ...options }).pipe(Layer.provide(DemoServer.layer)),
       scope
     )
-    const address = Context.get(context, HttpServer.HttpServer).address
-    if (address._tag !== "TcpAddress") throw new Error("expected a TCP address")
+    const address = Context.get(context, NodeMcpServer.NodeMcpServer).address
     const served: Served = {
       url: `http://127.0.0.1:${address.port}/mcp`,
       port: address.port,
@@ -225,7 +223,7 @@ const inProcess = (sessions: SessionRegistry.Options) =>
     const registry = yield* SessionRegistry.make(sessions).pipe(Effect.provide(DemoServer.layer))
     const store = yield* EventStore.make()
     // Served in-process through the front's platform adapter, on the test's clock.
-    const app = HttpTransport.layerRouter({ streamable: { eventStore: store }, sse: false }).pipe(
+    const app = PlatformHttpTransport.layerRouter({ streamable: { eventStore: store }, sse: false }).pipe(
       Layer.provide(Layer.succeed(SessionRegistry.SessionRegistry, registry))
     )
     const handler = yield* HttpLayerRouter.toHttpEffect(app)

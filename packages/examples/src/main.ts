@@ -8,7 +8,7 @@
  *
  * `--verbose` also logs every session opening and closing.
  */
-import { NodeMcpServer } from "@effect-mcp/node"
+import * as NodeMcpServer from "@effect-mcp/node/NodeMcpServer"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"

@@ -7,7 +7,8 @@
  * ```
  *
  * Requests are answered straight from `node:http` by the MCP HTTP front (`HttpTransport`); only the handlers,
- * which run user code, get fibers.
+ * which run user code, get fibers. To serve MCP beside other routes of an `@effect/platform` app instead, mount
+ * `PlatformHttpTransport.layer` on its `HttpLayerRouter`.
  *
  * Over stdio, for a server a desktop client starts as a process:
  *
@@ -17,10 +18,6 @@
  *
  * @since 0.1.0
  */
-import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
-import * as HttpServer from "@effect/platform/HttpServer"
-import type * as HttpServerError from "@effect/platform/HttpServerError"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpSecurity from "@effect-mcp/core/HttpSecurity"
 import * as HttpTransport from "@effect-mcp/core/HttpTransport"
 import type { McpServer } from "@effect-mcp/core/McpServer"
@@ -30,6 +27,7 @@ import type * as StreamableHttpTransport from "@effect-mcp/core/StreamableHttpTr
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as StdioTransport from "@effect-mcp/core/StdioTransport"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
@@ -60,23 +58,41 @@ export interface Options {
 }
 
 /**
- * The MCP routes with their session registry, on any `HttpLayerRouter`: for apps that serve other routes too.
- * The security policy applies there as well.
+ * The server could not listen (the port is taken, the address is not this machine's...).
  *
  * @since 0.1.0
  */
-export const routes = (
-  options: Pick<Options, "streamable" | "sse" | "sessions" | "security"> = {}
-): Layer.Layer<SessionRegistry.SessionRegistry, never, HttpLayerRouter.HttpRouter | McpServer> =>
-  HttpTransport.layerRouter({
-    streamable: options.streamable,
-    sse: options.sse,
-    security: options.security
-  }).pipe(Layer.provideMerge(SessionRegistry.layer(options.sessions ?? {})))
+export class ListenError extends Data.TaggedError("ListenError")<{
+  readonly port: number
+  readonly host: string
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    return `Could not listen on ${this.host}:${this.port}: ${this.cause instanceof Error ? this.cause.message : String(this.cause)}`
+  }
+}
+
+/** Where a `NodeMcpServer` listens. @since 0.1.0 */
+export interface NodeMcpServerService {
+  /** The bound address; `port` is the real one when 0 was asked for. */
+  readonly address: { readonly hostname: string; readonly port: number }
+  /** The Node server, for what only it can do (timeouts, connection counts). */
+  readonly server: Http.Server
+}
+
+/**
+ * The listening server, output by `layer`.
+ *
+ * @since 0.1.0
+ */
+export class NodeMcpServer extends Context.Tag("@effect-mcp/node/NodeMcpServer")<
+  NodeMcpServer,
+  NodeMcpServerService
+>() {}
 
 /**
  * Serves the `McpServer` it is given. Outputs the session registry (for metrics and tests), the HTTP front and
- * the `HttpServer` (for its address).
+ * the listening server (for its address).
  *
  * Shutdown runs in the reverse order of start: the front ends its open streams, the registry closes every
  * session (their finalizers run, their handlers are interrupted), then the Node server closes, with nothing left
@@ -87,14 +103,14 @@ export const routes = (
 export const layer = (
   options: Options = {}
 ): Layer.Layer<
-  SessionRegistry.SessionRegistry | HttpTransport.HttpTransport | HttpServer.HttpServer,
-  HttpServerError.ServeError,
+  SessionRegistry.SessionRegistry | HttpTransport.HttpTransport | NodeMcpServer,
+  ListenError,
   McpServer
 > =>
   Layer.scopedContext(Effect.gen(function*() {
     const host = options.host ?? "127.0.0.1"
     const server = Http.createServer()
-    const httpServer = yield* NodeHttpServer.make(() => server, { port: options.port ?? 3000, host })
+    const address = yield* listen(server, options.port ?? 3000, host)
     yield* closeWhenIdle(server)
     const registry = yield* SessionRegistry.make(options.sessions ?? {})
     const transport = yield* HttpTransport.make({
@@ -108,12 +124,28 @@ export const layer = (
     yield* Effect.addFinalizer(() => Effect.sync(() => server.off("request", handle)))
     return Context.make(SessionRegistry.SessionRegistry, registry).pipe(
       Context.add(HttpTransport.HttpTransport, transport),
-      Context.add(HttpServer.HttpServer, httpServer)
+      Context.add(NodeMcpServer, { address, server })
     )
   }))
 
+/** Listens, or fails with the reason (the port is taken...). */
+const listen = (server: Http.Server, port: number, host: string) =>
+  Effect.async<NodeMcpServerService["address"], ListenError>((resume) => {
+    const onError = (cause: unknown) => resume(Effect.fail(new ListenError({ port, host, cause })))
+    server.once("error", onError)
+    server.listen(port, host, () => {
+      server.off("error", onError)
+      const bound = server.address()
+      resume(Effect.succeed(
+        bound !== null && typeof bound === "object"
+          ? { hostname: bound.address, port: bound.port }
+          : { hostname: host, port }
+      ))
+    })
+  })
+
 /**
- * Closes the Node server after the sessions, before platform's own finalizer (which then finds it closed).
+ * Closes the Node server after the sessions.
  *
  * `server.close()` closes only the connections idle when it is called; a stream that ends as its session closes
  * turns its keep-alive connection idle a moment later, and that connection would hold the close for the

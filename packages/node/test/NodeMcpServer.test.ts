@@ -1,5 +1,4 @@
 import { FetchHttpClient } from "@effect/platform"
-import * as HttpServer from "@effect/platform/HttpServer"
 import { describe, expect, it } from "@effect/vitest"
 import { JsonRpc, McpClient, McpServer, McpTool } from "@effect-mcp/core"
 import { NodeMcpServer } from "@effect-mcp/node"
@@ -33,8 +32,7 @@ describe("NodeMcpServer", () => {
   it.scopedLive("serves tools on a free port to the library's client", () =>
     Effect.gen(function*() {
       const context = yield* Layer.build(NodeMcpServer.layer({ port: 0 }).pipe(Layer.provide(ServerLive)))
-      const address = yield* HttpServer.HttpServer.pipe(Effect.map((server) => server.address), Effect.provide(context))
-      if (address._tag !== "TcpAddress") throw new Error("expected a TCP address")
+      const address = Context.get(context, NodeMcpServer.NodeMcpServer).address
 
       const clientLayer = McpClient.layerStreamableHttp({ url: `http://127.0.0.1:${address.port}/mcp` }).pipe(
         Layer.provide(FetchHttpClient.layer)

@@ -2,7 +2,6 @@
  * The demo server on a real socket (127.0.0.1, a free port), and a small MCP client over the legacy SSE transport
  * built on the raw helpers.
  */
-import * as HttpServer from "@effect/platform/HttpServer"
 import { NodeMcpServer } from "@effect-mcp/node"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -28,11 +27,10 @@ export const demoLayer = (options: DemoOptions = {}) =>
 
 /** Reads the port and registry out of a built demo context. */
 export const demoOf = (
-  context: Context.Context<HttpServer.HttpServer | SessionRegistry>,
+  context: Context.Context<NodeMcpServer.NodeMcpServer | SessionRegistry>,
   logs: CapturedLogs
 ): Demo => {
-  const address = Context.get(context, HttpServer.HttpServer).address
-  if (address._tag !== "TcpAddress") throw new Error("expected a TCP address")
+  const address = Context.get(context, NodeMcpServer.NodeMcpServer).address
   return { port: address.port, registry: Context.get(context, SessionRegistry), logs }
 }
 
