@@ -99,25 +99,41 @@ export const make = (options: Options, loopbackBind: boolean): Policy => {
     ? undefined
     : originMatcher(options.allowedOrigins)
   const hostHeader = options.trustForwardedHost === true ? "x-forwarded-host" : "host"
+  // Nearly every request of a server carries the same Host and Origin: the last verdict is kept, so the
+  // parsing below runs when they change, not per request.
+  let lastHost: string | undefined
+  let lastOrigin: string | undefined
+  let lastVerdict: string | undefined
+  let cached = false
+  const decide = (headers: Headers): string | undefined => {
+    const host = header(headers, hostHeader)?.split(",")[0]?.trim()
+    if (hosts !== undefined && (host === undefined || !hosts(host))) {
+      return `Forbidden: host ${host ?? "(none)"} is not allowed`
+    }
+    const origin = header(headers, "origin")
+    if (origin === undefined || anyOrigin) return undefined
+    const parsed = parseOrigin(origin)
+    if (parsed !== undefined) {
+      if (listed !== undefined && listed(parsed)) return undefined
+      if (host !== undefined) {
+        const [ownHost, ownPort] = splitPort(host)
+        const port = parsed.port ?? (parsed.scheme === "https" ? "443" : "80")
+        if (parsed.host === ownHost && port === (ownPort ?? port)) return undefined
+      }
+      if (loopbackBind && isLoopbackHost(parsed.host)) return undefined
+    }
+    return `Forbidden: origin ${origin} is not allowed`
+  }
   return {
     check: (headers) => {
-      const host = header(headers, hostHeader)?.split(",")[0]?.trim()
-      if (hosts !== undefined && (host === undefined || !hosts(host))) {
-        return `Forbidden: host ${host ?? "(none)"} is not allowed`
-      }
+      const host = header(headers, hostHeader)
       const origin = header(headers, "origin")
-      if (origin === undefined || anyOrigin) return undefined
-      const parsed = parseOrigin(origin)
-      if (parsed !== undefined) {
-        if (listed !== undefined && listed(parsed)) return undefined
-        if (host !== undefined) {
-          const [ownHost, ownPort] = splitPort(host)
-          const port = parsed.port ?? (parsed.scheme === "https" ? "443" : "80")
-          if (parsed.host === ownHost && port === (ownPort ?? port)) return undefined
-        }
-        if (loopbackBind && isLoopbackHost(parsed.host)) return undefined
-      }
-      return `Forbidden: origin ${origin} is not allowed`
+      if (cached && host === lastHost && origin === lastOrigin) return lastVerdict
+      lastVerdict = decide(headers)
+      lastHost = host
+      lastOrigin = origin
+      cached = true
+      return lastVerdict
     }
   }
 }

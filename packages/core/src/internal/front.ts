@@ -131,9 +131,20 @@ export const ACCEPT_JSON = 1
 /** `Accept` allows SSE. @internal */
 export const ACCEPT_SSE = 2
 
+let lastAccept: string | undefined
+let lastFlags = 0
+
 /** Which of JSON and SSE an `Accept` header allows. No header accepts anything, as HTTP says. @internal */
 export const acceptOf = (value: string | undefined): number => {
   if (value === undefined) return ACCEPT_JSON | ACCEPT_SSE
+  // A client sends the same Accept on every request: its flags are kept.
+  if (value === lastAccept) return lastFlags
+  lastFlags = parseAccept(value)
+  lastAccept = value
+  return lastFlags
+}
+
+const parseAccept = (value: string): number => {
   let flags = 0
   for (const part of value.split(",")) {
     const semi = part.indexOf(";")
