@@ -14,7 +14,10 @@ import type { StartupMetrics } from "./phases/startup.js"
 export type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string }
 
 export interface PhaseResults {
+  /** Row 7 for the entry as installed (one file per module). */
   startup?: Outcome<StartupMetrics>
+  /** Row 7 for the entry bundled into one file (lib/bundle.ts); run with the `startup` phase. */
+  "startup-bundled"?: Outcome<StartupMetrics>
   http?: Outcome<LoadMetrics>
   sse?: Outcome<LoadMetrics>
   idle?: Outcome<IdleMetrics>
@@ -38,58 +41,75 @@ export interface Report {
   readonly results: ReadonlyArray<ServerResult>
 }
 
-type Metrics<P extends Phase> = PhaseResults[P] extends Outcome<infer T> | undefined ? T : never
+/** A result of a server: one per phase, plus `startup-bundled`, which the `startup` phase also runs. */
+type Key = keyof PhaseResults
 
-interface Row<P extends Phase = Phase> {
+/** The phase (of `--phases`) that produces a result. */
+const phaseOf = (key: Key): Phase => (key === "startup-bundled" ? "startup" : key)
+
+type Metrics<K extends Key> = PhaseResults[K] extends Outcome<infer T> | undefined ? T : never
+
+interface Row<K extends Key = Key> {
   readonly label: (options: Options) => string
-  readonly phase: P
-  readonly value: (m: Metrics<P>) => number
+  /** Which result of a server the row reads. */
+  readonly key: K
+  readonly value: (m: Metrics<K>) => number
   /** Marked `*`: errors, a deadline hit, memory that did not settle. */
-  readonly doubtful?: (m: Metrics<P>) => boolean
+  readonly doubtful?: (m: Metrics<K>) => boolean
 }
 
-const row = <P extends Phase>(r: Row<P>): Row => r as unknown as Row
+const row = <K extends Key>(r: Row<K>): Row => r as unknown as Row
 
 const loadDoubt = (m: LoadMetrics) => m.truncated || m.errors > 0
 const disconnectDoubt = (m: DisconnectMetrics) => m.truncated || m.failed > 0
 
 const ROWS: ReadonlyArray<Row> = [
-  row({ phase: "http", label: () => "1. Streamable HTTP `tools/call`, µs server CPU per call", value: (m) => m.serverCpuUs, doubtful: loadDoubt }),
-  row({ phase: "http", label: () => "2. Streamable HTTP `tools/call`, p99 latency ms", value: (m) => m.p99Ms, doubtful: loadDoubt }),
-  row({ phase: "sse", label: () => "3. Legacy SSE `tools/call`, µs server CPU per call", value: (m) => m.serverCpuUs, doubtful: loadDoubt }),
+  row({ key: "http", label: () => "1. Streamable HTTP `tools/call`, µs server CPU per call", value: (m) => m.serverCpuUs, doubtful: loadDoubt }),
+  row({ key: "http", label: () => "2. Streamable HTTP `tools/call`, p99 latency ms", value: (m) => m.p99Ms, doubtful: loadDoubt }),
+  row({ key: "sse", label: () => "3. Legacy SSE `tools/call`, µs server CPU per call", value: (m) => m.serverCpuUs, doubtful: loadDoubt }),
   row({
-    phase: "idle",
+    key: "idle",
     label: (o) => `4. Idle SSE session, KiB RSS per session (${o.sessions} sessions)`,
     value: (m) => m.kibPerSession,
     doubtful: (m) => !m.settled || m.failed > 0
   }),
-  row({ phase: "sse-churn", label: () => "5. SSE churn, ms server CPU per cycle", value: (m) => m.serverCpuUs / 1000, doubtful: loadDoubt }),
+  row({ key: "sse-churn", label: () => "5. SSE churn, ms server CPU per cycle", value: (m) => m.serverCpuUs / 1000, doubtful: loadDoubt }),
   row({
-    phase: "http-churn",
+    key: "http-churn",
     label: () => "6. Streamable churn (½ DELETE, ½ dropped), ms server CPU per cycle",
     value: (m) => m.serverCpuUs / 1000,
     doubtful: loadDoubt
   }),
-  row({ phase: "startup", label: () => "7. RSS after start + 1 s idle, MiB", value: (m) => m.rssMiB }),
-  row({ phase: "startup", label: () => "7. Start-up, spawn → first accepted connection, ms", value: (m) => m.startupMs }),
-  row({ phase: "disconnect", label: () => "8. Disconnect → 404, quiet, p50 ms", value: (m) => m.p50Ms, doubtful: disconnectDoubt }),
-  row({ phase: "disconnect", label: () => "8. Disconnect → 404, quiet, p99 ms", value: (m) => m.p99Ms, doubtful: disconnectDoubt }),
-  row({ phase: "disconnect-load", label: () => "8. Disconnect → 404 under load, p50 ms", value: (m) => m.p50Ms, doubtful: disconnectDoubt }),
-  row({ phase: "disconnect-load", label: () => "8. Disconnect → 404 under load, p99 ms", value: (m) => m.p99Ms, doubtful: disconnectDoubt }),
+  row({ key: "startup", label: () => "7. RSS after start + 1 s idle, MiB, as installed", value: (m) => m.rssMiB }),
+  row({ key: "startup-bundled", label: () => "7. RSS after start + 1 s idle, MiB, bundled", value: (m) => m.rssMiB }),
   row({
-    phase: "disconnect-load",
+    key: "startup",
+    label: () => "7. Start-up, spawn → first accepted connection, ms, as installed",
+    value: (m) => m.startupMs
+  }),
+  row({
+    key: "startup-bundled",
+    label: () => "7. Start-up, spawn → first accepted connection, ms, bundled",
+    value: (m) => m.startupMs
+  }),
+  row({ key: "disconnect", label: () => "8. Disconnect → 404, quiet, p50 ms", value: (m) => m.p50Ms, doubtful: disconnectDoubt }),
+  row({ key: "disconnect", label: () => "8. Disconnect → 404, quiet, p99 ms", value: (m) => m.p99Ms, doubtful: disconnectDoubt }),
+  row({ key: "disconnect-load", label: () => "8. Disconnect → 404 under load, p50 ms", value: (m) => m.p50Ms, doubtful: disconnectDoubt }),
+  row({ key: "disconnect-load", label: () => "8. Disconnect → 404 under load, p99 ms", value: (m) => m.p99Ms, doubtful: disconnectDoubt }),
+  row({
+    key: "disconnect-load",
     label: (o) => `8. **Late 202s** under load: POSTs sent ≥ ${o.lateMs} ms after the disconnect and accepted`,
     value: (m) => m.lateSent,
     doubtful: disconnectDoubt
   }),
   row({
-    phase: "disconnect-load",
+    key: "disconnect-load",
     label: (o) => `8. Late 202s under load, by arrival of the 202 ≥ ${o.lateMs} ms (upper bound)`,
     value: (m) => m.lateAnswered,
     doubtful: disconnectDoubt
   }),
   row({
-    phase: "disconnect-load",
+    key: "disconnect-load",
     label: (o) => `8. Sessions with no 404 within ${o.pollTimeoutMs / 1000} s of the disconnect, under load`,
     value: (m) => m.neverNotFound,
     doubtful: disconnectDoubt
@@ -113,7 +133,7 @@ const formatRatio = (a: number | undefined, b: number | undefined): string => {
 
 /** The figure of a row for a server, or why there is none. */
 const figure = (r: ServerResult, row: Row): { value?: number; text: string } => {
-  const outcome = r.phases[row.phase] as Outcome<never> | undefined
+  const outcome = r.phases[row.key] as Outcome<never> | undefined
   if (outcome === undefined) return { text: "—" }
   if (!outcome.ok) return { text: "failed" }
   const value = row.value(outcome.value)
@@ -160,7 +180,7 @@ const modeTable = (results: ReadonlyArray<ServerResult>, options: Options): Arra
 const problems = (results: ReadonlyArray<ServerResult>): Array<string> =>
   results.flatMap((r) => {
     const out: Array<string> = []
-    for (const [phase, outcome] of Object.entries(r.phases) as Array<[Phase, Outcome<unknown> | undefined]>) {
+    for (const [phase, outcome] of Object.entries(r.phases) as Array<[Key, Outcome<unknown> | undefined]>) {
       if (outcome === undefined) continue
       if (!outcome.ok) {
         // First line says what happened; the last line of a server's output usually why.
@@ -205,7 +225,7 @@ export const renderMarkdown = (report: Report): string => {
     `|---|${[...results, ...pairs].map(() => "--:").join("|")}|`
   )
   for (const r of ROWS) {
-    if (!options.phases.has(r.phase)) continue
+    if (!options.phases.has(phaseOf(r.key))) continue
     const figures = new Map(results.map((result) => [result, figure(result, r)]))
     const ratios = pairs.map(([a, b]) => formatRatio(figures.get(a)?.value, figures.get(b)?.value))
     lines.push(`| ${r.label(options)} | ${[...results.map((result) => figures.get(result)!.text), ...ratios].join(" | ")} |`)
@@ -217,9 +237,14 @@ export const renderMarkdown = (report: Report): string => {
       "one `tools/call`, leave. Row 8 polls `ping` about every ms after destroying the GET socket of a legacy SSE " +
       "session; a late 202 is a message accepted into a session whose client had been gone for " +
       `${options.lateMs} ms or more. \`*\` = errors, a deadline hit or memory still moving (see Problems); ` +
-      "`failed` = the phase failed; `—` = not run or no ratio. Servers run as `node --import tsx` for .ts entries " +
-      "(TypeScript compiled at load time counts in rows 7). The official server answers Streamable HTTP in JSON " +
-      "mode; effect-mcp answers with an SSE body.",
+      "`failed` = the phase failed; `—` = not run or no ratio. Row 7 is given twice: as installed (the entry and " +
+      "its dependencies one file per module, as npm installs them) and bundled (the entry bundled by esbuild into " +
+      "one ESM file, `packages/examples/dist-bench/bundle/<name>.mjs`, started with plain node); every other row " +
+      "runs the entry as installed. The default servers are built JavaScript run with plain node; a .ts entry " +
+      "given with `--entry` runs as `node --import tsx` (TypeScript compiled at load time counts in row 7 as " +
+      "installed; its bundle is compiled ahead). Both the official server and effect-mcp answer these Streamable " +
+      "HTTP calls with JSON (effect-mcp switches to an SSE body only when a handler sends progress or logs before " +
+      "its answer, which `echo` does not).",
     ""
   )
   lines.push(...modeTable(results, options))

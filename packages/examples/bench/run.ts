@@ -12,15 +12,18 @@
  *    `disconnect-load` (row 8), `http-churn` (row 6) last, as it leaves dropped sessions behind. A server that
  *    died is restarted for the next phase.
  * 2. `idle` (row 4) on a fresh process.
- * 3. `startup` (row 7): every process above is timed from spawn to the first accepted connection, then left
- *    idle for a second before its RSS is read; more processes are started only for this until there are
- *    `--starts` samples.
+ * 3. `startup` (row 7), twice. As installed: every process above is timed from spawn to the first accepted
+ *    connection, then left idle for a second before its RSS is read; more processes are started only for this
+ *    until there are `--starts` samples. Bundled: the entry is bundled into one file with esbuild
+ *    (lib/bundle.ts) and `--starts` processes of the bundle are sampled the same way. Only row 7 has a bundled
+ *    variant; every other phase runs the entry as installed.
  *
  * A server that fails to start, or a phase that fails, is reported as such and the run goes on (the exit code
  * is then 1). Markdown goes to stdout, progress to stderr, every figure to `--json FILE`. Everything targets
  * 127.0.0.1, and every loop is bounded by a count and by the phase deadline.
  */
 import { writeFileSync } from "node:fs"
+import { bundleServer } from "./lib/bundle.js"
 import { errorMessage } from "./lib/client.js"
 import { type Options, parseOptions, type Phase, usage } from "./lib/options.js"
 import { machine } from "./lib/proc.js"
@@ -140,6 +143,11 @@ const benchServer = async (spec: ServerSpec, options: Options): Promise<ServerRe
 
   if (options.phases.has("startup")) {
     phases.startup = await attempt("startup", () => benchStartup(spec, options, startSamples))
+    phases["startup-bundled"] = await attempt("startup (bundled)", async () => {
+      const bundled = await bundleServer(spec)
+      log(`${spec.name}: bundled into ${bundled.entry}`)
+      return benchStartup(bundled, options, [])
+    })
   }
   return result
 }

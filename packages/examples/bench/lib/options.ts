@@ -105,7 +105,8 @@ export const usage = (): string => {
     `${flag("servers LIST")}comma-separated, in column order (default: ${DEFAULT_ENTRIES.map(([n]) => n).join(",")})`,
     `${flag("phases LIST")}comma-separated, any of ${PHASES.join(",")} (default: all)`,
     `${flag("entry NAME=FILE")}start server NAME from FILE (.js: node FILE; .ts: node --import tsx FILE),`,
-    `${" ".repeat(width + 4)}e.g. --entry effect-mcp=packages/examples/dist/main.js; a new NAME adds a server`,
+    `${" ".repeat(width + 4)}e.g. --entry effect-mcp=packages/examples/dist/main.js; a new NAME adds a server;`,
+    `${" ".repeat(width + 4)}row 7 (startup) also bundles FILE with esbuild into dist-bench/bundle/NAME.mjs`,
     `${flag("json FILE")}also write every figure as JSON`,
     ...NUMERIC.map((o) => `${flag(`${o.flag} N`)}${o.help} (default ${o.full}, quick ${o.quick})`)
   ]
