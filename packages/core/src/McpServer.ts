@@ -281,7 +281,7 @@ export const make = (options: Options): McpServerService => {
           reply(JsonRpc.failure(request.id, failure.value))
         })
       }
-      // Interruption (cancellation, the session closing) answers nothing: the spec has no response for it.
+      // An interruption from inside answers nothing here; the session answers requests a shutdown stops.
       if (Cause.isInterruptedOnly(cause)) return Effect.void
       return Effect.zipRight(
         Effect.logError(`${request.method} failed`, cause),

@@ -13,6 +13,7 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as JsonRpc from "./JsonRpc.js"
@@ -102,6 +103,12 @@ export interface Session {
   readonly hold: () => () => void
   /** Records activity without holding the session busy. */
   readonly touch: () => void
+  /**
+   * Lets the session finish what it took before it ends: new requests are answered with an error at once, those
+   * in flight get up to `timeout`, and any still running then are stopped and answered with an error. The
+   * session stays open (its streams carry the answers). Returns how many had to be stopped.
+   */
+  readonly drain: (timeout: Duration.DurationInput) => Effect.Effect<number>
   /** Ends the session: every way a session ends goes through its scope, and this closes it. */
   readonly close: Effect.Effect<void>
   /** Waits until the session has begun to close. */

@@ -47,6 +47,16 @@ export class SessionLimitExceeded extends Data.TaggedError("SessionLimitExceeded
   readonly limit: number
 }> {}
 
+/**
+ * The server is shutting down: no new session is opened; the transport answers 503 with `Retry-After`.
+ *
+ * @since 0.1.0
+ */
+export class ShuttingDown extends Data.TaggedError("ShuttingDown")<{}> {}
+
+/** Why a session could not be opened. @since 0.1.0 */
+export type OpenError = SessionLimitExceeded | ShuttingDown
+
 /** @since 0.1.0 */
 export interface Options {
   /** Sessions allowed at once; the next one is refused with `SessionLimitExceeded`. Default 10,000. */
@@ -56,6 +66,13 @@ export interface Options {
    * Default 30 minutes; `Duration.infinity` (or `Infinity`) turns expiry off.
    */
   readonly idleTimeout?: Duration.DurationInput | undefined
+  /**
+   * Requests of one session that may be in flight at once; past it a request is answered at once with a
+   * JSON-RPC error. Default 256.
+   */
+  readonly maxInFlight?: number | undefined
+  /** How long `drain` lets requests in flight finish before it stops them. Default 10 seconds. */
+  readonly drainTimeout?: Duration.DurationInput | undefined
 }
 
 /** What a transport says about the session it opens. @since 0.1.0 */
@@ -79,12 +96,12 @@ export interface SessionRegistryService {
    * Opens a session owned by the caller's scope: it ends when that scope closes, or earlier by any of the
    * other ways a session ends.
    */
-  readonly open: (options: OpenOptions) => Effect.Effect<Session, SessionLimitExceeded, Scope.Scope>
+  readonly open: (options: OpenOptions) => Effect.Effect<Session, OpenError, Scope.Scope>
   /**
    * Opens a session that lives until it is closed, expires, or the registry shuts down. A transport whose
    * connection owns the session closes it when the connection goes.
    */
-  readonly openDetached: (options: OpenOptions) => Effect.Effect<Session, SessionLimitExceeded>
+  readonly openDetached: (options: OpenOptions) => Effect.Effect<Session, OpenError>
   /** The live session with this id, if any. */
   readonly lookup: (id: SessionId) => Effect.Effect<Option.Option<Session>>
   /** The same, outside a fiber: for the synchronous front of a transport. */
@@ -95,6 +112,17 @@ export interface SessionRegistryService {
   readonly sessions: Effect.Effect<ReadonlyArray<Session>>
   /** Closes every idle-expired session now; the sweeper calls this periodically. Returns how many it closed. */
   readonly expireIdle: Effect.Effect<number>
+  /**
+   * Shuts down without losing what was accepted: no new session opens and every session answers new requests
+   * with an error, while the requests in flight get up to `drainTimeout` to finish; those still running then are
+   * stopped and answered with an error. The sessions stay open (their streams carry the answers); closing the
+   * registry's scope ends them. Returns how many requests had to be stopped.
+   */
+  readonly drain: Effect.Effect<number>
+  /** True once `drain` has begun. */
+  readonly isDraining: () => boolean
+  /** The drain period. */
+  readonly drainTimeout: Duration.Duration
   /** The session cap. */
   readonly maxSessions: number
 }
@@ -120,12 +148,17 @@ const DEFAULT_IDLE_TIMEOUT = Duration.minutes(30)
 export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const server = yield* McpServer
   const sessionsRef = yield* Ref.make(HashMap.empty<SessionId, SessionState>())
-  const registryScope = yield* Effect.scope
+  // Sessions are children of one scope made now, so they close where the registry stands in its scope's order of
+  // release (after whatever was built later, such as the transports and a drain), not in the order they opened.
+  const registryScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
   const runtime = yield* Effect.runtime<never>()
   const runSync = Runtime.runSync(runtime)
   const clock = yield* Effect.clock
   const maxSessions = options.maxSessions ?? 10_000
+  const maxInFlight = options.maxInFlight ?? 256
   const idleTimeout = Duration.decode(options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT)
+  const drainTimeout = Duration.decode(options.drainTimeout ?? Duration.seconds(10))
+  let draining = false
   const baseAnnotations = FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentLogAnnotations)
 
   // A runtime per session whose logs carry the session id: made once, so a request's fiber needs no wrapping.
@@ -144,6 +177,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   // without the finalizer that removes it.
   const openIn = (parent: Scope.Scope, opts: OpenOptions) =>
     Effect.uninterruptible(Effect.gen(function*() {
+      if (draining) return yield* new ShuttingDown()
       const id = makeSessionId()
       // Two scopes, so the order of release is structural: `lifetime`'s own finalizer (leave the registry) is
       // added after `scope` is forked from it, so it runs before `scope` closes and releases what the session
@@ -160,7 +194,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         server.dispatcher,
         runForkFor(id, opts.transport),
         Scope.close(lifetime, Exit.void),
-        Deferred.await(closed)
+        Deferred.await(closed),
+        maxInFlight
       )
       if (opts.writer !== undefined) session.setWriter(opts.writer)
       if (opts.initialized === true) session.assumeInitialized(opts.protocolVersion)
@@ -213,6 +248,19 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
 
   const get = Ref.get(sessionsRef)
 
+  const drain = Effect.gen(function*() {
+    draining = true
+    const sessions = Array.from(HashMap.values(yield* get))
+    // Every session refuses new requests from this moment, before any waiting starts.
+    for (const session of sessions) session.startDrain()
+    const stopped = yield* Effect.forEach(sessions, (session) => session.drain(drainTimeout), {
+      concurrency: "unbounded"
+    })
+    const total = stopped.reduce((a, b) => a + b, 0)
+    if (total > 0) yield* Effect.logWarning(`drain period over: stopped ${total} request(s) still in flight`)
+    return total
+  })
+
   return SessionRegistry.of({
     open: (opts) => Effect.acquireRelease(openIn(registryScope, opts), (session) => session.close),
     openDetached: (opts) => openIn(registryScope, opts),
@@ -221,6 +269,9 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     size: Effect.map(get, HashMap.size),
     sessions: Effect.map(get, (map): ReadonlyArray<Session> => Array.from(HashMap.values(map))),
     expireIdle,
+    drain,
+    isDraining: () => draining,
+    drainTimeout,
     maxSessions
   })
 })

@@ -66,10 +66,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         registry.openDetached({ transport: TRANSPORT, protocolVersion: PROTOCOL_VERSION })
       )
       if (Either.isLeft(opened)) {
-        return Front.refuse(
-          exchange,
-          new Refusal.ServiceUnavailable({ reason: `the server is at its limit of ${opened.left.limit} sessions` })
-        )
+        return Front.refuse(exchange, Front.unavailable(opened.left))
       }
       const session = opened.right
       const stream = streams.open(exchange)

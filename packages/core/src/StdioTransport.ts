@@ -98,6 +98,9 @@ export const serve = <E>(
       protocolVersion: McpSchema.LATEST_PROTOCOL_VERSION,
       writer
     }))
+    // When stdin ends or a signal interrupts us, what the session took still gets its answer (or an error past
+    // the drain period) before the session closes.
+    yield* Effect.addFinalizer(() => session.drain(registry.drainTimeout))
     const refuse = (error: JsonRpc.JsonRpcError, id: JsonRpc.RequestId | null = null) => {
       writer(JsonRpc.failure(id, error))
     }

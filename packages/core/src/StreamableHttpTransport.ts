@@ -167,8 +167,6 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const missingSession = new Refusal.BadRequest({ reason: "Bad Request: Mcp-Session-Id header is required" })
   const notFound = new Refusal.SessionNotFound()
   const unknownEvent = new Refusal.BadRequest({ reason: "Bad Request: unknown Last-Event-ID" })
-  const overLimit = (limit: number) =>
-    new Refusal.ServiceUnavailable({ reason: `the server is at its limit of ${limit} sessions` })
 
   /** A session's revision as this request states it: the header may be left out, but not contradict it. */
   const versionOf = (exchange: Exchange, session: Session): string | Refusal.BadProtocolVersion => {
@@ -461,7 +459,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       const opened = yield* Effect.either(
         registry.openDetached({ transport: TRANSPORT, protocolVersion: McpSchema.DEFAULT_NEGOTIATED_VERSION })
       )
-      if (Either.isLeft(opened)) return Front.refuse(exchange, overLimit(opened.left.limit))
+      if (Either.isLeft(opened)) return Front.refuse(exchange, Front.unavailable(opened.left))
       const session = opened.right
       const response = yield* Effect.async<JsonRpc.Message | undefined>((resume) => {
         let answer: JsonRpc.Message | undefined
@@ -501,7 +499,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         // An `initialize` still negotiates; anything else is served as if it had happened.
         initialized: !(first !== undefined && Front.isInitialize(first))
       }))
-      if (Either.isLeft(opened)) return Front.refuse(exchange, overLimit(opened.left.limit))
+      if (Either.isLeft(opened)) return Front.refuse(exchange, Front.unavailable(opened.left))
       const session = opened.right
       const close = () => void runFork(session.close)
       exchange.onClose(close)

@@ -9,13 +9,16 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
 import * as Http from "node:http"
 import * as DemoServer from "../../examples/src/DemoServer.js"
 import * as JsonRpc from "../src/JsonRpc.js"
 import * as PlatformHttpTransport from "../src/PlatformHttpTransport.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
-import { assertServing, connectClient, eventually, sessionIdOf, withDemo } from "./utils/demo.js"
+import { assertServing, connectClient, demoLayer, demoOf, eventually, sessionIdOf, withDemo } from "./utils/demo.js"
 import { errorBody, errorOf, postJson, prng, request, SseStream } from "./utils/http.js"
 import { capture } from "./utils/logs.js"
 
@@ -281,4 +284,87 @@ describe("HttpTransport: the seed's guarantee under load", () => {
           expect((yield* postJson(port, `/messages?session_id=${id}`, JsonRpc.request(1, "ping"))).status).toBe(404)
         }
       })))
+})
+
+describe("HttpTransport: shutdown without loss", () => {
+  const call = (id: string, ms: number) =>
+    JsonRpc.request(id, "tools/call", { name: "sleep", arguments: { ms } })
+
+  /**
+   * 50 clients mid-call (25 on Streamable HTTP answered with JSON, 25 on legacy SSE) when the server's scope
+   * starts to close, as SIGTERM does; returns what each got, and what a newcomer got during the drain.
+   */
+  const shutdownUnderLoad = (callMs: number, drainTimeout: number, knockDuringDrain: boolean) =>
+    Effect.gen(function*() {
+      const logs = capture()
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(demoLayer({ sessions: { drainTimeout } }), scope).pipe(
+        Effect.orDie,
+        Effect.provide(logs.layer)
+      )
+      const { port, registry } = demoOf(context, logs)
+      const streamable = yield* Effect.forEach(Array.from({ length: 25 }, (_, i) => i), (i) =>
+        Effect.gen(function*() {
+          const init = yield* request({ port, path: "/mcp", body: JSON.stringify(initialize(0)), headers: { accept: BOTH } })
+          const id = String(init.headers["mcp-session-id"])
+          return Effect.runFork(request({
+            port,
+            path: "/mcp",
+            body: JSON.stringify(call(`h${i}`, callMs)),
+            headers: { accept: BOTH, "mcp-session-id": id }
+          }))
+        }), { concurrency: 25 })
+      const legacy = yield* Effect.forEach(Array.from({ length: 25 }, (_, i) => i), (i) =>
+        Effect.gen(function*() {
+          const stream = new SseStream({ port })
+          const endpoint = yield* Effect.promise(() => stream.endpoint())
+          expect((yield* postJson(port, endpoint, initialize("i"))).status).toBe(202)
+          yield* Effect.promise(() => stream.message((m) => m.id === "i"))
+          expect((yield* postJson(port, endpoint, call(`s${i}`, callMs))).status).toBe(202)
+          return { stream, id: `s${i}` }
+        }), { concurrency: 25 })
+      yield* eventually(Effect.map(registry.sessions, (all) => all.reduce((n, s) => n + s.inFlight, 0) === 50))
+
+      // The signal: the server's scope begins to close.
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* eventually(Effect.sync(() => registry.isDraining()))
+      const newcomer = knockDuringDrain
+        ? yield* request({ port, path: "/mcp", body: JSON.stringify(initialize(9)), headers: { accept: BOTH } })
+        : undefined
+
+      const answers = [
+        ...(yield* Effect.forEach(streamable, (fiber) =>
+          Effect.map(Fiber.join(fiber), (result) => ({ status: result.status, body: JSON.parse(result.body) })))),
+        ...(yield* Effect.forEach(legacy, ({ id, stream }) =>
+          Effect.map(Effect.promise(() => stream.message((m) => m.id === id)), (body) => ({ status: 200, body }))))
+      ]
+      yield* Fiber.join(closing)
+      expect(yield* registry.size).toBe(0)
+      return { answers, newcomer }
+    })
+
+  it.live("50 clients mid-call when shutdown begins: every call finishes and is answered; newcomers get 503", () =>
+    Effect.gen(function*() {
+      const { answers, newcomer } = yield* shutdownUnderLoad(2_000, 10_000, true)
+      if (newcomer === undefined) throw new Error("no newcomer")
+      expect(newcomer.status).toBe(503)
+      expect(newcomer.headers["retry-after"]).toBe("5")
+      expect(errorBody(newcomer).message).toContain("shutting down")
+      expect(answers.length).toBe(50)
+      for (const answer of answers) {
+        expect(answer.status).toBe(200)
+        expect(answer.body).toMatchObject({ result: { content: [{ type: "text", text: "slept 2000 ms" }] } })
+      }
+    }), 60_000)
+
+  it.live("calls that outlast the drain period are stopped and answered with an error, never left silent", () =>
+    Effect.gen(function*() {
+      const { answers } = yield* shutdownUnderLoad(60_000, 300, false)
+      expect(answers.length).toBe(50)
+      for (const answer of answers) {
+        expect(answer.status).toBe(200)
+        expect(answer.body).toMatchObject({ error: { code: JsonRpc.ErrorCode.InternalError } })
+        expect(answer.body.error.message).toContain("shutting down")
+      }
+    }), 60_000)
 })

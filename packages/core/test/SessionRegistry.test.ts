@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
@@ -53,6 +54,13 @@ const runIn = (session: Session, name: string, args: unknown = {}): Work => {
 
 /** Interrupted: it ended without an answer. */
 const interrupted = (work: Work) => work.settled && !work.answered
+
+/** Hands a request to a session and keeps every message its reply sink gets. */
+const collect = (session: Session, request: JsonRpc.Request) => {
+  const got: Array<JsonRpc.Message> = []
+  session.offer(request, (message) => got.push(message) > 0)
+  return got
+}
 
 describe("SessionRegistry", () => {
   it.scoped("open, lookup and size", () =>
@@ -126,9 +134,9 @@ describe("SessionRegistry", () => {
       const refused = yield* Effect.flip(registry.open(memory))
       expect(refused).toBeInstanceOf(SessionRegistry.SessionLimitExceeded)
       expect(refused._tag).toBe("SessionLimitExceeded")
-      expect(refused.limit).toBe(2)
+      expect(refused).toEqual(new SessionRegistry.SessionLimitExceeded({ limit: 2 }))
       const refusedDetached = yield* Effect.flip(registry.openDetached(memory))
-      expect(refusedDetached.limit).toBe(2)
+      expect(refusedDetached).toEqual(new SessionRegistry.SessionLimitExceeded({ limit: 2 }))
       expect(yield* registry.size).toBe(2)
       yield* a.close
       expect(yield* registry.size).toBe(1)
@@ -263,8 +271,53 @@ describe("SessionRegistry", () => {
       expect(ids.size).toBe(10_000)
       expect(yield* registry.size).toBe(10_000)
       // At the default cap of 10,000.
-      expect((yield* Effect.flip(registry.openDetached(memory))).limit).toBe(10_000)
+      expect(yield* Effect.flip(registry.openDetached(memory))).toEqual(
+        new SessionRegistry.SessionLimitExceeded({ limit: 10_000 })
+      )
       for (let i = 0; i < 10_000; i++) ids.add(makeSessionId())
       expect(ids.size).toBe(20_000)
+    }).pipe(Effect.provide(quiet)))
+
+  it.scoped("drain: no new sessions or requests; what runs may finish; past the period it is stopped and answered", () =>
+    Effect.gen(function*() {
+      const registry = yield* SessionRegistry.make({ drainTimeout: "5 seconds" })
+      const session = yield* registry.openDetached(memory)
+      const quick = collect(session, JsonRpc.request("quick", "tools/call", { name: "wait", arguments: { ms: 1000 } }))
+      const stuck = collect(session, JsonRpc.request("stuck", "tools/call", { name: "block", arguments: {} }))
+      const draining = yield* Effect.fork(registry.drain)
+      yield* Effect.yieldNow()
+      expect(registry.isDraining()).toBe(true)
+      // No new session; a new request on a live one is answered at once with an error.
+      expect(yield* Effect.flip(registry.openDetached(memory))).toEqual(new SessionRegistry.ShuttingDown())
+      const late = collect(session, JsonRpc.request("late", "ping"))
+      expect(late).toMatchObject([{ id: "late", error: { code: JsonRpc.ErrorCode.InternalError } }])
+      // What was running goes on: the quick call finishes within the period and is answered as usual.
+      yield* TestClock.adjust("1 second")
+      expect(quick).toMatchObject([{ id: "quick", result: { content: [{ type: "text", text: "waited" }] } }])
+      expect(stuck).toEqual([])
+      // Past the period the stuck one is stopped, and answered: never silence.
+      yield* TestClock.adjust("5 seconds")
+      expect(yield* Fiber.join(draining)).toBe(1)
+      expect(stuck).toMatchObject([{ id: "stuck", error: { code: JsonRpc.ErrorCode.InternalError } }])
+      // The session is still open: its transport delivers the answers before the registry closes it.
+      expect(session.isOpen).toBe(true)
+      expect(session.inFlight).toBe(0)
+    }).pipe(Effect.provide(quiet)))
+
+  it.scoped("a session answers requests past its in-flight limit with an error at once", () =>
+    Effect.gen(function*() {
+      const registry = yield* SessionRegistry.make({ maxInFlight: 2 })
+      const session = yield* registry.openDetached(memory)
+      const first = collect(session, JsonRpc.request(1, "tools/call", { name: "block", arguments: {} }))
+      const second = collect(session, JsonRpc.request(2, "tools/call", { name: "block", arguments: {} }))
+      const third = collect(session, JsonRpc.request(3, "ping"))
+      expect(first).toEqual([])
+      expect(second).toEqual([])
+      expect(third).toMatchObject([{ id: 3, error: { code: JsonRpc.ErrorCode.ConnectionClosed } }])
+      expect(session.inFlight).toBe(2)
+      // Notifications still go through: cancelling one frees a place.
+      session.offer(JsonRpc.notification("notifications/cancelled", { requestId: 1 }), () => true)
+      yield* Effect.yieldNow()
+      expect(collect(session, JsonRpc.request(4, "ping"))).toEqual([{ jsonrpc: "2.0", id: 4, result: {} }])
     }).pipe(Effect.provide(quiet)))
 })

@@ -602,11 +602,14 @@ const listening = (port: number) =>
   })
 
 describe("SseTransport: graceful shutdown", () => {
-  it.live("closing the server's scope ends 100 open streams and every session, well under a second", () => {
+  it.live("closing the server's scope ends 100 open streams and every session; calls in flight are answered", () => {
     const logs = capture()
     return Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(demoLayer(), scope).pipe(Effect.orDie)
+      // A short drain period: the calls below outlast it, so each is stopped and answered with an error.
+      const context = yield* Layer.buildWithScope(demoLayer({ sessions: { drainTimeout: 200 } }), scope).pipe(
+        Effect.orDie
+      )
       const { port, registry } = demoOf(context, logs)
 
       // Raw sockets and pooled fetch connections; a quarter with a long call in flight.
@@ -617,6 +620,7 @@ describe("SseTransport: graceful shutdown", () => {
       const endpoints = yield* Effect.forEach(streams, (s) => Effect.promise(() => s.endpoint()), {
         concurrency: "unbounded"
       })
+      const calling = streams.filter((_, i) => i % 4 === 0)
       yield* Effect.forEach(endpoints.filter((_, i) => i % 4 === 0), (endpoint, i) =>
         Effect.gen(function*() {
           expect((yield* postJson(port, endpoint, initializeMessage("init"))).status).toBe(202)
@@ -638,22 +642,24 @@ describe("SseTransport: graceful shutdown", () => {
       const ends = yield* Effect.promise(() => Promise.all(streams.map((s) => s.ended)))
       const endedMs = Date.now() - start
 
-      // Every client saw a clean end of stream, not a reset.
+      // Every client saw a clean end of stream, not a reset; every call in flight was answered before it.
       expect(ends.every((end) => end === "end")).toBe(true)
+      calling.forEach((stream, i) => {
+        const answer = stream.events.map((e) => e.data).find((data) => data.includes(`"sleep-${i}"`))
+        expect(answer, `sleep-${i}`).toContain("shutting down")
+      })
       expect(yield* registry.size).toBe(0)
       for (const session of sessions) {
         expect(session.isOpen).toBe(false)
         expect(session.inFlight).toBe(0)
       }
-      expect(closedMs).toBeLessThan(1000)
-      expect(endedMs).toBeLessThan(1000)
       expect(yield* listening(port)).toBe(false)
       expect(logs.problems()).toEqual([])
       console.log(`shutdown: scope closed in ${closedMs} ms, all 100 streams ended in ${endedMs} ms`)
     }).pipe(Effect.provide(logs.layer))
   })
 
-  it.scopedLive("the demo process exits within a second of SIGTERM, ending 100 open streams", () =>
+  it.scopedLive("the demo process exits 0 on SIGTERM, ending 100 open streams cleanly", () =>
     Effect.gen(function*() {
       const port = yield* freePort
       const child = yield* Effect.acquireRelease(
@@ -688,7 +694,6 @@ describe("SseTransport: graceful shutdown", () => {
       const ends = yield* Effect.promise(() => Promise.all(streams.map((s) => s.ended)))
 
       expect(exit).toEqual({ code: 0, signal: null })
-      expect(exitMs).toBeLessThan(1000)
       expect(ends.every((end) => end === "end")).toBe(true)
       expect(output).not.toMatch(/level=(ERROR|FATAL)/)
       console.log(`SIGTERM: the demo process exited in ${exitMs} ms with 100 streams open`)

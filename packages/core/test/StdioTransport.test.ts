@@ -101,7 +101,7 @@ describe("StdioTransport", () => {
       expect(yield* answer(2)).toEqual({ jsonrpc: "2.0", id: 2, result: {} })
     }).pipe(Effect.provide(capture().layer)))
 
-  it.scoped("progress and cancellation on stdio (TestClock); EOF interrupts what is still running", () =>
+  it.scoped("progress and cancellation on stdio (TestClock); at EOF what runs gets the drain period, then an error", () =>
     Effect.gen(function*() {
       const { answer, eof, messages, registry, served, write } = yield* pipe()
       yield* write(initialize(1))
@@ -121,12 +121,17 @@ describe("StdioTransport", () => {
       yield* Effect.yieldNow()
       expect(session.inFlight).toBe(1)
       yield* eof
+      // The drain period (10 s by default) passes with the call still running: it is stopped and answered.
+      yield* TestClock.adjust("10 seconds")
       yield* Fiber.join(served)
       expect(session.inFlight).toBe(0)
-      // Each call reported its start; neither was answered: one was cancelled, the other ended with the session.
+      // Each call reported its start; the cancelled one has no answer, the one cut short by the end has an error.
       const progress = messages().filter((m) => "method" in m && m.method === "notifications/progress")
       expect(progress.length).toBe(2)
-      expect(messages().filter((m) => "id" in m && (m.id === 2 || m.id === 3))).toEqual([])
+      expect(messages().filter((m) => "id" in m && m.id === 2)).toEqual([])
+      expect(messages().filter((m) => "id" in m && m.id === 3)).toEqual([
+        { jsonrpc: "2.0", id: 3, error: { code: -32603, message: "The server is shutting down; retry on another connection" } }
+      ])
       expect(Option.isNone(yield* registry.lookup(session.id))).toBe(true)
     }).pipe(Effect.provide(capture().layer)))
 })

@@ -32,8 +32,8 @@ const isAlive = (pid: number): boolean => {
 }
 
 /** The demo over stdio, driven by hand: lines in, lines out. */
-const spawnDemo = () => {
-  const child = ChildProcess.spawn(process.execPath, [main, "--stdio"], { stdio: ["pipe", "pipe", "pipe"] })
+const spawnDemo = (...args: ReadonlyArray<string>) => {
+  const child = ChildProcess.spawn(process.execPath, [main, "--stdio", ...args], { stdio: ["pipe", "pipe", "pipe"] })
   let out = ""
   let err = ""
   child.stdout.on("data", (chunk: Buffer) => out += chunk.toString("utf8"))
@@ -98,6 +98,18 @@ describe("the demo over stdio", () => {
       expect(isAlive(pid)).toBe(false)
     }), 30_000)
 
+  it.live("SIGTERM with a short call in flight: the call finishes and its answer goes out first", () =>
+    Effect.promise(async () => {
+      const demo = spawnDemo()
+      demo.send(initialize)
+      await demo.waitFor((m) => m.id === 1)
+      demo.send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "sleep", arguments: { ms: 300 } } })
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      demo.child.kill("SIGTERM")
+      expect(await exited(demo.child)).toBe(0)
+      expect(demo.lines().find((m) => m.id === 2)).toMatchObject({ result: { content: [{ text: "slept 300 ms" }] } })
+    }), 30_000)
+
   it.live("stdout carries protocol messages only; a bad line is answered and the session goes on; EOF exits 0", () =>
     Effect.promise(async () => {
       const demo = spawnDemo()
@@ -115,10 +127,10 @@ describe("the demo over stdio", () => {
       expect(demo.lines().length).toBe(3)
     }), 30_000)
 
-  it.live("SIGTERM and SIGINT end the session with a call in flight, and the process exits 0", () =>
+  it.live("SIGTERM and SIGINT: a call in flight is answered (an error past the drain period), then exit 0", () =>
     Effect.promise(async () => {
       for (const signal of ["SIGTERM", "SIGINT"] as const) {
-        const demo = spawnDemo()
+        const demo = spawnDemo("--drain-timeout", "300")
         demo.send(initialize)
         await demo.waitFor((m) => m.id === 1)
         demo.send({
@@ -130,6 +142,8 @@ describe("the demo over stdio", () => {
         await demo.waitFor((m) => m.method === "notifications/progress")
         demo.child.kill(signal)
         expect(await exited(demo.child), signal).toBe(0)
+        // Never silence: the call it took is answered, here with an error since it outlasted the drain period.
+        expect(demo.lines().find((m) => m.id === 2), signal).toMatchObject({ error: { code: -32603 } })
         expect(demo.stderr()).not.toContain("Error")
       }
     }), 30_000)

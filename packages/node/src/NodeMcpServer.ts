@@ -94,9 +94,9 @@ export class NodeMcpServer extends Context.Tag("@effect-mcp/node/NodeMcpServer")
  * Serves the `McpServer` it is given. Outputs the session registry (for metrics and tests), the HTTP front and
  * the listening server (for its address).
  *
- * Shutdown runs in the reverse order of start: the front ends its open streams, the registry closes every
- * session (their finalizers run, their handlers are interrupted), then the Node server closes, with nothing left
- * to wait for.
+ * Shutdown runs in the reverse order of start: the registry drains (no new sessions, 503; requests in flight get
+ * `sessions.drainTimeout`, 10 s by default, to finish, and an error answer past it), the front ends its open
+ * streams, the registry closes every session, then the Node server closes, with nothing left to wait for.
  *
  * @since 0.1.0
  */
@@ -122,6 +122,9 @@ export const layer = (
     const handle = listener(transport.handle)
     server.on("request", handle)
     yield* Effect.addFinalizer(() => Effect.sync(() => server.off("request", handle)))
+    // Runs first on shutdown, while the front still serves: new sessions get 503, what is in flight gets its
+    // answer within the drain period, on streams that are still open.
+    yield* Effect.addFinalizer(() => registry.drain)
     return Context.make(SessionRegistry.SessionRegistry, registry).pipe(
       Context.add(HttpTransport.HttpTransport, transport),
       Context.add(NodeMcpServer, { address, server })
@@ -176,6 +179,8 @@ const SHUTDOWN_GRACE_MS = 500
 
 /** @since 0.1.0 */
 export interface StdioOptions extends StdioTransport.Options {
+  /** The drain period on shutdown (`drainTimeout`), and the rest of the registry's options. */
+  readonly sessions?: SessionRegistry.Options | undefined
   /** Where messages come from. Default `process.stdin`. */
   readonly stdin?: Readable | undefined
   /** Where messages go; nothing else is written to it. Default `process.stdout`. */
@@ -204,7 +209,7 @@ export const serveStdio = (options: StdioOptions = {}): Effect.Effect<void, neve
     const stdin = options.stdin ?? process.stdin
     const stdout = options.stdout ?? process.stdout
     // One session for the life of the process: it never idles out.
-    const registry = yield* SessionRegistry.make({ idleTimeout: Duration.infinity })
+    const registry = yield* SessionRegistry.make({ ...options.sessions, idleTimeout: Duration.infinity })
     const input = NodeStream.fromReadable<Error>(() => stdin, (cause) =>
       cause instanceof Error ? cause : new Error(String(cause)))
     yield* StdioTransport.serve(input, (text) => {

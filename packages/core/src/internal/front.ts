@@ -10,7 +10,7 @@ import type * as Scope from "effect/Scope"
 import { type Exchange, header, type ResponseHeaders, type ResponseStream } from "../HttpExchange.js"
 import * as JsonRpc from "../JsonRpc.js"
 import { isValidSessionId, type Session } from "../McpSession.js"
-import type { SessionRegistryService } from "../SessionRegistry.js"
+import type { OpenError, SessionRegistryService } from "../SessionRegistry.js"
 import * as Sse from "../Sse.js"
 import * as Refusal from "./refusal.js"
 
@@ -207,3 +207,11 @@ export const makeStreams = (
 /** The default keep-alive interval, as a number for options. @internal */
 export const keepAliveOf = (option: Duration.DurationInput | undefined): Duration.Duration =>
   Duration.decode(option ?? Sse.DEFAULT_KEEP_ALIVE)
+
+/** 503 for a session that could not be opened: the cap is reached, or the server is shutting down. @internal */
+export const unavailable = (error: OpenError): Refusal.ServiceUnavailable =>
+  new Refusal.ServiceUnavailable({
+    reason: error._tag === "ShuttingDown"
+      ? "the server is shutting down"
+      : `the server is at its limit of ${error.limit} sessions`
+  })

@@ -5,8 +5,12 @@
  * @internal
  */
 import type * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as JsonRpc from "../JsonRpc.js"
 import type * as McpSchema from "../McpSchema.js"
 import type { CurrentSessionService, Phase, Session, SessionId, Sink } from "../McpSession.js"
@@ -39,6 +43,20 @@ const severity: Record<McpSchema.LoggingLevel, number> = {
 const duplicateId = (id: JsonRpc.RequestId) =>
   JsonRpc.failure(id, JsonRpc.invalidRequest(`Invalid request: a request with id ${JSON.stringify(id)} is in flight`))
 
+/**
+ * The server is shutting down: the answer to a request that arrived while it drains, and to one still running
+ * when the drain period ended. Every request the server took gets an answer, never silence.
+ * @internal
+ */
+export const shuttingDown = JsonRpc.internalError("The server is shutting down; retry on another connection")
+
+/** A session's limit of requests in flight was reached. @internal */
+export const tooManyRequests = (limit: number) =>
+  new JsonRpc.JsonRpcError({
+    code: JsonRpc.ErrorCode.ConnectionClosed,
+    message: `Too many requests in flight: this session may have ${limit} at once`
+  })
+
 /** @internal */
 export class SessionState implements Session {
   private version: string
@@ -52,6 +70,10 @@ export class SessionState implements Session {
   private busyCount = 0
   private lastActiveAt: number
   private open = true
+  /** Shutting down: new requests are answered with an error; what runs may finish. */
+  private draining = false
+  /** Shutting down past the drain period: handlers interrupted now answer with an error. */
+  private stopping = false
 
   constructor(
     readonly id: SessionId,
@@ -63,7 +85,9 @@ export class SessionState implements Session {
     /** Forks into this session's runtime (its log annotations), outside any caller's fiber. */
     private readonly fork: (effect: Effect.Effect<void>) => Fiber.RuntimeFiber<void, never>,
     readonly close: Effect.Effect<void>,
-    readonly closed: Effect.Effect<void>
+    readonly closed: Effect.Effect<void>,
+    /** Requests that may be in flight at once; past it a request is answered with an error at once. */
+    private readonly maxInFlight: number = Infinity
   ) {
     this.version = protocolVersion
     this.lastActiveAt = clock.unsafeCurrentTimeMillis()
@@ -110,8 +134,15 @@ export class SessionState implements Session {
       return true
     }
     const id = message.id
-    if (this.fibers.has(id)) {
-      reply(duplicateId(id))
+    const refusal = this.fibers.has(id)
+      ? duplicateId(id)
+      : this.draining
+      ? JsonRpc.failure(id, shuttingDown)
+      : this.fibers.size >= this.maxInFlight
+      ? JsonRpc.failure(id, tooManyRequests(this.maxInFlight))
+      : undefined
+    if (refusal !== undefined) {
+      reply(refusal)
       if (settled !== undefined) settled()
       return true
     }
@@ -119,8 +150,11 @@ export class SessionState implements Session {
     const fiber = this.fork(this.dispatcher.request(this, message, reply))
     this.fibers.set(id, fiber)
     // Added after `set`, so a handler that finished inside `fork` is removed at once.
-    fiber.addObserver(() => {
+    fiber.addObserver((exit) => {
       if (this.fibers.get(id) === fiber) this.fibers.delete(id)
+      // Stopped by a shutdown past its drain period: still answered, never silence. (A cancellation, or a
+      // session that ended, answers nothing: the spec has no response for them, and no one to read it.)
+      if (this.stopping && Exit.isInterrupted(exit)) reply(JsonRpc.failure(id, shuttingDown))
       this.release()
       if (settled !== undefined) settled()
     })
@@ -187,6 +221,40 @@ export class SessionState implements Session {
   }
 
   // --- What the registry changes ---------------------------------------------------------------------------------
+
+  /** True past the drain period of a shutdown: an interrupted handler then answers with `shuttingDown`. */
+  get isStopping(): boolean {
+    return this.stopping
+  }
+
+  /** Starts a shutdown: requests from here on are answered with `shuttingDown`; those running go on. */
+  startDrain(): void {
+    this.draining = true
+  }
+
+  /** Ends a shutdown's drain period: the handlers still running are interrupted and answer with an error. */
+  readonly stopInFlight: Effect.Effect<void> = Effect.suspend(() => {
+    this.draining = true
+    this.stopping = true
+    return this.interruptAll
+  })
+
+  readonly drain = (timeout: Duration.DurationInput): Effect.Effect<number> =>
+    Effect.suspend(() => {
+      this.startDrain()
+      // Interruptible on purpose: a drain usually runs in a finalizer, where the timeout could not stop the wait.
+      return Effect.interruptible(Effect.repeat(Effect.sync(() => this.fibers.size), {
+        until: (n) => n === 0,
+        schedule: Schedule.spaced(Duration.millis(10))
+      })).pipe(
+        Effect.timeoutOption(timeout),
+        Effect.flatMap((settled) => {
+          if (Option.isSome(settled)) return Effect.succeed(0)
+          const stopped = this.fibers.size
+          return Effect.as(this.stopInFlight, stopped)
+        })
+      )
+    })
 
   /** First step of closing: from here the session accepts nothing. */
   markClosed(): void {
