@@ -30,6 +30,11 @@ export interface Options {
   readonly keepAlive?: Duration.DurationInput | undefined
   /** Largest accepted POST body in bytes. Default 4 MiB. */
   readonly maxBodySize?: number | undefined
+  /**
+   * Bytes a client may leave unread on its stream; past it the session is closed (later requests get 404), so a
+   * client that stops reading cannot grow the server's memory. Default 8 MiB.
+   */
+  readonly maxBacklog?: number | undefined
 }
 
 /** The revision this transport belongs to; `initialize` may still negotiate a newer one. @since 0.1.0 */
@@ -58,7 +63,10 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const ssePath = options.ssePath ?? "/sse"
   const messagesPath = options.messagesPath ?? "/messages"
   const maxBodySize = options.maxBodySize ?? Front.DEFAULT_MAX_BODY_SIZE
-  const streams = yield* Front.makeStreams(Front.keepAliveOf(options.keepAlive))
+  const streams = yield* Front.makeStreams(
+    Front.keepAliveOf(options.keepAlive),
+    options.maxBacklog ?? Front.DEFAULT_MAX_BACKLOG
+  )
 
   const open = (exchange: Exchange) =>
     Effect.gen(function*() {
@@ -69,7 +77,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         return Front.refuse(exchange, Front.unavailable(opened.left))
       }
       const session = opened.right
-      const stream = streams.open(exchange)
+      const stream = streams.open(exchange, undefined, () => runFork(Front.overflowed(session)))
       // The stream owns the session: when its connection goes, for whatever reason, the session ends.
       exchange.onClose(() => runFork(session.close))
       if (!stream.isOpen) return yield* session.close

@@ -12,6 +12,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
 import * as Front from "./internal/front.js"
 import * as JsonRpc from "./JsonRpc.js"
@@ -23,6 +24,11 @@ import { SessionRegistry } from "./SessionRegistry.js"
 export interface Options {
   /** The longest line accepted, in characters; a longer one is answered with -32600 and skipped. Default 4 MiB. */
   readonly maxLineLength?: number | undefined
+  /**
+   * Bytes the client may leave unread on the output; past it the session ends, so a client that stops reading
+   * cannot grow the server's memory. Default 8 MiB. (The output's `write` says when it is over.)
+   */
+  readonly maxBacklog?: number | undefined
 }
 
 /** The transport name its session is registered with. @since 0.1.0 */
@@ -72,17 +78,20 @@ const lineSplitter = (max: number, onLine: (line: string) => void, onTooLong: ()
 
 /**
  * Serves one session over `input` and `write` until `input` ends; the session closes then, or earlier if the
- * caller's fiber is interrupted.
+ * caller's fiber is interrupted or the client stops reading. `write` returns false once the client has left more
+ * than the limit unread.
  *
  * @since 0.1.0
  */
 export const serve = <E>(
   input: Stream.Stream<Uint8Array, E>,
-  write: (text: string) => void,
+  write: (text: string) => boolean,
   options: Options = {}
 ): Effect.Effect<void, E, SessionRegistry> =>
   Effect.scoped(Effect.gen(function*() {
     const registry = yield* SessionRegistry
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    let overflowing = false
     const writer: Sink = (message) => {
       let text: string
       try {
@@ -90,7 +99,9 @@ export const serve = <E>(
       } catch {
         return false
       }
-      write(text + "\n")
+      if (write(text + "\n") || overflowing) return true
+      overflowing = true
+      runFork(Front.overflowed(session))
       return true
     }
     const session = yield* Effect.orDie(registry.open({
@@ -119,7 +130,11 @@ export const serve = <E>(
       () => refuse(JsonRpc.invalidRequest(`Invalid request: the line exceeds ${maxLine} characters`))
     )
     const decoder = new TextDecoder()
-    yield* Stream.runForEach(input, (chunk) => Effect.sync(() => lines.push(decoder.decode(chunk, { stream: true }))))
-    lines.push(decoder.decode())
-    lines.end()
+    const read = Effect.gen(function*() {
+      yield* Stream.runForEach(input, (chunk) => Effect.sync(() => lines.push(decoder.decode(chunk, { stream: true }))))
+      lines.push(decoder.decode())
+      lines.end()
+    })
+    // Ends with the input, or with the session if it closes first (the client stopped reading).
+    yield* Effect.raceFirst(read, session.closed)
   }))

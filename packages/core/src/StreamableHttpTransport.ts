@@ -43,6 +43,11 @@ export interface Options {
   /** Largest accepted POST body in bytes. Default 4 MiB. */
   readonly maxBodySize?: number | undefined
   /**
+   * Bytes a client may leave unread on one of its streams; past it the session is closed (later requests get
+   * 404), so a client that stops reading cannot grow the server's memory. Default 8 MiB.
+   */
+  readonly maxBacklog?: number | undefined
+  /**
    * Always answer requests with one JSON body when the client accepts JSON, never with an SSE stream.
    * Notifications a handler emits about a request are then dropped: there is no stream to carry them.
    * Default false: JSON until the handler has something else to say.
@@ -143,6 +148,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const waiting = new Set<Waiting>()
   const streams = yield* Front.makeStreams(
     Front.keepAliveOf(options.keepAlive),
+    options.maxBacklog ?? Front.DEFAULT_MAX_BACKLOG,
     Effect.sync(() => {
       for (const entry of waiting) {
         if (entry.beats++ >= 1) {
@@ -351,7 +357,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
    */
   const connect = (exchange: Exchange, session: Session, outlet: Outlet, lastEventId?: string): boolean => {
     if (!outlet.live()) return false
-    const stream = streams.open(exchange)
+    const stream = streams.open(exchange, undefined, () => runFork(Front.overflowed(session)))
     if (!stream.isOpen) return true
     exchange.onClose(session.hold())
     return outlet.attach(stream, lastEventId)

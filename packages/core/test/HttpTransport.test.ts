@@ -13,9 +13,15 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
+import * as Schema from "effect/Schema"
 import * as Http from "node:http"
+import * as Net from "node:net"
 import * as DemoServer from "../../examples/src/DemoServer.js"
+import { NodeMcpServer } from "@effect-mcp/node"
 import * as JsonRpc from "../src/JsonRpc.js"
+import * as McpServer from "../src/McpServer.js"
+import { CurrentSession } from "../src/McpSession.js"
+import * as McpTool from "../src/McpTool.js"
 import * as PlatformHttpTransport from "../src/PlatformHttpTransport.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
 import { assertServing, connectClient, demoLayer, demoOf, eventually, sessionIdOf, withDemo } from "./utils/demo.js"
@@ -367,4 +373,93 @@ describe("HttpTransport: shutdown without loss", () => {
         expect(answer.body.error.message).toContain("shutting down")
       }
     }), 60_000)
+})
+
+describe("HttpTransport: bounded memory per client", () => {
+  /** A tool that sends `count` log messages of 1 KiB about its request, then answers. */
+  const Flood = McpTool.make("flood", {
+    input: Schema.Struct({ count: Schema.Number }),
+    handler: ({ count }) =>
+      Effect.gen(function*() {
+        const session = yield* CurrentSession
+        const kib = "x".repeat(1024)
+        for (let i = 0; i < count; i++) yield* session.log("info", kib)
+        return "flooded"
+      })
+  })
+  const FloodServer = Layer.mergeAll(Flood, DemoServer.Echo).pipe(
+    Layer.provideMerge(McpServer.layer({ name: "flood", version: "0" }))
+  )
+
+  /** An SSE client that reads the endpoint event and then stops reading, like a stuck client. */
+  const stuckClient = (port: number) =>
+    Effect.async<{ readonly endpoint: string; readonly socket: Net.Socket }>((resume) => {
+      const socket = Net.connect(port, "127.0.0.1", () => {
+        socket.write(`GET /sse HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/event-stream\r\n\r\n`)
+      })
+      let seen = ""
+      const onData = (chunk: Buffer) => {
+        seen += chunk.toString("utf8")
+        const match = /data: (\/messages\?session_id=[0-9a-f]+)/.exec(seen)
+        if (match === null) return
+        socket.off("data", onData)
+        socket.pause()
+        resume(Effect.succeed({ endpoint: match[1]!, socket }))
+      }
+      socket.on("data", onData)
+    })
+
+  it.live("a legacy client that stops reading is cut off at the backlog limit; others are unaffected", () =>
+    Effect.gen(function*() {
+      const logs = capture()
+      const context = yield* Layer.build(
+        NodeMcpServer.layer({ port: 0, sse: { maxBacklog: 256 * 1024 } }).pipe(Layer.provide(FloodServer))
+      ).pipe(Effect.provide(logs.layer))
+      const port = Context.get(context, NodeMcpServer.NodeMcpServer).address.port
+      const registry = Context.get(context, SessionRegistry.SessionRegistry)
+      const { endpoint, socket } = yield* stuckClient(port)
+      const healthy = yield* connectClient(port)
+      yield* healthy.initialize
+      expect((yield* postJson(port, endpoint, initialize("i"))).status).toBe(202)
+      // 32 MiB of log messages to a client that reads none of them: far past the kernel's buffers.
+      expect((yield* postJson(port, endpoint, JsonRpc.request("f", "tools/call", { name: "flood", arguments: { count: 32 * 1024 } })))
+        .status).toBe(202)
+      yield* eventually(Effect.map(registry.size, (n) => n === 1), 10_000)
+      expect((yield* postJson(port, endpoint, JsonRpc.request(2, "ping"))).status).toBe(404)
+      expect(logs.entries.some((e) => e.message.includes("stopped reading"))).toBe(true)
+      // The other session is served as before.
+      expect((yield* healthy.request("tools/call", { name: "echo", arguments: { text: "still here" } })).result)
+        .toEqual({ content: [{ type: "text", text: "still here" }] })
+      socket.destroy()
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("a Streamable HTTP client that stops reading a call's stream is cut off too", () =>
+    Effect.gen(function*() {
+      const logs = capture()
+      const context = yield* Layer.build(
+        NodeMcpServer.layer({ port: 0, streamable: { maxBacklog: 256 * 1024 } }).pipe(Layer.provide(FloodServer))
+      ).pipe(Effect.provide(logs.layer))
+      const port = Context.get(context, NodeMcpServer.NodeMcpServer).address.port
+      const registry = Context.get(context, SessionRegistry.SessionRegistry)
+      const init = yield* request({ port, path: "/mcp", body: JSON.stringify(initialize(1)), headers: { accept: BOTH } })
+      const id = String(init.headers["mcp-session-id"])
+      // The call's log messages turn its answer into a stream, which this client never reads.
+      const body = JSON.stringify(JsonRpc.request(2, "tools/call", { name: "flood", arguments: { count: 32 * 1024 } }))
+      const socket = Net.connect(port, "127.0.0.1", () => {
+        socket.write(
+          `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\n` +
+            `Accept: ${BOTH}\r\nMcp-Session-Id: ${id}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+        )
+        socket.pause()
+      })
+      yield* eventually(Effect.map(registry.size, (n) => n === 0), 10_000)
+      const after = yield* request({
+        port,
+        path: "/mcp",
+        body: JSON.stringify(JsonRpc.request(3, "ping")),
+        headers: { accept: BOTH, "mcp-session-id": id }
+      })
+      expect(after.status).toBe(404)
+      socket.destroy()
+    }).pipe(Effect.scoped), 30_000)
 })

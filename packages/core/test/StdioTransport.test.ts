@@ -14,14 +14,18 @@ import { capture } from "./utils/logs.js"
 const encoder = new TextEncoder()
 
 /** The transport over an in-memory pipe: what a test writes is stdin, what the server writes is collected. */
-const pipe = (options: StdioTransport.Options = {}) =>
+const pipe = (options: StdioTransport.Options = {}, outputLimit = Infinity) =>
   Effect.gen(function*() {
     const registry = yield* SessionRegistry.make({ idleTimeout: "1 minute" }).pipe(Effect.provide(DemoServer.layer))
     const stdin = yield* Queue.unbounded<Uint8Array | null>()
     const stdout: Array<string> = []
     const input = Stream.fromQueue(stdin).pipe(Stream.takeWhile((chunk): chunk is Uint8Array => chunk !== null))
+    let written = 0
     const served = yield* StdioTransport.serve(input, (text) => {
       stdout.push(text)
+      written += text.length
+      // What a real output says when the client has left more than the limit unread.
+      return written <= outputLimit
     }, options).pipe(Effect.provideService(SessionRegistry.SessionRegistry, registry), Effect.fork)
     // Written, and given the server's fiber time to read it.
     const write = (text: string) =>
@@ -134,5 +138,17 @@ describe("StdioTransport", () => {
       ])
       expect(Option.isNone(yield* registry.lookup(session.id))).toBe(true)
     }).pipe(Effect.provide(capture().layer)))
-})
 
+  it.scoped("a client that stops reading stdout ends the session at the backlog limit", () =>
+    Effect.gen(function*() {
+      const { answer, registry, served, write } = yield* pipe({}, 64 * 1024)
+      yield* write(initialize(1))
+      yield* answer(1)
+      // Every echo answer is ~1 KiB: past 64 KiB unread the session ends, and serve with it.
+      for (let i = 0; i < 100; i++) {
+        yield* write(line(JsonRpc.request(10 + i, "tools/call", { name: "echo", arguments: { text: "x".repeat(1000) } })))
+      }
+      yield* Fiber.join(served)
+      expect(yield* registry.size).toBe(0)
+    }).pipe(Effect.provide(capture().layer)))
+})

@@ -212,8 +212,11 @@ export const serveStdio = (options: StdioOptions = {}): Effect.Effect<void, neve
     const registry = yield* SessionRegistry.make({ ...options.sessions, idleTimeout: Duration.infinity })
     const input = NodeStream.fromReadable<Error>(() => stdin, (cause) =>
       cause instanceof Error ? cause : new Error(String(cause)))
+    const maxBacklog = options.maxBacklog ?? 8 * 1024 * 1024
     yield* StdioTransport.serve(input, (text) => {
-      if (stdout.writable) stdout.write(text)
+      if (!stdout.writable) return true
+      stdout.write(text)
+      return stdout.writableLength <= maxBacklog
     }, options).pipe(
       Effect.provideService(SessionRegistry.SessionRegistry, registry),
       // A broken stdin ends the session like EOF does.

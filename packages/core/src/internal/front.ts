@@ -165,8 +165,12 @@ const SSE_HEADERS: ResponseHeaders = { "content-type": "text/event-stream", ...S
  * @internal
  */
 export interface Streams {
-  /** Starts an SSE response, with extra headers if given, kept alive until it ends. */
-  readonly open: (exchange: Exchange, headers?: ResponseHeaders) => ResponseStream
+  /**
+   * Starts an SSE response, with extra headers if given, kept alive until it ends. A client that leaves more
+   * than the transport's backlog limit unread gets its stream ended, and `onOverflow` runs (the transport closes
+   * the session: a client that stops reading must not grow the server's memory).
+   */
+  readonly open: (exchange: Exchange, headers?: ResponseHeaders, onOverflow?: () => void) => ResponseStream
   /** How many are open. */
   readonly size: () => number
 }
@@ -174,6 +178,8 @@ export interface Streams {
 /** @internal */
 export const makeStreams = (
   keepAlive: Duration.DurationInput,
+  /** Bytes a client may leave unread on one stream. */
+  maxBacklog: number,
   /** Runs on every beat before the comments go out (Streamable HTTP turns long JSON answers into streams). */
   beforeTick: Effect.Effect<void> = Effect.void
 ): Effect.Effect<Streams, never, Scope.Scope> =>
@@ -192,9 +198,25 @@ export const makeStreams = (
       })
     )
     return {
-      open: (exchange, headers) => {
-        const stream = exchange.stream(headers === undefined ? SSE_HEADERS : { ...SSE_HEADERS, ...headers })
-        if (stream.isOpen) {
+      open: (exchange, headers, onOverflow) => {
+        const raw = exchange.stream(headers === undefined ? SSE_HEADERS : { ...SSE_HEADERS, ...headers })
+        const stream: ResponseStream = {
+          write: (chunk) => {
+            if (!raw.write(chunk)) return false
+            if (raw.backlog <= maxBacklog) return true
+            raw.end()
+            if (onOverflow !== undefined) onOverflow()
+            return false
+          },
+          end: raw.end,
+          get isOpen() {
+            return raw.isOpen
+          },
+          get backlog() {
+            return raw.backlog
+          }
+        }
+        if (raw.isOpen) {
           open.add(stream)
           exchange.onClose(() => open.delete(stream))
         }
@@ -203,6 +225,9 @@ export const makeStreams = (
       size: () => open.size
     }
   })
+
+/** How many bytes a client may leave unread on a stream before its session is closed. @internal */
+export const DEFAULT_MAX_BACKLOG = 8 * 1024 * 1024
 
 /** The default keep-alive interval, as a number for options. @internal */
 export const keepAliveOf = (option: Duration.DurationInput | undefined): Duration.Duration =>
@@ -215,3 +240,13 @@ export const unavailable = (error: OpenError): Refusal.ServiceUnavailable =>
       ? "the server is shutting down"
       : `the server is at its limit of ${error.limit} sessions`
   })
+
+/** Closes a session whose client left too much unread, and says so in the log. @internal */
+export const overflowed = (session: Session): Effect.Effect<void> =>
+  Effect.zipRight(
+    Effect.annotateLogs(Effect.logWarning("the client stopped reading: its outbound backlog is over the limit, closing the session"), {
+      sessionId: session.id,
+      transport: session.transport
+    }),
+    session.close
+  )
