@@ -174,16 +174,19 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const notFound = new Refusal.SessionNotFound()
   const unknownEvent = new Refusal.BadRequest({ reason: "Bad Request: unknown Last-Event-ID" })
 
-  /** A session's revision as this request states it: the header may be left out, but not contradict it. */
+  /**
+   * The revision a request in a session is served at: the one the session negotiated. The header may be left
+   * out, and any revision the server speaks is accepted: the spec has the client send the negotiated one (a
+   * SHOULD) and the server answer 400 only to a version it does not support, and the official SDKs and the
+   * conformance suite send an older one on a 2025-11-25 session (`server-sse-multiple-streams`).
+   */
   const versionOf = (exchange: Exchange, session: Session): string | Refusal.BadProtocolVersion => {
     const version = header(exchange.headers, "mcp-protocol-version")
-    if (version === undefined || version === session.protocolVersion) return session.protocolVersion
+    if (version === undefined || McpSchema.SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return session.protocolVersion
     return new Refusal.BadProtocolVersion({
-      reason: McpSchema.SUPPORTED_PROTOCOL_VERSIONS.includes(version)
-        ? `Bad Request: MCP-Protocol-Version ${version} contradicts the session's ${session.protocolVersion}`
-        : `Bad Request: unsupported MCP-Protocol-Version ${version} (supported: ${
-          McpSchema.SUPPORTED_PROTOCOL_VERSIONS.join(", ")
-        })`
+      reason: `Bad Request: unsupported MCP-Protocol-Version ${version} (supported: ${
+        McpSchema.SUPPORTED_PROTOCOL_VERSIONS.join(", ")
+      })`
     })
   }
 

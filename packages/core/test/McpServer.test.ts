@@ -263,7 +263,30 @@ describe("McpServer", () => {
           additionalProperties: false
         })
         expect(byName.get("echo")?.outputSchema).toBeUndefined()
+        // No arguments: an object schema (Effect's `{}` also admits arrays, and says so without `type`).
+        expect(byName.get("explode")?.inputSchema).toEqual({ type: "object", properties: {} })
       }).pipe(Effect.provide(TestLive)))
+
+    it.scoped("every input and output schema says type: object, as MCP and the SDK clients require", () => {
+      const Point = Schema.Struct({ x: Schema.Number }).annotations({ identifier: "Point" })
+      const Shapes = Layer.mergeAll(
+        McpTool.make("either", {
+          input: Schema.Union(Schema.Struct({ a: Schema.String }), Schema.Struct({ b: Schema.Number })),
+          handler: () => Effect.succeed("ok")
+        }),
+        McpTool.make("point", { input: Point, output: Point, handler: (point) => Effect.succeed(point) })
+      ).pipe(Layer.provideMerge(McpServer.layer({ name: "shapes", version: "0" })))
+      return Effect.gen(function*() {
+        const client = yield* connected()
+        const { tools } = yield* client.result(McpSchema.ListToolsResult, "tools/list")
+        for (const tool of tools) {
+          expect(tool.inputSchema["type"], tool.name).toBe("object")
+          if (tool.outputSchema !== undefined) expect(tool.outputSchema["type"], tool.name).toBe("object")
+        }
+        // What Effect derived is kept beside it.
+        expect(tools.find((t) => t.name === "point")?.inputSchema).toMatchObject({ $ref: "#/$defs/Point" })
+      }).pipe(Effect.provide(SessionRegistry.layer().pipe(Layer.provideMerge(Shapes))))
+    })
 
     it.scoped("echo and add (structuredContent)", () =>
       Effect.gen(function*() {

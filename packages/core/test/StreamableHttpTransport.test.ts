@@ -344,9 +344,11 @@ describe("StreamableHttpTransport", () => {
         await expectRefusal(await post(url, list, inSession(id, "1999-01-01")), 400)
         await expectRefusal(await getStream(url, inSession(id, "1999-01-01")), 400)
         await expectRefusal(await fetch(url, { method: "DELETE", headers: inSession(id, "1999-01-01") }), 400)
-        // 400 for a supported version that contradicts the one the session negotiated.
-        const contradicts = await expectRefusal(await post(url, list, inSession(id, "2025-06-18")), 400)
-        expect(contradicts.error.message).toContain("contradicts")
+        // A supported version other than the negotiated one is served, at the negotiated one (the conformance
+        // suite sends 2025-03-26 on a 2025-11-25 session).
+        const older = await post(url, list, inSession(id, "2025-03-26", { accept: "application/json" }))
+        expect(older.status).toBe(200)
+        expect(await older.json()).toMatchObject({ id: 1, result: { tools: expect.any(Array) } })
         // 400 -32600 for a batch after 2025-03-26, whether the header names the revision or is left out (the
         // session's negotiated revision applies then, not 2025-03-26).
         const batch = [JsonRpc.request(3, "ping"), JsonRpc.request(4, "tools/list")]
@@ -362,6 +364,8 @@ describe("StreamableHttpTransport", () => {
           JsonRpc.ErrorCode.InvalidRequest
         )
         expect(implicit.error.message).toContain("2025-11-25")
+        // Nor does a header naming 2025-03-26 allow one: the negotiated revision decides.
+        await expectRefusal(await post(url, batch, inSession(id, "2025-03-26")), 400, JsonRpc.ErrorCode.InvalidRequest)
         // 403 for a foreign Origin or Host (the loopback allow-lists are on for 127.0.0.1).
         const body = JSON.stringify(list)
         const json = { "content-type": "application/json", accept: BOTH, "mcp-session-id": id }

@@ -30,7 +30,7 @@ export class ParseError extends Data.TaggedError("ParseError")<{ readonly reason
 /** The body or a header is not a valid request here: 400 with -32600. @internal */
 export class BadRequest extends Data.TaggedError("BadRequest")<{ readonly reason: string }> {}
 
-/** An `MCP-Protocol-Version` the server does not speak, or that contradicts the session's: 400. @internal */
+/** An `MCP-Protocol-Version` the server does not speak: 400. @internal */
 export class BadProtocolVersion extends Data.TaggedError("BadProtocolVersion")<{ readonly reason: string }> {}
 
 /** No live session has that id (never existed, ended, or belongs to another transport): 404. @internal */

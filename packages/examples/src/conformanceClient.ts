@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+/**
+ * The client program the official conformance suite drives: `conformance client --command "node
+ * packages/examples/dist/conformanceClient.js" --scenario <name>` (or `npm run conformance:client`). The suite
+ * starts a server of its own for the scenario, appends its URL to the command and names the scenario in
+ * `MCP_CONFORMANCE_SCENARIO`; this program does what the scenario expects of a client, with effect-mcp's
+ * `McpClient` over Streamable HTTP, and exits 0, or 1 with the reason on stderr.
+ *
+ * @since 0.1.0
+ */
+import * as JsonRpc from "@effect-mcp/core/JsonRpc"
+import * as McpClient from "@effect-mcp/core/McpClient"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+
+const url = process.argv.at(-1)
+const scenario = process.env["MCP_CONFORMANCE_SCENARIO"]
+
+/** What the client needs of an `elicitation/create` form: each field's default, when it has one. */
+const ElicitParams = Schema.Struct({
+  message: Schema.String,
+  requestedSchema: Schema.Struct({
+    properties: Schema.Record({ key: Schema.String, value: Schema.Struct({ default: Schema.optional(Schema.Unknown) }) })
+  })
+})
+const decodeElicitParams = Schema.decodeUnknown(ElicitParams)
+
+/**
+ * Answers `elicitation/create` as a user who accepts the form as shown: every field that has a default (SEP-1034)
+ * at that default. effect-mcp's client has no form of its own; an app shows the form, and pre-filling it with the
+ * defaults is the app's part, which this stands in for.
+ */
+const acceptDefaults: McpClient.ServerRequestHandler = {
+  method: "elicitation/create",
+  capabilities: { elicitation: {} },
+  handle: (params) =>
+    decodeElicitParams(params).pipe(
+      Effect.mapError((error) => JsonRpc.invalidParams(ParseResult.TreeFormatter.formatErrorSync(error))),
+      Effect.map(({ requestedSchema }) => {
+        const content: Record<string, unknown> = {}
+        for (const [name, field] of Object.entries(requestedSchema.properties)) {
+          if (field.default !== undefined) content[name] = field.default
+        }
+        return { action: "accept", content }
+      })
+    )
+}
+
+/** Calls a tool and fails when it reports an error, so a broken scenario shows in the exit code. */
+const call = (name: string, args?: { readonly [key: string]: unknown }) =>
+  Effect.flatMap(McpClient.McpClient, (client) => client.callTool(name, args)).pipe(
+    Effect.filterOrFail(
+      (result) => result.isError !== true,
+      (result) => new Error(`${name} reported an error: ${JSON.stringify(result.content)}`)
+    )
+  )
+
+/** What each scenario expects the client to do once it is connected and initialized. */
+const scenarios: { readonly [name: string]: Effect.Effect<unknown, unknown, McpClient.McpClient> } = {
+  // The handshake is the test: protocol version and clientInfo.
+  "initialize": Effect.flatMap(McpClient.McpClient, (client) => client.listTools()),
+  "tools_call": Effect.zipRight(
+    Effect.flatMap(McpClient.McpClient, (client) => client.listTools()),
+    call("add_numbers", { a: 5, b: 3 })
+  ),
+  // The server asks for the form during the call, on the call's stream; the answer goes back as a POST.
+  "elicitation-sep1034-client-defaults": call("test_client_elicitation_defaults", {}),
+  // The server ends the call's stream after the priming event: the client waits `retry` and resumes with GET and
+  // Last-Event-ID, where the answer comes.
+  "sse-retry": Effect.zipRight(
+    Effect.flatMap(McpClient.McpClient, (client) => client.listTools()),
+    call("test_reconnection", {})
+  )
+}
+
+const main = Effect.gen(function*() {
+  if (url === undefined || !/^https?:\/\//.test(url)) {
+    return yield* Effect.dieMessage("usage: MCP_CONFORMANCE_SCENARIO=<scenario> conformanceClient.js <server url>")
+  }
+  const run = scenario === undefined ? undefined : scenarios[scenario]
+  if (run === undefined) {
+    return yield* Effect.dieMessage(
+      `unknown scenario ${scenario ?? "(MCP_CONFORMANCE_SCENARIO is not set)"}; known: ${Object.keys(scenarios).join(", ")}`
+    )
+  }
+  const ClientLive = McpClient.layerStreamableHttp({
+    url,
+    clientInfo: { name: "effect-mcp-conformance-client", version: "0.1.0" },
+    handlers: [acceptDefaults],
+    requestTimeout: "20 seconds"
+  }).pipe(Layer.provide(FetchHttpClient.layer))
+  yield* Effect.provide(run, ClientLive)
+})
+
+NodeRuntime.runMain(main)
