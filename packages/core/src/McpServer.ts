@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as JsonRpc from "./JsonRpc.js"
+import { type Dialect, dialectOf } from "./internal/jsonSchema.js"
 import type { Dispatcher, SessionState } from "./internal/session.js"
 import { makeCurrent } from "./internal/session.js"
 import * as McpSchema from "./McpSchema.js"
@@ -21,7 +22,10 @@ import type { CurrentSessionService, Sink } from "./McpSession.js"
 
 /** A registered tool: its listing and how to call it. Built by `McpTool.make`. @since 0.1.0 */
 export interface ToolEntry {
+  /** The tool as `tools/list` shows it from 2025-11-25 on: its schemas in JSON Schema 2020-12. */
   readonly tool: McpSchema.Tool
+  /** The tool as older revisions see it: its schemas in JSON Schema draft-07. Default: `tool`. */
+  readonly toolDraft07?: McpSchema.Tool | undefined
   readonly call: (
     args: unknown,
     current: CurrentSessionService
@@ -142,13 +146,15 @@ export const make = (options: Options): McpServerService => {
   const prompts = new Map<string, PromptEntry>()
 
   // Listings and capabilities change only when something registers, so they are built once per change.
-  let toolList: McpSchema.ListToolsResult | undefined
+  // Tool schemas differ by JSON Schema dialect, so tools are listed once per dialect.
+  let toolLists: { [D in Dialect]?: McpSchema.ListToolsResult } = {}
   let resourceList: typeof McpSchema.ListResourcesResult.Type | undefined
   let templateList: typeof McpSchema.ListResourceTemplatesResult.Type | undefined
   let promptList: typeof McpSchema.ListPromptsResult.Type | undefined
   let caps: McpSchema.ServerCapabilities | undefined
   const changed = () => {
-    toolList = resourceList = templateList = promptList = caps = undefined
+    toolLists = {}
+    resourceList = templateList = promptList = caps = undefined
   }
 
   const capabilities = (): McpSchema.ServerCapabilities =>
@@ -188,7 +194,13 @@ export const make = (options: Options): McpServerService => {
         return Effect.succeed(result)
       })],
     ["ping", () => Effect.succeed({})],
-    ["tools/list", () => Effect.sync(() => toolList ??= { tools: Array.from(tools.values(), (t) => t.tool) })],
+    ["tools/list", (session) =>
+      Effect.sync(() => {
+        const dialect = dialectOf(session.protocolVersion)
+        return toolLists[dialect] ??= {
+          tools: Array.from(tools.values(), (t) => dialect === "draft-07" ? t.toolDraft07 ?? t.tool : t.tool)
+        }
+      })],
     ["tools/call", (session, request, sink) =>
       Effect.suspend(() => {
         const params = decodeCallTool(request.params)

@@ -18,11 +18,8 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import {
-  jsonSchemaOf,
-  messageOf,
-  provideHandler
-} from "./internal/handler.js"
+import { messageOf, provideHandler } from "./internal/handler.js"
+import { objectSchemas, type ObjectSchemas } from "./internal/jsonSchema.js"
 import * as JsonRpc from "./JsonRpc.js"
 import type * as McpSchema from "./McpSchema.js"
 import { McpServer, type ToolEntry } from "./McpServer.js"
@@ -71,24 +68,35 @@ const toCallToolResult = (result: Result): McpSchema.CallToolResult => {
 // SEP-1303 (2025-11-25): invalid arguments are a tool error the model can read and correct, not a protocol error.
 const argumentsAreToolErrors = (protocolVersion: string) => protocolVersion >= "2025-11-25"
 
+// A schema JSON Schema cannot express as an object is a bug in the tool's declaration: the layer dies with why.
+const schemasOf = <A, I>(name: string, which: "input" | "output", schema: Schema.Schema<A, I, never>) =>
+  Either.match(objectSchemas(schema), {
+    onLeft: (reason) => Effect.dieMessage(`Tool ${name}: its ${which} schema cannot be listed: ${reason}`),
+    onRight: Effect.succeed
+  })
+
 const makeEntry = <A, I, E, R, Out>(
   name: string,
   options: Options<A, I, E, R, Out>,
-  extra: Pick<McpSchema.Tool, "outputSchema">,
+  output: ObjectSchemas | undefined,
   toResult: (out: Out) => Either.Either<McpSchema.CallToolResult, ParseResult.ParseError>
 ) =>
-  Effect.map(Effect.context<Exclude<R, CurrentSession>>(), (context): ToolEntry => {
+  Effect.gen(function*() {
+    const context = yield* Effect.context<Exclude<R, CurrentSession>>()
+    const input = yield* schemasOf(name, "input", options.input)
     const decode = Schema.decodeUnknownEither(options.input)
-    const tool: McpSchema.Tool = {
+    // Both dialects are built once, here; `tools/list` picks one per session.
+    const listing = (dialect: keyof ObjectSchemas): McpSchema.Tool => ({
       name,
       ...(options.title === undefined ? {} : { title: options.title }),
       ...(options.description === undefined ? {} : { description: options.description }),
-      inputSchema: jsonSchemaOf(options.input),
-      ...extra,
+      inputSchema: input[dialect],
+      ...(output === undefined ? {} : { outputSchema: output[dialect] }),
       ...(options.annotations === undefined ? {} : { annotations: options.annotations })
-    }
-    return {
-      tool,
+    })
+    const entry: ToolEntry = {
+      tool: listing("2020-12"),
+      toolDraft07: listing("draft-07"),
       call: (args, current) => {
         const input = decode(args)
         if (Either.isLeft(input)) {
@@ -122,6 +130,7 @@ const makeEntry = <A, I, E, R, Out>(
         )
       }
     }
+    return entry
   })
 
 /**
@@ -149,16 +158,19 @@ export const make: {
     const server = yield* McpServer
     const entry = "output" in options
       ? yield* structuredEntry(name, options)
-      : yield* makeEntry(name, options, {}, (out: Result) => Either.right(toCallToolResult(out)))
+      : yield* makeEntry(name, options, undefined, (out: Result) => Either.right(toCallToolResult(out)))
     yield* server.addTool(entry)
   }))
 
-const structuredEntry = <A, I, OA, OI extends StructuredObject, E, R>(name: string, options: StructuredOptions<A, I, OA, OI, E, R>) => {
-  const encode = Schema.encodeEither(options.output)
-  const outputSchema = jsonSchemaOf(options.output)
-  return makeEntry(name, options, { outputSchema }, (out: OA) =>
-    Either.map(encode(out), (encoded): McpSchema.CallToolResult => ({
-      content: [text(options.text === undefined ? JSON.stringify(encoded) : options.text(out))],
-      structuredContent: encoded
-    })))
-}
+const structuredEntry = <A, I, OA, OI extends StructuredObject, E, R>(
+  name: string,
+  options: StructuredOptions<A, I, OA, OI, E, R>
+) =>
+  Effect.flatMap(schemasOf(name, "output", options.output), (output) => {
+    const encode = Schema.encodeEither(options.output)
+    return makeEntry(name, options, output, (out: OA) =>
+      Either.map(encode(out), (encoded): McpSchema.CallToolResult => ({
+        content: [text(options.text === undefined ? JSON.stringify(encoded) : options.text(out))],
+        structuredContent: encoded
+      })))
+  })

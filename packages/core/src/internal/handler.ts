@@ -1,7 +1,6 @@
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as JSONSchema from "effect/JSONSchema"
 import * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
@@ -57,15 +56,6 @@ export const toJsonRpcError = (label: string) => <A, E>(
     }
     return Effect.zipRight(Effect.logError(`${label} failed`, cause), Effect.fail(JsonRpc.internalError()))
   })
-
-/**
- * The JSON Schema of a schema's encoded side, without `$schema`: MCP fixes the dialect itself.
- * @internal
- */
-export const jsonSchemaOf = <A, I>(schema: Schema.Schema<A, I, never>): { readonly [key: string]: unknown } => {
-  const { $schema: _, ...rest } = JSONSchema.make(schema)
-  return rest
-}
 
 // An optional field's type is `Union(T, undefined)`: its description is on `T`.
 const descriptionOf = (ast: SchemaAST.AST): Option.Option<string> => {
