@@ -77,8 +77,14 @@ export interface Options {
   readonly name: string
   /** `serverInfo.version`. */
   readonly version: string
-  /** `serverInfo.title`. */
+  /** `serverInfo.title`: a display name for people. */
   readonly title?: string | undefined
+  /** `serverInfo.description`: what the server does (2025-11-25). */
+  readonly description?: string | undefined
+  /** `serverInfo.websiteUrl` (2025-11-25). */
+  readonly websiteUrl?: string | undefined
+  /** `serverInfo.icons` (2025-11-25). */
+  readonly icons?: ReadonlyArray<McpSchema.Icon> | undefined
   /** Sent in the `initialize` result: how a model should use this server. */
   readonly instructions?: string | undefined
 }
@@ -137,9 +143,14 @@ const MAX_COMPLETIONS = 100
  * @since 0.1.0
  */
 export const make = (options: Options): McpServerService => {
-  const info: McpSchema.Implementation = options.title === undefined
-    ? { name: options.name, version: options.version }
-    : { name: options.name, version: options.version, title: options.title }
+  const info: McpSchema.Implementation = {
+    name: options.name,
+    version: options.version,
+    ...(options.title === undefined ? {} : { title: options.title }),
+    ...(options.description === undefined ? {} : { description: options.description }),
+    ...(options.websiteUrl === undefined ? {} : { websiteUrl: options.websiteUrl }),
+    ...(options.icons === undefined ? {} : { icons: options.icons })
+  }
   const tools = new Map<string, ToolEntry>()
   const resources = new Map<string, ResourceEntry>()
   const templates: Array<ResourceTemplateEntry> = []

@@ -42,9 +42,15 @@ export type StructuredObject = { readonly [key: string]: unknown }
 
 /** @since 0.1.0 */
 export interface Options<A, I, E, R, Out> {
+  /** A display name for people; the model sees `name` and `description`. */
   readonly title?: string | undefined
   readonly description?: string | undefined
+  /** Behaviour hints: read-only, destructive, idempotent, open world. */
   readonly annotations?: McpSchema.ToolAnnotations | undefined
+  /** Icons a client may show for the tool (2025-11-25). */
+  readonly icons?: ReadonlyArray<McpSchema.Icon> | undefined
+  /** The tool listing's `_meta`. */
+  readonly _meta?: McpSchema.Meta | undefined
   /** The arguments' schema; its encoded side becomes the tool's `inputSchema`. */
   readonly input: Schema.Schema<A, I, never>
   readonly handler: (input: A) => Effect.Effect<Out, E, R>
@@ -90,9 +96,11 @@ const makeEntry = <A, I, E, R, Out>(
       name,
       ...(options.title === undefined ? {} : { title: options.title }),
       ...(options.description === undefined ? {} : { description: options.description }),
+      ...(options.icons === undefined ? {} : { icons: options.icons }),
       inputSchema: input[dialect],
       ...(output === undefined ? {} : { outputSchema: output[dialect] }),
-      ...(options.annotations === undefined ? {} : { annotations: options.annotations })
+      ...(options.annotations === undefined ? {} : { annotations: options.annotations }),
+      ...(options._meta === undefined ? {} : { _meta: options._meta })
     })
     const entry: ToolEntry = {
       tool: listing("2020-12"),

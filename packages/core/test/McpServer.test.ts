@@ -11,10 +11,14 @@ import * as DemoServer from "../../examples/src/DemoServer.js"
 import * as JsonRpc from "../src/JsonRpc.js"
 import * as McpSchema from "../src/McpSchema.js"
 import * as McpServer from "../src/McpServer.js"
+import * as McpTest from "../src/McpTest.js"
 import { CurrentSession, type Sink } from "../src/McpSession.js"
+import * as McpPrompt from "../src/McpPrompt.js"
+import * as McpResource from "../src/McpResource.js"
 import * as McpTool from "../src/McpTool.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
 import { capture } from "./utils/logs.js"
+import { sdkClient, serveHttp } from "./utils/serve.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Extra handlers next to the demo's
@@ -642,5 +646,138 @@ describe("McpServer", () => {
         expect(logs.problems()).toEqual([])
       }).pipe(Effect.provide(TestLive), Effect.provide(logs.layer))
     })
+  })
+
+  describe("metadata", () => {
+    const icons: ReadonlyArray<McpSchema.Icon> = [
+      { src: "https://example.com/icon.png", mimeType: "image/png", sizes: ["48x48"], theme: "light" },
+      { src: "data:image/svg+xml;base64,PHN2Zy8+", mimeType: "image/svg+xml", sizes: ["any"] }
+    ]
+    const annotations: McpSchema.Annotations = {
+      audience: ["user", "assistant"],
+      priority: 0.5,
+      lastModified: "2025-01-12T15:00:58Z"
+    }
+
+    const MetaServer = Layer.mergeAll(
+      McpTool.make("annotated", {
+        title: "An annotated tool",
+        description: "Shows every listing field",
+        icons,
+        annotations: { title: "Annotated", readOnlyHint: true, openWorldHint: false },
+        _meta: { "example.com/tier": "free" },
+        input: Schema.Struct({}),
+        handler: () => Effect.succeed({ content: [McpTool.text("ok")], _meta: { "example.com/cost": 1 } })
+      }),
+      McpResource.make({
+        uri: "meta://file",
+        name: "file",
+        title: "A file",
+        description: "Five bytes",
+        mimeType: "text/plain",
+        size: 5,
+        icons,
+        annotations,
+        _meta: { "example.com/owner": "ada" },
+        read: Effect.succeed({ contents: [{ uri: "meta://file", text: "hello" }], _meta: { "example.com/etag": "1" } })
+      }),
+      McpResource.template({
+        uriTemplate: "meta://files/{name}",
+        name: "files",
+        title: "Files by name",
+        icons,
+        annotations,
+        _meta: { "example.com/kind": "file" },
+        params: Schema.Struct({ name: Schema.String }),
+        read: ({ name }) => Effect.succeed(name)
+      }),
+      McpPrompt.make("greet", {
+        title: "Greeting",
+        icons,
+        _meta: { "example.com/lang": "en" },
+        args: Schema.Struct({}),
+        handler: () => Effect.succeed({ messages: [McpPrompt.user("Hello")], _meta: { "example.com/version": 2 } })
+      })
+    ).pipe(Layer.provideMerge(McpServer.layer({
+      name: "meta",
+      version: "1.2.3",
+      title: "Metadata server",
+      description: "Every field the spec has",
+      websiteUrl: "https://example.com",
+      icons
+    })))
+
+    it.scopedLive("listings, results and serverInfo round-trip through the official SDK client", () =>
+      Effect.gen(function*() {
+        const client = yield* sdkClient(yield* serveHttp(MetaServer))
+        const seen = yield* Effect.promise(async () => ({
+          server: client.getServerVersion(),
+          tools: await client.listTools(),
+          call: await client.callTool({ name: "annotated", arguments: {} }),
+          resources: await client.listResources(),
+          read: await client.readResource({ uri: "meta://file" }),
+          templates: await client.listResourceTemplates(),
+          prompts: await client.listPrompts(),
+          prompt: await client.getPrompt({ name: "greet" })
+        }))
+        expect(seen.server).toEqual({
+          name: "meta",
+          version: "1.2.3",
+          title: "Metadata server",
+          description: "Every field the spec has",
+          websiteUrl: "https://example.com",
+          icons
+        })
+        expect(seen.tools.tools).toEqual([{
+          name: "annotated",
+          title: "An annotated tool",
+          description: "Shows every listing field",
+          icons,
+          inputSchema: { type: "object", properties: {}, required: [], additionalProperties: false },
+          annotations: { title: "Annotated", readOnlyHint: true, openWorldHint: false },
+          _meta: { "example.com/tier": "free" }
+        }])
+        expect(seen.call._meta).toEqual({ "example.com/cost": 1 })
+        expect(seen.resources.resources).toEqual([{
+          uri: "meta://file",
+          name: "file",
+          title: "A file",
+          description: "Five bytes",
+          mimeType: "text/plain",
+          size: 5,
+          icons,
+          annotations,
+          _meta: { "example.com/owner": "ada" }
+        }])
+        expect(seen.read).toEqual({
+          contents: [{ uri: "meta://file", text: "hello" }],
+          _meta: { "example.com/etag": "1" }
+        })
+        expect(seen.templates.resourceTemplates).toEqual([{
+          uriTemplate: "meta://files/{name}",
+          name: "files",
+          title: "Files by name",
+          icons,
+          annotations,
+          _meta: { "example.com/kind": "file" }
+        }])
+        expect(seen.prompts.prompts).toEqual([{ name: "greet", title: "Greeting", icons, _meta: { "example.com/lang": "en" } }])
+        expect(seen.prompt).toEqual({
+          messages: [{ role: "user", content: { type: "text", text: "Hello" } }],
+          _meta: { "example.com/version": 2 }
+        })
+      }))
+
+    it.effect("the library's own client decodes the same fields", () =>
+      Effect.gen(function*() {
+        const client = yield* McpTest.makeClient()
+        expect((yield* client.serverInfo).icons).toEqual(icons)
+        const [tool] = (yield* client.listTools()).tools
+        expect(tool).toMatchObject({ icons, _meta: { "example.com/tier": "free" } })
+        const [resource] = (yield* client.listResources()).resources
+        expect(resource).toMatchObject({ size: 5, icons, annotations })
+        expect((yield* client.readResource("meta://file"))._meta).toEqual({ "example.com/etag": "1" })
+        expect((yield* client.getPrompt("greet"))._meta).toEqual({ "example.com/version": 2 })
+      }).pipe(Effect.scoped, Effect.provide(MetaServer)))
   })
 })
