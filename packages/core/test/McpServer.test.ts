@@ -9,6 +9,7 @@ import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import * as DemoServer from "../../examples/src/DemoServer.js"
 import * as JsonRpc from "../src/JsonRpc.js"
+import * as McpClient from "../src/McpClient.js"
 import * as McpSchema from "../src/McpSchema.js"
 import * as McpServer from "../src/McpServer.js"
 import * as McpTest from "../src/McpTest.js"
@@ -779,5 +780,165 @@ describe("McpServer", () => {
         expect((yield* client.readResource("meta://file"))._meta).toEqual({ "example.com/etag": "1" })
         expect((yield* client.getPrompt("greet"))._meta).toEqual({ "example.com/version": 2 })
       }).pipe(Effect.scoped, Effect.provide(MetaServer)))
+  })
+
+  describe("pagination", () => {
+    // Registered out of order: listings are sorted by name (resources by URI, templates by URI template).
+    const names = ["delta", "alpha", "echo", "charlie", "bravo"]
+    const tool = (name: string) => McpTool.make(name, { input: Schema.Struct({}), handler: () => Effect.succeed(name) })
+    const [firstName, ...otherNames] = names.map((name) =>
+      Layer.mergeAll(
+        tool(name),
+        McpResource.make({ uri: `paged://${name}`, name, read: Effect.succeed(name) }),
+        McpResource.template({
+          uriTemplate: `paged://${name}/{id}`,
+          name,
+          params: Schema.Struct({ id: Schema.String }),
+          read: ({ id }) => Effect.succeed(id)
+        }),
+        McpPrompt.make(name, { args: Schema.Struct({}), handler: () => Effect.succeed(name) })
+      )
+    )
+    const PagedServer = Layer.mergeAll(firstName!, ...otherNames).pipe(
+      Layer.provideMerge(McpServer.layer({ name: "paged", version: "1.0.0", pageSize: 2 }))
+    )
+    const sorted = [...names].sort()
+    const inPages = [["alpha", "bravo"], ["charlie", "delta"], ["echo"]]
+
+    /** The names on each page, following `nextCursor` from the first page. */
+    const pagesOf = <R extends { readonly nextCursor?: string | undefined }>(
+      list: (options: McpClient.ListOptions) => Effect.Effect<R, McpClient.McpClientError>,
+      namesOf: (result: R) => ReadonlyArray<string>
+    ) =>
+      Effect.gen(function*() {
+        const pages: Array<ReadonlyArray<string>> = []
+        let cursor: string | undefined = undefined
+        do {
+          const result: R = yield* list({ cursor })
+          pages.push(namesOf(result))
+          cursor = result.nextCursor
+        } while (cursor !== undefined)
+        return pages
+      })
+
+    it.effect("pages of 2 over 5 of each: sorted, nextCursor until the last page, listAll follows them", () =>
+      Effect.gen(function*() {
+        const client = yield* McpTest.makeClient()
+        expect(yield* pagesOf(client.listTools, (r) => r.tools.map((t) => t.name))).toEqual(inPages)
+        expect(yield* pagesOf(client.listResources, (r) => r.resources.map((t) => t.name))).toEqual(inPages)
+        expect(yield* pagesOf(client.listResourceTemplates, (r) => r.resourceTemplates.map((t) => t.name))).toEqual(
+          inPages
+        )
+        expect(yield* pagesOf(client.listPrompts, (r) => r.prompts.map((t) => t.name))).toEqual(inPages)
+        expect((yield* client.listAllTools).map((t) => t.name)).toEqual(sorted)
+        expect((yield* client.listAllResources).map((r) => r.uri)).toEqual(sorted.map((name) => `paged://${name}`))
+        expect((yield* client.listAllResourceTemplates).map((t) => t.uriTemplate)).toEqual(
+          sorted.map((name) => `paged://${name}/{id}`)
+        )
+        expect((yield* client.listAllPrompts).map((p) => p.name)).toEqual(sorted)
+        // The same page for the same cursor.
+        const { nextCursor } = yield* client.listTools()
+        expect(yield* client.listTools({ cursor: nextCursor })).toEqual(yield* client.listTools({ cursor: nextCursor }))
+      }).pipe(Effect.scoped, Effect.provide(PagedServer)))
+
+    it.effect("everything on one page has no nextCursor", () =>
+      Effect.gen(function*() {
+        const client = yield* McpTest.makeClient()
+        const listed = yield* client.listTools()
+        expect(listed.nextCursor).toBeUndefined()
+        expect(listed.tools.map((t) => t.name)).toEqual(["add", "echo", "sleep"])
+      }).pipe(Effect.scoped, Effect.provide(DemoServer.layer)))
+
+    it.effect("a cursor stays valid when tools register between pages: nothing is listed twice", () =>
+      Effect.gen(function*() {
+        const client = yield* McpTest.makeClient()
+        const server = yield* McpServer.McpServer
+        const first = yield* client.listTools()
+        expect(first.tools.map((t) => t.name)).toEqual(["alpha", "bravo"])
+        // One sorts before the cursor's position (this pass misses it), one after (the next page has it).
+        yield* Layer.build(Layer.mergeAll(tool("aardvark"), tool("bravo-2"))).pipe(
+          Effect.provideService(McpServer.McpServer, server)
+        )
+        const rest = yield* pagesOf(
+          (options) => client.listTools({ cursor: options.cursor ?? first.nextCursor }),
+          (r) => r.tools.map((t) => t.name)
+        )
+        expect(rest).toEqual([["bravo-2", "charlie"], ["delta", "echo"]])
+        expect((yield* client.listAllTools).map((t) => t.name)).toEqual(["aardvark", "alpha", "bravo", "bravo-2", ...inPages[1]!, "echo"])
+      }).pipe(Effect.scoped, Effect.provide(PagedServer)))
+
+    it.effect("a cursor that is not base64url JSON, another listing's, or malformed is -32602", () =>
+      Effect.gen(function*() {
+        const client = yield* McpTest.makeClient()
+        const toolsCursor = (yield* client.listTools()).nextCursor!
+        const base64url = (text: string) => Buffer.from(text).toString("base64url")
+        const bad = [
+          "not a cursor!",
+          base64url("not json"),
+          base64url(JSON.stringify({ list: "tools" })),
+          base64url(JSON.stringify(["tools", "alpha"])),
+          `${toolsCursor.slice(0, -2)}!!`
+        ]
+        for (const cursor of bad) {
+          const error = yield* Effect.flip(client.listTools({ cursor }))
+          expect(error).toMatchObject({ reason: "RpcError", code: JsonRpc.ErrorCode.InvalidParams })
+          expect(error.message).toMatch(/^Invalid cursor/)
+        }
+        const others: ReadonlyArray<Effect.Effect<unknown, McpClient.McpClientError>> = [
+          client.listPrompts({ cursor: toolsCursor }),
+          client.listResources({ cursor: toolsCursor }),
+          client.listResourceTemplates({ cursor: toolsCursor })
+        ]
+        for (const list of others) {
+          expect(yield* Effect.flip(list)).toMatchObject({ code: JsonRpc.ErrorCode.InvalidParams })
+        }
+        // A well-formed position past the end is simply the end.
+        expect(yield* client.listTools({ cursor: base64url(JSON.stringify({ list: "tools", after: "zulu" })) })).toEqual({
+          tools: []
+        })
+      }).pipe(Effect.scoped, Effect.provide(PagedServer)))
+
+    it.effect("a page size that is not a positive integer is refused when the server is built", () =>
+      Effect.gen(function*() {
+        for (const pageSize of [0, -1, 1.5, Number.NaN]) {
+          const exit = yield* Effect.exit(Layer.build(McpServer.layer({ name: "x", version: "1", pageSize })).pipe(Effect.scoped))
+          expect(exit._tag).toBe("Failure")
+        }
+      }))
+
+    it.scopedLive("the official SDK client pages with { cursor } over Streamable HTTP, and a bad cursor is -32602", () =>
+      Effect.gen(function*() {
+        const client = yield* sdkClient(yield* serveHttp(PagedServer))
+        const pages = yield* Effect.promise(async () => {
+          const follow = async <R extends { nextCursor?: string | undefined }>(
+            list: (params: { cursor?: string }) => Promise<R>,
+            namesOf: (result: R) => Array<string>
+          ) => {
+            const out: Array<Array<string>> = []
+            let cursor: string | undefined
+            do {
+              const result = await list(cursor === undefined ? {} : { cursor })
+              out.push(namesOf(result))
+              cursor = result.nextCursor
+            } while (cursor !== undefined)
+            return out
+          }
+          return {
+            tools: await follow((p) => client.listTools(p), (r) => r.tools.map((t) => t.name)),
+            resources: await follow((p) => client.listResources(p), (r) => r.resources.map((t) => t.name)),
+            templates: await follow((p) => client.listResourceTemplates(p), (r) => r.resourceTemplates.map((t) => t.name)),
+            prompts: await follow((p) => client.listPrompts(p), (r) => r.prompts.map((t) => t.name)),
+            bad: await client.listTools({ cursor: "not a cursor!" }).then(
+              () => undefined,
+              (error: unknown) => error
+            )
+          }
+        })
+        expect(pages.tools).toEqual(inPages)
+        expect(pages.resources).toEqual(inPages)
+        expect(pages.templates).toEqual(inPages)
+        expect(pages.prompts).toEqual(inPages)
+        expect(pages.bad).toMatchObject({ code: JsonRpc.ErrorCode.InvalidParams })
+      }))
   })
 })
