@@ -45,9 +45,10 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as JsonRpc from "./JsonRpc.js"
-import { McpClientError } from "./McpClientError.js"
+import { McpClientError, ToolError } from "./McpClientError.js"
 import * as McpClientTransport from "./McpClientTransport.js"
 import * as McpSchema from "./McpSchema.js"
+import type * as McpTool from "./McpTool.js"
 
 /**
  * Why a client operation failed; see the `McpClientError` module.
@@ -55,6 +56,13 @@ import * as McpSchema from "./McpSchema.js"
  * @since 0.1.0
  */
 export { McpClientError } from "./McpClientError.js"
+
+/**
+ * A tool answered `call` with an error result; see the `McpClientError` module.
+ *
+ * @since 0.1.0
+ */
+export { ToolError } from "./McpClientError.js"
 
 const rpcError = (error: JsonRpc.ErrorObject) =>
   new McpClientError({
@@ -121,7 +129,24 @@ export interface McpClientService {
   readonly listTools: (options?: ListOptions) => Effect.Effect<McpSchema.ListToolsResult, McpClientError>
   /** Every tool, page after page, following `nextCursor`. */
   readonly listAllTools: Effect.Effect<ReadonlyArray<McpSchema.Tool>, McpClientError>
-  /** Calls a tool. A tool's own failure is a result with `isError: true`, not an error of this Effect. */
+  /**
+   * Calls a tool by its shared definition (`McpTool.define`): the arguments are encoded with its input schema, and a
+   * structured tool's `structuredContent` is decoded with its output schema (a content tool gives its whole result).
+   * An error result (`isError: true`) fails with `ToolError`, carrying its text.
+   */
+  readonly call: {
+    <A, I, OA, OI extends McpTool.StructuredObject>(
+      tool: McpTool.Definition<A, I, OA, OI>,
+      input: A,
+      options?: RequestOptions
+    ): Effect.Effect<OA, McpClientError | ToolError>
+    <A, I>(
+      tool: McpTool.ContentDefinition<A, I>,
+      input: A,
+      options?: RequestOptions
+    ): Effect.Effect<McpSchema.CallToolResult, McpClientError | ToolError>
+  }
+  /** Calls a tool by name. A tool's own failure is a result with `isError: true`, not an error of this Effect. */
   readonly callTool: (
     name: string,
     args?: { readonly [key: string]: unknown },
@@ -534,6 +559,49 @@ export const make = (
 
     let initializeResult = yield* handshake
 
+    function callDefined<A, I, OA, OI extends McpTool.StructuredObject>(
+      tool: McpTool.Definition<A, I, OA, OI>,
+      input: A,
+      requestOptions?: RequestOptions
+    ): Effect.Effect<OA, McpClientError | ToolError>
+    function callDefined<A, I>(
+      tool: McpTool.ContentDefinition<A, I>,
+      input: A,
+      requestOptions?: RequestOptions
+    ): Effect.Effect<McpSchema.CallToolResult, McpClientError | ToolError>
+    function callDefined<A, I, OA, OI extends McpTool.StructuredObject>(
+      tool: McpTool.Definition<A, I, OA, OI> | McpTool.ContentDefinition<A, I>,
+      input: A,
+      requestOptions?: RequestOptions
+    ): Effect.Effect<OA | McpSchema.CallToolResult, McpClientError | ToolError> {
+      return Effect.gen(function*() {
+        // A value of the input's type that its own schema cannot encode is the caller's bug, as in @effect/rpc.
+        const args = yield* Effect.orDie(Schema.encode(tool.input)(input))
+        const result = yield* request("tools/call", { name: tool.name, arguments: args }, decodeCallTool, requestOptions)
+        if (result.isError === true) {
+          const text = result.content.flatMap((block) => block.type === "text" ? [block.text] : []).join("\n")
+          return yield* new ToolError({
+            tool: tool.name,
+            message: text === "" ? `Tool ${tool.name} failed` : text,
+            content: result.content,
+            ...(result.structuredContent === undefined ? {} : { structuredContent: result.structuredContent })
+          })
+        }
+        if (tool.output === undefined) return result
+        if (result.structuredContent === undefined) {
+          return yield* new McpClientError({
+            reason: "Protocol",
+            message: `Tool ${tool.name} answered without the structuredContent its output schema promises`
+          })
+        }
+        return yield* Effect.mapError(Schema.decodeUnknown(tool.output)(result.structuredContent), (error) =>
+          new McpClientError({
+            reason: "Protocol",
+            message: `Invalid structuredContent from tool ${tool.name}: ${ParseResult.TreeFormatter.formatErrorSync(error)}`
+          }))
+      })
+    }
+
     const listTools = (list?: ListOptions) => request("tools/list", listParams(list), decodeListTools)
     const listResources = (list?: ListOptions) => request("resources/list", listParams(list), decodeListResources)
     const listResourceTemplates = (list?: ListOptions) =>
@@ -553,6 +621,7 @@ export const make = (
         failure === undefined ? Stream.fromPubSub(notifications, { scoped: true }) : Effect.succeed(Stream.empty)
       ),
       ping: request("ping", undefined, () => Effect.void),
+      call: callDefined,
       listTools,
       listAllTools: listAll("tools/list", listTools, (result) => result.tools),
       callTool: (name, args, requestOptions) =>

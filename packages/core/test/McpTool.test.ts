@@ -1,15 +1,22 @@
-import { describe, expect, it } from "@effect/vitest"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { describe, expect, expectTypeOf, it } from "@effect/vitest"
 import { Ajv } from "ajv"
 import { Ajv2020 } from "ajv/dist/2020.js"
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as DemoServer from "../../examples/src/DemoServer.js"
+import * as JsonRpc from "../src/JsonRpc.js"
+import * as McpClient from "../src/McpClient.js"
+import * as McpSchema from "../src/McpSchema.js"
 import * as McpServer from "../src/McpServer.js"
 import * as McpTest from "../src/McpTest.js"
 import * as McpTool from "../src/McpTool.js"
+import { sdkClient, serveHttp } from "./utils/serve.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // A nasty input: refinements, optional fields, unions and enums, nested structs, a class, recursion
@@ -306,6 +313,140 @@ describe("McpTool", () => {
         expect(Exit.isFailure(exit) && Cause.pretty(exit.cause)).toMatch(
           /Tool not_an_object: its input schema cannot be listed: the JSON Schema is not an object schema/
         )
+      }))
+  })
+
+  describe("shared definitions", () => {
+    // What a shared module would export: definitions only, no handlers, nothing of the server.
+    const Divide = McpTool.define("divide", {
+      description: "Divides a by b",
+      input: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+      output: Schema.Struct({ quotient: Schema.Number })
+    })
+    // Transformations both ways: the client sends a Date and gets one back; the wire carries strings.
+    const Later = McpTool.define("later", {
+      input: Schema.Struct({ from: Schema.Date, days: Schema.NumberFromString }),
+      output: Schema.Struct({ at: Schema.Date })
+    })
+    const Shout = McpTool.define("shout", { input: Schema.Struct({ text: Schema.String }) })
+
+    class DivisionByZero extends Data.TaggedError("DivisionByZero")<{ readonly message: string }> {}
+    class Calendar extends Context.Tag("test/Calendar")<Calendar, { readonly dayMs: number }>() {}
+
+    const DivideLive = Divide.toLayer(({ a, b }) =>
+      b === 0 ? Effect.fail(new DivisionByZero({ message: `cannot divide ${a} by zero` })) : Effect.succeed({ quotient: a / b })
+    )
+    const LaterLive = McpTool.implement(Later, ({ days, from }) =>
+      Effect.map(Calendar, ({ dayMs }) => ({ at: new Date(from.getTime() + days * dayMs) })))
+    const ShoutLive = Shout.toLayer(({ text }) => Effect.succeed(text.toUpperCase()))
+
+    const DefinedServer = Layer.mergeAll(DivideLive, ShoutLive, LaterLive.pipe(Layer.provide(Layer.succeed(Calendar, { dayMs: 86_400_000 })))).pipe(
+      Layer.provideMerge(DemoServer.layer)
+    )
+
+    const from = new Date("2025-01-12T15:00:58Z")
+
+    it("types: the handler's requirements show in the layer; call gives the decoded output or the whole result", () => {
+      expectTypeOf(DivideLive).toEqualTypeOf<Layer.Layer<never, never, McpServer.McpServer>>()
+      expectTypeOf(LaterLive).toEqualTypeOf<Layer.Layer<never, never, McpServer.McpServer | Calendar>>()
+      expectTypeOf<ReturnType<typeof callDivide>>().toEqualTypeOf<
+        Effect.Effect<{ readonly quotient: number }, McpClient.McpClientError | McpClient.ToolError, McpClient.McpClient>
+      >()
+      expectTypeOf<ReturnType<typeof callShout>>().toEqualTypeOf<
+        Effect.Effect<McpSchema.CallToolResult, McpClient.McpClientError | McpClient.ToolError, McpClient.McpClient>
+      >()
+    })
+    const callDivide = () => Effect.flatMap(McpClient.McpClient, (client) => client.call(Divide, { a: 1, b: 2 }))
+    const callShout = () => Effect.flatMap(McpClient.McpClient, (client) => client.call(Shout, { text: "x" }))
+
+    /** Every way of calling, from any client: the same answers. */
+    const exercise = (client: McpClient.McpClientService) =>
+      Effect.gen(function*() {
+        expect(yield* client.call(Divide, { a: 1, b: 4 })).toEqual({ quotient: 0.25 })
+        expect(yield* client.call(DemoServer.AddTool, { a: 1, b: 2 })).toEqual({ sum: 3 })
+        expect(yield* client.call(Later, { from, days: 2 })).toEqual({ at: new Date("2025-01-14T15:00:58Z") })
+        expect((yield* client.call(Shout, { text: "hey" })).content).toEqual([{ type: "text", text: "HEY" }])
+        const refused = yield* Effect.flip(client.call(Divide, { a: 1, b: 0 }))
+        expect(refused).toBeInstanceOf(McpClient.ToolError)
+        expect(refused).toMatchObject({ _tag: "ToolError", tool: "divide", message: "cannot divide 1 by zero" })
+      })
+
+    it.scoped("the server implements them, the in-process client calls them", () =>
+      Effect.flatMap(McpTest.makeClient(), exercise).pipe(Effect.provide(DefinedServer)))
+
+    it.scopedLive("over Streamable HTTP, with the library's client and with the official SDK client", () =>
+      Effect.gen(function*() {
+        const url = yield* serveHttp(DefinedServer)
+        yield* Effect.flatMap(McpClient.makeStreamableHttp({ url }), exercise).pipe(
+          Effect.provide(NodeHttpClient.layerUndici)
+        )
+        // The official client validates structuredContent against the listed outputSchema.
+        const sdk = yield* sdkClient(url)
+        const seen = yield* Effect.promise(async () => {
+          await sdk.listTools()
+          return {
+            later: await sdk.callTool({ name: "later", arguments: { from: from.toISOString(), days: "2" } }),
+            divide: await sdk.callTool({ name: "divide", arguments: { a: 1, b: 0 } })
+          }
+        })
+        expect(seen.later.structuredContent).toEqual({ at: "2025-01-14T15:00:58.000Z" })
+        expect(seen.divide).toEqual({ content: [{ type: "text", text: "cannot divide 1 by zero" }], isError: true })
+      }))
+
+    it.scoped("arguments the server refuses are a ToolError from 2025-11-25, an RpcError before", () =>
+      Effect.gen(function*() {
+        // A definition the server knows with another input: what a client built against an older server sends.
+        const Stale = McpTool.define("divide", {
+          input: Schema.Struct({ a: Schema.String }),
+          output: Schema.Struct({ quotient: Schema.Number })
+        })
+        const latest = yield* McpTest.makeClient()
+        const refused = yield* Effect.flip(latest.call(Stale, { a: "one" }))
+        expect(refused).toMatchObject({ _tag: "ToolError", tool: "divide" })
+        expect(refused.message).toMatch(/^Invalid arguments for tool divide/)
+        const older = yield* McpTest.makeClient({ protocolVersion: "2025-06-18" })
+        expect(yield* Effect.flip(older.call(Stale, { a: "one" }))).toMatchObject({
+          _tag: "McpClientError",
+          reason: "RpcError",
+          code: JsonRpc.ErrorCode.InvalidParams
+        })
+      }).pipe(Effect.provide(DefinedServer)))
+
+    it.scoped("a result that does not match the definition's output is a Protocol error", () =>
+      Effect.gen(function*() {
+        const client = yield* McpTest.makeClient()
+        // `shout` has no structured output, `add` another one.
+        const NotStructured = McpTool.define("shout", {
+          input: Schema.Struct({ text: Schema.String }),
+          output: Schema.Struct({ loud: Schema.String })
+        })
+        const Mismatched = McpTool.define("add", {
+          input: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+          output: Schema.Struct({ total: Schema.Number })
+        })
+        expect(yield* Effect.flip(client.call(NotStructured, { text: "x" }))).toMatchObject({
+          reason: "Protocol",
+          message: "Tool shout answered without the structuredContent its output schema promises"
+        })
+        const mismatch = yield* Effect.flip(client.call(Mismatched, { a: 1, b: 2 }))
+        expect(mismatch).toMatchObject({ _tag: "McpClientError", reason: "Protocol" })
+        expect(mismatch.message).toMatch(/^Invalid structuredContent from tool add/)
+      }).pipe(Effect.provide(DefinedServer)))
+
+    it.effect("make is define and implement in one: the same listing", () =>
+      Effect.gen(function*() {
+        const input = Schema.Struct({ a: Schema.Number, b: Schema.Number })
+        const output = Schema.Struct({ quotient: Schema.Number })
+        const handler = ({ a, b }: typeof input.Type) => Effect.succeed({ quotient: a / b })
+        const listed = (tool: Layer.Layer<never, never, McpServer.McpServer>) =>
+          Effect.gen(function*() {
+            const client = yield* McpTest.makeClient()
+            return (yield* client.listTools()).tools
+          }).pipe(Effect.scoped, Effect.provide(tool.pipe(Layer.provideMerge(McpServer.layer({ name: "x", version: "1" })))))
+        const made = yield* listed(McpTool.make("divide", { title: "Divide", input, output, handler }))
+        const defined = yield* listed(McpTool.define("divide", { title: "Divide", input, output }).toLayer(handler))
+        expect(made).toEqual(defined)
+        expect(made[0]).toMatchObject({ name: "divide", title: "Divide", outputSchema: { type: "object" } })
       }))
   })
 })
