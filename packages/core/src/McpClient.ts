@@ -7,8 +7,9 @@
  * ```ts
  * const program = Effect.gen(function*() {
  *   const client = yield* McpClient.McpClient
- *   const { tools } = yield* client.listTools()
+ *   const tools = yield* client.listAllTools          // every page; listTools({ cursor }) for one
  *   const result = yield* client.callTool("add", { a: 1, b: 2 })
+ *   const { sum } = yield* client.call(AddTool, { a: 1, b: 2 }) // a shared McpTool.define: typed both ways
  * })
  *
  * program.pipe(

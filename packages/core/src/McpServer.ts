@@ -26,7 +26,11 @@ import { makeCurrent } from "./internal/session.js"
 import * as McpSchema from "./McpSchema.js"
 import type { CurrentSessionService, Sink } from "./McpSession.js"
 
-/** A registered tool: its listing and how to call it. Built by `McpTool.make`. @since 0.1.0 */
+/**
+ * A registered tool: its listing and how to call it. Built by `McpTool.make` or a definition's `toLayer`.
+ *
+ * @since 0.1.0
+ */
 export interface ToolEntry {
   /** The tool as `tools/list` shows it from 2025-11-25 on: its schemas in JSON Schema 2020-12. */
   readonly tool: McpSchema.Tool

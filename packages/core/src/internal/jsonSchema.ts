@@ -136,7 +136,8 @@ const ANNOTATIONS: ReadonlySet<string> = new Set(["title", "description", "defau
 // The titles of Effect's own filters (Schema.ts): a filter's name, with its arguments when it has any; and the
 // titles of its keywords (SchemaAST.ts: `unknown`, `object`...).
 const EFFECT_TITLE = new RegExp(
-  "^(?:string|number|boolean|bigint|symbol|object|unknown|any|never|void|undefined|int|finite|nonNaN|positive|negative|nonPositive|nonNegative|greaterThan|greaterThanOrEqualTo|lessThan|" +
+  "^(?:string|number|boolean|bigint|symbol|object|unknown|any|never|void|undefined|" +
+    "int|finite|nonNaN|positive|negative|nonPositive|nonNegative|greaterThan|greaterThanOrEqualTo|lessThan|" +
     "lessThanOrEqualTo|between|multipleOf|trimmed|lowercased|uppercased|capitalized|uncapitalized|nonEmptyString|" +
     "maxLength|minLength|length|startsWith|endsWith|includes|minItems|maxItems|itemsCount|parseJson)" +
     "(?:\\([\\s\\S]*\\))?$"

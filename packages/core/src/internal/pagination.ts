@@ -77,7 +77,8 @@ export const make = <A, R>(options: {
     if (cursor === undefined) return Either.right(pageAt(0))
     const position = decodeCursor(cursor)
     if (Either.isLeft(position) || position.right.list !== list) {
-      return Either.left(JsonRpc.invalidParams(`Invalid cursor: ${cursor.length > 100 ? `${cursor.slice(0, 100)}...` : cursor}`))
+      const shown = cursor.length > 100 ? `${cursor.slice(0, 100)}...` : cursor
+      return Either.left(JsonRpc.invalidParams(`Invalid cursor: ${shown}`))
     }
     return Either.right(pageAt(startAfter(position.right.after)))
   }
