@@ -7,8 +7,9 @@
  * ```ts
  * const program = Effect.gen(function*() {
  *   const client = yield* McpClient.McpClient
- *   const { tools } = yield* client.listTools()
+ *   const tools = yield* client.listAllTools          // every page; listTools({ cursor }) for one
  *   const result = yield* client.callTool("add", { a: 1, b: 2 })
+ *   const { sum } = yield* client.call(AddTool, { a: 1, b: 2 }) // a shared McpTool.define: typed both ways
  * })
  *
  * program.pipe(
@@ -45,9 +46,10 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as JsonRpc from "./JsonRpc.js"
-import { McpClientError } from "./McpClientError.js"
+import { McpClientError, ToolError } from "./McpClientError.js"
 import * as McpClientTransport from "./McpClientTransport.js"
 import * as McpSchema from "./McpSchema.js"
+import type * as McpTool from "./McpTool.js"
 
 /**
  * Why a client operation failed; see the `McpClientError` module.
@@ -55,6 +57,13 @@ import * as McpSchema from "./McpSchema.js"
  * @since 0.1.0
  */
 export { McpClientError } from "./McpClientError.js"
+
+/**
+ * A tool answered `call` with an error result; see the `McpClientError` module.
+ *
+ * @since 0.1.0
+ */
+export { ToolError } from "./McpClientError.js"
 
 const rpcError = (error: JsonRpc.ErrorObject) =>
   new McpClientError({
@@ -117,24 +126,51 @@ export interface McpClientService {
    */
   readonly subscribe: Effect.Effect<Stream.Stream<JsonRpc.Notification>, never, Scope.Scope>
   readonly ping: Effect.Effect<void, McpClientError>
+  /** One page of tools: the first, or the one after `cursor`. */
   readonly listTools: (options?: ListOptions) => Effect.Effect<McpSchema.ListToolsResult, McpClientError>
-  /** Calls a tool. A tool's own failure is a result with `isError: true`, not an error of this Effect. */
+  /** Every tool, page after page, following `nextCursor`. */
+  readonly listAllTools: Effect.Effect<ReadonlyArray<McpSchema.Tool>, McpClientError>
+  /**
+   * Calls a tool by its shared definition (`McpTool.define`): the arguments are encoded with its input schema, and a
+   * structured tool's `structuredContent` is decoded with its output schema (a content tool gives its whole result).
+   * An error result (`isError: true`) fails with `ToolError`, carrying its text.
+   */
+  readonly call: {
+    <A, I, OA, OI extends McpTool.StructuredObject>(
+      tool: McpTool.Definition<A, I, OA, OI>,
+      input: A,
+      options?: RequestOptions
+    ): Effect.Effect<OA, McpClientError | ToolError>
+    <A, I>(
+      tool: McpTool.ContentDefinition<A, I>,
+      input: A,
+      options?: RequestOptions
+    ): Effect.Effect<McpSchema.CallToolResult, McpClientError | ToolError>
+  }
+  /** Calls a tool by name. A tool's own failure is a result with `isError: true`, not an error of this Effect. */
   readonly callTool: (
     name: string,
     args?: { readonly [key: string]: unknown },
     options?: RequestOptions
   ) => Effect.Effect<McpSchema.CallToolResult, McpClientError>
-  readonly listResources: (
-    options?: ListOptions
-  ) => Effect.Effect<typeof McpSchema.ListResourcesResult.Type, McpClientError>
+  /** One page of resources: the first, or the one after `cursor`. */
+  readonly listResources: (options?: ListOptions) => Effect.Effect<McpSchema.ListResourcesResult, McpClientError>
+  /** Every resource, page after page, following `nextCursor`. */
+  readonly listAllResources: Effect.Effect<ReadonlyArray<McpSchema.Resource>, McpClientError>
+  /** One page of resource templates: the first, or the one after `cursor`. */
   readonly listResourceTemplates: (
     options?: ListOptions
-  ) => Effect.Effect<typeof McpSchema.ListResourceTemplatesResult.Type, McpClientError>
+  ) => Effect.Effect<McpSchema.ListResourceTemplatesResult, McpClientError>
+  /** Every resource template, page after page, following `nextCursor`. */
+  readonly listAllResourceTemplates: Effect.Effect<ReadonlyArray<McpSchema.ResourceTemplate>, McpClientError>
   readonly readResource: (
     uri: string,
     options?: RequestOptions
   ) => Effect.Effect<McpSchema.ReadResourceResult, McpClientError>
-  readonly listPrompts: (options?: ListOptions) => Effect.Effect<typeof McpSchema.ListPromptsResult.Type, McpClientError>
+  /** One page of prompts: the first, or the one after `cursor`. */
+  readonly listPrompts: (options?: ListOptions) => Effect.Effect<McpSchema.ListPromptsResult, McpClientError>
+  /** Every prompt, page after page, following `nextCursor`. */
+  readonly listAllPrompts: Effect.Effect<ReadonlyArray<McpSchema.Prompt>, McpClientError>
   readonly getPrompt: (
     name: string,
     args?: { readonly [argument: string]: string },
@@ -230,6 +266,34 @@ const withProgressToken = (params: unknown, token: McpSchema.ProgressToken): { r
 
 const listParams = (options: ListOptions | undefined) =>
   options?.cursor === undefined ? undefined : { cursor: options.cursor }
+
+/**
+ * Every item of a paged listing. A server that gives a cursor it gave before would page forever: that is a
+ * `Protocol` error.
+ */
+const listAll = <R extends { readonly nextCursor?: string | undefined }, A>(
+  method: string,
+  page: (options: ListOptions) => Effect.Effect<R, McpClientError>,
+  items: (result: R) => ReadonlyArray<A>
+): Effect.Effect<ReadonlyArray<A>, McpClientError> =>
+  Effect.gen(function*() {
+    const all: Array<A> = []
+    const seen = new Set<string>()
+    let cursor: string | undefined = undefined
+    while (true) {
+      const result: R = yield* page({ cursor })
+      all.push(...items(result))
+      if (result.nextCursor === undefined) return all
+      if (seen.has(result.nextCursor)) {
+        return yield* new McpClientError({
+          reason: "Protocol",
+          message: `The server answered ${method} with a cursor it had given before`
+        })
+      }
+      seen.add(result.nextCursor)
+      cursor = result.nextCursor
+    }
+  })
 
 const pingHandler: ServerRequestHandler = { method: "ping", handle: () => Effect.succeed({}) }
 
@@ -496,6 +560,55 @@ export const make = (
 
     let initializeResult = yield* handshake
 
+    function callDefined<A, I, OA, OI extends McpTool.StructuredObject>(
+      tool: McpTool.Definition<A, I, OA, OI>,
+      input: A,
+      requestOptions?: RequestOptions
+    ): Effect.Effect<OA, McpClientError | ToolError>
+    function callDefined<A, I>(
+      tool: McpTool.ContentDefinition<A, I>,
+      input: A,
+      requestOptions?: RequestOptions
+    ): Effect.Effect<McpSchema.CallToolResult, McpClientError | ToolError>
+    function callDefined<A, I, OA, OI extends McpTool.StructuredObject>(
+      tool: McpTool.Definition<A, I, OA, OI> | McpTool.ContentDefinition<A, I>,
+      input: A,
+      requestOptions?: RequestOptions
+    ): Effect.Effect<OA | McpSchema.CallToolResult, McpClientError | ToolError> {
+      return Effect.gen(function*() {
+        // A value of the input's type that its own schema cannot encode is the caller's bug, as in @effect/rpc.
+        const args = yield* Effect.orDie(Schema.encode(tool.input)(input))
+        const result = yield* request("tools/call", { name: tool.name, arguments: args }, decodeCallTool, requestOptions)
+        if (result.isError === true) {
+          const text = result.content.flatMap((block) => block.type === "text" ? [block.text] : []).join("\n")
+          return yield* new ToolError({
+            tool: tool.name,
+            message: text === "" ? `Tool ${tool.name} failed` : text,
+            content: result.content,
+            ...(result.structuredContent === undefined ? {} : { structuredContent: result.structuredContent })
+          })
+        }
+        if (tool.output === undefined) return result
+        if (result.structuredContent === undefined) {
+          return yield* new McpClientError({
+            reason: "Protocol",
+            message: `Tool ${tool.name} answered without the structuredContent its output schema promises`
+          })
+        }
+        return yield* Effect.mapError(Schema.decodeUnknown(tool.output)(result.structuredContent), (error) =>
+          new McpClientError({
+            reason: "Protocol",
+            message: `Invalid structuredContent from tool ${tool.name}: ${ParseResult.TreeFormatter.formatErrorSync(error)}`
+          }))
+      })
+    }
+
+    const listTools = (list?: ListOptions) => request("tools/list", listParams(list), decodeListTools)
+    const listResources = (list?: ListOptions) => request("resources/list", listParams(list), decodeListResources)
+    const listResourceTemplates = (list?: ListOptions) =>
+      request("resources/templates/list", listParams(list), decodeListTemplates)
+    const listPrompts = (list?: ListOptions) => request("prompts/list", listParams(list), decodeListPrompts)
+
     return McpClient.of({
       initializeResult: Effect.sync(() => initializeResult),
       serverInfo: Effect.sync(() => initializeResult.serverInfo),
@@ -509,13 +622,22 @@ export const make = (
         failure === undefined ? Stream.fromPubSub(notifications, { scoped: true }) : Effect.succeed(Stream.empty)
       ),
       ping: request("ping", undefined, () => Effect.void),
-      listTools: (list) => request("tools/list", listParams(list), decodeListTools),
+      call: callDefined,
+      listTools,
+      listAllTools: listAll("tools/list", listTools, (result) => result.tools),
       callTool: (name, args, requestOptions) =>
         request("tools/call", args === undefined ? { name } : { name, arguments: args }, decodeCallTool, requestOptions),
-      listResources: (list) => request("resources/list", listParams(list), decodeListResources),
-      listResourceTemplates: (list) => request("resources/templates/list", listParams(list), decodeListTemplates),
+      listResources,
+      listAllResources: listAll("resources/list", listResources, (result) => result.resources),
+      listResourceTemplates,
+      listAllResourceTemplates: listAll(
+        "resources/templates/list",
+        listResourceTemplates,
+        (result) => result.resourceTemplates
+      ),
       readResource: (uri, requestOptions) => request("resources/read", { uri }, decodeReadResource, requestOptions),
-      listPrompts: (list) => request("prompts/list", listParams(list), decodeListPrompts),
+      listPrompts,
+      listAllPrompts: listAll("prompts/list", listPrompts, (result) => result.prompts),
       getPrompt: (name, args, requestOptions) =>
         request("prompts/get", args === undefined ? { name } : { name, arguments: args }, decodeGetPrompt, requestOptions),
       complete: (params) => request("completion/complete", params, decodeComplete),

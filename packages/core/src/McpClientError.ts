@@ -1,9 +1,11 @@
 /**
- * The one error type of the MCP client and its transports.
+ * The errors of the MCP client: `McpClientError` for everything between the client and the server, and `ToolError`
+ * for a tool that answered with an error result (`McpClient.call`).
  *
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import * as McpSchema from "./McpSchema.js"
 
 /**
  * Why a client operation failed:
@@ -42,4 +44,17 @@ export class McpClientError extends Schema.TaggedError<McpClientError>()("McpCli
   signal: Schema.optional(Schema.String),
   stderr: Schema.optional(Schema.String),
   cause: Schema.optional(Schema.Defect)
+}) {}
+
+/**
+ * A tool answered a call with an error result (`isError: true`): its own failure, or arguments it refused, as the
+ * model would see it. `message` is the result's text; `content` the whole of it.
+ *
+ * @since 0.1.0
+ */
+export class ToolError extends Schema.TaggedError<ToolError>()("ToolError", {
+  tool: Schema.String,
+  message: Schema.String,
+  content: Schema.Array(McpSchema.Content),
+  structuredContent: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
 }) {}

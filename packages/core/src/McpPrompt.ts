@@ -44,8 +44,13 @@ export type Arguments = { readonly [argument: string]: string | undefined }
  * @since 0.1.0
  */
 export const make = <A, I extends Arguments, E, R>(name: string, options: {
+  /** A display name for people. */
   readonly title?: string | undefined
   readonly description?: string | undefined
+  /** Icons a client may show (2025-11-25). */
+  readonly icons?: ReadonlyArray<McpSchema.Icon> | undefined
+  /** The listing's `_meta`. */
+  readonly _meta?: McpSchema.Meta | undefined
   readonly args: Schema.Schema<A, I, never>
   readonly handler: (args: A) => Effect.Effect<Body, E, R>
   /** Completers for `completion/complete`, by argument name. */
@@ -77,7 +82,9 @@ export const make = <A, I extends Arguments, E, R>(name: string, options: {
         name,
         ...(options.title === undefined ? {} : { title: options.title }),
         ...(options.description === undefined ? {} : { description: options.description }),
-        ...(args.length === 0 ? {} : { arguments: args })
+        ...(options.icons === undefined ? {} : { icons: options.icons }),
+        ...(args.length === 0 ? {} : { arguments: args }),
+        ...(options._meta === undefined ? {} : { _meta: options._meta })
       },
       complete,
       get: (raw, current) => {

@@ -16,16 +16,32 @@ import type * as McpSchema from "./McpSchema.js"
 import { type Completer, McpServer } from "./McpServer.js"
 import type { CurrentSession } from "./McpSession.js"
 
-/** What a read returns: text, bytes (sent as base64), or whole contents. @since 0.1.0 */
-export type Body = string | Uint8Array | McpSchema.ResourceContents | ReadonlyArray<McpSchema.ResourceContents>
+/**
+ * What a read returns: text, bytes (sent as base64), whole contents, or a whole result (for its `_meta`).
+ *
+ * @since 0.1.0
+ */
+export type Body =
+  | string
+  | Uint8Array
+  | McpSchema.ResourceContents
+  | ReadonlyArray<McpSchema.ResourceContents>
+  | McpSchema.ReadResourceResult
 
 /** Listing fields shared by resources and templates. @since 0.1.0 */
 export interface Listing {
+  /** A short name, also shown to the model. */
   readonly name: string
+  /** A display name for people. */
   readonly title?: string | undefined
   readonly description?: string | undefined
   readonly mimeType?: string | undefined
-  readonly annotations?: typeof McpSchema.Annotations.Type | undefined
+  /** Who the resource is for (`audience`), how much it matters (`priority`), when it changed (`lastModified`). */
+  readonly annotations?: McpSchema.Annotations | undefined
+  /** Icons a client may show (2025-11-25). */
+  readonly icons?: ReadonlyArray<McpSchema.Icon> | undefined
+  /** The listing's `_meta`. */
+  readonly _meta?: McpSchema.Meta | undefined
 }
 
 const listing = (options: Listing) => ({
@@ -33,7 +49,9 @@ const listing = (options: Listing) => ({
   ...(options.title === undefined ? {} : { title: options.title }),
   ...(options.description === undefined ? {} : { description: options.description }),
   ...(options.mimeType === undefined ? {} : { mimeType: options.mimeType }),
-  ...(options.annotations === undefined ? {} : { annotations: options.annotations })
+  ...(options.icons === undefined ? {} : { icons: options.icons }),
+  ...(options.annotations === undefined ? {} : { annotations: options.annotations }),
+  ...(options._meta === undefined ? {} : { _meta: options._meta })
 })
 
 const toResult = (uri: string, mimeType: string | undefined, body: Body): McpSchema.ReadResourceResult => {
@@ -41,6 +59,7 @@ const toResult = (uri: string, mimeType: string | undefined, body: Body): McpSch
   if (typeof body === "string") return { contents: [{ uri, ...mime, text: body }] }
   if (body instanceof Uint8Array) return { contents: [{ uri, ...mime, blob: Encoding.encodeBase64(body) }] }
   if ("uri" in body) return { contents: [body] }
+  if ("contents" in body) return body
   return { contents: body }
 }
 
@@ -51,6 +70,8 @@ const toResult = (uri: string, mimeType: string | undefined, body: Body): McpSch
  */
 export const make = <E, R>(options: Listing & {
   readonly uri: string
+  /** The size of the raw content in bytes, when known: hosts show it and budget context with it. */
+  readonly size?: number | undefined
   readonly read: Effect.Effect<Body, E, R>
 }): Layer.Layer<never, never, McpServer | Exclude<R, CurrentSession>> =>
   Layer.effectDiscard(Effect.gen(function*() {
@@ -58,7 +79,11 @@ export const make = <E, R>(options: Listing & {
     const context = yield* Effect.context<Exclude<R, CurrentSession>>()
     const label = `resource ${options.uri}`
     yield* server.addResource({
-      resource: { uri: options.uri, ...listing(options) },
+      resource: {
+        uri: options.uri,
+        ...listing(options),
+        ...(options.size === undefined ? {} : { size: options.size })
+      },
       read: (uri, current) =>
         provideHandler(options.read, context, current).pipe(
           Effect.map((body) => toResult(uri, options.mimeType, body)),

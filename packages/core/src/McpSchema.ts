@@ -22,8 +22,26 @@ export const SUPPORTED_PROTOCOL_VERSIONS: ReadonlyArray<string> = [
 /** The revision assumed for Streamable HTTP requests without an `MCP-Protocol-Version` header. @since 0.1.0 */
 export const DEFAULT_NEGOTIATED_VERSION = "2025-03-26"
 
-const Meta = Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
 const Obj = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+const Meta = Schema.optional(Obj)
+
+/** The `_meta` of a listing or result: metadata by key, for clients and extensions rather than models. @since 0.1.0 */
+export type Meta = { readonly [key: string]: unknown }
+
+/** An icon a client may show for a server, tool, resource or prompt (2025-11-25). @since 0.1.0 */
+export const Icon = Schema.Struct({
+  /** An `http(s):` URL or a `data:` URI. */
+  src: Schema.String,
+  mimeType: Schema.optional(Schema.String),
+  /** `"48x48"`-style sizes, or `"any"` for scalable formats. */
+  sizes: Schema.optional(Schema.Array(Schema.String)),
+  /** The background the icon is designed for. */
+  theme: Schema.optional(Schema.Literal("light", "dark"))
+})
+/** @since 0.1.0 */
+export type Icon = typeof Icon.Type
+
+const Icons = Schema.optional(Schema.Array(Icon))
 
 /** The progress token a request may carry in `_meta`. @since 0.1.0 */
 export const ProgressToken = Schema.Union(Schema.String, Schema.Number)
@@ -35,7 +53,9 @@ export const Implementation = Schema.Struct({
   name: Schema.String,
   version: Schema.String,
   title: Schema.optional(Schema.String),
-  websiteUrl: Schema.optional(Schema.String)
+  description: Schema.optional(Schema.String),
+  websiteUrl: Schema.optional(Schema.String),
+  icons: Icons
 })
 /** @since 0.1.0 */
 export type Implementation = typeof Implementation.Type
@@ -79,7 +99,8 @@ export const InitializeResult = Schema.Struct({
   protocolVersion: Schema.String,
   capabilities: ServerCapabilities,
   serverInfo: Implementation,
-  instructions: Schema.optional(Schema.String)
+  instructions: Schema.optional(Schema.String),
+  _meta: Meta
 })
 /** @since 0.1.0 */
 export type InitializeResult = typeof InitializeResult.Type
@@ -89,10 +110,15 @@ export const PaginatedParams = Schema.Struct({ cursor: Schema.optional(Schema.St
 
 /** Annotations shared by content and resources. @since 0.1.0 */
 export const Annotations = Schema.Struct({
+  /** Who the data is for. */
   audience: Schema.optional(Schema.Array(Schema.Literal("user", "assistant"))),
+  /** How important it is, from 0 (optional) to 1 (effectively required). */
   priority: Schema.optional(Schema.Number),
+  /** When it last changed, as an ISO 8601 timestamp (`"2025-01-12T15:00:58Z"`). */
   lastModified: Schema.optional(Schema.String)
 })
+/** @since 0.1.0 */
+export type Annotations = typeof Annotations.Type
 
 /** Text content. @since 0.1.0 */
 export const TextContent = Schema.Struct({
@@ -152,6 +178,8 @@ export const ResourceLink = Schema.Struct({
   title: Schema.optional(Schema.String),
   description: Schema.optional(Schema.String),
   mimeType: Schema.optional(Schema.String),
+  size: Schema.optional(Schema.Number),
+  icons: Icons,
   annotations: Schema.optional(Annotations),
   _meta: Meta
 })
@@ -177,6 +205,7 @@ export const Tool = Schema.Struct({
   name: Schema.String,
   title: Schema.optional(Schema.String),
   description: Schema.optional(Schema.String),
+  icons: Icons,
   inputSchema: Obj,
   outputSchema: Schema.optional(Obj),
   annotations: Schema.optional(ToolAnnotations),
@@ -188,7 +217,8 @@ export type Tool = typeof Tool.Type
 /** `tools/list` result. @since 0.1.0 */
 export const ListToolsResult = Schema.Struct({
   tools: Schema.Array(Tool),
-  nextCursor: Schema.optional(Schema.String)
+  nextCursor: Schema.optional(Schema.String),
+  _meta: Meta
 })
 /** @since 0.1.0 */
 export type ListToolsResult = typeof ListToolsResult.Type
@@ -219,7 +249,9 @@ export const Resource = Schema.Struct({
   title: Schema.optional(Schema.String),
   description: Schema.optional(Schema.String),
   mimeType: Schema.optional(Schema.String),
+  /** The size of the raw content in bytes, before any encoding. */
   size: Schema.optional(Schema.Number),
+  icons: Icons,
   annotations: Schema.optional(Annotations),
   _meta: Meta
 })
@@ -233,6 +265,7 @@ export const ResourceTemplate = Schema.Struct({
   title: Schema.optional(Schema.String),
   description: Schema.optional(Schema.String),
   mimeType: Schema.optional(Schema.String),
+  icons: Icons,
   annotations: Schema.optional(Annotations),
   _meta: Meta
 })
@@ -242,19 +275,25 @@ export type ResourceTemplate = typeof ResourceTemplate.Type
 /** `resources/list` result. @since 0.1.0 */
 export const ListResourcesResult = Schema.Struct({
   resources: Schema.Array(Resource),
-  nextCursor: Schema.optional(Schema.String)
+  nextCursor: Schema.optional(Schema.String),
+  _meta: Meta
 })
+/** @since 0.1.0 */
+export type ListResourcesResult = typeof ListResourcesResult.Type
 /** `resources/templates/list` result. @since 0.1.0 */
 export const ListResourceTemplatesResult = Schema.Struct({
   resourceTemplates: Schema.Array(ResourceTemplate),
-  nextCursor: Schema.optional(Schema.String)
+  nextCursor: Schema.optional(Schema.String),
+  _meta: Meta
 })
+/** @since 0.1.0 */
+export type ListResourceTemplatesResult = typeof ListResourceTemplatesResult.Type
 
 /** `resources/read` params. @since 0.1.0 */
 export const ReadResourceParams = Schema.Struct({ uri: Schema.String })
 
 /** `resources/read` result. @since 0.1.0 */
-export const ReadResourceResult = Schema.Struct({ contents: Schema.Array(ResourceContents) })
+export const ReadResourceResult = Schema.Struct({ contents: Schema.Array(ResourceContents), _meta: Meta })
 /** @since 0.1.0 */
 export type ReadResourceResult = typeof ReadResourceResult.Type
 
@@ -271,6 +310,7 @@ export const Prompt = Schema.Struct({
   name: Schema.String,
   title: Schema.optional(Schema.String),
   description: Schema.optional(Schema.String),
+  icons: Icons,
   arguments: Schema.optional(Schema.Array(PromptArgument)),
   _meta: Meta
 })
@@ -280,8 +320,11 @@ export type Prompt = typeof Prompt.Type
 /** `prompts/list` result. @since 0.1.0 */
 export const ListPromptsResult = Schema.Struct({
   prompts: Schema.Array(Prompt),
-  nextCursor: Schema.optional(Schema.String)
+  nextCursor: Schema.optional(Schema.String),
+  _meta: Meta
 })
+/** @since 0.1.0 */
+export type ListPromptsResult = typeof ListPromptsResult.Type
 
 /** `prompts/get` params. @since 0.1.0 */
 export const GetPromptParams = Schema.Struct({
@@ -300,7 +343,8 @@ export type PromptMessage = typeof PromptMessage.Type
 /** `prompts/get` result. @since 0.1.0 */
 export const GetPromptResult = Schema.Struct({
   description: Schema.optional(Schema.String),
-  messages: Schema.Array(PromptMessage)
+  messages: Schema.Array(PromptMessage),
+  _meta: Meta
 })
 /** @since 0.1.0 */
 export type GetPromptResult = typeof GetPromptResult.Type
@@ -348,7 +392,8 @@ export const CompleteResult = Schema.Struct({
     values: Schema.Array(Schema.String),
     total: Schema.optional(Schema.Number),
     hasMore: Schema.optional(Schema.Boolean)
-  })
+  }),
+  _meta: Meta
 })
 /** @since 0.1.0 */
 export type CompleteResult = typeof CompleteResult.Type

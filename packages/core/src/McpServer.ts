@@ -6,6 +6,11 @@
  * its handler runs in a fiber the session owns, and the response goes to the reply sink the transport gave with
  * the message. Nothing here knows about transports.
  *
+ * Listings (`tools/list`, `resources/list`, `resources/templates/list`, `prompts/list`) are sorted by name (URI,
+ * URI template), so they do not depend on the order layers registered in, and paged by `pageSize` with opaque
+ * cursors that name the last item given, so a cursor stays valid while registrations change. Each is built once
+ * per change of registrations, its pages when first asked for; tools once per JSON Schema dialect.
+ *
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
@@ -14,14 +19,23 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as JsonRpc from "./JsonRpc.js"
+import { type Dialect, dialectOf } from "./internal/jsonSchema.js"
+import * as Pagination from "./internal/pagination.js"
 import type { Dispatcher, SessionState } from "./internal/session.js"
 import { makeCurrent } from "./internal/session.js"
 import * as McpSchema from "./McpSchema.js"
 import type { CurrentSessionService, Sink } from "./McpSession.js"
 
-/** A registered tool: its listing and how to call it. Built by `McpTool.make`. @since 0.1.0 */
+/**
+ * A registered tool: its listing and how to call it. Built by `McpTool.make` or a definition's `toLayer`.
+ *
+ * @since 0.1.0
+ */
 export interface ToolEntry {
+  /** The tool as `tools/list` shows it from 2025-11-25 on: its schemas in JSON Schema 2020-12. */
   readonly tool: McpSchema.Tool
+  /** The tool as older revisions see it: its schemas in JSON Schema draft-07. Default: `tool`. */
+  readonly toolDraft07?: McpSchema.Tool | undefined
   readonly call: (
     args: unknown,
     current: CurrentSessionService
@@ -67,17 +81,30 @@ export interface PromptEntry {
   readonly complete: { readonly [argument: string]: Completer }
 }
 
-/** @since 0.1.0 */
+/** What the server says about itself, and how it lists. @since 0.1.0 */
 export interface Options {
   /** `serverInfo.name`. */
   readonly name: string
   /** `serverInfo.version`. */
   readonly version: string
-  /** `serverInfo.title`. */
+  /** `serverInfo.title`: a display name for people. */
   readonly title?: string | undefined
+  /** `serverInfo.description`: what the server does (2025-11-25). */
+  readonly description?: string | undefined
+  /** `serverInfo.websiteUrl` (2025-11-25). */
+  readonly websiteUrl?: string | undefined
+  /** `serverInfo.icons` (2025-11-25). */
+  readonly icons?: ReadonlyArray<McpSchema.Icon> | undefined
   /** Sent in the `initialize` result: how a model should use this server. */
   readonly instructions?: string | undefined
+  /**
+   * How many tools, resources, templates or prompts one list request returns; a longer listing is paged with
+   * `nextCursor`. A positive integer (or `Infinity` for no paging). Default 100.
+   */
+  readonly pageSize?: number | undefined
 }
+
+const DEFAULT_PAGE_SIZE = 100
 
 /** @since 0.1.0 */
 export interface McpServerService {
@@ -110,6 +137,7 @@ type Method = (
 ) => Effect.Effect<unknown, JsonRpc.JsonRpcError>
 
 const decodeInitialize = JsonRpc.paramsDecoder(McpSchema.InitializeParams)
+const decodeList = JsonRpc.paramsDecoder(McpSchema.PaginatedParams)
 const decodeCallTool = JsonRpc.paramsDecoder(McpSchema.CallToolParams)
 const decodeReadResource = JsonRpc.paramsDecoder(McpSchema.ReadResourceParams)
 const decodeGetPrompt = JsonRpc.paramsDecoder(McpSchema.GetPromptParams)
@@ -133,23 +161,85 @@ const MAX_COMPLETIONS = 100
  * @since 0.1.0
  */
 export const make = (options: Options): McpServerService => {
-  const info: McpSchema.Implementation = options.title === undefined
-    ? { name: options.name, version: options.version }
-    : { name: options.name, version: options.version, title: options.title }
+  const info: McpSchema.Implementation = {
+    name: options.name,
+    version: options.version,
+    ...(options.title === undefined ? {} : { title: options.title }),
+    ...(options.description === undefined ? {} : { description: options.description }),
+    ...(options.websiteUrl === undefined ? {} : { websiteUrl: options.websiteUrl }),
+    ...(options.icons === undefined ? {} : { icons: options.icons })
+  }
   const tools = new Map<string, ToolEntry>()
   const resources = new Map<string, ResourceEntry>()
   const templates: Array<ResourceTemplateEntry> = []
   const prompts = new Map<string, PromptEntry>()
+  const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE
+  if (!(pageSize >= 1) || (Number.isFinite(pageSize) && !Number.isInteger(pageSize))) {
+    throw new RangeError(`McpServer: pageSize must be a positive integer or Infinity, got ${pageSize}`)
+  }
 
-  // Listings and capabilities change only when something registers, so they are built once per change.
-  let toolList: McpSchema.ListToolsResult | undefined
-  let resourceList: typeof McpSchema.ListResourcesResult.Type | undefined
-  let templateList: typeof McpSchema.ListResourceTemplatesResult.Type | undefined
-  let promptList: typeof McpSchema.ListPromptsResult.Type | undefined
+  // Listings and capabilities change only when something registers, so they are built once per change (their
+  // pages when first asked for). Tool schemas differ by JSON Schema dialect, so tools are listed once per dialect.
+  let toolPages: { [D in Dialect]?: Pagination.Pages<McpSchema.ListToolsResult> } = {}
+  let resourcePages: Pagination.Pages<McpSchema.ListResourcesResult> | undefined
+  let templatePages: Pagination.Pages<McpSchema.ListResourceTemplatesResult> | undefined
+  let promptPages: Pagination.Pages<McpSchema.ListPromptsResult> | undefined
   let caps: McpSchema.ServerCapabilities | undefined
   const changed = () => {
-    toolList = resourceList = templateList = promptList = caps = undefined
+    toolPages = {}
+    resourcePages = templatePages = promptPages = caps = undefined
   }
+  const orFail = <A>(either: Either.Either<A, JsonRpc.JsonRpcError>) =>
+    Either.isRight(either) ? Effect.succeed(either.right) : Effect.fail(either.left)
+  const next = (nextCursor: string | undefined) => nextCursor === undefined ? {} : { nextCursor }
+
+  const toolList = (dialect: Dialect) =>
+    toolPages[dialect] ??= Pagination.make({
+      list: "tools",
+      items: tools.values(),
+      key: (entry) => entry.tool.name,
+      pageSize,
+      result: (page, nextCursor): McpSchema.ListToolsResult => ({
+        tools: page.map((entry) => dialect === "draft-07" ? entry.toolDraft07 ?? entry.tool : entry.tool),
+        ...next(nextCursor)
+      })
+    })
+  const resourceList = () =>
+    resourcePages ??= Pagination.make({
+      list: "resources",
+      items: resources.values(),
+      key: (entry) => entry.resource.uri,
+      pageSize,
+      result: (page, nextCursor): McpSchema.ListResourcesResult => ({
+        resources: page.map((entry) => entry.resource),
+        ...next(nextCursor)
+      })
+    })
+  // A URI template registered twice is listed once: reads and completions use the first registration.
+  const templateList = () =>
+    templatePages ??= Pagination.make({
+      list: "resourceTemplates",
+      items: templates,
+      key: (entry) => entry.template.uriTemplate,
+      pageSize,
+      result: (page, nextCursor): McpSchema.ListResourceTemplatesResult => ({
+        resourceTemplates: page.map((entry) => entry.template),
+        ...next(nextCursor)
+      })
+    })
+  const promptList = () =>
+    promptPages ??= Pagination.make({
+      list: "prompts",
+      items: prompts.values(),
+      key: (entry) => entry.prompt.name,
+      pageSize,
+      result: (page, nextCursor): McpSchema.ListPromptsResult => ({
+        prompts: page.map((entry) => entry.prompt),
+        ...next(nextCursor)
+      })
+    })
+  const listing = <R>(request: JsonRpc.Request, pages: () => Pagination.Pages<R>) =>
+    Effect.suspend(() => orFail(Either.flatMap(decodeList(request.params), ({ cursor }) => pages()(cursor))))
 
   const capabilities = (): McpSchema.ServerCapabilities =>
     caps ??= {
@@ -162,9 +252,6 @@ export const make = (options: Options): McpServerService => {
         ? { completions: {} }
         : {})
     }
-
-  const orFail = <A>(either: Either.Either<A, JsonRpc.JsonRpcError>) =>
-    Either.isRight(either) ? Effect.succeed(either.right) : Effect.fail(either.left)
 
   const methods = new Map<string, Method>([
     ["initialize", (session, request) =>
@@ -188,7 +275,7 @@ export const make = (options: Options): McpServerService => {
         return Effect.succeed(result)
       })],
     ["ping", () => Effect.succeed({})],
-    ["tools/list", () => Effect.sync(() => toolList ??= { tools: Array.from(tools.values(), (t) => t.tool) })],
+    ["tools/list", (session, request) => listing(request, () => toolList(dialectOf(session.protocolVersion)))],
     ["tools/call", (session, request, sink) =>
       Effect.suspend(() => {
         const params = decodeCallTool(request.params)
@@ -200,10 +287,8 @@ export const make = (options: Options): McpServerService => {
           makeCurrent(session, request.id, params.right._meta?.progressToken, sink)
         )
       })],
-    ["resources/list", () =>
-      Effect.sync(() => resourceList ??= { resources: Array.from(resources.values(), (r) => r.resource) })],
-    ["resources/templates/list", () =>
-      Effect.sync(() => templateList ??= { resourceTemplates: templates.map((t) => t.template) })],
+    ["resources/list", (_, request) => listing(request, resourceList)],
+    ["resources/templates/list", (_, request) => listing(request, templateList)],
     ["resources/read", (session, request, sink) =>
       Effect.suspend(() => {
         const params = decodeReadResource(request.params)
@@ -224,8 +309,7 @@ export const make = (options: Options): McpServerService => {
           })
         )
       })],
-    ["prompts/list", () =>
-      Effect.sync(() => promptList ??= { prompts: Array.from(prompts.values(), (p) => p.prompt) })],
+    ["prompts/list", (_, request) => listing(request, promptList)],
     ["prompts/get", (session, request, sink) =>
       Effect.suspend(() => {
         const params = decodeGetPrompt(request.params)

@@ -10,6 +10,10 @@
  * })
  * ```
  *
+ * A tool can also be defined apart from its handler, as a value the server and its clients share, the way
+ * `@effect/rpc` separates a definition from its handlers: `define` gives the definition, `toLayer` (or
+ * `implement`) the server's layer, and `McpClient.call` calls it with typed arguments and a decoded result.
+ *
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
@@ -18,11 +22,8 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import {
-  jsonSchemaOf,
-  messageOf,
-  provideHandler
-} from "./internal/handler.js"
+import { messageOf, provideHandler } from "./internal/handler.js"
+import { objectSchemas, type ObjectSchemas } from "./internal/jsonSchema.js"
 import * as JsonRpc from "./JsonRpc.js"
 import type * as McpSchema from "./McpSchema.js"
 import { McpServer, type ToolEntry } from "./McpServer.js"
@@ -43,22 +44,72 @@ export const error = (message: string): McpSchema.CallToolResult => ({ content: 
 /** Structured content is a JSON object. @since 0.1.0 */
 export type StructuredObject = { readonly [key: string]: unknown }
 
-/** @since 0.1.0 */
-export interface Options<A, I, E, R, Out> {
+/** A tool's listing fields besides its name and schemas. @since 0.1.0 */
+export interface Listing {
+  /** A display name for people; the model sees `name` and `description`. */
   readonly title?: string | undefined
   readonly description?: string | undefined
+  /** Behaviour hints: read-only, destructive, idempotent, open world. */
   readonly annotations?: McpSchema.ToolAnnotations | undefined
-  /** The arguments' schema; its encoded side becomes the tool's `inputSchema`. */
-  readonly input: Schema.Schema<A, I, never>
-  readonly handler: (input: A) => Effect.Effect<Out, E, R>
+  /** Icons a client may show for the tool (2025-11-25). */
+  readonly icons?: ReadonlyArray<McpSchema.Icon> | undefined
+  /** The tool listing's `_meta`. */
+  readonly _meta?: McpSchema.Meta | undefined
 }
 
-/** @since 0.1.0 */
-export interface StructuredOptions<A, I, OA, OI extends StructuredObject, E, R> extends Options<A, I, E, R, OA> {
+/** What `define` takes for a tool whose results are content. @since 0.1.0 */
+export interface DefineOptions<A, I> extends Listing {
+  /** The arguments' schema; its encoded side becomes the tool's `inputSchema`. */
+  readonly input: Schema.Schema<A, I, never>
+}
+
+/** What `define` takes for a tool with typed structured output. @since 0.1.0 */
+export interface StructuredDefineOptions<A, I, OA, OI extends StructuredObject> extends DefineOptions<A, I> {
   /** The result's schema: the handler's value is encoded into `structuredContent`, its JSON Schema is the `outputSchema`. */
   readonly output: Schema.Schema<OA, OI, never>
   /** The text content sent alongside `structuredContent`; the JSON of the encoded value by default. */
   readonly text?: ((output: OA) => string) | undefined
+}
+
+/** A tool's layer: it registers the tool, and needs what its handler needs but `CurrentSession`. @since 0.1.0 */
+export type ToolLayer<R> = Layer.Layer<never, never, McpServer | Exclude<R, CurrentSession>>
+
+/**
+ * A tool without its handler, whose results are content: the server implements it (`toLayer`, `implement`), a
+ * client calls it (`McpClient.call`) and gets the whole `CallToolResult`.
+ *
+ * @since 0.1.0
+ */
+export interface ContentDefinition<A, I> extends DefineOptions<A, I> {
+  readonly name: string
+  readonly output?: undefined
+  /** The tool's layer, with `handler` answering its calls. */
+  readonly toLayer: <E, R>(handler: (input: A) => Effect.Effect<Result, E, R>) => ToolLayer<R>
+}
+
+/**
+ * A tool without its handler, with typed structured output: the server implements it (`toLayer`, `implement`), a
+ * client calls it (`McpClient.call`) with typed arguments and gets the decoded output. Both sides can import the
+ * same value.
+ *
+ * @since 0.1.0
+ */
+export interface Definition<A, I, OA, OI extends StructuredObject> extends StructuredDefineOptions<A, I, OA, OI> {
+  readonly name: string
+  /** The tool's layer, with `handler` answering its calls. */
+  readonly toLayer: <E, R>(handler: (input: A) => Effect.Effect<OA, E, R>) => ToolLayer<R>
+}
+
+/** What `make` takes for a tool whose results are content: its definition and handler. @since 0.1.0 */
+export interface Options<A, I, E, R, Out> extends DefineOptions<A, I> {
+  readonly handler: (input: A) => Effect.Effect<Out, E, R>
+}
+
+/** What `make` takes for a tool with typed structured output: its definition and handler. @since 0.1.0 */
+export interface StructuredOptions<A, I, OA, OI extends StructuredObject, E, R>
+  extends StructuredDefineOptions<A, I, OA, OI>
+{
+  readonly handler: (input: A) => Effect.Effect<OA, E, R>
 }
 
 const toCallToolResult = (result: Result): McpSchema.CallToolResult => {
@@ -71,24 +122,53 @@ const toCallToolResult = (result: Result): McpSchema.CallToolResult => {
 // SEP-1303 (2025-11-25): invalid arguments are a tool error the model can read and correct, not a protocol error.
 const argumentsAreToolErrors = (protocolVersion: string) => protocolVersion >= "2025-11-25"
 
-const makeEntry = <A, I, E, R, Out>(
+// A schema JSON Schema cannot express as an object is a bug in the tool's declaration: the layer dies with why.
+const schemasOf = <A, I>(name: string, which: "input" | "output", schema: Schema.Schema<A, I, never>) =>
+  Either.match(objectSchemas(schema), {
+    onLeft: (reason) => Effect.dieMessage(`Tool ${name}: its ${which} schema cannot be listed: ${reason}`),
+    onRight: Effect.succeed
+  })
+
+const definitionFields = <A, I>(name: string, options: DefineOptions<A, I>) => ({
+  name,
+  ...(options.title === undefined ? {} : { title: options.title }),
+  ...(options.description === undefined ? {} : { description: options.description }),
+  ...(options.annotations === undefined ? {} : { annotations: options.annotations }),
+  ...(options.icons === undefined ? {} : { icons: options.icons }),
+  ...(options._meta === undefined ? {} : { _meta: options._meta }),
+  input: options.input
+})
+
+/**
+ * The layer of a tool: its schemas in both dialects are built once, here, and `tools/list` picks one per session.
+ * `output` gives the output's schemas (none for content tools), `toResult` turns the handler's value into a result.
+ */
+const register = <A, I, Out, E, R>(
   name: string,
-  options: Options<A, I, E, R, Out>,
-  extra: Pick<McpSchema.Tool, "outputSchema">,
-  toResult: (out: Out) => Either.Either<McpSchema.CallToolResult, ParseResult.ParseError>
-) =>
-  Effect.map(Effect.context<Exclude<R, CurrentSession>>(), (context): ToolEntry => {
+  options: DefineOptions<A, I>,
+  output: Effect.Effect<ObjectSchemas | undefined>,
+  toResult: (out: Out) => Either.Either<McpSchema.CallToolResult, ParseResult.ParseError>,
+  handler: (input: A) => Effect.Effect<Out, E, R>
+): ToolLayer<R> =>
+  Layer.effectDiscard(Effect.gen(function*() {
+    const server = yield* McpServer
+    const context = yield* Effect.context<Exclude<R, CurrentSession>>()
+    const input = yield* schemasOf(name, "input", options.input)
+    const outputSchemas = yield* output
     const decode = Schema.decodeUnknownEither(options.input)
-    const tool: McpSchema.Tool = {
+    const listing = (dialect: keyof ObjectSchemas): McpSchema.Tool => ({
       name,
       ...(options.title === undefined ? {} : { title: options.title }),
       ...(options.description === undefined ? {} : { description: options.description }),
-      inputSchema: jsonSchemaOf(options.input),
-      ...extra,
-      ...(options.annotations === undefined ? {} : { annotations: options.annotations })
-    }
-    return {
-      tool,
+      ...(options.icons === undefined ? {} : { icons: options.icons }),
+      inputSchema: input[dialect],
+      ...(outputSchemas === undefined ? {} : { outputSchema: outputSchemas[dialect] }),
+      ...(options.annotations === undefined ? {} : { annotations: options.annotations }),
+      ...(options._meta === undefined ? {} : { _meta: options._meta })
+    })
+    yield* server.addTool({
+      tool: listing("2020-12"),
+      toolDraft07: listing("draft-07"),
       call: (args, current) => {
         const input = decode(args)
         if (Either.isLeft(input)) {
@@ -97,7 +177,7 @@ const makeEntry = <A, I, E, R, Out>(
             ? Effect.succeed(error(message))
             : Effect.fail(JsonRpc.invalidParams(message))
         }
-        return provideHandler(options.handler(input.right), context, current).pipe(
+        return provideHandler(handler(input.right), context, current).pipe(
           Effect.matchCauseEffect({
             onSuccess: (out) => {
               const result = toResult(out)
@@ -121,44 +201,101 @@ const makeEntry = <A, I, E, R, Out>(
           })
         )
       }
-    }
-  })
+    } satisfies ToolEntry)
+  }))
+
+const defineContent = <A, I>(name: string, options: DefineOptions<A, I>): ContentDefinition<A, I> => ({
+  ...definitionFields(name, options),
+  toLayer: (handler) =>
+    register(name, options, Effect.succeed(undefined), (out: Result) => Either.right(toCallToolResult(out)), handler)
+})
+
+const defineStructured = <A, I, OA, OI extends StructuredObject>(
+  name: string,
+  options: StructuredDefineOptions<A, I, OA, OI>
+): Definition<A, I, OA, OI> => {
+  const encode = Schema.encodeEither(options.output)
+  const format = options.text
+  const toResult = (out: OA) =>
+    Either.map(encode(out), (encoded): McpSchema.CallToolResult => ({
+      content: [text(format === undefined ? JSON.stringify(encoded) : format(out))],
+      structuredContent: encoded
+    }))
+  return {
+    ...definitionFields(name, options),
+    output: options.output,
+    ...(format === undefined ? {} : { text: format }),
+    toLayer: (handler) => register(name, options, schemasOf(name, "output", options.output), toResult, handler)
+  }
+}
 
 /**
- * Declares a tool. The handler returns text, content blocks or a whole `CallToolResult`; give `output` to
- * return typed structured content instead. A typed failure becomes a result with `isError: true` (the model sees
- * the message); a `JsonRpcError` failure becomes a protocol error; a defect is logged and reported as an
- * internal error without its details.
+ * Defines a tool without implementing it: its name, listing and schemas, as a value the server and its clients
+ * can share. The server implements it with `toLayer(handler)` (or `implement`); a client calls it with
+ * `McpClient.call`, with typed arguments, and gets the output decoded (structured tools) or the whole result.
+ *
+ * ```ts
+ * export const Add = McpTool.define("add", {
+ *   input: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+ *   output: Schema.Struct({ sum: Schema.Number })
+ * })
+ * const AddLive = Add.toLayer(({ a, b }) => Effect.succeed({ sum: a + b }))
+ * const { sum } = yield* client.call(Add, { a: 1, b: 2 })
+ * ```
  *
  * @since 0.1.0
  */
-export const make: {
-  <A, I, OA, OI extends StructuredObject, E, R>(
-    name: string,
-    options: StructuredOptions<A, I, OA, OI, E, R>
-  ): Layer.Layer<never, never, McpServer | Exclude<R, CurrentSession>>
-  <A, I, E, R>(
-    name: string,
-    options: Options<A, I, E, R, Result>
-  ): Layer.Layer<never, never, McpServer | Exclude<R, CurrentSession>>
-} = <A, I, OA, OI extends StructuredObject, E, R>(
+export function define<A, I, OA, OI extends StructuredObject>(
+  name: string,
+  options: StructuredDefineOptions<A, I, OA, OI>
+): Definition<A, I, OA, OI>
+export function define<A, I>(name: string, options: DefineOptions<A, I>): ContentDefinition<A, I>
+export function define<A, I, OA, OI extends StructuredObject>(
+  name: string,
+  options: DefineOptions<A, I> | StructuredDefineOptions<A, I, OA, OI>
+): Definition<A, I, OA, OI> | ContentDefinition<A, I> {
+  return "output" in options ? defineStructured(name, options) : defineContent(name, options)
+}
+
+/**
+ * Implements a definition: the tool's layer, with `handler` answering its calls. The same as
+ * `definition.toLayer(handler)`.
+ *
+ * @since 0.1.0
+ */
+export function implement<A, I, OA, OI extends StructuredObject, E, R>(
+  definition: Definition<A, I, OA, OI>,
+  handler: (input: A) => Effect.Effect<OA, E, R>
+): ToolLayer<R>
+export function implement<A, I, E, R>(
+  definition: ContentDefinition<A, I>,
+  handler: (input: A) => Effect.Effect<Result, E, R>
+): ToolLayer<R>
+export function implement<A, Out, E, R>(
+  definition: { readonly toLayer: <E2, R2>(handler: (input: A) => Effect.Effect<Out, E2, R2>) => ToolLayer<R2> },
+  handler: (input: A) => Effect.Effect<Out, E, R>
+): ToolLayer<R> {
+  return definition.toLayer(handler)
+}
+
+/**
+ * Declares a tool: `define` and `implement` in one. The handler returns text, content blocks or a whole
+ * `CallToolResult`; give `output` to return typed structured content instead. A typed failure becomes a result
+ * with `isError: true` (the model sees the message); a `JsonRpcError` failure becomes a protocol error; a defect
+ * is logged and reported as an internal error without its details.
+ *
+ * @since 0.1.0
+ */
+export function make<A, I, OA, OI extends StructuredObject, E, R>(
+  name: string,
+  options: StructuredOptions<A, I, OA, OI, E, R>
+): ToolLayer<R>
+export function make<A, I, E, R>(name: string, options: Options<A, I, E, R, Result>): ToolLayer<R>
+export function make<A, I, OA, OI extends StructuredObject, E, R>(
   name: string,
   options: Options<A, I, E, R, Result> | StructuredOptions<A, I, OA, OI, E, R>
-): Layer.Layer<never, never, McpServer | Exclude<R, CurrentSession>> =>
-  Layer.effectDiscard(Effect.gen(function*() {
-    const server = yield* McpServer
-    const entry = "output" in options
-      ? yield* structuredEntry(name, options)
-      : yield* makeEntry(name, options, {}, (out: Result) => Either.right(toCallToolResult(out)))
-    yield* server.addTool(entry)
-  }))
-
-const structuredEntry = <A, I, OA, OI extends StructuredObject, E, R>(name: string, options: StructuredOptions<A, I, OA, OI, E, R>) => {
-  const encode = Schema.encodeEither(options.output)
-  const outputSchema = jsonSchemaOf(options.output)
-  return makeEntry(name, options, { outputSchema }, (out: OA) =>
-    Either.map(encode(out), (encoded): McpSchema.CallToolResult => ({
-      content: [text(options.text === undefined ? JSON.stringify(encoded) : options.text(out))],
-      structuredContent: encoded
-    })))
+): ToolLayer<R> {
+  return "output" in options
+    ? defineStructured(name, options).toLayer(options.handler)
+    : defineContent(name, options).toLayer(options.handler)
 }

@@ -9,12 +9,17 @@ import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import * as DemoServer from "../../examples/src/DemoServer.js"
 import * as JsonRpc from "../src/JsonRpc.js"
+import * as McpClient from "../src/McpClient.js"
 import * as McpSchema from "../src/McpSchema.js"
 import * as McpServer from "../src/McpServer.js"
+import * as McpTest from "../src/McpTest.js"
 import { CurrentSession, type Sink } from "../src/McpSession.js"
+import * as McpPrompt from "../src/McpPrompt.js"
+import * as McpResource from "../src/McpResource.js"
 import * as McpTool from "../src/McpTool.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
 import { capture } from "./utils/logs.js"
+import { sdkClient, serveHttp } from "./utils/serve.js"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Extra handlers next to the demo's
@@ -264,7 +269,12 @@ describe("McpServer", () => {
         })
         expect(byName.get("echo")?.outputSchema).toBeUndefined()
         // No arguments: an object schema (Effect's `{}` also admits arrays, and says so without `type`).
-        expect(byName.get("explode")?.inputSchema).toEqual({ type: "object", properties: {} })
+        expect(byName.get("explode")?.inputSchema).toEqual({
+          type: "object",
+          properties: {},
+          required: [],
+          additionalProperties: false
+        })
       }).pipe(Effect.provide(TestLive)))
 
     it.scoped("every input and output schema says type: object, as MCP and the SDK clients require", () => {
@@ -283,8 +293,12 @@ describe("McpServer", () => {
           expect(tool.inputSchema["type"], tool.name).toBe("object")
           if (tool.outputSchema !== undefined) expect(tool.outputSchema["type"], tool.name).toBe("object")
         }
-        // What Effect derived is kept beside it.
-        expect(tools.find((t) => t.name === "point")?.inputSchema).toMatchObject({ $ref: "#/$defs/Point" })
+        // An identified struct is inlined (it is not recursive), so the root is the object itself.
+        expect(tools.find((t) => t.name === "point")?.inputSchema).toMatchObject({
+          type: "object",
+          properties: { x: { type: "number" } },
+          required: ["x"]
+        })
       }).pipe(Effect.provide(SessionRegistry.layer().pipe(Layer.provideMerge(Shapes))))
     })
 
@@ -665,5 +679,298 @@ describe("McpServer", () => {
         expect(logs.problems()).toEqual([])
       }).pipe(Effect.provide(TestLive), Effect.provide(logs.layer))
     })
+  })
+
+  describe("metadata", () => {
+    const icons: ReadonlyArray<McpSchema.Icon> = [
+      { src: "https://example.com/icon.png", mimeType: "image/png", sizes: ["48x48"], theme: "light" },
+      { src: "data:image/svg+xml;base64,PHN2Zy8+", mimeType: "image/svg+xml", sizes: ["any"] }
+    ]
+    const annotations: McpSchema.Annotations = {
+      audience: ["user", "assistant"],
+      priority: 0.5,
+      lastModified: "2025-01-12T15:00:58Z"
+    }
+
+    const MetaServer = Layer.mergeAll(
+      McpTool.make("annotated", {
+        title: "An annotated tool",
+        description: "Shows every listing field",
+        icons,
+        annotations: { title: "Annotated", readOnlyHint: true, openWorldHint: false },
+        _meta: { "example.com/tier": "free" },
+        input: Schema.Struct({}),
+        handler: () => Effect.succeed({ content: [McpTool.text("ok")], _meta: { "example.com/cost": 1 } })
+      }),
+      McpResource.make({
+        uri: "meta://file",
+        name: "file",
+        title: "A file",
+        description: "Five bytes",
+        mimeType: "text/plain",
+        size: 5,
+        icons,
+        annotations,
+        _meta: { "example.com/owner": "ada" },
+        read: Effect.succeed({ contents: [{ uri: "meta://file", text: "hello" }], _meta: { "example.com/etag": "1" } })
+      }),
+      McpResource.template({
+        uriTemplate: "meta://files/{name}",
+        name: "files",
+        title: "Files by name",
+        icons,
+        annotations,
+        _meta: { "example.com/kind": "file" },
+        params: Schema.Struct({ name: Schema.String }),
+        read: ({ name }) => Effect.succeed(name)
+      }),
+      McpPrompt.make("greet", {
+        title: "Greeting",
+        icons,
+        _meta: { "example.com/lang": "en" },
+        args: Schema.Struct({}),
+        handler: () => Effect.succeed({ messages: [McpPrompt.user("Hello")], _meta: { "example.com/version": 2 } })
+      })
+    ).pipe(Layer.provideMerge(McpServer.layer({
+      name: "meta",
+      version: "1.2.3",
+      title: "Metadata server",
+      description: "Every field the spec has",
+      websiteUrl: "https://example.com",
+      icons
+    })))
+
+    it.scopedLive("listings, results and serverInfo round-trip through the official SDK client", () =>
+      Effect.gen(function*() {
+        const client = yield* sdkClient(yield* serveHttp(MetaServer))
+        const seen = yield* Effect.promise(async () => ({
+          server: client.getServerVersion(),
+          tools: await client.listTools(),
+          call: await client.callTool({ name: "annotated", arguments: {} }),
+          resources: await client.listResources(),
+          read: await client.readResource({ uri: "meta://file" }),
+          templates: await client.listResourceTemplates(),
+          prompts: await client.listPrompts(),
+          prompt: await client.getPrompt({ name: "greet" })
+        }))
+        expect(seen.server).toEqual({
+          name: "meta",
+          version: "1.2.3",
+          title: "Metadata server",
+          description: "Every field the spec has",
+          websiteUrl: "https://example.com",
+          icons
+        })
+        expect(seen.tools.tools).toEqual([{
+          name: "annotated",
+          title: "An annotated tool",
+          description: "Shows every listing field",
+          icons,
+          inputSchema: { type: "object", properties: {}, required: [], additionalProperties: false },
+          annotations: { title: "Annotated", readOnlyHint: true, openWorldHint: false },
+          _meta: { "example.com/tier": "free" }
+        }])
+        expect(seen.call._meta).toEqual({ "example.com/cost": 1 })
+        expect(seen.resources.resources).toEqual([{
+          uri: "meta://file",
+          name: "file",
+          title: "A file",
+          description: "Five bytes",
+          mimeType: "text/plain",
+          size: 5,
+          icons,
+          annotations,
+          _meta: { "example.com/owner": "ada" }
+        }])
+        expect(seen.read).toEqual({
+          contents: [{ uri: "meta://file", text: "hello" }],
+          _meta: { "example.com/etag": "1" }
+        })
+        expect(seen.templates.resourceTemplates).toEqual([{
+          uriTemplate: "meta://files/{name}",
+          name: "files",
+          title: "Files by name",
+          icons,
+          annotations,
+          _meta: { "example.com/kind": "file" }
+        }])
+        expect(seen.prompts.prompts).toEqual([{ name: "greet", title: "Greeting", icons, _meta: { "example.com/lang": "en" } }])
+        expect(seen.prompt).toEqual({
+          messages: [{ role: "user", content: { type: "text", text: "Hello" } }],
+          _meta: { "example.com/version": 2 }
+        })
+      }))
+
+    it.effect("the library's own client decodes the same fields", () =>
+      Effect.gen(function*() {
+        const client = yield* McpTest.makeClient()
+        expect((yield* client.serverInfo).icons).toEqual(icons)
+        const [tool] = (yield* client.listTools()).tools
+        expect(tool).toMatchObject({ icons, _meta: { "example.com/tier": "free" } })
+        const [resource] = (yield* client.listResources()).resources
+        expect(resource).toMatchObject({ size: 5, icons, annotations })
+        expect((yield* client.readResource("meta://file"))._meta).toEqual({ "example.com/etag": "1" })
+        expect((yield* client.getPrompt("greet"))._meta).toEqual({ "example.com/version": 2 })
+      }).pipe(Effect.scoped, Effect.provide(MetaServer)))
+  })
+
+  describe("pagination", () => {
+    // Registered out of order: listings are sorted by name (resources by URI, templates by URI template).
+    const names = ["delta", "alpha", "echo", "charlie", "bravo"]
+    const tool = (name: string) => McpTool.make(name, { input: Schema.Struct({}), handler: () => Effect.succeed(name) })
+    const [firstName, ...otherNames] = names.map((name) =>
+      Layer.mergeAll(
+        tool(name),
+        McpResource.make({ uri: `paged://${name}`, name, read: Effect.succeed(name) }),
+        McpResource.template({
+          uriTemplate: `paged://${name}/{id}`,
+          name,
+          params: Schema.Struct({ id: Schema.String }),
+          read: ({ id }) => Effect.succeed(id)
+        }),
+        McpPrompt.make(name, { args: Schema.Struct({}), handler: () => Effect.succeed(name) })
+      )
+    )
+    const PagedServer = Layer.mergeAll(firstName!, ...otherNames).pipe(
+      Layer.provideMerge(McpServer.layer({ name: "paged", version: "1.0.0", pageSize: 2 }))
+    )
+    const sorted = [...names].sort()
+    const inPages = [["alpha", "bravo"], ["charlie", "delta"], ["echo"]]
+
+    /** The names on each page, following `nextCursor` from the first page. */
+    const pagesOf = <R extends { readonly nextCursor?: string | undefined }>(
+      list: (options: McpClient.ListOptions) => Effect.Effect<R, McpClient.McpClientError>,
+      namesOf: (result: R) => ReadonlyArray<string>
+    ) =>
+      Effect.gen(function*() {
+        const pages: Array<ReadonlyArray<string>> = []
+        let cursor: string | undefined = undefined
+        do {
+          const result: R = yield* list({ cursor })
+          pages.push(namesOf(result))
+          cursor = result.nextCursor
+        } while (cursor !== undefined)
+        return pages
+      })
+
+    it.effect("pages of 2 over 5 of each: sorted, nextCursor until the last page, listAll follows them", () =>
+      Effect.gen(function*() {
+        const client = yield* McpTest.makeClient()
+        expect(yield* pagesOf(client.listTools, (r) => r.tools.map((t) => t.name))).toEqual(inPages)
+        expect(yield* pagesOf(client.listResources, (r) => r.resources.map((t) => t.name))).toEqual(inPages)
+        expect(yield* pagesOf(client.listResourceTemplates, (r) => r.resourceTemplates.map((t) => t.name))).toEqual(
+          inPages
+        )
+        expect(yield* pagesOf(client.listPrompts, (r) => r.prompts.map((t) => t.name))).toEqual(inPages)
+        expect((yield* client.listAllTools).map((t) => t.name)).toEqual(sorted)
+        expect((yield* client.listAllResources).map((r) => r.uri)).toEqual(sorted.map((name) => `paged://${name}`))
+        expect((yield* client.listAllResourceTemplates).map((t) => t.uriTemplate)).toEqual(
+          sorted.map((name) => `paged://${name}/{id}`)
+        )
+        expect((yield* client.listAllPrompts).map((p) => p.name)).toEqual(sorted)
+        // The same page for the same cursor.
+        const { nextCursor } = yield* client.listTools()
+        expect(yield* client.listTools({ cursor: nextCursor })).toEqual(yield* client.listTools({ cursor: nextCursor }))
+      }).pipe(Effect.scoped, Effect.provide(PagedServer)))
+
+    it.effect("everything on one page has no nextCursor", () =>
+      Effect.gen(function*() {
+        const client = yield* McpTest.makeClient()
+        const listed = yield* client.listTools()
+        expect(listed.nextCursor).toBeUndefined()
+        expect(listed.tools.map((t) => t.name)).toEqual(["add", "echo", "sleep"])
+      }).pipe(Effect.scoped, Effect.provide(DemoServer.layer)))
+
+    it.effect("a cursor stays valid when tools register between pages: nothing is listed twice", () =>
+      Effect.gen(function*() {
+        const client = yield* McpTest.makeClient()
+        const server = yield* McpServer.McpServer
+        const first = yield* client.listTools()
+        expect(first.tools.map((t) => t.name)).toEqual(["alpha", "bravo"])
+        // One sorts before the cursor's position (this pass misses it), one after (the next page has it).
+        yield* Layer.build(Layer.mergeAll(tool("aardvark"), tool("bravo-2"))).pipe(
+          Effect.provideService(McpServer.McpServer, server)
+        )
+        const rest = yield* pagesOf(
+          (options) => client.listTools({ cursor: options.cursor ?? first.nextCursor }),
+          (r) => r.tools.map((t) => t.name)
+        )
+        expect(rest).toEqual([["bravo-2", "charlie"], ["delta", "echo"]])
+        expect((yield* client.listAllTools).map((t) => t.name)).toEqual(["aardvark", "alpha", "bravo", "bravo-2", ...inPages[1]!, "echo"])
+      }).pipe(Effect.scoped, Effect.provide(PagedServer)))
+
+    it.effect("a cursor that is not base64url JSON, another listing's, or malformed is -32602", () =>
+      Effect.gen(function*() {
+        const client = yield* McpTest.makeClient()
+        const toolsCursor = (yield* client.listTools()).nextCursor!
+        const base64url = (text: string) => Buffer.from(text).toString("base64url")
+        const bad = [
+          "not a cursor!",
+          base64url("not json"),
+          base64url(JSON.stringify({ list: "tools" })),
+          base64url(JSON.stringify(["tools", "alpha"])),
+          `${toolsCursor.slice(0, -2)}!!`
+        ]
+        for (const cursor of bad) {
+          const error = yield* Effect.flip(client.listTools({ cursor }))
+          expect(error).toMatchObject({ reason: "RpcError", code: JsonRpc.ErrorCode.InvalidParams })
+          expect(error.message).toMatch(/^Invalid cursor/)
+        }
+        const others: ReadonlyArray<Effect.Effect<unknown, McpClient.McpClientError>> = [
+          client.listPrompts({ cursor: toolsCursor }),
+          client.listResources({ cursor: toolsCursor }),
+          client.listResourceTemplates({ cursor: toolsCursor })
+        ]
+        for (const list of others) {
+          expect(yield* Effect.flip(list)).toMatchObject({ code: JsonRpc.ErrorCode.InvalidParams })
+        }
+        // A well-formed position past the end is simply the end.
+        expect(yield* client.listTools({ cursor: base64url(JSON.stringify({ list: "tools", after: "zulu" })) })).toEqual({
+          tools: []
+        })
+      }).pipe(Effect.scoped, Effect.provide(PagedServer)))
+
+    it.effect("a page size that is not a positive integer is refused when the server is built", () =>
+      Effect.gen(function*() {
+        for (const pageSize of [0, -1, 1.5, Number.NaN]) {
+          const exit = yield* Effect.exit(Layer.build(McpServer.layer({ name: "x", version: "1", pageSize })).pipe(Effect.scoped))
+          expect(exit._tag).toBe("Failure")
+        }
+      }))
+
+    it.scopedLive("the official SDK client pages with { cursor } over Streamable HTTP, and a bad cursor is -32602", () =>
+      Effect.gen(function*() {
+        const client = yield* sdkClient(yield* serveHttp(PagedServer))
+        const pages = yield* Effect.promise(async () => {
+          const follow = async <R extends { nextCursor?: string | undefined }>(
+            list: (params: { cursor?: string }) => Promise<R>,
+            namesOf: (result: R) => Array<string>
+          ) => {
+            const out: Array<Array<string>> = []
+            let cursor: string | undefined
+            do {
+              const result = await list(cursor === undefined ? {} : { cursor })
+              out.push(namesOf(result))
+              cursor = result.nextCursor
+            } while (cursor !== undefined)
+            return out
+          }
+          return {
+            tools: await follow((p) => client.listTools(p), (r) => r.tools.map((t) => t.name)),
+            resources: await follow((p) => client.listResources(p), (r) => r.resources.map((t) => t.name)),
+            templates: await follow((p) => client.listResourceTemplates(p), (r) => r.resourceTemplates.map((t) => t.name)),
+            prompts: await follow((p) => client.listPrompts(p), (r) => r.prompts.map((t) => t.name)),
+            bad: await client.listTools({ cursor: "not a cursor!" }).then(
+              () => undefined,
+              (error: unknown) => error
+            )
+          }
+        })
+        expect(pages.tools).toEqual(inPages)
+        expect(pages.resources).toEqual(inPages)
+        expect(pages.templates).toEqual(inPages)
+        expect(pages.prompts).toEqual(inPages)
+        expect(pages.bad).toMatchObject({ code: JsonRpc.ErrorCode.InvalidParams })
+      }))
   })
 })

@@ -298,7 +298,8 @@ describe("StreamableHttpTransport", () => {
         })
         return { tools: tools.tools.map((t) => t.name), echo, add, sleep, progress }
       })
-      expect(result.tools).toEqual(["echo", "add", "sleep"])
+      // Listings are sorted by name.
+      expect(result.tools).toEqual(["add", "echo", "sleep"])
       expect(result.echo.content).toEqual([{ type: "text", text: "hello" }])
       expect(result.add.content).toEqual([{ type: "text", text: "42" }])
       expect(result.add.structuredContent).toEqual({ sum: 42 })

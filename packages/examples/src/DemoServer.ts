@@ -19,14 +19,16 @@ export const Echo = McpTool.make("echo", {
   handler: ({ text }) => Effect.succeed(text)
 })
 
-/** Adds two numbers; the sum comes back as text and as structured content. @since 0.1.0 */
-export const Add = McpTool.make("add", {
+/** The `add` tool's definition, which its clients share: `client.call(AddTool, { a: 1, b: 2 })`. @since 0.1.0 */
+export const AddTool = McpTool.define("add", {
   description: "Adds two numbers",
   input: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
   output: Schema.Struct({ sum: Schema.Number }),
-  text: ({ sum }) => String(sum),
-  handler: ({ a, b }) => Effect.succeed({ sum: a + b })
+  text: ({ sum }) => String(sum)
 })
+
+/** Adds two numbers; the sum comes back as text and as structured content. @since 0.1.0 */
+export const Add = AddTool.toLayer(({ a, b }) => Effect.succeed({ sum: a + b }))
 
 /** Waits, reporting progress, then says how long it slept. @since 0.1.0 */
 export const Sleep = McpTool.make("sleep", {

@@ -1,7 +1,6 @@
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as JSONSchema from "effect/JSONSchema"
 import * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
@@ -57,22 +56,6 @@ export const toJsonRpcError = (label: string) => <A, E>(
     }
     return Effect.zipRight(Effect.logError(`${label} failed`, cause), Effect.fail(JsonRpc.internalError()))
   })
-
-/**
- * The JSON Schema of a tool's input or output: that of the schema's encoded side, without `$schema` (MCP fixes
- * the dialect itself), and always with `type: "object"`, which MCP requires of both. The official SDK clients
- * check it, and reject the whole `tools/list` when one tool lacks it; Effect leaves it out for an empty struct
- * (`{}` also admits arrays), a union of structs and an identified struct (a bare `$ref`).
- * @internal
- */
-export const jsonSchemaOf = <A, I>(schema: Schema.Schema<A, I, never>): { readonly [key: string]: unknown } => {
-  const encoded = SchemaAST.encodedAST(schema.ast)
-  if (SchemaAST.isTypeLiteral(encoded) && encoded.propertySignatures.length === 0 && encoded.indexSignatures.length === 0) {
-    return { type: "object", properties: {} }
-  }
-  const { $schema: _, ...rest } = JSONSchema.make(schema)
-  return "type" in rest && rest.type === "object" ? rest : { type: "object", ...rest }
-}
 
 // An optional field's type is `Union(T, undefined)`: its description is on `T`.
 const descriptionOf = (ast: SchemaAST.AST): Option.Option<string> => {

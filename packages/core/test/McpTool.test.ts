@@ -1,0 +1,452 @@
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { describe, expect, expectTypeOf, it } from "@effect/vitest"
+import { Ajv } from "ajv"
+import { Ajv2020 } from "ajv/dist/2020.js"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as DemoServer from "../../examples/src/DemoServer.js"
+import * as JsonRpc from "../src/JsonRpc.js"
+import * as McpClient from "../src/McpClient.js"
+import * as McpSchema from "../src/McpSchema.js"
+import * as McpServer from "../src/McpServer.js"
+import * as McpTest from "../src/McpTest.js"
+import * as McpTool from "../src/McpTool.js"
+import { sdkClient, serveHttp } from "./utils/serve.js"
+
+// ---------------------------------------------------------------------------------------------------------------
+// A nasty input: refinements, optional fields, unions and enums, nested structs, a class, recursion
+
+class Person extends Schema.Class<Person>("Person")({
+  name: Schema.String,
+  age: Schema.optional(Schema.Int.pipe(Schema.nonNegative()))
+}) {}
+
+interface Tree {
+  readonly value: number
+  readonly children: ReadonlyArray<Tree>
+}
+const Tree: Schema.Schema<Tree> = Schema.Struct({
+  value: Schema.Number,
+  children: Schema.Array(Schema.suspend((): Schema.Schema<Tree> => Tree))
+}).annotations({ identifier: "Tree" })
+
+enum Color {
+  Red = "red",
+  Green = "green"
+}
+
+const Nasty = Schema.Struct({
+  name: Schema.NonEmptyTrimmedString.annotations({ description: "Who is asking" }),
+  count: Schema.optional(Schema.Int.pipe(Schema.between(1, 10))),
+  retries: Schema.Int.annotations({ title: "Retries", description: "How often to try again" }),
+  kind: Schema.Literal("a", "b"),
+  color: Schema.Enums(Color),
+  shape: Schema.Union(
+    Schema.Struct({ _tag: Schema.Literal("circle"), radius: Schema.Number.pipe(Schema.positive()) }),
+    Schema.Struct({ _tag: Schema.Literal("square"), side: Schema.Number })
+  ),
+  nested: Schema.Struct({ deep: Schema.Struct({ amount: Schema.NumberFromString }) }),
+  person: Person,
+  tree: Tree,
+  when: Schema.Date,
+  note: Schema.NullOr(Schema.String),
+  tags: Schema.Array(Schema.String.pipe(Schema.maxLength(5))).pipe(Schema.minItems(1)),
+  id: Schema.UUID,
+  scores: Schema.Record({ key: Schema.String, value: Schema.Number }),
+  pair: Schema.Tuple(Schema.String, Schema.Number),
+  email: Schema.TemplateLiteral(Schema.String, "@", Schema.String),
+  extra: Schema.Unknown
+})
+
+const NastyTool = McpTool.make("nasty", {
+  input: Nasty,
+  output: Schema.Struct({ tree: Tree, person: Person }),
+  handler: ({ person, tree }) => Effect.succeed({ tree, person })
+})
+
+const NoArguments = McpTool.make("no_arguments", {
+  input: Schema.Struct({}),
+  handler: () => Effect.succeed("nothing to do")
+})
+
+const ClassInput = McpTool.make("class_input", {
+  input: Person,
+  handler: (person) => Effect.succeed(person.name)
+})
+
+const RecursiveInput = McpTool.make("recursive_input", {
+  input: Tree,
+  handler: (tree) => Effect.succeed(String(tree.children.length))
+})
+
+const UnionInput = McpTool.make("union_input", {
+  input: Schema.Union(Schema.Struct({ a: Schema.String }), Schema.Struct({ b: Schema.Number })),
+  handler: (input) => Effect.succeed("a" in input ? input.a : String(input.b))
+})
+
+const SchemaServer = Layer.mergeAll(NastyTool, NoArguments, ClassInput, RecursiveInput, UnionInput).pipe(
+  Layer.provideMerge(DemoServer.layer)
+)
+
+/** The tools as a client of `protocolVersion` lists them, by name. */
+const toolsAt = (protocolVersion: string) =>
+  Effect.gen(function*() {
+    const client = yield* McpTest.makeClient({ protocolVersion })
+    expect((yield* client.initializeResult).protocolVersion).toBe(protocolVersion)
+    const { tools } = yield* client.listTools()
+    return new Map(tools.map((tool) => [tool.name, tool]))
+  })
+
+/** Every value of `key` anywhere in `value`. */
+const valuesOf = (value: unknown, key: string): Array<unknown> => {
+  if (Array.isArray(value)) return value.flatMap((item) => valuesOf(item, key))
+  if (typeof value !== "object" || value === null) return []
+  return Object.entries(value).flatMap(([k, v]) => (k === key ? [v] : []).concat(valuesOf(v, key)))
+}
+
+const sample: typeof Nasty.Type = {
+  name: "Ada",
+  count: 3,
+  retries: 2,
+  kind: "a",
+  color: Color.Green,
+  shape: { _tag: "circle", radius: 1 },
+  nested: { deep: { amount: 12.5 } },
+  person: new Person({ name: "Grace", age: 85 }),
+  tree: { value: 1, children: [{ value: 2, children: [] }] },
+  when: new Date("2025-01-12T15:00:58Z"),
+  note: null,
+  tags: ["x"],
+  id: "123e4567-e89b-12d3-a456-426614174000",
+  scores: { a: 1 },
+  pair: ["p", 2],
+  email: "ada@example.com",
+  extra: { anything: true }
+}
+
+describe("McpTool", () => {
+  describe("inputSchema and outputSchema", () => {
+    it.scoped("the demo's sleep shows its bounds, without Effect's titles and descriptions", () =>
+      Effect.gen(function*() {
+        for (const version of ["2025-06-18", "2025-11-25"]) {
+          const tools = yield* toolsAt(version)
+          expect(tools.get("sleep")?.inputSchema).toEqual({
+            type: "object",
+            required: ["ms"],
+            properties: { ms: { type: "number", minimum: 0, maximum: 600_000 } },
+            additionalProperties: false
+          })
+          expect(tools.get("add")?.outputSchema).toEqual({
+            type: "object",
+            required: ["sum"],
+            properties: { sum: { type: "number" } },
+            additionalProperties: false
+          })
+        }
+      }).pipe(Effect.provide(SchemaServer)))
+
+    it.scoped("a nasty schema: flat, Effect's internals gone, the user's annotations kept, recursion in $defs", () =>
+      Effect.gen(function*() {
+        const tools = yield* toolsAt("2025-11-25")
+        const schema = tools.get("nasty")!.inputSchema
+        expect(schema.type).toBe("object")
+        expect(schema.$schema).toBeUndefined()
+        expect(schema.additionalProperties).toBe(false)
+        expect(schema.required).toEqual(Object.keys(Nasty.fields).filter((name) => name !== "count"))
+        expect(schema.properties).toEqual({
+          name: { type: "string", pattern: "^\\S[\\s\\S]*\\S$|^\\S$|^$", minLength: 1, description: "Who is asking" },
+          count: { type: "integer", minimum: 1, maximum: 10 },
+          retries: { type: "integer", title: "Retries", description: "How often to try again" },
+          kind: { type: "string", enum: ["a", "b"] },
+          color: { type: "string", enum: ["red", "green"] },
+          shape: {
+            anyOf: [
+              {
+                type: "object",
+                required: ["_tag", "radius"],
+                properties: { _tag: { type: "string", enum: ["circle"] }, radius: { type: "number", exclusiveMinimum: 0 } },
+                additionalProperties: false
+              },
+              {
+                type: "object",
+                required: ["_tag", "side"],
+                properties: { _tag: { type: "string", enum: ["square"] }, side: { type: "number" } },
+                additionalProperties: false
+              }
+            ]
+          },
+          nested: {
+            type: "object",
+            required: ["deep"],
+            properties: {
+              deep: {
+                type: "object",
+                required: ["amount"],
+                properties: { amount: { type: "string", description: "a string to be decoded into a number" } },
+                additionalProperties: false
+              }
+            },
+            additionalProperties: false
+          },
+          person: {
+            type: "object",
+            required: ["name"],
+            properties: { name: { type: "string" }, age: { type: "integer", minimum: 0 } },
+            additionalProperties: false
+          },
+          tree: { $ref: "#/$defs/Tree" },
+          when: { type: "string", description: "a string to be decoded into a Date" },
+          note: { anyOf: [{ type: "string" }, { type: "null" }] },
+          tags: { type: "array", items: { type: "string", maxLength: 5 }, minItems: 1 },
+          id: {
+            type: "string",
+            format: "uuid",
+            pattern: "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+          },
+          scores: { type: "object", required: [], properties: {}, additionalProperties: { type: "number" } },
+          pair: { type: "array", minItems: 2, prefixItems: [{ type: "string" }, { type: "number" }], items: false },
+          email: { type: "string", pattern: "^[\\s\\S]*?@[\\s\\S]*?$" },
+          extra: {}
+        })
+        expect(schema.$defs).toEqual({
+          Tree: {
+            type: "object",
+            required: ["value", "children"],
+            properties: { value: { type: "number" }, children: { type: "array", items: { $ref: "#/$defs/Tree" } } },
+            additionalProperties: false
+          }
+        })
+        // Nothing of Effect's own: no markers, no generated titles, only the one the user wrote.
+        for (const tool of tools.values()) {
+          for (const key of ["$id", "$comment", "$schema", "definitions"]) {
+            expect(valuesOf(tool.inputSchema, key)).toEqual([])
+            expect(valuesOf(tool.outputSchema, key)).toEqual([])
+          }
+        }
+        expect(valuesOf(schema, "title")).toEqual(["Retries"])
+      }).pipe(Effect.provide(SchemaServer)))
+
+    it.scoped("older revisions get draft-07: definitions, tuples as items arrays", () =>
+      Effect.gen(function*() {
+        const tools = yield* toolsAt("2025-06-18")
+        const schema = tools.get("nasty")!.inputSchema
+        expect(schema.$defs).toBeUndefined()
+        expect(Object.keys(schema.definitions ?? {})).toEqual(["Tree"])
+        expect(valuesOf(schema, "$ref")).toEqual(["#/definitions/Tree", "#/definitions/Tree"])
+        expect(schema.properties).toMatchObject({
+          pair: { type: "array", minItems: 2, items: [{ type: "string" }, { type: "number" }], additionalItems: false }
+        })
+        const output = tools.get("nasty")!.outputSchema!
+        expect(valuesOf(output, "$ref")).toEqual(["#/definitions/Tree", "#/definitions/Tree"])
+      }).pipe(Effect.provide(SchemaServer)))
+
+    it.scoped("each dialect's schema is valid in it and accepts what the tool accepts", () =>
+      Effect.gen(function*() {
+        const encoded = Schema.encodeSync(Nasty)(sample)
+        const { tree: _, ...withoutTree } = encoded
+        const broken = [{ ...encoded, count: 11 }, { ...encoded, color: "blue" }, { ...encoded, extra2: 1 }, withoutTree]
+        for (const [version, ajv] of [["2025-11-25", new Ajv2020({ strict: true })], ["2025-06-18", new Ajv({ strict: true })]] as const) {
+          ajv.addFormat("uuid", /^[0-9a-f-]{36}$/i)
+          const tools = yield* toolsAt(version)
+          const validate = ajv.compile(tools.get("nasty")!.inputSchema)
+          expect(validate(encoded), JSON.stringify(validate.errors)).toBe(true)
+          for (const wrong of broken) expect(validate(wrong)).toBe(false)
+          const output = ajv.compile(tools.get("nasty")!.outputSchema!)
+          expect(output(Schema.encodeSync(Schema.Struct({ tree: Tree, person: Person }))(sample))).toBe(true)
+        }
+      }).pipe(Effect.provide(SchemaServer)))
+
+    it.scoped("the root is always an object schema: an empty struct, a class, a recursive schema, a union", () =>
+      Effect.gen(function*() {
+        for (const version of ["2025-06-18", "2025-11-25"]) {
+          const tools = yield* toolsAt(version)
+          const defs = version === "2025-11-25" ? "$defs" : "definitions"
+          expect(tools.get("no_arguments")?.inputSchema).toEqual({
+            type: "object",
+            properties: {},
+            required: [],
+            additionalProperties: false
+          })
+          expect(tools.get("class_input")?.inputSchema).toEqual({
+            type: "object",
+            required: ["name"],
+            properties: { name: { type: "string" }, age: { type: "integer", minimum: 0 } },
+            additionalProperties: false
+          })
+          const recursive = tools.get("recursive_input")!.inputSchema
+          expect(recursive).toMatchObject({ type: "object", required: ["value", "children"] })
+          expect(Object.keys(recursive[defs] ?? {})).toEqual(["Tree"])
+          const union = tools.get("union_input")!.inputSchema
+          expect(union.type).toBe("object")
+          expect(union.anyOf).toHaveLength(2)
+        }
+      }).pipe(Effect.provide(SchemaServer)))
+
+    it.scoped("calls decode with the same schemas as before", () =>
+      Effect.gen(function*() {
+        const client = yield* McpTest.makeClient()
+        const result = yield* client.callTool("nasty", Schema.encodeSync(Nasty)(sample))
+        expect(result.isError).toBeUndefined()
+        expect(result.structuredContent).toEqual({
+          tree: sample.tree,
+          person: { name: "Grace", age: 85 }
+        })
+        expect((yield* client.callTool("recursive_input", { value: 1, children: [] })).content).toEqual([
+          { type: "text", text: "0" }
+        ])
+      }).pipe(Effect.provide(SchemaServer)))
+
+    it.effect("an input that is not an object fails the tool's layer, saying why", () =>
+      Effect.gen(function*() {
+        const NotAnObject = McpTool.make("not_an_object", {
+          input: Schema.String,
+          handler: (text) => Effect.succeed(text)
+        })
+        const exit = yield* Effect.exit(Layer.build(
+          NotAnObject.pipe(Layer.provideMerge(McpServer.layer({ name: "bad", version: "1" })))
+        ).pipe(Effect.scoped))
+        expect(Exit.isFailure(exit) && Cause.pretty(exit.cause)).toMatch(
+          /Tool not_an_object: its input schema cannot be listed: the JSON Schema is not an object schema/
+        )
+      }))
+  })
+
+  describe("shared definitions", () => {
+    // What a shared module would export: definitions only, no handlers, nothing of the server.
+    const Divide = McpTool.define("divide", {
+      description: "Divides a by b",
+      input: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+      output: Schema.Struct({ quotient: Schema.Number })
+    })
+    // Transformations both ways: the client sends a Date and gets one back; the wire carries strings.
+    const Later = McpTool.define("later", {
+      input: Schema.Struct({ from: Schema.Date, days: Schema.NumberFromString }),
+      output: Schema.Struct({ at: Schema.Date })
+    })
+    const Shout = McpTool.define("shout", { input: Schema.Struct({ text: Schema.String }) })
+
+    class DivisionByZero extends Data.TaggedError("DivisionByZero")<{ readonly message: string }> {}
+    class Calendar extends Context.Tag("test/Calendar")<Calendar, { readonly dayMs: number }>() {}
+
+    const DivideLive = Divide.toLayer(({ a, b }) =>
+      b === 0 ? Effect.fail(new DivisionByZero({ message: `cannot divide ${a} by zero` })) : Effect.succeed({ quotient: a / b })
+    )
+    const LaterLive = McpTool.implement(Later, ({ days, from }) =>
+      Effect.map(Calendar, ({ dayMs }) => ({ at: new Date(from.getTime() + days * dayMs) })))
+    const ShoutLive = Shout.toLayer(({ text }) => Effect.succeed(text.toUpperCase()))
+
+    const DefinedServer = Layer.mergeAll(DivideLive, ShoutLive, LaterLive.pipe(Layer.provide(Layer.succeed(Calendar, { dayMs: 86_400_000 })))).pipe(
+      Layer.provideMerge(DemoServer.layer)
+    )
+
+    const from = new Date("2025-01-12T15:00:58Z")
+
+    it("types: the handler's requirements show in the layer; call gives the decoded output or the whole result", () => {
+      expectTypeOf(DivideLive).toEqualTypeOf<Layer.Layer<never, never, McpServer.McpServer>>()
+      expectTypeOf(LaterLive).toEqualTypeOf<Layer.Layer<never, never, McpServer.McpServer | Calendar>>()
+      expectTypeOf<ReturnType<typeof callDivide>>().toEqualTypeOf<
+        Effect.Effect<{ readonly quotient: number }, McpClient.McpClientError | McpClient.ToolError, McpClient.McpClient>
+      >()
+      expectTypeOf<ReturnType<typeof callShout>>().toEqualTypeOf<
+        Effect.Effect<McpSchema.CallToolResult, McpClient.McpClientError | McpClient.ToolError, McpClient.McpClient>
+      >()
+    })
+    const callDivide = () => Effect.flatMap(McpClient.McpClient, (client) => client.call(Divide, { a: 1, b: 2 }))
+    const callShout = () => Effect.flatMap(McpClient.McpClient, (client) => client.call(Shout, { text: "x" }))
+
+    /** Every way of calling, from any client: the same answers. */
+    const exercise = (client: McpClient.McpClientService) =>
+      Effect.gen(function*() {
+        expect(yield* client.call(Divide, { a: 1, b: 4 })).toEqual({ quotient: 0.25 })
+        expect(yield* client.call(DemoServer.AddTool, { a: 1, b: 2 })).toEqual({ sum: 3 })
+        expect(yield* client.call(Later, { from, days: 2 })).toEqual({ at: new Date("2025-01-14T15:00:58Z") })
+        expect((yield* client.call(Shout, { text: "hey" })).content).toEqual([{ type: "text", text: "HEY" }])
+        const refused = yield* Effect.flip(client.call(Divide, { a: 1, b: 0 }))
+        expect(refused).toBeInstanceOf(McpClient.ToolError)
+        expect(refused).toMatchObject({ _tag: "ToolError", tool: "divide", message: "cannot divide 1 by zero" })
+      })
+
+    it.scoped("the server implements them, the in-process client calls them", () =>
+      Effect.flatMap(McpTest.makeClient(), exercise).pipe(Effect.provide(DefinedServer)))
+
+    it.scopedLive("over Streamable HTTP, with the library's client and with the official SDK client", () =>
+      Effect.gen(function*() {
+        const url = yield* serveHttp(DefinedServer)
+        yield* Effect.flatMap(McpClient.makeStreamableHttp({ url }), exercise).pipe(
+          Effect.provide(NodeHttpClient.layerUndici)
+        )
+        // The official client validates structuredContent against the listed outputSchema.
+        const sdk = yield* sdkClient(url)
+        const seen = yield* Effect.promise(async () => {
+          await sdk.listTools()
+          return {
+            later: await sdk.callTool({ name: "later", arguments: { from: from.toISOString(), days: "2" } }),
+            divide: await sdk.callTool({ name: "divide", arguments: { a: 1, b: 0 } })
+          }
+        })
+        expect(seen.later.structuredContent).toEqual({ at: "2025-01-14T15:00:58.000Z" })
+        expect(seen.divide).toEqual({ content: [{ type: "text", text: "cannot divide 1 by zero" }], isError: true })
+      }))
+
+    it.scoped("arguments the server refuses are a ToolError from 2025-11-25, an RpcError before", () =>
+      Effect.gen(function*() {
+        // A definition the server knows with another input: what a client built against an older server sends.
+        const Stale = McpTool.define("divide", {
+          input: Schema.Struct({ a: Schema.String }),
+          output: Schema.Struct({ quotient: Schema.Number })
+        })
+        const latest = yield* McpTest.makeClient()
+        const refused = yield* Effect.flip(latest.call(Stale, { a: "one" }))
+        expect(refused).toMatchObject({ _tag: "ToolError", tool: "divide" })
+        expect(refused.message).toMatch(/^Invalid arguments for tool divide/)
+        const older = yield* McpTest.makeClient({ protocolVersion: "2025-06-18" })
+        expect(yield* Effect.flip(older.call(Stale, { a: "one" }))).toMatchObject({
+          _tag: "McpClientError",
+          reason: "RpcError",
+          code: JsonRpc.ErrorCode.InvalidParams
+        })
+      }).pipe(Effect.provide(DefinedServer)))
+
+    it.scoped("a result that does not match the definition's output is a Protocol error", () =>
+      Effect.gen(function*() {
+        const client = yield* McpTest.makeClient()
+        // `shout` has no structured output, `add` another one.
+        const NotStructured = McpTool.define("shout", {
+          input: Schema.Struct({ text: Schema.String }),
+          output: Schema.Struct({ loud: Schema.String })
+        })
+        const Mismatched = McpTool.define("add", {
+          input: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+          output: Schema.Struct({ total: Schema.Number })
+        })
+        expect(yield* Effect.flip(client.call(NotStructured, { text: "x" }))).toMatchObject({
+          reason: "Protocol",
+          message: "Tool shout answered without the structuredContent its output schema promises"
+        })
+        const mismatch = yield* Effect.flip(client.call(Mismatched, { a: 1, b: 2 }))
+        expect(mismatch).toMatchObject({ _tag: "McpClientError", reason: "Protocol" })
+        expect(mismatch.message).toMatch(/^Invalid structuredContent from tool add/)
+      }).pipe(Effect.provide(DefinedServer)))
+
+    it.effect("make is define and implement in one: the same listing", () =>
+      Effect.gen(function*() {
+        const input = Schema.Struct({ a: Schema.Number, b: Schema.Number })
+        const output = Schema.Struct({ quotient: Schema.Number })
+        const handler = ({ a, b }: typeof input.Type) => Effect.succeed({ quotient: a / b })
+        const listed = (tool: Layer.Layer<never, never, McpServer.McpServer>) =>
+          Effect.gen(function*() {
+            const client = yield* McpTest.makeClient()
+            return (yield* client.listTools()).tools
+          }).pipe(Effect.scoped, Effect.provide(tool.pipe(Layer.provideMerge(McpServer.layer({ name: "x", version: "1" })))))
+        const made = yield* listed(McpTool.make("divide", { title: "Divide", input, output, handler }))
+        const defined = yield* listed(McpTool.define("divide", { title: "Divide", input, output }).toLayer(handler))
+        expect(made).toEqual(defined)
+        expect(made[0]).toMatchObject({ name: "divide", title: "Divide", outputSchema: { type: "object" } })
+      }))
+  })
+})
