@@ -8,6 +8,7 @@ import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as JsonRpc from "../JsonRpc.js"
+import { isSameParty, type Principal } from "../McpAuth.js"
 import type * as McpSchema from "../McpSchema.js"
 import type { CurrentSessionService, Phase, Session, SessionId, Sink } from "../McpSession.js"
 import { noSink } from "../McpSession.js"
@@ -52,6 +53,7 @@ export class SessionState implements Session {
   private busyCount = 0
   private lastActiveAt: number
   private open = true
+  private owner: Principal | undefined = undefined
 
   constructor(
     readonly id: SessionId,
@@ -83,6 +85,9 @@ export class SessionState implements Session {
   }
   get logLevel(): McpSchema.LoggingLevel | undefined {
     return this.level
+  }
+  get principal(): Principal | undefined {
+    return this.owner
   }
   get isOpen(): boolean {
     return this.open
@@ -143,6 +148,13 @@ export class SessionState implements Session {
     }
   }
 
+  readonly authorize = (principal: Principal | undefined): boolean => {
+    if (this.owner === undefined || principal === undefined) return this.owner === principal
+    if (!isSameParty(this.owner, principal)) return false
+    this.owner = principal
+    return true
+  }
+
   readonly touch = (): void => {
     this.lastActiveAt = this.clock.unsafeCurrentTimeMillis()
   }
@@ -188,6 +200,11 @@ export class SessionState implements Session {
 
   // --- What the registry changes ---------------------------------------------------------------------------------
 
+  /** Binds the session to the principal that opens it. */
+  bind(principal: Principal): void {
+    this.owner = principal
+  }
+
   /** First step of closing: from here the session accepts nothing. */
   markClosed(): void {
     this.open = false
@@ -219,6 +236,7 @@ export const makeCurrent = (
     protocolVersion: session.protocolVersion,
     clientInfo: session.clientInfo,
     clientCapabilities: session.clientCapabilities,
+    principal: session.principal,
     requestId,
     notify,
     // Checked when the effect runs, not when it is built: a `logging/setLevel` applies to requests in flight.
