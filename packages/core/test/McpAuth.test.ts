@@ -304,9 +304,9 @@ describe("McpAuth", () => {
         "POST /token"
       ])
       // RFC 8707: the token was asked for this resource, with the PKCE verifier.
-      const tokenRequest = as.tokenRequests[0]!
-      expect(tokenRequest.get("resource")).toBe(served.resource)
-      expect(tokenRequest.get("code_verifier")).toBe(provider.verifier)
+      const tokenRequest = as.tokenRequests[0]
+      expect(tokenRequest?.get("resource")).toBe(served.resource)
+      expect(tokenRequest?.get("code_verifier")).toBe(provider.verifier)
       expect(provider.saved?.scope).toBe("mcp")
 
       const sessionId = transport instanceof StreamableHTTPClientTransport ? transport.sessionId : undefined
@@ -596,7 +596,9 @@ describe("McpAuth", () => {
         Layer.provide(JwtVerifier.layer({ jwksUrl: as.jwksUrl, issuer: as.issuer, audience: resource })),
         Layer.provideMerge(NodeHttpServer.layer(Http.createServer, { port: 0, host: "127.0.0.1" }))
       )
-      const address = Context.get(yield* Layer.build(app), HttpServer.HttpServer).address
+      // Platform's server logs where it listens; captured, not printed.
+      const built = yield* Effect.provide(Layer.build(app), capture().layer)
+      const address = Context.get(built, HttpServer.HttpServer).address
       if (address._tag !== "TcpAddress") return yield* Effect.die(new Error("expected a TCP address"))
       const port = address.port
       const metadata = yield* request({ port, path: "/.well-known/oauth-protected-resource/mcp", method: "GET", body: "" })

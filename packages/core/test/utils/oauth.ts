@@ -149,7 +149,8 @@ export const startAuthServer: Effect.Effect<AuthServer, never, Scope.Scope> = Ef
           return json(response, 400, { error: "invalid_request" })
         }
         const asked = (params.get("scope") ?? "").split(" ").filter((scope) => scope !== "")
-        const granted = state.grantable === undefined ? asked : asked.filter((scope) => state.grantable!.includes(scope))
+        const grantable = state.grantable
+        const granted = grantable === undefined ? asked : asked.filter((scope) => grantable.includes(scope))
         const code = randomUUID()
         codes.set(code, {
           clientId,
