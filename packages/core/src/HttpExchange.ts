@@ -9,6 +9,7 @@
  *
  * @since 0.1.0
  */
+import type * as McpAuth from "./McpAuth.js"
 
 /** Request headers: lower-case names, as `node:http` and `@effect/platform` both give them. @since 0.1.0 */
 export type Headers = { readonly [name: string]: string | ReadonlyArray<string> | undefined }
@@ -83,6 +84,11 @@ export interface Route {
   readonly path: `/${string}`
   /** The methods served, for the `Allow` header of a 405; default: the keys of `methods`. */
   readonly allow?: string | undefined
-  /** Handlers by HTTP method; `query` is what follows `?` in the URL, if anything. */
-  readonly methods: Readonly<Record<string, (exchange: Exchange, query: string) => void>>
+  /**
+   * Handlers by HTTP method; `query` is what follows `?` in the URL, if anything, and `grant` what authorization
+   * established about the request (undefined when the front does no authorization).
+   */
+  readonly methods: Readonly<
+    Record<string, (exchange: Exchange, query: string, grant: McpAuth.Grant | undefined) => void>
+  >
 }

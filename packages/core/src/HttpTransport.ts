@@ -4,6 +4,10 @@
  * and hands the rest to the transport of that path, which shares the front's body reading, decoding, session
  * lookup and refusals.
  *
+ * With `auth`, the front is an OAuth resource server (see `McpAuth`): it serves the protected resource metadata,
+ * and every request to an MCP path must carry a bearer token the verifier accepts, checked after security and
+ * before the transport sees the request.
+ *
  * The front answers `HttpExchange`s. `@effect-mcp/node` feeds it straight from `node:http`;
  * `PlatformHttpTransport` mounts it on an `@effect/platform` `HttpLayerRouter`, so it serves (with the same
  * security) on any server platform has.
@@ -15,8 +19,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { Exchange, Route } from "./HttpExchange.js"
 import * as HttpSecurity from "./HttpSecurity.js"
+import * as Auth from "./internal/auth.js"
 import * as Front from "./internal/front.js"
 import * as Refusal from "./internal/refusal.js"
+import type * as McpAuth from "./McpAuth.js"
 import { SessionRegistry } from "./SessionRegistry.js"
 import * as SseTransport from "./SseTransport.js"
 import * as StreamableHttpTransport from "./StreamableHttpTransport.js"
@@ -31,6 +37,8 @@ export interface Options {
   readonly security?: HttpSecurity.Options | undefined
   /** Whether the server listens on a loopback address only, which makes the security defaults loopback-only. */
   readonly loopback?: boolean | undefined
+  /** Require bearer tokens on every MCP path and serve the protected resource metadata (see `McpAuth`). */
+  readonly auth?: McpAuth.Options | undefined
 }
 
 /** @since 0.1.0 */
@@ -58,17 +66,23 @@ export class HttpTransport extends Context.Tag("@effect-mcp/core/HttpTransport")
  */
 export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const policy = HttpSecurity.make(options.security ?? (yield* HttpSecurity.HttpSecurity), options.loopback === true)
+  const guard = options.auth === undefined ? undefined : yield* Auth.make(options.auth)
   const routes: Array<Route> = []
   if (options.streamable !== false) routes.push(yield* StreamableHttpTransport.make(options.streamable ?? {}))
   if (options.sse !== false) routes.push(...(yield* SseTransport.make(options.sse ?? {})))
-  const table = new Map<string, Route>(routes.map((route) => [route.path, route]))
+  // The transports' routes are guarded; the metadata's are public.
+  const table = new Map<string, { readonly route: Route; readonly guard: Auth.Guard | undefined }>(
+    routes.map((route) => [route.path, { route, guard }])
+  )
+  for (const route of guard?.routes ?? []) table.set(route.path, { route, guard: undefined })
 
   const handle = (exchange: Exchange): void => {
     const url = exchange.url
     const mark = url.indexOf("?")
     const path = mark < 0 ? url : url.slice(0, mark)
-    const route = table.get(path)
-    if (route === undefined) return Front.refuse(exchange, new Refusal.NoSuchPath({ path }))
+    const entry = table.get(path)
+    if (entry === undefined) return Front.refuse(exchange, new Refusal.NoSuchPath({ path }))
+    const route = entry.route
     const reason = policy.check(exchange.headers)
     if (reason !== undefined) return Front.refuse(exchange, new Refusal.Forbidden({ reason }))
     const method = route.methods[exchange.method]
@@ -81,10 +95,12 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         })
       )
     }
-    method(exchange, mark < 0 ? "" : url.slice(mark + 1))
+    const query = mark < 0 ? "" : url.slice(mark + 1)
+    if (entry.guard === undefined) return method(exchange, query, undefined)
+    entry.guard.check(exchange, (grant) => method(exchange, query, grant))
   }
 
-  return HttpTransport.of({ handle, paths: routes.map((route) => route.path) })
+  return HttpTransport.of({ handle, paths: Array.from(table.values(), (entry) => entry.route.path) })
 })
 
 /**

@@ -17,6 +17,7 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as JsonRpc from "./JsonRpc.js"
+import type { Principal } from "./McpAuth.js"
 import type * as McpSchema from "./McpSchema.js"
 
 /** A session id: at least 122 random bits, visible ASCII. @since 0.1.0 */
@@ -84,6 +85,17 @@ export interface Session {
   readonly busy: number
   /** When the session last became idle or saw activity, on the registry's clock. */
   readonly lastActive: number
+  /**
+   * Who opened the session, when the transport authorizes requests: that principal as its latest request
+   * presented it (a newer token of the same party, perhaps with more scopes). Undefined without authorization.
+   */
+  readonly principal: Principal | undefined
+  /**
+   * Whether a request from `principal` may use this session: true when it is the party that opened it (the same
+   * subject of the same issuer), whose token then becomes the session's `principal`, or when neither has one.
+   * Transports answer false like an unknown id (404), so ids cannot be probed.
+   */
+  readonly authorize: (principal: Principal | undefined) => boolean
   /** What the session owns: transports attach their resources here. It closes when the session ends. */
   readonly scope: Scope.Scope
   /**
@@ -128,6 +140,8 @@ export interface CurrentSessionService {
   /** The client's `clientInfo` from `initialize`. */
   readonly clientInfo: McpSchema.Implementation | undefined
   readonly clientCapabilities: McpSchema.ClientCapabilities
+  /** The caller, when the transport authorizes requests (see `McpAuth`): subject, scopes, token claims. */
+  readonly principal: Principal | undefined
   /** The id of the request being handled. */
   readonly requestId: JsonRpc.RequestId
   /** Sends a notification to the client, on the stream of the current request when it has one. */

@@ -35,6 +35,7 @@ import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import { SessionState } from "./internal/session.js"
+import type { Principal } from "./McpAuth.js"
 import { McpServer } from "./McpServer.js"
 import { makeSessionId, type Session, type SessionId, type Sink } from "./McpSession.js"
 
@@ -88,6 +89,8 @@ export interface OpenOptions {
    * handshake of their own.
    */
   readonly initialized?: boolean | undefined
+  /** Who opens it, when the transport authorizes requests: the session then serves that party only. */
+  readonly principal?: Principal | undefined
 }
 
 /** @since 0.1.0 */
@@ -199,6 +202,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       )
       if (opts.writer !== undefined) session.setWriter(opts.writer)
       if (opts.initialized === true) session.assumeInitialized(opts.protocolVersion)
+      if (opts.principal !== undefined) session.bind(opts.principal)
       yield* Scope.addFinalizer(scope, session.interruptAll)
       const admitted = yield* Ref.modify(sessionsRef, (map) =>
         HashMap.size(map) >= maxSessions

@@ -17,6 +17,7 @@ import * as Scope from "effect/Scope"
 import type { Exchange, Route } from "./HttpExchange.js"
 import * as Front from "./internal/front.js"
 import * as Refusal from "./internal/refusal.js"
+import type { Grant } from "./McpAuth.js"
 import { SessionRegistry } from "./SessionRegistry.js"
 import * as Sse from "./Sse.js"
 
@@ -68,10 +69,10 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     options.maxBacklog ?? Front.DEFAULT_MAX_BACKLOG
   )
 
-  const open = (exchange: Exchange) =>
+  const open = (exchange: Exchange, grant: Grant | undefined) =>
     Effect.gen(function*() {
       const opened = yield* Effect.either(
-        registry.openDetached({ transport: TRANSPORT, protocolVersion: PROTOCOL_VERSION })
+        registry.openDetached({ transport: TRANSPORT, protocolVersion: PROTOCOL_VERSION, principal: grant?.principal })
       )
       if (Either.isLeft(opened)) {
         return Front.refuse(exchange, Front.unavailable(opened.left))
@@ -94,14 +95,15 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       stream.write(Sse.encode({ event: "endpoint", data: `${messagesPath}?session_id=${session.id}` }))
     })
 
-  const post = (exchange: Exchange, query: string): void => {
+  const post = (exchange: Exchange, query: string, grant: Grant | undefined): void => {
     const id = sessionIdOf(query)
     if (id === undefined) return Front.refuse(exchange, missingId)
-    const session = Front.findSession(registry, id, TRANSPORT, "session_id")
+    const session = Front.findSession(registry, id, TRANSPORT, "session_id", grant)
     if ("_tag" in session) return Front.refuse(exchange, session)
     Front.readMessages(exchange, maxBodySize, (decoded) => {
       const messages = Front.messagesOf(decoded, session.protocolVersion)
       if ("_tag" in messages) return Front.refuse(exchange, messages)
+      if (grant !== undefined && !grant.admit(exchange, messages)) return
       // The session may have closed while the body was read: `offer` re-checks, in the same step as the hand-off.
       for (const message of messages) {
         if (!session.offer(message, session.send)) return Front.refuse(exchange, new Refusal.SessionNotFound())
@@ -111,7 +113,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   }
 
   const routes: ReadonlyArray<Route> = [
-    { path: ssePath, methods: { GET: (exchange) => void runFork(open(exchange)) } },
+    { path: ssePath, methods: { GET: (exchange, _, grant) => void runFork(open(exchange, grant)) } },
     { path: messagesPath, methods: { POST: post } }
   ]
   return routes

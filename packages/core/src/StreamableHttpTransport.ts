@@ -29,6 +29,7 @@ import { type Exchange, header, type ResponseHeaders, type ResponseStream, type 
 import * as Front from "./internal/front.js"
 import * as Refusal from "./internal/refusal.js"
 import * as JsonRpc from "./JsonRpc.js"
+import type { Grant } from "./McpAuth.js"
 import * as McpSchema from "./McpSchema.js"
 import { noSink, type Session, type Sink } from "./McpSession.js"
 import { SessionRegistry } from "./SessionRegistry.js"
@@ -463,10 +464,14 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
    * `initialize` succeeds: a refusal or an error closes it, so nothing stays registered and no id leaves the
    * server.
    */
-  const initialize = (exchange: Exchange, request: JsonRpc.Request, accept: number) =>
+  const initialize = (exchange: Exchange, request: JsonRpc.Request, accept: number, grant: Grant | undefined) =>
     Effect.gen(function*() {
       const opened = yield* Effect.either(
-        registry.openDetached({ transport: TRANSPORT, protocolVersion: McpSchema.DEFAULT_NEGOTIATED_VERSION })
+        registry.openDetached({
+          transport: TRANSPORT,
+          protocolVersion: McpSchema.DEFAULT_NEGOTIATED_VERSION,
+          principal: grant?.principal
+        })
       )
       if (Either.isLeft(opened)) return Front.refuse(exchange, Front.unavailable(opened.left))
       const session = opened.right
@@ -497,14 +502,22 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     })
 
   /** A stateless POST: a session of its own, served as initialized, closed once answered or abandoned. */
-  const statelessPost = (exchange: Exchange, decoded: JsonRpc.Decoded, version: string, accept: number) =>
+  const statelessPost = (
+    exchange: Exchange,
+    decoded: JsonRpc.Decoded,
+    version: string,
+    accept: number,
+    grant: Grant | undefined
+  ) =>
     Effect.gen(function*() {
       const messages = Front.messagesOf(decoded, version)
       if ("_tag" in messages) return Front.refuse(exchange, messages)
+      if (grant !== undefined && !grant.admit(exchange, messages)) return
       const first = messages[0]
       const opened = yield* Effect.either(registry.openDetached({
         transport: TRANSPORT,
         protocolVersion: version,
+        principal: grant?.principal,
         // An `initialize` still negotiates; anything else is served as if it had happened.
         initialized: !(first !== undefined && Front.isInitialize(first))
       }))
@@ -517,7 +530,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
 
   // --- Routes -----------------------------------------------------------------------------------------------------
 
-  const post = (exchange: Exchange): void => {
+  const post = (exchange: Exchange, _query: string, grant: Grant | undefined): void => {
     const accept = Front.acceptOf(header(exchange.headers, "accept"))
     if (accept === 0) {
       return Front.refuse(exchange, new Refusal.NotAcceptable({ needs: "application/json and text/event-stream" }))
@@ -526,14 +539,14 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       const version = statelessVersion(exchange)
       if (typeof version !== "string") return Front.refuse(exchange, version)
       return Front.readMessages(exchange, maxBodySize, (decoded) => {
-        runFork(statelessPost(exchange, decoded, version, accept))
+        runFork(statelessPost(exchange, decoded, version, accept, grant))
       })
     }
     const id = header(exchange.headers, "mcp-session-id")
     if (id === undefined) {
       return Front.readMessages(exchange, maxBodySize, (decoded) => {
         if (decoded._tag === "Single" && Front.isInitialize(decoded.message)) {
-          return void runFork(initialize(exchange, decoded.message, accept))
+          return void runFork(initialize(exchange, decoded.message, accept, grant))
         }
         if (decoded._tag === "Batch" && decoded.messages.some((m) => Either.isRight(m) && Front.isInitialize(m.right))) {
           return Front.refuse(
@@ -544,22 +557,23 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         Front.refuse(exchange, missingSession)
       })
     }
-    const session = Front.findSession(registry, id, TRANSPORT, "Mcp-Session-Id")
+    const session = Front.findSession(registry, id, TRANSPORT, "Mcp-Session-Id", grant)
     if ("_tag" in session) return Front.refuse(exchange, session)
     const version = versionOf(exchange, session)
     if (typeof version !== "string") return Front.refuse(exchange, version)
     Front.readMessages(exchange, maxBodySize, (decoded) => {
       const messages = Front.messagesOf(decoded, version)
       if ("_tag" in messages) return Front.refuse(exchange, messages)
+      if (grant !== undefined && !grant.admit(exchange, messages)) return
       answer(exchange, session, states.get(session), messages, decoded._tag === "Batch", accept)
     })
   }
 
   /** The session and its state a GET or DELETE names, or the refusal. */
-  const stateOf = (exchange: Exchange): State | Refusal.Refusal => {
+  const stateOf = (exchange: Exchange, grant: Grant | undefined): State | Refusal.Refusal => {
     const id = header(exchange.headers, "mcp-session-id")
     if (id === undefined) return missingSession
-    const session = Front.findSession(registry, id, TRANSPORT, "Mcp-Session-Id")
+    const session = Front.findSession(registry, id, TRANSPORT, "Mcp-Session-Id", grant)
     if ("_tag" in session) return session
     const version = versionOf(exchange, session)
     if (typeof version !== "string") return version
@@ -591,12 +605,12 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       stream.end()
     })
 
-  const get = (exchange: Exchange): void => {
+  const get = (exchange: Exchange, _query: string, grant: Grant | undefined): void => {
     if (stateless) return Front.refuse(exchange, getNotAllowed)
     if ((Front.acceptOf(header(exchange.headers, "accept")) & Front.ACCEPT_SSE) === 0) {
       return Front.refuse(exchange, new Refusal.NotAcceptable({ needs: "text/event-stream" }))
     }
-    const state = stateOf(exchange)
+    const state = stateOf(exchange, grant)
     if ("_tag" in state) return Front.refuse(exchange, state)
     const lastEventId = header(exchange.headers, "last-event-id")
     if (lastEventId !== undefined && store !== undefined) return void runFork(resume(exchange, state, store, lastEventId))
@@ -604,9 +618,9 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     if (!connect(exchange, state.session, standaloneOf(state))) Front.refuse(exchange, notFound)
   }
 
-  const del = (exchange: Exchange): void => {
+  const del = (exchange: Exchange, _query: string, grant: Grant | undefined): void => {
     if (stateless || !termination) return Front.refuse(exchange, deleteNotAllowed)
-    const state = stateOf(exchange)
+    const state = stateOf(exchange, grant)
     if ("_tag" in state) return Front.refuse(exchange, state)
     runFork(Effect.zipRight(state.session.close, Effect.sync(() => exchange.respond(204, {}))))
   }

@@ -15,6 +15,10 @@ export * as HttpTransport from "./HttpTransport.js"
 /** @since 0.1.0 */
 export * as JsonRpc from "./JsonRpc.js"
 /** @since 0.1.0 */
+export * as JwtVerifier from "./JwtVerifier.js"
+/** @since 0.1.0 */
+export * as McpAuth from "./McpAuth.js"
+/** @since 0.1.0 */
 export * as McpClient from "./McpClient.js"
 /** @since 0.1.0 */
 export * as McpClientError from "./McpClientError.js"

@@ -20,6 +20,7 @@
  */
 import * as HttpSecurity from "@effect-mcp/core/HttpSecurity"
 import * as HttpTransport from "@effect-mcp/core/HttpTransport"
+import type * as McpAuth from "@effect-mcp/core/McpAuth"
 import type { McpServer } from "@effect-mcp/core/McpServer"
 import * as SessionRegistry from "@effect-mcp/core/SessionRegistry"
 import type * as SseTransport from "@effect-mcp/core/SseTransport"
@@ -55,6 +56,11 @@ export interface Options {
    * and same-origin requests (configure `allowedHosts` for a public deployment; see `HttpSecurity`).
    */
   readonly security?: HttpSecurity.Options | undefined
+  /**
+   * Require OAuth bearer tokens on every MCP path and serve the protected resource metadata (see `McpAuth`). The
+   * tokens are checked by `auth.verifier`, or else by the `McpAuth.TokenVerifier` in context (`JwtVerifier.layer`).
+   */
+  readonly auth?: McpAuth.Options | undefined
 }
 
 /**
@@ -117,7 +123,8 @@ export const layer = (
       streamable: options.streamable,
       sse: options.sse,
       security: options.security,
-      loopback: HttpSecurity.isLoopbackHost(host)
+      loopback: HttpSecurity.isLoopbackHost(host),
+      auth: options.auth
     }).pipe(Effect.provideService(SessionRegistry.SessionRegistry, registry))
     const handle = listener(transport.handle)
     server.on("request", handle)

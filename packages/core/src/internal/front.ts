@@ -9,6 +9,7 @@ import * as Either from "effect/Either"
 import type * as Scope from "effect/Scope"
 import { type Exchange, header, type ResponseHeaders, type ResponseStream } from "../HttpExchange.js"
 import * as JsonRpc from "../JsonRpc.js"
+import type { Grant } from "../McpAuth.js"
 import { isValidSessionId, type Session } from "../McpSession.js"
 import type { OpenError, SessionRegistryService } from "../SessionRegistry.js"
 import * as Sse from "../Sse.js"
@@ -109,7 +110,7 @@ export const isInitialize = (message: JsonRpc.Message): message is JsonRpc.Reque
 
 /**
  * The live session of this transport with this id, or why not: a malformed id is 400, and an id that is
- * unknown, closed or of another transport is 404.
+ * unknown, closed, of another transport or of another principal is 404.
  * @internal
  */
 export const findSession = (
@@ -117,11 +118,14 @@ export const findSession = (
   id: string,
   transport: string,
   /** What the client calls the id, for the message of a 400. */
-  name: string
+  name: string,
+  /** Who sends the request, when the front authorizes. */
+  grant: Grant | undefined
 ): Session | Refusal.BadRequest | Refusal.SessionNotFound => {
   if (!isValidSessionId(id)) return new Refusal.BadRequest({ reason: `Bad Request: ${name} is malformed` })
   const session = registry.unsafeLookup(id)
-  return session !== undefined && session.isOpen && session.transport === transport
+  return session !== undefined && session.isOpen && session.transport === transport &&
+      session.authorize(grant?.principal)
     ? session
     : new Refusal.SessionNotFound()
 }

@@ -39,6 +39,22 @@ export class SessionNotFound extends Data.TaggedError("SessionNotFound")<{}> {}
 /** No MCP endpoint at that path: 404. @internal */
 export class NoSuchPath extends Data.TaggedError("NoSuchPath")<{ readonly path: string }> {}
 
+/**
+ * No bearer token, or one the verifier rejects: 401 with the `WWW-Authenticate` challenge (RFC 6750, RFC 9728)
+ * that sends the client to the protected resource metadata.
+ * @internal
+ */
+export class Unauthorized extends Data.TaggedError("Unauthorized")<{
+  readonly challenge: string
+  readonly reason: string
+}> {}
+
+/** The token lacks a scope the request needs: 403 with an `insufficient_scope` challenge. @internal */
+export class InsufficientScope extends Data.TaggedError("InsufficientScope")<{
+  readonly challenge: string
+  readonly reason: string
+}> {}
+
 /** The session cap is reached: 503 with `Retry-After`. @internal */
 export class ServiceUnavailable extends Data.TaggedError("ServiceUnavailable")<{ readonly reason: string }> {}
 
@@ -54,6 +70,8 @@ export type Refusal =
   | BadProtocolVersion
   | SessionNotFound
   | NoSuchPath
+  | Unauthorized
+  | InsufficientScope
   | ServiceUnavailable
 
 /** What a refusal looks like on the wire. @internal */
@@ -112,6 +130,14 @@ export const toResponse = (refusal: Refusal): RefusalResponse => {
       return response(404, JsonRpc.ErrorCode.ConnectionClosed, "Not Found: unknown or closed session")
     case "NoSuchPath":
       return response(404, JsonRpc.ErrorCode.MethodNotFound, `Not Found: no MCP endpoint at ${refusal.path}`)
+    case "Unauthorized":
+      return response(401, JsonRpc.ErrorCode.ConnectionClosed, `Unauthorized: ${refusal.reason}`, {
+        "www-authenticate": refusal.challenge
+      })
+    case "InsufficientScope":
+      return response(403, JsonRpc.ErrorCode.ConnectionClosed, `Forbidden: ${refusal.reason}`, {
+        "www-authenticate": refusal.challenge
+      })
     case "ServiceUnavailable":
       return response(503, JsonRpc.ErrorCode.ConnectionClosed, `Service Unavailable: ${refusal.reason}`, {
         "retry-after": "5"

@@ -12,6 +12,7 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as JsonRpc from "../JsonRpc.js"
+import { isSameParty, type Principal } from "../McpAuth.js"
 import type * as McpSchema from "../McpSchema.js"
 import type { CurrentSessionService, Phase, Session, SessionId, Sink } from "../McpSession.js"
 import { noSink } from "../McpSession.js"
@@ -74,6 +75,7 @@ export class SessionState implements Session {
   private draining = false
   /** Shutting down past the drain period: handlers interrupted now answer with an error. */
   private stopping = false
+  private owner: Principal | undefined = undefined
 
   constructor(
     readonly id: SessionId,
@@ -107,6 +109,9 @@ export class SessionState implements Session {
   }
   get logLevel(): McpSchema.LoggingLevel | undefined {
     return this.level
+  }
+  get principal(): Principal | undefined {
+    return this.owner
   }
   get isOpen(): boolean {
     return this.open
@@ -175,6 +180,13 @@ export class SessionState implements Session {
       held = false
       this.release()
     }
+  }
+
+  readonly authorize = (principal: Principal | undefined): boolean => {
+    if (this.owner === undefined || principal === undefined) return this.owner === principal
+    if (!isSameParty(this.owner, principal)) return false
+    this.owner = principal
+    return true
   }
 
   readonly touch = (): void => {
@@ -256,6 +268,11 @@ export class SessionState implements Session {
       )
     })
 
+  /** Binds the session to the principal that opens it. */
+  bind(principal: Principal): void {
+    this.owner = principal
+  }
+
   /** First step of closing: from here the session accepts nothing. */
   markClosed(): void {
     this.open = false
@@ -287,6 +304,7 @@ export const makeCurrent = (
     protocolVersion: session.protocolVersion,
     clientInfo: session.clientInfo,
     clientCapabilities: session.clientCapabilities,
+    principal: session.principal,
     requestId,
     notify,
     // Checked when the effect runs, not when it is built: a `logging/setLevel` applies to requests in flight.
