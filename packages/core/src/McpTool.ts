@@ -125,7 +125,8 @@ const makeEntry = <A, I, E, R, Out>(
   })
 
 /**
- * Declares a tool. The handler returns text, content blocks or a whole `CallToolResult`; give `output` to
+ * Declares a tool, registered while the layer lives: building it adds the tool and tearing it down removes it,
+ * and initialized sessions get `notifications/tools/list_changed` either way. The handler returns text, content blocks or a whole `CallToolResult`; give `output` to
  * return typed structured content instead. A typed failure becomes a result with `isError: true` (the model sees
  * the message); a `JsonRpcError` failure becomes a protocol error; a defect is logged and reported as an
  * internal error without its details.
@@ -145,12 +146,14 @@ export const make: {
   name: string,
   options: Options<A, I, E, R, Result> | StructuredOptions<A, I, OA, OI, E, R>
 ): Layer.Layer<never, never, McpServer | Exclude<R, CurrentSession>> =>
-  Layer.effectDiscard(Effect.gen(function*() {
+  Layer.scopedDiscard(Effect.gen(function*() {
     const server = yield* McpServer
     const entry = "output" in options
       ? yield* structuredEntry(name, options)
       : yield* makeEntry(name, options, {}, (out: Result) => Either.right(toCallToolResult(out)))
     yield* server.addTool(entry)
+    // Tearing the layer down takes the tool away, and sessions hear of it.
+    yield* Effect.addFinalizer(() => server.removeTool(name))
   }))
 
 const structuredEntry = <A, I, OA, OI extends StructuredObject, E, R>(name: string, options: StructuredOptions<A, I, OA, OI, E, R>) => {

@@ -34,7 +34,7 @@ import * as Ref from "effect/Ref"
 import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import { SessionState } from "./internal/session.js"
+import { SessionState, Subscriptions } from "./internal/session.js"
 import { McpServer } from "./McpServer.js"
 import { makeSessionId, type Session, type SessionId, type Sink } from "./McpSession.js"
 
@@ -127,6 +127,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const maxSessions = options.maxSessions ?? 10_000
   const idleTimeout = Duration.decode(options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT)
   const baseAnnotations = FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentLogAnnotations)
+  const subscriptions = new Subscriptions()
 
   // A runtime per session whose logs carry the session id: made once, so a request's fiber needs no wrapping.
   const runForkFor = (id: SessionId, transport: string) =>
@@ -158,6 +159,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         clock,
         opts.protocolVersion,
         server.dispatcher,
+        subscriptions,
         runForkFor(id, opts.transport),
         Scope.close(lifetime, Exit.void),
         Deferred.await(closed)
@@ -212,6 +214,22 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   }
 
   const get = Ref.get(sessionsRef)
+
+  // What changes on the server reaches the sessions here: a list change every initialized session, once per
+  // change; a resource update only its subscribers.
+  const detach = server.attach({
+    listChanged: (notification) => {
+      for (const session of HashMap.values(runSync(get))) {
+        if (session.phase === "initialized") session.send(notification)
+      }
+    },
+    resourceUpdated: (uri, notification) => {
+      const subscribers = subscriptions.of(uri)
+      if (subscribers === undefined) return
+      for (const session of subscribers) session.send(notification)
+    }
+  })
+  yield* Scope.addFinalizer(registryScope, Effect.sync(detach))
 
   return SessionRegistry.of({
     open: (opts) => Effect.acquireRelease(openIn(registryScope, opts), (session) => session.close),
