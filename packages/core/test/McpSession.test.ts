@@ -3,7 +3,19 @@
  * `CurrentSession`, the library's own client answers with its `McpClientHandlers` layers, and `TestClock` drives
  * the timeouts. A recording transport shows what went over the wire in both directions.
  */
+import { NodeMcpServer } from "@effect-mcp/node"
 import { describe, expect, it } from "@effect/vitest"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
+  ResourceUpdatedNotificationSchema,
+  ToolListChangedNotificationSchema
+} from "@modelcontextprotocol/sdk/types.js"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -11,8 +23,10 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as TestClock from "effect/TestClock"
 import * as JsonRpc from "../src/JsonRpc.js"
@@ -22,6 +36,7 @@ import * as McpClientTransport from "../src/McpClientTransport.js"
 import * as McpSchema from "../src/McpSchema.js"
 import * as McpServer from "../src/McpServer.js"
 import { ClientRequestError, CurrentSession, type Sink } from "../src/McpSession.js"
+import * as McpResource from "../src/McpResource.js"
 import * as McpTest from "../src/McpTest.js"
 import * as McpTool from "../src/McpTool.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
@@ -484,4 +499,131 @@ describe("Session requests, outside any handler", () => {
         { requestId: request.id, reason: "No answer within 1m" }
       ])
     }))
+})
+
+describe("with the official SDK client", () => {
+  const Watched = McpResource.make({ uri: "test://watched", name: "watched", read: Effect.succeed("now") })
+  const InteropLive = Watched.pipe(Layer.provideMerge(ServerLive))
+
+  /** The server on a free port of 127.0.0.1, with its registry and `McpServer`, for the test's scope. */
+  const serve = Effect.gen(function*() {
+    const context = yield* Layer.build(NodeMcpServer.layer({ port: 0 }).pipe(Layer.provideMerge(InteropLive))).pipe(
+      Effect.orDie
+    )
+    return {
+      base: `http://127.0.0.1:${Context.get(context, NodeMcpServer.NodeMcpServer).address.port}`,
+      registry: Context.get(context, SessionRegistry.SessionRegistry),
+      server: Context.get(context, McpServer.McpServer)
+    }
+  })
+
+  /** A client with handlers for everything a server may ask, and the notifications it got, in order. */
+  const connect = (transport: "sse" | "streamable", base: string) =>
+    Effect.gen(function*() {
+      const notifications = yield* Queue.unbounded<{ readonly method: string; readonly params?: unknown }>()
+      const aborted = yield* Deferred.make<void>()
+      const client = new Client(
+        { name: "sdk-client", version: "1.0.0" },
+        { capabilities: { sampling: {}, elicitation: { form: {}, url: {} }, roots: { listChanged: true } } }
+      )
+      client.setRequestHandler(CreateMessageRequestSchema, (request, extra) => {
+        const content = request.params.messages[0]?.content
+        const prompt = content !== undefined && !Array.isArray(content) && content.type === "text" ? content.text : ""
+        // "hang" waits until the server cancels the request.
+        if (prompt.includes("hang")) {
+          return new Promise((_resolve, reject) =>
+            extra.signal.addEventListener("abort", () => {
+              Deferred.unsafeDone(aborted, Exit.void)
+              reject(new Error("aborted"))
+            })
+          )
+        }
+        return Promise.resolve({
+          role: "assistant" as const,
+          content: { type: "text" as const, text: `sdk says ${prompt}` },
+          model: "sdk-model"
+        })
+      })
+      client.setRequestHandler(ElicitRequestSchema, (request) =>
+        Promise.resolve(
+          request.params.mode === "url"
+            ? { action: "accept" as const }
+            : { action: "accept" as const, content: { confirm: true, size: "large", copies: 3 } }
+        ))
+      client.setRequestHandler(ListRootsRequestSchema, () => Promise.resolve({ roots: [{ uri: "file:///sdk", name: "sdk" }] }))
+      client.setNotificationHandler(ToolListChangedNotificationSchema, (notification) => {
+        Queue.unsafeOffer(notifications, notification)
+      })
+      client.setNotificationHandler(ResourceUpdatedNotificationSchema, (notification) => {
+        Queue.unsafeOffer(notifications, notification)
+      })
+      yield* Effect.acquireRelease(
+        Effect.promise(() =>
+          client.connect(
+            transport === "sse"
+              ? new SSEClientTransport(new URL(`${base}/sse`))
+              : new StreamableHTTPClientTransport(new URL(`${base}/mcp`))
+          )
+        ),
+        () => Effect.promise(() => client.close())
+      )
+      const callTool = (name: string, args: Record<string, unknown> = {}) =>
+        Effect.promise(() => client.callTool({ name, arguments: args })).pipe(
+          Effect.map((result) => Schema.decodeUnknownSync(McpSchema.CallToolResult)(result))
+        )
+      return { client, notifications, aborted, callTool }
+    })
+
+  for (const transport of ["streamable", "sse"] as const) {
+    it.scopedLive(`${transport === "sse" ? "legacy HTTP+SSE" : "Streamable HTTP"}: sampling, elicitation, roots, cancellation, list changes, subscriptions`, () =>
+      Effect.gen(function*() {
+        const { base, registry, server } = yield* serve
+        const { aborted, callTool, client, notifications } = yield* connect(transport, base)
+
+        expect(textOf(yield* callTool("summarize", { text: "the story" }))).toBe("sdk-model: sdk says Summarize: the story")
+        const confirmed = textOf(yield* callTool("confirm"))
+        expect(JSON.parse(confirmed.slice("accepted ".length))).toEqual({ confirm: true, size: "large", copies: 3, note: "none" })
+        expect(textOf(yield* callTool("visit"))).toBe("accept e-1")
+        expect(textOf(yield* callTool("roots"))).toBe("sdk=file:///sdk")
+
+        // A request that outlives its timeout is cancelled: the SDK aborts its handler.
+        const timedOut = yield* callTool("summarize", { text: "hang", timeoutSeconds: 0.2 })
+        expect(timedOut.isError).toBe(true)
+        expect(textOf(timedOut)).toContain("did not answer sampling/createMessage")
+        yield* Deferred.await(aborted)
+
+        // Outside any handler, on the session's own stream (over Streamable HTTP, once the client's GET is open).
+        const [session] = yield* registry.sessions
+        const roots = yield* session!.listRoots().pipe(
+          Effect.retry({
+            while: (error) => error._tag === "ClientRequestError" && error.reason === "Closed",
+            schedule: Schedule.spaced("20 millis")
+          })
+        )
+        expect(roots).toEqual([{ uri: "file:///sdk", name: "sdk" }])
+
+        // A tool layer built and torn down while the client is connected.
+        const scope = yield* Scope.make()
+        yield* Layer.buildWithScope(
+          McpTool.make("late", { input: Schema.Struct({}), handler: () => Effect.succeed("late") }),
+          scope
+        ).pipe(Effect.provideService(McpServer.McpServer, server))
+        expect((yield* Queue.take(notifications)).method).toBe("notifications/tools/list_changed")
+        const listed = yield* Effect.promise(() => client.listTools())
+        expect(listed.tools.map((tool) => tool.name)).toContain("late")
+        yield* Scope.close(scope, Exit.void)
+        expect((yield* Queue.take(notifications)).method).toBe("notifications/tools/list_changed")
+        expect((yield* Effect.promise(() => client.listTools())).tools.map((tool) => tool.name)).not.toContain("late")
+
+        yield* Effect.promise(() => client.subscribeResource({ uri: "test://watched" }))
+        yield* server.notifyResourceUpdated("test://other")
+        yield* server.notifyResourceUpdated("test://watched")
+        expect(yield* Queue.take(notifications)).toEqual({
+          method: "notifications/resources/updated",
+          params: { uri: "test://watched" }
+        })
+        yield* Effect.promise(() => client.unsubscribeResource({ uri: "test://watched" }))
+        expect(session!.subscriptions.size).toBe(0)
+      }), 30_000)
+  }
 })

@@ -63,6 +63,11 @@ export const toJsonRpcError = (label: string) => <A, E>(
  * @internal
  */
 export const jsonSchemaOf = <A, I>(schema: Schema.Schema<A, I, never>): { readonly [key: string]: unknown } => {
+  // `Struct({})` is "any object or array" to Effect, which clients reject as a tool's schema: MCP wants an object.
+  const encoded = SchemaAST.encodedAST(schema.ast)
+  if (SchemaAST.isTypeLiteral(encoded) && encoded.propertySignatures.length === 0 && encoded.indexSignatures.length === 0) {
+    return { type: "object", properties: {} }
+  }
   const { $schema: _, ...rest } = JSONSchema.make(schema)
   return rest
 }
