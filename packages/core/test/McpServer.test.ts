@@ -248,7 +248,7 @@ describe("McpServer", () => {
         const { tools } = yield* client.result(McpSchema.ListToolsResult, "tools/list")
         const byName = new Map(tools.map((t) => [t.name, t]))
         expect([...byName.keys()].sort()).toEqual(
-          ["add", "chatty", "echo", "explode", "lookup", "refuse", "sleep", "ticker"]
+          ["add", "chatty", "confirm", "echo", "explode", "lookup", "refuse", "roots", "sleep", "summarize", "ticker"]
         )
         expect(byName.get("echo")).toEqual({
           name: "echo",

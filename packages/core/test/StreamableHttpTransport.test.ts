@@ -299,7 +299,7 @@ describe("StreamableHttpTransport", () => {
         })
         return { tools: tools.tools.map((t) => t.name), echo, add, sleep, progress }
       })
-      expect(result.tools).toEqual(["echo", "add", "sleep"])
+      expect(result.tools).toEqual(["echo", "add", "sleep", "summarize", "confirm", "roots"])
       expect(result.echo.content).toEqual([{ type: "text", text: "hello" }])
       expect(result.add.content).toEqual([{ type: "text", text: "42" }])
       expect(result.add.structuredContent).toEqual({ sum: 42 })

@@ -70,7 +70,7 @@ describe("the demo over stdio", () => {
       expect(client.getServerVersion()?.name).toBe("effect-mcp-demo")
 
       const { tools } = await client.listTools()
-      expect(tools.map((t) => t.name).sort()).toEqual(["add", "echo", "sleep"])
+      expect(tools.map((t) => t.name).sort()).toEqual(["add", "confirm", "echo", "roots", "sleep", "summarize"])
       const sum = await client.callTool({ name: "add", arguments: { a: 2, b: 3 } })
       expect(sum.structuredContent).toEqual({ sum: 5 })
 
