@@ -6,6 +6,9 @@
  *   session lives in one internal place; nothing outside can write its fields.
  * - `CurrentSession` is the view a tool, resource or prompt handler gets: who called, and how to talk back about
  *   the request it serves (notifications, logging, progress).
+ * - Both send requests to the client (`ClientRequests`: sampling, elicitation, roots): a handler's travel with
+ *   the request it serves, a `Session`'s on the session's own stream. Each waits for its answer, at most a timeout,
+ *   and is cancelled on the client when it is interrupted; the session closing fails those still waiting.
  *
  * Sessions are made only by `SessionRegistry`, which ties each to a `Scope`: everything a session owns (handler
  * fibers, what its transport attached) is released by that scope's finalizers.

@@ -15,6 +15,10 @@
  * later lookup misses, so the transport answers 404), then its scope releases what the session owns: what the
  * transport attached (streams, stored events), then its handler fibers, which are interrupted.
  *
+ * The registry also carries the server's news to its sessions: a change of the tools, resources or prompts goes to
+ * every initialized session, once per change; a resource update only to the sessions subscribed to it, found
+ * through an index that each session leaves when it closes.
+ *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"

@@ -506,8 +506,8 @@ describe("with the official SDK client", () => {
   const InteropLive = Watched.pipe(Layer.provideMerge(ServerLive))
 
   /** The server on a free port of 127.0.0.1, with its registry and `McpServer`, for the test's scope. */
-  const serve = Effect.gen(function*() {
-    const context = yield* Layer.build(NodeMcpServer.layer({ port: 0 }).pipe(Layer.provideMerge(InteropLive))).pipe(
+  const serve = (options: NodeMcpServer.Options) => Effect.gen(function*() {
+    const context = yield* Layer.build(NodeMcpServer.layer({ ...options, port: 0 }).pipe(Layer.provideMerge(InteropLive))).pipe(
       Effect.orDie
     )
     return {
@@ -574,11 +574,28 @@ describe("with the official SDK client", () => {
       return { client, notifications, aborted, callTool }
     })
 
-  for (const transport of ["streamable", "sse"] as const) {
-    it.scopedLive(`${transport === "sse" ? "legacy HTTP+SSE" : "Streamable HTTP"}: sampling, elicitation, roots, cancellation, list changes, subscriptions`, () =>
+  const variants = [
+    { name: "Streamable HTTP", transport: "streamable", options: {} },
+    // A POST answered with JSON cannot carry the request: it goes on the session's GET stream instead.
+    { name: "Streamable HTTP with JSON responses", transport: "streamable", options: { streamable: { enableJsonResponse: true } } },
+    { name: "legacy HTTP+SSE", transport: "sse", options: {} }
+  ] as const
+
+  for (const { name, options, transport } of variants) {
+    it.scopedLive(`${name}: sampling, elicitation, roots, cancellation, list changes, subscriptions`, () =>
       Effect.gen(function*() {
-        const { base, registry, server } = yield* serve
+        const { base, registry, server } = yield* serve(options)
         const { aborted, callTool, client, notifications } = yield* connect(transport, base)
+
+        // Outside any handler, on the session's own stream (over Streamable HTTP, once the client's GET is open).
+        const [session] = yield* registry.sessions
+        const roots = yield* session!.listRoots().pipe(
+          Effect.retry({
+            while: (error) => error._tag === "ClientRequestError" && error.reason === "Closed",
+            schedule: Schedule.spaced("20 millis")
+          })
+        )
+        expect(roots).toEqual([{ uri: "file:///sdk", name: "sdk" }])
 
         expect(textOf(yield* callTool("summarize", { text: "the story" }))).toBe("sdk-model: sdk says Summarize: the story")
         const confirmed = textOf(yield* callTool("confirm"))
@@ -591,16 +608,6 @@ describe("with the official SDK client", () => {
         expect(timedOut.isError).toBe(true)
         expect(textOf(timedOut)).toContain("did not answer sampling/createMessage")
         yield* Deferred.await(aborted)
-
-        // Outside any handler, on the session's own stream (over Streamable HTTP, once the client's GET is open).
-        const [session] = yield* registry.sessions
-        const roots = yield* session!.listRoots().pipe(
-          Effect.retry({
-            while: (error) => error._tag === "ClientRequestError" && error.reason === "Closed",
-            schedule: Schedule.spaced("20 millis")
-          })
-        )
-        expect(roots).toEqual([{ uri: "file:///sdk", name: "sdk" }])
 
         // A tool layer built and torn down while the client is connected.
         const scope = yield* Scope.make()
