@@ -47,6 +47,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as JsonRpc from "./JsonRpc.js"
 import { McpClientError, ToolError } from "./McpClientError.js"
+import * as McpClientHandlers from "./McpClientHandlers.js"
 import * as McpClientTransport from "./McpClientTransport.js"
 import * as McpSchema from "./McpSchema.js"
 import type * as McpTool from "./McpTool.js"
@@ -180,6 +181,11 @@ export interface McpClientService {
   readonly complete: (params: McpSchema.CompleteParams) => Effect.Effect<McpSchema.CompleteResult, McpClientError>
   /** Sets the minimum level of the log messages the server sends. */
   readonly setLoggingLevel: (level: McpSchema.LoggingLevel) => Effect.Effect<void, McpClientError>
+  /** Asks for `notifications/resources/updated` about `uri` (they arrive on `notifications`). */
+  readonly subscribeResource: (uri: string) => Effect.Effect<void, McpClientError>
+  readonly unsubscribeResource: (uri: string) => Effect.Effect<void, McpClientError>
+  /** Tells the server the client's roots changed (`notifications/roots/list_changed`). */
+  readonly rootsChanged: Effect.Effect<void, McpClientError>
   /** Closes the client; the layer does it on release. Pending requests fail with `Closed`. */
   readonly close: Effect.Effect<void>
 }
@@ -193,8 +199,8 @@ export class McpClient extends Context.Tag("@effect-mcp/core/McpClient")<McpClie
 
 
 /**
- * Answers one kind of request the server sends the client (`roots/list`, `sampling/createMessage`,
- * `elicitation/create`...). `ping` is always answered; any other method without a handler gets -32601.
+ * Answers one kind of request the server sends the client. `ping` is always answered; any other method without a
+ * handler gets -32601. Sampling, elicitation and roots have layers of their own in `McpClientHandlers`.
  *
  * @since 0.1.0
  */
@@ -213,11 +219,18 @@ export interface ServerRequestHandler {
 export interface Options {
   /** `clientInfo` sent in `initialize`. Default `effect-mcp-client` 0.1.0. */
   readonly clientInfo?: McpSchema.Implementation | undefined
-  /** `capabilities` sent in `initialize`, besides those of `handlers`. Default none. */
+  /**
+   * `capabilities` sent in `initialize`, besides those of the handlers. `sampling`, `elicitation` and `roots` are
+   * declared only by their handlers (the `McpClientHandlers` layers, or `handlers`): a client never announces a
+   * request it would answer with -32601. Default none.
+   */
   readonly capabilities?: McpSchema.ClientCapabilities | undefined
   /** The revision asked for in `initialize`. Default `McpSchema.LATEST_PROTOCOL_VERSION`. */
   readonly protocolVersion?: string | undefined
-  /** Handlers for the requests the server sends the client; their capabilities are declared in `initialize`. */
+  /**
+   * Handlers for other requests the server sends the client; their capabilities are declared in `initialize`. A
+   * `McpClientHandlers` layer in context replaces an entry for the same method.
+   */
   readonly handlers?: ReadonlyArray<ServerRequestHandler> | undefined
   /**
    * How long a request (`initialize` included) may wait for its answer before it fails with `Timeout` and is
@@ -317,12 +330,21 @@ const mergeCapabilities = (
   }
 }
 
-/** The capabilities to declare: the options', and those of each handler. */
-const declaredCapabilities = (options: Options): McpSchema.ClientCapabilities =>
-  (options.handlers ?? []).reduce(
-    (capabilities, handler) => mergeCapabilities(capabilities, handler.capabilities ?? {}),
-    options.capabilities ?? {}
-  )
+/**
+ * The capabilities to declare: those of each handler, and the options' others. Those of requests the client
+ * answers come from handlers only.
+ */
+const declaredCapabilities = (
+  options: Options,
+  handlers: Iterable<ServerRequestHandler>
+): McpSchema.ClientCapabilities => {
+  const { elicitation: _e, roots: _r, sampling: _s, ...others } = options.capabilities ?? {}
+  let capabilities: McpSchema.ClientCapabilities = others
+  for (const handler of handlers) capabilities = mergeCapabilities(capabilities, handler.capabilities ?? {})
+  return capabilities
+}
+
+const rootsListChanged = JsonRpc.notification("notifications/roots/list_changed")
 
 const decodeCancelled = Schema.decodeUnknownOption(McpSchema.CancelledParams)
 
@@ -341,6 +363,12 @@ export const make = (
     const timeout = options.requestTimeout === undefined ? undefined : Duration.decode(options.requestTimeout)
     const handlers = new Map<string, ServerRequestHandler>([["ping", pingHandler]])
     for (const handler of options.handlers ?? []) handlers.set(handler.method, handler)
+    const sampling = yield* Effect.serviceOption(McpClientHandlers.Sampling)
+    const elicitation = yield* Effect.serviceOption(McpClientHandlers.Elicitation)
+    const roots = yield* Effect.serviceOption(McpClientHandlers.Roots)
+    for (const handler of [sampling, elicitation, roots]) {
+      if (Option.isSome(handler)) handlers.set(handler.value.method, handler.value)
+    }
     const pending = new Map<JsonRpc.RequestId, Deferred.Deferred<unknown, McpClientError>>()
     const progressHandlers = new Map<McpSchema.ProgressToken, (progress: Progress) => Effect.Effect<void>>()
     // The server's requests being answered, by id, so that `notifications/cancelled` can interrupt them.
@@ -466,7 +494,7 @@ export const make = (
 
     const initializeParams: McpSchema.InitializeParams = {
       protocolVersion: options.protocolVersion ?? McpSchema.LATEST_PROTOCOL_VERSION,
-      capabilities: declaredCapabilities(options),
+      capabilities: declaredCapabilities(options, handlers.values()),
       clientInfo: options.clientInfo ?? { name: "effect-mcp-client", version: "0.1.0" }
     }
 
@@ -609,6 +637,15 @@ export const make = (
       request("resources/templates/list", listParams(list), decodeListTemplates)
     const listPrompts = (list?: ListOptions) => request("prompts/list", listParams(list), decodeListPrompts)
 
+    const rootsChanged = recovering(send(rootsListChanged))
+    if (Option.isSome(roots)) {
+      // A change the server cannot be told of now (the connection is gone) is lost: it will list the roots anew.
+      yield* roots.value.changes.pipe(
+        Stream.runForEach(() => Effect.ignore(rootsChanged)),
+        Effect.forkIn(scope)
+      )
+    }
+
     return McpClient.of({
       initializeResult: Effect.sync(() => initializeResult),
       serverInfo: Effect.sync(() => initializeResult.serverInfo),
@@ -642,6 +679,9 @@ export const make = (
         request("prompts/get", args === undefined ? { name } : { name, arguments: args }, decodeGetPrompt, requestOptions),
       complete: (params) => request("completion/complete", params, decodeComplete),
       setLoggingLevel: (level) => request("logging/setLevel", { level }, () => Effect.void),
+      subscribeResource: (uri) => request("resources/subscribe", { uri }, () => Effect.void),
+      unsubscribeResource: (uri) => request("resources/unsubscribe", { uri }, () => Effect.void),
+      rootsChanged,
       close
     })
   })

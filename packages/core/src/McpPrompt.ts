@@ -39,7 +39,7 @@ const toResult = (description: string | undefined, body: Body): McpSchema.GetPro
 export type Arguments = { readonly [argument: string]: string | undefined }
 
 /**
- * Declares a prompt.
+ * Declares a prompt, registered while the layer lives (sessions hear of it coming and going).
  *
  * @since 0.1.0
  */
@@ -61,7 +61,7 @@ export const make = <A, I extends Arguments, E, R>(name: string, options: {
     ) => Effect.Effect<ReadonlyArray<string>, E, R>
   } | undefined
 }): Layer.Layer<never, never, McpServer | Exclude<R, CurrentSession>> =>
-  Layer.effectDiscard(Effect.gen(function*() {
+  Layer.scopedDiscard(Effect.gen(function*() {
     const server = yield* McpServer
     const context = yield* Effect.context<Exclude<R, CurrentSession>>()
     const decode = Schema.decodeUnknownEither(options.args)
@@ -102,4 +102,5 @@ export const make = <A, I extends Arguments, E, R>(name: string, options: {
         )
       }
     })
+    yield* Effect.addFinalizer(() => server.removePrompt(name))
   }))

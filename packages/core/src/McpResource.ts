@@ -64,7 +64,8 @@ const toResult = (uri: string, mimeType: string | undefined, body: Body): McpSch
 }
 
 /**
- * Declares a resource with a fixed URI.
+ * Declares a resource with a fixed URI, registered while the layer lives (sessions hear of it coming and going).
+ * `McpServer.notifyResourceUpdated(uri)` tells the sessions subscribed to it that it changed.
  *
  * @since 0.1.0
  */
@@ -74,7 +75,7 @@ export const make = <E, R>(options: Listing & {
   readonly size?: number | undefined
   readonly read: Effect.Effect<Body, E, R>
 }): Layer.Layer<never, never, McpServer | Exclude<R, CurrentSession>> =>
-  Layer.effectDiscard(Effect.gen(function*() {
+  Layer.scopedDiscard(Effect.gen(function*() {
     const server = yield* McpServer
     const context = yield* Effect.context<Exclude<R, CurrentSession>>()
     const label = `resource ${options.uri}`
@@ -90,6 +91,7 @@ export const make = <E, R>(options: Listing & {
           toJsonRpcError(label)
         )
     })
+    yield* Effect.addFinalizer(() => server.removeResource(options.uri))
   }))
 
 /** The variables of a URI template, as matched. @since 0.1.0 */
@@ -131,7 +133,7 @@ export const compileTemplate = (uriTemplate: string): (uri: string) => Variables
 }
 
 /**
- * Declares a family of resources by URI template, e.g. `"notes://{id}"`. `params` decodes the matched
+ * Declares a family of resources by URI template, e.g. `"notes://{id}"`, registered while the layer lives. `params` decodes the matched
  * variables (strings) into what `read` takes; a value it rejects is answered with -32602.
  *
  * @since 0.1.0
@@ -145,7 +147,7 @@ export const template = <A, I extends Variables, E, R>(options: Listing & {
     readonly [K in keyof I]?: (value: string, context: Variables) => Effect.Effect<ReadonlyArray<string>, E, R>
   } | undefined
 }): Layer.Layer<never, never, McpServer | Exclude<R, CurrentSession>> =>
-  Layer.effectDiscard(Effect.gen(function*() {
+  Layer.scopedDiscard(Effect.gen(function*() {
     const server = yield* McpServer
     const context = yield* Effect.context<Exclude<R, CurrentSession>>()
     const decode = Schema.decodeUnknownEither(options.params)
@@ -173,4 +175,5 @@ export const template = <A, I extends Variables, E, R>(options: Listing & {
         )
       }
     })
+    yield* Effect.addFinalizer(() => server.removeResourceTemplate(options.uriTemplate))
   }))

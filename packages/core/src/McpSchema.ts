@@ -63,8 +63,10 @@ export type Implementation = typeof Implementation.Type
 /** What a client can do; kept open because every revision adds fields. @since 0.1.0 */
 export const ClientCapabilities = Schema.Struct({
   roots: Schema.optional(Schema.Struct({ listChanged: Schema.optional(Schema.Boolean) })),
-  sampling: Schema.optional(Obj),
-  elicitation: Schema.optional(Obj),
+  /** `context`: `includeContext` other than "none" is understood; `tools`: `tools` and `toolChoice` (2025-11-25). */
+  sampling: Schema.optional(Schema.Struct({ context: Schema.optional(Obj), tools: Schema.optional(Obj) }, Obj)),
+  /** The modes offered (2025-11-25); an empty object means form mode only, as before modes existed. */
+  elicitation: Schema.optional(Schema.Struct({ form: Schema.optional(Obj), url: Schema.optional(Obj) }, Obj)),
   experimental: Schema.optional(Obj)
 })
 /** @since 0.1.0 */
@@ -397,3 +399,215 @@ export const CompleteResult = Schema.Struct({
 })
 /** @since 0.1.0 */
 export type CompleteResult = typeof CompleteResult.Type
+
+/** `resources/subscribe` and `resources/unsubscribe` params. @since 0.1.0 */
+export const SubscribeParams = Schema.Struct({ uri: Schema.String })
+/** @since 0.1.0 */
+export type SubscribeParams = typeof SubscribeParams.Type
+
+/** `notifications/resources/updated` params. @since 0.1.0 */
+export const ResourceUpdatedParams = Schema.Struct({ uri: Schema.String, _meta: Meta })
+
+// --- Requests the server sends the client ----------------------------------------------------------------------
+
+/** Who speaks a message. @since 0.1.0 */
+export const Role = Schema.Literal("user", "assistant")
+/** @since 0.1.0 */
+export type Role = typeof Role.Type
+
+/** A model's request to call a tool, in a sampled message (2025-11-25). @since 0.1.0 */
+export const ToolUseContent = Schema.Struct({
+  type: Schema.Literal("tool_use"),
+  id: Schema.String,
+  name: Schema.String,
+  input: Obj,
+  _meta: Meta
+})
+
+/** The result of a tool use, sent back to the model in a sampling request (2025-11-25). @since 0.1.0 */
+export const ToolResultContent = Schema.Struct({
+  type: Schema.Literal("tool_result"),
+  toolUseId: Schema.String,
+  content: Schema.Array(Content),
+  structuredContent: Schema.optional(Obj),
+  isError: Schema.optional(Schema.Boolean),
+  _meta: Meta
+})
+
+/** A content block of a sampling message. @since 0.1.0 */
+export const SamplingContent = Schema.Union(TextContent, ImageContent, AudioContent, ToolUseContent, ToolResultContent)
+/** @since 0.1.0 */
+export type SamplingContent = typeof SamplingContent.Type
+
+/** One message of a sampling conversation: one content block, or several (2025-11-25). @since 0.1.0 */
+export const SamplingMessage = Schema.Struct({
+  role: Role,
+  content: Schema.Union(SamplingContent, Schema.Array(SamplingContent)),
+  _meta: Meta
+})
+/** @since 0.1.0 */
+export type SamplingMessage = typeof SamplingMessage.Type
+
+/** The server's advice on which model to pick; the client may ignore it. @since 0.1.0 */
+export const ModelPreferences = Schema.Struct({
+  hints: Schema.optional(Schema.Array(Schema.Struct({ name: Schema.optional(Schema.String) }))),
+  costPriority: Schema.optional(Schema.Number),
+  speedPriority: Schema.optional(Schema.Number),
+  intelligencePriority: Schema.optional(Schema.Number)
+})
+
+/** `sampling/createMessage` params. @since 0.1.0 */
+export const CreateMessageParams = Schema.Struct({
+  messages: Schema.Array(SamplingMessage),
+  modelPreferences: Schema.optional(ModelPreferences),
+  systemPrompt: Schema.optional(Schema.String),
+  includeContext: Schema.optional(Schema.Literal("none", "thisServer", "allServers")),
+  temperature: Schema.optional(Schema.Number),
+  maxTokens: Schema.Number,
+  stopSequences: Schema.optional(Schema.Array(Schema.String)),
+  metadata: Schema.optional(Obj),
+  /** Tools the model may call (needs the client's `sampling.tools`). */
+  tools: Schema.optional(Schema.Array(Tool)),
+  toolChoice: Schema.optional(Schema.Struct({ mode: Schema.optional(Schema.Literal("auto", "required", "none")) })),
+  _meta: Meta
+})
+/** @since 0.1.0 */
+export type CreateMessageParams = typeof CreateMessageParams.Type
+
+/** `sampling/createMessage` result: the sampled message and the model that wrote it. @since 0.1.0 */
+export const CreateMessageResult = Schema.Struct({
+  role: Role,
+  content: Schema.Union(SamplingContent, Schema.Array(SamplingContent)),
+  model: Schema.String,
+  /** "endTurn", "stopSequence", "maxTokens", "toolUse", or the provider's own reason. */
+  stopReason: Schema.optional(Schema.String),
+  _meta: Meta
+})
+/** @since 0.1.0 */
+export type CreateMessageResult = typeof CreateMessageResult.Type
+
+const FieldText = {
+  title: Schema.optional(Schema.String),
+  description: Schema.optional(Schema.String)
+}
+
+/** A choice with a label, in a titled enum. */
+const TitledOption = Schema.Struct({ const: Schema.String, title: Schema.String })
+
+/**
+ * One field of an elicitation form: a string, a number, a boolean, or a single or multiple choice of strings.
+ * Most specific first, so that a titled enum is not read as a plain string.
+ *
+ * @since 0.1.0
+ */
+export const PrimitiveSchemaDefinition = Schema.Union(
+  Schema.Struct({
+    type: Schema.Literal("array"),
+    ...FieldText,
+    minItems: Schema.optional(Schema.Number),
+    maxItems: Schema.optional(Schema.Number),
+    items: Schema.Union(
+      Schema.Struct({ anyOf: Schema.Array(TitledOption) }),
+      Schema.Struct({ type: Schema.Literal("string"), enum: Schema.Array(Schema.String) })
+    ),
+    default: Schema.optional(Schema.Array(Schema.String))
+  }),
+  Schema.Struct({
+    type: Schema.Literal("string"),
+    ...FieldText,
+    oneOf: Schema.Array(TitledOption),
+    default: Schema.optional(Schema.String)
+  }),
+  Schema.Struct({
+    type: Schema.Literal("string"),
+    ...FieldText,
+    enum: Schema.Array(Schema.String),
+    /** Labels of `enum`, in order (before titled enums existed). */
+    enumNames: Schema.optional(Schema.Array(Schema.String)),
+    default: Schema.optional(Schema.String)
+  }),
+  Schema.Struct({
+    type: Schema.Literal("string"),
+    ...FieldText,
+    minLength: Schema.optional(Schema.Number),
+    maxLength: Schema.optional(Schema.Number),
+    format: Schema.optional(Schema.Literal("email", "uri", "date", "date-time")),
+    default: Schema.optional(Schema.String)
+  }),
+  Schema.Struct({
+    type: Schema.Literal("number", "integer"),
+    ...FieldText,
+    minimum: Schema.optional(Schema.Number),
+    maximum: Schema.optional(Schema.Number),
+    default: Schema.optional(Schema.Number)
+  }),
+  Schema.Struct({
+    type: Schema.Literal("boolean"),
+    ...FieldText,
+    default: Schema.optional(Schema.Boolean)
+  })
+)
+/** @since 0.1.0 */
+export type PrimitiveSchemaDefinition = typeof PrimitiveSchemaDefinition.Type
+
+/** The form an elicitation asks the user to fill: flat, primitive fields only. @since 0.1.0 */
+export const RequestedSchema = Schema.Struct({
+  $schema: Schema.optional(Schema.String),
+  type: Schema.Literal("object"),
+  properties: Schema.Record({ key: Schema.String, value: PrimitiveSchemaDefinition }),
+  required: Schema.optional(Schema.Array(Schema.String))
+})
+/** @since 0.1.0 */
+export type RequestedSchema = typeof RequestedSchema.Type
+
+/** `elicitation/create` params in form mode (`mode` is absent before 2025-11-25). @since 0.1.0 */
+export const ElicitFormParams = Schema.Struct({
+  mode: Schema.optional(Schema.Literal("form")),
+  message: Schema.String,
+  requestedSchema: RequestedSchema,
+  _meta: Meta
+})
+/** @since 0.1.0 */
+export type ElicitFormParams = typeof ElicitFormParams.Type
+
+/** `elicitation/create` params in URL mode (2025-11-25): the user is sent to `url`, out of band. @since 0.1.0 */
+export const ElicitUrlParams = Schema.Struct({
+  mode: Schema.Literal("url"),
+  message: Schema.String,
+  elicitationId: Schema.String,
+  url: Schema.String,
+  _meta: Meta
+})
+/** @since 0.1.0 */
+export type ElicitUrlParams = typeof ElicitUrlParams.Type
+
+/** `elicitation/create` params. @since 0.1.0 */
+export const ElicitParams = Schema.Union(ElicitUrlParams, ElicitFormParams)
+/** @since 0.1.0 */
+export type ElicitParams = typeof ElicitParams.Type
+
+/** What a form field's answer may be. @since 0.1.0 */
+export const ElicitValue = Schema.Union(Schema.String, Schema.Number, Schema.Boolean, Schema.Array(Schema.String))
+
+/** `elicitation/create` result; `content` only with `accept` in form mode. @since 0.1.0 */
+export const ElicitResult = Schema.Struct({
+  action: Schema.Literal("accept", "decline", "cancel"),
+  content: Schema.optional(Schema.Record({ key: Schema.String, value: ElicitValue })),
+  _meta: Meta
+})
+/** @since 0.1.0 */
+export type ElicitResult = typeof ElicitResult.Type
+
+/** A directory or file the client lets the server work on. @since 0.1.0 */
+export const Root = Schema.Struct({
+  uri: Schema.String,
+  name: Schema.optional(Schema.String),
+  _meta: Meta
+})
+/** @since 0.1.0 */
+export type Root = typeof Root.Type
+
+/** `roots/list` result. @since 0.1.0 */
+export const ListRootsResult = Schema.Struct({ roots: Schema.Array(Root), _meta: Meta })
+/** @since 0.1.0 */
+export type ListRootsResult = typeof ListRootsResult.Type

@@ -15,13 +15,14 @@
  */
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as JsonRpc from "./JsonRpc.js"
 import { type Dialect, dialectOf } from "./internal/jsonSchema.js"
 import * as Pagination from "./internal/pagination.js"
-import type { Dispatcher, SessionState } from "./internal/session.js"
+import type { Audience, Dispatcher, SessionState } from "./internal/session.js"
 import { makeCurrent } from "./internal/session.js"
 import * as McpSchema from "./McpSchema.js"
 import type { CurrentSessionService, Sink } from "./McpSession.js"
@@ -102,6 +103,11 @@ export interface Options {
    * `nextCursor`. A positive integer (or `Infinity` for no paging). Default 100.
    */
   readonly pageSize?: number | undefined
+  /**
+   * How long a request the server sends the client (`createMessage`, `elicit`, `listRoots`...) waits for its
+   * answer, unless the call gives its own `timeout`. Default 60 seconds.
+   */
+  readonly clientRequestTimeout?: Duration.DurationInput | undefined
 }
 
 const DEFAULT_PAGE_SIZE = 100
@@ -113,6 +119,16 @@ export interface McpServerService {
   readonly addResource: (entry: ResourceEntry) => Effect.Effect<void>
   readonly addResourceTemplate: (entry: ResourceTemplateEntry) => Effect.Effect<void>
   readonly addPrompt: (entry: PromptEntry) => Effect.Effect<void>
+  /** Removes the tool of that name, if any; initialized sessions get `notifications/tools/list_changed`. */
+  readonly removeTool: (name: string) => Effect.Effect<void>
+  /** Removes the resource of that URI, if any; sessions get `notifications/resources/list_changed`. */
+  readonly removeResource: (uri: string) => Effect.Effect<void>
+  /** Removes the resource template, if any; sessions get `notifications/resources/list_changed`. */
+  readonly removeResourceTemplate: (uriTemplate: string) => Effect.Effect<void>
+  /** Removes the prompt of that name, if any; sessions get `notifications/prompts/list_changed`. */
+  readonly removePrompt: (name: string) => Effect.Effect<void>
+  /** Sends `notifications/resources/updated` to the sessions subscribed to `uri` (`resources/subscribe`). */
+  readonly notifyResourceUpdated: (uri: string) => Effect.Effect<void>
   /** The capabilities `initialize` announces, derived from what is registered. */
   readonly capabilities: () => McpSchema.ServerCapabilities
   /**
@@ -120,6 +136,12 @@ export interface McpServerService {
    * @internal
    */
   readonly dispatcher: Dispatcher
+  /**
+   * Where the changes go: each `SessionRegistry` attaches itself for its sessions; the returned function
+   * detaches it.
+   * @internal
+   */
+  readonly attach: (audience: Audience) => () => void
 }
 
 /**
@@ -144,6 +166,16 @@ const decodeGetPrompt = JsonRpc.paramsDecoder(McpSchema.GetPromptParams)
 const decodeSetLevel = JsonRpc.paramsDecoder(McpSchema.SetLevelParams)
 const decodeComplete = JsonRpc.paramsDecoder(McpSchema.CompleteParams)
 const decodeCancelled = JsonRpc.paramsDecoder(McpSchema.CancelledParams)
+const decodeSubscribe = JsonRpc.paramsDecoder(McpSchema.SubscribeParams)
+
+const DEFAULT_CLIENT_REQUEST_TIMEOUT = Duration.seconds(60)
+
+/** What a change to the registrations tells initialized sessions: one notification object, shared by all. */
+const listChanged = {
+  tools: JsonRpc.notification("notifications/tools/list_changed"),
+  resources: JsonRpc.notification("notifications/resources/list_changed"),
+  prompts: JsonRpc.notification("notifications/prompts/list_changed")
+} as const
 
 const progressTokenOf = (params: unknown): McpSchema.ProgressToken | undefined => {
   if (typeof params !== "object" || params === null || !("_meta" in params)) return undefined
@@ -185,9 +217,11 @@ export const make = (options: Options): McpServerService => {
   let templatePages: Pagination.Pages<McpSchema.ListResourceTemplatesResult> | undefined
   let promptPages: Pagination.Pages<McpSchema.ListPromptsResult> | undefined
   let caps: McpSchema.ServerCapabilities | undefined
-  const changed = () => {
+  const audiences = new Set<Audience>()
+  const changed = (kind: keyof typeof listChanged) => {
     toolPages = {}
     resourcePages = templatePages = promptPages = caps = undefined
+    for (const audience of audiences) audience.listChanged(listChanged[kind])
   }
   const orFail = <A>(either: Either.Either<A, JsonRpc.JsonRpcError>) =>
     Either.isRight(either) ? Effect.succeed(either.right) : Effect.fail(either.left)
@@ -244,14 +278,22 @@ export const make = (options: Options): McpServerService => {
   const capabilities = (): McpSchema.ServerCapabilities =>
     caps ??= {
       logging: {},
-      ...(tools.size > 0 ? { tools: { listChanged: false } } : {}),
-      ...(resources.size > 0 || templates.length > 0 ? { resources: { subscribe: false, listChanged: false } } : {}),
-      ...(prompts.size > 0 ? { prompts: { listChanged: false } } : {}),
+      ...(tools.size > 0 ? { tools: { listChanged: true } } : {}),
+      ...(resources.size > 0 || templates.length > 0 ? { resources: { subscribe: true, listChanged: true } } : {}),
+      ...(prompts.size > 0 ? { prompts: { listChanged: true } } : {}),
       ...(templates.some((t) => Object.keys(t.complete).length > 0) ||
           Array.from(prompts.values()).some((p) => Object.keys(p.complete).length > 0)
         ? { completions: {} }
         : {})
     }
+
+  const resourceNotFound = (uri: string) =>
+    new JsonRpc.JsonRpcError({
+      code: JsonRpc.ErrorCode.ResourceNotFound,
+      message: `Resource not found: ${uri}`,
+      data: { uri }
+    })
+  const isKnownResource = (uri: string) => resources.has(uri) || templates.some((t) => t.match(uri) !== undefined)
 
   const methods = new Map<string, Method>([
     ["initialize", (session, request) =>
@@ -301,13 +343,18 @@ export const make = (options: Options): McpServerService => {
           const variables = template.match(uri)
           if (variables !== undefined) return template.read(uri, variables, current)
         }
-        return Effect.fail(
-          new JsonRpc.JsonRpcError({
-            code: JsonRpc.ErrorCode.ResourceNotFound,
-            message: `Resource not found: ${uri}`,
-            data: { uri }
-          })
-        )
+        return Effect.fail(resourceNotFound(uri))
+      })],
+    ["resources/subscribe", (session, request) =>
+      Effect.flatMap(orFail(decodeSubscribe(request.params)), ({ uri }) => {
+        if (!isKnownResource(uri)) return Effect.fail(resourceNotFound(uri))
+        session.subscribe(uri)
+        return Effect.succeed({})
+      })],
+    ["resources/unsubscribe", (session, request) =>
+      Effect.map(orFail(decodeSubscribe(request.params)), ({ uri }) => {
+        session.unsubscribe(uri)
+        return {}
       })],
     ["prompts/list", (_, request) => listing(request, promptList)],
     ["prompts/get", (session, request, sink) =>
@@ -382,6 +429,7 @@ export const make = (options: Options): McpServerService => {
     })
 
   const dispatcher: Dispatcher = {
+    clientRequestTimeout: Duration.decode(options.clientRequestTimeout ?? DEFAULT_CLIENT_REQUEST_TIMEOUT),
     request: (session, request, reply) => {
       const method = methods.get(request.method)
       if (method === undefined) return refuse(reply, JsonRpc.failure(request.id, JsonRpc.methodNotFound(request.method)))
@@ -404,24 +452,58 @@ export const make = (options: Options): McpServerService => {
     addTool: (entry) =>
       Effect.sync(() => {
         tools.set(entry.tool.name, entry)
-        changed()
+        changed("tools")
       }),
     addResource: (entry) =>
       Effect.sync(() => {
         resources.set(entry.resource.uri, entry)
-        changed()
+        changed("resources")
       }),
     addResourceTemplate: (entry) =>
       Effect.sync(() => {
-        templates.push(entry)
-        changed()
+        // A template registered again replaces the old one, as a tool of the same name does.
+        const index = templates.findIndex((t) => t.template.uriTemplate === entry.template.uriTemplate)
+        if (index >= 0) templates[index] = entry
+        else templates.push(entry)
+        changed("resources")
       }),
     addPrompt: (entry) =>
       Effect.sync(() => {
         prompts.set(entry.prompt.name, entry)
-        changed()
+        changed("prompts")
       }),
-    dispatcher
+    removeTool: (name) =>
+      Effect.sync(() => {
+        if (tools.delete(name)) changed("tools")
+      }),
+    removeResource: (uri) =>
+      Effect.sync(() => {
+        if (resources.delete(uri)) changed("resources")
+      }),
+    removeResourceTemplate: (uriTemplate) =>
+      Effect.sync(() => {
+        const index = templates.findIndex((t) => t.template.uriTemplate === uriTemplate)
+        if (index < 0) return
+        templates.splice(index, 1)
+        changed("resources")
+      }),
+    removePrompt: (name) =>
+      Effect.sync(() => {
+        if (prompts.delete(name)) changed("prompts")
+      }),
+    notifyResourceUpdated: (uri) =>
+      Effect.sync(() => {
+        if (audiences.size === 0) return
+        const notification = JsonRpc.notification("notifications/resources/updated", { uri })
+        for (const audience of audiences) audience.resourceUpdated(uri, notification)
+      }),
+    dispatcher,
+    attach: (audience) => {
+      audiences.add(audience)
+      return () => {
+        audiences.delete(audience)
+      }
+    }
   }
 }
 

@@ -6,6 +6,9 @@
  *   session lives in one internal place; nothing outside can write its fields.
  * - `CurrentSession` is the view a tool, resource or prompt handler gets: who called, and how to talk back about
  *   the request it serves (notifications, logging, progress).
+ * - Both send requests to the client (`ClientRequests`: sampling, elicitation, roots): a handler's travel with
+ *   the request it serves, a `Session`'s on the session's own stream. Each waits for its answer, at most a timeout,
+ *   and is cancelled on the client when it is interrupted; the session closing fails those still waiting.
  *
  * Sessions are made only by `SessionRegistry`, which ties each to a `Scope`: everything a session owns (handler
  * fibers, what its transport attached) is released by that scope's finalizers.
@@ -13,8 +16,10 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as JsonRpc from "./JsonRpc.js"
 import type { Principal } from "./McpAuth.js"
@@ -60,12 +65,123 @@ export const noSink: Sink = () => false
  */
 export type Phase = "awaiting-initialize" | "initialized"
 
+// --- Requests to the client ---------------------------------------------------------------------------------------
+
 /**
- * One connected client, as transports see it.
+ * The client did not declare the capability a request needs (`sampling`, `elicitation` with the mode asked for,
+ * `roots`), so the request was not sent: the spec forbids it.
  *
  * @since 0.1.0
  */
-export interface Session {
+export class CapabilityNotDeclared extends Data.TaggedError("CapabilityNotDeclared")<{
+  readonly method: string
+  /** The capability missing, as a path: "sampling", "sampling.tools", "elicitation.url", "roots". */
+  readonly capability: string
+}> {
+  override get message(): string {
+    return `The client did not declare the capability ${this.capability}, which ${this.method} needs`
+  }
+}
+
+/**
+ * A request to the client got no usable answer:
+ *
+ * - `RpcError`: the client answered with a JSON-RPC error (`code`, `data`), e.g. the user refused;
+ * - `Timeout`: no answer in time; the request was cancelled (`notifications/cancelled`);
+ * - `Closed`: the session closed before the answer, or there was no way to send the request (no open stream);
+ * - `Protocol`: the answer does not match the method's result schema (or, for `elicit`, the form's schema).
+ *
+ * @since 0.1.0
+ */
+export class ClientRequestError extends Data.TaggedError("ClientRequestError")<{
+  readonly method: string
+  readonly reason: "RpcError" | "Timeout" | "Closed" | "Protocol"
+  readonly message: string
+  readonly code?: number | undefined
+  readonly data?: unknown
+}> {}
+
+/** Why a typed request to the client (`createMessage`, `elicit`, `listRoots`) failed. @since 0.1.0 */
+export type RequestError = CapabilityNotDeclared | ClientRequestError
+
+/** Options of one request to the client. @since 0.1.0 */
+export interface ClientRequestOptions {
+  /**
+   * How long to wait for the answer before cancelling the request and failing with `Timeout`. Default the server's
+   * `clientRequestTimeout` (60 seconds).
+   */
+  readonly timeout?: Duration.DurationInput | undefined
+}
+
+/** What an elicitation form's fields may be, on the wire: the encoded side of the schema given to `elicit`. @since 0.1.0 */
+export type ElicitFields = {
+  readonly [field: string]: string | number | boolean | ReadonlyArray<string> | undefined
+}
+
+/** The user's answer to a form: the decoded fields when accepted. @since 0.1.0 */
+export type Elicited<A> =
+  | { readonly action: "accept"; readonly content: A }
+  | { readonly action: "decline" }
+  | { readonly action: "cancel" }
+
+/** A URL-mode elicitation (2025-11-25). @since 0.1.0 */
+export interface ElicitUrlOptions extends ClientRequestOptions {
+  /** Why the user should go there. */
+  readonly message: string
+  readonly url: string
+  /** Names the elicitation in `notifications/elicitation/complete`; a random one by default. */
+  readonly elicitationId?: string | undefined
+}
+
+/**
+ * Requests the server sends the client, from a handler (on the stream of the request being handled) or from a
+ * `Session` (on the session's own stream). Each waits for the answer (at most the timeout), and interrupting it
+ * cancels it on the client (`notifications/cancelled`).
+ *
+ * @since 0.1.0
+ */
+export interface ClientRequests {
+  /** Sends any request and decodes its result with `schema`; no capability is checked. */
+  request<A, I>(
+    method: string,
+    params: unknown,
+    schema: Schema.Schema<A, I, never>,
+    options?: ClientRequestOptions
+  ): Effect.Effect<A, ClientRequestError>
+  /** `sampling/createMessage`: asks the client's model for a message. Needs `sampling` (`sampling.tools` with tools). */
+  createMessage(
+    params: McpSchema.CreateMessageParams,
+    options?: ClientRequestOptions
+  ): Effect.Effect<McpSchema.CreateMessageResult, RequestError>
+  /**
+   * `elicitation/create` in form mode: asks the user to fill a form whose fields are `schema`'s, a struct of
+   * strings, numbers, integers, booleans and string enums (single, or an array for several), with the fields'
+   * `title`, `description` and `default` annotations (and `optionalWith` defaults). An accepted answer is decoded
+   * with `schema`. Needs `elicitation` (form mode).
+   */
+  elicit<A, I extends ElicitFields>(
+    message: string,
+    schema: Schema.Schema<A, I, never>,
+    options?: ClientRequestOptions
+  ): Effect.Effect<Elicited<A>, RequestError>
+  /**
+   * `elicitation/create` in URL mode: asks the user to visit a URL (a sign-in, a payment) and returns whether they
+   * agreed, with the elicitation's id. Needs `elicitation.url`.
+   */
+  elicitUrl(
+    options: ElicitUrlOptions
+  ): Effect.Effect<{ readonly action: McpSchema.ElicitResult["action"]; readonly elicitationId: string }, RequestError>
+  /** `roots/list`: the directories and files the client lets the server work on. Needs `roots`. */
+  listRoots(options?: ClientRequestOptions): Effect.Effect<ReadonlyArray<McpSchema.Root>, RequestError>
+}
+
+/**
+ * One connected client, as transports see it. Its `ClientRequests` go out on the session's own stream (the legacy
+ * SSE stream, the Streamable HTTP GET stream, stdout): for requests that belong to no request of the client.
+ *
+ * @since 0.1.0
+ */
+export interface Session extends ClientRequests {
   readonly id: SessionId
   /** The transport that opened it ("sse", "streamable-http", "stdio", "memory"...). */
   readonly transport: string
@@ -96,6 +212,8 @@ export interface Session {
    * Transports answer false like an unknown id (404), so ids cannot be probed.
    */
   readonly authorize: (principal: Principal | undefined) => boolean
+  /** The resource URIs the client subscribed to (`resources/subscribe`); empty once the session is closed. */
+  readonly subscriptions: ReadonlySet<string>
   /** What the session owns: transports attach their resources here. It closes when the session ends. */
   readonly scope: Scope.Scope
   /**
@@ -128,11 +246,12 @@ export interface Session {
 }
 
 /**
- * What a handler sees of the session and the request it serves.
+ * What a handler sees of the session and the request it serves. Its `ClientRequests` travel with the request
+ * being handled (on its response stream), as the spec asks.
  *
  * @since 0.1.0
  */
-export interface CurrentSessionService {
+export interface CurrentSessionService extends ClientRequests {
   /** The session id (empty for a stateless request). */
   readonly sessionId: SessionId
   /** The negotiated protocol revision. */

@@ -5,7 +5,9 @@
  * fibers) and go through JSON on the way, so what a test sees is what a client would.
  *
  * Handlers run on the test's services, `TestClock` included: a tool that sleeps or times out is tested by
- * adjusting the clock, without waiting.
+ * adjusting the clock, without waiting. What the server asks the client (sampling, elicitation, roots) is answered
+ * by the `McpClientHandlers` layers provided to the client's layer:
+ * `McpTest.layer(ServerLive).pipe(Layer.provide(McpClientHandlers.layerRoots(Effect.succeed(roots))))`.
  *
  * ```ts
  * it.effect("sleep answers after a minute", () =>

@@ -150,8 +150,10 @@ const register = <A, I, Out, E, R>(
   toResult: (out: Out) => Either.Either<McpSchema.CallToolResult, ParseResult.ParseError>,
   handler: (input: A) => Effect.Effect<Out, E, R>
 ): ToolLayer<R> =>
-  Layer.effectDiscard(Effect.gen(function*() {
+  // Registered while the layer lives: tearing it down removes the tool, and sessions hear of both.
+  Layer.scopedDiscard(Effect.gen(function*() {
     const server = yield* McpServer
+    yield* Effect.addFinalizer(() => server.removeTool(name))
     const context = yield* Effect.context<Exclude<R, CurrentSession>>()
     const input = yield* schemasOf(name, "input", options.input)
     const outputSchemas = yield* output

@@ -15,6 +15,10 @@
  * later lookup misses, so the transport answers 404), then its scope releases what the session owns: what the
  * transport attached (streams, stored events), then its handler fibers, which are interrupted.
  *
+ * The registry also carries the server's news to its sessions: a change of the tools, resources or prompts goes to
+ * every initialized session, once per change; a resource update only to the sessions subscribed to it, found
+ * through an index that each session leaves when it closes.
+ *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
@@ -34,7 +38,7 @@ import * as Ref from "effect/Ref"
 import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import { SessionState } from "./internal/session.js"
+import { SessionState, Subscriptions } from "./internal/session.js"
 import type { Principal } from "./McpAuth.js"
 import { McpServer } from "./McpServer.js"
 import { makeSessionId, type Session, type SessionId, type Sink } from "./McpSession.js"
@@ -163,6 +167,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const drainTimeout = Duration.decode(options.drainTimeout ?? Duration.seconds(10))
   let draining = false
   const baseAnnotations = FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentLogAnnotations)
+  const subscriptions = new Subscriptions()
 
   // A runtime per session whose logs carry the session id: made once, so a request's fiber needs no wrapping.
   const runForkFor = (id: SessionId, transport: string) =>
@@ -195,6 +200,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         clock,
         opts.protocolVersion,
         server.dispatcher,
+        subscriptions,
         runForkFor(id, opts.transport),
         Scope.close(lifetime, Exit.void),
         Deferred.await(closed),
@@ -264,6 +270,21 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     if (total > 0) yield* Effect.logWarning(`drain period over: stopped ${total} request(s) still in flight`)
     return total
   })
+  // What changes on the server reaches the sessions here: a list change every initialized session, once per
+  // change; a resource update only its subscribers.
+  const detach = server.attach({
+    listChanged: (notification) => {
+      for (const session of HashMap.values(runSync(get))) {
+        if (session.phase === "initialized") session.send(notification)
+      }
+    },
+    resourceUpdated: (uri, notification) => {
+      const subscribers = subscriptions.of(uri)
+      if (subscribers === undefined) return
+      for (const session of subscribers) session.send(notification)
+    }
+  })
+  yield* Scope.addFinalizer(registryScope, Effect.sync(detach))
 
   return SessionRegistry.of({
     open: (opts) => Effect.acquireRelease(openIn(registryScope, opts), (session) => session.close),

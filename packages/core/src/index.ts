@@ -23,6 +23,8 @@ export * as McpClient from "./McpClient.js"
 /** @since 0.1.0 */
 export * as McpClientError from "./McpClientError.js"
 /** @since 0.1.0 */
+export * as McpClientHandlers from "./McpClientHandlers.js"
+/** @since 0.1.0 */
 export * as McpClientTransport from "./McpClientTransport.js"
 /** @since 0.1.0 */
 export * as McpPrompt from "./McpPrompt.js"

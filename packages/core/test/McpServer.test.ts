@@ -2,10 +2,12 @@ import { describe, expect, expectTypeOf, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import * as DemoServer from "../../examples/src/DemoServer.js"
 import * as JsonRpc from "../src/JsonRpc.js"
@@ -183,9 +185,9 @@ describe("McpServer", () => {
         expect(init.instructions).toMatch(/demo server/)
         expect(init.capabilities).toEqual({
           logging: {},
-          tools: { listChanged: false },
-          resources: { subscribe: false, listChanged: false },
-          prompts: { listChanged: false },
+          tools: { listChanged: true },
+          resources: { subscribe: true, listChanged: true },
+          prompts: { listChanged: true },
           completions: {}
         })
         expect(client.session.clientInfo).toEqual({ name: "test-client", version: "1.0.0" })
@@ -249,7 +251,7 @@ describe("McpServer", () => {
         const { tools } = yield* client.result(McpSchema.ListToolsResult, "tools/list")
         const byName = new Map(tools.map((t) => [t.name, t]))
         expect([...byName.keys()].sort()).toEqual(
-          ["add", "chatty", "echo", "explode", "lookup", "refuse", "sleep", "ticker"]
+          ["add", "chatty", "confirm", "echo", "explode", "lookup", "refuse", "roots", "sleep", "summarize", "ticker"]
         )
         expect(byName.get("echo")).toEqual({
           name: "echo",
@@ -878,7 +880,7 @@ describe("McpServer", () => {
         const client = yield* McpTest.makeClient()
         const listed = yield* client.listTools()
         expect(listed.nextCursor).toBeUndefined()
-        expect(listed.tools.map((t) => t.name)).toEqual(["add", "echo", "sleep"])
+        expect(listed.tools.map((t) => t.name)).toEqual(["add", "confirm", "echo", "roots", "sleep", "summarize"])
       }).pipe(Effect.scoped, Effect.provide(DemoServer.layer)))
 
     it.effect("a cursor stays valid when tools register between pages: nothing is listed twice", () =>
@@ -972,5 +974,132 @@ describe("McpServer", () => {
         expect(pages.prompts).toEqual(inPages)
         expect(pages.bad).toMatchObject({ code: JsonRpc.ErrorCode.InvalidParams })
       }))
+  })
+
+  describe("changes", () => {
+    const Extra = Layer.mergeAll(
+      McpTool.make("extra", { input: Schema.Struct({}), handler: () => Effect.succeed("extra") }),
+      McpResource.make({ uri: "extra://one", name: "one", read: Effect.succeed("one") }),
+      McpResource.template({
+        uriTemplate: "extra://items/{id}",
+        name: "item",
+        params: Schema.Struct({ id: Schema.String }),
+        read: ({ id }) => Effect.succeed(id)
+      }),
+      McpPrompt.make("extra", { args: Schema.Struct({}), handler: () => Effect.succeed("extra") })
+    )
+
+    /** A connected session whose writer (the session's own stream) records into `sent`. */
+    const listening = (initialize: boolean) =>
+      Effect.tap(initialize ? connected() : connect, (client) =>
+        Effect.sync(() => {
+          client.session.setWriter(client.sink)
+          client.sent.length = 0
+        }))
+
+    const methodsOf = (sent: ReadonlyArray<JsonRpc.Message>) =>
+      sent.filter(JsonRpc.isNotification).map((n) => n.method)
+
+    it.scoped("a layer's tools, resources, templates and prompts come and go with it; initialized sessions hear of it", () =>
+      Effect.gen(function*() {
+        const a = yield* listening(true)
+        const b = yield* listening(false)
+        const scope = yield* Scope.make()
+        yield* Layer.buildWithScope(Extra, scope)
+        expect(methodsOf(a.sent).sort()).toEqual([
+          "notifications/prompts/list_changed",
+          "notifications/resources/list_changed",
+          "notifications/resources/list_changed",
+          "notifications/tools/list_changed"
+        ])
+        expect(b.sent).toEqual([])
+        const listed = (yield* a.result(McpSchema.ListToolsResult, "tools/list")).tools.find((t) => t.name === "extra")
+        // An input of `Struct({})` is still an object schema, as clients require.
+        expect(listed?.inputSchema).toEqual({ type: "object", properties: {}, required: [], additionalProperties: false })
+        expect(textOf(yield* a.callTool("extra", {}))).toBe("extra")
+        expect(yield* a.result(McpSchema.ReadResourceResult, "resources/read", { uri: "extra://items/7" })).toEqual({
+          contents: [{ uri: "extra://items/7", text: "7" }]
+        })
+
+        a.sent.length = 0
+        yield* Scope.close(scope, Exit.void)
+        expect(methodsOf(a.sent).sort()).toEqual([
+          "notifications/prompts/list_changed",
+          "notifications/resources/list_changed",
+          "notifications/resources/list_changed",
+          "notifications/tools/list_changed"
+        ])
+        expect(b.sent).toEqual([])
+        expect((yield* a.result(McpSchema.ListToolsResult, "tools/list")).tools.map((t) => t.name)).not.toContain("extra")
+        expect((yield* a.error("tools/call", { name: "extra", arguments: {} })).code).toBe(JsonRpc.ErrorCode.InvalidParams)
+        expect((yield* a.error("resources/read", { uri: "extra://one" })).code).toBe(JsonRpc.ErrorCode.ResourceNotFound)
+        expect((yield* a.error("resources/read", { uri: "extra://items/7" })).code).toBe(JsonRpc.ErrorCode.ResourceNotFound)
+        expect((yield* a.error("prompts/get", { name: "extra" })).code).toBe(JsonRpc.ErrorCode.InvalidParams)
+      }).pipe(Effect.provide(TestLive)))
+
+    it.scoped("McpServer's remove operations: one notification per change, none for what is not there", () =>
+      Effect.gen(function*() {
+        const a = yield* listening(true)
+        const server = yield* McpServer.McpServer
+        yield* server.removeTool("echo")
+        yield* server.removeTool("echo")
+        yield* server.removePrompt("nope")
+        yield* server.removeResource("demo://readme")
+        yield* server.removeResourceTemplate("demo://greetings/{name}")
+        expect(methodsOf(a.sent)).toEqual([
+          "notifications/tools/list_changed",
+          "notifications/resources/list_changed",
+          "notifications/resources/list_changed"
+        ])
+        expect((yield* a.result(McpSchema.ListToolsResult, "tools/list")).tools.map((t) => t.name)).not.toContain("echo")
+        expect(yield* a.result(McpSchema.ListResourceTemplatesResult, "resources/templates/list")).toEqual({
+          resourceTemplates: []
+        })
+      }).pipe(Effect.provide(TestLive)))
+
+    it.scoped("resources/subscribe: updates reach exactly the subscribers, until they unsubscribe", () =>
+      Effect.gen(function*() {
+        const server = yield* McpServer.McpServer
+        const a = yield* listening(true)
+        const b = yield* listening(true)
+        expect(yield* a.send("resources/subscribe", { uri: "demo://readme" })).toEqual({ _tag: "Result", result: {} })
+        expect(yield* a.send("resources/subscribe", { uri: "demo://greetings/Ada" })).toEqual({ _tag: "Result", result: {} })
+        expect(yield* b.send("resources/subscribe", { uri: "demo://greetings/Ada" })).toEqual({ _tag: "Result", result: {} })
+        expect(a.session.subscriptions).toEqual(new Set(["demo://readme", "demo://greetings/Ada"]))
+        const unknown = yield* a.error("resources/subscribe", { uri: "demo://nope" })
+        expect(unknown).toMatchObject({ code: JsonRpc.ErrorCode.ResourceNotFound, data: { uri: "demo://nope" } })
+        expect((yield* a.error("resources/subscribe", {})).code).toBe(JsonRpc.ErrorCode.InvalidParams)
+
+        yield* server.notifyResourceUpdated("demo://readme")
+        yield* server.notifyResourceUpdated("demo://greetings/Ada")
+        yield* server.notifyResourceUpdated("demo://greetings/Alan")
+        const updated = (sent: ReadonlyArray<JsonRpc.Message>) =>
+          notificationsOf(sent, "notifications/resources/updated").map((n) => n.params)
+        expect(updated(a.sent)).toEqual([{ uri: "demo://readme" }, { uri: "demo://greetings/Ada" }])
+        expect(updated(b.sent)).toEqual([{ uri: "demo://greetings/Ada" }])
+
+        expect(yield* a.send("resources/unsubscribe", { uri: "demo://readme" })).toEqual({ _tag: "Result", result: {} })
+        // Unsubscribing from what one is not subscribed to is not an error.
+        expect(yield* b.send("resources/unsubscribe", { uri: "demo://readme" })).toEqual({ _tag: "Result", result: {} })
+        a.sent.length = 0
+        yield* server.notifyResourceUpdated("demo://readme")
+        expect(updated(a.sent)).toEqual([])
+      }).pipe(Effect.provide(TestLive)))
+
+    it.scoped("a subscription ends with its session", () =>
+      Effect.gen(function*() {
+        const server = yield* McpServer.McpServer
+        const registry = yield* SessionRegistry.SessionRegistry
+        const a = yield* listening(true)
+        const b = yield* listening(true)
+        yield* a.send("resources/subscribe", { uri: "demo://readme" })
+        yield* b.send("resources/subscribe", { uri: "demo://readme" })
+        yield* a.session.close
+        expect(a.session.subscriptions.size).toBe(0)
+        expect(yield* registry.size).toBe(1)
+        yield* server.notifyResourceUpdated("demo://readme")
+        expect(notificationsOf(b.sent, "notifications/resources/updated")).toHaveLength(1)
+        expect(notificationsOf(a.sent, "notifications/resources/updated")).toHaveLength(0)
+      }).pipe(Effect.provide(TestLive)))
   })
 })

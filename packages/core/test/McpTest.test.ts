@@ -13,6 +13,7 @@ import * as TestClock from "effect/TestClock"
 import * as DemoServer from "../../examples/src/DemoServer.js"
 import * as JsonRpc from "../src/JsonRpc.js"
 import * as McpClient from "../src/McpClient.js"
+import * as McpClientHandlers from "../src/McpClientHandlers.js"
 import * as McpSchema from "../src/McpSchema.js"
 import * as McpServer from "../src/McpServer.js"
 import * as McpTest from "../src/McpTest.js"
@@ -158,6 +159,38 @@ describe("McpTest", () => {
         expect(textOf(yield* client.callTool("echo", { text: "still here" }))).toBe("still here")
         expect(Option.isNone(yield* Fiber.poll(late))).toBe(true)
       }).pipe(Effect.scoped, Effect.provide(TestLive)))
+  })
+
+  describe("with the client's handler layers", () => {
+    // What the client answers when the server asks: provided to the client's layer.
+    const Handlers = Layer.mergeAll(
+      McpClientHandlers.layerSampling(() =>
+        Effect.succeed({ role: "assistant", content: { type: "text", text: "A summary." }, model: "test-model" })
+      ),
+      McpClientHandlers.layerElicitation(() => Effect.succeed({ action: "accept", content: { confirm: true } })),
+      McpClientHandlers.layerRoots(Effect.succeed([{ uri: "file:///project", name: "project" }]))
+    )
+
+    it.effect("the demo's summarize, confirm and roots get their answers from the client", () =>
+      Effect.gen(function*() {
+        const client = yield* McpClient.McpClient
+        expect(textOf(yield* client.callTool("summarize", { text: "A long text." }))).toBe("A summary.")
+        expect(textOf(yield* client.callTool("confirm", { action: "deploy" }))).toBe("Confirmed")
+        expect(textOf(yield* client.callTool("roots"))).toBe("file:///project")
+      }).pipe(Effect.provide(McpTest.layer(DemoServer.layer).pipe(Layer.provide(Handlers)))))
+
+    it.effect("without them, the tools say what the client did not declare", () =>
+      Effect.gen(function*() {
+        const client = yield* McpClient.McpClient
+        const result = yield* client.callTool("confirm", { action: "deploy" })
+        expect(result).toEqual({
+          content: [{
+            type: "text",
+            text: "The client did not declare the capability elicitation, which elicitation/create needs"
+          }],
+          isError: true
+        })
+      }).pipe(Effect.provide(McpTest.layer(DemoServer.layer))))
   })
 
   // One client for a whole block: the layer is built with the test services, so `TestClock` still drives it.

@@ -450,7 +450,7 @@ describe("SseTransport: interop with the official TypeScript SDK", () => {
 
         yield* Effect.promise(() => client.ping())
         const { tools } = yield* Effect.promise(() => client.listTools())
-        expect(tools.map((t) => t.name).sort()).toEqual(["add", "echo", "sleep"])
+        expect(tools.map((t) => t.name).sort()).toEqual(["add", "confirm", "echo", "roots", "sleep", "summarize"])
 
         expect(yield* Effect.promise(() => client.callTool({ name: "echo", arguments: { text: "héllo 👋" } })))
           .toEqual({ content: [{ type: "text", text: "héllo 👋" }] })

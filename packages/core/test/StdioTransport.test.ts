@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
@@ -16,7 +17,8 @@ const encoder = new TextEncoder()
 /** The transport over an in-memory pipe: what a test writes is stdin, what the server writes is collected. */
 const pipe = (options: StdioTransport.Options = {}, outputLimit = Infinity) =>
   Effect.gen(function*() {
-    const registry = yield* SessionRegistry.make({ idleTimeout: "1 minute" }).pipe(Effect.provide(DemoServer.layer))
+    const server = yield* Layer.build(DemoServer.layer)
+    const registry = yield* SessionRegistry.make({ idleTimeout: "1 minute" }).pipe(Effect.provide(server))
     const stdin = yield* Queue.unbounded<Uint8Array | null>()
     const stdout: Array<string> = []
     const input = Stream.fromQueue(stdin).pipe(Stream.takeWhile((chunk): chunk is Uint8Array => chunk !== null))

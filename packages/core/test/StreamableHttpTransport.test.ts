@@ -220,7 +220,8 @@ const lookup = (served: Served, id: string): Effect.Effect<Session> =>
 /** The transport served in-process on the test's clock, with its registry and store at hand. */
 const inProcess = (sessions: SessionRegistry.Options) =>
   Effect.gen(function*() {
-    const registry = yield* SessionRegistry.make(sessions).pipe(Effect.provide(DemoServer.layer))
+    // Built in the test's scope: the demo's tools are registered as long as their layer lives.
+    const registry = yield* SessionRegistry.make(sessions).pipe(Effect.provide(yield* Layer.build(DemoServer.layer)))
     const store = yield* EventStore.make()
     // Served in-process through the front's platform adapter, on the test's clock.
     const app = PlatformHttpTransport.layerRouter({ streamable: { eventStore: store }, sse: false }).pipe(
@@ -299,7 +300,7 @@ describe("StreamableHttpTransport", () => {
         return { tools: tools.tools.map((t) => t.name), echo, add, sleep, progress }
       })
       // Listings are sorted by name.
-      expect(result.tools).toEqual(["add", "echo", "sleep"])
+      expect(result.tools).toEqual(["add", "confirm", "echo", "roots", "sleep", "summarize"])
       expect(result.echo.content).toEqual([{ type: "text", text: "hello" }])
       expect(result.add.content).toEqual([{ type: "text", text: "42" }])
       expect(result.add.structuredContent).toEqual({ sum: 42 })

@@ -1,10 +1,12 @@
 /**
- * The demo server: three tools, a resource, a resource template and a prompt, composed from layers.
+ * The demo server: tools (three that ask the client something: sampling, elicitation, roots), a resource, a
+ * resource template and a prompt, composed from layers.
  *
  * @since 0.1.0
  */
 import * as McpPrompt from "@effect-mcp/core/McpPrompt"
 import * as McpResource from "@effect-mcp/core/McpResource"
+import type * as McpSchema from "@effect-mcp/core/McpSchema"
 import * as McpServer from "@effect-mcp/core/McpServer"
 import { CurrentSession } from "@effect-mcp/core/McpSession"
 import * as McpTool from "@effect-mcp/core/McpTool"
@@ -44,6 +46,51 @@ export const Sleep = McpTool.make("sleep", {
     })
 })
 
+/** Summarizes a text with the client's model (sampling). @since 0.1.0 */
+export const Summarize = McpTool.make("summarize", {
+  description: "Summarizes a text in one sentence, with the client's model",
+  input: Schema.Struct({ text: Schema.String }),
+  handler: ({ text }) =>
+    Effect.gen(function*() {
+      const session = yield* CurrentSession
+      const result = yield* session.createMessage({
+        messages: [{ role: "user", content: { type: "text", text: `Summarize in one sentence:\n\n${text}` } }],
+        maxTokens: 200
+      })
+      const blocks: ReadonlyArray<McpSchema.SamplingContent> = Array.isArray(result.content)
+        ? result.content
+        : [result.content]
+      return blocks.map((block) => block.type === "text" ? block.text : "").join("")
+    })
+})
+
+/** Asks the user to confirm an action (elicitation). @since 0.1.0 */
+export const Confirm = McpTool.make("confirm", {
+  description: "Asks the user to confirm an action",
+  input: Schema.Struct({ action: Schema.String }),
+  handler: ({ action }) =>
+    Effect.gen(function*() {
+      const session = yield* CurrentSession
+      const answer = yield* session.elicit(
+        `Do you want to ${action}?`,
+        Schema.Struct({ confirm: Schema.Boolean.annotations({ title: "Confirm", description: `Go ahead: ${action}` }) })
+      )
+      if (answer.action !== "accept") return `The user chose to ${answer.action}`
+      return answer.content.confirm ? "Confirmed" : "Not confirmed"
+    })
+})
+
+/** Lists the client's roots. @since 0.1.0 */
+export const Roots = McpTool.make("roots", {
+  description: "Lists the directories and files the client shares",
+  input: Schema.Struct({}),
+  handler: () =>
+    Effect.gen(function*() {
+      const roots = yield* Effect.flatMap(CurrentSession, (session) => session.listRoots())
+      return roots.length === 0 ? "No roots" : roots.map((root) => root.uri).join("\n")
+    })
+})
+
 /** A static resource. @since 0.1.0 */
 export const Readme = McpResource.make({
   uri: "demo://readme",
@@ -77,10 +124,21 @@ export const Review = McpPrompt.make("review", {
 })
 
 /** Every demo handler, registered into a server named `effect-mcp-demo`. @since 0.1.0 */
-export const layer: Layer.Layer<McpServer.McpServer> = Layer.mergeAll(Echo, Add, Sleep, Readme, Greeting, Review).pipe(
+export const layer: Layer.Layer<McpServer.McpServer> = Layer.mergeAll(
+  Echo,
+  Add,
+  Sleep,
+  Summarize,
+  Confirm,
+  Roots,
+  Readme,
+  Greeting,
+  Review
+).pipe(
   Layer.provideMerge(McpServer.layer({
     name: "effect-mcp-demo",
     version: "0.1.0",
-    instructions: "A demo server: echo text, add numbers, sleep, read the readme."
+    instructions:
+      "A demo server: echo text, add numbers, sleep, read the readme; summarize, confirm and roots ask the client."
   }))
 )

@@ -4,7 +4,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
-import { CallToolResultSchema } from "@modelcontextprotocol/sdk/types.js"
+import {
+  CallToolResultSchema,
+  CreateMessageRequestSchema,
+  ListRootsRequestSchema
+} from "@modelcontextprotocol/sdk/types.js"
 import * as Effect from "effect/Effect"
 import * as ChildProcess from "node:child_process"
 import { fileURLToPath } from "node:url"
@@ -60,19 +64,33 @@ const initialize = {
 }
 
 describe("the demo over stdio", () => {
-  it.live("the official SDK's StdioClientTransport: tools, a cancelled call, resources, prompts, then close", () =>
+  it.live("the official SDK's StdioClientTransport: tools, requests to the client, a cancelled call, resources, prompts, then close", () =>
     Effect.promise(async () => {
       const transport = new StdioClientTransport({ command: process.execPath, args: [main, "--stdio"], stderr: "pipe" })
-      const client = new Client({ name: "sdk-stdio-client", version: "1.0.0" })
+      const client = new Client(
+        { name: "sdk-stdio-client", version: "1.0.0" },
+        { capabilities: { sampling: {}, roots: {} } }
+      )
+      client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: "file:///work" }] }))
+      client.setRequestHandler(CreateMessageRequestSchema, async () => ({
+        role: "assistant",
+        content: { type: "text", text: "Short." },
+        model: "sdk-model"
+      }))
       await client.connect(transport)
       const pid = transport.pid!
       expect(isAlive(pid)).toBe(true)
       expect(client.getServerVersion()?.name).toBe("effect-mcp-demo")
 
       const { tools } = await client.listTools()
-      expect(tools.map((t) => t.name).sort()).toEqual(["add", "echo", "sleep"])
+      expect(tools.map((t) => t.name).sort()).toEqual(["add", "confirm", "echo", "roots", "sleep", "summarize"])
       const sum = await client.callTool({ name: "add", arguments: { a: 2, b: 3 } })
       expect(sum.structuredContent).toEqual({ sum: 5 })
+      // The server asks the client, over stdout, while it handles the call.
+      expect((await client.callTool({ name: "roots", arguments: {} })).content).toEqual([{ type: "text", text: "file:///work" }])
+      expect((await client.callTool({ name: "summarize", arguments: { text: "A long text." } })).content).toEqual([
+        { type: "text", text: "Short." }
+      ])
 
       // A cancelled sleep: the SDK sends notifications/cancelled and gives up on the answer.
       const controller = new AbortController()

@@ -1,19 +1,29 @@
 /**
- * The stdio client against real processes: a server written with the official SDK (`McpServer` +
- * `StdioServerTransport`), and hand-written servers that misbehave (garbage on stdout, exiting or killed mid-request,
- * deaf to SIGTERM, silent). Every test checks that the process is gone afterwards.
+ * The client against real processes: a server written with the official SDK (`McpServer` over
+ * `StdioServerTransport`, or `StreamableHTTPServerTransport` with `--http`), whose requests (sampling, elicitation,
+ * roots) the client's handler layers answer, and hand-written stdio servers that misbehave (garbage on stdout,
+ * exiting or killed mid-request, deaf to SIGTERM, silent). Every stdio test checks that the process is gone
+ * afterwards.
  */
 import * as McpClient from "@effect-mcp/core/McpClient"
+import * as McpClientHandlers from "@effect-mcp/core/McpClientHandlers"
 import type * as McpSchema from "@effect-mcp/core/McpSchema"
 import { describe, expect, it } from "@effect/vitest"
 import * as JsonRpc from "@effect-mcp/core/JsonRpc"
+import * as Chunk from "effect/Chunk"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Schedule from "effect/Schedule"
 import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import * as NodeMcpClient from "../src/NodeMcpClient.js"
 
@@ -64,6 +74,98 @@ const recording = () => {
 
 const stdio = NodeMcpClient.layerCommandExecutor
 
+/** The fixture over Streamable HTTP, as a child process on a free port, for the scope. */
+const sdkHttpServer: Effect.Effect<string, never, Scope.Scope> = Effect.acquireRelease(
+  Effect.async<{ readonly url: string; readonly stop: () => Promise<void> }>((resume) => {
+    const child = spawn(process.execPath, [fixture("sdk-server.mjs"), "--http"], { stdio: ["ignore", "pipe", "pipe"] })
+    let settled = false
+    let out = ""
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+    const stop = () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
+      return exited
+    }
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      out += chunk
+      const port = /listening (\d+)/.exec(out)?.[1]
+      if (port !== undefined && !settled) {
+        settled = true
+        resume(Effect.succeed({ url: `http://127.0.0.1:${port}/mcp`, stop }))
+      }
+    })
+    child.stderr.resume()
+    child.once("exit", (code) => {
+      if (settled) return
+      settled = true
+      resume(Effect.dieMessage(`the SDK fixture exited with ${code} before listening`))
+    })
+  }),
+  ({ stop }) => Effect.promise(stop)
+).pipe(Effect.map(({ url }) => url))
+
+/** Retries `check` until it holds: for what the other side does in its own time. */
+const until = (check: Effect.Effect<boolean, McpClient.McpClientError>) =>
+  Effect.repeat(check, { until: (ok) => ok, schedule: Schedule.spaced("20 millis") })
+
+const firstText = (message: McpSchema.SamplingMessage | undefined): string => {
+  const content = message?.content
+  const block = Array.isArray(content) ? content[0] : content
+  return block?.type === "text" ? block.text : ""
+}
+
+/** The client's handlers for the fixture's requests; the roots are in `roots`. */
+const handlers = (roots: SubscriptionRef.SubscriptionRef<ReadonlyArray<McpSchema.Root>>) =>
+  Layer.mergeAll(
+    McpClientHandlers.layerSampling((params) =>
+      Effect.succeed<McpSchema.CreateMessageResult>({
+        role: "assistant",
+        content: { type: "text", text: `${params.systemPrompt} / ${firstText(params.messages[0])}` },
+        model: "effect-model"
+      })
+    ),
+    McpClientHandlers.layerElicitation((params) =>
+      Effect.succeed<McpSchema.ElicitResult>(
+        params.mode === "url"
+          ? { action: params.url === "https://example.com/sign-in" ? "accept" : "decline" }
+          : { action: "accept", content: { name: "Ada", age: 36, role: "dev" } }
+      ), { url: true }),
+    McpClientHandlers.layerRootsRef(roots)
+  )
+
+/** What an SDK server asks a client, and what it announces, over whichever transport `client` uses. */
+const exerciseRequestsFromServer = (
+  client: McpClient.McpClientService,
+  roots: SubscriptionRef.SubscriptionRef<ReadonlyArray<McpSchema.Root>>
+) =>
+  Effect.gen(function*() {
+    expect(textOf(yield* client.callTool("sample", { prompt: "hello" }))).toBe("effect-model: You are a fixture / hello")
+    expect(JSON.parse(textOf(yield* client.callTool("ask")))).toEqual({
+      action: "accept",
+      content: { name: "Ada", age: 36, role: "dev" }
+    })
+    expect(JSON.parse(textOf(yield* client.callTool("visit")))).toEqual({ action: "accept" })
+    expect(textOf(yield* client.callTool("roots"))).toBe("file:///a")
+
+    // The roots change: the SDK server hears of it and lists them anew.
+    yield* SubscriptionRef.set(roots, [{ uri: "file:///a" }, { uri: "file:///b" }])
+    yield* until(Effect.map(client.callTool("roots-changes"), (result) => textOf(result) === "1"))
+    expect(textOf(yield* client.callTool("roots"))).toBe("file:///a,file:///b")
+
+    // A tool comes and goes: notifications/tools/list_changed each time (over HTTP, on the GET stream).
+    yield* until(Effect.map(client.callTool("standalone"), (result) => textOf(result) === "true"))
+    const changes = yield* (yield* client.subscribe).pipe(
+      Stream.filter((n) => n.method === "notifications/tools/list_changed"),
+      Stream.take(2),
+      Stream.runCollect,
+      Effect.fork
+    )
+    expect(textOf(yield* client.callTool("toggle"))).toBe("added")
+    expect((yield* client.listTools()).tools.map((tool) => tool.name)).toContain("extra")
+    expect(textOf(yield* client.callTool("toggle"))).toBe("removed")
+    expect(Chunk.size(yield* Fiber.join(changes))).toBe(2)
+    expect((yield* client.listTools()).tools.map((tool) => tool.name)).not.toContain("extra")
+  })
+
 describe("NodeMcpClient.layerStdio", () => {
   it.live("speaks to a server written with the official SDK: tools, progress, resources, prompts, roots", () => {
     const logs = recording()
@@ -82,7 +184,7 @@ describe("NodeMcpClient.layerStdio", () => {
       expect(Option.isNone(yield* client.sessionId)).toBe(true)
 
       const { tools } = yield* client.listTools()
-      expect(tools.map((tool) => tool.name).sort()).toEqual(["add", "count", "fail", "roots"])
+      expect(tools.map((tool) => tool.name)).toEqual(expect.arrayContaining(["add", "count", "fail", "roots"]))
       const sum = yield* client.callTool("add", { a: 2, b: 3 })
       expect(textOf(sum)).toBe("5")
       expect(sum.structuredContent).toEqual({ sum: 5 })
@@ -118,6 +220,13 @@ describe("NodeMcpClient.layerStdio", () => {
       expect(yield* Effect.flip(client.ping)).toMatchObject({ reason: "Closed" })
     }).pipe(Effect.scoped, Effect.provide(stdio), Effect.provide(logs.layer))
   })
+
+  it.live("answers an SDK server's sampling, elicitation (form and URL) and roots requests; hears its list changes", () =>
+    Effect.gen(function*() {
+      const roots = yield* SubscriptionRef.make<ReadonlyArray<McpSchema.Root>>([{ uri: "file:///a" }])
+      const client = yield* McpClient.makeStdio(sdkServer).pipe(Effect.provide(handlers(roots)))
+      yield* exerciseRequestsFromServer(client, roots)
+    }).pipe(Effect.scoped, Effect.provide(stdio)))
 
   it.live("the layer starts the process and ends it with its scope", () =>
     Effect.gen(function*() {
@@ -245,4 +354,16 @@ describe("NodeMcpClient.layerStdio", () => {
       )).toBe(true)
     }).pipe(Effect.provide(stdio), Effect.provide(logs.layer))
   })
+})
+
+describe("NodeMcpClient.layerHttp", () => {
+  it.live("answers an SDK server's sampling, elicitation and roots requests over Streamable HTTP; hears its list changes", () =>
+    Effect.gen(function*() {
+      const url = yield* sdkHttpServer
+      const roots = yield* SubscriptionRef.make<ReadonlyArray<McpSchema.Root>>([{ uri: "file:///a" }])
+      const client = yield* Layer.build(NodeMcpClient.layerHttp({ url }).pipe(Layer.provide(handlers(roots)))).pipe(
+        Effect.map(Context.get(McpClient.McpClient))
+      )
+      yield* exerciseRequestsFromServer(client, roots)
+    }).pipe(Effect.scoped))
 })

@@ -5,18 +5,31 @@
  * @internal
  */
 import type * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import * as FiberId from "effect/FiberId"
+import type * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as JsonRpc from "../JsonRpc.js"
 import { isSameParty, type Principal } from "../McpAuth.js"
 import type * as McpSchema from "../McpSchema.js"
-import type { CurrentSessionService, Phase, Session, SessionId, Sink } from "../McpSession.js"
-import { noSink } from "../McpSession.js"
-import type * as Scope from "effect/Scope"
+import type {
+  ClientRequestOptions,
+  CurrentSessionService,
+  ElicitFields,
+  ElicitUrlOptions,
+  Phase,
+  Session,
+  SessionId,
+  Sink
+} from "../McpSession.js"
+import { ClientRequestError, noSink } from "../McpSession.js"
+import * as ClientRequests from "./clientRequests.js"
 
 /**
  * How a session hands messages to the server: built once per server, so a session holds a reference, not a
@@ -28,6 +41,49 @@ export interface Dispatcher {
   readonly request: (session: SessionState, request: JsonRpc.Request, reply: Sink) => Effect.Effect<void>
   /** Handles a notification from the client, at once. */
   readonly notification: (session: SessionState, notification: JsonRpc.Notification) => void
+  /** How long a request to the client waits for its answer, unless the call says otherwise. */
+  readonly clientRequestTimeout: Duration.Duration
+}
+
+/**
+ * Where the server's news goes: each registry attaches one, and reaches its own sessions.
+ * @internal
+ */
+export interface Audience {
+  /** Sends `notification` to every initialized session. */
+  readonly listChanged: (notification: JsonRpc.Notification) => void
+  /** Sends `notification` to the sessions subscribed to `uri`. */
+  readonly resourceUpdated: (uri: string, notification: JsonRpc.Notification) => void
+}
+
+/**
+ * Which sessions are subscribed to which resource, for one registry: `notifications/resources/updated` reaches
+ * its subscribers without looking at the other sessions. Sessions keep it up to date; a closing one leaves it.
+ * @internal
+ */
+export class Subscriptions {
+  private readonly byUri = new Map<string, Set<SessionState>>()
+
+  add(uri: string, session: SessionState): void {
+    let sessions = this.byUri.get(uri)
+    if (sessions === undefined) this.byUri.set(uri, sessions = new Set())
+    sessions.add(session)
+  }
+
+  remove(uri: string, session: SessionState): void {
+    const sessions = this.byUri.get(uri)
+    if (sessions !== undefined && sessions.delete(session) && sessions.size === 0) this.byUri.delete(uri)
+  }
+
+  of(uri: string): ReadonlySet<SessionState> | undefined {
+    return this.byUri.get(uri)
+  }
+}
+
+/** A request of the server's, waiting for the client's answer. */
+interface Outgoing {
+  readonly method: string
+  readonly answer: Deferred.Deferred<unknown, ClientRequestError>
 }
 
 const severity: Record<McpSchema.LoggingLevel, number> = {
@@ -40,6 +96,11 @@ const severity: Record<McpSchema.LoggingLevel, number> = {
   alert: 6,
   emergency: 7
 }
+
+const noSubscriptions: ReadonlySet<string> = new Set()
+
+const closedBefore = (method: string) =>
+  new ClientRequestError({ method, reason: "Closed", message: `The session closed before the client answered ${method}` })
 
 const duplicateId = (id: JsonRpc.RequestId) =>
   JsonRpc.failure(id, JsonRpc.invalidRequest(`Invalid request: a request with id ${JSON.stringify(id)} is in flight`))
@@ -76,6 +137,11 @@ export class SessionState implements Session {
   /** Shutting down past the drain period: handlers interrupted now answer with an error. */
   private stopping = false
   private owner: Principal | undefined = undefined
+  /** The server's requests awaiting an answer, by id; made on the first one, as most sessions send none. */
+  private outgoing: Map<JsonRpc.RequestId, Outgoing> | undefined = undefined
+  private lastRequestId = 0
+  /** Resource URIs this session is subscribed to; made on the first subscription. */
+  private subscribed: Set<string> | undefined = undefined
 
   constructor(
     readonly id: SessionId,
@@ -84,6 +150,8 @@ export class SessionState implements Session {
     private readonly clock: Clock.Clock,
     protocolVersion: string,
     private readonly dispatcher: Dispatcher,
+    /** The registry's index of subscriptions, which this session keeps up to date. */
+    private readonly index: Subscriptions,
     /** Forks into this session's runtime (its log annotations), outside any caller's fiber. */
     private readonly fork: (effect: Effect.Effect<void>) => Fiber.RuntimeFiber<void, never>,
     readonly close: Effect.Effect<void>,
@@ -125,12 +193,15 @@ export class SessionState implements Session {
   get lastActive(): number {
     return this.lastActiveAt
   }
+  get subscriptions(): ReadonlySet<string> {
+    return this.subscribed ?? noSubscriptions
+  }
 
   readonly offer = (message: JsonRpc.Message, reply: Sink, settled?: () => void): boolean => {
     if (!this.open) return false
     if (!("method" in message)) {
-      // A response to a request of the server's: none are sent yet, so only the activity counts.
       this.touch()
+      this.answered(message)
       return true
     }
     if (!("id" in message)) {
@@ -197,6 +268,101 @@ export class SessionState implements Session {
     if (--this.busyCount === 0) this.lastActiveAt = this.clock.unsafeCurrentTimeMillis()
   }
 
+  // --- Requests to the client ------------------------------------------------------------------------------------
+
+  /** A response to a request of the server's; one nobody waits for (cancelled, timed out) is dropped. */
+  private answered(response: JsonRpc.Response): void {
+    if (response.id === null || this.outgoing === undefined) return
+    const waiting = this.outgoing.get(response.id)
+    if (waiting === undefined) return
+    this.outgoing.delete(response.id)
+    Deferred.unsafeDone(
+      waiting.answer,
+      "error" in response
+        ? Exit.fail(
+          new ClientRequestError({
+            method: waiting.method,
+            reason: "RpcError",
+            message: `The client answered ${waiting.method} with an error: ${response.error.message}`,
+            code: response.error.code,
+            data: response.error.data
+          })
+        )
+        : Exit.succeed(response.result)
+    )
+  }
+
+  /**
+   * Sends a request to the client through `deliver` and waits for its answer (the raw result). Interrupted or
+   * timed out while it waits, it tells the client with `notifications/cancelled`, through `deliver` too.
+   */
+  sendRequest(
+    deliver: Sink,
+    method: string,
+    params: unknown,
+    timeout: Duration.DurationInput | undefined
+  ): Effect.Effect<unknown, ClientRequestError> {
+    return Effect.suspend(() => {
+      if (!this.open) return Effect.fail(closedBefore(method))
+      const id = ++this.lastRequestId
+      const answer = Deferred.unsafeMake<unknown, ClientRequestError>(FiberId.none)
+      const outgoing = this.outgoing ??= new Map()
+      outgoing.set(id, { method, answer })
+      if (!deliver(JsonRpc.request(id, method, params))) {
+        outgoing.delete(id)
+        return Effect.fail(
+          new ClientRequestError({ method, reason: "Closed", message: `There is no open stream to send ${method} on` })
+        )
+      }
+      const limit = timeout === undefined ? this.dispatcher.clientRequestTimeout : Duration.decode(timeout)
+      let reason = "The request was cancelled"
+      return Deferred.await(answer).pipe(
+        Effect.timeoutFail({
+          duration: limit,
+          onTimeout: () => {
+            reason = `No answer within ${Duration.format(limit)}`
+            return new ClientRequestError({
+              method,
+              reason: "Timeout",
+              message: `The client did not answer ${method} within ${Duration.format(limit)}`
+            })
+          }
+        }),
+        // Still listed means unanswered: interrupted or timed out, so the client may stop working on it.
+        Effect.ensuring(Effect.sync(() => {
+          if (outgoing.delete(id) && this.open) {
+            deliver(JsonRpc.notification("notifications/cancelled", { requestId: id, reason }))
+          }
+        }))
+      )
+    })
+  }
+
+  request<A, I>(
+    method: string,
+    params: unknown,
+    schema: Schema.Schema<A, I, never>,
+    options?: ClientRequestOptions
+  ): Effect.Effect<A, ClientRequestError> {
+    return ClientRequests.request(this, this.send, method, params, schema, options)
+  }
+
+  createMessage(params: McpSchema.CreateMessageParams, options?: ClientRequestOptions) {
+    return ClientRequests.createMessage(this, this.send, params, options)
+  }
+
+  elicit<A, I extends ElicitFields>(message: string, schema: Schema.Schema<A, I, never>, options?: ClientRequestOptions) {
+    return ClientRequests.elicit(this, this.send, message, schema, options)
+  }
+
+  elicitUrl(options: ElicitUrlOptions) {
+    return ClientRequests.elicitUrl(this, this.send, options)
+  }
+
+  listRoots(options?: ClientRequestOptions) {
+    return ClientRequests.listRoots(this, this.send, options)
+  }
+
   // --- What the server changes -----------------------------------------------------------------------------------
 
   /** Records the outcome of `initialize`. */
@@ -224,6 +390,17 @@ export class SessionState implements Session {
   /** True when a `notifications/message` at `level` passes the client's `logging/setLevel`. */
   wantsLog(level: McpSchema.LoggingLevel): boolean {
     return this.level === undefined || severity[level] >= severity[this.level]
+  }
+
+  /** Subscribes the session to `notifications/resources/updated` for `uri`. */
+  subscribe(uri: string): void {
+    if (!this.open) return
+    ;(this.subscribed ??= new Set()).add(uri)
+    this.index.add(uri, this)
+  }
+
+  unsubscribe(uri: string): void {
+    if (this.subscribed?.delete(uri) === true) this.index.remove(uri, this)
   }
 
   /** Interrupts the handler of a request; an unknown or finished id is ignored, as the spec asks. */
@@ -277,6 +454,14 @@ export class SessionState implements Session {
   markClosed(): void {
     this.open = false
     this.writer = noSink
+    if (this.subscribed !== undefined) {
+      for (const uri of this.subscribed) this.index.remove(uri, this)
+      this.subscribed = undefined
+    }
+    if (this.outgoing !== undefined) {
+      for (const { answer, method } of this.outgoing.values()) Deferred.unsafeDone(answer, Exit.fail(closedBefore(method)))
+      this.outgoing.clear()
+    }
   }
 
   /** Interrupts every handler still running and waits for them. */
@@ -299,6 +484,9 @@ export const makeCurrent = (
     Effect.sync(() => {
       reply(JsonRpc.notification(method, params))
     })
+  // A request goes with the request being handled; when its response cannot carry it (a JSON-only POST), the
+  // session's own stream may.
+  const deliver: Sink = (message) => reply(message) || session.send(message)
   return {
     sessionId: session.id,
     protocolVersion: session.protocolVersion,
@@ -320,6 +508,11 @@ export const makeCurrent = (
         progress,
         ...(total === undefined ? {} : { total }),
         ...(message === undefined ? {} : { message })
-      })
+      }),
+    request: (method, params, schema, options) => ClientRequests.request(session, deliver, method, params, schema, options),
+    createMessage: (params, options) => ClientRequests.createMessage(session, deliver, params, options),
+    elicit: (message, schema, options) => ClientRequests.elicit(session, deliver, message, schema, options),
+    elicitUrl: (options) => ClientRequests.elicitUrl(session, deliver, options),
+    listRoots: (options) => ClientRequests.listRoots(session, deliver, options)
   }
 }
