@@ -89,13 +89,14 @@ export class CapabilityNotDeclared extends Data.TaggedError("CapabilityNotDeclar
  * - `RpcError`: the client answered with a JSON-RPC error (`code`, `data`), e.g. the user refused;
  * - `Timeout`: no answer in time; the request was cancelled (`notifications/cancelled`);
  * - `Closed`: the session closed before the answer, or there was no way to send the request (no open stream);
- * - `Protocol`: the answer does not match the method's result schema (or, for `elicit`, the form's schema).
+ * - `Protocol`: the answer does not match the method's result schema (or, for `elicit`, the form's schema);
+ * - `TooMany`: the session already has its limit of requests to the client awaiting an answer; nothing was sent.
  *
  * @since 0.1.0
  */
 export class ClientRequestError extends Data.TaggedError("ClientRequestError")<{
   readonly method: string
-  readonly reason: "RpcError" | "Timeout" | "Closed" | "Protocol"
+  readonly reason: "RpcError" | "Timeout" | "Closed" | "Protocol" | "TooMany"
   readonly message: string
   readonly code?: number | undefined
   readonly data?: unknown

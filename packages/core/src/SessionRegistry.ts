@@ -76,6 +76,12 @@ export interface Options {
    * JSON-RPC error. Default 256.
    */
   readonly maxInFlight?: number | undefined
+  /**
+   * Requests to the client (`createMessage`, `elicit`, `listRoots`...) one session may have awaiting an answer
+   * at once; past it a new one fails with a `ClientRequestError` of reason `TooMany`, and nothing is sent.
+   * Default 64.
+   */
+  readonly maxPendingClientRequests?: number | undefined
   /** How long `drain` lets requests in flight finish before it stops them. Default 10 seconds. */
   readonly drainTimeout?: Duration.DurationInput | undefined
 }
@@ -163,6 +169,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const clock = yield* Effect.clock
   const maxSessions = options.maxSessions ?? 10_000
   const maxInFlight = options.maxInFlight ?? 256
+  const maxPending = options.maxPendingClientRequests ?? 64
   const idleTimeout = Duration.decode(options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT)
   const drainTimeout = Duration.decode(options.drainTimeout ?? Duration.seconds(10))
   let draining = false
@@ -204,7 +211,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         runForkFor(id, opts.transport),
         Scope.close(lifetime, Exit.void),
         Deferred.await(closed),
-        maxInFlight
+        maxInFlight,
+        maxPending
       )
       if (opts.writer !== undefined) session.setWriter(opts.writer)
       if (opts.initialized === true) session.assumeInitialized(opts.protocolVersion)

@@ -320,4 +320,36 @@ describe("SessionRegistry", () => {
       yield* Effect.yieldNow()
       expect(collect(session, JsonRpc.request(4, "ping"))).toEqual([{ jsonrpc: "2.0", id: 4, result: {} }])
     }).pipe(Effect.provide(quiet)))
+
+  it.scoped("a session's requests to the client are limited: past the limit one fails with TooMany, nothing sent", () =>
+    Effect.gen(function*() {
+      const registry = yield* SessionRegistry.make({ maxPendingClientRequests: 2 })
+      const sent: Array<JsonRpc.Message> = []
+      const session = yield* registry.openDetached({
+        transport: "memory",
+        protocolVersion: "2025-11-25",
+        writer: (message) => sent.push(message) > 0
+      })
+      session.offer(JsonRpc.request("init", "initialize", {
+        protocolVersion: "2025-11-25",
+        capabilities: { roots: {} },
+        clientInfo: { name: "silent", version: "0" }
+      }), () => true)
+      // A client that never answers: two requests wait, the third is refused at once.
+      const waiting = yield* Effect.forEach([1, 2], () => Effect.fork(session.listRoots()))
+      yield* Effect.yieldNow()
+      const third = yield* Effect.flip(session.listRoots())
+      expect(third).toMatchObject({ _tag: "ClientRequestError", reason: "TooMany", method: "roots/list" })
+      expect(sent.filter((m) => "method" in m && m.method === "roots/list")).toHaveLength(2)
+      // An answer frees a place.
+      const first = sent.find((m) => "method" in m && m.method === "roots/list")
+      if (first === undefined || !("id" in first) || first.id === null) throw new Error("no request was sent")
+      session.offer(JsonRpc.success(first.id, { roots: [] }), () => true)
+      expect(yield* Fiber.join(waiting[0]!)).toEqual([])
+      const fourth = yield* Effect.fork(session.listRoots())
+      yield* Effect.yieldNow()
+      expect(sent.filter((m) => "method" in m && m.method === "roots/list")).toHaveLength(3)
+      yield* Fiber.interrupt(fourth)
+      yield* Fiber.interrupt(waiting[1]!)
+    }).pipe(Effect.provide(quiet)))
 })

@@ -157,7 +157,9 @@ export class SessionState implements Session {
     readonly close: Effect.Effect<void>,
     readonly closed: Effect.Effect<void>,
     /** Requests that may be in flight at once; past it a request is answered with an error at once. */
-    private readonly maxInFlight: number = Infinity
+    private readonly maxInFlight: number = Infinity,
+    /** Requests to the client that may await an answer at once; past it a new one fails with `TooMany`. */
+    private readonly maxPending: number = Infinity
   ) {
     this.version = protocolVersion
     this.lastActiveAt = clock.unsafeCurrentTimeMillis()
@@ -304,6 +306,15 @@ export class SessionState implements Session {
   ): Effect.Effect<unknown, ClientRequestError> {
     return Effect.suspend(() => {
       if (!this.open) return Effect.fail(closedBefore(method))
+      if (this.outgoing !== undefined && this.outgoing.size >= this.maxPending) {
+        return Effect.fail(
+          new ClientRequestError({
+            method,
+            reason: "TooMany",
+            message: `This session already has ${this.maxPending} requests to the client awaiting an answer`
+          })
+        )
+      }
       const id = ++this.lastRequestId
       const answer = Deferred.unsafeMake<unknown, ClientRequestError>(FiberId.none)
       const outgoing = this.outgoing ??= new Map()
