@@ -229,7 +229,8 @@ const ElicitationEnums = McpTool.make("test_elicitation_sep1330_enums", {
 })
 
 // SEP-1613: the suite looks for `$schema` (2020-12), `$defs` and `additionalProperties: false` in the listing.
-// An identified struct lands in `$defs`, and structs are closed; `$schema` is what effect-mcp leaves out.
+// Structs are closed and 2025-11-25 listings carry `$schema`; `$defs` is what is missing: the identified struct
+// is inlined, as every definition that is not recursive is.
 const Address = Schema.Struct({
   street: Schema.optional(Schema.String),
   city: Schema.optional(Schema.String)

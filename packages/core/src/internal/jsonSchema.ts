@@ -6,8 +6,10 @@
  *
  * - Dialect: 2025-11-25 made JSON Schema 2020-12 the default dialect (`$defs`, `prefixItems`); older revisions
  *   are read as draft-07 in practice (`definitions`, `items` arrays), which is what the official SDKs' validators
- *   assume. `$schema` is left out: each revision fixes its dialect, and a `$schema` some validators do not know
- *   (Ajv's default instance and 2020-12) makes them throw.
+ *   assume. The 2020-12 variant names its dialect in `$schema` (as SEP-1613's examples do, and the conformance
+ *   suite checks); the draft-07 one leaves it out, as the older revisions never asked for it. The official
+ *   TypeScript SDK client (1.32) compiles output schemas with an Ajv of draft-07 that does not validate schemas
+ *   against their meta-schema (`validateSchema: false`), so a 2020-12 `$schema` does not trouble it.
  * - References: Effect moves every schema with an identifier (`Int`, `Trimmed`, `UUID`, classes...) into `$defs`
  *   and points at it, often with sibling keywords that draft-07 ignores. Every definition that is not recursive
  *   is inlined, so the model reads one flat schema and Effect's identifiers disappear; recursive ones (`suspend`)
@@ -38,6 +40,12 @@ export type Dialect = "draft-07" | "2020-12"
  * @internal
  */
 export const dialectOf = (protocolVersion: string): Dialect => protocolVersion >= "2025-11-25" ? "2020-12" : "draft-07"
+
+/**
+ * The `$schema` of the 2020-12 variant.
+ * @internal
+ */
+export const DIALECT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 
 /** @internal */
 export type JsonObject = { readonly [key: string]: unknown }
@@ -99,6 +107,7 @@ export const objectSchema = <A, I>(
   const kept = cleaner.keptDefinitions()
   const defsKey = dialect === "2020-12" ? "$defs" : "definitions"
   return Either.right({
+    ...(dialect === "2020-12" ? { $schema: DIALECT_2020_12 } : {}),
     ...(root.type === "object" ? {} : { type: "object" }),
     ...root,
     ...(Array.isArray(root.anyOf) || Array.isArray(root.oneOf) ? {} : {

@@ -28,10 +28,12 @@ export const NOT_YET_IMPLEMENTED: ReadonlyArray<NotYetImplemented> = [
   {
     mode: "server",
     scenario: "json-schema-2020-12",
-    reason: "(a pending scenario) McpTool derives inputSchema from an Effect Schema as draft-07 and leaves `$schema` " +
-      "out; the suite wants `$schema: https://json-schema.org/draft/2020-12/schema` kept ($defs and " +
-      "additionalProperties already pass). Sending 2020-12 needs a listing per negotiated revision: the official " +
-      "TypeScript SDK client (1.32) compiles output schemas with a draft-07 Ajv, which rejects the 2020-12 meta-schema"
+    reason: "(a pending scenario) `$schema: https://json-schema.org/draft/2020-12/schema` and " +
+      "`additionalProperties: false` now pass (2025-11-25 listings name their dialect; the official TypeScript SDK " +
+      "client 1.32 accepts it, its Ajv does not validate meta-schemas). What fails is `$defs`: the suite wants the " +
+      "fixture's `address` kept as `$defs.address` behind a `$ref`, and effect-mcp inlines every definition that is " +
+      "not recursive (jsonSchema.ts), so the model reads one flat schema; keeping it needs a way for a user to ask " +
+      "for a named definition to stay shared"
   }
 ]
 
