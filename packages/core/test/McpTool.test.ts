@@ -89,7 +89,14 @@ const UnionInput = McpTool.make("union_input", {
   handler: (input) => Effect.succeed("a" in input ? input.a : String(input.b))
 })
 
-const SchemaServer = Layer.mergeAll(NastyTool, NoArguments, ClassInput, RecursiveInput, UnionInput).pipe(
+// `shared` keeps a definition in `$defs` by name; the same struct unmarked is inlined.
+const Point = Schema.Struct({ x: Schema.Number, y: Schema.Number })
+const SharedInput = McpTool.make("shared_input", {
+  input: Schema.Struct({ from: McpTool.shared("point")(Point), to: McpTool.shared("point")(Point), mid: Point }),
+  handler: () => Effect.succeed("ok")
+})
+
+const SchemaServer = Layer.mergeAll(NastyTool, NoArguments, ClassInput, RecursiveInput, UnionInput, SharedInput).pipe(
   Layer.provideMerge(DemoServer.layer)
 )
 
@@ -299,6 +306,30 @@ describe("McpTool", () => {
           expect(union.type).toBe("object")
           expect(union.anyOf).toHaveLength(2)
         }
+      }).pipe(Effect.provide(SchemaServer)))
+
+    it.scoped("shared: a definition kept by name in $defs (definitions for draft-07), without its marker", () =>
+      Effect.gen(function*() {
+        const point = {
+          type: "object",
+          required: ["x", "y"],
+          properties: { x: { type: "number" }, y: { type: "number" } },
+          additionalProperties: false
+        }
+        for (const [version, defs] of [["2025-11-25", "$defs"], ["2025-06-18", "definitions"]] as const) {
+          const tools = yield* toolsAt(version)
+          expect(tools.get("shared_input")?.inputSchema).toEqual({
+            ...dialectOf(version),
+            type: "object",
+            required: ["from", "to", "mid"],
+            properties: { from: { $ref: `#/${defs}/point` }, to: { $ref: `#/${defs}/point` }, mid: point },
+            additionalProperties: false,
+            [defs]: { point }
+          })
+        }
+        const client = yield* McpTest.makeClient()
+        const p = { x: 1, y: 2 }
+        expect((yield* client.callTool("shared_input", { from: p, to: p, mid: p })).isError).toBeUndefined()
       }).pipe(Effect.provide(SchemaServer)))
 
     it.scoped("calls decode with the same schemas as before", () =>

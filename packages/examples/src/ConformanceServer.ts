@@ -229,12 +229,12 @@ const ElicitationEnums = McpTool.make("test_elicitation_sep1330_enums", {
 })
 
 // SEP-1613: the suite looks for `$schema` (2020-12), `$defs` and `additionalProperties: false` in the listing.
-// Structs are closed and 2025-11-25 listings carry `$schema`; `$defs` is what is missing: the identified struct
-// is inlined, as every definition that is not recursive is.
-const Address = Schema.Struct({
+// Structs are closed, 2025-11-25 listings carry `$schema`, and `McpTool.shared` keeps `address` in `$defs`
+// (other definitions that are not recursive are inlined).
+const Address = McpTool.shared("address")(Schema.Struct({
   street: Schema.optional(Schema.String),
   city: Schema.optional(Schema.String)
-}).annotations({ identifier: "address" })
+}))
 
 const JsonSchema202012 = McpTool.make("json_schema_2020_12_tool", {
   description: "Has an input schema with $defs and additionalProperties (SEP-1613)",

@@ -24,18 +24,7 @@ export interface NotYetImplemented {
  * The scenarios expected to fail for now. Each run fails on any other failure, and on an entry here that passes
  * (then remove it).
  */
-export const NOT_YET_IMPLEMENTED: ReadonlyArray<NotYetImplemented> = [
-  {
-    mode: "server",
-    scenario: "json-schema-2020-12",
-    reason: "(a pending scenario) `$schema: https://json-schema.org/draft/2020-12/schema` and " +
-      "`additionalProperties: false` now pass (2025-11-25 listings name their dialect; the official TypeScript SDK " +
-      "client 1.32 accepts it, its Ajv does not validate meta-schemas). What fails is `$defs`: the suite wants the " +
-      "fixture's `address` kept as `$defs.address` behind a `$ref`, and effect-mcp inlines every definition that is " +
-      "not recursive (jsonSchema.ts), so the model reads one flat schema; keeping it needs a way for a user to ask " +
-      "for a named definition to stay shared"
-  }
-]
+export const NOT_YET_IMPLEMENTED: ReadonlyArray<NotYetImplemented> = []
 
 /** One check of a scenario, as the suite writes it to `checks.json`. */
 export interface Check {
