@@ -157,8 +157,10 @@ export interface ClientRequests {
   /**
    * `elicitation/create` in form mode: asks the user to fill a form whose fields are `schema`'s, a struct of
    * strings, numbers, integers, booleans and string enums (single, or an array for several), with the fields'
-   * `title`, `description` and `default` annotations (and `optionalWith` defaults). An accepted answer is decoded
-   * with `schema`. Needs `elicitation` (form mode).
+   * `title`, `description` and `default` annotations (and `optionalWith` defaults). A union of titled literals is
+   * a titled choice (`oneOf`, or `items.anyOf` in an array); a literal enum annotated with
+   * `jsonSchema: { enumNames }` keeps those legacy labels. An accepted answer is decoded with `schema`. Needs
+   * `elicitation` (form mode).
    */
   elicit<A, I extends ElicitFields>(
     message: string,

@@ -23,7 +23,7 @@ import * as Layer from "effect/Layer"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { messageOf, provideHandler } from "./internal/handler.js"
-import { objectSchemas, type ObjectSchemas } from "./internal/jsonSchema.js"
+import { objectSchemas, type ObjectSchemas, SHARED } from "./internal/jsonSchema.js"
 import * as JsonRpc from "./JsonRpc.js"
 import type * as McpSchema from "./McpSchema.js"
 import { McpServer, type ToolEntry } from "./McpServer.js"
@@ -40,6 +40,17 @@ export const image = (data: string, mimeType: string): McpSchema.Content => ({ t
 
 /** A tool result flagged as an error, which the model sees (unlike a protocol error). @since 0.1.0 */
 export const error = (message: string): McpSchema.CallToolResult => ({ content: [text(message)], isError: true })
+
+/**
+ * Names a schema (its `identifier`) and keeps it in the listed JSON Schema's `$defs` (`definitions` for draft-07),
+ * behind a `$ref`, instead of inlining it as every other definition that is not recursive is: for a part several
+ * fields share, or a client that wants it by name. Use it inside a tool's input or output, e.g.
+ * `address: McpTool.shared("address")(Address)`. It sets a `jsonSchema` annotation, so it replaces one the schema had.
+ *
+ * @since 0.1.0
+ */
+export const shared = (identifier: string) => <A, I, R>(schema: Schema.Schema<A, I, R>): Schema.Schema<A, I, R> =>
+  schema.annotations({ identifier, jsonSchema: { [SHARED]: true } })
 
 /** Structured content is a JSON object. @since 0.1.0 */
 export type StructuredObject = { readonly [key: string]: unknown }

@@ -33,6 +33,9 @@ class Database extends Context.Tag("test/Database")<Database, {
   readonly lookup: (key: string) => Effect.Effect<string, NotFound>
 }>() {}
 
+/** What a 2025-11-25 listing's schemas start with: their dialect. */
+const Dialect2020 = { $schema: "https://json-schema.org/draft/2020-12/schema" } as const
+
 const DatabaseLive = Layer.succeed(Database, {
   lookup: (key) =>
     key === "answer" ? Effect.succeed("42") : Effect.fail(new NotFound({ message: `no entry for ${key}` }))
@@ -257,13 +260,15 @@ describe("McpServer", () => {
           name: "echo",
           description: "Returns the text it is given",
           inputSchema: {
-            type: "object",
+            ...Dialect2020,
+          type: "object",
             required: ["text"],
             properties: { text: { type: "string" } },
             additionalProperties: false
           }
         })
         expect(byName.get("add")?.outputSchema).toEqual({
+          ...Dialect2020,
           type: "object",
           required: ["sum"],
           properties: { sum: { type: "number" } },
@@ -272,6 +277,7 @@ describe("McpServer", () => {
         expect(byName.get("echo")?.outputSchema).toBeUndefined()
         // No arguments: an object schema (Effect's `{}` also admits arrays, and says so without `type`).
         expect(byName.get("explode")?.inputSchema).toEqual({
+          ...Dialect2020,
           type: "object",
           properties: {},
           required: [],
@@ -768,7 +774,7 @@ describe("McpServer", () => {
           title: "An annotated tool",
           description: "Shows every listing field",
           icons,
-          inputSchema: { type: "object", properties: {}, required: [], additionalProperties: false },
+          inputSchema: { ...Dialect2020, type: "object", properties: {}, required: [], additionalProperties: false },
           annotations: { title: "Annotated", readOnlyHint: true, openWorldHint: false },
           _meta: { "example.com/tier": "free" }
         }])
@@ -1015,7 +1021,13 @@ describe("McpServer", () => {
         expect(b.sent).toEqual([])
         const listed = (yield* a.result(McpSchema.ListToolsResult, "tools/list")).tools.find((t) => t.name === "extra")
         // An input of `Struct({})` is still an object schema, as clients require.
-        expect(listed?.inputSchema).toEqual({ type: "object", properties: {}, required: [], additionalProperties: false })
+        expect(listed?.inputSchema).toEqual({
+          ...Dialect2020,
+          type: "object",
+          properties: {},
+          required: [],
+          additionalProperties: false
+        })
         expect(textOf(yield* a.callTool("extra", {}))).toBe("extra")
         expect(yield* a.result(McpSchema.ReadResourceResult, "resources/read", { uri: "extra://items/7" })).toEqual({
           contents: [{ uri: "extra://items/7", text: "7" }]

@@ -80,6 +80,10 @@ const Form = Schema.Struct({
       Schema.Literal("r").annotations({ title: "Red" }),
       Schema.Literal("g").annotations({ title: "Green" })
     )).annotations({ title: "Colors" })
+  ),
+  // The legacy titled enum: labels given as `enumNames` in a `jsonSchema` annotation.
+  paper: Schema.optional(
+    Schema.Literal("a4", "letter").annotations({ title: "Paper", jsonSchema: { enumNames: ["A4", "US Letter"] } })
   )
 })
 
@@ -254,7 +258,8 @@ describe("requests to the client", () => {
                 type: "array",
                 title: "Colors",
                 items: { anyOf: [{ const: "r", title: "Red" }, { const: "g", title: "Green" }] }
-              }
+              },
+              paper: { type: "string", title: "Paper", enum: ["a4", "letter"], enumNames: ["A4", "US Letter"] }
             },
             required: ["confirm", "size", "copies"]
           }

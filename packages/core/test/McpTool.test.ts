@@ -89,7 +89,14 @@ const UnionInput = McpTool.make("union_input", {
   handler: (input) => Effect.succeed("a" in input ? input.a : String(input.b))
 })
 
-const SchemaServer = Layer.mergeAll(NastyTool, NoArguments, ClassInput, RecursiveInput, UnionInput).pipe(
+// `shared` keeps a definition in `$defs` by name; the same struct unmarked is inlined.
+const Point = Schema.Struct({ x: Schema.Number, y: Schema.Number })
+const SharedInput = McpTool.make("shared_input", {
+  input: Schema.Struct({ from: McpTool.shared("point")(Point), to: McpTool.shared("point")(Point), mid: Point }),
+  handler: () => Effect.succeed("ok")
+})
+
+const SchemaServer = Layer.mergeAll(NastyTool, NoArguments, ClassInput, RecursiveInput, UnionInput, SharedInput).pipe(
   Layer.provideMerge(DemoServer.layer)
 )
 
@@ -101,6 +108,10 @@ const toolsAt = (protocolVersion: string) =>
     const { tools } = yield* client.listTools()
     return new Map(tools.map((tool) => [tool.name, tool]))
   })
+
+/** The `$schema` a revision's tool schemas carry at their root: 2020-12's is named, draft-07's left out. */
+const dialectOf = (version: string) =>
+  version === "2025-11-25" ? { $schema: "https://json-schema.org/draft/2020-12/schema" } : {}
 
 /** Every value of `key` anywhere in `value`. */
 const valuesOf = (value: unknown, key: string): Array<unknown> => {
@@ -136,12 +147,14 @@ describe("McpTool", () => {
         for (const version of ["2025-06-18", "2025-11-25"]) {
           const tools = yield* toolsAt(version)
           expect(tools.get("sleep")?.inputSchema).toEqual({
+            ...dialectOf(version),
             type: "object",
             required: ["ms"],
             properties: { ms: { type: "number", minimum: 0, maximum: 600_000 } },
             additionalProperties: false
           })
           expect(tools.get("add")?.outputSchema).toEqual({
+            ...dialectOf(version),
             type: "object",
             required: ["sum"],
             properties: { sum: { type: "number" } },
@@ -155,7 +168,7 @@ describe("McpTool", () => {
         const tools = yield* toolsAt("2025-11-25")
         const schema = tools.get("nasty")!.inputSchema
         expect(schema.type).toBe("object")
-        expect(schema.$schema).toBeUndefined()
+        expect(schema.$schema).toBe("https://json-schema.org/draft/2020-12/schema")
         expect(schema.additionalProperties).toBe(false)
         expect(schema.required).toEqual(Object.keys(Nasty.fields).filter((name) => name !== "count"))
         expect(schema.properties).toEqual({
@@ -221,11 +234,16 @@ describe("McpTool", () => {
             additionalProperties: false
           }
         })
-        // Nothing of Effect's own: no markers, no generated titles, only the one the user wrote.
+        // Nothing of Effect's own: no markers, no generated titles, only the one the user wrote; the dialect is
+        // named once, at the root.
         for (const tool of tools.values()) {
-          for (const key of ["$id", "$comment", "$schema", "definitions"]) {
+          for (const key of ["$id", "$comment", "definitions"]) {
             expect(valuesOf(tool.inputSchema, key)).toEqual([])
             expect(valuesOf(tool.outputSchema, key)).toEqual([])
+          }
+          expect(valuesOf(tool.inputSchema, "$schema")).toEqual(["https://json-schema.org/draft/2020-12/schema"])
+          if (tool.outputSchema !== undefined) {
+            expect(valuesOf(tool.outputSchema, "$schema")).toEqual(["https://json-schema.org/draft/2020-12/schema"])
           }
         }
         expect(valuesOf(schema, "title")).toEqual(["Retries"])
@@ -236,6 +254,7 @@ describe("McpTool", () => {
         const tools = yield* toolsAt("2025-06-18")
         const schema = tools.get("nasty")!.inputSchema
         expect(schema.$defs).toBeUndefined()
+        expect(schema.$schema).toBeUndefined()
         expect(Object.keys(schema.definitions ?? {})).toEqual(["Tree"])
         expect(valuesOf(schema, "$ref")).toEqual(["#/definitions/Tree", "#/definitions/Tree"])
         expect(schema.properties).toMatchObject({
@@ -267,12 +286,14 @@ describe("McpTool", () => {
           const tools = yield* toolsAt(version)
           const defs = version === "2025-11-25" ? "$defs" : "definitions"
           expect(tools.get("no_arguments")?.inputSchema).toEqual({
+            ...dialectOf(version),
             type: "object",
             properties: {},
             required: [],
             additionalProperties: false
           })
           expect(tools.get("class_input")?.inputSchema).toEqual({
+            ...dialectOf(version),
             type: "object",
             required: ["name"],
             properties: { name: { type: "string" }, age: { type: "integer", minimum: 0 } },
@@ -285,6 +306,30 @@ describe("McpTool", () => {
           expect(union.type).toBe("object")
           expect(union.anyOf).toHaveLength(2)
         }
+      }).pipe(Effect.provide(SchemaServer)))
+
+    it.scoped("shared: a definition kept by name in $defs (definitions for draft-07), without its marker", () =>
+      Effect.gen(function*() {
+        const point = {
+          type: "object",
+          required: ["x", "y"],
+          properties: { x: { type: "number" }, y: { type: "number" } },
+          additionalProperties: false
+        }
+        for (const [version, defs] of [["2025-11-25", "$defs"], ["2025-06-18", "definitions"]] as const) {
+          const tools = yield* toolsAt(version)
+          expect(tools.get("shared_input")?.inputSchema).toEqual({
+            ...dialectOf(version),
+            type: "object",
+            required: ["from", "to", "mid"],
+            properties: { from: { $ref: `#/${defs}/point` }, to: { $ref: `#/${defs}/point` }, mid: point },
+            additionalProperties: false,
+            [defs]: { point }
+          })
+        }
+        const client = yield* McpTest.makeClient()
+        const p = { x: 1, y: 2 }
+        expect((yield* client.callTool("shared_input", { from: p, to: p, mid: p })).isError).toBeUndefined()
       }).pipe(Effect.provide(SchemaServer)))
 
     it.scoped("calls decode with the same schemas as before", () =>
@@ -380,15 +425,18 @@ describe("McpTool", () => {
         yield* Effect.flatMap(McpClient.makeStreamableHttp({ url }), exercise).pipe(
           Effect.provide(NodeHttpClient.layerUndici)
         )
-        // The official client validates structuredContent against the listed outputSchema.
+        // The official client validates structuredContent against the listed outputSchema, which names 2020-12 in
+        // `$schema` (it negotiates 2025-11-25): its Ajv (draft-07, `validateSchema: false`) compiles it all the same.
         const sdk = yield* sdkClient(url)
         const seen = yield* Effect.promise(async () => {
-          await sdk.listTools()
+          const { tools } = await sdk.listTools()
           return {
+            outputDialect: tools.find((tool) => tool.name === "later")?.outputSchema?.$schema,
             later: await sdk.callTool({ name: "later", arguments: { from: from.toISOString(), days: "2" } }),
             divide: await sdk.callTool({ name: "divide", arguments: { a: 1, b: 0 } })
           }
         })
+        expect(seen.outputDialect).toBe("https://json-schema.org/draft/2020-12/schema")
         expect(seen.later.structuredContent).toEqual({ at: "2025-01-14T15:00:58.000Z" })
         expect(seen.divide).toEqual({ content: [{ type: "text", text: "cannot divide 1 by zero" }], isError: true })
       }))

@@ -3,9 +3,8 @@
  * tools, resources and prompts its server scenarios call by name, with the contents they check, written with
  * effect-mcp's public API only. `conformance.ts` serves it; `test/Conformance.test.ts` runs the suite on it.
  *
- * What effect-mcp cannot do yet is served as a clear tool error rather than faked: asking the client for
- * sampling or elicitation (`test_sampling`, `test_elicitation*`) needs requests from the server to the client,
- * and `test://watched-resource` is readable but cannot be subscribed to.
+ * The sampling and elicitation tools (`test_sampling`, `test_elicitation*`) ask the client through
+ * `CurrentSession`; a client without the capability gets a tool error.
  *
  * @since 0.1.0
  */
@@ -13,7 +12,7 @@ import * as McpPrompt from "@effect-mcp/core/McpPrompt"
 import * as McpResource from "@effect-mcp/core/McpResource"
 import type * as McpSchema from "@effect-mcp/core/McpSchema"
 import * as McpServer from "@effect-mcp/core/McpServer"
-import { CurrentSession } from "@effect-mcp/core/McpSession"
+import { CurrentSession, type Elicited } from "@effect-mcp/core/McpSession"
 import * as McpTool from "@effect-mcp/core/McpTool"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -28,9 +27,6 @@ const PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwA
 const WAV = "UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA="
 
 const NoArguments = Schema.Struct({})
-
-const notYet = (what: string): McpSchema.CallToolResult =>
-  McpTool.error(`Not supported yet: ${what} needs requests from the server to the client, which effect-mcp cannot send yet`)
 
 /** The error `test_error_handling` fails with: a typed failure, which the model sees as `isError: true`. */
 class IntentionalError extends Data.TaggedError("IntentionalError")<{ readonly message: string }> {}
@@ -138,33 +134,107 @@ const Reconnection = McpTool.make("test_reconnection", {
 const Sampling = McpTool.make("test_sampling", {
   description: "Asks the client's LLM to answer a prompt (sampling/createMessage)",
   input: Schema.Struct({ prompt: Schema.String.annotations({ description: "The prompt to send to the LLM" }) }),
-  handler: () => Effect.succeed(notYet("sampling/createMessage"))
+  // A client without `sampling` fails the request (CapabilityNotDeclared): the model sees a tool error.
+  handler: ({ prompt }) =>
+    Effect.gen(function*() {
+      const session = yield* CurrentSession
+      const result = yield* session.createMessage({
+        messages: [{ role: "user", content: { type: "text", text: prompt } }],
+        maxTokens: 100
+      })
+      const content = Array.isArray(result.content) ? result.content : [result.content]
+      const text = content.map((block) => block.type === "text" ? block.text : `[${block.type}]`).join("")
+      return `LLM response: ${text}`
+    })
+})
+
+/** An elicitation's outcome, as the suite's tools report it. */
+const describe = (prefix: string, result: Elicited<unknown>): string =>
+  `${prefix}: action=${result.action}, content=${JSON.stringify(result.action === "accept" ? result.content : {})}`
+
+const UserInfo = Schema.Struct({
+  username: Schema.String.annotations({ description: "User's response" }),
+  email: Schema.String.annotations({ description: "User's email address" })
 })
 
 const Elicitation = McpTool.make("test_elicitation", {
   description: "Asks the user for input (elicitation/create)",
   input: Schema.Struct({ message: Schema.String.annotations({ description: "The message to show the user" }) }),
-  handler: () => Effect.succeed(notYet("elicitation/create"))
+  handler: ({ message }) =>
+    Effect.gen(function*() {
+      const session = yield* CurrentSession
+      return describe("User response", yield* session.elicit(message, UserInfo))
+    })
+})
+
+// SEP-1034: every primitive field has a default, given as `optionalWith` defaults (so none is required, and an
+// answer that leaves one out decodes to it).
+const WithDefaults = Schema.Struct({
+  name: Schema.optionalWith(Schema.String.annotations({ description: "User name" }), { default: () => "John Doe" }),
+  age: Schema.optionalWith(Schema.Int.annotations({ description: "User age" }), { default: () => 30 }),
+  score: Schema.optionalWith(Schema.Number.annotations({ description: "User score" }), { default: () => 95.5 }),
+  status: Schema.optionalWith(
+    Schema.Literal("active", "inactive", "pending").annotations({ description: "User status" }),
+    { default: () => "active" as const }
+  ),
+  verified: Schema.optionalWith(Schema.Boolean.annotations({ description: "Verification status" }), {
+    default: () => true
+  })
 })
 
 const ElicitationDefaults = McpTool.make("test_elicitation_sep1034_defaults", {
   description: "Asks the user for input with a default for every primitive type (SEP-1034)",
   input: NoArguments,
-  handler: () => Effect.succeed(notYet("elicitation/create"))
+  handler: () =>
+    Effect.gen(function*() {
+      const session = yield* CurrentSession
+      return describe(
+        "Elicitation completed",
+        yield* session.elicit("Please review and update the form fields with defaults", WithDefaults)
+      )
+    })
+})
+
+// SEP-1330: the five kinds of choice. A union of titled literals is a titled choice (`oneOf`; `items.anyOf` in an
+// array), and a `jsonSchema` annotation adds the legacy labels (`enumNames`).
+const titled = <const V extends string>(value: V, title: string) => Schema.Literal(value).annotations({ title })
+
+const Choices = Schema.Struct({
+  untitledSingle: Schema.Literal("option1", "option2", "option3").annotations({ description: "Choose one option" }),
+  titledSingle: Schema.Union(
+    titled("value1", "First Option"),
+    titled("value2", "Second Option"),
+    titled("value3", "Third Option")
+  ).annotations({ description: "Choose one titled option" }),
+  legacyEnum: Schema.Literal("opt1", "opt2", "opt3").annotations({
+    description: "Choose one option (legacy titles)",
+    jsonSchema: { enumNames: ["Option One", "Option Two", "Option Three"] }
+  }),
+  untitledMulti: Schema.Array(Schema.Literal("option1", "option2", "option3")).annotations({
+    description: "Choose several options"
+  }),
+  titledMulti: Schema.Array(
+    Schema.Union(titled("value1", "First Choice"), titled("value2", "Second Choice"), titled("value3", "Third Choice"))
+  ).annotations({ description: "Choose several titled options" })
 })
 
 const ElicitationEnums = McpTool.make("test_elicitation_sep1330_enums", {
   description: "Asks the user to choose from every kind of enum (SEP-1330)",
   input: NoArguments,
-  handler: () => Effect.succeed(notYet("elicitation/create"))
+  handler: () =>
+    Effect.gen(function*() {
+      const session = yield* CurrentSession
+      return describe("Elicitation completed", yield* session.elicit("Please choose from the options", Choices))
+    })
 })
 
 // SEP-1613: the suite looks for `$schema` (2020-12), `$defs` and `additionalProperties: false` in the listing.
-// An identified struct lands in `$defs`, and structs are closed; `$schema` is what effect-mcp leaves out.
-const Address = Schema.Struct({
+// Structs are closed, 2025-11-25 listings carry `$schema`, and `McpTool.shared` keeps `address` in `$defs`
+// (other definitions that are not recursive are inlined).
+const Address = McpTool.shared("address")(Schema.Struct({
   street: Schema.optional(Schema.String),
   city: Schema.optional(Schema.String)
-}).annotations({ identifier: "address" })
+}))
 
 const JsonSchema202012 = McpTool.make("json_schema_2020_12_tool", {
   description: "Has an input schema with $defs and additionalProperties (SEP-1613)",

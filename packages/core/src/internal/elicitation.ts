@@ -58,7 +58,18 @@ const field = (name: string, node: Json, fallback: unknown): McpSchema.Primitive
     case "string": {
       if (node.enum !== undefined) {
         if (!isStringArray(node.enum)) throw new NotAForm(`field "${name}"`, "is an enum of other values than strings")
-        return { type: "string", ...text(node), enum: node.enum, ...(typeof given === "string" ? { default: given } : {}) }
+        // The labels of the legacy titled enum (before `oneOf`), from a `jsonSchema` annotation: one per value.
+        const names = node.enumNames
+        if (names !== undefined && !(isStringArray(names) && names.length === node.enum.length)) {
+          throw new NotAForm(`field "${name}"`, "has enumNames that are not one string per value of its enum")
+        }
+        return {
+          type: "string",
+          ...text(node),
+          enum: node.enum,
+          ...(names !== undefined ? { enumNames: names } : {}),
+          ...(typeof given === "string" ? { default: given } : {})
+        }
       }
       const format = node.format
       return {

@@ -6,12 +6,15 @@
  *
  * - Dialect: 2025-11-25 made JSON Schema 2020-12 the default dialect (`$defs`, `prefixItems`); older revisions
  *   are read as draft-07 in practice (`definitions`, `items` arrays), which is what the official SDKs' validators
- *   assume. `$schema` is left out: each revision fixes its dialect, and a `$schema` some validators do not know
- *   (Ajv's default instance and 2020-12) makes them throw.
+ *   assume. The 2020-12 variant names its dialect in `$schema` (as SEP-1613's examples do, and the conformance
+ *   suite checks); the draft-07 one leaves it out, as the older revisions never asked for it. The official
+ *   TypeScript SDK client (1.32) compiles output schemas with an Ajv of draft-07 that does not validate schemas
+ *   against their meta-schema (`validateSchema: false`), so a 2020-12 `$schema` does not trouble it.
  * - References: Effect moves every schema with an identifier (`Int`, `Trimmed`, `UUID`, classes...) into `$defs`
  *   and points at it, often with sibling keywords that draft-07 ignores. Every definition that is not recursive
  *   is inlined, so the model reads one flat schema and Effect's identifiers disappear; recursive ones (`suspend`)
- *   stay in `$defs`/`definitions`.
+ *   stay in `$defs`/`definitions`, and so do those the user marked as shared (`McpTool.shared`: a `jsonSchema`
+ *   annotation with the `SHARED` marker, which is removed).
  * - Effect's titles: its filters title themselves like code (`lessThanOrEqualTo(600000)`, `int`), which is noise
  *   to a model; they go. Titles and descriptions the user wrote stay.
  * - Effect's descriptions: those of its filters restate a constraint the schema already carries as a keyword
@@ -38,6 +41,19 @@ export type Dialect = "draft-07" | "2020-12"
  * @internal
  */
 export const dialectOf = (protocolVersion: string): Dialect => protocolVersion >= "2025-11-25" ? "2020-12" : "draft-07"
+
+/**
+ * The `$schema` of the 2020-12 variant.
+ * @internal
+ */
+export const DIALECT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+
+/**
+ * The keyword `McpTool.shared` puts on a definition (through a `jsonSchema` annotation, which Effect merges into
+ * it) so that it stays in `$defs` rather than being inlined; it is removed from the listing.
+ * @internal
+ */
+export const SHARED = "x-effect-mcp-shared"
 
 /** @internal */
 export type JsonObject = { readonly [key: string]: unknown }
@@ -99,6 +115,7 @@ export const objectSchema = <A, I>(
   const kept = cleaner.keptDefinitions()
   const defsKey = dialect === "2020-12" ? "$defs" : "definitions"
   return Either.right({
+    ...(dialect === "2020-12" ? { $schema: DIALECT_2020_12 } : {}),
     ...(root.type === "object" ? {} : { type: "object" }),
     ...root,
     ...(Array.isArray(root.anyOf) || Array.isArray(root.oneOf) ? {} : {
@@ -202,9 +219,9 @@ const referencesIn = (value: unknown, into: Set<string>): void => {
 }
 
 class Cleaner {
-  /** Definitions on a reference cycle: they cannot be inlined. */
+  /** Definitions on a reference cycle, which cannot be inlined, and those marked as shared: they stay. */
   private readonly recursive: ReadonlySet<string>
-  /** Recursive definitions referred to so far, which the result must carry. */
+  /** Definitions that stay and are referred to so far, which the result must carry. */
   private readonly kept = new Set<string>()
 
   constructor(private readonly defs: JsonObject, private readonly dialect: Dialect) {
@@ -228,6 +245,9 @@ class Cleaner {
         seen.add(next)
         for (const ref of edges.get(next) ?? []) stack.push(ref)
       }
+    }
+    for (const [name, def] of Object.entries(defs)) {
+      if (isObject(def) && def[SHARED] === true) recursive.add(name)
     }
     this.recursive = recursive
   }
@@ -309,6 +329,8 @@ class Cleaner {
       } else if (key === "description" && typeof value === "string" && isEffectDescription(value)) {
         continue
       } else if (key === "$id" && typeof value === "string" && value.startsWith("/schemas/")) {
+        continue
+      } else if (key === SHARED) {
         continue
       } else {
         out[key] = value

@@ -20,28 +20,11 @@ export interface NotYetImplemented {
   readonly reason: string
 }
 
-const serverRequests = (method: string) =>
-  `the tool must send ${method} to the client and wait for its answer; CurrentSession cannot send requests to the ` +
-  `client yet (server-to-client requests are being built), so the fixture's tool answers "not supported yet"`
-
 /**
  * The scenarios expected to fail for now. Each run fails on any other failure, and on an entry here that passes
  * (then remove it).
  */
-export const NOT_YET_IMPLEMENTED: ReadonlyArray<NotYetImplemented> = [
-  { mode: "server", scenario: "tools-call-sampling", reason: serverRequests("sampling/createMessage") },
-  { mode: "server", scenario: "tools-call-elicitation", reason: serverRequests("elicitation/create") },
-  { mode: "server", scenario: "elicitation-sep1034-defaults", reason: serverRequests("elicitation/create") },
-  { mode: "server", scenario: "elicitation-sep1330-enums", reason: serverRequests("elicitation/create") },
-  {
-    mode: "server",
-    scenario: "json-schema-2020-12",
-    reason: "(a pending scenario) McpTool derives inputSchema from an Effect Schema as draft-07 and leaves `$schema` " +
-      "out; the suite wants `$schema: https://json-schema.org/draft/2020-12/schema` kept ($defs and " +
-      "additionalProperties already pass). Sending 2020-12 needs a listing per negotiated revision: the official " +
-      "TypeScript SDK client (1.32) compiles output schemas with a draft-07 Ajv, which rejects the 2020-12 meta-schema"
-  }
-]
+export const NOT_YET_IMPLEMENTED: ReadonlyArray<NotYetImplemented> = []
 
 /** One check of a scenario, as the suite writes it to `checks.json`. */
 export interface Check {
