@@ -148,6 +148,17 @@ describe("McpClient, 2026-07-28 against the official 2.x server", () => {
     }).pipe(Effect.scoped))
 })
 
+describe("McpClient listen: the server ends the subscription", () => {
+  it.live("nothing to honour: the ack is empty and the stream ends when the listen result arrives", () =>
+    Effect.gen(function*() {
+      const url = yield* modernServer("--reject")
+      const mcp = yield* client({ url, protocol: "modern" })
+      const subscription = yield* mcp.listen({ resourcesListChanged: false })
+      expect(subscription.acknowledged).toStrictEqual({})
+      expect(Chunk.size(yield* Stream.runCollect(subscription.notifications))).toBe(0)
+    }).pipe(Effect.scoped))
+})
+
 describe("McpClient auto mode falls back to the session era", () => {
   it.live("effect-mcp's demo (NodeMcpServer.layer + DemoServer)", () =>
     Effect.gen(function*() {
@@ -165,8 +176,16 @@ describe("McpClient auto mode falls back to the session era", () => {
       const mcp = yield* client({ url })
       expect(yield* mcp.era).toBe("legacy")
       expect(textOf(yield* mcp.callTool("add", { a: 4, b: 5 }))).toBe("9")
-      const subscription = yield* mcp.listen({ toolsListChanged: true })
+      const subscription = yield* mcp.listen({ toolsListChanged: true, resourceSubscriptions: [] })
       expect(typeof subscription.subscriptionId).toBe("string")
+      expect(subscription.acknowledged).toStrictEqual({ toolsListChanged: true })
+      // `toggle` adds or removes a tool; the session's GET stream may open after the first toggle, so keep toggling
+      // until the list change arrives.
+      const first = yield* Effect.race(
+        subscription.notifications.pipe(Stream.take(1), Stream.runCollect),
+        Effect.forever(Effect.zipRight(mcp.callTool("toggle"), Effect.sleep("50 millis")))
+      )
+      expect(Chunk.toReadonlyArray(first).map((n) => n.method)).toStrictEqual(["notifications/tools/list_changed"])
     }).pipe(Effect.scoped))
 })
 
