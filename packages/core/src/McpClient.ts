@@ -267,7 +267,8 @@ export interface McpClientService {
    * Opens a stream of change notifications, for as long as the scope: with a 2026-07-28 server a
    * `subscriptions/listen` request (waits for its acknowledgement); in the session era the session's own
    * notifications, filtered, with `resources/subscribe` for each of `resourceSubscriptions` (and unsubscribe when
-   * the scope closes). `acknowledged` leaves out what the server does not offer.
+   * the scope closes). `acknowledged` leaves out what the server does not offer. The notifications also appear
+   * on `notifications`.
    */
   readonly listen: (filter: SubscriptionFilter) => Effect.Effect<Subscription, McpClientError, Scope.Scope>
   /** Closes the client; the layer does it on release. Pending requests fail with `Closed`. */
@@ -854,12 +855,12 @@ export const make = (
           Effect.catchAll(decodeDiscover(result), (error) =>
             options.protocol === "modern"
               ? Effect.fail(error)
-              : Effect.as(
-                Effect.logDebug("MCP server answered server/discover with something else than a DiscoverResult"),
-                undefined
-              ).pipe(Effect.tap(() => {
-                claim = undefined
-              })))
+              : Effect.logDebug("MCP server answered server/discover with something other than a DiscoverResult").pipe(
+                Effect.zipRight(Effect.sync(() => {
+                  claim = undefined
+                  return undefined
+                }))
+              ))
         ),
         Effect.catchAll((error) => {
           const verdict = ClientModern.classifyProbe(error, [...tried, version])
