@@ -21,6 +21,11 @@
  * // McpClient.layer(options) with any McpClientTransport layer.
  * ```
  *
+ * Both eras of the protocol: with `protocol: "auto"` (the default) the client probes with `server/discover` and
+ * speaks 2026-07-28 (sessionless: `_meta` on every request, `input_required` answered by the handler layers,
+ * `listen` streams) to a server that answers it, and the session era (`initialize`) to one that does not; see
+ * `Options.protocol`.
+ *
  * The layers are scoped: building one connects and runs the `initialize` handshake, releasing it fails what is
  * still pending, ends `notifications` and closes the connection (the session, the process). Over Streamable HTTP,
  * a 404 for the client's session (the server restarted, expired or deleted it) makes the client open a new
@@ -42,9 +47,12 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as PubSub from "effect/PubSub"
+import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Take from "effect/Take"
+import * as ClientModern from "./internal/clientModern.js"
 import * as JsonRpc from "./JsonRpc.js"
 import { McpClientError, ToolError } from "./McpClientError.js"
 import * as McpClientHandlers from "./McpClientHandlers.js"
@@ -84,6 +92,61 @@ export const Progress = Schema.Struct({
 /** @since 0.1.0 */
 export type Progress = typeof Progress.Type
 
+/**
+ * The answer to `server/discover` (2026-07-28): the revisions the server speaks, its capabilities, its
+ * instructions, and its `serverInfo` in `_meta`. In the session era the client builds one from the `initialize`
+ * result, so code can read it whatever the server's era.
+ *
+ * @since 0.1.0
+ */
+export const DiscoverResult = Schema.Struct({
+  supportedVersions: Schema.Array(Schema.String),
+  capabilities: McpSchema.ServerCapabilities,
+  instructions: Schema.optional(Schema.String),
+  resultType: Schema.optional(Schema.String),
+  ttlMs: Schema.optional(Schema.Number),
+  cacheScope: Schema.optional(Schema.String),
+  _meta: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+})
+/** @since 0.1.0 */
+export type DiscoverResult = typeof DiscoverResult.Type
+
+/**
+ * Which notifications a `listen` stream carries (the spec's `SubscriptionFilter`).
+ *
+ * @since 0.1.0
+ */
+export const SubscriptionFilter = Schema.Struct({
+  toolsListChanged: Schema.optional(Schema.Boolean),
+  promptsListChanged: Schema.optional(Schema.Boolean),
+  resourcesListChanged: Schema.optional(Schema.Boolean),
+  resourceSubscriptions: Schema.optional(Schema.Array(Schema.String))
+})
+/** @since 0.1.0 */
+export type SubscriptionFilter = typeof SubscriptionFilter.Type
+
+/**
+ * An open `listen` stream: what the server agreed to send (`acknowledged`, a subset of what was asked), and the
+ * notifications, which end when the server ends the subscription (its `subscriptions/listen` result) or the
+ * client closes, and fail when the connection breaks.
+ *
+ * @since 0.1.0
+ */
+export interface Subscription {
+  /** The id that tags the stream's notifications (the listen request's id). */
+  readonly subscriptionId: JsonRpc.RequestId
+  readonly acknowledged: SubscriptionFilter
+  readonly notifications: Stream.Stream<JsonRpc.Notification, McpClientError>
+}
+
+/**
+ * The era of the server the client speaks to: `modern` is 2026-07-28 (sessionless: `_meta` on every request,
+ * `server/discover`, no `initialize`), `legacy` the session era (`initialize`, 2024-11-05 to 2025-11-25).
+ *
+ * @since 0.1.0
+ */
+export type Era = "modern" | "legacy"
+
 /** Options of one request. @since 0.1.0 */
 export interface RequestOptions {
   /**
@@ -101,7 +164,21 @@ export interface ListOptions {
 
 /** @since 0.1.0 */
 export interface McpClientService {
-  /** The server's `initialize` result (of the current session, after a re-initialization). */
+  /** The era the client speaks with the server: found by the `server/discover` probe in `auto` mode. */
+  readonly era: Effect.Effect<Era>
+  /** The revision in use: the one claimed on each request (modern), or negotiated by `initialize` (legacy). */
+  readonly protocolVersion: Effect.Effect<string>
+  /**
+   * The server's `server/discover` result; in the session era, one built from the `initialize` result
+   * (`supportedVersions` is then the negotiated revision).
+   */
+  readonly discoverResult: Effect.Effect<DiscoverResult>
+  /** The server's capabilities, whatever its era. */
+  readonly capabilities: Effect.Effect<McpSchema.ServerCapabilities>
+  /**
+   * The server's `initialize` result (of the current session, after a re-initialization); in the sessionless era,
+   * one built from the discover result.
+   */
   readonly initializeResult: Effect.Effect<McpSchema.InitializeResult>
   /** The server's name and version. */
   readonly serverInfo: Effect.Effect<McpSchema.Implementation>
@@ -186,6 +263,14 @@ export interface McpClientService {
   readonly unsubscribeResource: (uri: string) => Effect.Effect<void, McpClientError>
   /** Tells the server the client's roots changed (`notifications/roots/list_changed`). */
   readonly rootsChanged: Effect.Effect<void, McpClientError>
+  /**
+   * Opens a stream of change notifications, for as long as the scope: with a 2026-07-28 server a
+   * `subscriptions/listen` request (waits for its acknowledgement); in the session era the session's own
+   * notifications, filtered, with `resources/subscribe` for each of `resourceSubscriptions` (and unsubscribe when
+   * the scope closes). `acknowledged` leaves out what the server does not offer. The notifications also appear
+   * on `notifications`.
+   */
+  readonly listen: (filter: SubscriptionFilter) => Effect.Effect<Subscription, McpClientError, Scope.Scope>
   /** Closes the client; the layer does it on release. Pending requests fail with `Closed`. */
   readonly close: Effect.Effect<void>
 }
@@ -227,6 +312,18 @@ export interface Options {
   readonly capabilities?: McpSchema.ClientCapabilities | undefined
   /** The revision asked for in `initialize`. Default `McpSchema.LATEST_PROTOCOL_VERSION`. */
   readonly protocolVersion?: string | undefined
+  /**
+   * Which era to speak. `auto` (default) probes with `server/discover`: a discover result, or a -32022 naming a
+   * sessionless revision, means 2026-07-28; -32601, another in-band error, or a 4xx without a recognized modern
+   * error body means the session era (`initialize`, then over HTTP the legacy SSE transport). 401, 403 and 5xx
+   * say nothing about the era and fail. `modern` speaks 2026-07-28 only; `legacy` goes straight to `initialize`.
+   */
+  readonly protocol?: "auto" | "modern" | "legacy" | undefined
+  /**
+   * How many times one `tools/call`, `prompts/get` or `resources/read` may come back `input_required` (answered
+   * with the handlers and retried) before it fails with `InputRequired`. Default 10.
+   */
+  readonly maxInputRounds?: number | undefined
   /**
    * Handlers for other requests the server sends the client; their capabilities are declared in `initialize`. A
    * `McpClientHandlers` layer in context replaces an entry for the same method.
@@ -348,6 +445,69 @@ const rootsListChanged = JsonRpc.notification("notifications/roots/list_changed"
 
 const decodeCancelled = Schema.decodeUnknownOption(McpSchema.CancelledParams)
 
+const decodeDiscover = decoder(DiscoverResult)("server/discover")
+const decodeServerInfo = Schema.decodeUnknownOption(McpSchema.Implementation)
+
+/** An `input_required` result (2026-07-28 multi round-trip requests). */
+const InputRequiredResult = Schema.Struct({
+  inputRequests: Schema.optional(Schema.Record({
+    key: Schema.String,
+    value: Schema.Struct({ method: Schema.String, params: Schema.optional(Schema.Unknown) })
+  })),
+  requestState: Schema.optional(Schema.String)
+})
+const decodeInputRequired = decoder(InputRequiredResult)
+
+/** The only requests that may come back `input_required`, and the only requests such a result may embed. */
+const INPUT_CARRIERS: ReadonlySet<string> = new Set(["tools/call", "prompts/get", "resources/read"])
+const INPUT_METHODS: ReadonlySet<string> = new Set(["elicitation/create", "sampling/createMessage", "roots/list"])
+
+const resultTypeOf = (result: unknown): unknown =>
+  typeof result === "object" && result !== null && "resultType" in result ? result.resultType : undefined
+
+const ListenAck = Schema.Struct({ notifications: Schema.optional(SubscriptionFilter) })
+const decodeListenAck = Schema.decodeUnknownOption(ListenAck)
+
+/** The notification methods a filter lets through in the session era (where no listen request exists). */
+const legacyFilterAccepts = (filter: SubscriptionFilter, notification: JsonRpc.Notification): boolean => {
+  switch (notification.method) {
+    case "notifications/tools/list_changed":
+      return filter.toolsListChanged === true
+    case "notifications/prompts/list_changed":
+      return filter.promptsListChanged === true
+    case "notifications/resources/list_changed":
+      return filter.resourcesListChanged === true
+    case "notifications/resources/updated": {
+      const params = notification.params
+      const uri = typeof params === "object" && params !== null && "uri" in params ? params.uri : undefined
+      return typeof uri === "string" && (filter.resourceSubscriptions ?? []).includes(uri)
+    }
+    default:
+      return false
+  }
+}
+
+/** What of `filter` a server with `capabilities` can send. */
+const honoured = (filter: SubscriptionFilter, capabilities: McpSchema.ServerCapabilities): SubscriptionFilter => ({
+  ...(filter.toolsListChanged === true && capabilities.tools?.listChanged === true ? { toolsListChanged: true } : {}),
+  ...(filter.promptsListChanged === true && capabilities.prompts?.listChanged === true
+    ? { promptsListChanged: true }
+    : {}),
+  ...(filter.resourcesListChanged === true && capabilities.resources?.listChanged === true
+    ? { resourcesListChanged: true }
+    : {}),
+  ...(filter.resourceSubscriptions !== undefined && filter.resourceSubscriptions.length > 0 &&
+      capabilities.resources?.subscribe === true
+    ? { resourceSubscriptions: filter.resourceSubscriptions }
+    : {})
+})
+
+/** A listen stream of the sessionless era being served: where its notifications go, and its acknowledgement. */
+interface Listener {
+  readonly queue: Queue.Queue<Take.Take<JsonRpc.Notification, McpClientError>>
+  readonly ack: Deferred.Deferred<SubscriptionFilter, McpClientError>
+}
+
 /**
  * Builds a client on the `McpClientTransport` in context and runs the handshake. The client lives in the current
  * scope: closing it closes the client and the transport.
@@ -374,6 +534,13 @@ export const make = (
     // The server's requests being answered, by id, so that `notifications/cancelled` can interrupt them.
     const serving = yield* FiberMap.make<JsonRpc.RequestId>()
     const notifications = yield* PubSub.unbounded<JsonRpc.Notification>()
+    // Open listen streams (2026-07-28), by subscription id.
+    const listeners = new Map<JsonRpc.RequestId, Listener>()
+    // The revision claimed in each request's `_meta` once the server turned out modern (and while probing).
+    let claim: string | undefined
+    const clientInfo = options.clientInfo ?? { name: "effect-mcp-client", version: "0.1.0" }
+    const capabilities = declaredCapabilities(options, handlers.values())
+    const maxInputRounds = options.maxInputRounds ?? 10
     // Set once the client can no longer send: every later request fails with it.
     let failure: McpClientError | undefined
     let closing = false
@@ -424,6 +591,22 @@ export const make = (
         )
       }
       if (JsonRpc.isRequest(message)) return Effect.asVoid(FiberMap.run(serving, message.id, serve(message)))
+      const subscriptionId = ClientModern.subscriptionIdOf(message)
+      const listener = typeof subscriptionId === "string" || typeof subscriptionId === "number"
+        ? listeners.get(subscriptionId)
+        : undefined
+      if (listener !== undefined) {
+        if (message.method === "notifications/subscriptions/acknowledged") {
+          const ack = decodeListenAck(message.params)
+          return Deferred.succeed(listener.ack, Option.isSome(ack) ? ack.value.notifications ?? {} : {}).pipe(
+            Effect.asVoid
+          )
+        }
+        return Queue.offer(listener.queue, Take.of(message)).pipe(
+          Effect.zipRight(PubSub.publish(notifications, message)),
+          Effect.asVoid
+        )
+      }
       if (message.method === "notifications/cancelled") {
         const cancelled = decodeCancelled(message.params)
         if (Option.isSome(cancelled)) {
@@ -472,30 +655,43 @@ export const make = (
             })
         })
 
-    // One request over the current session, without recovery.
-    const call = (method: string, params: unknown): Effect.Effect<unknown, McpClientError> =>
+    // One request under `id`, without recovery; in the sessionless era with the per-request `_meta`.
+    const callWith = (
+      id: JsonRpc.RequestId,
+      method: string,
+      params: unknown,
+      timed: boolean
+    ): Effect.Effect<unknown, McpClientError> =>
       Effect.suspend(() => {
         if (failure !== undefined) return Effect.fail(failure)
-        const id = ++nextId
         const deferred = Deferred.unsafeMake<unknown, McpClientError>(FiberId.none)
         pending.set(id, deferred)
+        const sent = claim === undefined ? params : ClientModern.withRequestMeta(params, {
+          [ClientModern.PROTOCOL_VERSION_KEY]: claim,
+          [ClientModern.CLIENT_CAPABILITIES_KEY]: capabilities,
+          [ClientModern.CLIENT_INFO_KEY]: clientInfo
+        })
         // Whichever ends first: the answer (which may come before the transport is done sending, or be a
         // failure from `close`), or a failure to send.
         return Effect.raceFirst(
           Deferred.await(deferred),
-          Effect.zipRight(transport.send(JsonRpc.request(id, method, params)), Effect.never)
+          Effect.zipRight(transport.send(JsonRpc.request(id, method, sent)), Effect.never)
         ).pipe(
           // The spec forbids cancelling `initialize`.
           Effect.onInterrupt(() => method === "initialize" ? Effect.void : cancel(id)),
-          withTimeout(method),
+          timed ? withTimeout(method) : identity,
           Effect.ensuring(Effect.sync(() => pending.delete(id)))
         )
       })
 
+    // One request over the current session, without recovery.
+    const call = (method: string, params: unknown): Effect.Effect<unknown, McpClientError> =>
+      Effect.suspend(() => callWith(++nextId, method, params, true))
+
     const initializeParams: McpSchema.InitializeParams = {
       protocolVersion: options.protocolVersion ?? McpSchema.LATEST_PROTOCOL_VERSION,
       capabilities: declaredCapabilities(options, handlers.values()),
-      clientInfo: options.clientInfo ?? { name: "effect-mcp-client", version: "0.1.0" }
+      clientInfo
     }
 
     const handshake = Effect.gen(function*() {
@@ -556,6 +752,64 @@ export const make = (
       return attempt
     }
 
+    const inputError = (message: string, method?: string, code?: number) =>
+      new McpClientError({
+        reason: "InputRequired",
+        message,
+        ...(method === undefined ? {} : { method }),
+        ...(code === undefined ? {} : { code })
+      })
+
+    // The answer to one request a server embedded in `input_required`, from the handler of that method.
+    const answerInput = (input: { readonly method: string; readonly params?: unknown }) => {
+      const handler = INPUT_METHODS.has(input.method) ? handlers.get(input.method) : undefined
+      if (handler === undefined) {
+        return Effect.fail(inputError(`The server asked for ${input.method}, which this client has no handler for`, input.method))
+      }
+      return handler.handle(input.params).pipe(
+        Effect.mapError((error) =>
+          inputError(`The handler of ${input.method} failed: ${error.message}`, input.method, error.code)
+        )
+      )
+    }
+
+    /**
+     * One request to its complete result: a result whose `resultType` is unknown is a `Protocol` error (none at
+     * all is complete, as from a session-era server); `input_required` is answered with the handlers and the
+     * request retried under a new id with `inputResponses` and the `requestState` as it came.
+     */
+    const complete = (method: string, params: unknown): Effect.Effect<unknown, McpClientError> =>
+      Effect.gen(function*() {
+        let extra: { readonly [key: string]: unknown } = {}
+        for (let round = 0;; round++) {
+          const base = typeof params === "object" && params !== null ? params : {}
+          const result = yield* recovering(call(method, round === 0 ? params : { ...base, ...extra }))
+          const resultType = resultTypeOf(result)
+          if (resultType === undefined || resultType === "complete") return result
+          if (resultType !== "input_required" || !INPUT_CARRIERS.has(method)) {
+            return yield* new McpClientError({
+              reason: "Protocol",
+              message: `The server answered ${method} with resultType ${JSON.stringify(resultType)}`
+            })
+          }
+          if (round >= maxInputRounds) {
+            return yield* inputError(
+              `The server still asked for input after ${maxInputRounds} rounds of ${method}`,
+              method
+            )
+          }
+          const asked = yield* decodeInputRequired(method)(result)
+          const responses: Record<string, unknown> = {}
+          for (const [key, input] of Object.entries(asked.inputRequests ?? {})) {
+            responses[key] = yield* answerInput(input)
+          }
+          extra = {
+            ...(asked.inputRequests === undefined ? {} : { inputResponses: responses }),
+            ...(asked.requestState === undefined ? {} : { requestState: asked.requestState })
+          }
+        }
+      })
+
     const request = <A>(
       method: string,
       params: unknown,
@@ -564,7 +818,7 @@ export const make = (
     ): Effect.Effect<A, McpClientError> => {
       const onProgress = requestOptions?.onProgress
       if (onProgress === undefined) {
-        return recovering(call(method, params)).pipe(Effect.flatMap(decode), Effect.withSpan(`McpClient ${method}`))
+        return complete(method, params).pipe(Effect.flatMap(decode), Effect.withSpan(`McpClient ${method}`))
       }
       return Effect.acquireUseRelease(
         Effect.sync(() => {
@@ -572,7 +826,7 @@ export const make = (
           progressHandlers.set(token, onProgress)
           return token
         }),
-        (token) => recovering(call(method, withProgressToken(params, token))).pipe(Effect.flatMap(decode)),
+        (token) => complete(method, withProgressToken(params, token)).pipe(Effect.flatMap(decode)),
         (token) => Effect.sync(() => progressHandlers.delete(token))
       ).pipe(Effect.withSpan(`McpClient ${method}`))
     }
@@ -586,7 +840,123 @@ export const make = (
     })
     yield* Effect.addFinalizer(() => close)
 
-    let initializeResult = yield* handshake
+    /**
+     * `server/discover` claiming `version`: its result when the server is modern, undefined when it is of the
+     * session era (see `ClientModern.classifyProbe`); a -32022 naming another modern revision is retried with it.
+     */
+    const probe = (version: string, tried: ReadonlyArray<string>): Effect.Effect<DiscoverResult | undefined, McpClientError> =>
+      Effect.suspend(() => {
+        claim = version
+        return call("server/discover", undefined)
+      }).pipe(
+        // Only a DiscoverResult is a modern answer: a session-era server that answers any method with some
+        // result (some test servers do) is still of the session era.
+        Effect.flatMap((result) =>
+          Effect.catchAll(decodeDiscover(result), (error) =>
+            options.protocol === "modern"
+              ? Effect.fail(error)
+              : Effect.logDebug("MCP server answered server/discover with something other than a DiscoverResult").pipe(
+                Effect.zipRight(Effect.sync(() => {
+                  claim = undefined
+                  return undefined
+                }))
+              ))
+        ),
+        Effect.catchAll((error) => {
+          const verdict = ClientModern.classifyProbe(error, [...tried, version])
+          if (verdict._tag === "Retry") return probe(verdict.version, [...tried, version])
+          claim = undefined
+          return verdict._tag === "Legacy" && options.protocol !== "modern" ? Effect.succeed(undefined) : Effect.fail(error)
+        })
+      )
+
+    const protocol = options.protocol ?? "auto"
+    const discovered: DiscoverResult | undefined = protocol === "legacy"
+      ? undefined
+      : yield* probe(ClientModern.MODERN_PROTOCOL_VERSIONS[0] ?? "2026-07-28", [])
+    const modernVersion = claim
+    const era: Era = discovered === undefined ? "legacy" : "modern"
+
+    const modernServerInfo = (): McpSchema.Implementation => {
+      const info = decodeServerInfo(discovered?._meta?.[ClientModern.SERVER_INFO_KEY])
+      return Option.getOrElse(info, () => ({ name: "unknown", version: "unknown" }))
+    }
+
+    let initializeResult: McpSchema.InitializeResult = discovered === undefined ? yield* handshake : {
+      protocolVersion: modernVersion ?? "2026-07-28",
+      capabilities: discovered.capabilities,
+      serverInfo: modernServerInfo(),
+      ...(discovered.instructions === undefined ? {} : { instructions: discovered.instructions })
+    }
+
+    const discoverResult = Effect.sync((): DiscoverResult =>
+      discovered ?? {
+        resultType: "complete",
+        supportedVersions: [initializeResult.protocolVersion],
+        capabilities: initializeResult.capabilities,
+        ...(initializeResult.instructions === undefined ? {} : { instructions: initializeResult.instructions }),
+        _meta: { [ClientModern.SERVER_INFO_KEY]: initializeResult.serverInfo }
+      }
+    )
+
+    const listenModern = (filter: SubscriptionFilter): Effect.Effect<Subscription, McpClientError, Scope.Scope> =>
+      Effect.gen(function*() {
+        const id = ++nextId
+        const listener: Listener = {
+          queue: yield* Queue.unbounded<Take.Take<JsonRpc.Notification, McpClientError>>(),
+          ack: yield* Deferred.make<SubscriptionFilter, McpClientError>()
+        }
+        yield* Effect.addFinalizer(() =>
+          Effect.zipRight(Effect.sync(() => listeners.delete(id)), Queue.shutdown(listener.queue))
+        )
+        listeners.set(id, listener)
+        // The request lasts as long as the stream; closing the scope interrupts it, which closes the stream.
+        // Its result (the server ending the subscription) comes after every notification on it, so `end` is last.
+        yield* callWith(id, "subscriptions/listen", { notifications: filter }, false).pipe(
+          Effect.exit,
+          Effect.flatMap((exit) => {
+            const end = Exit.isSuccess(exit)
+              ? Take.end
+              : Take.failCause(exit.cause)
+            return Effect.zipRight(
+              Exit.isFailure(exit) ? Deferred.failCause(listener.ack, exit.cause) : Deferred.succeed(listener.ack, {}),
+              Queue.offer(listener.queue, end)
+            )
+          }),
+          Effect.forkScoped
+        )
+        const acknowledged = yield* Deferred.await(listener.ack).pipe(
+          timeout === undefined ? identity : Effect.timeoutFail({
+            duration: timeout,
+            onTimeout: () =>
+              new McpClientError({
+                reason: "Timeout",
+                message: `The server did not acknowledge subscriptions/listen within ${Duration.format(timeout)}`
+              })
+          })
+        )
+        return { subscriptionId: id, acknowledged, notifications: Stream.flattenTake(Stream.fromQueue(listener.queue)) }
+      })
+
+    let nextLegacySubscription = 0
+    const listenLegacy = (filter: SubscriptionFilter): Effect.Effect<Subscription, McpClientError, Scope.Scope> =>
+      Effect.gen(function*() {
+        const acknowledged = honoured(filter, initializeResult.capabilities)
+        const subscribed = yield* Effect.suspend(() =>
+          failure === undefined ? Stream.fromPubSub(notifications, { scoped: true }) : Effect.succeed(Stream.empty)
+        )
+        for (const uri of acknowledged.resourceSubscriptions ?? []) {
+          yield* Effect.acquireRelease(
+            request("resources/subscribe", { uri }, () => Effect.void),
+            () => Effect.ignore(request("resources/unsubscribe", { uri }, () => Effect.void))
+          )
+        }
+        return {
+          subscriptionId: `session-${++nextLegacySubscription}`,
+          acknowledged,
+          notifications: Stream.filter(subscribed, (notification) => legacyFilterAccepts(acknowledged, notification))
+        }
+      })
 
     function callDefined<A, I, OA, OI extends McpTool.StructuredObject>(
       tool: McpTool.Definition<A, I, OA, OI>,
@@ -637,8 +1007,9 @@ export const make = (
       request("resources/templates/list", listParams(list), decodeListTemplates)
     const listPrompts = (list?: ListOptions) => request("prompts/list", listParams(list), decodeListPrompts)
 
-    const rootsChanged = recovering(send(rootsListChanged))
-    if (Option.isSome(roots)) {
+    // The sessionless era has no such notification: the server asks for the roots on each request that needs them.
+    const rootsChanged = era === "modern" ? Effect.void : recovering(send(rootsListChanged))
+    if (Option.isSome(roots) && era === "legacy") {
       // A change the server cannot be told of now (the connection is gone) is lost: it will list the roots anew.
       yield* roots.value.changes.pipe(
         Stream.runForEach(() => Effect.ignore(rootsChanged)),
@@ -647,6 +1018,10 @@ export const make = (
     }
 
     return McpClient.of({
+      era: Effect.succeed(era),
+      protocolVersion: Effect.sync(() => initializeResult.protocolVersion),
+      discoverResult,
+      capabilities: Effect.sync(() => initializeResult.capabilities),
       initializeResult: Effect.sync(() => initializeResult),
       serverInfo: Effect.sync(() => initializeResult.serverInfo),
       sessionId: transport.sessionId,
@@ -682,6 +1057,7 @@ export const make = (
       subscribeResource: (uri) => request("resources/subscribe", { uri }, () => Effect.void),
       unsubscribeResource: (uri) => request("resources/unsubscribe", { uri }, () => Effect.void),
       rootsChanged,
+      listen: (filter) => era === "modern" ? listenModern(filter) : listenLegacy(filter),
       close
     })
   })

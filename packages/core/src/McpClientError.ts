@@ -19,6 +19,8 @@ import * as McpSchema from "./McpSchema.js"
  * - `Protocol`: the server sent something that is not valid MCP (a result that does not match its schema...);
  * - `RpcError`: the server answered the request with a JSON-RPC error (`code`, `message`, `data`);
  * - `Timeout`: the server did not answer within the client's `requestTimeout`;
+ * - `InputRequired`: a 2026-07-28 server asked for input (`input_required`) the client could not give: no handler
+ *   for the request it embedded (`method` names it), a handler that failed, or more rounds than `maxInputRounds`;
  * - `Closed`: the client was closed.
  *
  * Over stdio, `stderr` holds the end of what the server's process wrote to its standard error.
@@ -34,11 +36,13 @@ export class McpClientError extends Schema.TaggedError<McpClientError>()("McpCli
     "Protocol",
     "RpcError",
     "Timeout",
+    "InputRequired",
     "Closed"
   ),
   message: Schema.String,
   status: Schema.optional(Schema.Number),
   code: Schema.optional(Schema.Number),
+  method: Schema.optional(Schema.String),
   data: Schema.optional(Schema.Unknown),
   exitCode: Schema.optional(Schema.Number),
   signal: Schema.optional(Schema.String),

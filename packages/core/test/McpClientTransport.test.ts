@@ -83,12 +83,15 @@ describe("McpClientTransport", () => {
       expect(textOf(yield* client.callTool("echo", { text: "through my transport" }))).toBe("through my transport")
       expect(Option.isSome(yield* client.sessionId)).toBe(true)
       yield* client.close
+      // The server/discover probe comes first; the in-process session-era server refuses it, so initialize follows.
       expect(log).toEqual([
+        "-> server/discover",
+        "<- error 1",
         "-> initialize",
-        "<- result 1",
+        "<- result 2",
         "-> notifications/initialized",
         "-> tools/call",
-        "<- result 2",
+        "<- result 3",
         "closed"
       ])
       expect(yield* Effect.flip(client.ping)).toMatchObject({ reason: "Closed" })
@@ -155,9 +158,10 @@ describe("McpClientTransport", () => {
         const requests: Array<string> = []
         const client = yield* connect(`${base}/mcp`, requests)
         expect(textOf(yield* client.callTool("add", { a: 1, b: 2 }))).toBe("3")
-        // initialize, then notifications/initialized, the GET stream and the call: all on /mcp.
+        // The server/discover probe (refused: a session-era server), initialize, notifications/initialized, the
+        // GET stream and the call: all on /mcp.
         expect(requests[0]).toBe("POST /mcp")
-        expect(requests.filter((request) => request === "POST /mcp")).toHaveLength(3)
+        expect(requests.filter((request) => request === "POST /mcp")).toHaveLength(4)
         expect(requests.every((request) => request.endsWith(" /mcp"))).toBe(true)
       }).pipe(quietly))
 
@@ -168,9 +172,10 @@ describe("McpClientTransport", () => {
         const client = yield* connect(`${base}/sse`, requests)
         expect(textOf(yield* client.callTool("echo", { text: "legacy" }))).toBe("legacy")
         expect(Option.isSome(yield* client.sessionId)).toBe(true)
-        // The POST refused, then the legacy stream, and every message to the endpoint the stream named.
-        expect(requests.slice(0, 3)).toEqual(["POST /sse", "GET /sse", "POST /messages"])
-        expect(requests.slice(3).every((request) => request === "POST /messages")).toBe(true)
+        // The server/discover probe and the initialize POST refused, then the legacy stream, and every message to
+        // the endpoint the stream named.
+        expect(requests.slice(0, 4)).toEqual(["POST /sse", "POST /sse", "GET /sse", "POST /messages"])
+        expect(requests.slice(4).every((request) => request === "POST /messages")).toBe(true)
       }).pipe(quietly))
 
     it.live("when neither answers, the error names both attempts", () =>
@@ -181,7 +186,8 @@ describe("McpClientTransport", () => {
         expect(error).toMatchObject({ reason: "HttpStatus", status: 404 })
         expect(error.message).toContain("Streamable HTTP: HTTP 404")
         expect(error.message).toContain("HTTP+SSE: HTTP 404")
-        expect(requests).toEqual(["POST /nowhere", "GET /nowhere"])
+        // The probe's 404 is not a modern error: initialize follows, then the legacy stream.
+        expect(requests).toEqual(["POST /nowhere", "POST /nowhere", "GET /nowhere"])
       }).pipe(quietly))
 
     it.live("an unreachable server is not retried as legacy", () =>

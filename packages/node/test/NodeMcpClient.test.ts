@@ -317,6 +317,8 @@ describe("NodeMcpClient.layerStdio", () => {
     return Effect.gen(function*() {
       const error = yield* Effect.flip(Effect.scoped(McpClient.makeStdio({
         ...rawServer("silent"),
+        // Straight to initialize: in auto mode the server/discover probe would be what times out.
+        protocol: "legacy",
         requestTimeout: "1 second",
         logStderr: true
       })))

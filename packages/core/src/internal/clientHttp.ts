@@ -34,7 +34,8 @@ export const statusError = (
         message: Option.isSome(error)
           ? `HTTP ${response.status}: ${error.value.error.message}`
           : `HTTP ${response.status}${body === "" ? "" : `: ${body.slice(0, 200)}`}`,
-        ...(Option.isSome(error) ? { code: error.value.error.code } : {})
+        ...(Option.isSome(error) ? { code: error.value.error.code } : {}),
+        ...(Option.isSome(error) && error.value.error.data !== undefined ? { data: error.value.error.data } : {})
       })
     )
   })

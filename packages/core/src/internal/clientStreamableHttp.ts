@@ -13,6 +13,7 @@ import * as JsonRpc from "../JsonRpc.js"
 import { McpClientError } from "../McpClientError.js"
 import type { Connection, Receiver, StreamableHttpOptions } from "../McpClientTransport.js"
 import { deliverText, protocolError, transportError } from "./client.js"
+import { requestHeaders } from "./clientModern.js"
 import { deliverEvent, drain, encodeBody, isEventStream, isJson, isSuccess, parseUrl, statusError } from "./clientHttp.js"
 import * as SseParser from "./sseParser.js"
 
@@ -142,7 +143,11 @@ export const make = (options: StreamableHttpOptions) =>
       Effect.gen(function*() {
         const body = yield* encodeBody(message)
         const sentWith = sessionId
-        const response = yield* execute(HttpClientRequest.post(url, { headers: headers(), body }))
+        // A sessionless (2026-07-28) request mirrors its method, name and version in headers; it has no session.
+        const modern = requestHeaders(message)
+        const response = yield* execute(
+          HttpClientRequest.post(url, { headers: modern === undefined ? headers() : { ...headers(), ...modern }, body })
+        )
         if (!isSuccess(response.status)) return yield* statusError(response, sentWith !== undefined)
         if (!JsonRpc.isRequest(message)) return yield* drain(response)
         if (message.method === "initialize") sessionId = response.headers["mcp-session-id"]

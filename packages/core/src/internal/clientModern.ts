@@ -1,0 +1,124 @@
+import * as Schema from "effect/Schema"
+import type * as JsonRpc from "../JsonRpc.js"
+import type { McpClientError } from "../McpClientError.js"
+
+/** The sessionless revisions this client speaks, newest first. @internal */
+export const MODERN_PROTOCOL_VERSIONS: ReadonlyArray<string> = ["2026-07-28"]
+
+/** @internal */
+export const PROTOCOL_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
+/** @internal */
+export const CLIENT_CAPABILITIES_KEY = "io.modelcontextprotocol/clientCapabilities"
+/** @internal */
+export const CLIENT_INFO_KEY = "io.modelcontextprotocol/clientInfo"
+/** @internal */
+export const SERVER_INFO_KEY = "io.modelcontextprotocol/serverInfo"
+/** @internal */
+export const SUBSCRIPTION_ID_KEY = "io.modelcontextprotocol/subscriptionId"
+
+/** The spec's codes for errors of the 2026-07-28 envelope. @internal */
+export const HEADER_MISMATCH = -32020
+/** @internal */
+export const MISSING_CLIENT_CAPABILITY = -32021
+/** @internal */
+export const UNSUPPORTED_PROTOCOL_VERSION = -32022
+
+const isRecord = (value: unknown): value is { readonly [key: string]: unknown } =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+/**
+ * `params` with the per-request `_meta` of the sessionless era merged in (what the caller put in `_meta`, a
+ * progress token, stays).
+ * @internal
+ */
+export const withRequestMeta = (
+  params: unknown,
+  meta: { readonly [key: string]: unknown }
+): { readonly [key: string]: unknown } => {
+  const base = isRecord(params) ? params : {}
+  const existing = isRecord(base._meta) ? base._meta : {}
+  return { ...base, _meta: { ...existing, ...meta } }
+}
+
+/** The protocol version a request claims in its `_meta`, when it claims one. @internal */
+export const claimedVersion = (message: JsonRpc.Message): string | undefined => {
+  if (!("method" in message) || !("id" in message) || !isRecord(message.params)) return undefined
+  const meta = message.params._meta
+  if (!isRecord(meta)) return undefined
+  const version = meta[PROTOCOL_VERSION_KEY]
+  return typeof version === "string" ? version : undefined
+}
+
+const PLAIN = /^[\x20-\x7e]*$/
+
+/**
+ * A header value as the spec wants it: as is when it is plain visible ASCII without surrounding whitespace, else
+ * (or when it looks like the sentinel itself) `=?base64?…?=` of its UTF-8 bytes.
+ * @internal
+ */
+export const headerValue = (value: string): string =>
+  PLAIN.test(value) && value.trim() === value && !(value.startsWith("=?base64?") && value.endsWith("?="))
+    ? value
+    : `=?base64?${Buffer.from(value, "utf8").toString("base64")}?=`
+
+/**
+ * The HTTP headers that mirror a sessionless request: `MCP-Protocol-Version`, `Mcp-Method`, and `Mcp-Name` for
+ * the three methods that name what they act on. Undefined for a message that claims no modern version.
+ * @internal
+ */
+export const requestHeaders = (message: JsonRpc.Message): Record<string, string> | undefined => {
+  const version = claimedVersion(message)
+  if (version === undefined || !("method" in message)) return undefined
+  const headers: Record<string, string> = { "mcp-protocol-version": version, "mcp-method": message.method }
+  const params = isRecord(message.params) ? message.params : {}
+  const name = message.method === "tools/call" || message.method === "prompts/get"
+    ? params.name
+    : message.method === "resources/read"
+    ? params.uri
+    : undefined
+  if (typeof name === "string") headers["mcp-name"] = headerValue(name)
+  return headers
+}
+
+const UnsupportedVersionData = Schema.Struct({ supported: Schema.Array(Schema.String) })
+const decodeUnsupportedVersionData = Schema.decodeUnknownOption(UnsupportedVersionData)
+
+/** What the answer to a `server/discover` probe says about the server. @internal */
+export type Verdict =
+  | { readonly _tag: "Legacy" }
+  | { readonly _tag: "Retry"; readonly version: string }
+  | { readonly _tag: "Fail" }
+
+/**
+ * The TypeScript SDK's probe classifier, for the error that answered `server/discover`: a -32022 naming a
+ * modern version this client speaks means retry with it (one naming only session-era versions means legacy);
+ * -32020/-32021 come only from a modern server (fail: the request itself is wrong); -32601, any other in-band
+ * error, and a 4xx other than 401/403 without a recognized modern body mean legacy. 401, 403, 5xx, a lost
+ * connection, a timeout say nothing about the era: fail.
+ * @internal
+ */
+export const classifyProbe = (error: McpClientError, tried: ReadonlyArray<string>): Verdict => {
+  if (error.reason !== "RpcError" && error.reason !== "HttpStatus") return { _tag: "Fail" }
+  if (error.reason === "HttpStatus") {
+    const status = error.status ?? 0
+    if (status === 401 || status === 403 || status < 400 || status >= 500) return { _tag: "Fail" }
+  }
+  if (error.code === UNSUPPORTED_PROTOCOL_VERSION) {
+    const data = decodeUnsupportedVersionData(error.data)
+    if (data._tag === "Some") {
+      const version = MODERN_PROTOCOL_VERSIONS.find((v) => data.value.supported.includes(v) && !tried.includes(v))
+      if (version !== undefined) return { _tag: "Retry", version }
+      return data.value.supported.some((v) => v >= "2026-") ? { _tag: "Fail" } : { _tag: "Legacy" }
+    }
+    return { _tag: "Legacy" }
+  }
+  if (error.code === HEADER_MISMATCH || error.code === MISSING_CLIENT_CAPABILITY) return { _tag: "Fail" }
+  return { _tag: "Legacy" }
+}
+
+/** The ids that tag the notifications of a listen stream. @internal */
+export const subscriptionIdOf = (notification: JsonRpc.Notification): unknown => {
+  const params = isRecord(notification.params) ? notification.params : {}
+  const meta = isRecord(params._meta) ? params._meta : {}
+  return meta[SUBSCRIPTION_ID_KEY]
+}

@@ -1,0 +1,360 @@
+/**
+ * The client's 2026-07-28 (sessionless) era against real peers: the official TypeScript SDK 2.x server
+ * (`fixtures/modern-server.mjs`, `createMcpHandler`, modern-only with `--reject`, else dual-era) in `modern` and
+ * `auto` mode; `auto` falling back to the session era against effect-mcp's demo and the official 1.32 server; and
+ * how the `server/discover` probe classifies errors, against small hand-written HTTP servers.
+ */
+import * as McpClient from "@effect-mcp/core/McpClient"
+import * as McpClientHandlers from "@effect-mcp/core/McpClientHandlers"
+import type * as McpSchema from "@effect-mcp/core/McpSchema"
+import { describe, expect, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { spawn } from "node:child_process"
+import * as Http from "node:http"
+import { fileURLToPath } from "node:url"
+import { NodeMcpClient, NodeMcpServer } from "@effect-mcp/node"
+import * as DemoServer from "../../examples/src/DemoServer.js"
+
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
+const nodeFixture = (name: string) => fileURLToPath(new URL(`../../node/test/fixtures/${name}`, import.meta.url))
+
+const textOf = (result: McpSchema.CallToolResult): string =>
+  result.content.map((block) => block.type === "text" ? block.text : `[${block.type}]`).join("")
+
+/** A fixture process that prints `listening <port>`, for the scope; its MCP endpoint. */
+const fixtureServer = (args: ReadonlyArray<string>): Effect.Effect<string, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly url: string; readonly stop: () => Promise<void> }>((resume) => {
+      const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] })
+      let settled = false
+      let out = ""
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+      const stop = () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
+        return exited
+      }
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+        out += chunk
+        const port = /listening (\d+)/.exec(out)?.[1]
+        if (port !== undefined && !settled) {
+          settled = true
+          resume(Effect.succeed({ url: `http://127.0.0.1:${port}/mcp`, stop }))
+        }
+      })
+      child.stderr.resume()
+      child.once("exit", (code) => {
+        if (settled) return
+        settled = true
+        resume(Effect.dieMessage(`${args.join(" ")} exited with ${code} before listening`))
+      })
+    }),
+    ({ stop }) => Effect.promise(stop)
+  ).pipe(Effect.map(({ url }) => url))
+
+const modernServer = (...flags: ReadonlyArray<string>) => fixtureServer([fixture("modern-server.mjs"), ...flags])
+
+/** Answers the `confirm` tool's elicitation: accepts when the message names "deploy". */
+const elicitation = McpClientHandlers.layerElicitation((params) =>
+  Effect.succeed<McpSchema.ElicitResult>(
+    params.mode !== "url" && params.message.includes("deploy")
+      ? { action: "accept", content: { ok: true } }
+      : { action: "decline" }
+  )
+)
+
+const client = (options: McpClient.StreamableHttpOptions, handlers: Layer.Layer<never> | typeof elicitation = Layer.empty) =>
+  Layer.build(NodeMcpClient.layerHttp(options).pipe(Layer.provide(handlers))).pipe(
+    Effect.map(Context.get(McpClient.McpClient))
+  )
+
+/** What a modern client does with the 2.x fixture, in any mode that ends up modern. */
+const exerciseModern = (mcp: McpClient.McpClientService) =>
+  Effect.gen(function*() {
+    expect(yield* mcp.era).toBe("modern")
+    expect(yield* mcp.protocolVersion).toBe("2026-07-28")
+    expect(Option.isNone(yield* mcp.sessionId)).toBe(true)
+    expect((yield* mcp.discoverResult).supportedVersions).toContain("2026-07-28")
+    expect(yield* mcp.serverInfo).toMatchObject({ name: "modern-fixture" })
+    expect((yield* mcp.capabilities).tools?.listChanged).toBe(true)
+
+    expect((yield* mcp.listAllTools).map((tool) => tool.name).sort()).toStrictEqual(["add", "confirm", "trigger"])
+    expect(textOf(yield* mcp.callTool("add", { a: 2, b: 3 }))).toBe("5")
+    const prompt = yield* mcp.getPrompt("greet", { name: "Ünïcode" })
+    expect(prompt.messages[0]?.content).toMatchObject({ text: "Hello, Ünïcode!" })
+    const resource = yield* mcp.readResource("test://hello")
+    expect(resource.contents[0]).toMatchObject({ text: "hello world" })
+
+    // MRTR: answered by the elicitation handler layer, retried with the response and the state as given.
+    expect(textOf(yield* mcp.callTool("confirm", { action: "deploy" }))).toBe(
+      "deploy: confirmed (state-for-deploy)"
+    )
+    expect(textOf(yield* mcp.callTool("confirm", { action: "delete" }))).toBe("delete: refused (state-for-delete)")
+  })
+
+describe("McpClient, 2026-07-28 against the official 2.x server", () => {
+  it.live("modern mode: discover, tools, a prompt, a resource, an MRTR tool answered by the elicitation layer", () =>
+    Effect.gen(function*() {
+      const url = yield* modernServer("--reject")
+      const mcp = yield* client({ url, protocol: "modern" }, elicitation)
+      yield* exerciseModern(mcp)
+      // Mcp-Name goes base64 for a URI that is not plain ASCII; the server decodes it and finds the header agrees
+      // with the body (no 400/-32020), then answers in-band that there is no such resource.
+      const missing = yield* Effect.flip(mcp.readResource("test://héllo wörld"))
+      expect([missing.reason, missing.status]).toStrictEqual(["RpcError", undefined])
+    }).pipe(Effect.scoped))
+
+  it.live("auto mode picks the modern era on a dual-era endpoint", () =>
+    Effect.gen(function*() {
+      const url = yield* modernServer()
+      yield* exerciseModern(yield* client({ url }, elicitation))
+    }).pipe(Effect.scoped))
+
+  it.live("legacy mode speaks the session era to the same dual-era endpoint", () =>
+    Effect.gen(function*() {
+      const url = yield* modernServer()
+      const mcp = yield* client({ url, protocol: "legacy", standaloneStream: false })
+      expect(yield* mcp.era).toBe("legacy")
+      expect(textOf(yield* mcp.callTool("add", { a: 1, b: 1 }))).toBe("2")
+    }).pipe(Effect.scoped))
+
+  it.live("without an elicitation handler the client declares no elicitation: the server refuses with -32021", () =>
+    Effect.gen(function*() {
+      const url = yield* modernServer("--reject")
+      const mcp = yield* client({ url, protocol: "modern" })
+      const error = yield* Effect.flip(mcp.callTool("confirm", { action: "deploy" }))
+      expect([error.reason, error.status, error.code]).toStrictEqual(["HttpStatus", 400, -32021])
+    }).pipe(Effect.scoped))
+
+  it.live("listen: the ack, then list_changed and resource updates tagged with the subscription; closed with its scope", () =>
+    Effect.gen(function*() {
+      const url = yield* modernServer("--reject")
+      const mcp = yield* client({ url, protocol: "modern" })
+      const received = yield* Effect.scoped(Effect.gen(function*() {
+        const subscription = yield* mcp.listen({ toolsListChanged: true, resourceSubscriptions: ["test://hello"] })
+        expect(subscription.acknowledged).toMatchObject({ toolsListChanged: true })
+        yield* mcp.callTool("trigger")
+        return yield* subscription.notifications.pipe(Stream.take(2), Stream.runCollect)
+      }))
+      const methods = Chunk.toReadonlyArray(received).map((n) => n.method).sort()
+      expect(methods).toStrictEqual(["notifications/resources/updated", "notifications/tools/list_changed"])
+      // The stream is gone with its scope; the client still works.
+      expect(textOf(yield* mcp.callTool("add", { a: 1, b: 2 }))).toBe("3")
+    }).pipe(Effect.scoped))
+})
+
+describe("McpClient listen: the server ends the subscription", () => {
+  it.live("nothing to honour: the ack is empty and the stream ends when the listen result arrives", () =>
+    Effect.gen(function*() {
+      const url = yield* modernServer("--reject")
+      const mcp = yield* client({ url, protocol: "modern" })
+      const subscription = yield* mcp.listen({ resourcesListChanged: false })
+      expect(subscription.acknowledged).toStrictEqual({})
+      expect(Chunk.size(yield* Stream.runCollect(subscription.notifications))).toBe(0)
+    }).pipe(Effect.scoped))
+})
+
+describe("McpClient auto mode falls back to the session era", () => {
+  it.live("effect-mcp's demo (NodeMcpServer.layer + DemoServer)", () =>
+    Effect.gen(function*() {
+      const server = yield* Layer.build(NodeMcpServer.layer({ port: 0 }).pipe(Layer.provide(DemoServer.layer)))
+      const port = Context.get(server, NodeMcpServer.NodeMcpServer).address.port
+      const mcp = yield* client({ url: `http://127.0.0.1:${port}/mcp`, standaloneStream: false })
+      expect(yield* mcp.era).toBe("legacy")
+      expect((yield* mcp.discoverResult).supportedVersions).toStrictEqual([(yield* mcp.initializeResult).protocolVersion])
+      expect((yield* mcp.listAllTools).length).toBeGreaterThan(0)
+    }).pipe(Effect.scoped))
+
+  it.live("the official 1.32 server; listen maps to the session's notifications", () =>
+    Effect.gen(function*() {
+      const url = yield* fixtureServer([nodeFixture("sdk-server.mjs"), "--http"])
+      const mcp = yield* client({ url })
+      expect(yield* mcp.era).toBe("legacy")
+      expect(textOf(yield* mcp.callTool("add", { a: 4, b: 5 }))).toBe("9")
+      const subscription = yield* mcp.listen({ toolsListChanged: true, resourceSubscriptions: [] })
+      expect(typeof subscription.subscriptionId).toBe("string")
+      expect(subscription.acknowledged).toStrictEqual({ toolsListChanged: true })
+      // `toggle` adds or removes a tool; the session's GET stream may open after the first toggle, so keep toggling
+      // until the list change arrives.
+      const first = yield* Effect.race(
+        subscription.notifications.pipe(Stream.take(1), Stream.runCollect),
+        Effect.forever(Effect.zipRight(mcp.callTool("toggle"), Effect.sleep("50 millis")))
+      )
+      expect(Chunk.toReadonlyArray(first).map((n) => n.method)).toStrictEqual(["notifications/tools/list_changed"])
+    }).pipe(Effect.scoped))
+})
+
+/** A hand-written HTTP server answering every POST with `answer`; the methods it was sent, for the scope. */
+const rawServer = (
+  answer: (method: string, id: unknown, params: unknown) => { status: number; type: string; body: string }
+) =>
+  Effect.acquireRelease(
+    Effect.async<{
+      readonly url: string
+      readonly methods: Array<string>
+      readonly bodies: Array<string>
+      readonly server: Http.Server
+    }>((resume) => {
+      const methods: Array<string> = []
+      const bodies: Array<string> = []
+      const server = Http.createServer((req, res) => {
+        let body = ""
+        req.setEncoding("utf8").on("data", (chunk: string) => {
+          body += chunk
+        }).on("end", () => {
+          let method = `${req.method ?? "?"}`
+          let id: unknown = null
+          let params: unknown = undefined
+          try {
+            const parsed: unknown = JSON.parse(body)
+            if (typeof parsed === "object" && parsed !== null && "method" in parsed) {
+              method = String(parsed.method)
+              id = "id" in parsed ? parsed.id : null
+              params = "params" in parsed ? parsed.params : undefined
+            }
+          } catch {
+            // A GET (the legacy SSE attempt) has no body.
+          }
+          methods.push(method)
+          bodies.push(body)
+          const { body: text, status, type } = answer(method, id, params)
+          res.writeHead(status, { "content-type": type }).end(text)
+        })
+      })
+      server.listen(0, "127.0.0.1", () => {
+        const address = server.address()
+        const port = typeof address === "object" && address !== null ? address.port : 0
+        resume(Effect.succeed({ url: `http://127.0.0.1:${port}/mcp`, methods, bodies, server }))
+      })
+    }),
+    ({ server }) =>
+      Effect.async<void>((resume) => {
+        server.closeAllConnections()
+        server.close(() => resume(Effect.void))
+      })
+  )
+
+const rpcError = (code: number, data?: unknown) =>
+  JSON.stringify({ jsonrpc: "2.0", id: 1, error: { code, message: "refused", ...(data === undefined ? {} : { data }) } })
+
+describe("McpClient auto mode: classifying the discover probe", () => {
+  it.live("a -32022 that names only session-era versions is a legacy server: initialize follows", () =>
+    Effect.gen(function*() {
+      const raw = yield* rawServer(() => ({
+        status: 400,
+        type: "application/json",
+        body: rpcError(-32022, { supported: ["2025-11-25"], requested: "2026-07-28" })
+      }))
+      yield* Effect.flip(client({ url: raw.url }))
+      expect(raw.methods.slice(0, 2)).toStrictEqual(["server/discover", "initialize"])
+    }).pipe(Effect.scoped))
+
+  it.live("a -32022 that names only modern versions this client does not speak fails: no fallback", () =>
+    Effect.gen(function*() {
+      const raw = yield* rawServer(() => ({
+        status: 400,
+        type: "application/json",
+        body: rpcError(-32022, { supported: ["2027-01-01"], requested: "2026-07-28" })
+      }))
+      const error = yield* Effect.flip(client({ url: raw.url }))
+      expect(error).toMatchObject({ reason: "HttpStatus", status: 400, code: -32022 })
+      expect(raw.methods).toStrictEqual(["server/discover"])
+    }).pipe(Effect.scoped))
+
+  it.live("a 404 HTML page is not a modern answer: initialize, then the legacy SSE transport, are tried", () =>
+    Effect.gen(function*() {
+      const raw = yield* rawServer(() => ({ status: 404, type: "text/html", body: "<html>Not Found</html>" }))
+      const error = yield* Effect.flip(client({ url: raw.url }))
+      expect(raw.methods).toStrictEqual(["server/discover", "initialize", "GET"])
+      expect(error.message).toContain("Neither transport works")
+    }).pipe(Effect.scoped))
+
+  it.live("a 401 says nothing about the era: the client fails without falling back", () =>
+    Effect.gen(function*() {
+      const raw = yield* rawServer(() => ({ status: 401, type: "application/json", body: rpcError(-32001) }))
+      const error = yield* Effect.flip(client({ url: raw.url }))
+      expect(error).toMatchObject({ reason: "HttpStatus", status: 401 })
+      expect(raw.methods).toStrictEqual(["server/discover"])
+    }).pipe(Effect.scoped))
+})
+
+const json = (id: unknown, result: unknown) => ({
+  status: 200,
+  type: "application/json",
+  body: JSON.stringify({ jsonrpc: "2.0", id, result })
+})
+const discovered = { resultType: "complete", supportedVersions: ["2026-07-28"], capabilities: { tools: {} } }
+
+describe("McpClient: the MRTR driver against a hand-written modern server", () => {
+  it.live("a request the client has no handler for fails with InputRequired naming the method", () =>
+    Effect.gen(function*() {
+      const raw = yield* rawServer((method, id) =>
+        method === "server/discover"
+          ? json(id, discovered)
+          : json(id, { resultType: "input_required", inputRequests: { where: { method: "roots/list" } } })
+      )
+      const mcp = yield* client({ url: raw.url })
+      const error = yield* Effect.flip(mcp.callTool("anything"))
+      expect([error.reason, error.method]).toStrictEqual(["InputRequired", "roots/list"])
+    }).pipe(Effect.scoped))
+
+  it.live("requestState is echoed as given, under a new id each round; past maxInputRounds the call fails", () =>
+    Effect.gen(function*() {
+      const state = "Zm9v\u00e9 \"quoted\" ✓"
+      const raw = yield* rawServer((method, id) =>
+        method === "server/discover" ? json(id, discovered) : json(id, { resultType: "input_required", requestState: state })
+      )
+      const mcp = yield* client({ url: raw.url, maxInputRounds: 3 })
+      const error = yield* Effect.flip(mcp.callTool("slow"))
+      expect([error.reason, error.method]).toStrictEqual(["InputRequired", "tools/call"])
+      const calls = raw.bodies.slice(1).map((body): unknown => JSON.parse(body))
+      expect(calls).toHaveLength(4)
+      const ids = calls.map((call) => typeof call === "object" && call !== null && "id" in call ? call.id : undefined)
+      expect(new Set(ids).size).toBe(4)
+      for (const call of calls.slice(1)) expect(call).toMatchObject({ params: { name: "slow", requestState: state } })
+      expect(calls[0]).not.toHaveProperty("params.requestState")
+    }).pipe(Effect.scoped))
+
+  it.live("an unknown resultType is a Protocol error", () =>
+    Effect.gen(function*() {
+      const raw = yield* rawServer((method, id) =>
+        method === "server/discover" ? json(id, discovered) : json(id, { resultType: "task", taskId: "t" })
+      )
+      const mcp = yield* client({ url: raw.url })
+      const error = yield* Effect.flip(mcp.callTool("later"))
+      expect(error.reason).toBe("Protocol")
+    }).pipe(Effect.scoped))
+})
+
+describe("McpClient, 2026-07-28 over stdio (the official 2.x serveStdio)", () => {
+  it.live("auto mode probes with server/discover and speaks the modern era, MRTR included", () =>
+    Effect.gen(function*() {
+      const mcp = yield* Layer.build(
+        NodeMcpClient.layerStdio({ command: process.execPath, args: [fixture("modern-server.mjs"), "--stdio"] }).pipe(
+          Layer.provide(elicitation)
+        )
+      ).pipe(Effect.map(Context.get(McpClient.McpClient)))
+      expect(yield* mcp.era).toBe("modern")
+      expect(yield* mcp.serverInfo).toMatchObject({ name: "modern-fixture" })
+      expect(textOf(yield* mcp.callTool("add", { a: 20, b: 22 }))).toBe("42")
+      expect(textOf(yield* mcp.callTool("confirm", { action: "deploy" }))).toBe("deploy: confirmed (state-for-deploy)")
+    }).pipe(Effect.scoped))
+
+  it.live("legacy mode over stdio: initialize on the same server", () =>
+    Effect.gen(function*() {
+      const mcp = yield* Layer.build(
+        NodeMcpClient.layerStdio({
+          command: process.execPath,
+          args: [fixture("modern-server.mjs"), "--stdio"],
+          protocol: "legacy"
+        })
+      ).pipe(Effect.map(Context.get(McpClient.McpClient)))
+      expect(yield* mcp.era).toBe("legacy")
+      expect(textOf(yield* mcp.callTool("add", { a: 1, b: 2 }))).toBe("3")
+    }).pipe(Effect.scoped))
+})
