@@ -27,6 +27,7 @@ import * as Scope from "effect/Scope"
 import * as EventStore from "./EventStore.js"
 import { type Exchange, header, type ResponseHeaders, type ResponseStream, type Route } from "./HttpExchange.js"
 import * as Front from "./internal/front.js"
+import * as Modern from "./internal/modern.js"
 import * as Refusal from "./internal/refusal.js"
 import * as JsonRpc from "./JsonRpc.js"
 import type { Grant } from "./McpAuth.js"
@@ -380,7 +381,9 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     messages: ReadonlyArray<JsonRpc.Message>,
     batch: boolean,
     accept: number,
-    finished?: () => void
+    finished?: () => void,
+    /** The HTTP status of a JSON answer (2026-07-28 maps some error codes to 400 and 404). */
+    statusOf?: (response: JsonRpc.Message) => number
   ): void => {
     let requests = 0
     for (const message of messages) if ("method" in message && "id" in message) requests++
@@ -431,7 +434,13 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         if (session.isOpen) Front.accepted(exchange)
         else Front.refuse(exchange, notFound)
       } else if (jsonOk) {
-        Front.respondJson(exchange, batch ? responses : responses[0])
+        const first = responses[0]!
+        Front.respondJson(
+          exchange,
+          batch ? responses : first,
+          undefined,
+          statusOf === undefined || batch ? 200 : statusOf(first)
+        )
       } else {
         const stream = streams.open(exchange)
         for (const response of responses) stream.write(Sse.encodeMessage(response))
@@ -528,23 +537,82 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       answer(exchange, session, undefined, messages, decoded._tag === "Batch", accept, close)
     })
 
+  /** The status of a 2026-07-28 answer: an error's by its code, a result 200. */
+  const modernStatus = (response: JsonRpc.Message): number =>
+    "error" in response ? Refusal.modernStatus(response.error.code) : 200
+
+  /**
+   * A 2026-07-28 request: the ladder, then a session of its own (its `_meta` standing in for the handshake),
+   * closed once it is answered. The client closing the connection first is cancellation: the session closes,
+   * which interrupts the handler, and nothing more is sent.
+   */
+  const modernPost = (exchange: Exchange, message: JsonRpc.Message, accept: number, grant: Grant | undefined) =>
+    Effect.gen(function*() {
+      // Notifications have no defined use over HTTP at 2026-07-28 (cancelling is closing the stream).
+      if (!JsonRpc.isRequest(message)) return Front.accepted(exchange)
+      const envelope = Modern.check(message, (name) => header(exchange.headers, name))
+      if ("_tag" in envelope) return Front.refuse(exchange, envelope)
+      if (grant !== undefined && !grant.admit(exchange, [message])) return
+      const opened = yield* Effect.either(registry.openDetached({
+        transport: TRANSPORT,
+        protocolVersion: envelope.version,
+        principal: grant?.principal,
+        modern: envelope
+      }))
+      if (Either.isLeft(opened)) return Front.refuse(exchange, Front.unavailable(opened.left))
+      const session = opened.right
+      const close = () => void runFork(session.close)
+      exchange.onClose(close)
+      answer(exchange, session, undefined, [message], false, accept, close, modernStatus)
+    })
+
+  /**
+   * The era of a POST, from its body first and its `MCP-Protocol-Version` second: a body that claims 2026-07-28
+   * in `_meta`, or a header naming no session-era revision, is modern; anything else is served as before.
+   */
+  const eraOf = (decoded: JsonRpc.Decoded, version: string | undefined): "legacy" | JsonRpc.Message | Refusal.Refusal => {
+    if (decoded._tag === "Single") return Modern.isModern(decoded.message, version) ? decoded.message : "legacy"
+    const modern = Modern.isModernHeader(version) ||
+      decoded.messages.some((m) => Either.isRight(m) && Modern.hasClaim(m.right))
+    return modern ? Modern.batchRefusal : "legacy"
+  }
+
   // --- Routes -----------------------------------------------------------------------------------------------------
 
-  const post = (exchange: Exchange, _query: string, grant: Grant | undefined): void => {
+  const post = (exchange: Exchange, query: string, grant: Grant | undefined): void => {
     const accept = Front.acceptOf(header(exchange.headers, "accept"))
     if (accept === 0) {
       return Front.refuse(exchange, new Refusal.NotAcceptable({ needs: "application/json and text/event-stream" }))
     }
+    // The era is read from the body, so it is read before anything session-era is checked: a modern request
+    // must never get a session-era rejection, or a dual-era client falls back to 2025.
+    Front.readMessages(exchange, maxBodySize, (decoded) => {
+      const era = eraOf(decoded, header(exchange.headers, "mcp-protocol-version"))
+      if (era === "legacy") return legacyPost(exchange, query, grant, accept, decoded)
+      if ("_tag" in era) return Front.refuse(exchange, era)
+      runFork(modernPost(exchange, era, accept, grant))
+    })
+  }
+
+  /** A session-era POST, its body already read. */
+  const legacyPost = (
+    exchange: Exchange,
+    _query: string,
+    grant: Grant | undefined,
+    accept: number,
+    body: JsonRpc.Decoded
+  ): void => {
+    const readMessages = (_exchange: Exchange, _limit: number, then: (decoded: JsonRpc.Decoded) => void) => then(body)
     if (stateless) {
       const version = statelessVersion(exchange)
       if (typeof version !== "string") return Front.refuse(exchange, version)
-      return Front.readMessages(exchange, maxBodySize, (decoded) => {
+      return readMessages(exchange, maxBodySize, (decoded) => {
         runFork(statelessPost(exchange, decoded, version, accept, grant))
       })
     }
     const id = header(exchange.headers, "mcp-session-id")
     if (id === undefined) {
-      return Front.readMessages(exchange, maxBodySize, (decoded) => {
+      return readMessages(exchange, maxBodySize, (decoded) => {
         if (decoded._tag === "Single" && Front.isInitialize(decoded.message)) {
           return void runFork(initialize(exchange, decoded.message, accept, grant))
         }
@@ -561,7 +629,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     if ("_tag" in session) return Front.refuse(exchange, session)
     const version = versionOf(exchange, session)
     if (typeof version !== "string") return Front.refuse(exchange, version)
-    Front.readMessages(exchange, maxBodySize, (decoded) => {
+    readMessages(exchange, maxBodySize, (decoded) => {
       const messages = Front.messagesOf(decoded, version)
       if ("_tag" in messages) return Front.refuse(exchange, messages)
       if (grant !== undefined && !grant.admit(exchange, messages)) return
