@@ -101,6 +101,8 @@ export interface OpenOptions {
    * handshake, for that request only. Implies `initialized`.
    */
   readonly modern?: ModernRequest | undefined
+  /** Resource URIs the session is subscribed to from the start (a 2026-07-28 listen stream's). */
+  readonly subscriptions?: ReadonlyArray<string> | undefined
 }
 
 /** What a 2026-07-28 request's `_meta` says about its client. @since 0.1.0 */
@@ -231,6 +233,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         })
       }
       if (opts.principal !== undefined) session.bind(opts.principal)
+      if (opts.subscriptions !== undefined) for (const uri of opts.subscriptions) session.subscribe(uri)
       yield* Scope.addFinalizer(scope, session.interruptAll)
       const admitted = yield* Ref.modify(sessionsRef, (map) =>
         HashMap.size(map) >= maxSessions

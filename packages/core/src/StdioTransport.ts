@@ -16,6 +16,7 @@ import * as Fiber from "effect/Fiber"
 import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
 import * as Front from "./internal/front.js"
+import * as Listen from "./internal/listen.js"
 import * as Modern from "./internal/modern.js"
 import * as JsonRpc from "./JsonRpc.js"
 import * as McpSchema from "./McpSchema.js"
@@ -134,6 +135,7 @@ export const serve = <E>(
         const error = new JsonRpc.JsonRpcError({ code: envelope.code, message: envelope.reason, data: envelope.data })
         return refuse(error, envelope.id)
       }
+      if (request.method === "subscriptions/listen") return listen(request, envelope)
       const fiber = runFork(Effect.gen(function*() {
         const opened = yield* Effect.either(registry.openDetached({
           transport: TRANSPORT,
@@ -155,6 +157,32 @@ export const serve = <E>(
       serving.add(fiber)
       fiber.addObserver(() => serving.delete(fiber))
     }
+    /** A listen subscription on stdio: its session lives until `notifications/cancelled` names it, or the input ends. */
+    const listen = (request: JsonRpc.Request, envelope: Modern.Envelope) => {
+      const filter = Listen.filterOf(request.params)
+      if (filter instanceof JsonRpc.JsonRpcError) return refuse(filter, request.id)
+      runFork(Effect.gen(function*() {
+        const opened = yield* Effect.either(registry.openDetached({
+          transport: TRANSPORT,
+          protocolVersion: envelope.version,
+          modern: envelope,
+          subscriptions: filter.resourceSubscriptions
+        }))
+        if (Either.isLeft(opened)) {
+          return refuse(JsonRpc.internalError("The server is shutting down or at its session limit"), request.id)
+        }
+        const subscription = opened.right
+        writer(Listen.acknowledged(request.id, filter))
+        subscription.setWriter(Listen.sinkFor(request.id, filter, writer))
+        modern.set(request.id, subscription)
+        listening.add(subscription)
+        // Held busy for its whole life, so idle expiry never ends a quiet subscription.
+        subscription.hold()
+      }))
+    }
+    // Subscriptions end with the input (requests in flight get their answers first: that finalizer runs before).
+    const listening = new Set<Session>()
+    yield* Effect.addFinalizer(() => Effect.forEach(Array.from(listening), (session) => session.close, { discard: true }))
     const cancelModern = (notification: JsonRpc.Notification) => {
       const params = notification.params
       if (typeof params !== "object" || params === null || !("requestId" in params)) return

@@ -27,6 +27,7 @@ import * as Scope from "effect/Scope"
 import * as EventStore from "./EventStore.js"
 import { type Exchange, header, type ResponseHeaders, type ResponseStream, type Route } from "./HttpExchange.js"
 import * as Front from "./internal/front.js"
+import * as Listen from "./internal/listen.js"
 import * as Modern from "./internal/modern.js"
 import * as Refusal from "./internal/refusal.js"
 import * as JsonRpc from "./JsonRpc.js"
@@ -553,6 +554,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       const envelope = Modern.check(message, (name) => header(exchange.headers, name))
       if ("_tag" in envelope) return Front.refuse(exchange, envelope)
       if (grant !== undefined && !grant.admit(exchange, [message])) return
+      if (message.method === "subscriptions/listen") return yield* listen(exchange, message, envelope, accept, grant)
       const opened = yield* Effect.either(registry.openDetached({
         transport: TRANSPORT,
         protocolVersion: envelope.version,
@@ -564,6 +566,50 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       const close = () => void runFork(session.close)
       exchange.onClose(close)
       answer(exchange, session, undefined, [message], false, accept, close, modernStatus)
+    })
+
+  /**
+   * A `subscriptions/listen` stream: always SSE, even in JSON-response mode. Its session lives as long as the
+   * connection (held busy, so idle expiry leaves it alone); the acknowledgement goes out before the session's
+   * writer is set, so it is first; when the server ends it (shutdown), the listen result goes out last.
+   */
+  const listen = (
+    exchange: Exchange,
+    request: JsonRpc.Request,
+    envelope: Modern.Envelope,
+    accept: number,
+    grant: Grant | undefined
+  ) =>
+    Effect.gen(function*() {
+      if ((accept & Front.ACCEPT_SSE) === 0) {
+        return Front.refuse(exchange, new Refusal.NotAcceptable({ needs: "text/event-stream" }))
+      }
+      const filter = Listen.filterOf(request.params)
+      if (filter instanceof JsonRpc.JsonRpcError) return Front.respondJson(exchange, JsonRpc.failure(request.id, filter))
+      const opened = yield* Effect.either(registry.openDetached({
+        transport: TRANSPORT,
+        protocolVersion: envelope.version,
+        principal: grant?.principal,
+        modern: envelope,
+        subscriptions: filter.resourceSubscriptions
+      }))
+      if (Either.isLeft(opened)) return Front.refuse(exchange, Front.unavailable(opened.left))
+      const session = opened.right
+      const stream = streams.open(exchange)
+      if (!stream.isOpen) return yield* session.close
+      const write: Sink = (message) => stream.write(Sse.encodeMessage(message))
+      write(Listen.acknowledged(request.id, filter))
+      session.setWriter(Listen.sinkFor(request.id, filter, write))
+      const release = session.hold()
+      yield* Scope.addFinalizer(
+        session.scope,
+        Effect.sync(() => {
+          release()
+          write(Listen.closing(request.id))
+          stream.end()
+        })
+      )
+      exchange.onClose(() => runFork(session.close))
     })
 
   /**

@@ -92,7 +92,23 @@ const server = (finalized?: Deferred.Deferred<void>) => {
         Effect.as("never")
       )
   })
-  return Layer.mergeAll(Greet, Sample, Log, Slow).pipe(
+  const Toggle = Layer.unwrapEffect(Effect.map(McpServer.McpServer, (mcp) => {
+    let present = false
+    return McpTool.make("toggle", {
+      description: "Adds or removes a tool",
+      input: Schema.Struct({}),
+      handler: () =>
+        Effect.as(
+          Effect.suspend(() =>
+            (present = !present)
+              ? mcp.addTool({ tool: { name: "extra", inputSchema: { type: "object" } }, call: () => Effect.succeed({ content: [] }) })
+              : mcp.removeTool("extra")
+          ),
+          "toggled"
+        )
+    })
+  }))
+  return Layer.mergeAll(Greet, Sample, Log, Slow, Toggle).pipe(
     Layer.provideMerge(McpServer.layer({
       name: "modern-test",
       version: "1.0.0",
@@ -294,6 +310,64 @@ describe("2026-07-28", () => {
           status: 400,
           body: { id: 1, error: { code: -32021, data: { requiredCapabilities: { sampling: {} } } } }
         })
+      })
+    }))
+
+  it.scopedLive("subscriptions/listen: the ack first, then only the kinds asked for, tagged with the listen id", () =>
+    Effect.gen(function*() {
+      const url = yield* serveHttp(server())
+      yield* Effect.promise(async () => {
+        const open = (id: number, notifications: object, accept = "application/json, text/event-stream") =>
+          fetch(url, {
+            method: "POST",
+            headers: {
+              "content-type": "application/json",
+              accept,
+              "mcp-protocol-version": V,
+              "mcp-method": "subscriptions/listen"
+            },
+            body: JSON.stringify({ jsonrpc: "2.0", id, method: "subscriptions/listen", params: { _meta: meta(), notifications } })
+          })
+        // Always SSE: a client that accepts only JSON is refused.
+        expect((await open(9, { toolsListChanged: true }, "application/json")).status).toBe(406)
+        const tools = await open(7, { toolsListChanged: true })
+        const prompts = await open(8, { promptsListChanged: true })
+        expect(tools.headers.get("content-type")).toContain("text/event-stream")
+        const reader = (response: Response) => {
+          const body = response.body!.getReader()
+          const decoder = new TextDecoder()
+          let buffer = ""
+          const next = async () => {
+            while (true) {
+              const line = buffer.split("\n").find((l) => l.startsWith("data: "))
+              if (line !== undefined) {
+                buffer = buffer.slice(buffer.indexOf(line) + line.length)
+                return JSON.parse(line.slice(6))
+              }
+              const chunk = await body.read()
+              if (chunk.done) return undefined
+              buffer += decoder.decode(chunk.value, { stream: true })
+            }
+          }
+          return { next, cancel: () => body.cancel() }
+        }
+        const toolsReader = reader(tools)
+        const promptsReader = reader(prompts)
+        const nextTools = toolsReader.next
+        const nextPrompts = promptsReader.next
+        expect(await nextTools()).toMatchObject({
+          method: "notifications/subscriptions/acknowledged",
+          params: { notifications: { toolsListChanged: true }, _meta: { "io.modelcontextprotocol/subscriptionId": 7 } }
+        })
+        expect(await nextPrompts()).toMatchObject({ method: "notifications/subscriptions/acknowledged" })
+        await modern(url, "tools/call", { name: "toggle", arguments: {}, _meta: meta() })
+        expect(await nextTools()).toMatchObject({
+          method: "notifications/tools/list_changed",
+          params: { _meta: { "io.modelcontextprotocol/subscriptionId": 7 } }
+        })
+        // Closing a listen stream ends its session (the filter itself is checked by the conformance run).
+        await promptsReader.cancel()
+        await toolsReader.cancel()
       })
     }))
 

@@ -206,7 +206,11 @@ const toggle = (kind: "tool" | "prompt") =>
         if (kind === "tool") {
           if (present) {
             yield* server.addTool({
-              tool: { name: "test_dynamic_tool", inputSchema: { type: "object" } },
+              tool: {
+                name: "test_dynamic_tool",
+                description: "Comes and goes with test_trigger_tool_change",
+                inputSchema: { type: "object" }
+              },
               call: () => Effect.succeed({ content: [{ type: "text", text: "dynamic" }] })
             })
           } else {
@@ -214,7 +218,7 @@ const toggle = (kind: "tool" | "prompt") =>
           }
         } else if (present) {
           yield* server.addPrompt({
-            prompt: { name: "test_dynamic_prompt" },
+            prompt: { name: "test_dynamic_prompt", description: "Comes and goes with test_trigger_prompt_change" },
             get: () => Effect.succeed({ messages: [{ role: "user", content: { type: "text", text: "dynamic" } }] }),
             complete: {}
           })

@@ -63,8 +63,9 @@ export class Rounds {
     return Effect.suspend(() => {
       const name = key ?? `${KIND[method] ?? "input"}-${this.count}`
       this.count++
-      if (Object.prototype.hasOwnProperty.call(this.answers, name)) {
-        const answer = this.answers[name]
+      const answer = Object.prototype.hasOwnProperty.call(this.answers, name) ? this.answers[name] : undefined
+      // Every answer is a result object; anything else is no answer, and is asked for again.
+      if (typeof answer === "object" && answer !== null && !Array.isArray(answer)) {
         this.used[name] = answer
         return Effect.succeed(answer)
       }
