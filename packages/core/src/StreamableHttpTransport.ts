@@ -8,6 +8,11 @@
  *   With `Last-Event-ID` it resumes a dropped stream, the standalone one or a POST's.
  * - DELETE ends the session.
  *
+ * The same endpoint serves 2026-07-28 (sessionless): a POST whose body claims it in `_meta` (or whose
+ * `MCP-Protocol-Version` names no session-era revision) goes through that revision's checks and is served by a
+ * session of its own, closed once answered; disconnecting cancels it. `subscriptions/listen` is a long-lived SSE
+ * stream served the same way. The era is read from the body before anything session-era is checked.
+ *
  * Sessions live in the shared `SessionRegistry`. An id is minted only when `initialize` succeeds, and the session
  * then lives until DELETE, idle expiry or shutdown: connections come and go without ending it. Closing a POST's
  * stream does not cancel its request either; the handler runs on in the session.
@@ -159,6 +164,17 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
           entry.toStream()
         }
       }
+    })
+  )
+
+  /**
+   * How to end each open listen stream on purpose: the server shutting down ends them here, before the streams'
+   * own finalizer cuts every connection (finalizers run in reverse), so each gets its listen result first.
+   */
+  const listening = new Set<() => void>()
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      for (const end of Array.from(listening)) end()
     })
   )
 
@@ -601,15 +617,21 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       write(Listen.acknowledged(request.id, filter))
       session.setWriter(Listen.sinkFor(request.id, filter, write))
       const release = session.hold()
-      yield* Scope.addFinalizer(
-        session.scope,
-        Effect.sync(() => {
-          release()
-          write(Listen.closing(request.id))
-          stream.end()
-        })
-      )
-      exchange.onClose(() => runFork(session.close))
+      let ended = false
+      const end = () => {
+        if (ended) return
+        ended = true
+        listening.delete(end)
+        release()
+        write(Listen.closing(request.id))
+        stream.end()
+      }
+      listening.add(end)
+      yield* Scope.addFinalizer(session.scope, Effect.sync(end))
+      exchange.onClose(() => {
+        listening.delete(end)
+        runFork(session.close)
+      })
     })
 
   /**
@@ -625,7 +647,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
 
   // --- Routes -----------------------------------------------------------------------------------------------------
 
-  const post = (exchange: Exchange, query: string, grant: Grant | undefined): void => {
+  const post = (exchange: Exchange, _query: string, grant: Grant | undefined): void => {
     const accept = Front.acceptOf(header(exchange.headers, "accept"))
     if (accept === 0) {
       return Front.refuse(exchange, new Refusal.NotAcceptable({ needs: "application/json and text/event-stream" }))
@@ -634,53 +656,45 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     // must never get a session-era rejection, or a dual-era client falls back to 2025.
     Front.readMessages(exchange, maxBodySize, (decoded) => {
       const era = eraOf(decoded, header(exchange.headers, "mcp-protocol-version"))
-      if (era === "legacy") return legacyPost(exchange, query, grant, accept, decoded)
+      if (era === "legacy") return legacyPost(exchange, grant, accept, decoded)
       if ("_tag" in era) return Front.refuse(exchange, era)
       runFork(modernPost(exchange, era, accept, grant))
     })
   }
 
-  /** A session-era POST, its body already read. */
+  /** A session-era POST, its body already read (the era is decided by it). */
   const legacyPost = (
     exchange: Exchange,
-    _query: string,
     grant: Grant | undefined,
     accept: number,
-    body: JsonRpc.Decoded
+    decoded: JsonRpc.Decoded
   ): void => {
-    const readMessages = (_exchange: Exchange, _limit: number, then: (decoded: JsonRpc.Decoded) => void) => then(body)
     if (stateless) {
       const version = statelessVersion(exchange)
       if (typeof version !== "string") return Front.refuse(exchange, version)
-      return readMessages(exchange, maxBodySize, (decoded) => {
-        runFork(statelessPost(exchange, decoded, version, accept, grant))
-      })
+      return void runFork(statelessPost(exchange, decoded, version, accept, grant))
     }
     const id = header(exchange.headers, "mcp-session-id")
     if (id === undefined) {
-      return readMessages(exchange, maxBodySize, (decoded) => {
-        if (decoded._tag === "Single" && Front.isInitialize(decoded.message)) {
-          return void runFork(initialize(exchange, decoded.message, accept, grant))
-        }
-        if (decoded._tag === "Batch" && decoded.messages.some((m) => Either.isRight(m) && Front.isInitialize(m.right))) {
-          return Front.refuse(
-            exchange,
-            new Refusal.BadRequest({ reason: "Invalid request: initialize must not be part of a batch" })
-          )
-        }
-        Front.refuse(exchange, missingSession)
-      })
+      if (decoded._tag === "Single" && Front.isInitialize(decoded.message)) {
+        return void runFork(initialize(exchange, decoded.message, accept, grant))
+      }
+      if (decoded._tag === "Batch" && decoded.messages.some((m) => Either.isRight(m) && Front.isInitialize(m.right))) {
+        return Front.refuse(
+          exchange,
+          new Refusal.BadRequest({ reason: "Invalid request: initialize must not be part of a batch" })
+        )
+      }
+      return Front.refuse(exchange, missingSession)
     }
     const session = Front.findSession(registry, id, TRANSPORT, "Mcp-Session-Id", grant)
     if ("_tag" in session) return Front.refuse(exchange, session)
     const version = versionOf(exchange, session)
     if (typeof version !== "string") return Front.refuse(exchange, version)
-    readMessages(exchange, maxBodySize, (decoded) => {
-      const messages = Front.messagesOf(decoded, version)
-      if ("_tag" in messages) return Front.refuse(exchange, messages)
-      if (grant !== undefined && !grant.admit(exchange, messages)) return
-      answer(exchange, session, states.get(session), messages, decoded._tag === "Batch", accept)
-    })
+    const messages = Front.messagesOf(decoded, version)
+    if ("_tag" in messages) return Front.refuse(exchange, messages)
+    if (grant !== undefined && !grant.admit(exchange, messages)) return
+    answer(exchange, session, states.get(session), messages, decoded._tag === "Batch", accept)
   }
 
   /** The session and its state a GET or DELETE names, or the refusal. */

@@ -4,8 +4,13 @@
  * disconnecting, and the same routing on stdio.
  */
 import { describe, expect, it } from "@effect/vitest"
+import { NodeMcpServer } from "@effect-mcp/node"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Logger from "effect/Logger"
+import * as Scope from "effect/Scope"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -368,6 +373,47 @@ describe("2026-07-28", () => {
         // Closing a listen stream ends its session (the filter itself is checked by the conformance run).
         await promptsReader.cancel()
         await toolsReader.cancel()
+      })
+    }))
+
+  it.live("a server that shuts down ends each listen stream with its listen result", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(NodeMcpServer.layer({ port: 0 }).pipe(Layer.provide(server())), scope)
+      const url = `http://127.0.0.1:${Context.get(context, NodeMcpServer.NodeMcpServer).address.port}/mcp`
+      const response = yield* Effect.promise(() =>
+        fetch(url, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            accept: "text/event-stream",
+            "mcp-protocol-version": V,
+            "mcp-method": "subscriptions/listen"
+          },
+          body: JSON.stringify({
+            jsonrpc: "2.0",
+            id: "sub",
+            method: "subscriptions/listen",
+            params: { _meta: meta(), notifications: { toolsListChanged: true } }
+          })
+        })
+      )
+      const body = response.body!.getReader()
+      // The acknowledgement is out once the first chunk arrives; then the server shuts down.
+      const first = yield* Effect.promise(() => body.read())
+      yield* Scope.close(scope, Exit.void).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, Logger.none)))
+      let text = new TextDecoder().decode(first.value)
+      while (true) {
+        const chunk = yield* Effect.promise(() => body.read())
+        if (chunk.done) break
+        text += new TextDecoder().decode(chunk.value)
+      }
+      const messages = text.split("\n").filter((l) => l.startsWith("data: ")).map((l) => JSON.parse(l.slice(6)))
+      expect(messages[0]).toMatchObject({ method: "notifications/subscriptions/acknowledged" })
+      expect(messages.at(-1)).toEqual({
+        jsonrpc: "2.0",
+        id: "sub",
+        result: { resultType: "complete", _meta: { "io.modelcontextprotocol/subscriptionId": "sub" } }
       })
     }))
 
