@@ -14,13 +14,18 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Deferred from "effect/Deferred"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as JsonRpc from "./JsonRpc.js"
 import { type Dialect, dialectOf } from "./internal/jsonSchema.js"
+import * as Modern from "./internal/modern.js"
+import * as Mrtr from "./internal/mrtr.js"
 import * as Pagination from "./internal/pagination.js"
 import type { Audience, Dispatcher, SessionState } from "./internal/session.js"
 import { makeCurrent } from "./internal/session.js"
@@ -108,9 +113,51 @@ export interface Options {
    * answer, unless the call gives its own `timeout`. Default 60 seconds.
    */
   readonly clientRequestTimeout?: Duration.DurationInput | undefined
+  /**
+   * The cache hints of 2026-07-28 results (`server/discover`, the four listings, `resources/read`): how long a
+   * client or intermediary may reuse one, and whether it may be shared across users (`"public"`) or only within
+   * the same authorization (`"private"`). Default `{ ttlMs: 0, cacheScope: "private" }`: never reuse.
+   */
+  readonly cache?: CacheHints | undefined
+  /**
+   * How 2026-07-28 multi round-trip requests seal `requestState`. Give every instance behind a load balancer the
+   * same `key` (32 random bytes) so a retry may land on any of them. Default: a random key per server, and a
+   * state accepted for 600 seconds.
+   */
+  readonly requestState?: RequestStateOptions | undefined
+}
+
+/** The cache hints of 2026-07-28 results. @since 0.1.0 */
+export interface CacheHints {
+  /** Milliseconds a result may be reused; a non-negative integer. */
+  readonly ttlMs: number
+  readonly cacheScope: "public" | "private"
+}
+
+/** How `requestState` is sealed (AES-256-GCM). @since 0.1.0 */
+export interface RequestStateOptions {
+  /** The 32-byte key; instances sharing it accept each other's state. */
+  readonly key?: Uint8Array | undefined
+  /** How long a state stays valid. Default 600 seconds. */
+  readonly ttl?: Duration.DurationInput | undefined
 }
 
 const DEFAULT_PAGE_SIZE = 100
+
+const DEFAULT_CACHE: CacheHints = { ttlMs: 0, cacheScope: "private" }
+
+/** 2026-07-28 results that carry cache hints. */
+const CACHEABLE: ReadonlySet<string> = new Set([
+  "server/discover",
+  "tools/list",
+  "prompts/list",
+  "resources/list",
+  "resources/templates/list",
+  "resources/read"
+])
+
+const isRecord = (u: unknown): u is { readonly [key: string]: unknown } =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
 
 /** @since 0.1.0 */
 export interface McpServerService {
@@ -208,6 +255,19 @@ export const make = (options: Options): McpServerService => {
   const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE
   if (!(pageSize >= 1) || (Number.isFinite(pageSize) && !Number.isInteger(pageSize))) {
     throw new RangeError(`McpServer: pageSize must be a positive integer or Infinity, got ${pageSize}`)
+  }
+
+  const cache = options.cache ?? DEFAULT_CACHE
+  if (!(Number.isInteger(cache.ttlMs) && cache.ttlMs >= 0)) {
+    throw new RangeError(`McpServer: cache.ttlMs must be a non-negative integer, got ${cache.ttlMs}`)
+  }
+  const stateKey = options.requestState?.key ?? Mrtr.randomKey()
+  if (stateKey.length !== 32) {
+    throw new RangeError(`McpServer: requestState.key must be 32 bytes, got ${stateKey.length}`)
+  }
+  const stateOptions: Mrtr.StateOptions = {
+    key: stateKey,
+    ttlMs: Duration.toMillis(options.requestState?.ttl ?? Duration.seconds(600))
   }
 
   // Listings and capabilities change only when something registers, so they are built once per change (their
@@ -428,9 +488,99 @@ export const make = (options: Options): McpServerService => {
       reply(response)
     })
 
+  // --- 2026-07-28 ---------------------------------------------------------------------------------------------
+
+  const serverInfoMeta = { [Modern.Meta.serverInfo]: info }
+
+  /** What every 2026-07-28 result carries: its type, who answered, and for the cacheable ones the hints. */
+  const stamp = (request: JsonRpc.Request, result: unknown, retry: boolean): unknown => {
+    if (!isRecord(result)) return result
+    const meta = isRecord(result._meta) ? { ...result._meta, ...serverInfoMeta } : serverInfoMeta
+    if (result.resultType !== undefined) return { ...result, _meta: meta }
+    // Results of retries are not to be cached (`caching.mdx` §Cache Key).
+    const hints = CACHEABLE.has(request.method) && !retry ? cache : {}
+    return { ...result, ...hints, resultType: "complete", _meta: meta }
+  }
+
+  const discover = (): unknown => ({
+    supportedVersions: [...Modern.MODERN_VERSIONS, ...[...McpSchema.SUPPORTED_PROTOCOL_VERSIONS].reverse()],
+    capabilities: capabilities(),
+    ...(options.instructions === undefined ? {} : { instructions: options.instructions })
+  })
+
+  /**
+   * Runs a handler that may ask the client: asks the request's `inputResponses` (or the answers sealed in its
+   * `requestState`) answer go on; the first that is not answered stops the run, which ends with an
+   * `InputRequiredResult` (after letting asks made alongside it register, so one round can carry several).
+   */
+  const withRounds = (
+    session: SessionState,
+    request: JsonRpc.Request,
+    run: Effect.Effect<unknown, JsonRpc.JsonRpcError>
+  ): Effect.Effect<unknown, JsonRpc.JsonRpcError> =>
+    Effect.gen(function*() {
+      const params = isRecord(request.params) ? request.params : {}
+      const target = typeof params.name === "string" ? params.name : typeof params.uri === "string" ? params.uri : ""
+      const binding = yield* Mrtr.bindingOf(request.method, target, params.arguments, session.principal)
+      const now = yield* Clock.currentTimeMillis
+      const token = params.requestState
+      if (token !== undefined && typeof token !== "string") return yield* Effect.fail(Mrtr.invalidState)
+      const prior = token === undefined ? {} : yield* Mrtr.open(stateOptions, token, binding, now)
+      const responses = isRecord(params.inputResponses) ? params.inputResponses : {}
+      const rounds = new Mrtr.Rounds({ ...prior, ...responses })
+      session.setRounds(rounds)
+      const fiber = yield* Effect.fork(run)
+      const outcome = yield* Effect.raceFirst(
+        Effect.map(Effect.either(Fiber.join(fiber)), (done) => ({ _tag: "Done" as const, done })),
+        Deferred.await(rounds.escape)
+      )
+      if (outcome._tag === "Done") {
+        return yield* outcome.done
+      }
+      // Asks forked alongside the one that stopped the run get to register before it is interrupted.
+      for (let i = 0; i < 3; i++) yield* Effect.yieldNow()
+      yield* Fiber.interrupt(fiber)
+      if (outcome._tag === "MissingCapability") {
+        return yield* Effect.fail(Mrtr.missingCapability(outcome.requiredCapabilities))
+      }
+      const requestState = yield* Mrtr.seal(stateOptions, binding, rounds.used, now)
+      return { resultType: "input_required", inputRequests: { ...rounds.asked }, requestState }
+    })
+
+  /** Retired codes are never emitted at 2026-07-28: a missing resource is -32602 with `data.uri`. */
+  const modernError = (error: JsonRpc.JsonRpcError): JsonRpc.JsonRpcError =>
+    error.code === JsonRpc.ErrorCode.ResourceNotFound
+      ? new JsonRpc.JsonRpcError({ code: JsonRpc.ErrorCode.InvalidParams, message: error.message, data: error.data })
+      : error
+
+  const modernRequest = (session: SessionState, request: JsonRpc.Request, reply: Sink) => {
+    if (session.hasInvalidLogLevel) {
+      return refuse(
+        reply,
+        JsonRpc.failure(request.id, JsonRpc.invalidParams(`Invalid params: ${Modern.Meta.logLevel} is not a logging level`))
+      )
+    }
+    const method = request.method === "server/discover"
+      ? () => Effect.sync(discover)
+      : Modern.REMOVED_METHODS.has(request.method)
+      ? undefined
+      : methods.get(request.method)
+    if (method === undefined) return refuse(reply, JsonRpc.failure(request.id, JsonRpc.methodNotFound(request.method)))
+    const params = isRecord(request.params) ? request.params : {}
+    const retry = params.inputResponses !== undefined || params.requestState !== undefined
+    const run = Mrtr.CARRIERS.has(request.method)
+      ? withRounds(session, request, Effect.suspend(() => method(session, request, reply)))
+      : method(session, request, reply)
+    return Effect.matchCauseEffect(
+      run.pipe(Effect.map((result) => stamp(request, result, retry)), Effect.mapError(modernError)),
+      answer(request, reply)
+    )
+  }
+
   const dispatcher: Dispatcher = {
     clientRequestTimeout: Duration.decode(options.clientRequestTimeout ?? DEFAULT_CLIENT_REQUEST_TIMEOUT),
     request: (session, request, reply) => {
+      if (session.isModern) return modernRequest(session, request, reply)
       const method = methods.get(request.method)
       if (method === undefined) return refuse(reply, JsonRpc.failure(request.id, JsonRpc.methodNotFound(request.method)))
       if (session.phase !== "initialized" && request.method !== "initialize" && request.method !== "ping") {

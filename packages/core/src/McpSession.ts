@@ -112,6 +112,13 @@ export interface ClientRequestOptions {
    * `clientRequestTimeout` (60 seconds).
    */
   readonly timeout?: Duration.DurationInput | undefined
+  /**
+   * At 2026-07-28 the ask goes back to the client inside an `InputRequiredResult` (multi round-trip requests),
+   * under this key of `inputRequests`, and its answer comes back under the same key of `inputResponses`. Default
+   * `<kind>-<n>` (`elicit-0`, `sample-1`, `roots-2`...) by the order of the asks, so a handler that asks the same
+   * things in the same order finds its answers on the retry. Ignored in the session era.
+   */
+  readonly inputKey?: string | undefined
 }
 
 /** What an elicitation form's fields may be, on the wire: the encoded side of the schema given to `elicit`. @since 0.1.0 */

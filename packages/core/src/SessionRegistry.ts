@@ -40,6 +40,7 @@ import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import { SessionState, Subscriptions } from "./internal/session.js"
 import type { Principal } from "./McpAuth.js"
+import type * as McpSchema from "./McpSchema.js"
 import { McpServer } from "./McpServer.js"
 import { makeSessionId, type Session, type SessionId, type Sink } from "./McpSession.js"
 
@@ -101,6 +102,21 @@ export interface OpenOptions {
   readonly initialized?: boolean | undefined
   /** Who opens it, when the transport authorizes requests: the session then serves that party only. */
   readonly principal?: Principal | undefined
+  /**
+   * Serve one 2026-07-28 request (sessionless): what its `_meta` says about the client stands in for the
+   * handshake, for that request only. Implies `initialized`.
+   */
+  readonly modern?: ModernRequest | undefined
+  /** Resource URIs the session is subscribed to from the start (a 2026-07-28 listen stream's). */
+  readonly subscriptions?: ReadonlyArray<string> | undefined
+}
+
+/** What a 2026-07-28 request's `_meta` says about its client. @since 0.1.0 */
+export interface ModernRequest {
+  readonly clientCapabilities: McpSchema.ClientCapabilities
+  readonly clientInfo?: McpSchema.Implementation | undefined
+  /** `io.modelcontextprotocol/logLevel` as sent; a value that is no level is answered with -32602. */
+  readonly logLevel?: unknown
 }
 
 /** @since 0.1.0 */
@@ -216,7 +232,16 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       )
       if (opts.writer !== undefined) session.setWriter(opts.writer)
       if (opts.initialized === true) session.assumeInitialized(opts.protocolVersion)
+      if (opts.modern !== undefined) {
+        session.assumeModern({
+          version: opts.protocolVersion,
+          clientCapabilities: opts.modern.clientCapabilities,
+          clientInfo: opts.modern.clientInfo,
+          logLevel: opts.modern.logLevel
+        })
+      }
       if (opts.principal !== undefined) session.bind(opts.principal)
+      if (opts.subscriptions !== undefined) for (const uri of opts.subscriptions) session.subscribe(uri)
       yield* Scope.addFinalizer(scope, session.interruptAll)
       const admitted = yield* Ref.modify(sessionsRef, (map) =>
         HashMap.size(map) >= maxSessions

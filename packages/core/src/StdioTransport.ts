@@ -12,12 +12,15 @@
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
 import * as Front from "./internal/front.js"
+import * as Listen from "./internal/listen.js"
+import * as Modern from "./internal/modern.js"
 import * as JsonRpc from "./JsonRpc.js"
 import * as McpSchema from "./McpSchema.js"
-import type { Sink } from "./McpSession.js"
+import type { Session, Sink } from "./McpSession.js"
 import { SessionRegistry } from "./SessionRegistry.js"
 
 /** @since 0.1.0 */
@@ -115,10 +118,94 @@ export const serve = <E>(
     const refuse = (error: JsonRpc.JsonRpcError, id: JsonRpc.RequestId | null = null) => {
       writer(JsonRpc.failure(id, error))
     }
+    // 2026-07-28 requests on the same stream: each is served by a session of its own, closed once answered;
+    // `notifications/cancelled` for one closes its session, which interrupts the handler and sends nothing more.
+    const modern = new Map<JsonRpc.RequestId, Session>()
+    /** The fibers serving modern requests, each until its answer is out: the end of input waits for them. */
+    const serving = new Set<Fiber.RuntimeFiber<void, never>>()
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() => Fiber.awaitAll(Array.from(serving))).pipe(
+        Effect.timeoutOption(registry.drainTimeout),
+        Effect.zipRight(Effect.suspend(() => Fiber.interruptAll(Array.from(serving))))
+      )
+    )
+    const serveModern = (request: JsonRpc.Request) => {
+      const envelope = Modern.check(request, undefined)
+      if ("_tag" in envelope) {
+        const error = new JsonRpc.JsonRpcError({ code: envelope.code, message: envelope.reason, data: envelope.data })
+        return refuse(error, envelope.id)
+      }
+      if (request.method === "subscriptions/listen") return listen(request, envelope)
+      const fiber = runFork(Effect.gen(function*() {
+        const opened = yield* Effect.either(registry.openDetached({
+          transport: TRANSPORT,
+          protocolVersion: envelope.version,
+          modern: envelope
+        }))
+        if (Either.isLeft(opened)) {
+          return refuse(JsonRpc.internalError("The server is shutting down or at its session limit"), request.id)
+        }
+        const ephemeral = opened.right
+        modern.set(request.id, ephemeral)
+        const done = () => {
+          if (modern.get(request.id) === ephemeral) modern.delete(request.id)
+          runFork(ephemeral.close)
+        }
+        if (!ephemeral.offer(request, writer, done)) done()
+        yield* ephemeral.closed
+      }))
+      serving.add(fiber)
+      fiber.addObserver(() => serving.delete(fiber))
+    }
+    /** A listen subscription on stdio: its session lives until `notifications/cancelled` names it, or the input ends. */
+    const listen = (request: JsonRpc.Request, envelope: Modern.Envelope) => {
+      const filter = Listen.filterOf(request.params)
+      if (filter instanceof JsonRpc.JsonRpcError) return refuse(filter, request.id)
+      runFork(Effect.gen(function*() {
+        const opened = yield* Effect.either(registry.openDetached({
+          transport: TRANSPORT,
+          protocolVersion: envelope.version,
+          modern: envelope,
+          subscriptions: filter.resourceSubscriptions
+        }))
+        if (Either.isLeft(opened)) {
+          return refuse(JsonRpc.internalError("The server is shutting down or at its session limit"), request.id)
+        }
+        const subscription = opened.right
+        writer(Listen.acknowledged(request.id, filter))
+        subscription.setWriter(Listen.sinkFor(request.id, filter, writer))
+        modern.set(request.id, subscription)
+        listening.add(subscription)
+        // Held busy for its whole life, so idle expiry never ends a quiet subscription.
+        subscription.hold()
+      }))
+    }
+    // Subscriptions end with the input (requests in flight get their answers first: that finalizer runs before).
+    const listening = new Set<Session>()
+    yield* Effect.addFinalizer(() => Effect.forEach(Array.from(listening), (session) => session.close, { discard: true }))
+    const cancelModern = (notification: JsonRpc.Notification) => {
+      const params = notification.params
+      if (typeof params !== "object" || params === null || !("requestId" in params)) return
+      const requestId = params.requestId
+      if (typeof requestId !== "string" && typeof requestId !== "number") return
+      const ephemeral = modern.get(requestId)
+      if (ephemeral === undefined) return
+      modern.delete(requestId)
+      runFork(ephemeral.close)
+    }
     const onLine = (line: string) => {
       if (line.trim() === "") return
       const decoded = JsonRpc.decodeBody(line)
       if (Either.isLeft(decoded)) return refuse(decoded.left)
+      if (decoded.right._tag === "Single") {
+        const message = decoded.right.message
+        if (JsonRpc.isRequest(message) && Modern.hasClaim(message)) return serveModern(message)
+        if (JsonRpc.isNotification(message) && message.method === "notifications/cancelled") cancelModern(message)
+        // A modern notification has nothing to act on in this session (no handshake, no state).
+        if (JsonRpc.isNotification(message) && Modern.hasClaim(message)) return
+      } else if (decoded.right.messages.some((m) => Either.isRight(m) && Modern.hasClaim(m.right))) {
+        return refuse(JsonRpc.invalidRequest(Modern.batchRefusal.reason))
+      }
       const messages = Front.messagesOf(decoded.right, session.protocolVersion)
       if ("_tag" in messages) return refuse(JsonRpc.invalidRequest(messages.reason))
       for (const message of messages) session.offer(message, writer)

@@ -8,6 +8,11 @@
  *   With `Last-Event-ID` it resumes a dropped stream, the standalone one or a POST's.
  * - DELETE ends the session.
  *
+ * The same endpoint serves 2026-07-28 (sessionless): a POST whose body claims it in `_meta` (or whose
+ * `MCP-Protocol-Version` names no session-era revision) goes through that revision's checks and is served by a
+ * session of its own, closed once answered; disconnecting cancels it. `subscriptions/listen` is a long-lived SSE
+ * stream served the same way. The era is read from the body before anything session-era is checked.
+ *
  * Sessions live in the shared `SessionRegistry`. An id is minted only when `initialize` succeeds, and the session
  * then lives until DELETE, idle expiry or shutdown: connections come and go without ending it. Closing a POST's
  * stream does not cancel its request either; the handler runs on in the session.
@@ -27,6 +32,8 @@ import * as Scope from "effect/Scope"
 import * as EventStore from "./EventStore.js"
 import { type Exchange, header, type ResponseHeaders, type ResponseStream, type Route } from "./HttpExchange.js"
 import * as Front from "./internal/front.js"
+import * as Listen from "./internal/listen.js"
+import * as Modern from "./internal/modern.js"
 import * as Refusal from "./internal/refusal.js"
 import * as JsonRpc from "./JsonRpc.js"
 import type { Grant } from "./McpAuth.js"
@@ -157,6 +164,17 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
           entry.toStream()
         }
       }
+    })
+  )
+
+  /**
+   * How to end each open listen stream on purpose: the server shutting down ends them here, before the streams'
+   * own finalizer cuts every connection (finalizers run in reverse), so each gets its listen result first.
+   */
+  const listening = new Set<() => void>()
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      for (const end of Array.from(listening)) end()
     })
   )
 
@@ -380,7 +398,9 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     messages: ReadonlyArray<JsonRpc.Message>,
     batch: boolean,
     accept: number,
-    finished?: () => void
+    finished?: () => void,
+    /** The HTTP status of a JSON answer (2026-07-28 maps some error codes to 400 and 404). */
+    statusOf?: (response: JsonRpc.Message) => number
   ): void => {
     let requests = 0
     for (const message of messages) if ("method" in message && "id" in message) requests++
@@ -431,7 +451,13 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         if (session.isOpen) Front.accepted(exchange)
         else Front.refuse(exchange, notFound)
       } else if (jsonOk) {
-        Front.respondJson(exchange, batch ? responses : responses[0])
+        const first = responses[0]!
+        Front.respondJson(
+          exchange,
+          batch ? responses : first,
+          undefined,
+          statusOf === undefined || batch ? 200 : statusOf(first)
+        )
       } else {
         const stream = streams.open(exchange)
         for (const response of responses) stream.write(Sse.encodeMessage(response))
@@ -528,6 +554,97 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       answer(exchange, session, undefined, messages, decoded._tag === "Batch", accept, close)
     })
 
+  /** The status of a 2026-07-28 answer: an error's by its code, a result 200. */
+  const modernStatus = (response: JsonRpc.Message): number =>
+    "error" in response ? Refusal.modernStatus(response.error.code) : 200
+
+  /**
+   * A 2026-07-28 request: the ladder, then a session of its own (its `_meta` standing in for the handshake),
+   * closed once it is answered. The client closing the connection first is cancellation: the session closes,
+   * which interrupts the handler, and nothing more is sent.
+   */
+  const modernPost = (exchange: Exchange, message: JsonRpc.Message, accept: number, grant: Grant | undefined) =>
+    Effect.gen(function*() {
+      // Notifications have no defined use over HTTP at 2026-07-28 (cancelling is closing the stream).
+      if (!JsonRpc.isRequest(message)) return Front.accepted(exchange)
+      const envelope = Modern.check(message, (name) => header(exchange.headers, name))
+      if ("_tag" in envelope) return Front.refuse(exchange, envelope)
+      if (grant !== undefined && !grant.admit(exchange, [message])) return
+      if (message.method === "subscriptions/listen") return yield* listen(exchange, message, envelope, accept, grant)
+      const opened = yield* Effect.either(registry.openDetached({
+        transport: TRANSPORT,
+        protocolVersion: envelope.version,
+        principal: grant?.principal,
+        modern: envelope
+      }))
+      if (Either.isLeft(opened)) return Front.refuse(exchange, Front.unavailable(opened.left))
+      const session = opened.right
+      const close = () => void runFork(session.close)
+      exchange.onClose(close)
+      answer(exchange, session, undefined, [message], false, accept, close, modernStatus)
+    })
+
+  /**
+   * A `subscriptions/listen` stream: always SSE, even in JSON-response mode. Its session lives as long as the
+   * connection (held busy, so idle expiry leaves it alone); the acknowledgement goes out before the session's
+   * writer is set, so it is first; when the server ends it (shutdown), the listen result goes out last.
+   */
+  const listen = (
+    exchange: Exchange,
+    request: JsonRpc.Request,
+    envelope: Modern.Envelope,
+    accept: number,
+    grant: Grant | undefined
+  ) =>
+    Effect.gen(function*() {
+      if ((accept & Front.ACCEPT_SSE) === 0) {
+        return Front.refuse(exchange, new Refusal.NotAcceptable({ needs: "text/event-stream" }))
+      }
+      const filter = Listen.filterOf(request.params)
+      if (filter instanceof JsonRpc.JsonRpcError) return Front.respondJson(exchange, JsonRpc.failure(request.id, filter))
+      const opened = yield* Effect.either(registry.openDetached({
+        transport: TRANSPORT,
+        protocolVersion: envelope.version,
+        principal: grant?.principal,
+        modern: envelope,
+        subscriptions: filter.resourceSubscriptions
+      }))
+      if (Either.isLeft(opened)) return Front.refuse(exchange, Front.unavailable(opened.left))
+      const session = opened.right
+      const stream = streams.open(exchange)
+      if (!stream.isOpen) return yield* session.close
+      const write: Sink = (message) => stream.write(Sse.encodeMessage(message))
+      write(Listen.acknowledged(request.id, filter))
+      session.setWriter(Listen.sinkFor(request.id, filter, write))
+      const release = session.hold()
+      let ended = false
+      const end = () => {
+        if (ended) return
+        ended = true
+        listening.delete(end)
+        release()
+        write(Listen.closing(request.id))
+        stream.end()
+      }
+      listening.add(end)
+      yield* Scope.addFinalizer(session.scope, Effect.sync(end))
+      exchange.onClose(() => {
+        listening.delete(end)
+        runFork(session.close)
+      })
+    })
+
+  /**
+   * The era of a POST, from its body first and its `MCP-Protocol-Version` second: a body that claims 2026-07-28
+   * in `_meta`, or a header naming no session-era revision, is modern; anything else is served as before.
+   */
+  const eraOf = (decoded: JsonRpc.Decoded, version: string | undefined): "legacy" | JsonRpc.Message | Refusal.Refusal => {
+    if (decoded._tag === "Single") return Modern.isModern(decoded.message, version) ? decoded.message : "legacy"
+    const modern = Modern.isModernHeader(version) ||
+      decoded.messages.some((m) => Either.isRight(m) && Modern.hasClaim(m.right))
+    return modern ? Modern.batchRefusal : "legacy"
+  }
+
   // --- Routes -----------------------------------------------------------------------------------------------------
 
   const post = (exchange: Exchange, _query: string, grant: Grant | undefined): void => {
@@ -535,38 +652,49 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     if (accept === 0) {
       return Front.refuse(exchange, new Refusal.NotAcceptable({ needs: "application/json and text/event-stream" }))
     }
+    // The era is read from the body, so it is read before anything session-era is checked: a modern request
+    // must never get a session-era rejection, or a dual-era client falls back to 2025.
+    Front.readMessages(exchange, maxBodySize, (decoded) => {
+      const era = eraOf(decoded, header(exchange.headers, "mcp-protocol-version"))
+      if (era === "legacy") return legacyPost(exchange, grant, accept, decoded)
+      if ("_tag" in era) return Front.refuse(exchange, era)
+      runFork(modernPost(exchange, era, accept, grant))
+    })
+  }
+
+  /** A session-era POST, its body already read (the era is decided by it). */
+  const legacyPost = (
+    exchange: Exchange,
+    grant: Grant | undefined,
+    accept: number,
+    decoded: JsonRpc.Decoded
+  ): void => {
     if (stateless) {
       const version = statelessVersion(exchange)
       if (typeof version !== "string") return Front.refuse(exchange, version)
-      return Front.readMessages(exchange, maxBodySize, (decoded) => {
-        runFork(statelessPost(exchange, decoded, version, accept, grant))
-      })
+      return void runFork(statelessPost(exchange, decoded, version, accept, grant))
     }
     const id = header(exchange.headers, "mcp-session-id")
     if (id === undefined) {
-      return Front.readMessages(exchange, maxBodySize, (decoded) => {
-        if (decoded._tag === "Single" && Front.isInitialize(decoded.message)) {
-          return void runFork(initialize(exchange, decoded.message, accept, grant))
-        }
-        if (decoded._tag === "Batch" && decoded.messages.some((m) => Either.isRight(m) && Front.isInitialize(m.right))) {
-          return Front.refuse(
-            exchange,
-            new Refusal.BadRequest({ reason: "Invalid request: initialize must not be part of a batch" })
-          )
-        }
-        Front.refuse(exchange, missingSession)
-      })
+      if (decoded._tag === "Single" && Front.isInitialize(decoded.message)) {
+        return void runFork(initialize(exchange, decoded.message, accept, grant))
+      }
+      if (decoded._tag === "Batch" && decoded.messages.some((m) => Either.isRight(m) && Front.isInitialize(m.right))) {
+        return Front.refuse(
+          exchange,
+          new Refusal.BadRequest({ reason: "Invalid request: initialize must not be part of a batch" })
+        )
+      }
+      return Front.refuse(exchange, missingSession)
     }
     const session = Front.findSession(registry, id, TRANSPORT, "Mcp-Session-Id", grant)
     if ("_tag" in session) return Front.refuse(exchange, session)
     const version = versionOf(exchange, session)
     if (typeof version !== "string") return Front.refuse(exchange, version)
-    Front.readMessages(exchange, maxBodySize, (decoded) => {
-      const messages = Front.messagesOf(decoded, version)
-      if ("_tag" in messages) return Front.refuse(exchange, messages)
-      if (grant !== undefined && !grant.admit(exchange, messages)) return
-      answer(exchange, session, states.get(session), messages, decoded._tag === "Batch", accept)
-    })
+    const messages = Front.messagesOf(decoded, version)
+    if ("_tag" in messages) return Front.refuse(exchange, messages)
+    if (grant !== undefined && !grant.admit(exchange, messages)) return
+    answer(exchange, session, states.get(session), messages, decoded._tag === "Batch", accept)
   }
 
   /** The session and its state a GET or DELETE names, or the refusal. */

@@ -59,7 +59,11 @@ const provideHttp = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 
 const transports = [
   { name: "legacy HTTP+SSE", connect: (base: string) => McpClient.makeSse({ url: `${base}/sse` }) },
-  { name: "Streamable HTTP", connect: (base: string) => McpClient.makeStreamableHttp({ url: `${base}/mcp` }) }
+  // The session era: these tests are about sessions (ids, recovery, resumption); the demo serves both eras.
+  {
+    name: "Streamable HTTP",
+    connect: (base: string) => McpClient.makeStreamableHttp({ url: `${base}/mcp`, protocol: "legacy" })
+  }
 ] as const
 
 describe("McpClient", () => {
@@ -201,7 +205,7 @@ describe("McpClient", () => {
     it.live("starts a new session by itself when the server forgets its session", () =>
       Effect.gen(function*() {
         const { base, registry } = yield* serve
-        const client = yield* McpClient.makeStreamableHttp({ url: `${base}/mcp` })
+        const client = yield* McpClient.makeStreamableHttp({ url: `${base}/mcp`, protocol: "legacy" })
         const before = Option.getOrThrow(yield* client.sessionId)
         // Behind the client's back: DELETE its session.
         const http = yield* HttpClient.HttpClient
@@ -257,7 +261,7 @@ describe("McpClient", () => {
             ))
         ).pipe(Layer.provide(NodeHttpClient.layerUndici))
         yield* Effect.gen(function*() {
-          const client = yield* McpClient.makeStreamableHttp({ url: `${base}/mcp` })
+          const client = yield* McpClient.makeStreamableHttp({ url: `${base}/mcp`, protocol: "legacy" })
           armed = true
           const progress: Array<number> = []
           const result = yield* client.callTool("sleep", { ms: 100 }, {

@@ -159,17 +159,22 @@ describe("McpClient listen: the server ends the subscription", () => {
     }).pipe(Effect.scoped))
 })
 
-describe("McpClient auto mode falls back to the session era", () => {
-  it.live("effect-mcp's demo (NodeMcpServer.layer + DemoServer)", () =>
+describe("McpClient auto mode against effect-mcp's dual-era server", () => {
+  it.live("picks 2026-07-28 on the demo, and the session era when told to", () =>
     Effect.gen(function*() {
       const server = yield* Layer.build(NodeMcpServer.layer({ port: 0 }).pipe(Layer.provide(DemoServer.layer)))
       const port = Context.get(server, NodeMcpServer.NodeMcpServer).address.port
-      const mcp = yield* client({ url: `http://127.0.0.1:${port}/mcp`, standaloneStream: false })
-      expect(yield* mcp.era).toBe("legacy")
-      expect((yield* mcp.discoverResult).supportedVersions).toStrictEqual([(yield* mcp.initializeResult).protocolVersion])
-      expect((yield* mcp.listAllTools).length).toBeGreaterThan(0)
+      const modern = yield* client({ url: `http://127.0.0.1:${port}/mcp`, standaloneStream: false })
+      expect(yield* modern.era).toBe("modern")
+      expect((yield* modern.discoverResult).supportedVersions).toContain("2026-07-28")
+      expect((yield* modern.listAllTools).length).toBeGreaterThan(0)
+      const legacy = yield* client({ url: `http://127.0.0.1:${port}/mcp`, standaloneStream: false, protocol: "legacy" })
+      expect(yield* legacy.era).toBe("legacy")
+      expect((yield* legacy.listAllTools).length).toBeGreaterThan(0)
     }).pipe(Effect.scoped))
+})
 
+describe("McpClient auto mode falls back to the session era", () => {
   it.live("the official 1.32 server; listen maps to the session's notifications", () =>
     Effect.gen(function*() {
       const url = yield* fixtureServer([nodeFixture("sdk-server.mjs"), "--http"])

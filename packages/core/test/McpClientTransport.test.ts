@@ -146,9 +146,13 @@ describe("McpClientTransport", () => {
     }).pipe(Logger.withMinimumLogLevel(LogLevel.Warning)))
 
   describe("HTTP auto-detection (layerHttp)", () => {
+    // The session era's detection: Streamable HTTP or the legacy transport (the demo also speaks 2026-07-28,
+    // which the auto mode would pick; that is tested in McpClientModern.test.ts).
     const connect = (url: string, requests: Array<string>) =>
       Effect.gen(function*() {
-        const context = yield* Layer.build(McpClient.layerHttp({ url }).pipe(Layer.provide(recordingHttp(requests))))
+        const context = yield* Layer.build(
+          McpClient.layerHttp({ url, protocol: "legacy" }).pipe(Layer.provide(recordingHttp(requests)))
+        )
         return Context.get(context, McpClient.McpClient)
       })
 
@@ -158,10 +162,9 @@ describe("McpClientTransport", () => {
         const requests: Array<string> = []
         const client = yield* connect(`${base}/mcp`, requests)
         expect(textOf(yield* client.callTool("add", { a: 1, b: 2 }))).toBe("3")
-        // The server/discover probe (refused: a session-era server), initialize, notifications/initialized, the
-        // GET stream and the call: all on /mcp.
+        // initialize, notifications/initialized, the GET stream and the call: all on /mcp.
         expect(requests[0]).toBe("POST /mcp")
-        expect(requests.filter((request) => request === "POST /mcp")).toHaveLength(4)
+        expect(requests.filter((request) => request === "POST /mcp")).toHaveLength(3)
         expect(requests.every((request) => request.endsWith(" /mcp"))).toBe(true)
       }).pipe(quietly))
 
@@ -172,10 +175,9 @@ describe("McpClientTransport", () => {
         const client = yield* connect(`${base}/sse`, requests)
         expect(textOf(yield* client.callTool("echo", { text: "legacy" }))).toBe("legacy")
         expect(Option.isSome(yield* client.sessionId)).toBe(true)
-        // The server/discover probe and the initialize POST refused, then the legacy stream, and every message to
-        // the endpoint the stream named.
-        expect(requests.slice(0, 4)).toEqual(["POST /sse", "POST /sse", "GET /sse", "POST /messages"])
-        expect(requests.slice(4).every((request) => request === "POST /messages")).toBe(true)
+        // The initialize POST refused, then the legacy stream, and every message to the endpoint the stream named.
+        expect(requests.slice(0, 3)).toEqual(["POST /sse", "GET /sse", "POST /messages"])
+        expect(requests.slice(3).every((request) => request === "POST /messages")).toBe(true)
       }).pipe(quietly))
 
     it.live("when neither answers, the error names both attempts", () =>
@@ -186,8 +188,8 @@ describe("McpClientTransport", () => {
         expect(error).toMatchObject({ reason: "HttpStatus", status: 404 })
         expect(error.message).toContain("Streamable HTTP: HTTP 404")
         expect(error.message).toContain("HTTP+SSE: HTTP 404")
-        // The probe's 404 is not a modern error: initialize follows, then the legacy stream.
-        expect(requests).toEqual(["POST /nowhere", "POST /nowhere", "GET /nowhere"])
+        // initialize, then the legacy stream.
+        expect(requests).toEqual(["POST /nowhere", "GET /nowhere"])
       }).pipe(quietly))
 
     it.live("an unreachable server is not retried as legacy", () =>

@@ -342,8 +342,14 @@ describe("StreamableHttpTransport", () => {
         await expectRefusal(await getStream(url, inSession(unknown)), 404)
         await expectRefusal(await fetch(url, { method: "DELETE", headers: inSession(unknown) }), 404)
         await expectRefusal(await post(url, list, inSession("bad id with spaces")), 400)
-        // 400 for an unsupported MCP-Protocol-Version, on every method.
-        await expectRefusal(await post(url, list, inSession(id, "1999-01-01")), 400)
+        // 400 for an unsupported MCP-Protocol-Version, on every method; a POST naming no session-era revision is
+        // answered as 2026-07-28 answers it (-32022 with the versions served, and the request's id).
+        const unsupported = await post(url, list, inSession(id, "1999-01-01"))
+        expect(unsupported.status).toBe(400)
+        expect(await unsupported.json()).toMatchObject({
+          id: 1,
+          error: { code: -32022, data: { supported: ["2026-07-28"], requested: "1999-01-01" } }
+        })
         await expectRefusal(await getStream(url, inSession(id, "1999-01-01")), 400)
         await expectRefusal(await fetch(url, { method: "DELETE", headers: inSession(id, "1999-01-01") }), 400)
         // A supported version other than the negotiated one is served, at the negotiated one (the conformance

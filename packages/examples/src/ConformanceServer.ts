@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import * as McpPrompt from "@effect-mcp/core/McpPrompt"
+import * as ConformanceModern from "./ConformanceModern.js"
 import * as McpResource from "@effect-mcp/core/McpResource"
 import type * as McpSchema from "@effect-mcp/core/McpSchema"
 import * as McpServer from "@effect-mcp/core/McpServer"
@@ -361,5 +362,7 @@ export const layer: Layer.Layer<McpServer.McpServer> = Layer.mergeAll(
   SimplePrompt,
   PromptWithArguments,
   PromptWithEmbeddedResource,
-  PromptWithImage
+  PromptWithImage,
+  // What the 2026-07-28 scenarios call by name.
+  ConformanceModern.layer
 ).pipe(Layer.provideMerge(McpServer.layer({ name: "effect-mcp-conformance", version: "0.1.0" })))

@@ -47,7 +47,7 @@ export const request = <A, I>(
   options: ClientRequestOptions | undefined
 ): Effect.Effect<A, ClientRequestError> =>
   Effect.flatMap(
-    session.sendRequest(deliver, method, params, options?.timeout),
+    session.sendRequest(deliver, method, params, options?.timeout, options?.inputKey),
     decoding(method, Schema.decodeUnknownEither(schema))
   )
 
@@ -69,7 +69,7 @@ export const createMessage = (
     if (params.includeContext !== undefined && params.includeContext !== "none" && sampling.context === undefined) {
       return Effect.fail(new CapabilityNotDeclared({ method, capability: "sampling.context" }))
     }
-    return Effect.flatMap(session.sendRequest(deliver, method, params, options?.timeout), decodeCreateMessage)
+    return Effect.flatMap(session.sendRequest(deliver, method, params, options?.timeout, options?.inputKey), decodeCreateMessage)
   })
 
 /** Form mode is offered by `elicitation: {}` (as before modes existed) or `{ form: {} }`. */
@@ -95,7 +95,7 @@ export const elicit = <A, I extends ElicitFields>(
     // `mode` is left out: "form" is its default, and clients of 2025-06-18 do not know the field.
     const params: McpSchema.ElicitFormParams = { message, requestedSchema: requestedSchemaOf(schema) }
     const decodeContent = decoding(method, Schema.decodeUnknownEither(schema))
-    return session.sendRequest(deliver, method, params, options?.timeout).pipe(
+    return session.sendRequest(deliver, method, params, options?.timeout, options?.inputKey).pipe(
       Effect.flatMap(decodeElicit),
       Effect.flatMap((result): Effect.Effect<Elicited<A>, ClientRequestError> =>
         result.action === "accept"
@@ -120,7 +120,7 @@ export const elicitUrl = (
     }
     const elicitationId = options.elicitationId ?? globalThis.crypto.randomUUID()
     const params: McpSchema.ElicitUrlParams = { mode: "url", message: options.message, url: options.url, elicitationId }
-    return session.sendRequest(deliver, method, params, options.timeout).pipe(
+    return session.sendRequest(deliver, method, params, options.timeout, options.inputKey).pipe(
       Effect.flatMap(decodeElicit),
       Effect.map((result) => ({ action: result.action, elicitationId }))
     )
@@ -137,7 +137,7 @@ export const listRoots = (
     if (session.clientCapabilities.roots === undefined) {
       return Effect.fail(new CapabilityNotDeclared({ method, capability: "roots" }))
     }
-    return session.sendRequest(deliver, method, undefined, options?.timeout).pipe(
+    return session.sendRequest(deliver, method, undefined, options?.timeout, options?.inputKey).pipe(
       Effect.flatMap(decodeListRoots),
       Effect.map((result) => result.roots)
     )

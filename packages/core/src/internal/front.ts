@@ -30,8 +30,8 @@ export const refuse = (exchange: Exchange, refusal: Refusal.Refusal): void => {
 const JSON_HEADERS: ResponseHeaders = { "content-type": "application/json" }
 
 /** Answers with a JSON body. @internal */
-export const respondJson = (exchange: Exchange, body: unknown, headers?: ResponseHeaders): void => {
-  exchange.respond(200, headers === undefined ? JSON_HEADERS : { ...JSON_HEADERS, ...headers }, JSON.stringify(body))
+export const respondJson = (exchange: Exchange, body: unknown, headers?: ResponseHeaders, status = 200): void => {
+  exchange.respond(status, headers === undefined ? JSON_HEADERS : { ...JSON_HEADERS, ...headers }, JSON.stringify(body))
 }
 
 const EMPTY: ResponseHeaders = {}

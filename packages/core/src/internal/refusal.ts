@@ -58,6 +58,48 @@ export class InsufficientScope extends Data.TaggedError("InsufficientScope")<{
 /** The session cap is reached: 503 with `Retry-After`. @internal */
 export class ServiceUnavailable extends Data.TaggedError("ServiceUnavailable")<{ readonly reason: string }> {}
 
+/**
+ * A 2026-07-28 request refused before any handler runs (its envelope, its mirrored headers, its version, its
+ * method). Unlike the session-era refusals it answers the JSON-RPC request, so it carries the request's id, and a
+ * modern client reads its code to tell a modern server from a legacy one: never answer such a request with a
+ * session-era refusal.
+ * @internal
+ */
+export class ModernRefusal extends Data.TaggedError("ModernRefusal")<{
+  readonly code: number
+  readonly reason: string
+  readonly id: JsonRpc.RequestId | null
+  readonly data?: unknown
+}> {}
+
+/** 2026-07-28 codes (`basic/index.mdx` §Error Codes). @internal */
+export const ModernCode = {
+  HeaderMismatch: -32020,
+  MissingRequiredClientCapability: -32021,
+  UnsupportedProtocolVersion: -32022
+} as const
+
+/**
+ * The HTTP status of a 2026-07-28 error response, by its code: the envelope's and routing errors are 400, an
+ * unknown method 404 (both MUSTs of the spec); anything a handler raised stays in-band at 200, so a dual-era
+ * client's first request is not misread as a legacy rejection.
+ * @internal
+ */
+export const modernStatus = (code: number): number => {
+  switch (code) {
+    case JsonRpc.ErrorCode.MethodNotFound:
+      return 404
+    case JsonRpc.ErrorCode.ParseError:
+    case JsonRpc.ErrorCode.InvalidRequest:
+    case ModernCode.HeaderMismatch:
+    case ModernCode.MissingRequiredClientCapability:
+    case ModernCode.UnsupportedProtocolVersion:
+      return 400
+    default:
+      return 200
+  }
+}
+
 /** @internal */
 export type Refusal =
   | Forbidden
@@ -73,6 +115,7 @@ export type Refusal =
   | Unauthorized
   | InsufficientScope
   | ServiceUnavailable
+  | ModernRefusal
 
 /** What a refusal looks like on the wire. @internal */
 export interface RefusalResponse {
@@ -138,6 +181,14 @@ export const toResponse = (refusal: Refusal): RefusalResponse => {
       return response(403, JsonRpc.ErrorCode.ConnectionClosed, `Forbidden: ${refusal.reason}`, {
         "www-authenticate": refusal.challenge
       })
+    case "ModernRefusal": {
+      // The envelope's -32602 is 400 too (a MUST), unlike a handler's in-band -32602.
+      const status = refusal.code === JsonRpc.ErrorCode.InvalidParams ? 400 : modernStatus(refusal.code)
+      const error = refusal.data === undefined
+        ? { code: refusal.code, message: refusal.reason }
+        : { code: refusal.code, message: refusal.reason, data: refusal.data }
+      return { status, headers: JSON_HEADERS, body: JSON.stringify({ jsonrpc: "2.0", id: refusal.id, error }) }
+    }
     case "ServiceUnavailable":
       return response(503, JsonRpc.ErrorCode.ConnectionClosed, `Service Unavailable: ${refusal.reason}`, {
         "retry-after": "5"

@@ -12,12 +12,12 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
 import * as FiberId from "effect/FiberId"
-import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as JsonRpc from "../JsonRpc.js"
 import { isSameParty, type Principal } from "../McpAuth.js"
-import type * as McpSchema from "../McpSchema.js"
+import * as McpSchema from "../McpSchema.js"
 import type {
   ClientRequestOptions,
   CurrentSessionService,
@@ -28,8 +28,10 @@ import type {
   SessionId,
   Sink
 } from "../McpSession.js"
-import { ClientRequestError, noSink } from "../McpSession.js"
+import { CapabilityNotDeclared, ClientRequestError, noSink } from "../McpSession.js"
 import * as ClientRequests from "./clientRequests.js"
+import type { Envelope } from "./modern.js"
+import type { Rounds } from "./mrtr.js"
 
 /**
  * How a session hands messages to the server: built once per server, so a session holds a reference, not a
@@ -99,6 +101,8 @@ const severity: Record<McpSchema.LoggingLevel, number> = {
 
 const noSubscriptions: ReadonlySet<string> = new Set()
 
+const isLoggingLevel = Schema.is(McpSchema.LoggingLevel)
+
 const closedBefore = (method: string) =>
   new ClientRequestError({ method, reason: "Closed", message: `The session closed before the client answered ${method}` })
 
@@ -142,6 +146,12 @@ export class SessionState implements Session {
   private lastRequestId = 0
   /** Resource URIs this session is subscribed to; made on the first subscription. */
   private subscribed: Set<string> | undefined = undefined
+  /** Serves one 2026-07-28 request: no handshake, no channel back to the client but the request's result. */
+  private modernEra = false
+  /** The 2026-07-28 request named a log level that is not one. */
+  private invalidLevel = false
+  /** The asks of the 2026-07-28 request being served, when it may return an `InputRequiredResult`. */
+  private roundsNow: Rounds | undefined = undefined
 
   constructor(
     readonly id: SessionId,
@@ -302,10 +312,22 @@ export class SessionState implements Session {
     deliver: Sink,
     method: string,
     params: unknown,
-    timeout: Duration.DurationInput | undefined
+    timeout: Duration.DurationInput | undefined,
+    /** The key of the ask in a 2026-07-28 `InputRequiredResult`. */
+    inputKey?: string | undefined
   ): Effect.Effect<unknown, ClientRequestError> {
     return Effect.suspend(() => {
       if (!this.open) return Effect.fail(closedBefore(method))
+      if (this.modernEra) {
+        // 2026-07-28 has no server-to-client requests: an ask goes back inside the result, when the method allows.
+        return this.roundsNow !== undefined ? this.roundsNow.ask(method, params, inputKey) : Effect.fail(
+          new ClientRequestError({
+            method,
+            reason: "Closed",
+            message: `At 2026-07-28 a server asks the client only while answering tools/call, prompts/get or resources/read`
+          })
+        )
+      }
       if (this.outgoing !== undefined && this.outgoing.size >= this.maxPending) {
         return Effect.fail(
           new ClientRequestError({
@@ -394,13 +416,47 @@ export class SessionState implements Session {
     this.phaseNow = "initialized"
   }
 
+  /**
+   * Serves the session as one 2026-07-28 request: its envelope stands in for the handshake, and holds for this
+   * request only.
+   */
+  assumeModern(envelope: Envelope): void {
+    this.version = envelope.version
+    this.client = envelope.clientInfo
+    this.capabilities = envelope.clientCapabilities
+    this.phaseNow = "initialized"
+    this.modernEra = true
+    if (envelope.logLevel !== undefined) {
+      if (isLoggingLevel(envelope.logLevel)) this.level = envelope.logLevel
+      else this.invalidLevel = true
+    }
+  }
+
+  get isModern(): boolean {
+    return this.modernEra
+  }
+  /** The 2026-07-28 request named a log level that is not one (-32602). */
+  get hasInvalidLogLevel(): boolean {
+    return this.invalidLevel
+  }
+  get rounds(): Rounds | undefined {
+    return this.roundsNow
+  }
+  setRounds(rounds: Rounds | undefined): void {
+    this.roundsNow = rounds
+  }
+
   setLogLevel(level: McpSchema.LoggingLevel): void {
     this.level = level
   }
 
-  /** True when a `notifications/message` at `level` passes the client's `logging/setLevel`. */
+  /**
+   * True when a `notifications/message` at `level` passes the client's `logging/setLevel`. At 2026-07-28 a
+   * request without `logLevel` gets no log at all.
+   */
   wantsLog(level: McpSchema.LoggingLevel): boolean {
-    return this.level === undefined || severity[level] >= severity[this.level]
+    if (this.level === undefined) return !this.modernEra
+    return severity[level] >= severity[this.level]
   }
 
   /** Subscribes the session to `notifications/resources/updated` for `uri`. */
@@ -498,6 +554,13 @@ export const makeCurrent = (
   // A request goes with the request being handled; when its response cannot carry it (a JSON-only POST), the
   // session's own stream may.
   const deliver: Sink = (message) => reply(message) || session.send(message)
+  // At 2026-07-28 an ask the request's capabilities do not allow fails the request itself with -32021.
+  const declared = <A, E>(ask: Effect.Effect<A, E | CapabilityNotDeclared>): Effect.Effect<A, E | CapabilityNotDeclared> =>
+    Effect.catchIf(
+      ask,
+      (e): e is CapabilityNotDeclared => e instanceof CapabilityNotDeclared && session.rounds !== undefined,
+      (e) => session.rounds === undefined ? Effect.fail(e) : session.rounds.missing(e.capability)
+    )
   return {
     sessionId: session.id,
     protocolVersion: session.protocolVersion,
@@ -521,9 +584,9 @@ export const makeCurrent = (
         ...(message === undefined ? {} : { message })
       }),
     request: (method, params, schema, options) => ClientRequests.request(session, deliver, method, params, schema, options),
-    createMessage: (params, options) => ClientRequests.createMessage(session, deliver, params, options),
-    elicit: (message, schema, options) => ClientRequests.elicit(session, deliver, message, schema, options),
-    elicitUrl: (options) => ClientRequests.elicitUrl(session, deliver, options),
-    listRoots: (options) => ClientRequests.listRoots(session, deliver, options)
+    createMessage: (params, options) => declared(ClientRequests.createMessage(session, deliver, params, options)),
+    elicit: (message, schema, options) => declared(ClientRequests.elicit(session, deliver, message, schema, options)),
+    elicitUrl: (options) => declared(ClientRequests.elicitUrl(session, deliver, options)),
+    listRoots: (options) => declared(ClientRequests.listRoots(session, deliver, options))
   }
 }

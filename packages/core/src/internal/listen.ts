@@ -1,0 +1,78 @@
+/**
+ * `subscriptions/listen` (2026-07-28): a long-lived stream of the change notifications a client asked for. A
+ * listen stream is served by a session of its own in the `SessionRegistry`, like any other, so the server's
+ * broadcasts (list changes, `notifyResourceUpdated`) reach it the way they reach session-era sessions, and it
+ * ends with its connection, on shutdown, or when the server closes it. Its writer lets through only the kinds
+ * asked for, each tagged with the listen request's id.
+ * @internal
+ */
+import * as JsonRpc from "../JsonRpc.js"
+import type { Sink } from "../McpSession.js"
+import { Meta } from "./modern.js"
+
+/** What a client asked to hear about, as honoured. @internal */
+export interface Filter {
+  readonly toolsListChanged?: true
+  readonly promptsListChanged?: true
+  readonly resourcesListChanged?: true
+  readonly resourceSubscriptions?: ReadonlyArray<string>
+}
+
+const isRecord = (u: unknown): u is { readonly [key: string]: unknown } =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
+
+/** The filter of a listen request's params (unknown kinds left out), or -32602. @internal */
+export const filterOf = (params: unknown): Filter | JsonRpc.JsonRpcError => {
+  const notifications = isRecord(params) ? params.notifications : undefined
+  if (!isRecord(notifications)) {
+    return JsonRpc.invalidParams("Invalid params: subscriptions/listen needs a notifications filter")
+  }
+  const uris = notifications.resourceSubscriptions
+  if (uris !== undefined && !(Array.isArray(uris) && uris.every((u) => typeof u === "string"))) {
+    return JsonRpc.invalidParams("Invalid params: resourceSubscriptions must be an array of URIs")
+  }
+  return {
+    ...(notifications.toolsListChanged === true ? { toolsListChanged: true } : {}),
+    ...(notifications.promptsListChanged === true ? { promptsListChanged: true } : {}),
+    ...(notifications.resourcesListChanged === true ? { resourcesListChanged: true } : {}),
+    ...(uris !== undefined && uris.length > 0 ? { resourceSubscriptions: uris.filter((u) => typeof u === "string") } : {})
+  }
+}
+
+const tag = (id: JsonRpc.RequestId) => ({ [Meta.subscriptionId]: id })
+
+/** The first message of a listen stream: what is honoured. @internal */
+export const acknowledged = (id: JsonRpc.RequestId, filter: Filter): JsonRpc.Notification =>
+  JsonRpc.notification("notifications/subscriptions/acknowledged", { notifications: filter, _meta: tag(id) })
+
+/** The listen result, sent when the server ends the stream on purpose (a drop without it invites a reconnect). @internal */
+export const closing = (id: JsonRpc.RequestId): JsonRpc.Message =>
+  JsonRpc.success(id, { resultType: "complete", _meta: tag(id) })
+
+/** Which filter field lets a notification through. */
+const wanted = (filter: Filter, message: JsonRpc.Message): boolean => {
+  if (!JsonRpc.isNotification(message)) return false
+  switch (message.method) {
+    case "notifications/tools/list_changed":
+      return filter.toolsListChanged === true
+    case "notifications/prompts/list_changed":
+      return filter.promptsListChanged === true
+    case "notifications/resources/list_changed":
+      return filter.resourcesListChanged === true
+    case "notifications/resources/updated": {
+      const uri = isRecord(message.params) ? message.params.uri : undefined
+      return typeof uri === "string" && filter.resourceSubscriptions?.includes(uri) === true
+    }
+    default:
+      // Progress and logs never go on a listen stream.
+      return false
+  }
+}
+
+/** The writer of a listen session: only the kinds asked for, tagged with the subscription id. @internal */
+export const sinkFor = (id: JsonRpc.RequestId, filter: Filter, write: Sink): Sink => (message) => {
+  if (!wanted(filter, message) || !JsonRpc.isNotification(message)) return true
+  const params = isRecord(message.params) ? message.params : {}
+  const meta = isRecord(params._meta) ? params._meta : {}
+  return write(JsonRpc.notification(message.method, { ...params, _meta: { ...meta, ...tag(id) } }))
+}

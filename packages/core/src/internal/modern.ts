@@ -1,0 +1,189 @@
+/**
+ * The 2026-07-28 (sessionless) era on a session-era endpoint: how a message is recognized as modern, and the
+ * ladder of checks a modern request passes before any handler sees it, in the order the conformance suite
+ * expects (envelope, mirrored headers, version, method). Shared by the HTTP and stdio transports; stdio has no
+ * headers, so it skips that rung.
+ * @internal
+ */
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import * as JsonRpc from "../JsonRpc.js"
+import * as McpSchema from "../McpSchema.js"
+import { ModernCode, ModernRefusal } from "./refusal.js"
+
+/** The sessionless revision. @internal */
+export const MODERN_VERSION = "2026-07-28"
+
+/** The sessionless revisions served, for -32022's `data.supported` and `server/discover`. @internal */
+export const MODERN_VERSIONS: ReadonlyArray<string> = [MODERN_VERSION]
+
+/** The reserved `_meta` keys. @internal */
+export const Meta = {
+  protocolVersion: "io.modelcontextprotocol/protocolVersion",
+  clientCapabilities: "io.modelcontextprotocol/clientCapabilities",
+  clientInfo: "io.modelcontextprotocol/clientInfo",
+  logLevel: "io.modelcontextprotocol/logLevel",
+  serverInfo: "io.modelcontextprotocol/serverInfo",
+  subscriptionId: "io.modelcontextprotocol/subscriptionId"
+} as const
+
+/** What a modern request says about its client, for this request only. @internal */
+export interface Envelope {
+  readonly version: string
+  readonly clientCapabilities: McpSchema.ClientCapabilities
+  readonly clientInfo: McpSchema.Implementation | undefined
+  /** As sent: the server checks it (an invalid level is -32602 in-band). */
+  readonly logLevel: unknown
+}
+
+/**
+ * Methods that 2026-07-28 removed: a modern request for one is -32601 (404), never served by the session-era
+ * handler that still exists for legacy clients.
+ * @internal
+ */
+export const REMOVED_METHODS: ReadonlySet<string> = new Set([
+  "initialize",
+  "ping",
+  "logging/setLevel",
+  "resources/subscribe",
+  "resources/unsubscribe"
+])
+
+const decodeCapabilities = Schema.decodeUnknownEither(McpSchema.ClientCapabilities)
+const decodeImplementation = Schema.decodeUnknownEither(McpSchema.Implementation)
+
+const isRecord = (u: unknown): u is { readonly [key: string]: unknown } =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
+
+const metaOf = (message: JsonRpc.Message): { readonly [key: string]: unknown } | undefined => {
+  if (!("method" in message) || !isRecord(message.params)) return undefined
+  const meta = message.params._meta
+  return isRecord(meta) ? meta : undefined
+}
+
+/** True when the message claims the modern era in its body (`_meta` names a protocol version). @internal */
+export const hasClaim = (message: JsonRpc.Message): boolean => {
+  const meta = metaOf(message)
+  return meta !== undefined && Meta.protocolVersion in meta
+}
+
+/**
+ * True for an `MCP-Protocol-Version` header that names no session-era revision: a modern (or unknown) one,
+ * which is routed to the modern ladder so that it is answered with a modern error rather than a legacy 400.
+ * @internal
+ */
+export const isModernHeader = (version: string | undefined): boolean =>
+  version !== undefined && !McpSchema.SUPPORTED_PROTOCOL_VERSIONS.includes(version)
+
+/** True when the message is to be served in the modern era. @internal */
+export const isModern = (message: JsonRpc.Message, headerVersion: string | undefined): boolean =>
+  "method" in message && (hasClaim(message) || isModernHeader(headerVersion))
+
+const SENTINEL = /^=\?base64\?([A-Za-z0-9+/]*={0,2})\?=$/
+
+/** A header value as the client meant it: `=?base64?…?=` decoded (UTF-8), or undefined when not valid. */
+const headerValue = (raw: string): string | undefined => {
+  const sentinel = SENTINEL.exec(raw)
+  if (sentinel === null) {
+    // Only visible ASCII and spaces, no surrounding whitespace: anything else must come as the sentinel.
+    return /^[\x20-\x7e]*$/.test(raw) && raw.trim() === raw ? raw : undefined
+  }
+  try {
+    const binary = atob(sentinel[1]!)
+    const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0))
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes)
+  } catch {
+    return undefined
+  }
+}
+
+/** What `Mcp-Name` mirrors for a method, if anything. */
+const nameOf = (request: JsonRpc.Request): string | undefined => {
+  if (!isRecord(request.params)) return undefined
+  const key = request.method === "resources/read"
+    ? "uri"
+    : request.method === "tools/call" || request.method === "prompts/get"
+    ? "name"
+    : undefined
+  if (key === undefined) return undefined
+  const value = request.params[key]
+  return typeof value === "string" ? value : undefined
+}
+
+const unsupported = (id: JsonRpc.RequestId, requested: string) =>
+  new ModernRefusal({
+    code: ModernCode.UnsupportedProtocolVersion,
+    reason: `Unsupported protocol version: ${requested} (supported: ${MODERN_VERSIONS.join(", ")})`,
+    id,
+    data: { supported: MODERN_VERSIONS, requested }
+  })
+
+const mismatch = (id: JsonRpc.RequestId, reason: string) =>
+  new ModernRefusal({ code: ModernCode.HeaderMismatch, reason: `Header mismatch: ${reason}`, id })
+
+/**
+ * Checks a modern request up to its method, in the order the spec's ladder and the conformance suite give:
+ * the `_meta` envelope (-32602), the mirrored headers when there are any (-32020, which wins even when the body's
+ * version is not served), the version (-32022), a removed method (-32601). `headerOf` is absent on stdio.
+ * @internal
+ */
+export const check = (
+  request: JsonRpc.Request,
+  headerOf: ((name: string) => string | undefined) | undefined
+): Envelope | ModernRefusal => {
+  const id = request.id
+  const meta = metaOf(request)
+  const version = meta?.[Meta.protocolVersion]
+  const headerVersion = headerOf?.("mcp-protocol-version")
+  if (version === undefined && headerVersion !== undefined && !MODERN_VERSIONS.includes(headerVersion)) {
+    // Routed here by a header naming no revision served at all: the answer that lists what is.
+    return unsupported(id, headerVersion)
+  }
+  const capabilities = decodeCapabilities(meta?.[Meta.clientCapabilities])
+  if (meta === undefined || typeof version !== "string" || Either.isLeft(capabilities)) {
+    return new ModernRefusal({
+      code: JsonRpc.ErrorCode.InvalidParams,
+      reason: `Invalid params: _meta must carry ${Meta.protocolVersion} (a string) and ${Meta.clientCapabilities} (an object)`,
+      id
+    })
+  }
+  if (headerOf !== undefined) {
+    const header = (name: string, expected: string) => {
+      const raw = headerOf(name)
+      if (raw === undefined) return mismatch(id, `the ${name} header is required`)
+      const value = headerValue(raw)
+      if (value === undefined) return mismatch(id, `the ${name} header is not a valid value`)
+      return value === expected ? undefined : mismatch(id, `the ${name} header does not match the body`)
+    }
+    const refused = header("mcp-protocol-version", version) ?? header("mcp-method", request.method)
+    if (refused !== undefined) return refused
+    const name = nameOf(request)
+    if (name !== undefined) {
+      const refusedName = header("mcp-name", name)
+      if (refusedName !== undefined) return refusedName
+    }
+  }
+  if (!MODERN_VERSIONS.includes(version)) return unsupported(id, version)
+  if (REMOVED_METHODS.has(request.method)) {
+    return new ModernRefusal({
+      code: JsonRpc.ErrorCode.MethodNotFound,
+      reason: `Method not found: ${request.method} (removed in ${MODERN_VERSION})`,
+      id
+    })
+  }
+  // clientInfo is self-reported and optional: one that does not decode is left out, not refused.
+  const clientInfo = decodeImplementation(meta[Meta.clientInfo])
+  return {
+    version,
+    clientCapabilities: capabilities.right,
+    clientInfo: Either.getOrUndefined(clientInfo),
+    logLevel: meta[Meta.logLevel]
+  }
+}
+
+/** A batch with a modern element: 2026-07-28 has no batches (400, -32600). @internal */
+export const batchRefusal = new ModernRefusal({
+  code: JsonRpc.ErrorCode.InvalidRequest,
+  reason: `Invalid request: JSON-RPC batches are not part of ${MODERN_VERSION}`,
+  id: null
+})
