@@ -8,8 +8,8 @@
  * @since 0.1.0
  */
 import * as Either from "effect/Either"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { describeParseError } from "./internal/parseError.js"
 
 /** JSON-RPC request id. @since 0.1.0 */
 export const RequestId = Schema.Union(Schema.String, Schema.Number)
@@ -217,6 +217,6 @@ export const paramsDecoder = <A, I>(
   return (params) =>
     Either.mapLeft(
       decode(params === undefined ? {} : params),
-      (error) => invalidParams(`Invalid params: ${ParseResult.TreeFormatter.formatErrorSync(error)}`)
+      (error) => invalidParams(`Invalid params: ${describeParseError(error)}`)
     )
 }

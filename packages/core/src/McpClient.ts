@@ -39,11 +39,11 @@ import * as FiberMap from "effect/FiberMap"
 import { identity } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import * as PubSub from "effect/PubSub"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { describeParseError } from "./internal/parseError.js"
 import * as JsonRpc from "./JsonRpc.js"
 import { McpClientError } from "./McpClientError.js"
 import * as McpClientTransport from "./McpClientTransport.js"
@@ -207,7 +207,7 @@ const decoder = <A, I>(schema: Schema.Schema<A, I, never>) => {
     Effect.mapError(decode(result), (error) =>
       new McpClientError({
         reason: "Protocol",
-        message: `Invalid result of ${method}: ${ParseResult.TreeFormatter.formatErrorSync(error)}`
+        message: `Invalid result of ${method}: ${describeParseError(error)}`
       }))
 }
 

@@ -23,6 +23,7 @@ import {
   messageOf,
   provideHandler
 } from "./internal/handler.js"
+import { describeParseError } from "./internal/parseError.js"
 import * as JsonRpc from "./JsonRpc.js"
 import type * as McpSchema from "./McpSchema.js"
 import { McpServer, type ToolEntry } from "./McpServer.js"
@@ -92,7 +93,7 @@ const makeEntry = <A, I, E, R, Out>(
       call: (args, current) => {
         const input = decode(args)
         if (Either.isLeft(input)) {
-          const message = `Invalid arguments for tool ${name}: ${ParseResult.TreeFormatter.formatErrorSync(input.left)}`
+          const message = `Invalid arguments for tool ${name}: ${describeParseError(input.left)}`
           return argumentsAreToolErrors(current.protocolVersion)
             ? Effect.succeed(error(message))
             : Effect.fail(JsonRpc.invalidParams(message))
