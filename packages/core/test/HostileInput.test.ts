@@ -4,7 +4,8 @@
  * - the JSON-RPC decoder against a reference model written from the JSON-RPC 2.0 spec;
  * - the whole HTTP front on a real demo server on 127.0.0.1: random and mutated bodies, headers, methods and
  *   paths never crash it, leave no session behind, log nothing at Error level, and get a status the spec allows
- *   for the route, with a JSON-RPC error body (id null) for every refusal.
+ *   for the route, with a JSON-RPC error body (id null) for every refusal;
+ * - the stdio transport under random chunking of valid, garbage and over-long lines.
  *
  * Every property runs from a fixed seed, printed once, so a failure reproduces: `HOSTILE_SEED=<n>` picks another
  * and `HOSTILE_RUNS=<factor>` scales the run counts. Each property is bounded by its run count and a time limit,
@@ -15,10 +16,15 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
+import * as Stream from "effect/Stream"
 import type * as Http from "node:http"
+import * as DemoServer from "../../examples/src/DemoServer.js"
 import * as JsonRpc from "../src/JsonRpc.js"
+import * as SessionRegistry from "../src/SessionRegistry.js"
+import * as StdioTransport from "../src/StdioTransport.js"
 import { assertServing, connectClient, eventually, withDemo } from "./utils/demo.js"
 import { boundedRequest, type BoundedResult, errorOf, requestPromise } from "./utils/http.js"
+import { capture } from "./utils/logs.js"
 
 const envNumber = (name: string): number | undefined => {
   const value = process.env[name]
@@ -631,4 +637,190 @@ describe("HostileInput: the HTTP front", () => {
         yield* Effect.promise(() => del(streamable))
         yield* eventually(sizeIs(1))
       })), timeoutFor(12_000))
+})
+
+// --- stdio ---------------------------------------------------------------------------------------------------------
+
+const MAX_LINE = 512
+
+/** One line of stdin and what it must cause on stdout. */
+type StdioLine =
+  /** Answered exactly once, with its id. */
+  | { readonly _tag: "Request"; readonly method: string; readonly params: unknown }
+  /** Answered by nothing. */
+  | { readonly _tag: "Quiet"; readonly text: string }
+  /** Answered by one error without an id. */
+  | { readonly _tag: "Garbage"; readonly bytes: Uint8Array }
+  /** Over the limit: one error without an id, and the request in it is never served. */
+  | { readonly _tag: "Long"; readonly padding: number }
+
+const encoder = new TextEncoder()
+const noNewline = (bytes: Uint8Array) => bytes.filter((b) => b !== 0x0a)
+
+const stdioLine: FastCheck.Arbitrary<StdioLine> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.oneof(
+      fc.constant({ method: "ping", params: undefined }),
+      fc.constant({ method: "tools/list", params: undefined }),
+      // Multi-byte characters, which a chunk boundary may split, and characters JSON escapes.
+      fc.string({
+        unit: fc.oneof(
+          fc.string({ unit: "grapheme", minLength: 1, maxLength: 1 }),
+          fc.constantFrom("é", "€", "😀", "\n", "\r", "\u2028", "\u0000", "\"")
+        )
+      }).map((text) => ({ method: "tools/call", params: { name: "echo", arguments: { text } } })),
+      fc.tuple(fc.double(), fc.double())
+        .map(([a, b]) => ({ method: "tools/call", params: { name: "add", arguments: { a, b } } })),
+      fc.record({ name: fc.string({ maxLength: 6 }), arguments: smallJson })
+        .map((params) => ({ method: "tools/call", params })),
+      fc.constant({ method: "resources/read", params: { uri: "demo://readme" } }),
+      fc.string({ maxLength: 10 }).map((method) => ({ method, params: undefined }))
+    ).map((r): StdioLine => ({ _tag: "Request", ...r }))
+  },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      "",
+      "   ",
+      "\t",
+      "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}",
+      "{\"jsonrpc\":\"2.0\",\"id\":\"nobody\",\"result\":{}}"
+    ).map((text): StdioLine => ({ _tag: "Quiet", text }))
+  },
+  {
+    weight: 3,
+    arbitrary: fc.oneof(
+      fc.string({ unit: "binary", maxLength: 60 }).map((s) => encoder.encode(`x${s}`)),
+      fc.uint8Array({ maxLength: 60 }).map((bytes) => Uint8Array.of(0x78, ...bytes)),
+      fc.constantFrom(
+        "[]",
+        "[1]",
+        "null",
+        "42",
+        "\"ping\"",
+        "{}",
+        "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}",
+        "{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"ping\"}",
+        "[{\"jsonrpc\":\"2.0\",\"id\":\"batched\",\"method\":\"ping\"}]",
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":1}}"
+      ).map((text) => encoder.encode(text))
+    ).map((bytes): StdioLine => ({ _tag: "Garbage", bytes: noNewline(bytes) }))
+  },
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: MAX_LINE, max: 4 * MAX_LINE }).map((padding): StdioLine => ({ _tag: "Long", padding }))
+  }
+)
+
+const stdioCase = fc.record({
+  lines: fc.array(fc.tuple(stdioLine, fc.constantFrom("\n", "\r\n")), { maxLength: 30 }),
+  /** Where the byte stream is cut into chunks (taken modulo its length). */
+  cuts: fc.array(fc.nat(), { maxLength: 64 }),
+  /** A last line of garbage left without its newline: EOF ends it. */
+  tail: fc.option(fc.constantFrom("not json", "[]"), { nil: undefined })
+})
+
+describe("HostileInput: stdio", () => {
+  it.live("random chunkings of valid, garbage, over-long lines: each request answered once, one message a line", () =>
+    Effect.gen(function*() {
+      let runs = 0
+      const property = fc.asyncProperty(stdioCase, async ({ cuts, lines, tail }) => {
+        runs++
+        const requests = new Set<string>()
+        /** What each echo must come back with: text split across chunks mid-character included. */
+        const echoes = new Map<string, string>()
+        const refused = new Set<string>()
+        /** Errors without an id before EOF; an unfinished last line gets its own at EOF. */
+        let nullErrors = 0
+        const parts: Array<Uint8Array> = [
+          encoder.encode(JSON.stringify(JsonRpc.request("init", "initialize", {
+            protocolVersion: VERSION,
+            capabilities: {},
+            clientInfo: { name: "hostile", version: "0" }
+          })) + "\n")
+        ]
+        requests.add("init")
+        lines.forEach(([line, ending], index) => {
+          switch (line._tag) {
+            case "Request": {
+              const id = `r${index}`
+              requests.add(id)
+              const params = line.params
+              if (isRecord(params) && params["name"] === "echo" && isRecord(params["arguments"])) {
+                echoes.set(id, String(params["arguments"]["text"]))
+              }
+              parts.push(encoder.encode(JSON.stringify(JsonRpc.request(id, line.method, params)) + ending))
+              break
+            }
+            case "Quiet":
+              parts.push(encoder.encode(line.text + ending))
+              break
+            case "Garbage":
+              nullErrors++
+              parts.push(line.bytes, encoder.encode(ending))
+              break
+            case "Long": {
+              const id = `long${index}`
+              refused.add(id)
+              nullErrors++
+              const params = { name: "echo", arguments: { text: "x".repeat(line.padding) } }
+              parts.push(encoder.encode(JSON.stringify(JsonRpc.request(id, "tools/call", params)) + ending))
+              break
+            }
+          }
+        })
+        if (tail !== undefined) parts.push(encoder.encode(tail))
+        const all = Buffer.concat(parts)
+        const at = [...new Set(cuts.map((c) => c % (all.length + 1)))].sort((a, b) => a - b)
+        const chunks = [...at, all.length].map((end, i) => all.subarray(i === 0 ? 0 : at[i - 1], end))
+
+        const out: Array<string> = []
+        const parsed = () =>
+          out.map((text) => {
+            expect(text.endsWith("\n"), text).toBe(true)
+            expect(text.slice(0, -1), text).not.toContain("\n")
+            const message: unknown = JSON.parse(text)
+            if (!isRecord(message) || message["jsonrpc"] !== "2.0") throw new Error(`not JSON-RPC: ${text}`)
+            return message
+          })
+        const answered = () => {
+          const counts = new Map<unknown, number>()
+          for (const m of parsed()) if (!("method" in m)) counts.set(m["id"], (counts.get(m["id"]) ?? 0) + 1)
+          return counts
+        }
+        const complete = () => {
+          const counts = answered()
+          return [...requests].every((id) => counts.has(id)) && (counts.get(null) ?? 0) >= nullErrors
+        }
+        // The input ends once everything was answered, or after a bound: EOF ends the session and what runs in it.
+        const waited = Effect.gen(function*() {
+          for (let i = 0; i < 1_000 && !complete(); i++) yield* Effect.sleep("5 millis")
+        })
+        const logs = capture()
+        await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+          const registry = yield* SessionRegistry.make({ idleTimeout: "1 minute" }).pipe(
+            Effect.provide(DemoServer.layer)
+          )
+          const input = Stream.concat(Stream.fromIterable(chunks), Stream.drain(Stream.fromEffect(waited)))
+          yield* StdioTransport.serve(input, (text) => {
+            out.push(text)
+          }, { maxLineLength: MAX_LINE }).pipe(Effect.provideService(SessionRegistry.SessionRegistry, registry))
+          expect(yield* registry.size).toBe(0)
+        })).pipe(Effect.provide(logs.layer)))
+
+        const counts = answered()
+        for (const id of requests) expect(counts.get(id), `answers to ${id}`).toBe(1)
+        for (const id of refused) expect(counts.has(id), `${id} was over the limit`).toBe(false)
+        expect(counts.get(null) ?? 0, "errors without an id").toBe(nullErrors + (tail === undefined ? 0 : 1))
+        expect([...counts.keys()].filter((id) => id !== null && !requests.has(String(id)))).toEqual([])
+        for (const message of parsed()) {
+          const text = echoes.get(String(message["id"]))
+          if (text !== undefined) expect(message["result"]).toEqual({ content: [{ type: "text", text }] })
+        }
+        expect(logs.problems().map((p) => p.message)).toEqual([])
+      })
+      yield* Effect.promise(() => fc.assert(property, bounded(150, 6_000)))
+      console.log(`[HostileInput] stdio: ${runs} runs`)
+    }), timeoutFor(6_000))
 })
