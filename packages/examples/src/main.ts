@@ -6,14 +6,20 @@
  * - stdio: `npx effect-mcp-demo --stdio`, for a client that starts the server as a process. Only protocol
  *   messages go to stdout; logs go to stderr.
  *
- * `--verbose` also logs every session opening and closing.
+ * `--verbose` also logs every session opening and closing. `--idle-timeout MS` closes HTTP sessions idle that
+ * long (default 30 minutes). Over HTTP, `kill -USR2 <pid>` logs how many sessions are live and the heap in use, so
+ * a soak run can watch the registry from outside the process; under `node --expose-gc` it collects garbage
+ * first, so memory read right after it is not a matter of when the last collection happened.
  */
+import { SessionRegistry } from "@effect-mcp/core/SessionRegistry"
 import * as NodeMcpServer from "@effect-mcp/node/NodeMcpServer"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Runtime from "effect/Runtime"
 import { parseArgs } from "node:util"
 import * as DemoServer from "./DemoServer.js"
 
@@ -22,17 +28,53 @@ const { values } = parseArgs({
     port: { type: "string", default: "3000" },
     host: { type: "string", default: "127.0.0.1" },
     stdio: { type: "boolean", default: false },
-    verbose: { type: "boolean", default: false }
+    verbose: { type: "boolean", default: false },
+    "idle-timeout": { type: "string" }
   }
 })
 const logLevel = Logger.minimumLogLevel(values.verbose ? LogLevel.Debug : LogLevel.Info)
+
+const idleTimeoutOf = (value: string | undefined): Duration.Duration | undefined => {
+  if (value === undefined) return undefined
+  const ms = Number(value)
+  if (!Number.isFinite(ms) || ms <= 0) {
+    console.error(`--idle-timeout: expected a positive number of milliseconds, got ${value}`)
+    process.exit(2)
+  }
+  return Duration.millis(ms)
+}
+
+/**
+ * On SIGUSR2, logs the number of live sessions, the heap in use and the memory held outside it (buffers) at
+ * Info: the registry and memory seen from outside, for soak runs.
+ */
+const sessionReport = Layer.scopedDiscard(Effect.gen(function*() {
+  const registry = yield* SessionRegistry
+  const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+  const report = () => {
+    globalThis.gc?.()
+    const { external, heapUsed } = process.memoryUsage()
+    runFork(Effect.flatMap(
+      registry.size,
+      (n) => Effect.logInfo(`live sessions: ${n}, heap used: ${heapUsed}, external: ${external}`)
+    ))
+  }
+  yield* Effect.acquireRelease(
+    Effect.sync(() => process.on("SIGUSR2", report)),
+    () => Effect.sync(() => process.off("SIGUSR2", report))
+  )
+}))
 
 if (values.stdio) {
   NodeMcpServer.serveStdio().pipe(Effect.provide(DemoServer.layer), Effect.provide(logLevel), NodeRuntime.runMain)
 } else {
   const port = Number(values.port)
   const host = values.host
-  NodeMcpServer.layer({ port, host }).pipe(
+  const idleTimeout = idleTimeoutOf(values["idle-timeout"])
+  sessionReport.pipe(
+    Layer.provideMerge(
+      NodeMcpServer.layer({ port, host, ...(idleTimeout === undefined ? {} : { sessions: { idleTimeout } }) })
+    ),
     Layer.provide(DemoServer.layer),
     Layer.tap(() =>
       Effect.logInfo(`effect-mcp demo on http://${host}:${port}: Streamable HTTP at /mcp, legacy SSE at /sse`)
