@@ -47,8 +47,8 @@ const NUMERIC: ReadonlyArray<NumericOption> = [
   { key: "concurrency", flag: "concurrency", full: 50, quick: 20, min: 1, help: "cycles at once" },
   { key: "stdioEvery", flag: "stdio-every", full: 500, quick: 150, min: 1, help: "one cycle in N is a stdio process" },
   { key: "stdioConcurrency", flag: "stdio-concurrency", full: 2, quick: 2, min: 1, help: "stdio processes at once" },
-  // The baseline is read once pools and caches have reached their high-water mark: after 3,000 cycles RSS still
-  // rose by 3 MiB over the next 12,000, and by 1.5 MiB over the 64,000 after those.
+  // The baseline is read once pools and caches have reached their high-water mark: settled RSS after 3,000
+  // cycles was still 3 MiB below where it settled after 15,000.
   { key: "warmup", flag: "warmup", full: 10_000, quick: 500, min: 0, help: "cycles before the first RSS reading" },
   { key: "idleTimeoutMs", flag: "idle-timeout", full: 2_000, quick: 1_000, min: 50, help: "server idle timeout, ms" },
   { key: "settleSeconds", flag: "settle", full: 12, quick: 4, min: 1, help: "s of watching RSS before reading it" },
