@@ -8,8 +8,8 @@
  * @since 0.1.0
  */
 import * as Either from "effect/Either"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { describeParseError } from "./internal/parseError.js"
 
 /** JSON-RPC request id. @since 0.1.0 */
 export const RequestId = Schema.Union(Schema.String, Schema.Number)
@@ -150,15 +150,20 @@ export const decodeMessage = (u: unknown): Either.Either<Message, JsonRpcError> 
     }
     return Either.right(o as Request | Notification)
   }
-  if ("result" in o && isId(o.id)) return Either.right(o as Success)
-  if ("error" in o && (o.id === null || isId(o.id))) {
-    const error = o.error
-    if (typeof error === "object" && error !== null && typeof (error as { code?: unknown }).code === "number") {
-      return Either.right(o as Failure)
-    }
+  // A response carries exactly one of `result` and `error`; an error object needs its code and its message,
+  // which whoever handles the response reads (the client builds its error from them).
+  const hasResult = "result" in o
+  const hasError = "error" in o
+  if (hasResult && !hasError && isId(o.id)) return Either.right(o as Success)
+  if (hasError && !hasResult && (o.id === null || isId(o.id)) && isErrorObject(o.error)) {
+    return Either.right(o as Failure)
   }
   return Either.left(invalidRequest("Invalid request: not a request, notification or response"))
 }
+
+const isErrorObject = (u: unknown): u is ErrorObject =>
+  typeof u === "object" && u !== null && !Array.isArray(u) &&
+  "code" in u && typeof u.code === "number" && "message" in u && typeof u.message === "string"
 
 /** The outcome of reading an HTTP body: one message, a batch, or an error to answer with. @since 0.1.0 */
 export type Decoded =
@@ -212,6 +217,6 @@ export const paramsDecoder = <A, I>(
   return (params) =>
     Either.mapLeft(
       decode(params === undefined ? {} : params),
-      (error) => invalidParams(`Invalid params: ${ParseResult.TreeFormatter.formatErrorSync(error)}`)
+      (error) => invalidParams(`Invalid params: ${describeParseError(error)}`)
     )
 }

@@ -45,7 +45,6 @@ import * as FiberMap from "effect/FiberMap"
 import { identity } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
@@ -53,6 +52,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Take from "effect/Take"
 import * as ClientModern from "./internal/clientModern.js"
+import { describeParseError } from "./internal/parseError.js"
 import * as JsonRpc from "./JsonRpc.js"
 import { McpClientError, ToolError } from "./McpClientError.js"
 import * as McpClientHandlers from "./McpClientHandlers.js"
@@ -353,7 +353,7 @@ const decoder = <A, I>(schema: Schema.Schema<A, I, never>) => {
     Effect.mapError(decode(result), (error) =>
       new McpClientError({
         reason: "Protocol",
-        message: `Invalid result of ${method}: ${ParseResult.TreeFormatter.formatErrorSync(error)}`
+        message: `Invalid result of ${method}: ${describeParseError(error)}`
       }))
 }
 
@@ -996,7 +996,7 @@ export const make = (
         return yield* Effect.mapError(Schema.decodeUnknown(tool.output)(result.structuredContent), (error) =>
           new McpClientError({
             reason: "Protocol",
-            message: `Invalid structuredContent from tool ${tool.name}: ${ParseResult.TreeFormatter.formatErrorSync(error)}`
+            message: `Invalid structuredContent from tool ${tool.name}: ${describeParseError(error)}`
           }))
       })
     }

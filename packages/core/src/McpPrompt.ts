@@ -7,9 +7,9 @@
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { provideHandler, structFields, toJsonRpcError } from "./internal/handler.js"
+import { describeParseError } from "./internal/parseError.js"
 import * as JsonRpc from "./JsonRpc.js"
 import type * as McpSchema from "./McpSchema.js"
 import { type Completer, McpServer } from "./McpServer.js"
@@ -92,7 +92,7 @@ export const make = <A, I extends Arguments, E, R>(name: string, options: {
         if (Either.isLeft(decoded)) {
           return Effect.fail(
             JsonRpc.invalidParams(
-              `Invalid arguments for prompt ${name}: ${ParseResult.TreeFormatter.formatErrorSync(decoded.left)}`
+              `Invalid arguments for prompt ${name}: ${describeParseError(decoded.left)}`
             )
           )
         }

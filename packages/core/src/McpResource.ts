@@ -8,9 +8,9 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import * as Layer from "effect/Layer"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { provideHandler, toJsonRpcError } from "./internal/handler.js"
+import { describeParseError } from "./internal/parseError.js"
 import * as JsonRpc from "./JsonRpc.js"
 import type * as McpSchema from "./McpSchema.js"
 import { type Completer, McpServer } from "./McpServer.js"
@@ -166,7 +166,7 @@ export const template = <A, I extends Variables, E, R>(options: Listing & {
         const params = decode(variables)
         if (Either.isLeft(params)) {
           return Effect.fail(
-            JsonRpc.invalidParams(`Invalid resource URI ${uri}: ${ParseResult.TreeFormatter.formatErrorSync(params.left)}`)
+            JsonRpc.invalidParams(`Invalid resource URI ${uri}: ${describeParseError(params.left)}`)
           )
         }
         return provideHandler(options.read(params.right, uri), context, current).pipe(

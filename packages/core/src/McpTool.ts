@@ -24,6 +24,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { messageOf, provideHandler } from "./internal/handler.js"
 import { objectSchemas, type ObjectSchemas, SHARED } from "./internal/jsonSchema.js"
+import { describeParseError } from "./internal/parseError.js"
 import * as JsonRpc from "./JsonRpc.js"
 import type * as McpSchema from "./McpSchema.js"
 import { McpServer, type ToolEntry } from "./McpServer.js"
@@ -185,7 +186,7 @@ const register = <A, I, Out, E, R>(
       call: (args, current) => {
         const input = decode(args)
         if (Either.isLeft(input)) {
-          const message = `Invalid arguments for tool ${name}: ${ParseResult.TreeFormatter.formatErrorSync(input.left)}`
+          const message = `Invalid arguments for tool ${name}: ${describeParseError(input.left)}`
           return argumentsAreToolErrors(current.protocolVersion)
             ? Effect.succeed(error(message))
             : Effect.fail(JsonRpc.invalidParams(message))

@@ -41,6 +41,8 @@ const platformExchange = (
 ) => {
   const callbacks: Array<() => void> = []
   let closed = false
+  /** `readBody` was called: the body has a reader. */
+  let bodyTaken = false
   /** Ends the streamed body, if there is one. */
   let endBody = () => {}
   const close = () => {
@@ -54,6 +56,7 @@ const platformExchange = (
     url: request.url,
     headers: request.headers,
     readBody: (limit, done) => {
+      bodyTaken = true
       let size = 0
       const parts: Array<Uint8Array> = []
       // Past the limit the rest is read and dropped, so the client finishes sending and can read the 413.
@@ -123,6 +126,10 @@ const platformExchange = (
       )
       const { "content-type": contentType, ...rest } = headers
       if (!closed) resume(HttpServerResponse.stream(body, { status: 200, headers: rest, contentType }))
+      // A body nobody reads (a GET may carry one) fills the request's buffer, and Node then stops reading the
+      // socket: a client that goes away is not seen until a write fails, which on an idle stream is the next
+      // keep-alive. Discarding it keeps the socket read, so the close is seen at once.
+      if (!bodyTaken) runFork(Effect.ignore(Stream.runDrain(request.stream)))
       return stream
     },
     onClose: (f) => {

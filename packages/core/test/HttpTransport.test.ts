@@ -25,7 +25,7 @@ import * as McpTool from "../src/McpTool.js"
 import * as PlatformHttpTransport from "../src/PlatformHttpTransport.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
 import { assertServing, connectClient, demoLayer, demoOf, eventually, sessionIdOf, withDemo } from "./utils/demo.js"
-import { errorBody, errorOf, postJson, prng, request, SseStream } from "./utils/http.js"
+import { boundedRequest, errorBody, errorOf, postJson, prng, request, SseStream } from "./utils/http.js"
 import { capture } from "./utils/logs.js"
 
 const initialize = (id: JsonRpc.RequestId, protocolVersion = "2025-11-25") =>
@@ -160,6 +160,53 @@ describe("HttpTransport", () => {
       }))
       expect(logs.problems()).toEqual([])
     }).pipe(Effect.provide(capture().layer)))
+
+  it.live("a GET stream carrying a body nobody reads still sees its client go, on both fronts", () =>
+    Effect.gen(function*() {
+      // Found by HostileInput.test.ts: with 1 MB unread, Node stopped reading the socket, and the session outlived
+      // its client until a keep-alive write failed. Keep-alives are an hour apart here, so only the close counts.
+      const options = { sse: { keepAlive: "1 hour" }, streamable: { keepAlive: "1 hour" } } as const
+      const cutAfterHead = (port: number, path: string, headers: Http.OutgoingHttpHeaders) =>
+        Effect.promise(() =>
+          boundedRequest({
+            port,
+            method: "GET",
+            path,
+            body: "x".repeat(1_000_000),
+            chunked: true,
+            headers: { accept: "text/event-stream", ...headers },
+            readMs: 20,
+            answerMs: 5_000
+          })
+        )
+      const check = (port: number, registry: SessionRegistry.SessionRegistryService) =>
+        Effect.gen(function*() {
+          const legacy = yield* cutAfterHead(port, "/sse", {})
+          expect([legacy.status, legacy.cut]).toEqual([200, true])
+          yield* eventually(Effect.map(registry.size, (n) => n === 0))
+          // The standalone stream holds its session busy while connected: the hold goes with the connection.
+          const init = yield* request({ port, path: "/mcp", body: JSON.stringify(initialize(1)), headers: { accept: BOTH } })
+          const id = String(init.headers["mcp-session-id"])
+          const standalone = yield* cutAfterHead(port, "/mcp", { "mcp-session-id": id })
+          expect([standalone.status, standalone.cut]).toEqual([200, true])
+          const session = yield* registry.lookup(id)
+          if (session._tag === "None") return yield* Effect.die(new Error("the session is gone"))
+          yield* eventually(Effect.sync(() => session.value.busy === 0))
+        })
+      yield* withDemo(options, ({ port, registry }) => check(port, registry))
+      const logs = capture()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const app = HttpLayerRouter.serve(PlatformHttpTransport.layer(options), { disableLogger: true }).pipe(
+          Layer.provideMerge(DemoServer.layer),
+          Layer.provideMerge(NodeHttpServer.layer(Http.createServer, { port: 0, host: "127.0.0.1" }))
+        )
+        const context = yield* Layer.build(app)
+        const address = Context.get(context, HttpServer.HttpServer).address
+        if (address._tag !== "TcpAddress") throw new Error("expected a TCP address")
+        yield* check(address.port, Context.get(context, SessionRegistry.SessionRegistry))
+      })).pipe(Effect.provide(logs.layer))
+      expect(logs.problems()).toEqual([])
+    }))
 
   it.live("a hostile corpus: every answer is a status from the spec with a JSON-RPC error body", () =>
     withDemo({}, ({ port, registry }) =>

@@ -53,6 +53,9 @@ describe("JsonRpc", () => {
       ["error without a code", "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"message\":\"x\"}}"],
       ["error not an object", "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":\"boom\"}"],
       ["error with a string code", "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":\"-1\",\"message\":\"x\"}}"],
+      // Found by HostileInput.test.ts: a client built its error from the missing message and died.
+      ["error without a message", "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-1}}"],
+      ["both result and error", "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{},\"error\":{\"code\":-1,\"message\":\"x\"}}"],
       ["neither method, result nor error", "{\"jsonrpc\":\"2.0\",\"id\":1}"],
       ["empty batch", "[]"]
     ])("%s", (_, body) => {

@@ -25,6 +25,8 @@ const FAILED: Body = { _tag: "Failed" }
 export class NodeExchange implements Exchange {
   private callbacks: Array<() => void> | undefined = undefined
   private finished = false
+  /** `readBody` was called: the body has a reader. */
+  private bodyTaken = false
 
   constructor(readonly request: Http.IncomingMessage, readonly response: Http.ServerResponse) {}
 
@@ -47,6 +49,7 @@ export class NodeExchange implements Exchange {
 
   readBody(limit: number, done: (body: Body) => void): void {
     const request = this.request
+    this.bodyTaken = true
     const declared = request.headers["content-length"]
     const length = declared === undefined ? undefined : Number(declared)
     if (length !== undefined && length > DRAIN_LIMIT) {
@@ -105,6 +108,10 @@ export class NodeExchange implements Exchange {
       response.writeHead(200, headers)
       response.flushHeaders()
       this.watch()
+      // A body nobody reads (a GET may carry one) fills the request's buffer, and Node then stops reading the
+      // socket: a client that goes away is not seen until a write fails, which on an idle stream is the next
+      // keep-alive. Discarding it keeps the socket read, so the close is seen at once.
+      if (!this.bodyTaken) this.request.resume()
     }
     const exchange = this
     return {

@@ -310,3 +310,75 @@ export const prng = (seed: number) => () => {
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296
 }
 
+
+export interface BoundedOptions extends PostOptions {
+  /** How long the body is read after the response head before the connection is cut (an SSE stream never ends). */
+  readonly readMs: number
+  /** How long the server has to send a response head; past it the request fails. */
+  readonly answerMs: number
+}
+
+export interface BoundedResult extends HttpResult {
+  /** The body was still open when `readMs` ran out, and the connection was cut. */
+  readonly cut: boolean
+}
+
+/**
+ * One request of any method whose answer is read for a bounded time: a finished body, or what arrived before
+ * the cut. Fails when no response head comes in time or the connection fails before one, since a server must
+ * answer every request it parsed.
+ */
+export const boundedRequest = (options: BoundedOptions): Promise<BoundedResult> =>
+  new Promise((resolve, reject) => {
+    const body = typeof options.body === "string" ? Buffer.from(options.body) : options.body
+    let settled = false
+    const settle = (f: () => void) => {
+      if (settled) return
+      settled = true
+      clearTimeout(answerTimer)
+      f()
+    }
+    const request = Http.request({
+      host: "127.0.0.1",
+      port: options.port,
+      method: options.method ?? "POST",
+      path: options.path,
+      agent: options.agent ?? false,
+      headers: definedHeaders({
+        ...(options.chunked === true ? { "transfer-encoding": "chunked" } : { "content-length": body.length }),
+        ...options.headers
+      })
+    }, (response) => {
+      const chunks: Array<Buffer> = []
+      const finish = (cut: boolean) =>
+        settle(() => {
+          clearTimeout(readTimer)
+          if (cut) request.destroy()
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            body: Buffer.concat(chunks).toString("utf8"),
+            cut
+          })
+        })
+      const readTimer = setTimeout(() => finish(true), options.readMs)
+      response.on("data", (chunk: Buffer) => chunks.push(chunk))
+      response.on("end", () => finish(false))
+      response.on("error", () => finish(true))
+      response.on("aborted", () => finish(true))
+    })
+    const answerTimer = setTimeout(() =>
+      settle(() => {
+        request.destroy()
+        reject(new Error(`${options.method ?? "POST"} ${options.path}: no answer within ${options.answerMs} ms`))
+      }), options.answerMs)
+    // After the head, a write error (the server answered before reading the whole body) is no failure.
+    request.on("error", (error) => settle(() => reject(error)))
+    if (options.chunked === true && body.length > 0) {
+      const half = Math.floor(body.length / 2)
+      request.write(body.subarray(0, half))
+      request.end(body.subarray(half))
+    } else {
+      request.end(body)
+    }
+  })

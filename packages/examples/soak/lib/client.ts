@@ -1,0 +1,302 @@
+/**
+ * Just enough HTTP for the soak's clients, on raw `node:http` so a cycle can cut a connection at any moment: a
+ * request read to its end (JSON or a finite SSE body), and an SSE connection that stays open and can be awaited
+ * for events. Every wait is bounded; everything targets 127.0.0.1.
+ */
+import * as http from "node:http"
+
+export const HOST = "127.0.0.1"
+/** How long any one answer may take. Generous: the soak runs beside other work on a small machine. */
+export const TIMEOUT_MS = 20_000
+export const ACCEPT_BOTH = "application/json, text/event-stream"
+export const PROTOCOL_VERSION = "2025-11-25"
+
+export class SoakError extends Error {
+  constructor(readonly category: string, detail: string) {
+    super(`${category}: ${detail}`)
+  }
+}
+
+/** A connection that failed, named by its error code and by what it carried. */
+const connectionError = (what: string) => (error: unknown): SoakError => {
+  const code = error instanceof Error && "code" in error ? String(error.code) : "failed"
+  return new SoakError(`connection: ${code}`, `${what}: ${error instanceof Error ? error.message : String(error)}`)
+}
+
+export interface Reply {
+  readonly status: number
+  readonly headers: http.IncomingHttpHeaders
+  readonly body: string
+}
+
+export interface RequestOptions {
+  readonly port: number
+  readonly method: string
+  readonly path: string
+  readonly headers?: http.OutgoingHttpHeaders | undefined
+  readonly body?: string | undefined
+  readonly agent: http.Agent | false
+}
+
+/** One request, its response read to the end. */
+export const send = (options: RequestOptions): Promise<Reply> =>
+  new Promise((resolve, reject) => {
+    const body = options.body
+    const request = http.request({
+      host: HOST,
+      port: options.port,
+      method: options.method,
+      path: options.path,
+      agent: options.agent,
+      headers: body === undefined ? options.headers : { ...options.headers, "content-length": Buffer.byteLength(body) }
+    }, (response) => {
+      const chunks: Array<Buffer> = []
+      response.on("data", (chunk: Buffer) => chunks.push(chunk))
+      response.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8")
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body: text })
+      })
+      response.on("error", (error) => reject(connectionError(`${options.method} ${options.path}, response`)(error)))
+      response.on("aborted", () => reject(new SoakError("connection: aborted", `${options.method} ${options.path}`)))
+    })
+    request.setTimeout(TIMEOUT_MS, () => request.destroy(new SoakError("timeout", `${options.method} ${options.path}`)))
+    const failed = connectionError(`${options.method} ${options.path}`)
+    request.on("error", (error) => reject(error instanceof SoakError ? error : failed(error)))
+    request.end(body)
+  })
+
+export type Json = { readonly [key: string]: unknown }
+
+export const isJson = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
+
+export interface SseEvent {
+  readonly event: string
+  readonly id: string | undefined
+  readonly data: string
+}
+
+/** Incremental `text/event-stream` parsing. */
+export class SseParser {
+  private buffer = ""
+  private event = ""
+  private id: string | undefined = undefined
+  private data: Array<string> = []
+
+  constructor(private readonly onEvent: (event: SseEvent) => void) {}
+
+  push(chunk: string): void {
+    this.buffer += chunk
+    let newline: number
+    while ((newline = this.buffer.indexOf("\n")) !== -1) {
+      const raw = this.buffer.slice(0, newline)
+      this.buffer = this.buffer.slice(newline + 1)
+      this.line(raw.endsWith("\r") ? raw.slice(0, -1) : raw)
+    }
+  }
+
+  private line(line: string): void {
+    if (line === "") {
+      if (this.data.length > 0 || this.id !== undefined) {
+        this.onEvent({ event: this.event === "" ? "message" : this.event, id: this.id, data: this.data.join("\n") })
+      }
+      this.event = ""
+      this.id = undefined
+      this.data = []
+      return
+    }
+    if (line.startsWith(":")) return
+    const colon = line.indexOf(":")
+    const field = colon === -1 ? line : line.slice(0, colon)
+    const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "")
+    if (field === "event") this.event = value
+    else if (field === "data") this.data.push(value)
+    else if (field === "id") this.id = value
+  }
+}
+
+/** The JSON-RPC messages of a finished response body, JSON or SSE. */
+export const messagesOf = (reply: Reply): Array<Json> => {
+  const contentType = String(reply.headers["content-type"] ?? "")
+  const values: Array<unknown> = []
+  if (contentType.startsWith("text/event-stream")) {
+    const parser = new SseParser((event) => {
+      if (event.event === "message" && event.data !== "") values.push(JSON.parse(event.data))
+    })
+    parser.push(reply.body + "\n\n")
+  } else if (reply.body !== "") {
+    values.push(...[JSON.parse(reply.body)].flat())
+  }
+  return values.filter(isJson)
+}
+
+interface Waiter {
+  readonly predicate: (message: Json) => boolean
+  readonly resolve: (message: Json) => void
+}
+
+/**
+ * A GET that stays open: an SSE stream on a connection of its own, so `destroy` is a client going away. Messages
+ * are kept until the stream ends, and can be awaited.
+ */
+export class SseConnection {
+  status: number | undefined = undefined
+  /** The `endpoint` event's data (legacy SSE). */
+  endpoint: string | undefined = undefined
+  readonly messages: Array<Json> = []
+  /** Resolves once the response head is in, with its status, or rejects when the connection fails first. */
+  readonly opened: Promise<number>
+  /** Resolves when the stream is over, however it ended. */
+  readonly ended: Promise<void>
+  private waiters: Array<Waiter> = []
+  private endpointWaiters: Array<(endpoint: string) => void> = []
+  private readonly request: http.ClientRequest
+  private finish!: () => void
+  private done = false
+
+  constructor(port: number, path: string, headers: http.OutgoingHttpHeaders = {}) {
+    this.ended = new Promise((resolve) => {
+      this.finish = () => {
+        this.done = true
+        resolve()
+      }
+    })
+    this.request = http.request({
+      host: HOST,
+      port,
+      method: "GET",
+      path,
+      agent: false,
+      headers: { accept: "text/event-stream", ...headers }
+    })
+    this.opened = new Promise((resolve, reject) => {
+      this.request.on("response", (response) => {
+        this.status = response.statusCode ?? 0
+        resolve(this.status)
+        const parser = new SseParser((event) => this.onEvent(event))
+        response.setEncoding("utf8")
+        response.on("data", (chunk: string) => parser.push(chunk))
+        response.on("end", this.finish)
+        response.on("error", this.finish)
+        response.on("aborted", this.finish)
+      })
+      this.request.on("error", (error) => {
+        this.finish()
+        reject(connectionError(`GET ${path}`)(error))
+      })
+      this.request.on("close", this.finish)
+    })
+    // A cycle that cuts the connection before the head must not leave an unhandled rejection behind.
+    this.opened.catch(() => undefined)
+    this.request.end()
+  }
+
+  private onEvent(event: SseEvent): void {
+    if (event.event === "endpoint") {
+      this.endpoint = event.data
+      for (const resolve of this.endpointWaiters.splice(0)) resolve(event.data)
+      return
+    }
+    if (event.event !== "message" || event.data === "") return
+    const parsed: unknown = JSON.parse(event.data)
+    if (!isJson(parsed)) return
+    this.messages.push(parsed)
+    const ready = this.waiters.filter((w) => w.predicate(parsed))
+    this.waiters = this.waiters.filter((w) => !ready.includes(w))
+    for (const waiter of ready) waiter.resolve(parsed)
+  }
+
+  /** The `endpoint` event's data, within the timeout. */
+  waitEndpoint(): Promise<string> {
+    if (this.endpoint !== undefined) return Promise.resolve(this.endpoint)
+    return bounded("sse endpoint", new Promise((resolve) => this.endpointWaiters.push(resolve)), () => this.done)
+  }
+
+  /** The first message, past or future, that matches, within the timeout. */
+  waitFor(what: string, predicate: (message: Json) => boolean): Promise<Json> {
+    const found = this.messages.find(predicate)
+    if (found !== undefined) return Promise.resolve(found)
+    return bounded(what, new Promise((resolve) => this.waiters.push({ predicate, resolve })), () => this.done)
+  }
+
+  destroy(): void {
+    this.request.destroy()
+  }
+}
+
+/** A wait that fails after the timeout, or as soon as the stream it waits on is over. */
+const bounded = <A>(what: string, promise: Promise<A>, over: () => boolean): Promise<A> =>
+  new Promise((resolve, reject) => {
+    const started = Date.now()
+    const timer = setInterval(() => {
+      if (over()) {
+        clearInterval(timer)
+        reject(new SoakError("stream ended", `while waiting for ${what}`))
+      } else if (Date.now() - started > TIMEOUT_MS) {
+        clearInterval(timer)
+        reject(new SoakError("timeout", `no ${what} within ${TIMEOUT_MS} ms`))
+      }
+    }, 25)
+    promise.then((value) => {
+      clearInterval(timer)
+      resolve(value)
+    }, (error: unknown) => {
+      clearInterval(timer)
+      reject(error)
+    })
+  })
+
+/** A POST whose request is cut once its SSE response has shown the first message matching `until`. */
+export const postUntil = (
+  port: number,
+  path: string,
+  headers: http.OutgoingHttpHeaders,
+  body: string,
+  until: (message: Json) => boolean
+): Promise<{ readonly status: number; readonly seen: boolean }> =>
+  new Promise((resolve, reject) => {
+    const request = http.request({
+      host: HOST,
+      port,
+      method: "POST",
+      path,
+      agent: false,
+      headers: { ...headers, "content-length": Buffer.byteLength(body) }
+    }, (response) => {
+      const status = response.statusCode ?? 0
+      let seen = false
+      const parser = new SseParser((event) => {
+        if (seen || event.event !== "message" || event.data === "") return
+        const parsed: unknown = JSON.parse(event.data)
+        if (isJson(parsed) && until(parsed)) {
+          seen = true
+          request.destroy()
+          resolve({ status, seen })
+        }
+      })
+      response.setEncoding("utf8")
+      response.on("data", (chunk: string) => parser.push(chunk))
+      response.on("end", () => resolve({ status, seen }))
+      response.on("error", () => resolve({ status, seen }))
+      response.on("aborted", () => resolve({ status, seen }))
+    })
+    request.setTimeout(TIMEOUT_MS, () => request.destroy(new SoakError("timeout", `POST ${path}`)))
+    request.on("error", (error) => reject(error instanceof SoakError ? error : connectionError(`POST ${path}`)(error)))
+    request.end(body)
+  })
+
+/** A POST cut while its body is on its way: the headers and half the body go out, then the connection. */
+export const cutPost = (port: number, path: string, headers: http.OutgoingHttpHeaders, body: string): Promise<void> =>
+  new Promise((resolve) => {
+    const bytes = Buffer.from(body)
+    const request = http.request({
+      host: HOST,
+      port,
+      method: "POST",
+      path,
+      agent: false,
+      headers: { ...headers, "content-length": bytes.length }
+    })
+    request.on("error", () => resolve())
+    request.on("close", () => resolve())
+    request.write(bytes.subarray(0, Math.floor(bytes.length / 2)), () => setImmediate(() => request.destroy()))
+  })

@@ -1,0 +1,546 @@
+/**
+ * One soak cycle: a client connects over one transport, does random work and ends at a random moment. Every
+ * answer is checked; anything unexpected fails the cycle with a `SoakError` whose category the report counts.
+ *
+ * - legacy SSE: GET /sse, POSTs to its endpoint; ends by cutting the stream (idle, mid-call, right away, with a
+ *   POST racing it or cut mid-body).
+ * - Streamable HTTP: POSTs to /mcp; ends by DELETE (idle or mid-call), or is abandoned (idle, mid-call, with its
+ *   GET stream cut, with a POST cut mid-body) for idle expiry to collect.
+ * - stdio: the demo as a process of its own; ends by closing stdin, SIGTERM (idle or mid-call), or SIGKILL
+ *   mid-call.
+ */
+import { spawn } from "node:child_process"
+import type * as http from "node:http"
+import { setTimeout as sleep } from "node:timers/promises"
+import {
+  ACCEPT_BOTH,
+  cutPost,
+  isJson,
+  type Json,
+  messagesOf,
+  postUntil,
+  PROTOCOL_VERSION,
+  send,
+  SoakError,
+  SseConnection,
+  TIMEOUT_MS
+} from "./client.js"
+import { type Random } from "./random.js"
+import { DEMO_MAIN, liveChildren, LogWatch } from "./server.js"
+
+export type Transport = "sse" | "streamable" | "stdio"
+
+export interface CycleResult {
+  readonly transport: Transport
+  readonly ending: string
+  /** Session ids the server gave out, for the final check that each is gone. */
+  readonly sessionIds: ReadonlyArray<string>
+}
+
+export interface CycleContext {
+  readonly port: number
+  /** Keep-alive connections for short requests, as a real client pools them. */
+  readonly agent: http.Agent
+}
+
+const INITIALIZE_PARAMS = {
+  protocolVersion: PROTOCOL_VERSION,
+  capabilities: {},
+  clientInfo: { name: "effect-mcp-soak", version: "0.0.0" }
+}
+
+const request = (id: string | number, method: string, params?: unknown): string =>
+  JSON.stringify(params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params })
+const notification = (method: string, params?: unknown): string =>
+  JSON.stringify(params === undefined ? { jsonrpc: "2.0", method } : { jsonrpc: "2.0", method, params })
+
+const sleepParams = (ms: number, progressToken: string) => ({
+  name: "sleep",
+  arguments: { ms },
+  _meta: { progressToken }
+})
+
+const expectStatus = (what: string, status: number, expected: number, body = ""): void => {
+  if (status !== expected) throw new SoakError(`${what}: HTTP ${status}`, `expected ${expected}; ${body.slice(0, 200)}`)
+}
+
+/** What a piece of work sends, and how to check its answer. */
+interface Work {
+  readonly name: string
+  readonly method: string
+  readonly params?: unknown
+  /** Throws when the answer is wrong. */
+  readonly check: (response: Json) => void
+  /** The progress token of a call that reports progress before its answer. */
+  readonly progress: string | undefined
+}
+
+const resultOf = (name: string, response: Json): Json => {
+  const result = response["result"]
+  if (!isJson(result)) throw new SoakError(`${name}: no result`, JSON.stringify(response).slice(0, 200))
+  return result
+}
+
+const textOf = (result: Json): unknown => {
+  const content = result["content"]
+  const first: unknown = Array.isArray(content) ? content[0] : undefined
+  return isJson(first) ? first["text"] : undefined
+}
+
+const errorCode = (name: string, response: Json): number => {
+  const error = response["error"]
+  if (!isJson(error) || typeof error["code"] !== "number") {
+    throw new SoakError(`${name}: no error`, JSON.stringify(response).slice(0, 200))
+  }
+  return error["code"]
+}
+
+/** A random request and its check. `sleepMs` bounds the sleep tool. */
+const randomWork = (random: Random, sleepMs: number): Work => {
+  const kinds = ["list", "echo", "add", "sleep", "ping", "unknown", "bad-params"] as const
+  switch (random.pick(kinds, [2, 4, 3, 2, 1, 1, 1])) {
+    case "list":
+      return {
+        name: "tools/list",
+        method: "tools/list",
+        progress: undefined,
+        check: (response) => {
+          const tools = resultOf("tools/list", response)["tools"]
+          const names = Array.isArray(tools) ? tools.map((t: unknown) => isJson(t) ? t["name"] : undefined).sort() : []
+          if (!["add", "echo", "sleep"].every((name) => names.includes(name))) {
+            throw new SoakError("tools/list: wrong tools", JSON.stringify(names))
+          }
+        }
+      }
+    case "echo": {
+      const text = random.text(random.int(0, 64))
+      return {
+        name: "echo",
+        method: "tools/call",
+        params: { name: "echo", arguments: { text } },
+        progress: undefined,
+        check: (response) => {
+          if (textOf(resultOf("echo", response)) !== text) {
+            throw new SoakError("echo: wrong text", JSON.stringify(response).slice(0, 200))
+          }
+        }
+      }
+    }
+    case "add": {
+      const a = random.int(-1e6, 1e6)
+      const b = random.int(-1e6, 1e6)
+      return {
+        name: "add",
+        method: "tools/call",
+        params: { name: "add", arguments: { a, b } },
+        progress: undefined,
+        check: (response) => {
+          const sum = resultOf("add", response)["structuredContent"]
+          if (!isJson(sum) || sum["sum"] !== a + b) {
+            throw new SoakError("add: wrong sum", JSON.stringify(response).slice(0, 200))
+          }
+        }
+      }
+    }
+    case "sleep": {
+      const ms = random.int(0, sleepMs)
+      const token = `p${random.int(0, 1e9)}`
+      return {
+        name: "sleep",
+        method: "tools/call",
+        params: { name: "sleep", arguments: { ms }, _meta: { progressToken: token } },
+        progress: token,
+        check: (response) => {
+          if (textOf(resultOf("sleep", response)) !== `slept ${ms} ms`) {
+            throw new SoakError("sleep: wrong answer", JSON.stringify(response).slice(0, 200))
+          }
+        }
+      }
+    }
+    case "ping":
+      return {
+        name: "ping",
+        method: "ping",
+        progress: undefined,
+        check: (response) => void resultOf("ping", response)
+      }
+    case "unknown":
+      return {
+        name: "unknown method",
+        method: `soak/${random.text(6)}`,
+        progress: undefined,
+        check: (response) => {
+          const code = errorCode("unknown method", response)
+          if (code !== -32601) throw new SoakError("unknown method: wrong code", String(code))
+        }
+      }
+    case "bad-params":
+      return {
+        name: "bad params",
+        method: "tools/call",
+        params: { name: "add", arguments: { a: "one", b: [2] } },
+        progress: undefined,
+        check: (response) => {
+          // 2025-11-25 reports bad tool arguments as a tool error, earlier revisions as -32602.
+          const result = response["result"]
+          if (isJson(result) ? result["isError"] !== true : errorCode("bad params", response) !== -32602) {
+            throw new SoakError("bad params: not refused", JSON.stringify(response).slice(0, 200))
+          }
+        }
+      }
+  }
+}
+
+/** Bodies that are not JSON-RPC requests, and the status each must get. */
+const BAD_BODIES: ReadonlyArray<readonly [string, number]> = [
+  ["{not json", 400],
+  ["{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}", 400],
+  ["[]", 400],
+  ["[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]", 400],
+  ["42", 400]
+]
+
+// --- Legacy SSE ------------------------------------------------------------------------------------------------
+
+export const sseCycle = async (ctx: CycleContext, random: Random): Promise<CycleResult> => {
+  const ending = random.pick(
+    ["disconnect", "disconnect-mid-call", "disconnect-early", "disconnect-mid-post", "disconnect-cut-post"] as const,
+    [6, 2, 1, 1, 1]
+  )
+  const stream = new SseConnection(ctx.port, "/sse")
+  const sessionIds: Array<string> = []
+  const result = (): CycleResult => ({ transport: "sse", ending, sessionIds })
+  try {
+    if (ending === "disconnect-early") {
+      // Cut at once, or just after the endpoint: the session may or may not have been opened.
+      if (random.chance(0.5)) await stream.opened.catch(() => 0)
+      if (stream.endpoint !== undefined) sessionIds.push(sessionOf(stream.endpoint))
+      return result()
+    }
+    const status = await stream.opened
+    expectStatus("GET /sse", status, 200)
+    const endpoint = await stream.waitEndpoint()
+    sessionIds.push(sessionOf(endpoint))
+    const post = async (body: string, expected = 202) => {
+      const reply = await send({
+        port: ctx.port,
+        method: "POST",
+        path: endpoint,
+        agent: ctx.agent,
+        headers: { "content-type": "application/json" },
+        body
+      })
+      expectStatus("POST /messages", reply.status, expected, reply.body)
+    }
+    let next = 0
+    const call = async (method: string, params?: unknown): Promise<Json> => {
+      const id = `s${next++}`
+      await post(request(id, method, params))
+      return stream.waitFor(`the answer to ${method}`, (m) => m["id"] === id && !("method" in m))
+    }
+    const init = await call("initialize", INITIALIZE_PARAMS)
+    if (resultOf("initialize", init)["protocolVersion"] !== PROTOCOL_VERSION) {
+      throw new SoakError("initialize: wrong version", JSON.stringify(init).slice(0, 200))
+    }
+    await post(notification("notifications/initialized"))
+    for (let steps = random.int(0, 6); steps > 0; steps--) {
+      if (random.chance(0.1)) {
+        const [body, expected] = random.item(BAD_BODIES)
+        await post(body, expected)
+        continue
+      }
+      const work = randomWork(random, 30)
+      const answer = await call(work.method, work.params)
+      work.check(answer)
+      const token = work.progress
+      if (token !== undefined && !stream.messages.some((m) => isProgressFor(m, token))) {
+        throw new SoakError("sleep: no progress", "before its answer")
+      }
+    }
+    if (ending === "disconnect-mid-call") {
+      const token = `p${random.int(0, 1e9)}`
+      await post(request("long", "tools/call", sleepParams(60_000, token)))
+      if (random.chance(0.5)) await stream.waitFor("progress", (m) => isProgressFor(m, token))
+    } else if (ending === "disconnect-mid-post") {
+      // The stream goes while a POST is on its way: the POST gets 202 (the session took it) or 404 (it was gone).
+      const racing = send({
+        port: ctx.port,
+        method: "POST",
+        path: endpoint,
+        agent: false,
+        headers: { "content-type": "application/json" },
+        body: request("last", "ping")
+      })
+      stream.destroy()
+      const reply = await racing
+      if (reply.status !== 202 && reply.status !== 404) {
+        throw new SoakError(`POST racing a disconnect: HTTP ${reply.status}`, reply.body.slice(0, 200))
+      }
+    } else if (ending === "disconnect-cut-post") {
+      await cutPost(ctx.port, endpoint, { "content-type": "application/json" }, request("cut", "ping"))
+    }
+    if (random.chance(0.3)) await sleep(random.int(0, 20))
+    return result()
+  } finally {
+    stream.destroy()
+  }
+}
+
+const sessionOf = (endpoint: string): string => {
+  const id = new URL(endpoint, "http://x").searchParams.get("session_id")
+  if (id === null) throw new SoakError("endpoint without session_id", endpoint)
+  return id
+}
+
+const isProgressFor = (message: Json, token: string): boolean => {
+  const params = message["params"]
+  return message["method"] === "notifications/progress" && isJson(params) && params["progressToken"] === token
+}
+
+// --- Streamable HTTP -------------------------------------------------------------------------------------------
+
+export const streamableCycle = async (ctx: CycleContext, random: Random): Promise<CycleResult> => {
+  const ending = random.pick(
+    ["delete", "abandon", "abandon-mid-call", "delete-mid-call", "abandon-stream", "abandon-cut-post"] as const,
+    [4, 3, 1, 1, 1, 1]
+  )
+  const sessionIds: Array<string> = []
+  const init = await send({
+    port: ctx.port,
+    method: "POST",
+    path: "/mcp",
+    agent: ctx.agent,
+    headers: { "content-type": "application/json", accept: ACCEPT_BOTH },
+    body: request(0, "initialize", INITIALIZE_PARAMS)
+  })
+  expectStatus("initialize", init.status, 200, init.body)
+  const id = init.headers["mcp-session-id"]
+  if (typeof id !== "string") throw new SoakError("initialize: no Mcp-Session-Id", init.body.slice(0, 200))
+  sessionIds.push(id)
+  const headers = {
+    "content-type": "application/json",
+    accept: ACCEPT_BOTH,
+    "mcp-session-id": id,
+    "mcp-protocol-version": PROTOCOL_VERSION
+  }
+  const streamHeaders = { "mcp-session-id": id, "mcp-protocol-version": PROTOCOL_VERSION }
+  const post = (body: string, extra: http.OutgoingHttpHeaders = {}) =>
+    send({ port: ctx.port, method: "POST", path: "/mcp", agent: ctx.agent, headers: { ...headers, ...extra }, body })
+  const initialized = await post(notification("notifications/initialized"))
+  expectStatus("notifications/initialized", initialized.status, 202, initialized.body)
+
+  let next = 1
+  for (let steps = random.int(0, 6); steps > 0; steps--) {
+    const roll = random.int(0, 19)
+    if (roll === 0) {
+      const [body, expected] = random.item(BAD_BODIES)
+      const reply = await post(body)
+      expectStatus("bad body", reply.status, expected, reply.body)
+    } else if (roll === 1) {
+      const reply = await post(request(next++, "ping"), { "mcp-protocol-version": "1999-01-01" })
+      expectStatus("bad protocol version", reply.status, 400, reply.body)
+    } else if (roll === 2) {
+      // The standalone GET stream, opened and cut.
+      const stream = new SseConnection(ctx.port, "/mcp", streamHeaders)
+      try {
+        expectStatus("GET /mcp", await stream.opened, 200)
+        if (random.chance(0.5)) await sleep(random.int(0, 10))
+      } finally {
+        stream.destroy()
+      }
+    } else {
+      const work = randomWork(random, 30)
+      const requestId = next++
+      const reply = await post(request(requestId, work.method, work.params))
+      expectStatus(work.name, reply.status, 200, reply.body)
+      const messages = messagesOf(reply)
+      const answer = messages.find((m) => m["id"] === requestId && !("method" in m))
+      if (answer === undefined) throw new SoakError(`${work.name}: no answer`, reply.body.slice(0, 200))
+      work.check(answer)
+      const token = work.progress
+      if (token !== undefined && !messages.some((m) => isProgressFor(m, token))) {
+        throw new SoakError("sleep: no progress", reply.body.slice(0, 200))
+      }
+    }
+  }
+
+  const longCall = (ms: number) =>
+    postUntil(
+      ctx.port,
+      "/mcp",
+      headers,
+      request("long", "tools/call", sleepParams(ms, "long")),
+      (m) => m["method"] === "notifications/progress"
+    )
+  switch (ending) {
+    case "delete":
+    case "delete-mid-call": {
+      if (ending === "delete-mid-call") {
+        // The call's stream is cut once it reports progress; DELETE ends the session with the call still running.
+        const cut = await longCall(60_000)
+        if (cut.status !== 200 || !cut.seen) throw new SoakError("long call: no progress", `HTTP ${cut.status}`)
+      }
+      const reply = await send({
+        port: ctx.port,
+        method: "DELETE",
+        path: "/mcp",
+        agent: ctx.agent,
+        headers: { "mcp-session-id": id, "mcp-protocol-version": PROTOCOL_VERSION }
+      })
+      expectStatus("DELETE", reply.status, 204, reply.body)
+      if (random.chance(0.3)) {
+        const after = await post(request(next++, "ping"))
+        expectStatus("POST after DELETE", after.status, 404, after.body)
+      }
+      break
+    }
+    case "abandon-mid-call": {
+      // Cut mid-call and never come back: the call runs to its end, then idle expiry takes the session.
+      const cut = await longCall(random.int(100, 1_500))
+      if (cut.status !== 200) throw new SoakError("long call", `HTTP ${cut.status}`)
+      break
+    }
+    case "abandon-stream": {
+      const stream = new SseConnection(ctx.port, "/mcp", streamHeaders)
+      try {
+        expectStatus("GET /mcp", await stream.opened, 200)
+      } finally {
+        stream.destroy()
+      }
+      break
+    }
+    case "abandon-cut-post":
+      // The connection goes while a request's body is half sent: nothing reaches the session.
+      await cutPost(ctx.port, "/mcp", headers, request("cut", "ping", { pad: "x".repeat(2_000) }))
+      break
+    case "abandon":
+      break
+  }
+  return { transport: "streamable", ending, sessionIds }
+}
+
+// --- stdio -----------------------------------------------------------------------------------------------------
+
+/** Lines of stdout, each one JSON-RPC message; anything else fails the cycle. */
+class StdoutLines {
+  readonly messages: Array<Json> = []
+  private rest = ""
+  private waiters: Array<{ readonly predicate: (m: Json) => boolean; readonly resolve: (m: Json) => void }> = []
+  bad: string | undefined = undefined
+
+  push(chunk: string): void {
+    const lines = (this.rest + chunk).split("\n")
+    this.rest = lines.pop() ?? ""
+    for (const line of lines) {
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(line)
+      } catch {
+        parsed = undefined
+      }
+      if (!isJson(parsed) || parsed["jsonrpc"] !== "2.0") {
+        this.bad ??= line.slice(0, 200)
+        continue
+      }
+      this.messages.push(parsed)
+      const ready = this.waiters.filter((w) => w.predicate(parsed))
+      this.waiters = this.waiters.filter((w) => !ready.includes(w))
+      for (const waiter of ready) waiter.resolve(parsed)
+    }
+  }
+
+  errorsWithoutId(): number {
+    return this.messages.filter((m) => m["id"] === null && "error" in m).length
+  }
+
+  /** An unfinished last line: stdout must end on a newline. */
+  get unfinished(): string {
+    return this.rest
+  }
+
+  waitFor(what: string, predicate: (m: Json) => boolean, exited: () => boolean): Promise<Json> {
+    const found = this.messages.find(predicate)
+    if (found !== undefined) return Promise.resolve(found)
+    return new Promise((resolve, reject) => {
+      const started = Date.now()
+      const timer = setInterval(() => {
+        if (exited() || Date.now() - started > TIMEOUT_MS) {
+          clearInterval(timer)
+          reject(new SoakError(exited() ? "stdio: exited" : "timeout", `waiting for ${what}`))
+        }
+      }, 25)
+      this.waiters.push({
+        predicate,
+        resolve: (m) => {
+          clearInterval(timer)
+          resolve(m)
+        }
+      })
+    })
+  }
+}
+
+export const stdioCycle = async (random: Random): Promise<CycleResult> => {
+  const ending = random.pick(["eof", "sigterm", "sigterm-mid-call", "sigkill-mid-call"] as const, [3, 2, 1, 1])
+  const child = spawn(process.execPath, [DEMO_MAIN, "--stdio"], { stdio: ["pipe", "pipe", "pipe"] })
+  liveChildren.add(child)
+  const out = new StdoutLines()
+  const logs = new LogWatch()
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => out.push(chunk))
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => logs.push(chunk))
+  // A write after the process went (SIGKILL) is no failure of the server's.
+  child.stdin.on("error", () => undefined)
+  let exit: number | string | undefined
+  const exited = new Promise<number | string>((resolve) =>
+    child.once("exit", (code, signal) => {
+      exit = code ?? signal ?? "?"
+      liveChildren.delete(child)
+      resolve(exit)
+    })
+  )
+  const gone = () => exit !== undefined
+  const write = (line: string) => child.stdin.write(line + "\n")
+  let next = 0
+  const call = async (method: string, params?: unknown): Promise<Json> => {
+    const id = `c${next++}`
+    write(request(id, method, params))
+    return out.waitFor(`the answer to ${method}`, (m) => m["id"] === id && !("method" in m), gone)
+  }
+  try {
+    const init = await call("initialize", INITIALIZE_PARAMS)
+    resultOf("initialize", init)
+    write(notification("notifications/initialized"))
+    // A process costs more than a connection: it gets more work.
+    for (let steps = random.int(3, 30); steps > 0; steps--) {
+      if (random.chance(0.1)) {
+        // Answered with an error without an id; the session goes on.
+        const before = out.errorsWithoutId()
+        write(random.chance(0.5) ? "this is not json" : "{\"jsonrpc\":\"2.0\",\"id\":{}}")
+        await out.waitFor("the error for a bad line", () => out.errorsWithoutId() > before, gone)
+        continue
+      }
+      const work = randomWork(random, 20)
+      work.check(await call(work.method, work.params))
+    }
+    if (ending === "sigterm-mid-call" || ending === "sigkill-mid-call") {
+      write(request("long", "tools/call", sleepParams(60_000, "long")))
+      await out.waitFor("progress", (m) => m["method"] === "notifications/progress", gone)
+    }
+    if (ending === "eof") child.stdin.end()
+    else child.kill(ending === "sigkill-mid-call" ? "SIGKILL" : "SIGTERM")
+    const code = await Promise.race([exited, sleep(10_000, "none", { ref: false })])
+    const expected = ending === "sigkill-mid-call" ? "SIGKILL" : 0
+    if (code !== expected) throw new SoakError(`stdio ${ending}: exit ${code}`, `expected ${expected}`)
+    if (out.bad !== undefined) throw new SoakError("stdio: a stdout line is no JSON-RPC message", out.bad)
+    if (ending !== "sigkill-mid-call" && out.unfinished !== "") {
+      throw new SoakError("stdio: stdout ends mid-line", out.unfinished.slice(0, 200))
+    }
+    if (logs.problemCount > 0) throw new SoakError("stdio: logged at Error level", logs.problems.join(" | "))
+    return { transport: "stdio", ending, sessionIds: [] }
+  } finally {
+    if (!gone()) {
+      child.kill("SIGKILL")
+      await exited
+    }
+  }
+}

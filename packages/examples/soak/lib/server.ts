@@ -1,0 +1,185 @@
+/**
+ * The soak server: the built demo as a child process on a free loopback port, watched from outside. Its memory is
+ * read from /proc (Linux), its live sessions by `kill -USR2` (the demo logs "live sessions: N"), and every line it
+ * logs is kept by level, so a run can tell whether anything was logged at Error level.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { existsSync, readFileSync } from "node:fs"
+import * as net from "node:net"
+import * as path from "node:path"
+import { setTimeout as sleep } from "node:timers/promises"
+import { fileURLToPath } from "node:url"
+import { HOST } from "./client.js"
+
+const EXAMPLES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..")
+/** The built demo: `npm run soak` builds it first. */
+export const DEMO_MAIN = path.join(EXAMPLES_DIR, "dist", "main.js")
+
+/** Children are killed even if the driver dies mid-run. */
+export const liveChildren = new Set<ChildProcess>()
+
+/** A log line of the demo's logger: `[12:00:00.000] LEVEL (#fiber): message`. */
+const LOG_LINE = /^\[[^\]]*\] ([A-Z]+) /
+
+/** What a process logged: lines by level, and the lines at Error level or worse (the first few of them). */
+export class LogWatch {
+  readonly levels = new Map<string, number>()
+  readonly problems: Array<string> = []
+  /** Lines that are no log line of the demo's (a stack trace, a crash), the first few. */
+  readonly strays: Array<string> = []
+  private rest = ""
+  private listeners: Array<(line: string) => void> = []
+
+  push(chunk: string): void {
+    const text = this.rest + chunk
+    const lines = text.split("\n")
+    this.rest = lines.pop() ?? ""
+    for (const line of lines) this.line(line)
+  }
+
+  end(): void {
+    if (this.rest !== "") this.line(this.rest)
+    this.rest = ""
+  }
+
+  /** Calls `f` with every line from now on, until it returns true. */
+  watch(f: (line: string) => boolean): void {
+    const listener = (line: string) => {
+      if (f(line)) this.listeners = this.listeners.filter((l) => l !== listener)
+    }
+    this.listeners.push(listener)
+  }
+
+  get problemCount(): number {
+    return (this.levels.get("ERROR") ?? 0) + (this.levels.get("FATAL") ?? 0)
+  }
+
+  private line(line: string): void {
+    if (line.trim() === "") return
+    const match = LOG_LINE.exec(line)
+    if (match !== null) {
+      const level = match[1]!
+      this.levels.set(level, (this.levels.get(level) ?? 0) + 1)
+      if ((level === "ERROR" || level === "FATAL") && this.problems.length < 5) this.problems.push(line)
+    } else if (this.strays.length < 20 && /^\S/.test(line)) {
+      // Indented lines belong to the entry above them (a cause, annotations).
+      this.strays.push(line)
+    }
+    for (const listener of [...this.listeners]) listener(line)
+  }
+}
+
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const probe = net.createServer()
+    probe.once("error", reject)
+    probe.listen(0, HOST, () => {
+      const address = probe.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      probe.close(() => resolve(port))
+    })
+  })
+
+/** VmRSS of a process, in bytes; undefined once it is gone. */
+export const rssOf = (pid: number): number | undefined => {
+  try {
+    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))
+    return match === null ? undefined : Number(match[1]) * 1024
+  } catch {
+    return undefined
+  }
+}
+
+/** What the demo logs on SIGUSR2. */
+export interface Report {
+  readonly sessions: number
+  /** Bytes of JavaScript heap in use, after a full garbage collection. */
+  readonly heapUsed: number
+  /** Bytes held outside the heap by JavaScript objects (buffers). */
+  readonly external: number
+}
+
+export interface SoakServer {
+  readonly pid: number
+  readonly port: number
+  readonly logs: LogWatch
+  readonly alive: () => boolean
+  /**
+   * The registry's size and the heap in use, as the demo logs them on SIGUSR2 (after a full garbage collection);
+   * undefined when it does not answer in time.
+   */
+  readonly report: () => Promise<Report | undefined>
+  /** The registry's size, from `report`. */
+  readonly liveSessions: () => Promise<number | undefined>
+  /** SIGTERM, then the exit code (or signal); SIGKILL after `timeoutMs`. */
+  readonly stop: (timeoutMs: number) => Promise<number | string>
+}
+
+export const startServer = async (idleTimeoutMs: number): Promise<SoakServer> => {
+  if (!existsSync(DEMO_MAIN)) throw new Error(`${DEMO_MAIN} does not exist: build first (npm run build)`)
+  const port = await freePort()
+  const child = spawn(
+    process.execPath,
+    // --expose-gc: the demo collects garbage on SIGUSR2, before the soak reads its memory.
+    ["--expose-gc", DEMO_MAIN, "--port", String(port), "--host", HOST, "--idle-timeout", String(idleTimeoutMs)],
+    { cwd: EXAMPLES_DIR, stdio: ["ignore", "pipe", "pipe"] }
+  )
+  liveChildren.add(child)
+  const logs = new LogWatch()
+  // Both pipes are read for the whole run: a full pipe would block the server.
+  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => logs.push(chunk))
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => logs.push(chunk))
+  let exit: number | string | undefined
+  const exited = new Promise<number | string>((resolve) => {
+    child.once("exit", (code, signal) => {
+      exit = code ?? signal ?? "?"
+      liveChildren.delete(child)
+      logs.end()
+      resolve(exit)
+    })
+  })
+  const pid = child.pid
+  if (pid === undefined) throw new Error("spawn failed")
+
+  const listening = new Promise<void>((resolve) =>
+    logs.watch((line) => {
+      if (!line.includes("effect-mcp demo on")) return false
+      resolve()
+      return true
+    })
+  )
+  const started = await Promise.race([
+    listening.then(() => true),
+    exited.then(() => false),
+    sleep(30_000, false, { ref: false })
+  ])
+  if (!started) {
+    child.kill("SIGKILL")
+    throw new Error(`the demo did not start (exit ${exit ?? "none"}): ${logs.strays.join("\n")}`)
+  }
+
+  const report = (): Promise<Report | undefined> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), 5_000)
+      logs.watch((line) => {
+        const match = /live sessions: (\d+), heap used: (\d+), external: (\d+)/.exec(line)
+        if (match === null) return false
+        clearTimeout(timer)
+        resolve({ sessions: Number(match[1]), heapUsed: Number(match[2]), external: Number(match[3]) })
+        return true
+      })
+      if (exit === undefined) child.kill("SIGUSR2")
+    })
+  const liveSessions = () => report().then((r) => r?.sessions)
+
+  const stop = async (timeoutMs: number): Promise<number | string> => {
+    if (exit === undefined) child.kill("SIGTERM")
+    const code = await Promise.race([exited, sleep(timeoutMs, undefined, { ref: false })])
+    if (code !== undefined) return code
+    child.kill("SIGKILL")
+    await exited
+    return `no exit within ${timeoutMs} ms (killed)`
+  }
+
+  return { pid, port, logs, alive: () => exit === undefined, report, liveSessions, stop }
+}

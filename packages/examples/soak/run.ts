@@ -1,0 +1,353 @@
+/**
+ * Soak driver: a hundred thousand randomized client lives against the built demo, then proof that they
+ * left nothing behind. `npm run soak -- --help` lists the options; `npm run soak -- --quick` is the CI run.
+ *
+ * The demo runs as a child process (`dist/main.js --idle-timeout MS`), measured from outside. In order:
+ *
+ * 1. warm-up cycles; once every session is gone, settled RSS is read (the baseline);
+ * 2. the rest of the cycles, `--concurrency` at once, until `--cycles` or `--seconds` runs out: legacy SSE and
+ *    Streamable HTTP sessions, and now and then (`--stdio-every`) a stdio demo process of its own;
+ * 3. checks: no live session once idle expiry has had its time (the demo logs its registry size on SIGUSR2);
+ *    settled RSS within `--rss-tolerance` MiB of the baseline; every session id the run was given now gets 404;
+ *    nothing logged at Error level; the server still up, and exiting 0 on SIGTERM.
+ *
+ * A report goes to stdout, progress to stderr; the exit code is 1 when a check fails. Everything targets
+ * 127.0.0.1, and every loop is bounded by a count and by time.
+ */
+import * as http from "node:http"
+import { setTimeout as sleep } from "node:timers/promises"
+import { ACCEPT_BOTH, send, SoakError } from "./lib/client.js"
+import {
+  type CycleContext,
+  type CycleResult,
+  sseCycle,
+  stdioCycle,
+  streamableCycle,
+  type Transport
+} from "./lib/cycles.js"
+import { type Options, parseOptions } from "./lib/options.js"
+import { forCycle } from "./lib/random.js"
+import { liveChildren, type Report, rssOf, type SoakServer, startServer } from "./lib/server.js"
+
+const log = (message: string): void => {
+  process.stderr.write(`[soak] ${message}\n`)
+}
+
+const MiB = 1024 * 1024
+const mib = (bytes: number): string => `${(bytes / MiB).toFixed(1)} MiB`
+const memory = (report: Report | undefined, key: "heapUsed" | "external"): string =>
+  report === undefined ? "?" : mib(report[key])
+
+/** Failures by category, with the first few details of each. */
+class Failures {
+  readonly byCategory = new Map<string, { count: number; samples: Array<string> }>()
+  constructor(private readonly verbose: boolean) {}
+
+  add(category: string, detail: string): void {
+    const entry = this.byCategory.get(category) ?? { count: 0, samples: [] }
+    entry.count++
+    if (entry.samples.length < 3) entry.samples.push(detail)
+    this.byCategory.set(category, entry)
+    if (this.verbose) log(`FAILED ${category}: ${detail}`)
+  }
+
+  get total(): number {
+    let total = 0
+    for (const entry of this.byCategory.values()) total += entry.count
+    return total
+  }
+}
+
+const describe = (error: unknown): readonly [string, string] => {
+  if (error instanceof SoakError) return [error.category, error.message]
+  const message = error instanceof Error ? error.message : String(error)
+  // Connection-level failures, grouped by their code rather than their text.
+  const code = error instanceof Error && "code" in error ? String(error.code) : undefined
+  return [code === undefined ? "unexpected" : `connection: ${code}`, message]
+}
+
+interface Tally {
+  readonly cycles: Map<string, number>
+  readonly sessionIds: { sse: Array<string>; streamable: Array<string> }
+  completed: number
+}
+
+/** Runs cycles `from` (inclusive) up to `until` (exclusive) or the deadline, `concurrency` at once. */
+const runCycles = async (
+  options: Options,
+  ctx: CycleContext,
+  tally: Tally,
+  failures: Failures,
+  from: number,
+  until: number,
+  deadline: number
+): Promise<number> => {
+  let nextCycle = from
+  let stdioRunning = 0
+  const worker = async () => {
+    while (nextCycle < until && Date.now() < deadline) {
+      const n = nextCycle++
+      const random = forCycle(options.seed, n)
+      let transport: Transport = random.chance(0.5) ? "sse" : "streamable"
+      if (random.chance(1 / options.stdioEvery) && stdioRunning < options.stdioConcurrency) transport = "stdio"
+      if (transport === "stdio") stdioRunning++
+      try {
+        const result: CycleResult = transport === "sse"
+          ? await sseCycle(ctx, random)
+          : transport === "streamable"
+          ? await streamableCycle(ctx, random)
+          : await stdioCycle(random)
+        const key = `${result.transport} ${result.ending}`
+        tally.cycles.set(key, (tally.cycles.get(key) ?? 0) + 1)
+        if (result.transport === "sse") tally.sessionIds.sse.push(...result.sessionIds)
+        if (result.transport === "streamable") tally.sessionIds.streamable.push(...result.sessionIds)
+      } catch (error) {
+        const [category, detail] = describe(error)
+        failures.add(`${transport}: ${category}`, `cycle ${n}: ${detail}`)
+        const key = `${transport} failed`
+        tally.cycles.set(key, (tally.cycles.get(key) ?? 0) + 1)
+      } finally {
+        if (transport === "stdio") stdioRunning--
+        tally.completed++
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: options.concurrency }, worker))
+  return nextCycle
+}
+
+/** Polls the server's live session count until it is 0, for at most `timeoutMs`; returns the last count. */
+const drain = async (server: SoakServer, timeoutMs: number): Promise<number | undefined> => {
+  const started = Date.now()
+  let live = await server.liveSessions()
+  while (live !== 0 && Date.now() - started < timeoutMs) {
+    await sleep(250)
+    live = await server.liveSessions()
+  }
+  return live
+}
+
+interface Settled {
+  readonly rss: number
+  readonly min: number
+  readonly max: number
+  /** The heap in use, and what it holds outside (buffers), after the last collection. */
+  readonly report: Report | undefined
+}
+
+/**
+ * Watches RSS while the server idles, every 250 ms for `seconds`, after a full garbage collection at the start
+ * and one halfway (SIGUSR2); the reading is the median of the last quarter.
+ */
+const settledRss = async (server: SoakServer, seconds: number): Promise<Settled> => {
+  const samples: Array<number> = []
+  const start = Date.now()
+  const until = start + seconds * 1000
+  let collected = 0
+  let report: Report | undefined
+  while (Date.now() < until) {
+    if (collected < 2 && Date.now() >= start + collected * (seconds * 500)) {
+      collected++
+      report = await server.report()
+    }
+    const rss = rssOf(server.pid)
+    if (rss === undefined) throw new Error("the server is gone")
+    samples.push(rss)
+    await sleep(250)
+  }
+  const tail = samples.slice(-Math.max(1, Math.floor(samples.length / 4))).sort((a, b) => a - b)
+  return { rss: tail[Math.floor(tail.length / 2)]!, min: Math.min(...samples), max: Math.max(...samples), report }
+}
+
+/** Every old id must get 404: POST to it as its client would, `concurrency` at once. */
+const checkGone = async (
+  port: number,
+  agent: http.Agent,
+  ids: Tally["sessionIds"],
+  concurrency: number,
+  failures: Failures
+): Promise<{ readonly checked: number; readonly notGone: number }> => {
+  const jobs: Array<() => Promise<number>> = [
+    ...ids.sse.map((id) => () =>
+      send({
+        port,
+        method: "POST",
+        path: `/messages?session_id=${id}`,
+        agent,
+        headers: { "content-type": "application/json" },
+        body: "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"
+      }).then((r) => r.status)
+    ),
+    ...ids.streamable.map((id) => () =>
+      send({
+        port,
+        method: "POST",
+        path: "/mcp",
+        agent,
+        headers: { "content-type": "application/json", accept: ACCEPT_BOTH, "mcp-session-id": id },
+        body: "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"
+      }).then((r) => r.status)
+    )
+  ]
+  let next = 0
+  let notGone = 0
+  const worker = async () => {
+    while (next < jobs.length) {
+      const job = jobs[next++]!
+      try {
+        const status = await job()
+        if (status !== 404) {
+          notGone++
+          failures.add(`old session id: HTTP ${status}`, `expected 404`)
+        }
+      } catch (error) {
+        notGone++
+        const [category, detail] = describe(error)
+        failures.add(`old session id: ${category}`, detail)
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  return { checked: jobs.length, notGone }
+}
+
+const main = async (): Promise<number> => {
+  const options = parseOptions(process.argv.slice(2))
+  if (options === undefined) return 0
+  const failures = new Failures(options.verbose)
+  const checks: Array<readonly [string, boolean, string]> = []
+  const started = performance.now()
+  log(
+    `${options.quick ? "quick" : "full"} run: ${options.cycles} cycles or ${options.seconds} s, ` +
+      `${options.concurrency} at once, seed ${options.seed}; server idle timeout ${options.idleTimeoutMs} ms`
+  )
+  const server = await startServer(options.idleTimeoutMs)
+  log(`demo: pid ${server.pid} on port ${server.port}`)
+  // Pooled connections are dropped after 4 s idle, before the server's 5 s keep-alive timeout: Node's agent
+  // ignores the server's Keep-Alive hint unless it has a timeout of its own, and reusing a connection the server
+  // is closing fails with ECONNRESET, a race of HTTP keep-alive that says nothing about the server.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency * 2, timeout: 4_000 })
+  const ctx: CycleContext = { port: server.port, agent }
+  const tally: Tally = { cycles: new Map(), sessionIds: { sse: [], streamable: [] }, completed: 0 }
+  const deadline = Date.now() + options.seconds * 1000
+  /** Long enough for a call abandoned mid-way to end and its session to expire. */
+  const drainMs = options.idleTimeoutMs * 4 + 10_000
+
+  const progress = setInterval(() => {
+    const elapsed = (performance.now() - started) / 1000
+    log(
+      `${tally.completed} cycles in ${elapsed.toFixed(0)} s, ${failures.total} failures, ` +
+        `RSS ${mib(rssOf(server.pid) ?? 0)}`
+    )
+  }, 10_000)
+  try {
+    // 1. Warm-up, then the baseline.
+    const warmup = Math.min(options.warmup, options.cycles)
+    let next = await runCycles(options, ctx, tally, failures, 0, warmup, deadline)
+    const warmLive = await drain(server, drainMs)
+    const before = await settledRss(server, options.settleSeconds)
+    log(`after ${tally.completed} warm-up cycles and ${warmLive ?? "?"} live sessions: settled RSS ${mib(before.rss)}`)
+
+    // 2. The run.
+    const runStarted = performance.now()
+    next = await runCycles(options, ctx, tally, failures, next, options.cycles, deadline)
+    const runSeconds = (performance.now() - runStarted) / 1000
+    log(`${tally.completed} cycles done; draining`)
+
+    // 3. The checks.
+    const live = await drain(server, drainMs)
+    checks.push(["no live session after the run", live === 0, `${live ?? "no answer"} live`])
+    // Read as the baseline was: after cycles and the drain, before the burst of 404 checks.
+    const after = await settledRss(server, options.settleSeconds)
+    const growth = after.rss - before.rss
+    checks.push([
+      `settled RSS within ${options.rssToleranceMiB} MiB of the baseline`,
+      growth <= options.rssToleranceMiB * MiB,
+      `${mib(before.rss)} -> ${mib(after.rss)} (${growth >= 0 ? "+" : ""}${mib(growth)})`
+    ])
+    const gone = await checkGone(server.port, agent, tally.sessionIds, options.concurrency, failures)
+    checks.push(["every old session id gets 404", gone.notGone === 0, `${gone.checked - gone.notGone}/${gone.checked}`])
+    const liveAfter = await drain(server, 5_000)
+    checks.push(["the 404 checks opened nothing", liveAfter === 0, `${liveAfter ?? "no answer"} live`])
+    checks.push(["no failed cycle", failures.total === 0, `${failures.total} failures`])
+    checks.push(["the server is up", server.alive(), server.alive() ? "up" : "died"])
+    const exit = await server.stop(10_000)
+    checks.push(["the server exits 0 on SIGTERM", exit === 0, `exit ${exit}`])
+    const problems = server.logs.problemCount
+    checks.push(["nothing logged at Error level", problems === 0, `${problems} lines`])
+
+    // The report.
+    const byTransport = new Map<string, number>()
+    for (const [key, count] of tally.cycles) {
+      const transport = key.split(" ")[0]!
+      byTransport.set(transport, (byTransport.get(transport) ?? 0) + count)
+    }
+    const lines = [
+      `# Soak run (${options.quick ? "quick" : "full"}, seed ${options.seed})`,
+      "",
+      `Cycles: ${tally.completed} of ${options.cycles} (${warmup} warm-up), ${options.concurrency} at once; ` +
+      `${next >= options.cycles ? "all ran" : `stopped by the ${options.seconds} s limit`}.`,
+      `Duration: ${((performance.now() - started) / 1000).toFixed(1)} s in all, ` +
+      `${runSeconds.toFixed(1)} s of cycles after the warm-up.`,
+      `Server: idle timeout ${options.idleTimeoutMs} ms; logged ${
+        [...server.logs.levels].map(([level, n]) => `${n} ${level}`).join(", ") || "nothing"
+      }.`,
+      "",
+      "| transport | ending | cycles |",
+      "| --- | --- | ---: |",
+      ...[...tally.cycles].sort(([a], [b]) => a.localeCompare(b)).map(([key, count]) => {
+        const [transport, ...ending] = key.split(" ")
+        return `| ${transport} | ${ending.join(" ")} | ${count} |`
+      }),
+      ...[...byTransport].map(([transport, count]) => `| ${transport} | all | ${count} |`),
+      "",
+      `RSS (settled, median of the last quarter of ${options.settleSeconds} s): baseline ${mib(before.rss)} ` +
+      `(range ${mib(before.min)}-${mib(before.max)}), ` +
+      `end ${mib(after.rss)} (range ${mib(after.min)}-${mib(after.max)}).`,
+      `After a full collection, heap in use ${memory(before.report, "heapUsed")} -> ` +
+      `${memory(after.report, "heapUsed")}, external (buffers) ${memory(before.report, "external")} -> ` +
+      `${memory(after.report, "external")}.`,
+      "",
+      "| check | result | |",
+      "| --- | --- | --- |",
+      ...checks.map(([name, ok, detail]) => `| ${name} | ${ok ? "ok" : "FAILED"} | ${detail} |`)
+    ]
+    if (failures.total > 0) {
+      lines.push("", "Failures:", "")
+      for (const [category, { count, samples }] of failures.byCategory) {
+        lines.push(`- ${category}: ${count}`, ...samples.map((s) => `  - ${s.slice(0, 300)}`))
+      }
+    }
+    if (server.logs.problems.length > 0 || server.logs.strays.length > 0) {
+      lines.push("", "Server output at Error level, and lines outside its log format:", "")
+      lines.push(...[...server.logs.problems, ...server.logs.strays].map((l) => `    ${l.slice(0, 300)}`))
+    }
+    process.stdout.write(lines.join("\n") + "\n")
+    return checks.every(([, ok]) => ok) ? 0 : 1
+  } finally {
+    clearInterval(progress)
+    agent.destroy()
+    if (server.alive()) await server.stop(5_000)
+  }
+}
+
+const killChildren = () => {
+  for (const child of liveChildren) child.kill("SIGKILL")
+}
+process.on("exit", killChildren)
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    killChildren()
+    process.exit(130)
+  })
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code
+  },
+  (error: unknown) => {
+    log(`failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`)
+    process.exitCode = 1
+  }
+)
