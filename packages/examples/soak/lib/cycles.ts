@@ -482,7 +482,11 @@ class StdoutLines {
 
 export const stdioCycle = async (random: Random): Promise<CycleResult> => {
   const ending = random.pick(["eof", "sigterm", "sigterm-mid-call", "sigkill-mid-call"] as const, [3, 2, 1, 1])
-  const child = spawn(process.execPath, [DEMO_MAIN, "--stdio"], { stdio: ["pipe", "pipe", "pipe"] })
+  // A short drain period: a signal mid-call lets the call finish or answers it with an error within 200 ms, and the
+  // cycle's exit deadline stays well clear of it.
+  const child = spawn(process.execPath, [DEMO_MAIN, "--stdio", "--drain-timeout", "200"], {
+    stdio: ["pipe", "pipe", "pipe"]
+  })
   liveChildren.add(child)
   const out = new StdoutLines()
   const logs = new LogWatch()
