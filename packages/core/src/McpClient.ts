@@ -52,6 +52,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Take from "effect/Take"
 import * as ClientModern from "./internal/clientModern.js"
+import * as Listen from "./internal/listen.js"
 import { describeParseError } from "./internal/parseError.js"
 import * as JsonRpc from "./JsonRpc.js"
 import { McpClientError, ToolError } from "./McpClientError.js"
@@ -467,25 +468,6 @@ const resultTypeOf = (result: unknown): unknown =>
 
 const ListenAck = Schema.Struct({ notifications: Schema.optional(SubscriptionFilter) })
 const decodeListenAck = Schema.decodeUnknownOption(ListenAck)
-
-/** The notification methods a filter lets through in the session era (where no listen request exists). */
-const legacyFilterAccepts = (filter: SubscriptionFilter, notification: JsonRpc.Notification): boolean => {
-  switch (notification.method) {
-    case "notifications/tools/list_changed":
-      return filter.toolsListChanged === true
-    case "notifications/prompts/list_changed":
-      return filter.promptsListChanged === true
-    case "notifications/resources/list_changed":
-      return filter.resourcesListChanged === true
-    case "notifications/resources/updated": {
-      const params = notification.params
-      const uri = typeof params === "object" && params !== null && "uri" in params ? params.uri : undefined
-      return typeof uri === "string" && (filter.resourceSubscriptions ?? []).includes(uri)
-    }
-    default:
-      return false
-  }
-}
 
 /** What of `filter` a server with `capabilities` can send. */
 const honoured = (filter: SubscriptionFilter, capabilities: McpSchema.ServerCapabilities): SubscriptionFilter => ({
@@ -954,7 +936,7 @@ export const make = (
         return {
           subscriptionId: `session-${++nextLegacySubscription}`,
           acknowledged,
-          notifications: Stream.filter(subscribed, (notification) => legacyFilterAccepts(acknowledged, notification))
+          notifications: Stream.filter(subscribed, (notification) => Listen.accepts(acknowledged, notification))
         }
       })
 

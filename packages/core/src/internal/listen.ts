@@ -49,8 +49,20 @@ export const acknowledged = (id: JsonRpc.RequestId, filter: Filter): JsonRpc.Not
 export const closing = (id: JsonRpc.RequestId): JsonRpc.Message =>
   JsonRpc.success(id, { resultType: "complete", _meta: tag(id) })
 
-/** Which filter field lets a notification through. */
-const wanted = (filter: Filter, message: JsonRpc.Message): boolean => {
+/** A filter as either side holds it: the server's as honoured, the client's as asked. @internal */
+export interface FilterLike {
+  readonly toolsListChanged?: boolean | undefined
+  readonly promptsListChanged?: boolean | undefined
+  readonly resourcesListChanged?: boolean | undefined
+  readonly resourceSubscriptions?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * Which filter field lets a message through: the server uses it for its listen streams, the client to map a
+ * listen onto a session's notifications.
+ * @internal
+ */
+export const accepts = (filter: FilterLike, message: JsonRpc.Message): boolean => {
   if (!JsonRpc.isNotification(message)) return false
   switch (message.method) {
     case "notifications/tools/list_changed":
@@ -71,7 +83,7 @@ const wanted = (filter: Filter, message: JsonRpc.Message): boolean => {
 
 /** The writer of a listen session: only the kinds asked for, tagged with the subscription id. @internal */
 export const sinkFor = (id: JsonRpc.RequestId, filter: Filter, write: Sink): Sink => (message) => {
-  if (!wanted(filter, message) || !JsonRpc.isNotification(message)) return true
+  if (!accepts(filter, message) || !JsonRpc.isNotification(message)) return true
   const params = isRecord(message.params) ? message.params : {}
   const meta = isRecord(params._meta) ? params._meta : {}
   return write(JsonRpc.notification(message.method, { ...params, _meta: { ...meta, ...tag(id) } }))
