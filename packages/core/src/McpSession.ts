@@ -251,6 +251,12 @@ export interface Session extends ClientRequests {
   readonly drain: (timeout: Duration.DurationInput) => Effect.Effect<number>
   /** Ends the session: every way a session ends goes through its scope, and this closes it. */
   readonly close: Effect.Effect<void>
+  /**
+   * `close` from outside a fiber, for a transport whose client has just gone: the session refuses everything
+   * from this call on, and its scope closes in the background. Synchronous, so a busy scheduler cannot leave a
+   * window in which the session still takes messages its client will never see.
+   */
+  readonly end: () => void
   /** Waits until the session has begun to close. */
   readonly closed: Effect.Effect<void>
 }

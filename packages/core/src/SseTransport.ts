@@ -80,7 +80,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       const session = opened.right
       const stream = streams.open(exchange, undefined, () => runFork(Front.overflowed(session)))
       // The stream owns the session: when its connection goes, for whatever reason, the session ends.
-      exchange.onClose(() => runFork(session.close))
+      exchange.onClose(() => session.end())
       if (!stream.isOpen) return yield* session.close
       // The open stream keeps the session busy, so idle expiry never closes a connected legacy client.
       const release = session.hold()

@@ -6,7 +6,7 @@
  * the session and runs every finalizer. A line that is not JSON gets a -32700 error and the session goes on;
  * nothing but protocol messages is ever written to the output.
  *
- * Platform-neutral: `@effect-mcp/node`'s `NodeMcpServer.serveStdio` feeds it the process's stdin and stdout.
+ * Platform-neutral: `@effect-mcp/node`'s `NodeMcpStdio.serve` feeds it the process's stdin and stdout.
  *
  * @since 0.1.0
  */

@@ -549,7 +549,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       }))
       if (Either.isLeft(opened)) return Front.refuse(exchange, Front.unavailable(opened.left))
       const session = opened.right
-      const close = () => void runFork(session.close)
+      const close = () => session.end()
       exchange.onClose(close)
       answer(exchange, session, undefined, messages, decoded._tag === "Batch", accept, close)
     })
@@ -579,7 +579,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       }))
       if (Either.isLeft(opened)) return Front.refuse(exchange, Front.unavailable(opened.left))
       const session = opened.right
-      const close = () => void runFork(session.close)
+      const close = () => session.end()
       exchange.onClose(close)
       answer(exchange, session, undefined, [message], false, accept, close, modernStatus)
     })
@@ -630,7 +630,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       yield* Scope.addFinalizer(session.scope, Effect.sync(end))
       exchange.onClose(() => {
         listening.delete(end)
-        runFork(session.close)
+        session.end()
       })
     })
 

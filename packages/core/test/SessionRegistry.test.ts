@@ -126,6 +126,32 @@ describe("SessionRegistry", () => {
       expect(session.inFlight).toBe(0)
     }).pipe(Effect.provide(quiet)))
 
+  it.scoped("session.end refuses everything at once, before any fiber runs, then closes in the background", () =>
+    Effect.gen(function*() {
+      const registry = yield* SessionRegistry.make()
+      const session = yield* registry.openDetached(memory)
+      const work = runIn(session, "block")
+      let sent = 0
+      session.setWriter(() => {
+        sent++
+        return true
+      })
+      session.end()
+      // Same synchronous step as the disconnect callback: nothing has had a chance to run yet.
+      expect(session.isOpen).toBe(false)
+      expect(session.offer(JsonRpc.request(++nextId, "ping", {}), () => true)).toBe(false)
+      expect(session.send(JsonRpc.notification("notifications/message", {}))).toBe(false)
+      expect(sent).toBe(0)
+      expect(registry.unsafeLookup(session.id)?.isOpen ?? false).toBe(false)
+      yield* session.closed
+      // The close runs in a fiber of its own: give it turns, boundedly, to leave the registry and stop the call.
+      for (let turn = 0; turn < 100 && ((yield* registry.size) > 0 || !interrupted(work)); turn++) yield* Effect.yieldNow()
+      expect(yield* registry.size).toBe(0)
+      expect(interrupted(work)).toBe(true)
+      session.end()
+      expect(yield* registry.size).toBe(0)
+    }).pipe(Effect.provide(quiet)))
+
   it.scoped("the cap refuses with SessionLimitExceeded, and frees a slot when a session ends", () =>
     Effect.gen(function*() {
       const registry = yield* SessionRegistry.make({ maxSessions: 2 })

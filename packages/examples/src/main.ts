@@ -69,7 +69,9 @@ const sessionReport = Layer.scopedDiscard(Effect.gen(function*() {
 }))
 
 if (values.stdio) {
-  NodeMcpServer.serveStdio({ sessions }).pipe(Effect.provide(DemoServer.layer), Effect.provide(logLevel), NodeRuntime.runMain)
+  // Imported here only: an HTTP server has no use for the stream machinery stdio loads.
+  const NodeMcpStdio = await import("@effect-mcp/node/NodeMcpStdio")
+  NodeMcpStdio.serve({ sessions }).pipe(Effect.provide(DemoServer.layer), Effect.provide(logLevel), NodeRuntime.runMain)
 } else {
   const port = Number(values.port)
   const host = values.host

@@ -6,7 +6,9 @@
  * @since 0.1.0
  */
 import type { Body, Exchange, Headers, ResponseHeaders, ResponseStream } from "@effect-mcp/core/HttpExchange"
+import * as JsonRpc from "@effect-mcp/core/JsonRpc"
 import type * as Http from "node:http"
+import type { Duplex } from "node:stream"
 
 /**
  * Bodies over the limit are read and discarded up to this size, so the client finishes sending and reads its
@@ -166,4 +168,56 @@ export class NodeExchange implements Exchange {
  * @since 0.1.0
  */
 export const listener = (handle: (exchange: Exchange) => void) =>
-(request: Http.IncomingMessage, response: Http.ServerResponse): void => handle(new NodeExchange(request, response))
+(request: Http.IncomingMessage, response: Http.ServerResponse): void => {
+  // HTTP/1.1 requires Host (RFC 9112 §3.2). Checked here rather than by Node (`requireHostHeader: false` on the
+  // server), whose refusal has no body.
+  if (request.headers.host === undefined && request.httpVersion === "1.1") {
+    return refuseRaw(response, 400, "Bad Request: an HTTP/1.1 request must carry a Host header")
+  }
+  handle(new NodeExchange(request, response))
+}
+
+const refusalBody = (message: string): string =>
+  JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: JsonRpc.ErrorCode.InvalidRequest, message } })
+
+const refuseRaw = (response: Http.ServerResponse, status: number, message: string): void => {
+  const body = refusalBody(message)
+  response.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+    connection: "close"
+  })
+  response.end(body)
+}
+
+const PARSER_REFUSALS: Readonly<Record<string, readonly [number, string]>> = {
+  HPE_HEADER_OVERFLOW: [431, "Request Header Fields Too Large"],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "Request Timeout"],
+  ERR_HTTP_HEADERS_TIMEOUT: [408, "Request Timeout"]
+}
+
+const codeOf = (error: Error): string | undefined =>
+  "code" in error && typeof error.code === "string" ? error.code : undefined
+
+/**
+ * A `node:http` `clientError` listener: what Node's parser refuses before any request exists (a malformed
+ * request line or header, an unknown method, headers past the limit, a request too slow to arrive) gets a status
+ * and a JSON-RPC error body, as the front answers bad input, instead of Node's bare 400.
+ *
+ * @since 0.1.0
+ */
+export const clientError = (error: Error, socket: Duplex): void => {
+  const code = codeOf(error)
+  // A reset connection has no one to answer; a response already under way cannot be followed by another.
+  const started: unknown = Reflect.get(socket, "_httpMessage")
+  if (code === "ECONNRESET" || !socket.writable || (typeof started === "object" && started !== null)) {
+    socket.destroy()
+    return
+  }
+  const [status, reason] = (code === undefined ? undefined : PARSER_REFUSALS[code]) ?? [400, "Bad Request"]
+  const body = refusalBody(`${reason}: the request is not valid HTTP/1.1`)
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `connection: close\r\n\r\n${body}`
+  )
+}

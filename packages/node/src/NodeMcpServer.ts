@@ -10,11 +10,7 @@
  * which run user code, get fibers. To serve MCP beside other routes of an `@effect/platform` app instead, mount
  * `PlatformHttpTransport.layer` on its `HttpLayerRouter`.
  *
- * Over stdio, for a server a desktop client starts as a process:
- *
- * ```ts
- * NodeMcpServer.serveStdio().pipe(Effect.provide(ServerLive), NodeRuntime.runMain)
- * ```
+ * Over stdio, for a server a desktop client starts as a process, see `NodeMcpStdio`.
  *
  * @since 0.1.0
  */
@@ -25,19 +21,12 @@ import type { McpServer } from "@effect-mcp/core/McpServer"
 import * as SessionRegistry from "@effect-mcp/core/SessionRegistry"
 import type * as SseTransport from "@effect-mcp/core/SseTransport"
 import type * as StreamableHttpTransport from "@effect-mcp/core/StreamableHttpTransport"
-import * as NodeStream from "@effect/platform-node/NodeStream"
-import * as StdioTransport from "@effect-mcp/core/StdioTransport"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as FiberRef from "effect/FiberRef"
-import * as HashSet from "effect/HashSet"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
 import * as Http from "node:http"
-import type { Readable, Writable } from "node:stream"
-import { listener } from "./NodeExchange.js"
+import { clientError, listener } from "./NodeExchange.js"
 
 /** @since 0.1.0 */
 export interface Options {
@@ -115,7 +104,8 @@ export const layer = (
 > =>
   Layer.scopedContext(Effect.gen(function*() {
     const host = options.host ?? "127.0.0.1"
-    const server = Http.createServer()
+    // A request without Host is refused by the listener, with a body (Node's own refusal has none).
+    const server = Http.createServer({ requireHostHeader: false })
     const address = yield* listen(server, options.port ?? 3000, host)
     yield* closeWhenIdle(server)
     const registry = yield* SessionRegistry.make(options.sessions ?? {})
@@ -128,6 +118,7 @@ export const layer = (
     }).pipe(Effect.provideService(SessionRegistry.SessionRegistry, registry))
     const handle = listener(transport.handle)
     server.on("request", handle)
+    server.on("clientError", clientError)
     yield* Effect.addFinalizer(() => Effect.sync(() => server.off("request", handle)))
     // Runs first on shutdown, while the front still serves: new sessions get 503, what is in flight gets its
     // answer within the drain period, on streams that are still open.
@@ -183,59 +174,3 @@ const closeWhenIdle = (server: Http.Server) =>
 
 /** How long responses may take to finish once every session has closed. */
 const SHUTDOWN_GRACE_MS = 500
-
-/** @since 0.1.0 */
-export interface StdioOptions extends StdioTransport.Options {
-  /** The drain period on shutdown (`drainTimeout`), and the rest of the registry's options. */
-  readonly sessions?: SessionRegistry.Options | undefined
-  /** Where messages come from. Default `process.stdin`. */
-  readonly stdin?: Readable | undefined
-  /** Where messages go; nothing else is written to it. Default `process.stdout`. */
-  readonly stdout?: Writable | undefined
-}
-
-/**
- * Logs go to stderr: stdout carries protocol messages and nothing else.
- *
- * @since 0.1.0
- */
-export const stderrLogger: Layer.Layer<never> = Layer.locallyScoped(
-  FiberRef.currentLoggers,
-  HashSet.make(Logger.prettyLogger({ stderr: true, colors: false }))
-)
-
-/**
- * Serves the `McpServer` it is given over stdin and stdout until stdin ends (EOF) or the fiber is interrupted
- * (`NodeRuntime.runMain` does that on SIGTERM and SIGINT); either way the session's finalizers run and the
- * effect ends, so the process exits 0. Logs go to stderr.
- *
- * @since 0.1.0
- */
-export const serveStdio = (options: StdioOptions = {}): Effect.Effect<void, never, McpServer> =>
-  Effect.scoped(Effect.gen(function*() {
-    const stdin = options.stdin ?? process.stdin
-    const stdout = options.stdout ?? process.stdout
-    // One session for the life of the process: it never idles out.
-    const registry = yield* SessionRegistry.make({ ...options.sessions, idleTimeout: Duration.infinity })
-    const input = NodeStream.fromReadable<Error>(() => stdin, (cause) =>
-      cause instanceof Error ? cause : new Error(String(cause)))
-    const maxBacklog = options.maxBacklog ?? 8 * 1024 * 1024
-    yield* StdioTransport.serve(input, (text) => {
-      if (!stdout.writable) return true
-      stdout.write(text)
-      return stdout.writableLength <= maxBacklog
-    }, options).pipe(
-      Effect.provideService(SessionRegistry.SessionRegistry, registry),
-      // A broken stdin ends the session like EOF does.
-      Effect.catchAll((error) => Effect.logWarning("stdin failed; ending the session", error))
-    )
-  })).pipe(Effect.provide(stderrLogger))
-
-/**
- * `serveStdio` as a layer, for apps that compose layers: it serves while the app runs, and ends the app's main
- * fiber never; prefer `serveStdio` for a process whose only job is the stdio server, so EOF ends it.
- *
- * @since 0.1.0
- */
-export const layerStdio = (options: StdioOptions = {}): Layer.Layer<never, never, McpServer> =>
-  Layer.scopedDiscard(Effect.forkScoped(serveStdio(options)))

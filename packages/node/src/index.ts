@@ -10,4 +10,7 @@ export * as NodeMcpClient from "./NodeMcpClient.js"
 export * as NodeMcpServer from "./NodeMcpServer.js"
 
 /** @since 0.1.0 */
+export * as NodeMcpStdio from "./NodeMcpStdio.js"
+
+/** @since 0.1.0 */
 export * as NodeExchange from "./NodeExchange.js"

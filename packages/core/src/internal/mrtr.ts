@@ -14,10 +14,13 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
-import { CompactEncrypt, compactDecrypt } from "jose"
 import * as JsonRpc from "../JsonRpc.js"
 import type { Principal } from "../McpAuth.js"
 import { ModernCode } from "./refusal.js"
+
+// jose is some fifty modules: loaded on the first state sealed or opened, not by every server at start-up.
+let joseModule: Promise<typeof import("jose")> | undefined
+const jose = () => (joseModule ??= import("jose"))
 
 /** One ask sent back to the client: a JSON-RPC method and its params. @internal */
 export interface InputRequest {
@@ -154,9 +157,11 @@ export const seal = (
 ): Effect.Effect<string> => {
   const payload: Payload = { b: binding, exp: now + options.ttlMs, a: answers }
   return Effect.promise(() =>
-    new CompactEncrypt(new TextEncoder().encode(JSON.stringify(payload)))
-      .setProtectedHeader({ alg: "dir", enc: "A256GCM" })
-      .encrypt(options.key)
+    jose().then(({ CompactEncrypt }) =>
+      new CompactEncrypt(new TextEncoder().encode(JSON.stringify(payload)))
+        .setProtectedHeader({ alg: "dir", enc: "A256GCM" })
+        .encrypt(options.key)
+    )
   )
 }
 
@@ -168,7 +173,7 @@ export const open = (
   now: number
 ): Effect.Effect<{ readonly [key: string]: unknown }, JsonRpc.JsonRpcError> =>
   Effect.tryPromise({
-    try: () => compactDecrypt(token, options.key),
+    try: () => jose().then(({ compactDecrypt }) => compactDecrypt(token, options.key)),
     catch: () => invalidState
   }).pipe(
     Effect.flatMap(({ plaintext }) => {

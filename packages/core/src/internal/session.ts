@@ -517,6 +517,13 @@ export class SessionState implements Session {
     this.owner = principal
   }
 
+  /** Closes now from outside a fiber: refuses everything at once; the scope closes in a fiber of its own. */
+  end(): void {
+    if (!this.open) return
+    this.markClosed()
+    this.fork(this.close)
+  }
+
   /** First step of closing: from here the session accepts nothing. */
   markClosed(): void {
     this.open = false
