@@ -38,6 +38,7 @@ import * as Ref from "effect/Ref"
 import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
+import type { ParamHeader } from "./internal/paramHeaders.js"
 import { SessionState, Subscriptions } from "./internal/session.js"
 import type { Principal } from "./McpAuth.js"
 import type * as McpSchema from "./McpSchema.js"
@@ -154,6 +155,11 @@ export interface SessionRegistryService {
   readonly drainTimeout: Duration.Duration
   /** The session cap. */
   readonly maxSessions: number
+  /**
+   * The `Mcp-Param-*` headers a call of the tool mirrors (SEP-2243), for the HTTP front's checks.
+   * @internal
+   */
+  readonly paramHeaders: (tool: string) => ReadonlyArray<ParamHeader> | undefined
 }
 
 /**
@@ -330,7 +336,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     drain,
     isDraining: () => draining,
     drainTimeout,
-    maxSessions
+    maxSessions,
+    paramHeaders: server.dispatcher.paramHeaders
   })
 })
 

@@ -567,7 +567,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     Effect.gen(function*() {
       // Notifications have no defined use over HTTP at 2026-07-28 (cancelling is closing the stream).
       if (!JsonRpc.isRequest(message)) return Front.accepted(exchange)
-      const envelope = Modern.check(message, (name) => header(exchange.headers, name))
+      const envelope = Modern.check(message, (name) => header(exchange.headers, name), registry.paramHeaders)
       if ("_tag" in envelope) return Front.refuse(exchange, envelope)
       if (grant !== undefined && !grant.admit(exchange, [message])) return
       if (message.method === "subscriptions/listen") return yield* listen(exchange, message, envelope, accept, grant)
