@@ -6,6 +6,8 @@
  */
 import * as McpClient from "@effect-mcp/core/McpClient"
 import * as McpClientHandlers from "@effect-mcp/core/McpClientHandlers"
+import * as McpServer from "@effect-mcp/core/McpServer"
+import * as McpTool from "@effect-mcp/core/McpTool"
 import type * as McpSchema from "@effect-mcp/core/McpSchema"
 import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
@@ -13,6 +15,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { spawn } from "node:child_process"
@@ -203,10 +206,12 @@ const rawServer = (
       readonly url: string
       readonly methods: Array<string>
       readonly bodies: Array<string>
+      readonly headers: Array<Http.IncomingHttpHeaders>
       readonly server: Http.Server
     }>((resume) => {
       const methods: Array<string> = []
       const bodies: Array<string> = []
+      const headers: Array<Http.IncomingHttpHeaders> = []
       const server = Http.createServer((req, res) => {
         let body = ""
         req.setEncoding("utf8").on("data", (chunk: string) => {
@@ -227,6 +232,7 @@ const rawServer = (
           }
           methods.push(method)
           bodies.push(body)
+          headers.push(req.headers)
           const { body: text, status, type } = answer(method, id, params)
           res.writeHead(status, { "content-type": type }).end(text)
         })
@@ -234,7 +240,7 @@ const rawServer = (
       server.listen(0, "127.0.0.1", () => {
         const address = server.address()
         const port = typeof address === "object" && address !== null ? address.port : 0
-        resume(Effect.succeed({ url: `http://127.0.0.1:${port}/mcp`, methods, bodies, server }))
+        resume(Effect.succeed({ url: `http://127.0.0.1:${port}/mcp`, methods, bodies, headers, server }))
       })
     }),
     ({ server }) =>
@@ -361,5 +367,82 @@ describe("McpClient, 2026-07-28 over stdio (the official 2.x serveStdio)", () =>
       ).pipe(Effect.map(Context.get(McpClient.McpClient)))
       expect(yield* mcp.era).toBe("legacy")
       expect(textOf(yield* mcp.callTool("add", { a: 1, b: 2 }))).toBe("3")
+    }).pipe(Effect.scoped))
+})
+
+// SEP-2243: the client mirrors the arguments a tool's listing marks with x-mcp-header in Mcp-Param-* headers.
+describe("McpClient, 2026-07-28: Mcp-Param-* headers", () => {
+  const routeTool = {
+    name: "route",
+    inputSchema: {
+      type: "object",
+      properties: {
+        region: { type: "string", "x-mcp-header": "Region" },
+        priority: { type: "integer", "x-mcp-header": "Priority" },
+        fast: { type: "boolean", "x-mcp-header": "Fast" },
+        verbose: { type: "boolean", "x-mcp-header": "Verbose" },
+        note: { type: "string" }
+      }
+    }
+  }
+  const invalidTool = {
+    name: "invalid",
+    inputSchema: { type: "object", properties: { score: { type: "number", "x-mcp-header": "Score" } } }
+  }
+
+  it.live("sends them once the tool is listed: plain values as they are, others in the base64 sentinel", () =>
+    Effect.gen(function*() {
+      const raw = yield* rawServer((method, id) =>
+        method === "server/discover"
+          ? json(id, discovered)
+          : method === "tools/list"
+          ? json(id, { resultType: "complete", tools: [routeTool, invalidTool] })
+          : json(id, { resultType: "complete", content: [] })
+      )
+      const mcp = yield* client({ url: raw.url, protocol: "modern" })
+      const callHeaders = () => raw.headers[raw.methods.lastIndexOf("tools/call")]!
+      const params = (headers: Http.IncomingHttpHeaders) =>
+        Object.fromEntries(Object.entries(headers).filter(([name]) => name.startsWith("mcp-param-")))
+      // Not listed yet: nothing to go by.
+      yield* mcp.callTool("route", { region: "eu" })
+      expect(params(callHeaders())).toStrictEqual({})
+      yield* mcp.listAllTools
+      yield* mcp.callTool("route", { region: "eu-west", priority: 3, fast: false, verbose: null, note: "n" })
+      expect(params(callHeaders())).toStrictEqual({
+        "mcp-param-region": "eu-west",
+        "mcp-param-priority": "3",
+        "mcp-param-fast": "false"
+      })
+      for (const region of ["Zürich", " padded ", "tab\tbed", "line\r\nbreak", "=?base64?SGk=?="]) {
+        yield* mcp.callTool("route", { region })
+        expect(params(callHeaders()), region).toStrictEqual({
+          "mcp-param-region": `=?base64?${Buffer.from(region, "utf8").toString("base64")}?=`
+        })
+      }
+      // A tool whose declarations break the spec's rules gets none.
+      yield* mcp.callTool("invalid", { score: 1.5 })
+      expect(params(callHeaders())).toStrictEqual({})
+    }).pipe(Effect.scoped))
+
+  it.live("against an effect-mcp server that checks them: calls go through, non-ASCII included", () =>
+    Effect.gen(function*() {
+      const Route = McpTool.make("route", {
+        input: Schema.Struct({ region: Schema.String, priority: Schema.optional(Schema.Int) }),
+        headers: { region: "Region", priority: "Priority" },
+        handler: ({ priority, region }) => Effect.succeed(`${region}:${priority ?? "-"}`)
+      })
+      const served = yield* Layer.build(
+        NodeMcpServer.layer({ port: 0 }).pipe(
+          Layer.provide(Route.pipe(Layer.provideMerge(McpServer.layer({ name: "route", version: "1" }))))
+        )
+      )
+      const url = `http://127.0.0.1:${Context.get(served, NodeMcpServer.NodeMcpServer).address.port}/mcp`
+      const mcp = yield* client({ url, protocol: "modern" })
+      // Before the listing the client cannot know: the server refuses the call.
+      const refused = yield* Effect.flip(mcp.callTool("route", { region: "eu" }))
+      expect(refused).toMatchObject({ status: 400, code: -32020 })
+      yield* mcp.listAllTools
+      expect(textOf(yield* mcp.callTool("route", { region: "Zürich ", priority: 7 }))).toBe("Zürich :7")
+      expect(textOf(yield* mcp.callTool("route", { region: "eu" }))).toBe("eu:-")
     }).pipe(Effect.scoped))
 })
