@@ -160,6 +160,11 @@ export interface SessionRegistryService {
    * @internal
    */
   readonly paramHeaders: (tool: string) => ReadonlyArray<ParamHeader> | undefined
+  /**
+   * The server's capabilities now, for what a listen stream can honour.
+   * @internal
+   */
+  readonly capabilities: () => McpSchema.ServerCapabilities
 }
 
 /**
@@ -337,7 +342,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     isDraining: () => draining,
     drainTimeout,
     maxSessions,
-    paramHeaders: server.dispatcher.paramHeaders
+    paramHeaders: server.dispatcher.paramHeaders,
+    capabilities: server.capabilities
   })
 })
 

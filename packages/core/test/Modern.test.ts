@@ -14,6 +14,7 @@ import * as Scope from "effect/Scope"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import * as McpPrompt from "../src/McpPrompt.js"
 import * as McpServer from "../src/McpServer.js"
 import { CurrentSession } from "../src/McpSession.js"
 import * as McpTool from "../src/McpTool.js"
@@ -374,6 +375,53 @@ describe("2026-07-28", () => {
         await promptsReader.cancel()
         await toolsReader.cancel()
       })
+    }))
+
+  it.scopedLive("a listen stream acknowledges only the kinds the server's capabilities can produce", () =>
+    Effect.gen(function*() {
+      // Tools and prompts, no resources: resource list changes and updates can never come.
+      const ToolsAndPrompts = Layer.mergeAll(
+        McpTool.make("t", { input: Schema.Struct({}), handler: () => Effect.succeed("t") }),
+        McpPrompt.make("p", { args: Schema.Struct({}), handler: () => Effect.succeed("p") })
+      ).pipe(Layer.provideMerge(McpServer.layer({ name: "caps", version: "1" })))
+      const url = yield* serveHttp(ToolsAndPrompts)
+      const first = yield* Effect.promise(async () => {
+        const response = await fetch(url, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            accept: "text/event-stream",
+            "mcp-protocol-version": V,
+            "mcp-method": "subscriptions/listen"
+          },
+          body: JSON.stringify({
+            jsonrpc: "2.0",
+            id: 3,
+            method: "subscriptions/listen",
+            params: {
+              _meta: meta(),
+              notifications: {
+                toolsListChanged: true,
+                promptsListChanged: true,
+                resourcesListChanged: true,
+                resourceSubscriptions: ["test://a"]
+              }
+            }
+          })
+        })
+        const body = response.body!.getReader()
+        const decoder = new TextDecoder()
+        let text = ""
+        while (!text.includes("\n\n")) {
+          const chunk = await body.read()
+          if (chunk.done) break
+          text += decoder.decode(chunk.value, { stream: true })
+        }
+        await body.cancel()
+        return JSON.parse(text.split("\n").find((l) => l.startsWith("data: "))!.slice(6))
+      })
+      expect(first).toMatchObject({ method: "notifications/subscriptions/acknowledged" })
+      expect(first.params.notifications).toStrictEqual({ toolsListChanged: true, promptsListChanged: true })
     }))
 
   it.live("a server that shuts down ends each listen stream with its listen result", () =>
