@@ -166,10 +166,17 @@ export const serve = <E>(
           transport: TRANSPORT,
           protocolVersion: envelope.version,
           modern: envelope,
-          subscriptions: filter.resourceSubscriptions
+          subscriptions: filter.resourceSubscriptions,
+          listener: true
         }))
         if (Either.isLeft(opened)) {
-          return refuse(JsonRpc.internalError("The server is shutting down or at its session limit"), request.id)
+          const error = opened.left
+          return refuse(
+            error._tag === "ListenerLimitExceeded"
+              ? Listen.tooMany(error.limit)
+              : JsonRpc.internalError("The server is shutting down"),
+            request.id
+          )
         }
         const subscription = opened.right
         writer(Listen.acknowledged(request.id, filter))

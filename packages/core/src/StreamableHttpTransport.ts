@@ -607,9 +607,15 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         protocolVersion: envelope.version,
         principal: grant?.principal,
         modern: envelope,
-        subscriptions: filter.resourceSubscriptions
+        subscriptions: filter.resourceSubscriptions,
+        listener: true
       }))
-      if (Either.isLeft(opened)) return Front.refuse(exchange, Front.unavailable(opened.left))
+      if (Either.isLeft(opened)) {
+        const error = opened.left
+        return error._tag === "ListenerLimitExceeded"
+          ? Front.respondJson(exchange, JsonRpc.failure(request.id, Listen.tooMany(error.limit)))
+          : Front.refuse(exchange, Front.unavailable(error))
+      }
       const session = opened.right
       const stream = streams.open(exchange)
       if (!stream.isOpen) return yield* session.close

@@ -424,6 +424,43 @@ describe("2026-07-28", () => {
       expect(first.params.notifications).toStrictEqual({ toolsListChanged: true, promptsListChanged: true })
     }))
 
+  it.scopedLive("past maxListeners a listen is answered with a JSON-RPC error; requests are still served", () =>
+    Effect.gen(function*() {
+      const context = yield* Layer.build(NodeMcpServer.layer({ port: 0, sessions: { maxSessions: 1, maxListeners: 1 } }).pipe(
+        Layer.provide(server())
+      )).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, Logger.none)))
+      const url = `http://127.0.0.1:${Context.get(context, NodeMcpServer.NodeMcpServer).address.port}/mcp`
+      const listen = (id: number) =>
+        fetch(url, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            accept: "application/json, text/event-stream",
+            "mcp-protocol-version": V,
+            "mcp-method": "subscriptions/listen"
+          },
+          body: JSON.stringify({
+            jsonrpc: "2.0",
+            id,
+            method: "subscriptions/listen",
+            params: { _meta: meta(), notifications: { toolsListChanged: true } }
+          })
+        })
+      yield* Effect.promise(async () => {
+        const open = await listen(1)
+        expect(open.headers.get("content-type")).toContain("text/event-stream")
+        const reader = open.body!.getReader()
+        await reader.read()
+        // The one listen slot is taken: the next listen gets an error naming the limit, with its own id.
+        const refused = await listen(2)
+        expect(refused.status).toBe(200)
+        expect(await refused.json()).toMatchObject({ id: 2, error: { code: -32603, data: { limit: 1 } } })
+        // The listener does not hold the one session slot: a request is served.
+        expect(await modern(url, "tools/list", { _meta: meta() })).toMatchObject({ status: 200, body: { result: {} } })
+        await reader.cancel()
+      })
+    }))
+
   it.live("a server that shuts down ends each listen stream with its listen result", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()

@@ -56,6 +56,18 @@ export const filterOf = (
   }
 }
 
+/**
+ * The answer to a listen request past the server's cap on listen streams (`maxListeners`): in-band, with the
+ * request's id, as a handler's error would be (MCP defines no code for it).
+ * @internal
+ */
+export const tooMany = (limit: number): JsonRpc.JsonRpcError =>
+  new JsonRpc.JsonRpcError({
+    code: JsonRpc.ErrorCode.InternalError,
+    message: `Too many listen streams: the server serves at most ${limit} at once; retry later`,
+    data: { limit }
+  })
+
 const tag = (id: JsonRpc.RequestId) => ({ [Meta.subscriptionId]: id })
 
 /** The first message of a listen stream: what is honoured. @internal */
