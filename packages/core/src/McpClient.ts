@@ -498,8 +498,11 @@ interface Listener {
  */
 export const make = (
   options: Options = {}
-): Effect.Effect<McpClientService, McpClientError, McpClientTransport.McpClientTransport | Scope.Scope> =>
-  Effect.gen(function*() {
+): Effect.Effect<McpClientService, McpClientError, McpClientTransport.McpClientTransport | Scope.Scope> => {
+  // What each endpoint turned out to speak, for the next connect of this client (a layer built again, the effect
+  // run again): a session-era server is not probed with `server/discover` a second time.
+  const eras = new ClientModern.EraMemory()
+  return Effect.gen(function*() {
     const transport = yield* McpClientTransport.McpClientTransport
     const scope = yield* Effect.scope
     const timeout = options.requestTimeout === undefined ? undefined : Duration.decode(options.requestTimeout)
@@ -853,22 +856,41 @@ export const make = (
       )
 
     const protocol = options.protocol ?? "auto"
-    const discovered: DiscoverResult | undefined = protocol === "legacy"
-      ? undefined
-      : yield* probe(ClientModern.MODERN_PROTOCOL_VERSIONS[0] ?? "2026-07-28", [])
+    const endpoint = transport.endpoint ?? ""
+    const firstVersion = ClientModern.MODERN_PROTOCOL_VERSIONS[0] ?? "2026-07-28"
+    /** The probe, then `initialize` when the server is of the session era. */
+    const connect = Effect.gen(function*() {
+      const discovered: DiscoverResult | undefined = protocol === "legacy" ? undefined : yield* probe(firstVersion, [])
+      return { discovered, initialized: discovered === undefined ? yield* handshake : undefined }
+    })
+    const remembered = protocol === "auto" ? eras.get(endpoint) : undefined
+    const connected = remembered === "legacy"
+      ? yield* handshake.pipe(
+        Effect.map((initialized) => ({ discovered: undefined, initialized })),
+        // The server may have changed since: forget, and find out again.
+        Effect.catchAll((error) =>
+          Effect.logDebug("MCP server no longer answers initialize as it did; probing its era again", error).pipe(
+            Effect.zipRight(Effect.sync(() => eras.forget(endpoint))),
+            Effect.zipRight(connect)
+          )
+        )
+      )
+      : yield* connect
+    const discovered = connected.discovered
     const modernVersion = claim
     const era: Era = discovered === undefined ? "legacy" : "modern"
+    if (protocol === "auto") eras.remember(endpoint, era)
 
     const modernServerInfo = (): McpSchema.Implementation => {
       const info = decodeServerInfo(discovered?._meta?.[ClientModern.SERVER_INFO_KEY])
       return Option.getOrElse(info, () => ({ name: "unknown", version: "unknown" }))
     }
 
-    let initializeResult: McpSchema.InitializeResult = discovered === undefined ? yield* handshake : {
+    let initializeResult: McpSchema.InitializeResult = connected.initialized ?? {
       protocolVersion: modernVersion ?? "2026-07-28",
-      capabilities: discovered.capabilities,
+      capabilities: discovered?.capabilities ?? {},
       serverInfo: modernServerInfo(),
-      ...(discovered.instructions === undefined ? {} : { instructions: discovered.instructions })
+      ...(discovered?.instructions === undefined ? {} : { instructions: discovered.instructions })
     }
 
     const discoverResult = Effect.sync((): DiscoverResult =>
@@ -1043,6 +1065,7 @@ export const make = (
       close
     })
   })
+}
 
 /**
  * The client on the `McpClientTransport` in context, connected and initialized.
@@ -1057,9 +1080,12 @@ const onTransport = <R>(
   transport: Effect.Effect<McpClientTransport.McpClientTransportService, McpClientError, R | Scope.Scope>,
   options: Options,
   span: string
-): Effect.Effect<McpClientService, McpClientError, R | Scope.Scope> =>
-  Effect.flatMap(transport, (service) =>
-    Effect.provideService(make(options), McpClientTransport.McpClientTransport, service)).pipe(Effect.withSpan(span))
+): Effect.Effect<McpClientService, McpClientError, R | Scope.Scope> => {
+  // One client, so that running the effect again remembers what the server speaks.
+  const client = make(options)
+  return Effect.flatMap(transport, (service) =>
+    Effect.provideService(client, McpClientTransport.McpClientTransport, service)).pipe(Effect.withSpan(span))
+}
 
 /**
  * A client over Streamable HTTP; `url` is the MCP endpoint (`http://host/mcp`).

@@ -9,6 +9,7 @@ import * as McpClientHandlers from "@effect-mcp/core/McpClientHandlers"
 import * as McpServer from "@effect-mcp/core/McpServer"
 import * as McpTool from "@effect-mcp/core/McpTool"
 import type * as McpSchema from "@effect-mcp/core/McpSchema"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
@@ -444,5 +445,55 @@ describe("McpClient, 2026-07-28: Mcp-Param-* headers", () => {
       yield* mcp.listAllTools
       expect(textOf(yield* mcp.callTool("route", { region: "Zürich ", priority: 7 }))).toBe("Zürich :7")
       expect(textOf(yield* mcp.callTool("route", { region: "eu" }))).toBe("eu:-")
+    }).pipe(Effect.scoped))
+})
+
+// A client remembers what each endpoint speaks: a session-era server is probed with server/discover once.
+describe("McpClient auto mode: the era is remembered per client", () => {
+  const initializeResult = {
+    protocolVersion: "2025-11-25",
+    capabilities: {},
+    serverInfo: { name: "legacy-raw", version: "1" }
+  }
+  const legacyOrModern = (modern: () => boolean) => (method: string, id: unknown) => {
+    if (method === "server/discover") {
+      return modern()
+        ? json(id, { ...discovered, _meta: { "io.modelcontextprotocol/serverInfo": { name: "modern-raw", version: "2" } } })
+        : { status: 200, type: "application/json", body: JSON.stringify({ jsonrpc: "2.0", id, error: { code: -32601, message: "nope" } }) }
+    }
+    if (method === "initialize") {
+      return modern()
+        ? { status: 400, type: "application/json", body: rpcError(-32022, { supported: ["2026-07-28"], requested: "2025-11-25" }) }
+        : json(id, initializeResult)
+    }
+    if (method === "notifications/initialized") return { status: 202, type: "application/json", body: "" }
+    return json(id, { resultType: "complete", tools: [] })
+  }
+
+  it.live("a second connect of the same layer goes straight to initialize; a server that changed is probed again", () =>
+    Effect.gen(function*() {
+      let modern = false
+      const raw = yield* rawServer(legacyOrModern(() => modern))
+      // Streamable HTTP only: the auto transport's fallback to HTTP+SSE is another matter.
+      const layer = McpClient.layerStreamableHttp({ url: raw.url }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+      const connect = Effect.flatMap(Layer.build(layer), (context) => Context.get(context, McpClient.McpClient).era).pipe(
+        Effect.scoped
+      )
+      expect(yield* connect).toBe("legacy")
+      expect(raw.methods).toStrictEqual(["server/discover", "initialize", "notifications/initialized"])
+      raw.methods.length = 0
+      expect(yield* connect).toBe("legacy")
+      expect(raw.methods).toStrictEqual(["initialize", "notifications/initialized"])
+      // The server moved to 2026-07-28: the remembered initialize fails, the client probes and speaks modern.
+      raw.methods.length = 0
+      modern = true
+      expect(yield* connect).toBe("modern")
+      expect(raw.methods).toStrictEqual(["initialize", "server/discover"])
+      // A different layer remembers nothing.
+      raw.methods.length = 0
+      modern = false
+      const fresh = McpClient.layerStreamableHttp({ url: raw.url }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+      yield* Effect.scoped(Layer.build(fresh))
+      expect(raw.methods[0]).toBe("server/discover")
     }).pipe(Effect.scoped))
 })

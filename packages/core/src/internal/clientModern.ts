@@ -158,3 +158,22 @@ export class ToolHeaders {
     return declared === undefined ? {} : ParamHeaders.headersOf(declared, message.params.arguments)
   }
 }
+
+/**
+ * What each endpoint turned out to speak, kept by one `McpClient` (its layer, or its `make` effect) across
+ * connects: an endpoint found to be of the session era is not probed with `server/discover` again. Only
+ * `legacy` saves a round trip (a modern server's discover result is the handshake itself, so it is asked again).
+ * @internal
+ */
+export class EraMemory {
+  private readonly eras = new Map<string, "modern" | "legacy">()
+  get(endpoint: string): "modern" | "legacy" | undefined {
+    return this.eras.get(endpoint)
+  }
+  remember(endpoint: string, era: "modern" | "legacy"): void {
+    this.eras.set(endpoint, era)
+  }
+  forget(endpoint: string): void {
+    this.eras.delete(endpoint)
+  }
+}

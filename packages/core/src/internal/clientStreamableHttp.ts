@@ -176,6 +176,7 @@ export const make = (options: StreamableHttpOptions) =>
 
     const connection: Connection = {
       send,
+      endpoint: url.href,
       initialized: (version) =>
         Effect.suspend(() => {
           protocolVersion = version
