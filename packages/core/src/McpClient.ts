@@ -39,6 +39,7 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as FiberMap from "effect/FiberMap"
@@ -53,6 +54,7 @@ import * as Stream from "effect/Stream"
 import * as Take from "effect/Take"
 import * as ClientModern from "./internal/clientModern.js"
 import * as Listen from "./internal/listen.js"
+import * as ParamHeaders from "./internal/paramHeaders.js"
 import { describeParseError } from "./internal/parseError.js"
 import * as JsonRpc from "./JsonRpc.js"
 import { McpClientError, ToolError } from "./McpClientError.js"
@@ -1005,7 +1007,20 @@ export const make = (
       })
     }
 
-    const listTools = (list?: ListOptions) => request("tools/list", listParams(list), decodeListTools)
+    // SEP-2243: a tool whose x-mcp-header declarations break the spec's rules is dropped (the spec says MUST), the
+    // others kept: its calls could not carry the headers a server checks.
+    const listTools = (list?: ListOptions) =>
+      Effect.flatMap(request("tools/list", listParams(list), decodeListTools), (result) => {
+        const invalid = result.tools.flatMap((tool) => {
+          const declared = ParamHeaders.scan(tool.inputSchema)
+          return Either.isLeft(declared) ? [`${tool.name} (${declared.left})`] : []
+        })
+        if (invalid.length === 0) return Effect.succeed(result)
+        return Effect.as(
+          Effect.logWarning(`MCP server lists tools with invalid x-mcp-header declarations, dropped: ${invalid.join("; ")}`),
+          { ...result, tools: result.tools.filter((tool) => Either.isRight(ParamHeaders.scan(tool.inputSchema))) }
+        )
+      })
     const listResources = (list?: ListOptions) => request("resources/list", listParams(list), decodeListResources)
     const listResourceTemplates = (list?: ListOptions) =>
       request("resources/templates/list", listParams(list), decodeListTemplates)

@@ -90,6 +90,23 @@ const scenarios: { readonly [name: string]: Effect.Effect<unknown, unknown, McpC
     yield* client.listAllTools
     const { toolCalls } = yield* Schema.decodeUnknown(ToolCalls)(process.env["MCP_CONFORMANCE_CONTEXT"] ?? "{}")
     for (const { arguments: args, name } of toolCalls) yield* call(name, args)
+  }),
+  // SEP-2243: the client drops the tools whose x-mcp-header declarations are invalid; this calls every tool it
+  // keeps, with a string for each string property.
+  "http-invalid-tool-headers": Effect.gen(function*() {
+    const client = yield* McpClient.McpClient
+    for (const tool of yield* client.listAllTools) {
+      const properties = tool.inputSchema.properties
+      const args: Record<string, unknown> = {}
+      if (typeof properties === "object" && properties !== null) {
+        for (const [name, property] of Object.entries(properties)) {
+          if (typeof property === "object" && property !== null && "type" in property && property.type === "string") {
+            args[name] = "value"
+          }
+        }
+      }
+      yield* call(tool.name, args)
+    }
   })
 }
 

@@ -25,8 +25,8 @@ const clientProgram = fileURLToPath(new URL("../dist/conformanceClient.js", impo
 
 /** The client scenarios of the 2025-11-25 era (its other ones test OAuth, which effect-mcp's client has not). */
 const CLIENT_SCENARIOS = ["initialize", "tools_call", "elicitation-sep1034-client-defaults", "sse-retry"]
-/** The client scenarios of the 2026-07-28 era run here, so far SEP-2243's Mcp-Param-* headers. */
-const MODERN_CLIENT_SCENARIOS = ["http-custom-headers"]
+/** The client scenarios of the 2026-07-28 era run here, so far SEP-2243's Mcp-Param-* headers and declarations. */
+const MODERN_CLIENT_SCENARIOS = ["http-custom-headers", "http-invalid-tool-headers"]
 /** Run with nothing beside it: it measures how long the client waits before it resumes. */
 const TIMED = "sse-retry"
 
