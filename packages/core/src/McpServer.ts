@@ -39,7 +39,11 @@ import type { CurrentSessionService, Sink } from "./McpSession.js"
  * @since 0.1.0
  */
 export interface ToolEntry {
-  /** The tool as `tools/list` shows it from 2025-11-25 on: its schemas in JSON Schema 2020-12. */
+  /**
+   * The tool as `tools/list` shows it from 2025-11-25 on: its schemas in JSON Schema 2020-12. Its input schema's
+   * `x-mcp-header` declarations, read once when the tool is added, are the `Mcp-Param-*` headers the server
+   * checks on 2026-07-28 calls over HTTP (invalid ones are ignored here; `McpTool` refuses them).
+   */
   readonly tool: McpSchema.Tool
   /** The tool as older revisions see it: its schemas in JSON Schema draft-07. Default: `tool`. */
   readonly toolDraft07?: McpSchema.Tool | undefined

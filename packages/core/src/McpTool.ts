@@ -14,6 +14,10 @@
  * `@effect/rpc` separates a definition from its handlers: `define` gives the definition, `toLayer` (or
  * `implement`) the server's layer, and `McpClient.call` calls it with typed arguments and a decoded result.
  *
+ * Two options reach past what Effect Schema derives: `headers` mirrors top-level arguments in `Mcp-Param-*` HTTP
+ * headers (SEP-2243, for gateways that route on them), and `jsonSchema` lists a hand-written JSON Schema (for
+ * `allOf`, `if`/`then`/`else`, `$anchor`...) while `input` still decodes the arguments.
+ *
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
