@@ -982,7 +982,7 @@ export const make = (
       return Effect.gen(function*() {
         // A value of the input's type that its own schema cannot encode is the caller's bug, as in @effect/rpc.
         const args = yield* Effect.orDie(Schema.encode(tool.input)(input))
-        const result = yield* request("tools/call", { name: tool.name, arguments: args }, decodeCallTool, requestOptions)
+        const result = yield* callTool(tool.name, args, requestOptions)
         if (result.isError === true) {
           const text = result.content.flatMap((block) => block.type === "text" ? [block.text] : []).join("\n")
           return yield* new ToolError({
@@ -1009,6 +1009,30 @@ export const make = (
 
     // SEP-2243: a tool whose x-mcp-header declarations break the spec's rules is dropped (the spec says MUST), the
     // others kept: its calls could not carry the headers a server checks.
+    /**
+     * `tools/call`. At 2026-07-28 a -32020 (HeaderMismatch) may mean the transport did not know the tool's
+     * `Mcp-Param-*` headers (it learns them from `tools/list`): the tools are listed again and the call is retried
+     * once. The server refuses such a call before any handler runs, so the retry cannot run a tool twice.
+     */
+    const callTool = (
+      name: string,
+      args: unknown,
+      requestOptions?: RequestOptions
+    ): Effect.Effect<McpSchema.CallToolResult, McpClientError> => {
+      const once = request(
+        "tools/call",
+        args === undefined ? { name } : { name, arguments: args },
+        decodeCallTool,
+        requestOptions
+      )
+      return era !== "modern" ? once : once.pipe(
+        Effect.catchIf(
+          (error) => error.code === ClientModern.HEADER_MISMATCH,
+          () => Effect.zipRight(listAll("tools/list", listTools, (result) => result.tools), once)
+        )
+      )
+    }
+
     const listTools = (list?: ListOptions) =>
       Effect.flatMap(request("tools/list", listParams(list), decodeListTools), (result) => {
         const invalid = result.tools.flatMap((tool) => {
@@ -1056,8 +1080,7 @@ export const make = (
       call: callDefined,
       listTools,
       listAllTools: listAll("tools/list", listTools, (result) => result.tools),
-      callTool: (name, args, requestOptions) =>
-        request("tools/call", args === undefined ? { name } : { name, arguments: args }, decodeCallTool, requestOptions),
+      callTool,
       listResources,
       listAllResources: listAll("resources/list", listResources, (result) => result.resources),
       listResourceTemplates,

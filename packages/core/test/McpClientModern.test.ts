@@ -400,7 +400,8 @@ describe("McpClient, 2026-07-28: Mcp-Param-* headers", () => {
           ? json(id, { resultType: "complete", tools: [routeTool, invalidTool] })
           : json(id, { resultType: "complete", content: [] })
       )
-      const mcp = yield* client({ url: raw.url, protocol: "modern" })
+      // A configured header in the Mcp-Param-* namespace is never sent: only arguments fill it.
+      const mcp = yield* client({ url: raw.url, protocol: "modern", headers: { "Mcp-Param-Region": "forged" } })
       const callHeaders = () => raw.headers[raw.methods.lastIndexOf("tools/call")]!
       const params = (headers: Http.IncomingHttpHeaders) =>
         Object.fromEntries(Object.entries(headers).filter(([name]) => name.startsWith("mcp-param-")))
@@ -426,6 +427,21 @@ describe("McpClient, 2026-07-28: Mcp-Param-* headers", () => {
       expect(params(callHeaders())).toStrictEqual({})
     }).pipe(Effect.scoped))
 
+  it.live("a call refused with -32020 is retried once, after listing the tools; refused again, it fails", () =>
+    Effect.gen(function*() {
+      const raw = yield* rawServer((method, id) =>
+        method === "server/discover"
+          ? json(id, discovered)
+          : method === "tools/list"
+          ? json(id, { resultType: "complete", tools: [routeTool] })
+          : { status: 400, type: "application/json", body: rpcError(-32020) }
+      )
+      const mcp = yield* client({ url: raw.url, protocol: "modern" })
+      const refused = yield* Effect.flip(mcp.callTool("route", { region: "eu" }))
+      expect(refused).toMatchObject({ status: 400, code: -32020 })
+      expect(raw.methods).toStrictEqual(["server/discover", "tools/call", "tools/list", "tools/call"])
+    }).pipe(Effect.scoped))
+
   it.live("against an effect-mcp server that checks them: calls go through, non-ASCII included", () =>
     Effect.gen(function*() {
       const Route = McpTool.make("route", {
@@ -440,12 +456,10 @@ describe("McpClient, 2026-07-28: Mcp-Param-* headers", () => {
       )
       const url = `http://127.0.0.1:${Context.get(served, NodeMcpServer.NodeMcpServer).address.port}/mcp`
       const mcp = yield* client({ url, protocol: "modern" })
-      // Before the listing the client cannot know: the server refuses the call.
-      const refused = yield* Effect.flip(mcp.callTool("route", { region: "eu" }))
-      expect(refused).toMatchObject({ status: 400, code: -32020 })
-      yield* mcp.listAllTools
-      expect(textOf(yield* mcp.callTool("route", { region: "Zürich ", priority: 7 }))).toBe("Zürich :7")
+      // Before any listing the client cannot know the headers: the server refuses (-32020), the client lists the
+      // tools and retries once, and the call goes through.
       expect(textOf(yield* mcp.callTool("route", { region: "eu" }))).toBe("eu:-")
+      expect(textOf(yield* mcp.callTool("route", { region: "Zürich ", priority: 7 }))).toBe("Zürich :7")
     }).pipe(Effect.scoped))
 })
 

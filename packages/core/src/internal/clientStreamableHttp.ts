@@ -28,6 +28,13 @@ const DEFAULT_RETRY = 1000
 /** Resumptions in a row that bring nothing new before the client gives up on a stream. */
 const MAX_FRUITLESS_RESUMES = 3
 
+/**
+ * Headers without the `Mcp-Param-*` namespace, which mirrors arguments only (SEP-2243): a configured one must not
+ * stand in for an argument a call does not send.
+ */
+const withoutParamHeaders = (headers: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(headers).filter(([name]) => !name.toLowerCase().startsWith("mcp-param-")))
+
 const answers = (request: JsonRpc.Request) => (message: JsonRpc.Message): boolean =>
   JsonRpc.isResponse(message) && message.id === request.id
 
@@ -157,7 +164,9 @@ export const make = (options: StreamableHttpOptions) =>
         toolHeaders.sent(message)
         const response = yield* execute(
           HttpClientRequest.post(url, {
-            headers: modern === undefined ? headers() : { ...headers(), ...modern, ...toolHeaders.headersOf(message) },
+            headers: modern === undefined
+              ? headers()
+              : { ...withoutParamHeaders(headers()), ...modern, ...toolHeaders.headersOf(message) },
             body
           })
         )
