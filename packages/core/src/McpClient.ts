@@ -39,6 +39,7 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as FiberMap from "effect/FiberMap"
@@ -53,6 +54,7 @@ import * as Stream from "effect/Stream"
 import * as Take from "effect/Take"
 import * as ClientModern from "./internal/clientModern.js"
 import * as Listen from "./internal/listen.js"
+import * as ParamHeaders from "./internal/paramHeaders.js"
 import { describeParseError } from "./internal/parseError.js"
 import * as JsonRpc from "./JsonRpc.js"
 import { McpClientError, ToolError } from "./McpClientError.js"
@@ -498,8 +500,11 @@ interface Listener {
  */
 export const make = (
   options: Options = {}
-): Effect.Effect<McpClientService, McpClientError, McpClientTransport.McpClientTransport | Scope.Scope> =>
-  Effect.gen(function*() {
+): Effect.Effect<McpClientService, McpClientError, McpClientTransport.McpClientTransport | Scope.Scope> => {
+  // What each endpoint turned out to speak, for the next connect of this client (a layer built again, the effect
+  // run again): a session-era server is not probed with `server/discover` a second time.
+  const eras = new ClientModern.EraMemory()
+  return Effect.gen(function*() {
     const transport = yield* McpClientTransport.McpClientTransport
     const scope = yield* Effect.scope
     const timeout = options.requestTimeout === undefined ? undefined : Duration.decode(options.requestTimeout)
@@ -853,22 +858,41 @@ export const make = (
       )
 
     const protocol = options.protocol ?? "auto"
-    const discovered: DiscoverResult | undefined = protocol === "legacy"
-      ? undefined
-      : yield* probe(ClientModern.MODERN_PROTOCOL_VERSIONS[0] ?? "2026-07-28", [])
+    const endpoint = transport.endpoint ?? ""
+    const firstVersion = ClientModern.MODERN_PROTOCOL_VERSIONS[0] ?? "2026-07-28"
+    /** The probe, then `initialize` when the server is of the session era. */
+    const connect = Effect.gen(function*() {
+      const discovered: DiscoverResult | undefined = protocol === "legacy" ? undefined : yield* probe(firstVersion, [])
+      return { discovered, initialized: discovered === undefined ? yield* handshake : undefined }
+    })
+    const remembered = protocol === "auto" ? eras.get(endpoint) : undefined
+    const connected = remembered === "legacy"
+      ? yield* handshake.pipe(
+        Effect.map((initialized) => ({ discovered: undefined, initialized })),
+        // The server may have changed since: forget, and find out again.
+        Effect.catchAll((error) =>
+          Effect.logDebug("MCP server no longer answers initialize as it did; probing its era again", error).pipe(
+            Effect.zipRight(Effect.sync(() => eras.forget(endpoint))),
+            Effect.zipRight(connect)
+          )
+        )
+      )
+      : yield* connect
+    const discovered = connected.discovered
     const modernVersion = claim
     const era: Era = discovered === undefined ? "legacy" : "modern"
+    if (protocol === "auto") eras.remember(endpoint, era)
 
     const modernServerInfo = (): McpSchema.Implementation => {
       const info = decodeServerInfo(discovered?._meta?.[ClientModern.SERVER_INFO_KEY])
       return Option.getOrElse(info, () => ({ name: "unknown", version: "unknown" }))
     }
 
-    let initializeResult: McpSchema.InitializeResult = discovered === undefined ? yield* handshake : {
+    let initializeResult: McpSchema.InitializeResult = connected.initialized ?? {
       protocolVersion: modernVersion ?? "2026-07-28",
-      capabilities: discovered.capabilities,
+      capabilities: discovered?.capabilities ?? {},
       serverInfo: modernServerInfo(),
-      ...(discovered.instructions === undefined ? {} : { instructions: discovered.instructions })
+      ...(discovered?.instructions === undefined ? {} : { instructions: discovered.instructions })
     }
 
     const discoverResult = Effect.sync((): DiscoverResult =>
@@ -958,7 +982,7 @@ export const make = (
       return Effect.gen(function*() {
         // A value of the input's type that its own schema cannot encode is the caller's bug, as in @effect/rpc.
         const args = yield* Effect.orDie(Schema.encode(tool.input)(input))
-        const result = yield* request("tools/call", { name: tool.name, arguments: args }, decodeCallTool, requestOptions)
+        const result = yield* callTool(tool.name, args, requestOptions)
         if (result.isError === true) {
           const text = result.content.flatMap((block) => block.type === "text" ? [block.text] : []).join("\n")
           return yield* new ToolError({
@@ -983,7 +1007,44 @@ export const make = (
       })
     }
 
-    const listTools = (list?: ListOptions) => request("tools/list", listParams(list), decodeListTools)
+    // SEP-2243: a tool whose x-mcp-header declarations break the spec's rules is dropped (the spec says MUST), the
+    // others kept: its calls could not carry the headers a server checks.
+    /**
+     * `tools/call`. At 2026-07-28 a -32020 (HeaderMismatch) may mean the transport did not know the tool's
+     * `Mcp-Param-*` headers (it learns them from `tools/list`): the tools are listed again and the call is retried
+     * once. The server refuses such a call before any handler runs, so the retry cannot run a tool twice.
+     */
+    const callTool = (
+      name: string,
+      args: unknown,
+      requestOptions?: RequestOptions
+    ): Effect.Effect<McpSchema.CallToolResult, McpClientError> => {
+      const once = request(
+        "tools/call",
+        args === undefined ? { name } : { name, arguments: args },
+        decodeCallTool,
+        requestOptions
+      )
+      return era !== "modern" ? once : once.pipe(
+        Effect.catchIf(
+          (error) => error.code === ClientModern.HEADER_MISMATCH,
+          () => Effect.zipRight(listAll("tools/list", listTools, (result) => result.tools), once)
+        )
+      )
+    }
+
+    const listTools = (list?: ListOptions) =>
+      Effect.flatMap(request("tools/list", listParams(list), decodeListTools), (result) => {
+        const invalid = result.tools.flatMap((tool) => {
+          const declared = ParamHeaders.scan(tool.inputSchema)
+          return Either.isLeft(declared) ? [`${tool.name} (${declared.left})`] : []
+        })
+        if (invalid.length === 0) return Effect.succeed(result)
+        return Effect.as(
+          Effect.logWarning(`MCP server lists tools with invalid x-mcp-header declarations, dropped: ${invalid.join("; ")}`),
+          { ...result, tools: result.tools.filter((tool) => Either.isRight(ParamHeaders.scan(tool.inputSchema))) }
+        )
+      })
     const listResources = (list?: ListOptions) => request("resources/list", listParams(list), decodeListResources)
     const listResourceTemplates = (list?: ListOptions) =>
       request("resources/templates/list", listParams(list), decodeListTemplates)
@@ -1019,8 +1080,7 @@ export const make = (
       call: callDefined,
       listTools,
       listAllTools: listAll("tools/list", listTools, (result) => result.tools),
-      callTool: (name, args, requestOptions) =>
-        request("tools/call", args === undefined ? { name } : { name, arguments: args }, decodeCallTool, requestOptions),
+      callTool,
       listResources,
       listAllResources: listAll("resources/list", listResources, (result) => result.resources),
       listResourceTemplates,
@@ -1043,6 +1103,7 @@ export const make = (
       close
     })
   })
+}
 
 /**
  * The client on the `McpClientTransport` in context, connected and initialized.
@@ -1057,9 +1118,12 @@ const onTransport = <R>(
   transport: Effect.Effect<McpClientTransport.McpClientTransportService, McpClientError, R | Scope.Scope>,
   options: Options,
   span: string
-): Effect.Effect<McpClientService, McpClientError, R | Scope.Scope> =>
-  Effect.flatMap(transport, (service) =>
-    Effect.provideService(make(options), McpClientTransport.McpClientTransport, service)).pipe(Effect.withSpan(span))
+): Effect.Effect<McpClientService, McpClientError, R | Scope.Scope> => {
+  // One client, so that running the effect again remembers what the server speaks.
+  const client = make(options)
+  return Effect.flatMap(transport, (service) =>
+    Effect.provideService(client, McpClientTransport.McpClientTransport, service)).pipe(Effect.withSpan(span))
+}
 
 /**
  * A client over Streamable HTTP; `url` is the MCP endpoint (`http://host/mcp`).

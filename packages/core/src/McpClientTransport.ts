@@ -66,6 +66,11 @@ export interface McpClientTransportService {
   readonly sessionId: Effect.Effect<Option.Option<string>>
   /** Ends the connection (the session, the process); the client calls it when it closes. Runs once. */
   readonly close: Effect.Effect<void>
+  /**
+   * Where the server is (an HTTP transport's URL), so that a client connecting again remembers what that
+   * server speaks. Optional: a transport without one is one server per client.
+   */
+  readonly endpoint?: string | undefined
 }
 
 /**
@@ -102,6 +107,8 @@ export interface Connection {
   readonly reset?: Effect.Effect<boolean> | undefined
   readonly sessionId?: Effect.Effect<Option.Option<string>> | undefined
   readonly close?: Effect.Effect<void> | undefined
+  /** See `McpClientTransportService.endpoint`. */
+  readonly endpoint?: string | undefined
 }
 
 /**
@@ -159,6 +166,7 @@ export const make = <E, R>(
         initialized: connection.initialized ?? (() => Effect.void),
         reset: connection.reset ?? Effect.succeed(false),
         sessionId: connection.sessionId ?? Effect.succeedNone,
+        ...(connection.endpoint === undefined ? {} : { endpoint: connection.endpoint }),
         close: Effect.suspend(() => {
           if (closed !== undefined) return Deferred.await(closed)
           const done = Deferred.unsafeMake<void>(FiberId.none)

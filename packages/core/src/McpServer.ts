@@ -25,6 +25,7 @@ import * as Layer from "effect/Layer"
 import * as JsonRpc from "./JsonRpc.js"
 import { type Dialect, dialectOf } from "./internal/jsonSchema.js"
 import * as Modern from "./internal/modern.js"
+import * as ParamHeaders from "./internal/paramHeaders.js"
 import * as Mrtr from "./internal/mrtr.js"
 import * as Pagination from "./internal/pagination.js"
 import type { Audience, Dispatcher, SessionState } from "./internal/session.js"
@@ -38,7 +39,11 @@ import type { CurrentSessionService, Sink } from "./McpSession.js"
  * @since 0.1.0
  */
 export interface ToolEntry {
-  /** The tool as `tools/list` shows it from 2025-11-25 on: its schemas in JSON Schema 2020-12. */
+  /**
+   * The tool as `tools/list` shows it from 2025-11-25 on: its schemas in JSON Schema 2020-12. Its input schema's
+   * `x-mcp-header` declarations, read once when the tool is added, are the `Mcp-Param-*` headers the server
+   * checks on 2026-07-28 calls over HTTP (invalid ones are ignored here; `McpTool` refuses them).
+   */
   readonly tool: McpSchema.Tool
   /** The tool as older revisions see it: its schemas in JSON Schema draft-07. Default: `tool`. */
   readonly toolDraft07?: McpSchema.Tool | undefined
@@ -249,6 +254,8 @@ export const make = (options: Options): McpServerService => {
     ...(options.icons === undefined ? {} : { icons: options.icons })
   }
   const tools = new Map<string, ToolEntry>()
+  // SEP-2243: each tool's `Mcp-Param-*` declarations, read from its listing when it registers, not per request.
+  const paramHeaders = new Map<string, ReadonlyArray<ParamHeaders.ParamHeader>>()
   const resources = new Map<string, ResourceEntry>()
   const templates: Array<ResourceTemplateEntry> = []
   const prompts = new Map<string, PromptEntry>()
@@ -579,6 +586,7 @@ export const make = (options: Options): McpServerService => {
 
   const dispatcher: Dispatcher = {
     clientRequestTimeout: Duration.decode(options.clientRequestTimeout ?? DEFAULT_CLIENT_REQUEST_TIMEOUT),
+    paramHeaders: (tool) => paramHeaders.get(tool),
     request: (session, request, reply) => {
       if (session.isModern) return modernRequest(session, request, reply)
       const method = methods.get(request.method)
@@ -602,6 +610,10 @@ export const make = (options: Options): McpServerService => {
     addTool: (entry) =>
       Effect.sync(() => {
         tools.set(entry.tool.name, entry)
+        // `McpTool` refuses invalid declarations when its layer is built; a hand-made entry's are ignored.
+        const declared = Either.getOrElse(ParamHeaders.scan(entry.tool.inputSchema), () => [])
+        if (declared.length > 0) paramHeaders.set(entry.tool.name, declared)
+        else paramHeaders.delete(entry.tool.name)
         changed("tools")
       }),
     addResource: (entry) =>
@@ -624,6 +636,7 @@ export const make = (options: Options): McpServerService => {
       }),
     removeTool: (name) =>
       Effect.sync(() => {
+        paramHeaders.delete(name)
         if (tools.delete(name)) changed("tools")
       }),
     removeResource: (uri) =>

@@ -14,6 +14,10 @@
  * `@effect/rpc` separates a definition from its handlers: `define` gives the definition, `toLayer` (or
  * `implement`) the server's layer, and `McpClient.call` calls it with typed arguments and a decoded result.
  *
+ * Two options reach past what Effect Schema derives: `headers` mirrors top-level arguments in `Mcp-Param-*` HTTP
+ * headers (SEP-2243, for gateways that route on them), and `jsonSchema` lists a hand-written JSON Schema (for
+ * `allOf`, `if`/`then`/`else`, `$anchor`...) while `input` still decodes the arguments.
+ *
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
@@ -23,7 +27,8 @@ import * as Layer from "effect/Layer"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { messageOf, provideHandler } from "./internal/handler.js"
-import { objectSchemas, type ObjectSchemas, SHARED } from "./internal/jsonSchema.js"
+import { type JsonObject, objectSchemas, type ObjectSchemas, SHARED, toDraft07 } from "./internal/jsonSchema.js"
+import * as ParamHeaders from "./internal/paramHeaders.js"
 import { describeParseError } from "./internal/parseError.js"
 import * as JsonRpc from "./JsonRpc.js"
 import type * as McpSchema from "./McpSchema.js"
@@ -69,10 +74,46 @@ export interface Listing {
   readonly _meta?: McpSchema.Meta | undefined
 }
 
+/** A JSON Schema written by hand, as JSON. @since 0.1.0 */
+export type JsonSchema = { readonly [keyword: string]: unknown }
+
+/**
+ * The top-level arguments of encoded input `I` a header may mirror: those whose values are strings, numbers or
+ * booleans (SEP-2243 allows `string`, `integer` and `boolean` arguments only; a number must be an `Int`).
+ *
+ * @since 0.1.0
+ */
+export type HeaderArgument<I> = {
+  readonly [K in keyof I]-?: NonNullable<I[K]> extends string | number | boolean ? K : never
+}[keyof I] & string
+
+/**
+ * Which top-level arguments a `tools/call` mirrors in HTTP headers (SEP-2243, 2026-07-28): argument name to
+ * header name, the header being `Mcp-Param-<name>`. For gateways and load balancers that route on an argument
+ * (a region, a tenant) without reading the body. Clients send these headers; the server refuses a call whose
+ * headers are missing or disagree with its arguments (400, -32020). Never mirror a secret: headers get logged.
+ *
+ * @since 0.1.0
+ */
+export type Headers<I> = { readonly [K in HeaderArgument<I>]?: string }
+
 /** What `define` takes for a tool whose results are content. @since 0.1.0 */
 export interface DefineOptions<A, I> extends Listing {
   /** The arguments' schema; its encoded side becomes the tool's `inputSchema`. */
   readonly input: Schema.Schema<A, I, never>
+  /**
+   * Arguments mirrored in `Mcp-Param-*` headers, e.g. `{ region: "Region" }`: listed as `x-mcp-header` on the
+   * argument's property. Checked when the layer is built: each argument must be a property of the listed input
+   * schema, of type string, integer or boolean, and header names must be HTTP tokens, unique ignoring case.
+   */
+  readonly headers?: Headers<I> | undefined
+  /**
+   * JSON Schemas to list instead of those derived from `input` (and `output`), for what Effect Schema cannot
+   * say: `allOf`, `if`/`then`/`else`, `$anchor`, `dependentRequired`... `input` still decodes the arguments,
+   * so the two had better agree: that is yours to keep. Written in JSON Schema 2020-12; sessions of revisions
+   * before 2025-11-25 see a draft-07 rendering (`$defs` as `definitions`, `$anchor` as `$id`...).
+   */
+  readonly jsonSchema?: { readonly input?: JsonSchema | undefined } | undefined
 }
 
 /** What `define` takes for a tool with typed structured output. @since 0.1.0 */
@@ -81,6 +122,11 @@ export interface StructuredDefineOptions<A, I, OA, OI extends StructuredObject> 
   readonly output: Schema.Schema<OA, OI, never>
   /** The text content sent alongside `structuredContent`; the JSON of the encoded value by default. */
   readonly text?: ((output: OA) => string) | undefined
+  /** As for content tools, and `output` for the listed `outputSchema` (`output` still encodes the result). */
+  readonly jsonSchema?: {
+    readonly input?: JsonSchema | undefined
+    readonly output?: JsonSchema | undefined
+  } | undefined
 }
 
 /** A tool's layer: it registers the tool, and needs what its handler needs but `CurrentSession`. @since 0.1.0 */
@@ -135,11 +181,62 @@ const toCallToolResult = (result: Result): McpSchema.CallToolResult => {
 const argumentsAreToolErrors = (protocolVersion: string) => protocolVersion >= "2025-11-25"
 
 // A schema JSON Schema cannot express as an object is a bug in the tool's declaration: the layer dies with why.
-const schemasOf = <A, I>(name: string, which: "input" | "output", schema: Schema.Schema<A, I, never>) =>
-  Either.match(objectSchemas(schema), {
+const schemasOf = <A, I>(
+  name: string,
+  which: "input" | "output",
+  schema: Schema.Schema<A, I, never>,
+  handWritten: JsonSchema | undefined
+) =>
+  Either.match(handWritten === undefined ? objectSchemas(schema) : listedAsWritten(handWritten), {
     onLeft: (reason) => Effect.dieMessage(`Tool ${name}: its ${which} schema cannot be listed: ${reason}`),
     onRight: Effect.succeed
   })
+
+// A hand-written schema is listed as written (2020-12) and in draft-07; a tool's schemas describe objects.
+const listedAsWritten = (schema: JsonSchema): Either.Either<ObjectSchemas, string> =>
+  schema.type === "object"
+    ? Either.right({ "2020-12": schema, "draft-07": toDraft07(schema) })
+    : Either.left(`a tool's JSON Schema must have type "object", got ${JSON.stringify(schema.type)}`)
+
+const isObject = (value: unknown): value is JsonObject =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+/** One dialect's input schema with the `headers` option written into its properties as `x-mcp-header`. */
+const withHeaderKeywords = (
+  schema: JsonObject,
+  headers: ReadonlyArray<readonly [string, string]>
+): Either.Either<JsonObject, string> => {
+  if (headers.length === 0) return Either.right(schema)
+  const properties: Record<string, unknown> = isObject(schema.properties) ? { ...schema.properties } : {}
+  for (const [argument, header] of headers) {
+    const property = properties[argument]
+    if (!isObject(property)) return Either.left(`headers: ${argument} is not a property of the input schema`)
+    properties[argument] = { ...property, [ParamHeaders.KEYWORD]: header }
+  }
+  return Either.right({ ...schema, properties })
+}
+
+/**
+ * The listed input schemas with their header declarations, checked by the spec's rules in both dialects (those
+ * of the `headers` option, and any `x-mcp-header` a hand-written schema carries).
+ */
+const withHeaders = (
+  name: string,
+  schemas: ObjectSchemas,
+  option: { readonly [argument: string]: string | undefined } | undefined
+): Effect.Effect<ObjectSchemas> => {
+  const headers = Object.entries(option ?? {}).flatMap(([argument, header]) =>
+    header === undefined ? [] : [[argument, header] as const]
+  )
+  const checked = (schema: JsonObject) =>
+    Either.flatMap(withHeaderKeywords(schema, headers), (listed) => Either.map(ParamHeaders.scan(listed), () => listed))
+  const both = Either.flatMap(checked(schemas["2020-12"]), (latest) =>
+    Either.map(checked(schemas["draft-07"]), (draft07): ObjectSchemas => ({ "2020-12": latest, "draft-07": draft07 })))
+  return Either.match(both, {
+    onLeft: (reason) => Effect.dieMessage(`Tool ${name}: its headers cannot be declared: ${reason}`),
+    onRight: Effect.succeed
+  })
+}
 
 const definitionFields = <A, I>(name: string, options: DefineOptions<A, I>) => ({
   name,
@@ -148,6 +245,8 @@ const definitionFields = <A, I>(name: string, options: DefineOptions<A, I>) => (
   ...(options.annotations === undefined ? {} : { annotations: options.annotations }),
   ...(options.icons === undefined ? {} : { icons: options.icons }),
   ...(options._meta === undefined ? {} : { _meta: options._meta }),
+  ...(options.headers === undefined ? {} : { headers: options.headers }),
+  ...(options.jsonSchema === undefined ? {} : { jsonSchema: options.jsonSchema }),
   input: options.input
 })
 
@@ -167,7 +266,11 @@ const register = <A, I, Out, E, R>(
     const server = yield* McpServer
     yield* Effect.addFinalizer(() => server.removeTool(name))
     const context = yield* Effect.context<Exclude<R, CurrentSession>>()
-    const input = yield* schemasOf(name, "input", options.input)
+    const input = yield* withHeaders(
+      name,
+      yield* schemasOf(name, "input", options.input, options.jsonSchema?.input),
+      options.headers
+    )
     const outputSchemas = yield* output
     const decode = Schema.decodeUnknownEither(options.input)
     const listing = (dialect: keyof ObjectSchemas): McpSchema.Tool => ({
@@ -239,7 +342,8 @@ const defineStructured = <A, I, OA, OI extends StructuredObject>(
     ...definitionFields(name, options),
     output: options.output,
     ...(format === undefined ? {} : { text: format }),
-    toLayer: (handler) => register(name, options, schemasOf(name, "output", options.output), toResult, handler)
+    toLayer: (handler) =>
+      register(name, options, schemasOf(name, "output", options.output, options.jsonSchema?.output), toResult, handler)
   }
 }
 

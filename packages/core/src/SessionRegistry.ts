@@ -38,6 +38,7 @@ import * as Ref from "effect/Ref"
 import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
+import type { ParamHeader } from "./internal/paramHeaders.js"
 import { SessionState, Subscriptions } from "./internal/session.js"
 import type { Principal } from "./McpAuth.js"
 import type * as McpSchema from "./McpSchema.js"
@@ -60,13 +61,32 @@ export class SessionLimitExceeded extends Data.TaggedError("SessionLimitExceeded
  */
 export class ShuttingDown extends Data.TaggedError("ShuttingDown")<{}> {}
 
+/**
+ * Too many 2026-07-28 listen streams are open: the transport answers the `subscriptions/listen` request with a
+ * JSON-RPC error. Listen streams have their own cap, so that idle subscribers cannot starve request sessions
+ * (or the reverse).
+ *
+ * @since 0.1.0
+ */
+export class ListenerLimitExceeded extends Data.TaggedError("ListenerLimitExceeded")<{
+  readonly limit: number
+}> {}
+
 /** Why a session could not be opened. @since 0.1.0 */
-export type OpenError = SessionLimitExceeded | ShuttingDown
+export type OpenError = SessionLimitExceeded | ListenerLimitExceeded | ShuttingDown
 
 /** @since 0.1.0 */
 export interface Options {
-  /** Sessions allowed at once; the next one is refused with `SessionLimitExceeded`. Default 10,000. */
+  /**
+   * Sessions allowed at once, listen streams aside; the next one is refused with `SessionLimitExceeded`.
+   * Default 10,000.
+   */
   readonly maxSessions?: number | undefined
+  /**
+   * 2026-07-28 listen streams (`subscriptions/listen`) allowed at once, each a connection held open; the next one
+   * is refused with `ListenerLimitExceeded`. They do not count toward `maxSessions`. Default 1,000.
+   */
+  readonly maxListeners?: number | undefined
   /**
    * How long a session may sit with no request in flight and no open stream before it is closed.
    * Default 30 minutes; `Duration.infinity` (or `Infinity`) turns expiry off.
@@ -109,6 +129,8 @@ export interface OpenOptions {
   readonly modern?: ModernRequest | undefined
   /** Resource URIs the session is subscribed to from the start (a 2026-07-28 listen stream's). */
   readonly subscriptions?: ReadonlyArray<string> | undefined
+  /** A 2026-07-28 listen stream's session: counted against `maxListeners` instead of `maxSessions`. */
+  readonly listener?: boolean | undefined
 }
 
 /** What a 2026-07-28 request's `_meta` says about its client. @since 0.1.0 */
@@ -154,6 +176,18 @@ export interface SessionRegistryService {
   readonly drainTimeout: Duration.Duration
   /** The session cap. */
   readonly maxSessions: number
+  /** The cap on listen streams. */
+  readonly maxListeners: number
+  /**
+   * The `Mcp-Param-*` headers a call of the tool mirrors (SEP-2243), for the HTTP front's checks.
+   * @internal
+   */
+  readonly paramHeaders: (tool: string) => ReadonlyArray<ParamHeader> | undefined
+  /**
+   * The server's capabilities now, for what a listen stream can honour.
+   * @internal
+   */
+  readonly capabilities: () => McpSchema.ServerCapabilities
 }
 
 /**
@@ -184,6 +218,9 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const runSync = Runtime.runSync(runtime)
   const clock = yield* Effect.clock
   const maxSessions = options.maxSessions ?? 10_000
+  const maxListeners = options.maxListeners ?? 1_000
+  // How many of the live sessions are listen streams; changed only where the map is.
+  let listeners = 0
   const maxInFlight = options.maxInFlight ?? 256
   const maxPending = options.maxPendingClientRequests ?? 64
   const idleTimeout = Duration.decode(options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT)
@@ -243,20 +280,28 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       if (opts.principal !== undefined) session.bind(opts.principal)
       if (opts.subscriptions !== undefined) for (const uri of opts.subscriptions) session.subscribe(uri)
       yield* Scope.addFinalizer(scope, session.interruptAll)
-      const admitted = yield* Ref.modify(sessionsRef, (map) =>
-        HashMap.size(map) >= maxSessions
-          ? [false, map] as const
-          : [true, HashMap.set(map, id, session)] as const)
+      const listener = opts.listener === true
+      const admitted = yield* Ref.modify(sessionsRef, (map) => {
+        const full = listener ? listeners >= maxListeners : HashMap.size(map) - listeners >= maxSessions
+        if (full) return [false, map] as const
+        if (listener) listeners++
+        return [true, HashMap.set(map, id, session)] as const
+      })
       if (!admitted) {
         yield* Scope.close(lifetime, Exit.void)
-        return yield* new SessionLimitExceeded({ limit: maxSessions })
+        return yield* listener
+          ? new ListenerLimitExceeded({ limit: maxListeners })
+          : new SessionLimitExceeded({ limit: maxSessions })
       }
       yield* Scope.addFinalizer(
         lifetime,
         Effect.suspend(() => {
           session.markClosed()
           Deferred.unsafeDone(closed, Exit.void)
-          return Ref.update(sessionsRef, HashMap.remove(id))
+          return Ref.update(sessionsRef, (map) => {
+            if (listener && HashMap.has(map, id)) listeners--
+            return HashMap.remove(map, id)
+          })
         }).pipe(
           Effect.zipRight(Effect.logDebug("session closed")),
           Effect.annotateLogs({ sessionId: id, transport: opts.transport })
@@ -330,7 +375,10 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     drain,
     isDraining: () => draining,
     drainTimeout,
-    maxSessions
+    maxSessions,
+    maxListeners,
+    paramHeaders: server.dispatcher.paramHeaders,
+    capabilities: server.capabilities
   })
 })
 

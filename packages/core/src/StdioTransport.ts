@@ -159,17 +159,24 @@ export const serve = <E>(
     }
     /** A listen subscription on stdio: its session lives until `notifications/cancelled` names it, or the input ends. */
     const listen = (request: JsonRpc.Request, envelope: Modern.Envelope) => {
-      const filter = Listen.filterOf(request.params)
+      const filter = Listen.filterOf(request.params, registry.capabilities())
       if (filter instanceof JsonRpc.JsonRpcError) return refuse(filter, request.id)
       runFork(Effect.gen(function*() {
         const opened = yield* Effect.either(registry.openDetached({
           transport: TRANSPORT,
           protocolVersion: envelope.version,
           modern: envelope,
-          subscriptions: filter.resourceSubscriptions
+          subscriptions: filter.resourceSubscriptions,
+          listener: true
         }))
         if (Either.isLeft(opened)) {
-          return refuse(JsonRpc.internalError("The server is shutting down or at its session limit"), request.id)
+          const error = opened.left
+          return refuse(
+            error._tag === "ListenerLimitExceeded"
+              ? Listen.tooMany(error.limit)
+              : JsonRpc.internalError("The server is shutting down"),
+            request.id
+          )
         }
         const subscription = opened.right
         writer(Listen.acknowledged(request.id, filter))

@@ -567,7 +567,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     Effect.gen(function*() {
       // Notifications have no defined use over HTTP at 2026-07-28 (cancelling is closing the stream).
       if (!JsonRpc.isRequest(message)) return Front.accepted(exchange)
-      const envelope = Modern.check(message, (name) => header(exchange.headers, name))
+      const envelope = Modern.check(message, (name) => header(exchange.headers, name), registry.paramHeaders)
       if ("_tag" in envelope) return Front.refuse(exchange, envelope)
       if (grant !== undefined && !grant.admit(exchange, [message])) return
       if (message.method === "subscriptions/listen") return yield* listen(exchange, message, envelope, accept, grant)
@@ -600,16 +600,22 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       if ((accept & Front.ACCEPT_SSE) === 0) {
         return Front.refuse(exchange, new Refusal.NotAcceptable({ needs: "text/event-stream" }))
       }
-      const filter = Listen.filterOf(request.params)
+      const filter = Listen.filterOf(request.params, registry.capabilities())
       if (filter instanceof JsonRpc.JsonRpcError) return Front.respondJson(exchange, JsonRpc.failure(request.id, filter))
       const opened = yield* Effect.either(registry.openDetached({
         transport: TRANSPORT,
         protocolVersion: envelope.version,
         principal: grant?.principal,
         modern: envelope,
-        subscriptions: filter.resourceSubscriptions
+        subscriptions: filter.resourceSubscriptions,
+        listener: true
       }))
-      if (Either.isLeft(opened)) return Front.refuse(exchange, Front.unavailable(opened.left))
+      if (Either.isLeft(opened)) {
+        const error = opened.left
+        return error._tag === "ListenerLimitExceeded"
+          ? Front.respondJson(exchange, JsonRpc.failure(request.id, Listen.tooMany(error.limit)))
+          : Front.refuse(exchange, Front.unavailable(error))
+      }
       const session = opened.right
       const stream = streams.open(exchange)
       if (!stream.isOpen) return yield* session.close

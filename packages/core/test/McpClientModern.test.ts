@@ -6,13 +6,17 @@
  */
 import * as McpClient from "@effect-mcp/core/McpClient"
 import * as McpClientHandlers from "@effect-mcp/core/McpClientHandlers"
+import * as McpServer from "@effect-mcp/core/McpServer"
+import * as McpTool from "@effect-mcp/core/McpTool"
 import type * as McpSchema from "@effect-mcp/core/McpSchema"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { spawn } from "node:child_process"
@@ -203,10 +207,12 @@ const rawServer = (
       readonly url: string
       readonly methods: Array<string>
       readonly bodies: Array<string>
+      readonly headers: Array<Http.IncomingHttpHeaders>
       readonly server: Http.Server
     }>((resume) => {
       const methods: Array<string> = []
       const bodies: Array<string> = []
+      const headers: Array<Http.IncomingHttpHeaders> = []
       const server = Http.createServer((req, res) => {
         let body = ""
         req.setEncoding("utf8").on("data", (chunk: string) => {
@@ -227,6 +233,7 @@ const rawServer = (
           }
           methods.push(method)
           bodies.push(body)
+          headers.push(req.headers)
           const { body: text, status, type } = answer(method, id, params)
           res.writeHead(status, { "content-type": type }).end(text)
         })
@@ -234,7 +241,7 @@ const rawServer = (
       server.listen(0, "127.0.0.1", () => {
         const address = server.address()
         const port = typeof address === "object" && address !== null ? address.port : 0
-        resume(Effect.succeed({ url: `http://127.0.0.1:${port}/mcp`, methods, bodies, server }))
+        resume(Effect.succeed({ url: `http://127.0.0.1:${port}/mcp`, methods, bodies, headers, server }))
       })
     }),
     ({ server }) =>
@@ -361,5 +368,147 @@ describe("McpClient, 2026-07-28 over stdio (the official 2.x serveStdio)", () =>
       ).pipe(Effect.map(Context.get(McpClient.McpClient)))
       expect(yield* mcp.era).toBe("legacy")
       expect(textOf(yield* mcp.callTool("add", { a: 1, b: 2 }))).toBe("3")
+    }).pipe(Effect.scoped))
+})
+
+// SEP-2243: the client mirrors the arguments a tool's listing marks with x-mcp-header in Mcp-Param-* headers.
+describe("McpClient, 2026-07-28: Mcp-Param-* headers", () => {
+  const routeTool = {
+    name: "route",
+    inputSchema: {
+      type: "object",
+      properties: {
+        region: { type: "string", "x-mcp-header": "Region" },
+        priority: { type: "integer", "x-mcp-header": "Priority" },
+        fast: { type: "boolean", "x-mcp-header": "Fast" },
+        verbose: { type: "boolean", "x-mcp-header": "Verbose" },
+        note: { type: "string" }
+      }
+    }
+  }
+  const invalidTool = {
+    name: "invalid",
+    inputSchema: { type: "object", properties: { score: { type: "number", "x-mcp-header": "Score" } } }
+  }
+
+  it.live("sends them once the tool is listed: plain values as they are, others in the base64 sentinel", () =>
+    Effect.gen(function*() {
+      const raw = yield* rawServer((method, id) =>
+        method === "server/discover"
+          ? json(id, discovered)
+          : method === "tools/list"
+          ? json(id, { resultType: "complete", tools: [routeTool, invalidTool] })
+          : json(id, { resultType: "complete", content: [] })
+      )
+      // A configured header in the Mcp-Param-* namespace is never sent: only arguments fill it.
+      const mcp = yield* client({ url: raw.url, protocol: "modern", headers: { "Mcp-Param-Region": "forged" } })
+      const callHeaders = () => raw.headers[raw.methods.lastIndexOf("tools/call")]!
+      const params = (headers: Http.IncomingHttpHeaders) =>
+        Object.fromEntries(Object.entries(headers).filter(([name]) => name.startsWith("mcp-param-")))
+      // Not listed yet: nothing to go by.
+      yield* mcp.callTool("route", { region: "eu" })
+      expect(params(callHeaders())).toStrictEqual({})
+      // The tool whose declaration breaks the rules (a number) is dropped from the listing, as the spec asks.
+      expect((yield* mcp.listAllTools).map((tool) => tool.name)).toStrictEqual(["route"])
+      yield* mcp.callTool("route", { region: "eu-west", priority: 3, fast: false, verbose: null, note: "n" })
+      expect(params(callHeaders())).toStrictEqual({
+        "mcp-param-region": "eu-west",
+        "mcp-param-priority": "3",
+        "mcp-param-fast": "false"
+      })
+      for (const region of ["Zürich", " padded ", "tab\tbed", "line\r\nbreak", "=?base64?SGk=?="]) {
+        yield* mcp.callTool("route", { region })
+        expect(params(callHeaders()), region).toStrictEqual({
+          "mcp-param-region": `=?base64?${Buffer.from(region, "utf8").toString("base64")}?=`
+        })
+      }
+      // Called anyway (by name), a tool whose declarations break the spec's rules gets no headers.
+      yield* mcp.callTool("invalid", { score: 1.5 })
+      expect(params(callHeaders())).toStrictEqual({})
+    }).pipe(Effect.scoped))
+
+  it.live("a call refused with -32020 is retried once, after listing the tools; refused again, it fails", () =>
+    Effect.gen(function*() {
+      const raw = yield* rawServer((method, id) =>
+        method === "server/discover"
+          ? json(id, discovered)
+          : method === "tools/list"
+          ? json(id, { resultType: "complete", tools: [routeTool] })
+          : { status: 400, type: "application/json", body: rpcError(-32020) }
+      )
+      const mcp = yield* client({ url: raw.url, protocol: "modern" })
+      const refused = yield* Effect.flip(mcp.callTool("route", { region: "eu" }))
+      expect(refused).toMatchObject({ status: 400, code: -32020 })
+      expect(raw.methods).toStrictEqual(["server/discover", "tools/call", "tools/list", "tools/call"])
+    }).pipe(Effect.scoped))
+
+  it.live("against an effect-mcp server that checks them: calls go through, non-ASCII included", () =>
+    Effect.gen(function*() {
+      const Route = McpTool.make("route", {
+        input: Schema.Struct({ region: Schema.String, priority: Schema.optional(Schema.Int) }),
+        headers: { region: "Region", priority: "Priority" },
+        handler: ({ priority, region }) => Effect.succeed(`${region}:${priority ?? "-"}`)
+      })
+      const served = yield* Layer.build(
+        NodeMcpServer.layer({ port: 0 }).pipe(
+          Layer.provide(Route.pipe(Layer.provideMerge(McpServer.layer({ name: "route", version: "1" }))))
+        )
+      )
+      const url = `http://127.0.0.1:${Context.get(served, NodeMcpServer.NodeMcpServer).address.port}/mcp`
+      const mcp = yield* client({ url, protocol: "modern" })
+      // Before any listing the client cannot know the headers: the server refuses (-32020), the client lists the
+      // tools and retries once, and the call goes through.
+      expect(textOf(yield* mcp.callTool("route", { region: "eu" }))).toBe("eu:-")
+      expect(textOf(yield* mcp.callTool("route", { region: "Zürich ", priority: 7 }))).toBe("Zürich :7")
+    }).pipe(Effect.scoped))
+})
+
+// A client remembers what each endpoint speaks: a session-era server is probed with server/discover once.
+describe("McpClient auto mode: the era is remembered per client", () => {
+  const initializeResult = {
+    protocolVersion: "2025-11-25",
+    capabilities: {},
+    serverInfo: { name: "legacy-raw", version: "1" }
+  }
+  const legacyOrModern = (modern: () => boolean) => (method: string, id: unknown) => {
+    if (method === "server/discover") {
+      return modern()
+        ? json(id, { ...discovered, _meta: { "io.modelcontextprotocol/serverInfo": { name: "modern-raw", version: "2" } } })
+        : { status: 200, type: "application/json", body: JSON.stringify({ jsonrpc: "2.0", id, error: { code: -32601, message: "nope" } }) }
+    }
+    if (method === "initialize") {
+      return modern()
+        ? { status: 400, type: "application/json", body: rpcError(-32022, { supported: ["2026-07-28"], requested: "2025-11-25" }) }
+        : json(id, initializeResult)
+    }
+    if (method === "notifications/initialized") return { status: 202, type: "application/json", body: "" }
+    return json(id, { resultType: "complete", tools: [] })
+  }
+
+  it.live("a second connect of the same layer goes straight to initialize; a server that changed is probed again", () =>
+    Effect.gen(function*() {
+      let modern = false
+      const raw = yield* rawServer(legacyOrModern(() => modern))
+      // Streamable HTTP only: the auto transport's fallback to HTTP+SSE is another matter.
+      const layer = McpClient.layerStreamableHttp({ url: raw.url }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+      const connect = Effect.flatMap(Layer.build(layer), (context) => Context.get(context, McpClient.McpClient).era).pipe(
+        Effect.scoped
+      )
+      expect(yield* connect).toBe("legacy")
+      expect(raw.methods).toStrictEqual(["server/discover", "initialize", "notifications/initialized"])
+      raw.methods.length = 0
+      expect(yield* connect).toBe("legacy")
+      expect(raw.methods).toStrictEqual(["initialize", "notifications/initialized"])
+      // The server moved to 2026-07-28: the remembered initialize fails, the client probes and speaks modern.
+      raw.methods.length = 0
+      modern = true
+      expect(yield* connect).toBe("modern")
+      expect(raw.methods).toStrictEqual(["initialize", "server/discover"])
+      // A different layer remembers nothing.
+      raw.methods.length = 0
+      modern = false
+      const fresh = McpClient.layerStreamableHttp({ url: raw.url }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+      yield* Effect.scoped(Layer.build(fresh))
+      expect(raw.methods[0]).toBe("server/discover")
     }).pipe(Effect.scoped))
 })

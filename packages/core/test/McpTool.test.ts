@@ -109,6 +109,13 @@ const toolsAt = (protocolVersion: string) =>
     return new Map(tools.map((tool) => [tool.name, tool]))
   })
 
+/** The `_meta` of a 2026-07-28 request. */
+const modernMeta = {
+  "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+  "io.modelcontextprotocol/clientCapabilities": {},
+  "io.modelcontextprotocol/clientInfo": { name: "test", version: "1.0.0" }
+}
+
 /** The `$schema` a revision's tool schemas carry at their root: 2020-12's is named, draft-07's left out. */
 const dialectOf = (version: string) =>
   version === "2025-11-25" ? { $schema: "https://json-schema.org/draft/2020-12/schema" } : {}
@@ -495,6 +502,252 @@ describe("McpTool", () => {
         const defined = yield* listed(McpTool.define("divide", { title: "Divide", input, output }).toLayer(handler))
         expect(made).toEqual(defined)
         expect(made[0]).toMatchObject({ name: "divide", title: "Divide", outputSchema: { type: "object" } })
+      }))
+  })
+
+  // SEP-2243 (2026-07-28): arguments mirrored in Mcp-Param-* headers, checked by the server over Streamable HTTP.
+  describe("headers", () => {
+    const Route = McpTool.make("route", {
+      description: "Routes by region and priority",
+      input: Schema.Struct({
+        region: Schema.String,
+        priority: Schema.optional(Schema.Int),
+        verbose: Schema.optional(Schema.NullOr(Schema.Boolean)),
+        fast: Schema.optional(Schema.Boolean),
+        note: Schema.optional(Schema.String)
+      }),
+      headers: { region: "Region", priority: "Priority", fast: "Fast" },
+      handler: ({ priority, region }) => Effect.succeed(`${region}:${priority ?? "-"}`)
+    })
+    const RouteServer = Route.pipe(Layer.provideMerge(McpServer.layer({ name: "route", version: "1" })))
+
+    /** A 2026-07-28 `tools/call` of `route` over HTTP, with the standard headers and `extra`. */
+    const call = async (url: string, args: Record<string, unknown>, extra: Record<string, string>) => {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "mcp-protocol-version": "2026-07-28",
+          "mcp-method": "tools/call",
+          "mcp-name": "route",
+          ...extra
+        },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: 7,
+          method: "tools/call",
+          params: { name: "route", arguments: args, _meta: modernMeta }
+        })
+      })
+      const body: unknown = await response.json()
+      return { status: response.status, body }
+    }
+    const b64 = (text: string) => `=?base64?${Buffer.from(text, "utf8").toString("base64")}?=`
+
+    it.scoped("the listing carries x-mcp-header on the declared properties, in both dialects", () =>
+      Effect.gen(function*() {
+        for (const version of ["2025-11-25", "2025-03-26"]) {
+          const schema = (yield* toolsAt(version)).get("route")!.inputSchema
+          expect(schema.properties).toMatchObject({
+            region: { type: "string", "x-mcp-header": "Region" },
+            priority: { type: "integer", "x-mcp-header": "Priority" },
+            fast: { type: "boolean", "x-mcp-header": "Fast" }
+          })
+          expect(valuesOf(schema, "x-mcp-header")).toHaveLength(3)
+        }
+      }).pipe(Effect.provide(RouteServer)))
+
+    it.scopedLive("a call whose headers agree with its arguments is served", () =>
+      Effect.gen(function*() {
+        const url = yield* serveHttp(RouteServer)
+        const served = (args: Record<string, unknown>, headers: Record<string, string>) =>
+          Effect.promise(() => call(url, args, headers)).pipe(Effect.map((result) => {
+            expect(result, JSON.stringify(result)).toMatchObject({ status: 200, body: { id: 7, result: {} } })
+            expect(result.body).not.toHaveProperty("error")
+            return result.body
+          }))
+        // Plain, and with only the arguments sent (absent and null ones need no header).
+        expect(yield* served({ region: "eu-west", verbose: null }, { "mcp-param-region": "eu-west" })).toMatchObject({
+          result: { content: [{ type: "text", text: "eu-west:-" }] }
+        })
+        // Base64: the sentinel is decoded, and a non-ASCII value can only come that way.
+        yield* served({ region: "Zürich " }, { "mcp-param-region": b64("Zürich ") })
+        // A value that is not the sentinel is literal, even when it looks like base64 or half a sentinel.
+        yield* served({ region: "SGVsbG8=" }, { "mcp-param-region": "SGVsbG8=" })
+        yield* served({ region: "=?base64?SGVsbG8=" }, { "mcp-param-region": "=?base64?SGVsbG8=" })
+        // Integers compare as numbers, booleans as true/false; header names ignore case.
+        yield* served({ region: "r", priority: 42, fast: false }, {
+          "MCP-PARAM-REGION": "r",
+          "mcp-param-priority": "42.0",
+          "Mcp-Param-Fast": "false"
+        })
+      }))
+
+    it.scopedLive("a call whose headers are missing, undecodable or disagree is refused: 400, -32020", () =>
+      Effect.gen(function*() {
+        const url = yield* serveHttp(RouteServer)
+        const cases: ReadonlyArray<readonly [string, Record<string, unknown>, Record<string, string>]> = [
+          ["missing", { region: "eu" }, {}],
+          ["mismatched", { region: "eu" }, { "mcp-param-region": "us" }],
+          ["case of the value", { region: "eu" }, { "mcp-param-region": "EU" }],
+          ["bad base64 padding", { region: "Hello" }, { "mcp-param-region": "=?base64?SGVsbG8?=" }],
+          ["bad base64 characters", { region: "Hello" }, { "mcp-param-region": "=?base64?SGVs!!!bG8=?=" }],
+          ["base64 that is not UTF-8", { region: "x" }, { "mcp-param-region": "=?base64?/w==?=" }],
+          ["the literal base64, not decoded", { region: "Hello" }, { "mcp-param-region": "SGVsbG8=" }],
+          ["an integer that differs", { region: "eu", priority: 3 }, { "mcp-param-region": "eu", "mcp-param-priority": "4" }],
+          ["an integer that is no number", { region: "eu", priority: 3 }, { "mcp-param-region": "eu", "mcp-param-priority": "three" }],
+          ["a boolean spelled otherwise", { region: "eu", fast: true }, { "mcp-param-region": "eu", "mcp-param-fast": "True" }],
+          ["a header without its argument", { region: "eu" }, { "mcp-param-region": "eu", "mcp-param-priority": "1" }]
+        ]
+        for (const [label, args, headers] of cases) {
+          const result = yield* Effect.promise(() => call(url, args, headers))
+          expect(result, label).toMatchObject({ status: 400, body: { id: 7, error: { code: -32020 } } })
+        }
+      }))
+
+    it.effect("declarations the spec rules out fail the tool's layer, saying why", () =>
+      Effect.gen(function*() {
+        const built = (tool: Layer.Layer<never, never, McpServer.McpServer>) =>
+          Effect.exit(Layer.build(tool.pipe(Layer.provideMerge(McpServer.layer({ name: "bad", version: "1" })))).pipe(
+            Effect.scoped
+          )).pipe(Effect.map((exit) => Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "built"))
+        const input = Schema.Struct({ score: Schema.Number, tags: Schema.Array(Schema.String), a: Schema.String, b: Schema.String })
+        const handler = () => Effect.succeed("ok")
+        expect(yield* built(McpTool.make("n", { input, headers: { score: "Score" }, handler }))).toMatch(
+          /Tool n: its headers cannot be declared: .*only string, integer and boolean/
+        )
+        expect(yield* built(McpTool.make("d", { input, headers: { a: "Same", b: "same" }, handler }))).toMatch(
+          /Tool d: its headers cannot be declared: .*declared twice/
+        )
+        expect(yield* built(McpTool.make("t", { input, headers: { a: "Not a token" }, handler }))).toMatch(
+          /Tool t: its headers cannot be declared: .*HTTP token/
+        )
+        // A hand-written schema must list the argument it mirrors.
+        const listed = { type: "object", properties: { a: { type: "string" } } }
+        expect(yield* built(McpTool.make("m", { input, jsonSchema: { input: listed }, headers: { b: "B" }, handler })))
+          .toMatch(/Tool m: its headers cannot be declared: headers: b is not a property/)
+        expect(yield* built(McpTool.make("ok", { input, headers: { a: "A" }, handler }))).toBe("built")
+      }))
+
+    it("only string, number and boolean arguments can be named, by their encoded names", () => {
+      const input = Schema.Struct({
+        region: Schema.String,
+        count: Schema.optional(Schema.NumberFromString),
+        nested: Schema.Struct({ x: Schema.String })
+      })
+      expectTypeOf<McpTool.HeaderArgument<typeof input.Encoded>>().toEqualTypeOf<"region" | "count">()
+    })
+  })
+
+  describe("jsonSchema", () => {
+    const listed = {
+      $schema: "https://json-schema.org/draft/2020-12/schema",
+      type: "object",
+      $defs: { address: { $anchor: "addressDef", type: "object", properties: { city: { type: "string" } } } },
+      properties: {
+        address: { $ref: "#/$defs/address" },
+        pair: { type: "array", prefixItems: [{ type: "string" }, { type: "integer" }], items: false },
+        phone: { type: "string" },
+        email: { type: "string" }
+      },
+      anyOf: [{ required: ["phone"] }, { required: ["email"] }],
+      if: { required: ["phone"] },
+      then: { properties: { phone: { minLength: 3 } } },
+      else: { required: ["email"] },
+      dependentRequired: { phone: ["address"] },
+      additionalProperties: false
+    }
+    const Contact = McpTool.make("contact", {
+      input: Schema.Struct({
+        address: Schema.optional(Schema.Struct({ city: Schema.optional(Schema.String) })),
+        pair: Schema.optional(Schema.Tuple(Schema.String, Schema.Int)),
+        phone: Schema.optional(Schema.String),
+        email: Schema.optional(Schema.String)
+      }),
+      output: Schema.Struct({ ok: Schema.Boolean }),
+      jsonSchema: { input: listed, output: { type: "object", properties: { ok: { const: true } } } },
+      handler: () => Effect.succeed({ ok: true })
+    })
+    const ContactServer = Contact.pipe(Layer.provideMerge(McpServer.layer({ name: "contact", version: "1" })))
+
+    it.scopedLive("at 2026-07-28 and 2025-11-25 the listing is the schema as written", () =>
+      Effect.gen(function*() {
+        expect((yield* toolsAt("2025-11-25")).get("contact")).toMatchObject({
+          inputSchema: listed,
+          outputSchema: { type: "object", properties: { ok: { const: true } } }
+        })
+        const url = yield* serveHttp(ContactServer)
+        const response = yield* Effect.promise(() =>
+          fetch(url, {
+            method: "POST",
+            headers: {
+              "content-type": "application/json",
+              accept: "application/json, text/event-stream",
+              "mcp-protocol-version": "2026-07-28",
+              "mcp-method": "tools/list"
+            },
+            body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: modernMeta } })
+          }).then((r) => r.json())
+        )
+        expect(response.result.tools[0].inputSchema).toStrictEqual(listed)
+      }).pipe(Effect.provide(ContactServer)))
+
+    it.scoped("before 2025-11-25 it is listed in draft-07, valid there, and accepting what it accepted", () =>
+      Effect.gen(function*() {
+        const schema = (yield* toolsAt("2025-03-26")).get("contact")!.inputSchema
+        expect(schema).toStrictEqual({
+          type: "object",
+          definitions: { address: { $id: "#addressDef", type: "object", properties: { city: { type: "string" } } } },
+          properties: {
+            address: { $ref: "#/definitions/address" },
+            pair: { type: "array", items: [{ type: "string" }, { type: "integer" }], additionalItems: false },
+            phone: { type: "string" },
+            email: { type: "string" }
+          },
+          anyOf: [{ required: ["phone"] }, { required: ["email"] }],
+          if: { required: ["phone"] },
+          then: { properties: { phone: { minLength: 3 } } },
+          else: { required: ["email"] },
+          dependencies: { phone: ["address"] },
+          additionalProperties: false
+        })
+        const draft07 = new Ajv({ strict: false }).compile(schema)
+        const latest = new Ajv2020({ strict: false }).compile(listed)
+        const samples = [
+          { phone: "12345", address: { city: "Oslo" } },
+          { email: "a@b.c", pair: ["x", 1] },
+          { phone: "12" , address: {} },
+          { phone: "12345" },
+          {},
+          { email: "a@b.c", pair: ["x", "y"] },
+          { email: "a@b.c", extra: 1 }
+        ]
+        for (const sample of samples) expect(draft07(sample), JSON.stringify(sample)).toBe(latest(sample))
+        expect(samples.map((sample) => latest(sample))).toStrictEqual([true, true, false, false, false, false, false])
+      }).pipe(Effect.provide(ContactServer)))
+
+    it.scoped("the Effect schema still decodes the arguments", () =>
+      Effect.gen(function*() {
+        const client = yield* McpTest.makeClient()
+        expect((yield* client.callTool("contact", { phone: "12345" })).structuredContent).toEqual({ ok: true })
+        const refused = yield* client.callTool("contact", { phone: 12345 })
+        expect(refused.isError).toBe(true)
+      }).pipe(Effect.provide(ContactServer)))
+
+    it.effect("a hand-written schema that does not describe an object fails the tool's layer", () =>
+      Effect.gen(function*() {
+        const NotAnObject = McpTool.make("array_listed", {
+          input: Schema.Struct({}),
+          jsonSchema: { input: { type: "array" } },
+          handler: () => Effect.succeed("x")
+        })
+        const exit = yield* Effect.exit(Layer.build(
+          NotAnObject.pipe(Layer.provideMerge(McpServer.layer({ name: "bad", version: "1" })))
+        ).pipe(Effect.scoped))
+        expect(Exit.isFailure(exit) && Cause.pretty(exit.cause)).toMatch(
+          /Tool array_listed: its input schema cannot be listed: a tool's JSON Schema must have type "object"/
+        )
       }))
   })
 })

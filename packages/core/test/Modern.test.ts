@@ -14,6 +14,7 @@ import * as Scope from "effect/Scope"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import * as McpPrompt from "../src/McpPrompt.js"
 import * as McpServer from "../src/McpServer.js"
 import { CurrentSession } from "../src/McpSession.js"
 import * as McpTool from "../src/McpTool.js"
@@ -373,6 +374,90 @@ describe("2026-07-28", () => {
         // Closing a listen stream ends its session (the filter itself is checked by the conformance run).
         await promptsReader.cancel()
         await toolsReader.cancel()
+      })
+    }))
+
+  it.scopedLive("a listen stream acknowledges only the kinds the server's capabilities can produce", () =>
+    Effect.gen(function*() {
+      // Tools and prompts, no resources: resource list changes and updates can never come.
+      const ToolsAndPrompts = Layer.mergeAll(
+        McpTool.make("t", { input: Schema.Struct({}), handler: () => Effect.succeed("t") }),
+        McpPrompt.make("p", { args: Schema.Struct({}), handler: () => Effect.succeed("p") })
+      ).pipe(Layer.provideMerge(McpServer.layer({ name: "caps", version: "1" })))
+      const url = yield* serveHttp(ToolsAndPrompts)
+      const first = yield* Effect.promise(async () => {
+        const response = await fetch(url, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            accept: "text/event-stream",
+            "mcp-protocol-version": V,
+            "mcp-method": "subscriptions/listen"
+          },
+          body: JSON.stringify({
+            jsonrpc: "2.0",
+            id: 3,
+            method: "subscriptions/listen",
+            params: {
+              _meta: meta(),
+              notifications: {
+                toolsListChanged: true,
+                promptsListChanged: true,
+                resourcesListChanged: true,
+                resourceSubscriptions: ["test://a"]
+              }
+            }
+          })
+        })
+        const body = response.body!.getReader()
+        const decoder = new TextDecoder()
+        let text = ""
+        while (!text.includes("\n\n")) {
+          const chunk = await body.read()
+          if (chunk.done) break
+          text += decoder.decode(chunk.value, { stream: true })
+        }
+        await body.cancel()
+        return JSON.parse(text.split("\n").find((l) => l.startsWith("data: "))!.slice(6))
+      })
+      expect(first).toMatchObject({ method: "notifications/subscriptions/acknowledged" })
+      expect(first.params.notifications).toStrictEqual({ toolsListChanged: true, promptsListChanged: true })
+    }))
+
+  it.scopedLive("past maxListeners a listen is answered with a JSON-RPC error; requests are still served", () =>
+    Effect.gen(function*() {
+      const context = yield* Layer.build(NodeMcpServer.layer({ port: 0, sessions: { maxSessions: 1, maxListeners: 1 } }).pipe(
+        Layer.provide(server())
+      )).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, Logger.none)))
+      const url = `http://127.0.0.1:${Context.get(context, NodeMcpServer.NodeMcpServer).address.port}/mcp`
+      const listen = (id: number) =>
+        fetch(url, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            accept: "application/json, text/event-stream",
+            "mcp-protocol-version": V,
+            "mcp-method": "subscriptions/listen"
+          },
+          body: JSON.stringify({
+            jsonrpc: "2.0",
+            id,
+            method: "subscriptions/listen",
+            params: { _meta: meta(), notifications: { toolsListChanged: true } }
+          })
+        })
+      yield* Effect.promise(async () => {
+        const open = await listen(1)
+        expect(open.headers.get("content-type")).toContain("text/event-stream")
+        const reader = open.body!.getReader()
+        await reader.read()
+        // The one listen slot is taken: the next listen gets an error naming the limit, with its own id.
+        const refused = await listen(2)
+        expect(refused.status).toBe(200)
+        expect(await refused.json()).toMatchObject({ id: 2, error: { code: -32603, data: { limit: 1 } } })
+        // The listener does not hold the one session slot: a request is served.
+        expect(await modern(url, "tools/list", { _meta: meta() })).toMatchObject({ status: 200, body: { result: {} } })
+        await reader.cancel()
       })
     }))
 

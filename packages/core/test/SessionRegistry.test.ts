@@ -171,6 +171,29 @@ describe("SessionRegistry", () => {
       expect(yield* registry.size).toBe(2)
     }).pipe(Effect.provide(quiet)))
 
+  it.scoped("listen streams have their own cap: they leave maxSessions alone, and a closed one frees its slot", () =>
+    Effect.gen(function*() {
+      const registry = yield* SessionRegistry.make({ maxSessions: 1, maxListeners: 2 })
+      const listener = { ...memory, listener: true } as const
+      expect(registry.maxListeners).toBe(2)
+      const first = yield* registry.openDetached(listener)
+      yield* registry.openDetached(listener)
+      // Two listeners open, and the one request session still fits.
+      const request = yield* registry.open(memory)
+      expect(yield* registry.size).toBe(3)
+      expect(yield* Effect.flip(registry.openDetached(listener))).toEqual(
+        new SessionRegistry.ListenerLimitExceeded({ limit: 2 })
+      )
+      expect(yield* Effect.flip(registry.open(memory))).toEqual(new SessionRegistry.SessionLimitExceeded({ limit: 1 }))
+      yield* first.close
+      const third = yield* registry.openDetached(listener)
+      expect(third.isOpen).toBe(true)
+      // The request session's slot is its own: closing it lets another request session in, not a third listener.
+      yield* request.close
+      yield* registry.open(memory)
+      expect(yield* Effect.flip(registry.openDetached(listener))).toBeInstanceOf(SessionRegistry.ListenerLimitExceeded)
+    }).pipe(Effect.provide(quiet)))
+
   it.scoped("idle expiry: closes a session idle for the timeout, not before", () =>
     Effect.gen(function*() {
       // The sweeper runs every timeout / 4 = 15 s, so expiry lands within [60 s, 75 s] of the last activity.

@@ -229,18 +229,55 @@ const ElicitationEnums = McpTool.make("test_elicitation_sep1330_enums", {
     })
 })
 
-// SEP-1613: the suite looks for `$schema` (2020-12), `$defs` and `additionalProperties: false` in the listing.
-// Structs are closed, 2025-11-25 listings carry `$schema`, and `McpTool.shared` keeps `address` in `$defs`
-// (other definitions that are not recursive are inlined).
-const Address = McpTool.shared("address")(Schema.Struct({
-  street: Schema.optional(Schema.String),
-  city: Schema.optional(Schema.String)
-}))
+// SEP-1613 and SEP-2106: the suite looks for `$schema` (2020-12), `$defs`, `additionalProperties: false`, and at
+// 2026-07-28 for `allOf`/`anyOf`, `if`/`then`/`else` and an `$anchor` in `$defs`, which Effect Schema cannot say:
+// the listing is written by hand, and the Effect schema still decodes the arguments.
+const ContactInput = Schema.Struct({
+  name: Schema.optional(Schema.String),
+  address: Schema.optional(Schema.Struct({ street: Schema.optional(Schema.String), city: Schema.optional(Schema.String) })),
+  contactMethod: Schema.optional(Schema.Literal("phone", "email")),
+  phone: Schema.optional(Schema.String),
+  email: Schema.optional(Schema.String)
+})
 
 const JsonSchema202012 = McpTool.make("json_schema_2020_12_tool", {
-  description: "Has an input schema with $defs and additionalProperties (SEP-1613)",
-  input: Schema.Struct({ name: Schema.optional(Schema.String), address: Schema.optional(Address) }),
+  description: "Has an input schema with composition, conditionals and an $anchor (SEP-1613, SEP-2106)",
+  input: ContactInput,
+  jsonSchema: {
+    input: {
+      $schema: "https://json-schema.org/draft/2020-12/schema",
+      type: "object",
+      $defs: {
+        address: {
+          $anchor: "addressDef",
+          type: "object",
+          properties: { street: { type: "string" }, city: { type: "string" } }
+        }
+      },
+      properties: {
+        name: { type: "string" },
+        address: { $ref: "#/$defs/address" },
+        contactMethod: { type: "string", enum: ["phone", "email"] },
+        phone: { type: "string" },
+        email: { type: "string" }
+      },
+      allOf: [{ anyOf: [{ required: ["phone"] }, { required: ["email"] }] }],
+      if: { properties: { contactMethod: { const: "phone" } }, required: ["contactMethod"] },
+      then: { required: ["phone"] },
+      else: { required: ["email"] },
+      additionalProperties: false
+    }
+  },
   handler: (input) => Effect.succeed(`JSON Schema 2020-12 tool called with: ${JSON.stringify(input)}`)
+})
+
+// SEP-2243: `region` and `priority` are mirrored in `Mcp-Param-Region` and `Mcp-Param-Priority`, which a
+// 2026-07-28 call over HTTP must send, equal to the arguments.
+const ParamHeaders = McpTool.make("test_param_headers", {
+  description: "Routes on its region and priority, mirrored in Mcp-Param-* headers (SEP-2243)",
+  input: Schema.Struct({ region: Schema.String, priority: Schema.Int, verbose: Schema.optional(Schema.Boolean) }),
+  headers: { region: "Region", priority: "Priority", verbose: "Verbose" },
+  handler: ({ priority, region }) => Effect.succeed(`Routed to ${region} at priority ${priority}`)
 })
 
 // --- Resources --------------------------------------------------------------------------------------------------
@@ -355,6 +392,7 @@ export const layer: Layer.Layer<McpServer.McpServer> = Layer.mergeAll(
   ElicitationDefaults,
   ElicitationEnums,
   JsonSchema202012,
+  ParamHeaders,
   StaticText,
   StaticBinary,
   Template,

@@ -20,6 +20,14 @@ import * as Schema from "effect/Schema"
 const url = process.argv.at(-1)
 const scenario = process.env["MCP_CONFORMANCE_SCENARIO"]
 
+/** The calls a scenario asks for in `MCP_CONFORMANCE_CONTEXT` (`toolCalls`), when it asks for any. */
+const ToolCalls = Schema.parseJson(Schema.Struct({
+  toolCalls: Schema.Array(Schema.Struct({
+    name: Schema.String,
+    arguments: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+  }))
+}))
+
 /** What the client needs of an `elicitation/create` form: each field's default, when it has one. */
 const ElicitParams = Schema.Struct({
   message: Schema.String,
@@ -74,7 +82,32 @@ const scenarios: { readonly [name: string]: Effect.Effect<unknown, unknown, McpC
   "sse-retry": Effect.zipRight(
     Effect.flatMap(McpClient.McpClient, (client) => client.listTools()),
     call("test_reconnection", {})
-  )
+  ),
+  // 2026-07-28 (SEP-2243): list, then make the context's calls; the client mirrors the arguments the listing marks
+  // with x-mcp-header in Mcp-Param-* headers.
+  "http-custom-headers": Effect.gen(function*() {
+    const client = yield* McpClient.McpClient
+    yield* client.listAllTools
+    const { toolCalls } = yield* Schema.decodeUnknown(ToolCalls)(process.env["MCP_CONFORMANCE_CONTEXT"] ?? "{}")
+    for (const { arguments: args, name } of toolCalls) yield* call(name, args)
+  }),
+  // SEP-2243: the client drops the tools whose x-mcp-header declarations are invalid; this calls every tool it
+  // keeps, with a string for each string property.
+  "http-invalid-tool-headers": Effect.gen(function*() {
+    const client = yield* McpClient.McpClient
+    for (const tool of yield* client.listAllTools) {
+      const properties = tool.inputSchema.properties
+      const args: Record<string, unknown> = {}
+      if (typeof properties === "object" && properties !== null) {
+        for (const [name, property] of Object.entries(properties)) {
+          if (typeof property === "object" && property !== null && "type" in property && property.type === "string") {
+            args[name] = "value"
+          }
+        }
+      }
+      yield* call(tool.name, args)
+    }
+  })
 }
 
 const main = Effect.gen(function*() {

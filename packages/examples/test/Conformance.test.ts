@@ -25,6 +25,8 @@ const clientProgram = fileURLToPath(new URL("../dist/conformanceClient.js", impo
 
 /** The client scenarios of the 2025-11-25 era (its other ones test OAuth, which effect-mcp's client has not). */
 const CLIENT_SCENARIOS = ["initialize", "tools_call", "elicitation-sep1034-client-defaults", "sse-retry"]
+/** The client scenarios of the 2026-07-28 era run here, so far SEP-2243's Mcp-Param-* headers and declarations. */
+const MODERN_CLIENT_SCENARIOS = ["http-custom-headers", "http-invalid-tool-headers"]
 /** Run with nothing beside it: it measures how long the client waits before it resumes. */
 const TIMED = "sse-retry"
 
@@ -65,7 +67,7 @@ describe("conformance", () => {
   it.live("client scenarios: the suite drives McpClient through the built client program", () =>
     Effect.promise(async () => {
       if (!Fs.existsSync(clientProgram)) throw new Error(`${clientProgram} is missing: build first (tsc -b)`)
-      const runScenario = async (suite: Conformance.Suite, scenario: string) => {
+      const runScenario = async (suite: Conformance.Suite, scenario: string, extra: ReadonlyArray<string> = []) => {
         const run = await Conformance.run(
           suite,
           "client",
@@ -76,7 +78,8 @@ describe("conformance", () => {
             scenario,
             "--timeout",
             "20000",
-            ...suite.clientArgs
+            ...suite.clientArgs,
+            ...extra
           ],
           60_000
         )
@@ -102,12 +105,19 @@ describe("conformance", () => {
           : await Promise.all(Conformance.SUITES.map((suite) => runScenario(suite, scenario)))
         Conformance.SUITES.forEach((suite, i) => results.get(suite)!.push(runs[i]!))
       }
+      const modern = await Promise.all(
+        MODERN_CLIENT_SCENARIOS.map((scenario) =>
+          runScenario(Conformance.MODERN_SUITE, scenario, ["--spec-version", "2026-07-28"])
+        )
+      )
+      results.set(Conformance.MODERN_SUITE, modern)
       console.log(Conformance.notYetImplemented("client"))
       const unexpected: Array<string> = []
       for (const [suite, scenarios] of results) {
         const judged = Conformance.judge("client", scenarios)
-        console.log(Conformance.report(`conformance ${suite.version}, client scenarios`, judged.verdicts))
-        unexpected.push(...judged.unexpected.map((problem) => `${suite.version}: ${problem}`))
+        const label = `${suite.version}${suite === Conformance.MODERN_SUITE ? " (2026-07-28)" : ""}`
+        console.log(Conformance.report(`conformance ${label}, client scenarios`, judged.verdicts))
+        unexpected.push(...judged.unexpected.map((problem) => `${label}: ${problem}`))
       }
       expect(unexpected).toEqual([])
     }), 300_000)

@@ -64,6 +64,7 @@ export const make = (options: StreamableHttpOptions) =>
 
     const connection: Connection = {
       send,
+      ...(streamable.endpoint === undefined ? {} : { endpoint: streamable.endpoint }),
       initialized: (version) => Effect.suspend(() => active.initialized?.(version) ?? Effect.void),
       reset: Effect.suspend(() => active.reset ?? Effect.succeed(false)),
       sessionId: Effect.suspend(() => active.sessionId ?? Effect.succeedNone),

@@ -1,6 +1,8 @@
+import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import type * as JsonRpc from "../JsonRpc.js"
 import type { McpClientError } from "../McpClientError.js"
+import * as ParamHeaders from "./paramHeaders.js"
 
 /** The sessionless revisions this client speaks, newest first. @internal */
 export const MODERN_PROTOCOL_VERSIONS: ReadonlyArray<string> = ["2026-07-28"]
@@ -49,17 +51,12 @@ export const claimedVersion = (message: JsonRpc.Message): string | undefined => 
   return typeof version === "string" ? version : undefined
 }
 
-const PLAIN = /^[\x20-\x7e]*$/
-
 /**
  * A header value as the spec wants it: as is when it is plain visible ASCII without surrounding whitespace, else
  * (or when it looks like the sentinel itself) `=?base64?…?=` of its UTF-8 bytes.
  * @internal
  */
-export const headerValue = (value: string): string =>
-  PLAIN.test(value) && value.trim() === value && !(value.startsWith("=?base64?") && value.endsWith("?="))
-    ? value
-    : `=?base64?${Buffer.from(value, "utf8").toString("base64")}?=`
+export const headerValue = ParamHeaders.encodeValue
 
 /**
  * The HTTP headers that mirror a sessionless request: `MCP-Protocol-Version`, `Mcp-Method`, and `Mcp-Name` for
@@ -121,4 +118,62 @@ export const subscriptionIdOf = (notification: JsonRpc.Notification): unknown =>
   const params = isRecord(notification.params) ? notification.params : {}
   const meta = isRecord(params._meta) ? params._meta : {}
   return meta[SUBSCRIPTION_ID_KEY]
+}
+
+/**
+ * The `Mcp-Param-*` declarations (SEP-2243) of the tools a connection has seen listed: learnt from the answers to
+ * its own `tools/list` requests (every page, either era), so that a later sessionless `tools/call` of such a tool
+ * mirrors its arguments in headers. A tool whose declarations break the spec's rules gets no headers (the server
+ * will refuse its calls, which is what the spec wants of a client that drops it). Unknown tools get none either:
+ * call `tools/list` first.
+ * @internal
+ */
+export class ToolHeaders {
+  private readonly byTool = new Map<string, ReadonlyArray<ParamHeaders.ParamHeader>>()
+  private readonly listings = new Set<JsonRpc.RequestId>()
+
+  /** Notes a `tools/list` request going out, to read its answer. */
+  sent(message: JsonRpc.Message): void {
+    if ("method" in message && "id" in message && message.method === "tools/list") this.listings.add(message.id)
+  }
+
+  /** Reads the answer to a `tools/list` request this connection sent. */
+  received(message: JsonRpc.Message): void {
+    if (!("id" in message) || "method" in message || message.id === null || !this.listings.has(message.id)) return
+    this.listings.delete(message.id)
+    if (!("result" in message) || !isRecord(message.result) || !Array.isArray(message.result.tools)) return
+    for (const tool of message.result.tools) {
+      if (!isRecord(tool) || typeof tool.name !== "string") continue
+      const declared = isRecord(tool.inputSchema) ? ParamHeaders.scan(tool.inputSchema) : Either.right([])
+      if (Either.isRight(declared) && declared.right.length > 0) this.byTool.set(tool.name, declared.right)
+      else this.byTool.delete(tool.name)
+    }
+  }
+
+  /** The `Mcp-Param-*` headers of a `tools/call`, when its tool declares some. */
+  headersOf(message: JsonRpc.Message): Record<string, string> {
+    if (!("method" in message) || message.method !== "tools/call" || !isRecord(message.params)) return {}
+    const name = message.params.name
+    const declared = typeof name === "string" ? this.byTool.get(name) : undefined
+    return declared === undefined ? {} : ParamHeaders.headersOf(declared, message.params.arguments)
+  }
+}
+
+/**
+ * What each endpoint turned out to speak, kept by one `McpClient` (its layer, or its `make` effect) across
+ * connects: an endpoint found to be of the session era is not probed with `server/discover` again. Only
+ * `legacy` saves a round trip (a modern server's discover result is the handshake itself, so it is asked again).
+ * @internal
+ */
+export class EraMemory {
+  private readonly eras = new Map<string, "modern" | "legacy">()
+  get(endpoint: string): "modern" | "legacy" | undefined {
+    return this.eras.get(endpoint)
+  }
+  remember(endpoint: string, era: "modern" | "legacy"): void {
+    this.eras.set(endpoint, era)
+  }
+  forget(endpoint: string): void {
+    this.eras.delete(endpoint)
+  }
 }

@@ -69,6 +69,7 @@ export const make = (options: HttpOptions) =>
     const sessionId = Option.fromNullable(target.searchParams.get("session_id") ?? target.searchParams.get("sessionId"))
 
     const connection: Connection = {
+      endpoint: url.href,
       send: (message) =>
         encodeBody(message).pipe(
           Effect.flatMap((body) =>

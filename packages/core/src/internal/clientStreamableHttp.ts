@@ -13,7 +13,7 @@ import * as JsonRpc from "../JsonRpc.js"
 import { McpClientError } from "../McpClientError.js"
 import type { Connection, Receiver, StreamableHttpOptions } from "../McpClientTransport.js"
 import { deliverText, protocolError, transportError } from "./client.js"
-import { requestHeaders } from "./clientModern.js"
+import { requestHeaders, ToolHeaders } from "./clientModern.js"
 import { deliverEvent, drain, encodeBody, isEventStream, isJson, isSuccess, parseUrl, statusError } from "./clientHttp.js"
 import * as SseParser from "./sseParser.js"
 
@@ -28,6 +28,13 @@ const DEFAULT_RETRY = 1000
 /** Resumptions in a row that bring nothing new before the client gives up on a stream. */
 const MAX_FRUITLESS_RESUMES = 3
 
+/**
+ * Headers without the `Mcp-Param-*` namespace, which mirrors arguments only (SEP-2243): a configured one must not
+ * stand in for an argument a call does not send.
+ */
+const withoutParamHeaders = (headers: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(headers).filter(([name]) => !name.toLowerCase().startsWith("mcp-param-")))
+
 const answers = (request: JsonRpc.Request) => (message: JsonRpc.Message): boolean =>
   JsonRpc.isResponse(message) && message.id === request.id
 
@@ -40,8 +47,17 @@ const answers = (request: JsonRpc.Request) => (message: JsonRpc.Message): boolea
  * @internal
  */
 export const make = (options: StreamableHttpOptions) =>
-(receiver: Receiver): Effect.Effect<Connection, McpClientError, HttpClient.HttpClient | Scope.Scope> =>
+(engine: Receiver): Effect.Effect<Connection, McpClientError, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
+    // What tools/list answers say about the tools' Mcp-Param-* headers is read on the way to the engine.
+    const toolHeaders = new ToolHeaders()
+    const receiver: Receiver = {
+      receive: (message) => Effect.suspend(() => {
+        toolHeaders.received(message)
+        return engine.receive(message)
+      }),
+      disconnected: engine.disconnected
+    }
     const http = yield* HttpClient.HttpClient
     const url = yield* parseUrl(options.url)
     const standalone = yield* FiberHandle.make<void, never>()
@@ -145,8 +161,14 @@ export const make = (options: StreamableHttpOptions) =>
         const sentWith = sessionId
         // A sessionless (2026-07-28) request mirrors its method, name and version in headers; it has no session.
         const modern = requestHeaders(message)
+        toolHeaders.sent(message)
         const response = yield* execute(
-          HttpClientRequest.post(url, { headers: modern === undefined ? headers() : { ...headers(), ...modern }, body })
+          HttpClientRequest.post(url, {
+            headers: modern === undefined
+              ? headers()
+              : { ...withoutParamHeaders(headers()), ...modern, ...toolHeaders.headersOf(message) },
+            body
+          })
         )
         if (!isSuccess(response.status)) return yield* statusError(response, sentWith !== undefined)
         if (!JsonRpc.isRequest(message)) return yield* drain(response)
@@ -163,6 +185,7 @@ export const make = (options: StreamableHttpOptions) =>
 
     const connection: Connection = {
       send,
+      endpoint: url.href,
       initialized: (version) =>
         Effect.suspend(() => {
           protocolVersion = version

@@ -242,6 +242,8 @@ export const unavailable = (error: OpenError): Refusal.ServiceUnavailable =>
   new Refusal.ServiceUnavailable({
     reason: error._tag === "ShuttingDown"
       ? "the server is shutting down"
+      : error._tag === "ListenerLimitExceeded"
+      ? `the server is at its limit of ${error.limit} listen streams`
       : `the server is at its limit of ${error.limit} sessions`
   })
 

@@ -367,3 +367,67 @@ const flattenAllOf = (schema: JsonObject): JsonObject => {
   const conflict = Object.keys(rest).some((key) => key in only && !ANNOTATIONS.has(key))
   return conflict ? schema : { ...only, ...rest }
 }
+
+// --- Hand-written schemas --------------------------------------------------------------------------------------------
+
+/**
+ * A hand-written 2020-12 schema in draft-07, for the sessions of revisions before 2025-11-25: what has a draft-07
+ * spelling gets it (`$defs` and references to it, `$anchor`, `prefixItems`, `dependentRequired` and
+ * `dependentSchemas`, a `$ref` with siblings, the 2020-12 `$schema`, which goes); what has none (`unevaluated*`)
+ * stays, for a draft-07 validator to ignore.
+ * @internal
+ */
+export const toDraft07 = (schema: JsonObject): JsonObject => {
+  const converted = draft07Of(schema)
+  return isObject(converted) ? converted : schema
+}
+
+const DEFS_PREFIX = "#/$defs/"
+
+const draft07Of = (schema: unknown): unknown => {
+  if (Array.isArray(schema)) return schema.map(draft07Of)
+  if (!isObject(schema)) return schema
+  const out: Record<string, unknown> = {}
+  const dependencies: Record<string, unknown> = {}
+  const mapOf = (value: unknown) => {
+    if (!isObject(value)) return value
+    const map: Record<string, unknown> = {}
+    for (const [name, child] of Object.entries(value)) map[name] = draft07Of(child)
+    return map
+  }
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === "$schema" && value === DIALECT_2020_12) continue
+    if (key === "$defs" || key === "definitions") {
+      const defs = mapOf(value)
+      out.definitions = { ...(isObject(out.definitions) ? out.definitions : {}), ...(isObject(defs) ? defs : {}) }
+    } else if (key === "$ref" && typeof value === "string" && value.startsWith(DEFS_PREFIX)) {
+      out.$ref = "#/definitions/" + value.slice(DEFS_PREFIX.length)
+    } else if (key === "$anchor" && typeof value === "string") {
+      if (schema.$id === undefined) out.$id = `#${value}`
+    } else if (key === "prefixItems") {
+      out.items = draft07Of(value)
+      if (schema.items !== undefined) out.additionalItems = draft07Of(schema.items)
+    } else if (key === "items" && schema.prefixItems !== undefined) {
+      continue
+    } else if (key === "dependentRequired" && isObject(value)) {
+      Object.assign(dependencies, value)
+    } else if (key === "dependentSchemas" && isObject(value)) {
+      Object.assign(dependencies, mapOf(value))
+    } else if (SCHEMA_MAPS.has(key)) {
+      out[key] = mapOf(value)
+    } else if (SCHEMA_LISTS.has(key) || SCHEMA_VALUES.has(key)) {
+      out[key] = draft07Of(value)
+    } else {
+      out[key] = value
+    }
+  }
+  if (Object.keys(dependencies).length > 0) {
+    out.dependencies = { ...(isObject(out.dependencies) ? out.dependencies : {}), ...dependencies }
+  }
+  // Draft-07 ignores the siblings of `$ref`.
+  if (typeof out.$ref === "string" && Object.keys(out).length > 1) {
+    const { $ref, $id, ...siblings } = out
+    return { ...($id === undefined ? {} : { $id }), allOf: [{ $ref }], ...siblings }
+  }
+  return out
+}

@@ -7,6 +7,7 @@
  * @internal
  */
 import * as JsonRpc from "../JsonRpc.js"
+import type * as McpSchema from "../McpSchema.js"
 import type { Sink } from "../McpSession.js"
 import { Meta } from "./modern.js"
 
@@ -21,8 +22,16 @@ export interface Filter {
 const isRecord = (u: unknown): u is { readonly [key: string]: unknown } =>
   typeof u === "object" && u !== null && !Array.isArray(u)
 
-/** The filter of a listen request's params (unknown kinds left out), or -32602. @internal */
-export const filterOf = (params: unknown): Filter | JsonRpc.JsonRpcError => {
+/**
+ * The filter of a listen request's params as honoured, or -32602: unknown kinds left out, and so are the kinds
+ * the server cannot produce by its `capabilities` (a list change of a list it does not announce as changing,
+ * resource updates without `resources.subscribe`), so the acknowledgement promises nothing that cannot come.
+ * @internal
+ */
+export const filterOf = (
+  params: unknown,
+  capabilities: McpSchema.ServerCapabilities
+): Filter | JsonRpc.JsonRpcError => {
   const notifications = isRecord(params) ? params.notifications : undefined
   if (!isRecord(notifications)) {
     return JsonRpc.invalidParams("Invalid params: subscriptions/listen needs a notifications filter")
@@ -31,13 +40,33 @@ export const filterOf = (params: unknown): Filter | JsonRpc.JsonRpcError => {
   if (uris !== undefined && !(Array.isArray(uris) && uris.every((u) => typeof u === "string"))) {
     return JsonRpc.invalidParams("Invalid params: resourceSubscriptions must be an array of URIs")
   }
+  const can = {
+    tools: capabilities.tools?.listChanged === true,
+    prompts: capabilities.prompts?.listChanged === true,
+    resources: capabilities.resources?.listChanged === true,
+    updates: capabilities.resources?.subscribe === true
+  }
   return {
-    ...(notifications.toolsListChanged === true ? { toolsListChanged: true } : {}),
-    ...(notifications.promptsListChanged === true ? { promptsListChanged: true } : {}),
-    ...(notifications.resourcesListChanged === true ? { resourcesListChanged: true } : {}),
-    ...(uris !== undefined && uris.length > 0 ? { resourceSubscriptions: uris.filter((u) => typeof u === "string") } : {})
+    ...(notifications.toolsListChanged === true && can.tools ? { toolsListChanged: true } : {}),
+    ...(notifications.promptsListChanged === true && can.prompts ? { promptsListChanged: true } : {}),
+    ...(notifications.resourcesListChanged === true && can.resources ? { resourcesListChanged: true } : {}),
+    ...(uris !== undefined && uris.length > 0 && can.updates
+      ? { resourceSubscriptions: uris.filter((u) => typeof u === "string") }
+      : {})
   }
 }
+
+/**
+ * The answer to a listen request past the server's cap on listen streams (`maxListeners`): in-band, with the
+ * request's id, as a handler's error would be (MCP defines no code for it).
+ * @internal
+ */
+export const tooMany = (limit: number): JsonRpc.JsonRpcError =>
+  new JsonRpc.JsonRpcError({
+    code: JsonRpc.ErrorCode.InternalError,
+    message: `Too many listen streams: the server serves at most ${limit} at once; retry later`,
+    data: { limit }
+  })
 
 const tag = (id: JsonRpc.RequestId) => ({ [Meta.subscriptionId]: id })
 

@@ -9,6 +9,7 @@ import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as JsonRpc from "../JsonRpc.js"
 import * as McpSchema from "../McpSchema.js"
+import * as ParamHeaders from "./paramHeaders.js"
 import { ModernCode, ModernRefusal } from "./refusal.js"
 
 /** The sessionless revision. @internal */
@@ -79,24 +80,6 @@ export const isModernHeader = (version: string | undefined): boolean =>
 export const isModern = (message: JsonRpc.Message, headerVersion: string | undefined): boolean =>
   "method" in message && (hasClaim(message) || isModernHeader(headerVersion))
 
-const SENTINEL = /^=\?base64\?([A-Za-z0-9+/]*={0,2})\?=$/
-
-/** A header value as the client meant it: `=?base64?…?=` decoded (UTF-8), or undefined when not valid. */
-const headerValue = (raw: string): string | undefined => {
-  const sentinel = SENTINEL.exec(raw)
-  if (sentinel === null) {
-    // Only visible ASCII and spaces, no surrounding whitespace: anything else must come as the sentinel.
-    return /^[\x20-\x7e]*$/.test(raw) && raw.trim() === raw ? raw : undefined
-  }
-  try {
-    const binary = atob(sentinel[1]!)
-    const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0))
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes)
-  } catch {
-    return undefined
-  }
-}
-
 /** What `Mcp-Name` mirrors for a method, if anything. */
 const nameOf = (request: JsonRpc.Request): string | undefined => {
   if (!isRecord(request.params)) return undefined
@@ -125,11 +108,13 @@ const mismatch = (id: JsonRpc.RequestId, reason: string) =>
  * Checks a modern request up to its method, in the order the spec's ladder and the conformance suite give:
  * the `_meta` envelope (-32602), the mirrored headers when there are any (-32020, which wins even when the body's
  * version is not served), the version (-32022), a removed method (-32601). `headerOf` is absent on stdio.
+ * `paramHeadersOf` gives a tool's `Mcp-Param-*` declarations (SEP-2243), checked with the other mirrored headers.
  * @internal
  */
 export const check = (
   request: JsonRpc.Request,
-  headerOf: ((name: string) => string | undefined) | undefined
+  headerOf: ((name: string) => string | undefined) | undefined,
+  paramHeadersOf?: (tool: string) => ReadonlyArray<ParamHeaders.ParamHeader> | undefined
 ): Envelope | ModernRefusal => {
   const id = request.id
   const meta = metaOf(request)
@@ -151,7 +136,7 @@ export const check = (
     const header = (name: string, expected: string) => {
       const raw = headerOf(name)
       if (raw === undefined) return mismatch(id, `the ${name} header is required`)
-      const value = headerValue(raw)
+      const value = ParamHeaders.decodeValue(raw)
       if (value === undefined) return mismatch(id, `the ${name} header is not a valid value`)
       return value === expected ? undefined : mismatch(id, `the ${name} header does not match the body`)
     }
@@ -161,6 +146,11 @@ export const check = (
     if (name !== undefined) {
       const refusedName = header("mcp-name", name)
       if (refusedName !== undefined) return refusedName
+    }
+    const declared = request.method === "tools/call" && name !== undefined ? paramHeadersOf?.(name) : undefined
+    if (declared !== undefined && declared.length > 0 && isRecord(request.params)) {
+      const reason = ParamHeaders.mismatch(declared, request.params.arguments, headerOf)
+      if (reason !== undefined) return mismatch(id, reason)
     }
   }
   if (!MODERN_VERSIONS.includes(version)) return unsupported(id, version)

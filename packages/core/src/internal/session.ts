@@ -32,6 +32,7 @@ import { CapabilityNotDeclared, ClientRequestError, noSink } from "../McpSession
 import * as ClientRequests from "./clientRequests.js"
 import type { Envelope } from "./modern.js"
 import type { Rounds } from "./mrtr.js"
+import type { ParamHeader } from "./paramHeaders.js"
 
 /**
  * How a session hands messages to the server: built once per server, so a session holds a reference, not a
@@ -45,6 +46,8 @@ export interface Dispatcher {
   readonly notification: (session: SessionState, notification: JsonRpc.Notification) => void
   /** How long a request to the client waits for its answer, unless the call says otherwise. */
   readonly clientRequestTimeout: Duration.Duration
+  /** The `Mcp-Param-*` headers a call of this tool mirrors (SEP-2243), read from its listing once per registration. */
+  readonly paramHeaders: (tool: string) => ReadonlyArray<ParamHeader> | undefined
 }
 
 /**

@@ -46,19 +46,7 @@ export const NOT_YET_IMPLEMENTED_2026: ReadonlyArray<NotYetImplemented> = [
     "tasks-status-notifications",
     "tasks-required-task-error",
     "tasks-mrtr-composition"
-  ].map((scenario): NotYetImplemented => ({ mode: "server", scenario, reason: TASKS })),
-  {
-    mode: "server",
-    scenario: "http-custom-header-server-validation",
-    reason: "(a pending scenario) Mcp-Param-* headers from x-mcp-header tool-schema annotations are not validated: " +
-      "McpTool has no way to declare the annotation yet"
-  },
-  {
-    mode: "server",
-    scenario: "json-schema-2020-12",
-    reason: "(a pending scenario) at 2026-07-28 it also checks that allOf, if/then/else and $anchor survive in a " +
-      "tool's inputSchema: effect-mcp derives schemas from Effect Schema, which has no way to say them yet"
-  }
+  ].map((scenario): NotYetImplemented => ({ mode: "server", scenario, reason: TASKS }))
 ]
 
 /** One check of a scenario, as the suite writes it to `checks.json`. */
