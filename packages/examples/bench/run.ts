@@ -23,11 +23,12 @@
  * 127.0.0.1, and every loop is bounded by a count and by the phase deadline.
  */
 import { writeFileSync } from "node:fs"
+import { killChildrenOnExit } from "../harness/children.js"
 import { bundleServer } from "./lib/bundle.js"
 import { errorMessage } from "./lib/client.js"
 import { type Options, parseOptions, type Phase, usage } from "./lib/options.js"
 import { machine } from "./lib/proc.js"
-import { lastLines, liveChildren, type RunningServer, type ServerSpec, startServer } from "./lib/servers.js"
+import { lastLines, type RunningServer, type ServerSpec, startServer } from "./lib/servers.js"
 import { benchSse, benchStreamable } from "./phases/calls.js"
 import { benchSseChurn, benchStreamableChurn } from "./phases/churn.js"
 import { benchDisconnect, benchDisconnectUnderLoad } from "./phases/disconnect.js"
@@ -162,16 +163,7 @@ const main = async (): Promise<void> => {
     return
   }
   if (options === undefined) return
-  const killChildren = () => {
-    for (const child of liveChildren) child.kill("SIGKILL")
-  }
-  process.on("exit", killChildren)
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.on(signal, () => {
-      killChildren()
-      process.exit(130)
-    })
-  }
+  killChildrenOnExit()
   const host = machine()
   const date = new Date().toISOString().replace(/\.\d+Z$/, "Z")
   const started = performance.now()

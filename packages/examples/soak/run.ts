@@ -16,6 +16,7 @@
  */
 import * as http from "node:http"
 import { setTimeout as sleep } from "node:timers/promises"
+import { killChildrenOnExit } from "../harness/children.js"
 import { ACCEPT_BOTH, send, SoakError } from "./lib/client.js"
 import {
   type CycleContext,
@@ -27,7 +28,7 @@ import {
 } from "./lib/cycles.js"
 import { type Options, parseOptions } from "./lib/options.js"
 import { forCycle } from "./lib/random.js"
-import { liveChildren, type Report, rssOf, type SoakServer, startServer } from "./lib/server.js"
+import { type Report, rssOf, type SoakServer, startServer } from "./lib/server.js"
 
 const log = (message: string): void => {
   process.stderr.write(`[soak] ${message}\n`)
@@ -331,16 +332,7 @@ const main = async (): Promise<number> => {
   }
 }
 
-const killChildren = () => {
-  for (const child of liveChildren) child.kill("SIGKILL")
-}
-process.on("exit", killChildren)
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    killChildren()
-    process.exit(130)
-  })
-}
+killChildrenOnExit()
 
 main().then(
   (code) => {

@@ -6,21 +6,26 @@
  * bodies, `Mcp-Session-Id`), legacy SSE at `GET /sse`, whose `endpoint` event names the URL to POST to
  * (`/messages?session_id=…` or `?sessionId=…`; the harness uses whatever it is given).
  */
-import * as http from "node:http"
+import type * as http from "node:http"
+import {
+  eventStreamMessages,
+  HOST,
+  initializeParams,
+  isJsonObject,
+  type JsonObject,
+  jsonRpcNotification,
+  jsonRpcRequest,
+  openRequest,
+  PROTOCOL_VERSION,
+  readReply,
+  type Reply,
+  SseParser
+} from "../../harness/http.js"
 
-/** Every load loop targets this address only. */
-export const HOST = "127.0.0.1"
-export const PROTOCOL_VERSION = "2025-11-25"
 /** Per HTTP request / per awaited SSE response. */
 export const REQUEST_TIMEOUT_MS = 10_000
 
 export const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error))
-
-export interface Reply {
-  readonly status: number
-  readonly headers: http.IncomingHttpHeaders
-  readonly body: string
-}
 
 export const httpRequest = (
   agent: http.Agent,
@@ -30,112 +35,48 @@ export const httpRequest = (
   headers: http.OutgoingHttpHeaders,
   body?: string
 ): Promise<Reply> =>
-  new Promise((resolve, reject) => {
-    const req = http.request({
-      host: HOST,
-      port,
-      method,
-      path: urlPath,
-      agent,
-      headers: body === undefined ? headers : { ...headers, "Content-Length": Buffer.byteLength(body) }
-    }, (res) => {
-      let text = ""
-      res.setEncoding("utf8")
-      res.on("data", (chunk: string) => {
-        text += chunk
-      })
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }))
-      res.on("error", reject)
-    })
-    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`${method} ${urlPath} timed out`)))
-    req.on("error", reject)
-    req.end(body)
+  readReply({ port, method, path: urlPath, agent, headers }, body, REQUEST_TIMEOUT_MS, (failure) => {
+    switch (failure.stage) {
+      case "timeout":
+        return new Error(`${method} ${urlPath} timed out`)
+      // What node's own error for a response cut mid-body says.
+      case "aborted":
+        return new Error("aborted")
+      default:
+        return failure.error
+    }
   })
-
-export type JsonObject = Record<string, unknown>
-
-export const isObject = (value: unknown): value is JsonObject =>
-  typeof value === "object" && value !== null && !Array.isArray(value)
-
-/** Incremental `text/event-stream` parser (LF or CRLF line endings). */
-export class SseParser {
-  private buffer = ""
-  private event = ""
-  private data: Array<string> = []
-
-  constructor(private readonly onEvent: (event: string, data: string) => void) {}
-
-  push(chunk: string): void {
-    this.buffer += chunk
-    let newline: number
-    while ((newline = this.buffer.indexOf("\n")) !== -1) {
-      const raw = this.buffer.slice(0, newline)
-      this.buffer = this.buffer.slice(newline + 1)
-      this.line(raw.endsWith("\r") ? raw.slice(0, -1) : raw)
-    }
-  }
-
-  private line(line: string): void {
-    if (line === "") {
-      if (this.data.length > 0) this.onEvent(this.event === "" ? "message" : this.event, this.data.join("\n"))
-      this.event = ""
-      this.data = []
-      return
-    }
-    if (line.startsWith(":")) return
-    const colon = line.indexOf(":")
-    const field = colon === -1 ? line : line.slice(0, colon)
-    const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "")
-    if (field === "event") this.event = value
-    else if (field === "data") this.data.push(value)
-  }
-}
 
 // --- JSON-RPC ----------------------------------------------------------------
 
 /** JSON-RPC messages in a response body, whether sent as JSON or as an SSE stream. */
 export const rpcMessages = (reply: Reply): Array<unknown> => {
   const contentType = reply.headers["content-type"] ?? ""
-  if (contentType.includes("text/event-stream")) {
-    const messages: Array<unknown> = []
-    const parser = new SseParser((event, data) => {
-      // Empty-data events are resumability primers (an event id only), not messages.
-      if (event === "message" && data !== "") messages.push(JSON.parse(data))
-    })
-    parser.push(reply.body + "\n\n")
-    return messages
-  }
+  if (contentType.includes("text/event-stream")) return eventStreamMessages(reply.body)
   if (reply.body === "") throw new Error(`HTTP ${reply.status} with an empty body (content-type ${contentType || "none"})`)
   const parsed: unknown = JSON.parse(reply.body)
   return Array.isArray(parsed) ? parsed : [parsed]
 }
 
 export const findResponse = (messages: ReadonlyArray<unknown>, id: number): JsonObject => {
-  const response = messages.find((m): m is JsonObject => isObject(m) && m["id"] === id)
+  const response = messages.find((m): m is JsonObject => isJsonObject(m) && m["id"] === id)
   if (response === undefined) throw new Error(`no response with id ${id}`)
   if (response["error"] !== undefined) throw new Error(`JSON-RPC error: ${JSON.stringify(response["error"])}`)
   return response
 }
 
-export const INITIALIZE_PARAMS = {
-  protocolVersion: PROTOCOL_VERSION,
-  capabilities: {},
-  clientInfo: { name: "effect-mcp-bench", version: "0.0.0" }
-}
+const INITIALIZE_PARAMS = initializeParams("effect-mcp-bench")
 
-export const request = (id: number, method: string, params?: JsonObject): string =>
-  JSON.stringify(params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params })
-
-export const INITIALIZED_NOTIFICATION = JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })
+const INITIALIZED_NOTIFICATION = jsonRpcNotification("notifications/initialized")
 
 export const echoParams = (text: string): JsonObject => ({ name: "echo", arguments: { text } })
 
 /** Throws unless `response` is the echo tool's result for `text`. */
 export const checkEcho = (response: JsonObject, text: string): void => {
   const result = response["result"]
-  const content = isObject(result) ? result["content"] : undefined
+  const content = isJsonObject(result) ? result["content"] : undefined
   const first: unknown = Array.isArray(content) ? content[0] : undefined
-  if (!isObject(first) || first["text"] !== text) {
+  if (!isJsonObject(first) || first["text"] !== text) {
     throw new Error(`unexpected echo result: ${JSON.stringify(response).slice(0, 200)}`)
   }
 }
@@ -165,12 +106,12 @@ const sessionHeaders = (session: StreamableSession): http.OutgoingHttpHeaders =>
 /** `initialize` (a new session) and `notifications/initialized`. */
 export const openStreamableSession = async (agent: http.Agent, port: number): Promise<StreamableSession> => {
   const headers = { "Content-Type": "application/json", Accept: STREAMABLE_ACCEPT }
-  const reply = await httpRequest(agent, port, "POST", "/mcp", headers, request(0, "initialize", INITIALIZE_PARAMS))
+  const reply = await httpRequest(agent, port, "POST", "/mcp", headers, jsonRpcRequest(0, "initialize", INITIALIZE_PARAMS))
   expect2xx(reply, "initialize")
   const sessionId = reply.headers["mcp-session-id"]
   if (typeof sessionId !== "string") throw new Error("initialize: no Mcp-Session-Id header")
   const result = findResponse(rpcMessages(reply), 0)["result"]
-  const version = isObject(result) ? result["protocolVersion"] : undefined
+  const version = isJsonObject(result) ? result["protocolVersion"] : undefined
   const session = { sessionId, protocolVersion: typeof version === "string" ? version : PROTOCOL_VERSION }
   expect2xx(
     await httpRequest(agent, port, "POST", "/mcp", sessionHeaders(session), INITIALIZED_NOTIFICATION),
@@ -186,7 +127,7 @@ export const streamableEcho = async (
   id: number
 ): Promise<void> => {
   const text = `echo-${id}`
-  const reply = await httpRequest(agent, port, "POST", "/mcp", sessionHeaders(session), request(id, "tools/call", echoParams(text)))
+  const reply = await httpRequest(agent, port, "POST", "/mcp", sessionHeaders(session), jsonRpcRequest(id, "tools/call", echoParams(text)))
   expect2xx(reply, "tools/call")
   checkEcho(findResponse(rpcMessages(reply), id), text)
 }
@@ -243,7 +184,7 @@ export class SseSession {
     })
     // Nobody may be waiting for `ready` (a stream cut before its endpoint); don't let it reject unhandled.
     this.ready.catch(() => undefined)
-    const parser = new SseParser((event, data) => {
+    const parser = new SseParser(({ event, data }) => {
       if (event === "endpoint" && this.endpointPath === undefined) {
         // The endpoint may be relative or absolute; only its path and query matter here.
         const url = new URL(data, `http://${HOST}:${port}/sse`)
@@ -255,14 +196,8 @@ export class SseSession {
         this.dispatch(data)
       }
     })
-    this.request = http.request({
-      host: HOST,
-      port,
-      method: "GET",
-      path: "/sse",
-      agent,
-      headers: { Accept: "text/event-stream" }
-    }, (res) => {
+    const target = { port, method: "GET", path: "/sse", agent, headers: { Accept: "text/event-stream" } }
+    this.request = openRequest(target, undefined, (res) => {
       if (res.statusCode !== 200) {
         res.resume()
         this.disconnect(new Error(`GET /sse: HTTP ${res.statusCode ?? 0}`))
@@ -312,7 +247,7 @@ export class SseSession {
     // If the POST fails first, nobody awaits `response`; don't let it reject unhandled.
     response.catch(() => undefined)
     try {
-      expect2xx(await this.post(agent, request(id, method, params)), `POST ${method}`)
+      expect2xx(await this.post(agent, jsonRpcRequest(id, method, params)), `POST ${method}`)
       const message = await response
       if (message["error"] !== undefined) throw new Error(`JSON-RPC error: ${JSON.stringify(message["error"])}`)
       return message
@@ -363,7 +298,7 @@ export class SseSession {
     } catch {
       return
     }
-    if (!isObject(message) || typeof message["id"] !== "number") return // notifications etc.
+    if (!isJsonObject(message) || typeof message["id"] !== "number") return // notifications etc.
     this.pending.get(message["id"])?.resolve(message)
   }
 

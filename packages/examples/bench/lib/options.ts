@@ -3,7 +3,7 @@
  * counts, so the harness is exercised in CI in well under a minute; its figures mean nothing).
  */
 import * as path from "node:path"
-import { parseArgs } from "node:util"
+import { type NumericOption, parseCommandLine, usageText } from "../../harness/options.js"
 import { DEFAULT_ENTRIES, type ServerSpec } from "./servers.js"
 
 export const PHASES = [
@@ -47,18 +47,7 @@ export interface Options {
 
 type Numeric = Exclude<keyof Options, "quick" | "servers" | "phases" | "json">
 
-interface NumericOption {
-  readonly key: Numeric
-  readonly flag: string
-  readonly full: number
-  readonly quick: number
-  readonly min: number
-  /** Multiplies the command-line value (seconds to ms). */
-  readonly scale?: number
-  readonly help: string
-}
-
-const NUMERIC: ReadonlyArray<NumericOption> = [
+const NUMERIC: ReadonlyArray<NumericOption<Numeric>> = [
   { key: "concurrency", flag: "concurrency", full: 50, quick: 8, min: 1, help: "C: concurrent workers of the load phases" },
   { key: "calls", flag: "calls", full: 5000, quick: 40, min: 1, help: "measured tools/call per run (http, sse)" },
   // 500 left the first measured run ~1.5x slower than the next ones (JIT).
@@ -96,57 +85,33 @@ const NUMERIC: ReadonlyArray<NumericOption> = [
   { key: "phaseTimeoutMs", flag: "phase-timeout", full: 120, quick: 20, min: 1, scale: 1000, help: "deadline of each phase (s)" }
 ]
 
-export const usage = (): string => {
-  const width = Math.max(...NUMERIC.map((o) => o.flag.length)) + 5
-  const flag = (name: string) => `  --${name.padEnd(width)}`
-  const lines = [
-    "Usage: npm run bench -- [options]        (or: tsx packages/examples/bench/run.ts [options])",
-    `${flag("quick")}every phase with tiny counts (for CI; the figures mean nothing)`,
-    `${flag("servers LIST")}comma-separated, in column order (default: ${DEFAULT_ENTRIES.map(([n]) => n).join(",")})`,
-    `${flag("phases LIST")}comma-separated, any of ${PHASES.join(",")} (default: all)`,
-    `${flag("entry NAME=FILE")}start server NAME from FILE (.js: node FILE; .ts: node --import tsx FILE),`,
-    `${" ".repeat(width + 4)}e.g. --entry effect-mcp=packages/examples/dist/main.js; a new NAME adds a server;`,
-    `${" ".repeat(width + 4)}row 7 (startup) also bundles FILE with esbuild into dist-bench/bundle/NAME.mjs`,
-    `${flag("json FILE")}also write every figure as JSON`,
-    ...NUMERIC.map((o) => `${flag(`${o.flag} N`)}${o.help} (default ${o.full}, quick ${o.quick})`)
-  ]
-  return lines.join("\n") + "\n"
-}
+export const usage = (): string =>
+  usageText("Usage: npm run bench -- [options]        (or: tsx packages/examples/bench/run.ts [options])", [
+    ["quick", "every phase with tiny counts (for CI; the figures mean nothing)"],
+    ["servers LIST", `comma-separated, in column order (default: ${DEFAULT_ENTRIES.map(([n]) => n).join(",")})`],
+    ["phases LIST", `comma-separated, any of ${PHASES.join(",")} (default: all)`],
+    [
+      "entry NAME=FILE",
+      "start server NAME from FILE (.js: node FILE; .ts: node --import tsx FILE),\n" +
+      "e.g. --entry effect-mcp=packages/examples/dist/main.js; a new NAME adds a server;\n" +
+      "row 7 (startup) also bundles FILE with esbuild into dist-bench/bundle/NAME.mjs"
+    ],
+    ["json FILE", "also write every figure as JSON"]
+  ], NUMERIC)
 
 /** Relative paths are resolved against where the user ran npm (npm runs scripts from the package dir). */
 const resolveUserPath = (file: string): string => path.resolve(process.env["INIT_CWD"] ?? process.cwd(), file)
 
 /** Parses the command line; throws on a bad option. Returns undefined after printing `--help`. */
 export const parseOptions = (argv: ReadonlyArray<string>): Options | undefined => {
-  const numericSpec = Object.fromEntries(NUMERIC.map((o) => [o.flag, { type: "string" as const }]))
-  const { values } = parseArgs({
-    // `npm run bench -- -- --quick` (the old way to get through the nested npm run) leaves a stray "--".
-    args: argv.filter((arg) => arg !== "--"),
-    options: {
-      ...numericSpec,
-      quick: { type: "boolean", default: false },
-      servers: { type: "string" },
-      phases: { type: "string", default: PHASES.join(",") },
-      entry: { type: "string", multiple: true, default: [] },
-      json: { type: "string" },
-      help: { type: "boolean", default: false }
-    }
-  })
-  if (values.help === true) {
-    process.stdout.write(usage())
-    return undefined
-  }
-  const quick = values.quick === true
-  const numbers = {} as Record<Numeric, number>
-  for (const option of NUMERIC) {
-    const raw = (values as Record<string, unknown>)[option.flag]
-    let n = quick ? option.quick : option.full
-    if (typeof raw === "string") {
-      n = Number(raw)
-      if (!Number.isInteger(n) || n < option.min) throw new Error(`--${option.flag} must be an integer >= ${option.min}, got ${raw}`)
-    }
-    numbers[option.key] = n * (option.scale ?? 1)
-  }
+  const parsed = parseCommandLine(argv, NUMERIC, {
+    servers: { type: "string" },
+    phases: { type: "string", default: PHASES.join(",") },
+    entry: { type: "string", multiple: true, default: [] },
+    json: { type: "string" }
+  }, usage)
+  if (parsed === undefined) return undefined
+  const { values, quick, numbers } = parsed
 
   const entries = new Map(DEFAULT_ENTRIES)
   for (const spec of values.entry as Array<string>) {

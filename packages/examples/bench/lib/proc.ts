@@ -5,20 +5,10 @@
  * the whole process tree of the pid the harness spawned.
  */
 import { execFileSync } from "node:child_process"
-import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { readdirSync } from "node:fs"
 import * as os from "node:os"
 import { setTimeout as sleep } from "node:timers/promises"
-
-const readProc = (file: string): string | undefined => {
-  try {
-    return readFileSync(file, "utf8")
-  } catch {
-    return undefined
-  }
-}
-
-/** Fields of /proc/<pid>/stat after `comm`, which may itself contain spaces and parens. */
-const statFields = (stat: string): Array<string> => stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+import { processTree, readProc, rssKiB, statFields } from "../../harness/proc.js"
 
 /** Clock ticks per second, for utime/stime. */
 export const CLK_TCK = (() => {
@@ -29,35 +19,6 @@ export const CLK_TCK = (() => {
     return 100
   }
 })()
-
-/** Field 22 of /proc/<pid>/stat: with the pid, identifies a process across pid reuse. */
-export const startTime = (pid: number): string | undefined => {
-  const stat = readProc(`/proc/${pid}/stat`)
-  return stat === undefined ? undefined : statFields(stat)[19]
-}
-
-/** `root` and all its live descendants. */
-export const processTree = (root: number): Array<number> => {
-  const children = new Map<number, Array<number>>()
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue
-    const stat = readProc(`/proc/${entry}/stat`)
-    if (stat === undefined) continue
-    const ppid = Number(statFields(stat)[1])
-    const siblings = children.get(ppid)
-    if (siblings === undefined) children.set(ppid, [Number(entry)])
-    else siblings.push(Number(entry))
-  }
-  const tree: Array<number> = []
-  const queue = [root]
-  while (queue.length > 0) {
-    const pid = queue.pop()!
-    if (!existsSync(`/proc/${pid}`)) continue
-    tree.push(pid)
-    queue.push(...(children.get(pid) ?? []))
-  }
-  return tree
-}
 
 /** `schedstat`: ns per thread (every thread: V8's GC and compiler threads do real work); `stat`: ticks. */
 export type CpuSource = "schedstat" | "stat"
@@ -101,10 +62,7 @@ export const treeCpu = (root: number): { ns: number; source: CpuSource } => {
 /** Resident memory of the process tree, in KiB. */
 export const treeRssKiB = (root: number): number => {
   let kib = 0
-  for (const pid of processTree(root)) {
-    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readProc(`/proc/${pid}/status`) ?? "")
-    if (match !== null) kib += Number(match[1])
-  }
+  for (const pid of processTree(root)) kib += rssKiB(pid) ?? 0
   return kib
 }
 

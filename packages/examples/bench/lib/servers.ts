@@ -5,15 +5,15 @@
  * `node <entry>`, `.ts`/`.mts`/`.cts` with `node --import tsx <entry>` (one node process; the tsx CLI would add
  * a wrapper process). It is ready once the port accepts a TCP connection.
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { createRequire } from "node:module"
 import * as net from "node:net"
 import * as path from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import { HOST } from "./client.js"
-import { processTree, startTime } from "./proc.js"
+import { freePort, watchChild } from "../../harness/children.js"
+import { HOST } from "../../harness/http.js"
 
 const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const EXAMPLES_DIR = path.resolve(BENCH_DIR, "..")
@@ -52,20 +52,6 @@ export interface RunningServer {
   readonly stop: () => Promise<void>
 }
 
-/** Registered so children are killed even if the driver dies mid-run. */
-export const liveChildren = new Set<ChildProcess>()
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const probe = net.createServer()
-    probe.once("error", reject)
-    probe.listen(0, HOST, () => {
-      const address = probe.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      probe.close(() => resolve(port))
-    })
-  })
-
 const canConnect = (port: number): Promise<boolean> =>
   new Promise((resolve) => {
     const socket = net.connect({ host: HOST, port })
@@ -87,7 +73,7 @@ export const startServer = async (spec: ServerSpec, timeoutMs: number): Promise<
   const [command, ...args] = commandFor(spec.entry, port)
   const started = performance.now()
   const child = spawn(command!, args, { cwd: EXAMPLES_DIR, stdio: ["ignore", "pipe", "pipe"] })
-  liveChildren.add(child)
+  const watched = watchChild(child)
   // Keep draining both pipes for the whole run: a full pipe would block the server.
   let tail = ""
   const keep = (chunk: string) => {
@@ -95,44 +81,21 @@ export const startServer = async (spec: ServerSpec, timeoutMs: number): Promise<
   }
   child.stdout?.setEncoding("utf8").on("data", keep)
   child.stderr?.setEncoding("utf8").on("data", keep)
-  let exitCode: number | string | undefined
-  const exited = new Promise<void>((resolve) => {
-    child.once("exit", (code, signal) => {
-      exitCode = code ?? signal ?? "?"
-      liveChildren.delete(child)
-      resolve()
-    })
-  })
-  const rootPid = child.pid
-  if (rootPid === undefined) throw new Error("spawn failed")
-
   const stop = async (): Promise<void> => {
-    // Snapshot the tree first: once the root exits, its children are reparented.
-    const tree = processTree(rootPid).map((pid) => ({ pid, started: startTime(pid) }))
-    if (exitCode === undefined) child.kill("SIGTERM")
-    await Promise.race([exited, sleep(5000, undefined, { ref: false })])
-    for (const { pid, started } of tree) {
-      // Same start time = still the process we spawned, not a reused pid.
-      if (started === undefined || startTime(pid) !== started) continue
-      try {
-        process.kill(pid, "SIGKILL")
-      } catch {
-        // already gone
-      }
-    }
-    await Promise.race([exited, sleep(1000, undefined, { ref: false })])
+    await watched.stop(5000)
   }
 
   const deadline = started + timeoutMs
   while (true) {
-    if (exitCode !== undefined) throw new Error(`exited (${exitCode}) before listening:\n${tail.trim()}`)
+    const exit = watched.exit()
+    if (exit !== undefined) throw new Error(`exited (${exit}) before listening:\n${tail.trim()}`)
     if (await canConnect(port)) {
       return {
-        pid: rootPid,
+        pid: watched.pid,
         port,
         startupMs: performance.now() - started,
         output: () => tail,
-        alive: () => exitCode === undefined,
+        alive: () => watched.exit() === undefined,
         stop
       }
     }

@@ -49,18 +49,26 @@ export const sseCycle = async (port: number, agents: SseAgents, text: string): P
   }
 }
 
+/** Runs `cycle` C at a time, with the churn phases' counts. */
+const measureChurn = (
+  server: RunningServer,
+  options: Options,
+  deadline: number,
+  cycle: () => Promise<void>
+): Promise<LoadMetrics> =>
+  measureLoad(server.pid, Array.from({ length: options.concurrency }, () => cycle), {
+    warmup: options.churnWarmup,
+    operations: options.churnCycles,
+    runs: options.runs,
+    deadline,
+    settleMs: SETTLE_MS
+  })
+
 export const benchSseChurn = async (server: RunningServer, options: Options, deadline: number): Promise<LoadMetrics> => {
   const agents = sseAgents(options.concurrency)
   try {
     let counter = 0
-    const cycle = () => sseCycle(server.port, agents, `churn-${counter++}`)
-    return await measureLoad(server.pid, Array.from({ length: options.concurrency }, () => cycle), {
-      warmup: options.churnWarmup,
-      operations: options.churnCycles,
-      runs: options.runs,
-      deadline,
-      settleMs: SETTLE_MS
-    })
+    return await measureChurn(server, options, deadline, () => sseCycle(server.port, agents, `churn-${counter++}`))
   } finally {
     destroyAgents(agents)
   }
@@ -80,13 +88,7 @@ export const benchStreamableChurn = async (
       await streamableEcho(agent, server.port, session, 1)
       if (n % 2 === 0) await deleteStreamableSession(agent, server.port, session)
     }
-    return await measureLoad(server.pid, Array.from({ length: options.concurrency }, () => cycle), {
-      warmup: options.churnWarmup,
-      operations: options.churnCycles,
-      runs: options.runs,
-      deadline,
-      settleMs: SETTLE_MS
-    })
+    return await measureChurn(server, options, deadline, cycle)
   } finally {
     agent.destroy()
   }

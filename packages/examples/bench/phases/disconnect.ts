@@ -13,7 +13,8 @@
  */
 import * as http from "node:http"
 import { setTimeout as sleep } from "node:timers/promises"
-import { errorMessage, request, SseSession } from "../lib/client.js"
+import { jsonRpcRequest } from "../../harness/http.js"
+import { errorMessage, SseSession } from "../lib/client.js"
 import { percentile, sortedCopy } from "../lib/load.js"
 import type { Options } from "../lib/options.js"
 import type { RunningServer } from "../lib/servers.js"
@@ -116,7 +117,7 @@ const probeSession = async (ctx: Context, mode: Mode): Promise<Probe> => {
       recordEndpointTime(ctx, session)
       if (mode === "after-init" || mode === "mid-call") await session.initialize(ctx.postAgent)
       if (mode === "mid-call") {
-        const call = request(session.id(), "tools/call", { name: "sleep", arguments: { ms: Math.floor(Math.random() * 21) } })
+        const call = jsonRpcRequest(session.id(), "tools/call", { name: "sleep", arguments: { ms: Math.floor(Math.random() * 21) } })
         inFlight = session.post(ctx.postAgent, call).catch(() => undefined)
         await pause(Math.random() * 2)
       }
@@ -140,7 +141,7 @@ const probeSession = async (ctx: Context, mode: Mode): Promise<Probe> => {
       const sentAt = performance.now()
       let status: number
       try {
-        status = (await session.post(ctx.postAgent, request(session.id(), "ping"))).status
+        status = (await session.post(ctx.postAgent, jsonRpcRequest(session.id(), "ping"))).status
       } catch (error) {
         if (++probe.pollErrors > MAX_POLL_ERRORS) throw new Error(`polling failed: ${errorMessage(error)}`)
         await sleep(POLL_INTERVAL_MS)

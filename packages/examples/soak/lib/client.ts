@@ -3,13 +3,22 @@
  * request read to its end (JSON or a finite SSE body), and an SSE connection that stays open and can be awaited
  * for events. Every wait is bounded; everything targets 127.0.0.1.
  */
-import * as http from "node:http"
+import type * as http from "node:http"
+import {
+  eventStreamMessages,
+  isJsonObject,
+  type JsonObject,
+  openRequest,
+  readReply,
+  type Reply,
+  SseParser,
+  type SseEvent,
+  type Target
+} from "../../harness/http.js"
 
-export const HOST = "127.0.0.1"
 /** How long any one answer may take. Generous: the soak runs beside other work on a small machine. */
 export const TIMEOUT_MS = 20_000
 export const ACCEPT_BOTH = "application/json, text/event-stream"
-export const PROTOCOL_VERSION = "2025-11-25"
 
 export class SoakError extends Error {
   constructor(readonly category: string, detail: string) {
@@ -23,115 +32,41 @@ const connectionError = (what: string) => (error: unknown): SoakError => {
   return new SoakError(`connection: ${code}`, `${what}: ${error instanceof Error ? error.message : String(error)}`)
 }
 
-export interface Reply {
-  readonly status: number
-  readonly headers: http.IncomingHttpHeaders
-  readonly body: string
-}
-
-export interface RequestOptions {
-  readonly port: number
-  readonly method: string
-  readonly path: string
-  readonly headers?: http.OutgoingHttpHeaders | undefined
+export interface RequestOptions extends Target {
   readonly body?: string | undefined
-  readonly agent: http.Agent | false
 }
 
 /** One request, its response read to the end. */
-export const send = (options: RequestOptions): Promise<Reply> =>
-  new Promise((resolve, reject) => {
-    const body = options.body
-    const request = http.request({
-      host: HOST,
-      port: options.port,
-      method: options.method,
-      path: options.path,
-      agent: options.agent,
-      headers: body === undefined ? options.headers : { ...options.headers, "content-length": Buffer.byteLength(body) }
-    }, (response) => {
-      const chunks: Array<Buffer> = []
-      response.on("data", (chunk: Buffer) => chunks.push(chunk))
-      response.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8")
-        resolve({ status: response.statusCode ?? 0, headers: response.headers, body: text })
-      })
-      response.on("error", (error) => reject(connectionError(`${options.method} ${options.path}, response`)(error)))
-      response.on("aborted", () => reject(new SoakError("connection: aborted", `${options.method} ${options.path}`)))
-    })
-    request.setTimeout(TIMEOUT_MS, () => request.destroy(new SoakError("timeout", `${options.method} ${options.path}`)))
-    const failed = connectionError(`${options.method} ${options.path}`)
-    request.on("error", (error) => reject(error instanceof SoakError ? error : failed(error)))
-    request.end(body)
+export const send = (options: RequestOptions): Promise<Reply> => {
+  const what = `${options.method} ${options.path}`
+  return readReply(options, options.body, TIMEOUT_MS, (failure) => {
+    switch (failure.stage) {
+      case "timeout":
+        return new SoakError("timeout", what)
+      case "aborted":
+        return new SoakError("connection: aborted", what)
+      case "request":
+        return connectionError(what)(failure.error)
+      case "response":
+        return connectionError(`${what}, response`)(failure.error)
+    }
   })
-
-export type Json = { readonly [key: string]: unknown }
-
-export const isJson = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
-
-export interface SseEvent {
-  readonly event: string
-  readonly id: string | undefined
-  readonly data: string
-}
-
-/** Incremental `text/event-stream` parsing. */
-export class SseParser {
-  private buffer = ""
-  private event = ""
-  private id: string | undefined = undefined
-  private data: Array<string> = []
-
-  constructor(private readonly onEvent: (event: SseEvent) => void) {}
-
-  push(chunk: string): void {
-    this.buffer += chunk
-    let newline: number
-    while ((newline = this.buffer.indexOf("\n")) !== -1) {
-      const raw = this.buffer.slice(0, newline)
-      this.buffer = this.buffer.slice(newline + 1)
-      this.line(raw.endsWith("\r") ? raw.slice(0, -1) : raw)
-    }
-  }
-
-  private line(line: string): void {
-    if (line === "") {
-      if (this.data.length > 0 || this.id !== undefined) {
-        this.onEvent({ event: this.event === "" ? "message" : this.event, id: this.id, data: this.data.join("\n") })
-      }
-      this.event = ""
-      this.id = undefined
-      this.data = []
-      return
-    }
-    if (line.startsWith(":")) return
-    const colon = line.indexOf(":")
-    const field = colon === -1 ? line : line.slice(0, colon)
-    const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "")
-    if (field === "event") this.event = value
-    else if (field === "data") this.data.push(value)
-    else if (field === "id") this.id = value
-  }
 }
 
 /** The JSON-RPC messages of a finished response body, JSON or SSE. */
-export const messagesOf = (reply: Reply): Array<Json> => {
+export const messagesOf = (reply: Reply): Array<JsonObject> => {
   const contentType = String(reply.headers["content-type"] ?? "")
-  const values: Array<unknown> = []
-  if (contentType.startsWith("text/event-stream")) {
-    const parser = new SseParser((event) => {
-      if (event.event === "message" && event.data !== "") values.push(JSON.parse(event.data))
-    })
-    parser.push(reply.body + "\n\n")
-  } else if (reply.body !== "") {
-    values.push(...[JSON.parse(reply.body)].flat())
-  }
-  return values.filter(isJson)
+  const values = contentType.startsWith("text/event-stream")
+    ? eventStreamMessages(reply.body)
+    : reply.body === ""
+    ? []
+    : [JSON.parse(reply.body)].flat()
+  return values.filter(isJsonObject)
 }
 
 interface Waiter {
-  readonly predicate: (message: Json) => boolean
-  readonly resolve: (message: Json) => void
+  readonly predicate: (message: JsonObject) => boolean
+  readonly resolve: (message: JsonObject) => void
 }
 
 /**
@@ -142,7 +77,7 @@ export class SseConnection {
   status: number | undefined = undefined
   /** The `endpoint` event's data (legacy SSE). */
   endpoint: string | undefined = undefined
-  readonly messages: Array<Json> = []
+  readonly messages: Array<JsonObject> = []
   /** Resolves once the response head is in, with its status, or rejects when the connection fails first. */
   readonly opened: Promise<number>
   /** Resolves when the stream is over, however it ended. */
@@ -160,8 +95,7 @@ export class SseConnection {
         resolve()
       }
     })
-    this.request = http.request({
-      host: HOST,
+    this.request = openRequest({
       port,
       method: "GET",
       path,
@@ -198,7 +132,7 @@ export class SseConnection {
     }
     if (event.event !== "message" || event.data === "") return
     const parsed: unknown = JSON.parse(event.data)
-    if (!isJson(parsed)) return
+    if (!isJsonObject(parsed)) return
     this.messages.push(parsed)
     const ready = this.waiters.filter((w) => w.predicate(parsed))
     this.waiters = this.waiters.filter((w) => !ready.includes(w))
@@ -212,7 +146,7 @@ export class SseConnection {
   }
 
   /** The first message, past or future, that matches, within the timeout. */
-  waitFor(what: string, predicate: (message: Json) => boolean): Promise<Json> {
+  waitFor(what: string, predicate: (message: JsonObject) => boolean): Promise<JsonObject> {
     const found = this.messages.find(predicate)
     if (found !== undefined) return Promise.resolve(found)
     return bounded(what, new Promise((resolve) => this.waiters.push({ predicate, resolve })), () => this.done)
@@ -251,23 +185,17 @@ export const postUntil = (
   path: string,
   headers: http.OutgoingHttpHeaders,
   body: string,
-  until: (message: Json) => boolean
+  until: (message: JsonObject) => boolean
 ): Promise<{ readonly status: number; readonly seen: boolean }> =>
   new Promise((resolve, reject) => {
-    const request = http.request({
-      host: HOST,
-      port,
-      method: "POST",
-      path,
-      agent: false,
-      headers: { ...headers, "content-length": Buffer.byteLength(body) }
-    }, (response) => {
+    const target = { port, method: "POST", path, agent: false, headers } as const
+    const request = openRequest(target, Buffer.byteLength(body), (response) => {
       const status = response.statusCode ?? 0
       let seen = false
       const parser = new SseParser((event) => {
         if (seen || event.event !== "message" || event.data === "") return
         const parsed: unknown = JSON.parse(event.data)
-        if (isJson(parsed) && until(parsed)) {
+        if (isJsonObject(parsed) && until(parsed)) {
           seen = true
           request.destroy()
           resolve({ status, seen })
@@ -288,14 +216,7 @@ export const postUntil = (
 export const cutPost = (port: number, path: string, headers: http.OutgoingHttpHeaders, body: string): Promise<void> =>
   new Promise((resolve) => {
     const bytes = Buffer.from(body)
-    const request = http.request({
-      host: HOST,
-      port,
-      method: "POST",
-      path,
-      agent: false,
-      headers: { ...headers, "content-length": bytes.length }
-    })
+    const request = openRequest({ port, method: "POST", path, agent: false, headers }, bytes.length)
     request.on("error", () => resolve())
     request.on("close", () => resolve())
     request.write(bytes.subarray(0, Math.floor(bytes.length / 2)), () => setImmediate(() => request.destroy()))

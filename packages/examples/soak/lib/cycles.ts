@@ -12,21 +12,18 @@
 import { spawn } from "node:child_process"
 import type * as http from "node:http"
 import { setTimeout as sleep } from "node:timers/promises"
+import { watchChild } from "../../harness/children.js"
 import {
-  ACCEPT_BOTH,
-  cutPost,
-  isJson,
-  type Json,
-  messagesOf,
-  postUntil,
-  PROTOCOL_VERSION,
-  send,
-  SoakError,
-  SseConnection,
-  TIMEOUT_MS
-} from "./client.js"
+  initializeParams,
+  isJsonObject,
+  type JsonObject,
+  jsonRpcNotification,
+  jsonRpcRequest,
+  PROTOCOL_VERSION
+} from "../../harness/http.js"
+import { ACCEPT_BOTH, cutPost, messagesOf, postUntil, send, SoakError, SseConnection, TIMEOUT_MS } from "./client.js"
 import { type Random } from "./random.js"
-import { DEMO_MAIN, liveChildren, LogWatch } from "./server.js"
+import { DEMO_MAIN, LogWatch } from "./server.js"
 
 export type Transport = "sse" | "streamable" | "stdio"
 
@@ -43,16 +40,7 @@ export interface CycleContext {
   readonly agent: http.Agent
 }
 
-const INITIALIZE_PARAMS = {
-  protocolVersion: PROTOCOL_VERSION,
-  capabilities: {},
-  clientInfo: { name: "effect-mcp-soak", version: "0.0.0" }
-}
-
-const request = (id: string | number, method: string, params?: unknown): string =>
-  JSON.stringify(params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params })
-const notification = (method: string, params?: unknown): string =>
-  JSON.stringify(params === undefined ? { jsonrpc: "2.0", method } : { jsonrpc: "2.0", method, params })
+const INITIALIZE_PARAMS = initializeParams("effect-mcp-soak")
 
 const sleepParams = (ms: number, progressToken: string) => ({
   name: "sleep",
@@ -70,26 +58,26 @@ interface Work {
   readonly method: string
   readonly params?: unknown
   /** Throws when the answer is wrong. */
-  readonly check: (response: Json) => void
+  readonly check: (response: JsonObject) => void
   /** The progress token of a call that reports progress before its answer. */
   readonly progress: string | undefined
 }
 
-const resultOf = (name: string, response: Json): Json => {
+const resultOf = (name: string, response: JsonObject): JsonObject => {
   const result = response["result"]
-  if (!isJson(result)) throw new SoakError(`${name}: no result`, JSON.stringify(response).slice(0, 200))
+  if (!isJsonObject(result)) throw new SoakError(`${name}: no result`, JSON.stringify(response).slice(0, 200))
   return result
 }
 
-const textOf = (result: Json): unknown => {
+const textOf = (result: JsonObject): unknown => {
   const content = result["content"]
   const first: unknown = Array.isArray(content) ? content[0] : undefined
-  return isJson(first) ? first["text"] : undefined
+  return isJsonObject(first) ? first["text"] : undefined
 }
 
-const errorCode = (name: string, response: Json): number => {
+const errorCode = (name: string, response: JsonObject): number => {
   const error = response["error"]
-  if (!isJson(error) || typeof error["code"] !== "number") {
+  if (!isJsonObject(error) || typeof error["code"] !== "number") {
     throw new SoakError(`${name}: no error`, JSON.stringify(response).slice(0, 200))
   }
   return error["code"]
@@ -106,7 +94,9 @@ const randomWork = (random: Random, sleepMs: number): Work => {
         progress: undefined,
         check: (response) => {
           const tools = resultOf("tools/list", response)["tools"]
-          const names = Array.isArray(tools) ? tools.map((t: unknown) => isJson(t) ? t["name"] : undefined).sort() : []
+          const names = Array.isArray(tools)
+            ? tools.map((t: unknown) => isJsonObject(t) ? t["name"] : undefined).sort()
+            : []
           if (!["add", "echo", "sleep"].every((name) => names.includes(name))) {
             throw new SoakError("tools/list: wrong tools", JSON.stringify(names))
           }
@@ -136,7 +126,7 @@ const randomWork = (random: Random, sleepMs: number): Work => {
         progress: undefined,
         check: (response) => {
           const sum = resultOf("add", response)["structuredContent"]
-          if (!isJson(sum) || sum["sum"] !== a + b) {
+          if (!isJsonObject(sum) || sum["sum"] !== a + b) {
             throw new SoakError("add: wrong sum", JSON.stringify(response).slice(0, 200))
           }
         }
@@ -183,7 +173,7 @@ const randomWork = (random: Random, sleepMs: number): Work => {
         check: (response) => {
           // 2025-11-25 reports bad tool arguments as a tool error, earlier revisions as -32602.
           const result = response["result"]
-          if (isJson(result) ? result["isError"] !== true : errorCode("bad params", response) !== -32602) {
+          if (isJsonObject(result) ? result["isError"] !== true : errorCode("bad params", response) !== -32602) {
             throw new SoakError("bad params: not refused", JSON.stringify(response).slice(0, 200))
           }
         }
@@ -233,16 +223,16 @@ export const sseCycle = async (ctx: CycleContext, random: Random): Promise<Cycle
       expectStatus("POST /messages", reply.status, expected, reply.body)
     }
     let next = 0
-    const call = async (method: string, params?: unknown): Promise<Json> => {
+    const call = async (method: string, params?: unknown): Promise<JsonObject> => {
       const id = `s${next++}`
-      await post(request(id, method, params))
+      await post(jsonRpcRequest(id, method, params))
       return stream.waitFor(`the answer to ${method}`, (m) => m["id"] === id && !("method" in m))
     }
     const init = await call("initialize", INITIALIZE_PARAMS)
     if (resultOf("initialize", init)["protocolVersion"] !== PROTOCOL_VERSION) {
       throw new SoakError("initialize: wrong version", JSON.stringify(init).slice(0, 200))
     }
-    await post(notification("notifications/initialized"))
+    await post(jsonRpcNotification("notifications/initialized"))
     for (let steps = random.int(0, 6); steps > 0; steps--) {
       if (random.chance(0.1)) {
         const [body, expected] = random.item(BAD_BODIES)
@@ -259,7 +249,7 @@ export const sseCycle = async (ctx: CycleContext, random: Random): Promise<Cycle
     }
     if (ending === "disconnect-mid-call") {
       const token = `p${random.int(0, 1e9)}`
-      await post(request("long", "tools/call", sleepParams(60_000, token)))
+      await post(jsonRpcRequest("long", "tools/call", sleepParams(60_000, token)))
       if (random.chance(0.5)) await stream.waitFor("progress", (m) => isProgressFor(m, token))
     } else if (ending === "disconnect-mid-post") {
       // The stream goes while a POST is on its way: the POST gets 202 (the session took it) or 404 (it was gone).
@@ -269,7 +259,7 @@ export const sseCycle = async (ctx: CycleContext, random: Random): Promise<Cycle
         path: endpoint,
         agent: false,
         headers: { "content-type": "application/json" },
-        body: request("last", "ping")
+        body: jsonRpcRequest("last", "ping")
       })
       stream.destroy()
       const reply = await racing
@@ -277,7 +267,7 @@ export const sseCycle = async (ctx: CycleContext, random: Random): Promise<Cycle
         throw new SoakError(`POST racing a disconnect: HTTP ${reply.status}`, reply.body.slice(0, 200))
       }
     } else if (ending === "disconnect-cut-post") {
-      await cutPost(ctx.port, endpoint, { "content-type": "application/json" }, request("cut", "ping"))
+      await cutPost(ctx.port, endpoint, { "content-type": "application/json" }, jsonRpcRequest("cut", "ping"))
     }
     if (random.chance(0.3)) await sleep(random.int(0, 20))
     return result()
@@ -292,9 +282,9 @@ const sessionOf = (endpoint: string): string => {
   return id
 }
 
-const isProgressFor = (message: Json, token: string): boolean => {
+const isProgressFor = (message: JsonObject, token: string): boolean => {
   const params = message["params"]
-  return message["method"] === "notifications/progress" && isJson(params) && params["progressToken"] === token
+  return message["method"] === "notifications/progress" && isJsonObject(params) && params["progressToken"] === token
 }
 
 // --- Streamable HTTP -------------------------------------------------------------------------------------------
@@ -311,7 +301,7 @@ export const streamableCycle = async (ctx: CycleContext, random: Random): Promis
     path: "/mcp",
     agent: ctx.agent,
     headers: { "content-type": "application/json", accept: ACCEPT_BOTH },
-    body: request(0, "initialize", INITIALIZE_PARAMS)
+    body: jsonRpcRequest(0, "initialize", INITIALIZE_PARAMS)
   })
   expectStatus("initialize", init.status, 200, init.body)
   const id = init.headers["mcp-session-id"]
@@ -326,7 +316,7 @@ export const streamableCycle = async (ctx: CycleContext, random: Random): Promis
   const streamHeaders = { "mcp-session-id": id, "mcp-protocol-version": PROTOCOL_VERSION }
   const post = (body: string, extra: http.OutgoingHttpHeaders = {}) =>
     send({ port: ctx.port, method: "POST", path: "/mcp", agent: ctx.agent, headers: { ...headers, ...extra }, body })
-  const initialized = await post(notification("notifications/initialized"))
+  const initialized = await post(jsonRpcNotification("notifications/initialized"))
   expectStatus("notifications/initialized", initialized.status, 202, initialized.body)
 
   let next = 1
@@ -337,7 +327,7 @@ export const streamableCycle = async (ctx: CycleContext, random: Random): Promis
       const reply = await post(body)
       expectStatus("bad body", reply.status, expected, reply.body)
     } else if (roll === 1) {
-      const reply = await post(request(next++, "ping"), { "mcp-protocol-version": "1999-01-01" })
+      const reply = await post(jsonRpcRequest(next++, "ping"), { "mcp-protocol-version": "1999-01-01" })
       expectStatus("bad protocol version", reply.status, 400, reply.body)
     } else if (roll === 2) {
       // The standalone GET stream, opened and cut.
@@ -351,7 +341,7 @@ export const streamableCycle = async (ctx: CycleContext, random: Random): Promis
     } else {
       const work = randomWork(random, 30)
       const requestId = next++
-      const reply = await post(request(requestId, work.method, work.params))
+      const reply = await post(jsonRpcRequest(requestId, work.method, work.params))
       expectStatus(work.name, reply.status, 200, reply.body)
       const messages = messagesOf(reply)
       const answer = messages.find((m) => m["id"] === requestId && !("method" in m))
@@ -369,7 +359,7 @@ export const streamableCycle = async (ctx: CycleContext, random: Random): Promis
       ctx.port,
       "/mcp",
       headers,
-      request("long", "tools/call", sleepParams(ms, "long")),
+      jsonRpcRequest("long", "tools/call", sleepParams(ms, "long")),
       (m) => m["method"] === "notifications/progress"
     )
   switch (ending) {
@@ -389,7 +379,7 @@ export const streamableCycle = async (ctx: CycleContext, random: Random): Promis
       })
       expectStatus("DELETE", reply.status, 204, reply.body)
       if (random.chance(0.3)) {
-        const after = await post(request(next++, "ping"))
+        const after = await post(jsonRpcRequest(next++, "ping"))
         expectStatus("POST after DELETE", after.status, 404, after.body)
       }
       break
@@ -411,7 +401,7 @@ export const streamableCycle = async (ctx: CycleContext, random: Random): Promis
     }
     case "abandon-cut-post":
       // The connection goes while a request's body is half sent: nothing reaches the session.
-      await cutPost(ctx.port, "/mcp", headers, request("cut", "ping", { pad: "x".repeat(2_000) }))
+      await cutPost(ctx.port, "/mcp", headers, jsonRpcRequest("cut", "ping", { pad: "x".repeat(2_000) }))
       break
     case "abandon":
       break
@@ -423,9 +413,11 @@ export const streamableCycle = async (ctx: CycleContext, random: Random): Promis
 
 /** Lines of stdout, each one JSON-RPC message; anything else fails the cycle. */
 class StdoutLines {
-  readonly messages: Array<Json> = []
+  readonly messages: Array<JsonObject> = []
   private rest = ""
-  private waiters: Array<{ readonly predicate: (m: Json) => boolean; readonly resolve: (m: Json) => void }> = []
+  private waiters: Array<
+    { readonly predicate: (m: JsonObject) => boolean; readonly resolve: (m: JsonObject) => void }
+  > = []
   bad: string | undefined = undefined
 
   push(chunk: string): void {
@@ -438,7 +430,7 @@ class StdoutLines {
       } catch {
         parsed = undefined
       }
-      if (!isJson(parsed) || parsed["jsonrpc"] !== "2.0") {
+      if (!isJsonObject(parsed) || parsed["jsonrpc"] !== "2.0") {
         this.bad ??= line.slice(0, 200)
         continue
       }
@@ -458,7 +450,7 @@ class StdoutLines {
     return this.rest
   }
 
-  waitFor(what: string, predicate: (m: Json) => boolean, exited: () => boolean): Promise<Json> {
+  waitFor(what: string, predicate: (m: JsonObject) => boolean, exited: () => boolean): Promise<JsonObject> {
     const found = this.messages.find(predicate)
     if (found !== undefined) return Promise.resolve(found)
     return new Promise((resolve, reject) => {
@@ -487,33 +479,25 @@ export const stdioCycle = async (random: Random): Promise<CycleResult> => {
   const child = spawn(process.execPath, [DEMO_MAIN, "--stdio", "--drain-timeout", "200"], {
     stdio: ["pipe", "pipe", "pipe"]
   })
-  liveChildren.add(child)
+  const watched = watchChild(child)
   const out = new StdoutLines()
   const logs = new LogWatch()
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => out.push(chunk))
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => logs.push(chunk))
   // A write after the process went (SIGKILL) is no failure of the server's.
   child.stdin.on("error", () => undefined)
-  let exit: number | string | undefined
-  const exited = new Promise<number | string>((resolve) =>
-    child.once("exit", (code, signal) => {
-      exit = code ?? signal ?? "?"
-      liveChildren.delete(child)
-      resolve(exit)
-    })
-  )
-  const gone = () => exit !== undefined
+  const gone = () => watched.exit() !== undefined
   const write = (line: string) => child.stdin.write(line + "\n")
   let next = 0
-  const call = async (method: string, params?: unknown): Promise<Json> => {
+  const call = async (method: string, params?: unknown): Promise<JsonObject> => {
     const id = `c${next++}`
-    write(request(id, method, params))
+    write(jsonRpcRequest(id, method, params))
     return out.waitFor(`the answer to ${method}`, (m) => m["id"] === id && !("method" in m), gone)
   }
   try {
     const init = await call("initialize", INITIALIZE_PARAMS)
     resultOf("initialize", init)
-    write(notification("notifications/initialized"))
+    write(jsonRpcNotification("notifications/initialized"))
     // A process costs more than a connection: it gets more work.
     for (let steps = random.int(3, 30); steps > 0; steps--) {
       if (random.chance(0.1)) {
@@ -527,12 +511,12 @@ export const stdioCycle = async (random: Random): Promise<CycleResult> => {
       work.check(await call(work.method, work.params))
     }
     if (ending === "sigterm-mid-call" || ending === "sigkill-mid-call") {
-      write(request("long", "tools/call", sleepParams(60_000, "long")))
+      write(jsonRpcRequest("long", "tools/call", sleepParams(60_000, "long")))
       await out.waitFor("progress", (m) => m["method"] === "notifications/progress", gone)
     }
     if (ending === "eof") child.stdin.end()
     else child.kill(ending === "sigkill-mid-call" ? "SIGKILL" : "SIGTERM")
-    const code = await Promise.race([exited, sleep(10_000, "none", { ref: false })])
+    const code = await Promise.race([watched.exited, sleep(10_000, "none", { ref: false })])
     const expected = ending === "sigkill-mid-call" ? "SIGKILL" : 0
     if (code !== expected) throw new SoakError(`stdio ${ending}: exit ${code}`, `expected ${expected}`)
     if (out.bad !== undefined) throw new SoakError("stdio: a stdout line is no JSON-RPC message", out.bad)
@@ -544,7 +528,7 @@ export const stdioCycle = async (random: Random): Promise<CycleResult> => {
   } finally {
     if (!gone()) {
       child.kill("SIGKILL")
-      await exited
+      await watched.exited
     }
   }
 }

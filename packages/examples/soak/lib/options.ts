@@ -3,7 +3,7 @@
  * well under a minute, for CI). Every number can be set on its own; the run stops at whichever of `--cycles`
  * and `--seconds` comes first.
  */
-import { parseArgs } from "node:util"
+import { type NumericOption, parseCommandLine, usageText } from "../../harness/options.js"
 
 export interface Options {
   readonly quick: boolean
@@ -32,80 +32,30 @@ export interface Options {
 
 type Numeric = Exclude<keyof Options, "quick" | "verbose">
 
-interface NumericOption {
-  readonly key: Numeric
-  readonly flag: string
-  readonly full: number
-  readonly quick: number
-  readonly min: number
-  readonly help: string
-}
-
-const NUMERIC: ReadonlyArray<NumericOption> = [
-  { key: "cycles", flag: "cycles", full: 100_000, quick: 3_000, min: 1, help: "cycles in all, warm-up included" },
-  { key: "seconds", flag: "seconds", full: 300, quick: 30, min: 1, help: "time limit of the cycles, in s" },
-  { key: "concurrency", flag: "concurrency", full: 50, quick: 20, min: 1, help: "cycles at once" },
-  { key: "stdioEvery", flag: "stdio-every", full: 500, quick: 150, min: 1, help: "one cycle in N is a stdio process" },
-  { key: "stdioConcurrency", flag: "stdio-concurrency", full: 2, quick: 2, min: 1, help: "stdio processes at once" },
+const NUMERIC: ReadonlyArray<NumericOption<Numeric>> = [
+  { key: "cycles", flag: "cycles", full: 100_000, quick: 3_000, min: 1, kind: "count", help: "cycles in all, warm-up included" },
+  { key: "seconds", flag: "seconds", full: 300, quick: 30, min: 1, kind: "number", help: "time limit of the cycles, in s" },
+  { key: "concurrency", flag: "concurrency", full: 50, quick: 20, min: 1, kind: "count", help: "cycles at once" },
+  { key: "stdioEvery", flag: "stdio-every", full: 500, quick: 150, min: 1, kind: "count", help: "one cycle in N is a stdio process" },
+  { key: "stdioConcurrency", flag: "stdio-concurrency", full: 2, quick: 2, min: 1, kind: "count", help: "stdio processes at once" },
   // The baseline is read once pools and caches have reached their high-water mark: settled RSS after 3,000
   // cycles was still 3 MiB below where it settled after 15,000.
-  { key: "warmup", flag: "warmup", full: 10_000, quick: 500, min: 0, help: "cycles before the first RSS reading" },
-  { key: "idleTimeoutMs", flag: "idle-timeout", full: 2_000, quick: 1_000, min: 50, help: "server idle timeout, ms" },
-  { key: "settleSeconds", flag: "settle", full: 12, quick: 4, min: 1, help: "s of watching RSS before reading it" },
-  { key: "rssToleranceMiB", flag: "rss-tolerance", full: 6, quick: 10, min: 0, help: "allowed RSS growth, MiB" },
-  { key: "seed", flag: "seed", full: 0x50a4, quick: 0x50a4, min: 0, help: "PRNG seed of the cycles' choices" }
+  { key: "warmup", flag: "warmup", full: 10_000, quick: 500, min: 0, kind: "count", help: "cycles before the first RSS reading" },
+  { key: "idleTimeoutMs", flag: "idle-timeout", full: 2_000, quick: 1_000, min: 50, kind: "number", help: "server idle timeout, ms" },
+  { key: "settleSeconds", flag: "settle", full: 12, quick: 4, min: 1, kind: "number", help: "s of watching RSS before reading it" },
+  { key: "rssToleranceMiB", flag: "rss-tolerance", full: 6, quick: 10, min: 0, kind: "number", help: "allowed RSS growth, MiB" },
+  { key: "seed", flag: "seed", full: 0x50a4, quick: 0x50a4, min: 0, kind: "count", help: "PRNG seed of the cycles' choices" }
 ]
 
-export const usage = (): string => {
-  const width = Math.max(...NUMERIC.map((o) => o.flag.length)) + 5
-  const flag = (name: string) => `  --${name.padEnd(width)}`
-  return [
-    "Usage: npm run soak -- [options]        (or: tsx packages/examples/soak/run.ts [options])",
-    `${flag("quick")}a few thousand cycles in under a minute (for CI)`,
-    `${flag("verbose")}print every failure as it happens`,
-    ...NUMERIC.map((o) => `${flag(`${o.flag} N`)}${o.help} (default ${o.full}, quick ${o.quick})`)
-  ].join("\n") + "\n"
-}
+export const usage = (): string =>
+  usageText("Usage: npm run soak -- [options]        (or: tsx packages/examples/soak/run.ts [options])", [
+    ["quick", "a few thousand cycles in under a minute (for CI)"],
+    ["verbose", "print every failure as it happens"]
+  ], NUMERIC)
 
 /** Parses the command line; throws on a bad option. Returns undefined after printing `--help`. */
 export const parseOptions = (argv: ReadonlyArray<string>): Options | undefined => {
-  const { values } = parseArgs({
-    // `npm run soak -- -- --quick` leaves a stray "--".
-    args: argv.filter((arg) => arg !== "--"),
-    options: {
-      ...Object.fromEntries(NUMERIC.map((o) => [o.flag, { type: "string" as const }])),
-      quick: { type: "boolean", default: false },
-      verbose: { type: "boolean", default: false },
-      help: { type: "boolean", default: false }
-    }
-  })
-  if (values.help === true) {
-    process.stdout.write(usage())
-    return undefined
-  }
-  const quick = values.quick === true
-  const value = (option: NumericOption): number => {
-    const raw: unknown = Object.entries(values).find(([name]) => name === option.flag)?.[1]
-    if (typeof raw !== "string") return quick ? option.quick : option.full
-    const n = Number(raw)
-    if (!Number.isFinite(n) || n < option.min) {
-      throw new Error(`--${option.flag} must be a number >= ${option.min}, got ${raw}`)
-    }
-    return n
-  }
-  const get = (key: Numeric): number => value(NUMERIC.find((o) => o.key === key)!)
-  return {
-    quick,
-    verbose: values.verbose === true,
-    cycles: Math.floor(get("cycles")),
-    seconds: get("seconds"),
-    concurrency: Math.floor(get("concurrency")),
-    stdioEvery: Math.floor(get("stdioEvery")),
-    stdioConcurrency: Math.floor(get("stdioConcurrency")),
-    warmup: Math.floor(get("warmup")),
-    idleTimeoutMs: get("idleTimeoutMs"),
-    settleSeconds: get("settleSeconds"),
-    rssToleranceMiB: get("rssToleranceMiB"),
-    seed: Math.floor(get("seed"))
-  }
+  const parsed = parseCommandLine(argv, NUMERIC, { verbose: { type: "boolean", default: false } }, usage)
+  if (parsed === undefined) return undefined
+  return { quick: parsed.quick, verbose: parsed.values.verbose === true, ...parsed.numbers }
 }

@@ -3,20 +3,18 @@
  * read from /proc (Linux), its live sessions by `kill -USR2` (the demo logs "live sessions: N"), and every line it
  * logs is kept by level, so a run can tell whether anything was logged at Error level.
  */
-import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync, readFileSync } from "node:fs"
-import * as net from "node:net"
+import { spawn } from "node:child_process"
+import { existsSync } from "node:fs"
 import * as path from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import { fileURLToPath } from "node:url"
-import { HOST } from "./client.js"
+import { freePort, watchChild } from "../../harness/children.js"
+import { HOST } from "../../harness/http.js"
+import { rssKiB } from "../../harness/proc.js"
 
 const EXAMPLES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..")
 /** The built demo: `npm run soak` builds it first. */
 export const DEMO_MAIN = path.join(EXAMPLES_DIR, "dist", "main.js")
-
-/** Children are killed even if the driver dies mid-run. */
-export const liveChildren = new Set<ChildProcess>()
 
 /** A log line of the demo's logger: `[12:00:00.000] LEVEL (#fiber): message`. */
 const LOG_LINE = /^\[[^\]]*\] ([A-Z]+) /
@@ -69,25 +67,10 @@ export class LogWatch {
   }
 }
 
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const probe = net.createServer()
-    probe.once("error", reject)
-    probe.listen(0, HOST, () => {
-      const address = probe.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      probe.close(() => resolve(port))
-    })
-  })
-
 /** VmRSS of a process, in bytes; undefined once it is gone. */
 export const rssOf = (pid: number): number | undefined => {
-  try {
-    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))
-    return match === null ? undefined : Number(match[1]) * 1024
-  } catch {
-    return undefined
-  }
+  const kib = rssKiB(pid)
+  return kib === undefined ? undefined : kib * 1024
 }
 
 /** What the demo logs on SIGUSR2. */
@@ -124,22 +107,16 @@ export const startServer = async (idleTimeoutMs: number): Promise<SoakServer> =>
     ["--expose-gc", DEMO_MAIN, "--port", String(port), "--host", HOST, "--idle-timeout", String(idleTimeoutMs)],
     { cwd: EXAMPLES_DIR, stdio: ["ignore", "pipe", "pipe"] }
   )
-  liveChildren.add(child)
+  const watched = watchChild(child)
   const logs = new LogWatch()
   // Both pipes are read for the whole run: a full pipe would block the server.
   child.stdout?.setEncoding("utf8").on("data", (chunk: string) => logs.push(chunk))
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => logs.push(chunk))
-  let exit: number | string | undefined
-  const exited = new Promise<number | string>((resolve) => {
-    child.once("exit", (code, signal) => {
-      exit = code ?? signal ?? "?"
-      liveChildren.delete(child)
-      logs.end()
-      resolve(exit)
-    })
+  // Registered before anyone awaits the exit, so whoever does sees the last line counted.
+  const exited = watched.exited.then((exit) => {
+    logs.end()
+    return exit
   })
-  const pid = child.pid
-  if (pid === undefined) throw new Error("spawn failed")
 
   const listening = new Promise<void>((resolve) =>
     logs.watch((line) => {
@@ -155,7 +132,7 @@ export const startServer = async (idleTimeoutMs: number): Promise<SoakServer> =>
   ])
   if (!started) {
     child.kill("SIGKILL")
-    throw new Error(`the demo did not start (exit ${exit ?? "none"}): ${logs.strays.join("\n")}`)
+    throw new Error(`the demo did not start (exit ${watched.exit() ?? "none"}): ${logs.strays.join("\n")}`)
   }
 
   const report = (): Promise<Report | undefined> =>
@@ -168,18 +145,14 @@ export const startServer = async (idleTimeoutMs: number): Promise<SoakServer> =>
         resolve({ sessions: Number(match[1]), heapUsed: Number(match[2]), external: Number(match[3]) })
         return true
       })
-      if (exit === undefined) child.kill("SIGUSR2")
+      watched.kill("SIGUSR2")
     })
   const liveSessions = () => report().then((r) => r?.sessions)
 
   const stop = async (timeoutMs: number): Promise<number | string> => {
-    if (exit === undefined) child.kill("SIGTERM")
-    const code = await Promise.race([exited, sleep(timeoutMs, undefined, { ref: false })])
-    if (code !== undefined) return code
-    child.kill("SIGKILL")
-    await exited
-    return `no exit within ${timeoutMs} ms (killed)`
+    const exit = await watched.stop(timeoutMs)
+    return exit ?? `no exit within ${timeoutMs} ms (killed)`
   }
 
-  return { pid, port, logs, alive: () => exit === undefined, report, liveSessions, stop }
+  return { pid: watched.pid, port, logs, alive: () => watched.exit() === undefined, report, liveSessions, stop }
 }
