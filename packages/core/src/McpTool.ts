@@ -25,10 +25,12 @@ import * as Schema from "effect/Schema"
 import { messageOf, provideHandler } from "./internal/handler.js"
 import { objectSchemas, type ObjectSchemas, SHARED } from "./internal/jsonSchema.js"
 import { describeParseError } from "./internal/parseError.js"
+import { currentTaskId } from "./internal/tasks.js"
 import * as JsonRpc from "./JsonRpc.js"
 import type * as McpSchema from "./McpSchema.js"
 import { McpServer, type ToolEntry } from "./McpServer.js"
 import type { CurrentSession } from "./McpSession.js"
+import type { TaskStart, TaskSupport } from "./McpTask.js"
 
 /** What a tool without an output schema may return: text, one or more content blocks, or a whole result. @since 0.1.0 */
 export type Result = string | McpSchema.Content | ReadonlyArray<McpSchema.Content> | McpSchema.CallToolResult
@@ -67,6 +69,10 @@ export interface Listing {
   readonly icons?: ReadonlyArray<McpSchema.Icon> | undefined
   /** The tool listing's `_meta`. */
   readonly _meta?: McpSchema.Meta | undefined
+  /** Whether calls may become tasks (`McpTask`), listed as `execution.taskSupport`. Default `"forbidden"`. */
+  readonly taskSupport?: TaskSupport | undefined
+  /** When a task-supporting call becomes a task: at once (default), or on `McpTask.escalate`. */
+  readonly taskStart?: TaskStart | undefined
 }
 
 /** What `define` takes for a tool whose results are content. @since 0.1.0 */
@@ -148,6 +154,8 @@ const definitionFields = <A, I>(name: string, options: DefineOptions<A, I>) => (
   ...(options.annotations === undefined ? {} : { annotations: options.annotations }),
   ...(options.icons === undefined ? {} : { icons: options.icons }),
   ...(options._meta === undefined ? {} : { _meta: options._meta }),
+  ...(options.taskSupport === undefined ? {} : { taskSupport: options.taskSupport }),
+  ...(options.taskStart === undefined ? {} : { taskStart: options.taskStart }),
   input: options.input
 })
 
@@ -178,11 +186,16 @@ const register = <A, I, Out, E, R>(
       inputSchema: input[dialect],
       ...(outputSchemas === undefined ? {} : { outputSchema: outputSchemas[dialect] }),
       ...(options.annotations === undefined ? {} : { annotations: options.annotations }),
+      ...(options.taskSupport === undefined || options.taskSupport === "forbidden"
+        ? {}
+        : { execution: { taskSupport: options.taskSupport } }),
       ...(options._meta === undefined ? {} : { _meta: options._meta })
     })
     yield* server.addTool({
       tool: listing("2020-12"),
       toolDraft07: listing("draft-07"),
+      taskSupport: options.taskSupport,
+      taskStart: options.taskStart,
       call: (args, current) => {
         const input = decode(args)
         if (Either.isLeft(input)) {
@@ -209,7 +222,11 @@ const register = <A, I, Out, E, R>(
               }
               return Effect.zipRight(
                 Effect.logError(`tool ${name} died`, cause),
-                Effect.succeed(error(`Tool ${name} failed with an internal error`))
+                // In a task a defect is a protocol-level failure (`failed`, SEP-2663), not a tool result.
+                Effect.flatMap(currentTaskId, (task) =>
+                  task._tag === "Some"
+                    ? Effect.fail(JsonRpc.internalError())
+                    : Effect.succeed(error(`Tool ${name} failed with an internal error`)))
               )
             }
           })

@@ -97,6 +97,9 @@ const headerValue = (raw: string): string | undefined => {
   }
 }
 
+/** The tasks extension's methods, whose `Mcp-Name` mirrors `params.taskId` (SEP-2663 §Routing Headers). */
+const TASK_METHODS: ReadonlySet<string> = new Set(["tasks/get", "tasks/update", "tasks/cancel"])
+
 /** What `Mcp-Name` mirrors for a method, if anything. */
 const nameOf = (request: JsonRpc.Request): string | undefined => {
   if (!isRecord(request.params)) return undefined
@@ -104,6 +107,8 @@ const nameOf = (request: JsonRpc.Request): string | undefined => {
     ? "uri"
     : request.method === "tools/call" || request.method === "prompts/get"
     ? "name"
+    : TASK_METHODS.has(request.method)
+    ? "taskId"
     : undefined
   if (key === undefined) return undefined
   const value = request.params[key]
