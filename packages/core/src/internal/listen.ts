@@ -7,8 +7,10 @@
  * @internal
  */
 import * as JsonRpc from "../JsonRpc.js"
+import type * as McpSchema from "../McpSchema.js"
 import type { Sink } from "../McpSession.js"
 import { Meta } from "./modern.js"
+import { declares, missingExtension } from "./tasks.js"
 
 /** What a client asked to hear about, as honoured. @internal */
 export interface Filter {
@@ -16,13 +18,22 @@ export interface Filter {
   readonly promptsListChanged?: true
   readonly resourcesListChanged?: true
   readonly resourceSubscriptions?: ReadonlyArray<string>
+  /** Tasks whose `notifications/tasks` the client wants (the tasks extension). */
+  readonly taskIds?: ReadonlyArray<string>
 }
 
 const isRecord = (u: unknown): u is { readonly [key: string]: unknown } =>
   typeof u === "object" && u !== null && !Array.isArray(u)
 
-/** The filter of a listen request's params (unknown kinds left out), or -32602. @internal */
-export const filterOf = (params: unknown): Filter | JsonRpc.JsonRpcError => {
+/**
+ * The filter of a listen request's params (unknown kinds left out), or -32602; task ids from a client whose
+ * `capabilities` lack the tasks extension are -32021.
+ * @internal
+ */
+export const filterOf = (
+  params: unknown,
+  capabilities: McpSchema.ClientCapabilities
+): Filter | JsonRpc.JsonRpcError => {
   const notifications = isRecord(params) ? params.notifications : undefined
   if (!isRecord(notifications)) {
     return JsonRpc.invalidParams("Invalid params: subscriptions/listen needs a notifications filter")
@@ -31,11 +42,17 @@ export const filterOf = (params: unknown): Filter | JsonRpc.JsonRpcError => {
   if (uris !== undefined && !(Array.isArray(uris) && uris.every((u) => typeof u === "string"))) {
     return JsonRpc.invalidParams("Invalid params: resourceSubscriptions must be an array of URIs")
   }
+  const taskIds = notifications.taskIds
+  if (taskIds !== undefined && !(Array.isArray(taskIds) && taskIds.every((t) => typeof t === "string"))) {
+    return JsonRpc.invalidParams("Invalid params: taskIds must be an array of task ids")
+  }
+  if (taskIds !== undefined && taskIds.length > 0 && !declares(capabilities)) return missingExtension()
   return {
     ...(notifications.toolsListChanged === true ? { toolsListChanged: true } : {}),
     ...(notifications.promptsListChanged === true ? { promptsListChanged: true } : {}),
     ...(notifications.resourcesListChanged === true ? { resourcesListChanged: true } : {}),
-    ...(uris !== undefined && uris.length > 0 ? { resourceSubscriptions: uris.filter((u) => typeof u === "string") } : {})
+    ...(uris !== undefined && uris.length > 0 ? { resourceSubscriptions: uris.filter((u) => typeof u === "string") } : {}),
+    ...(taskIds !== undefined && taskIds.length > 0 ? { taskIds: taskIds.filter((t) => typeof t === "string") } : {})
   }
 }
 
@@ -55,6 +72,7 @@ export interface FilterLike {
   readonly promptsListChanged?: boolean | undefined
   readonly resourcesListChanged?: boolean | undefined
   readonly resourceSubscriptions?: ReadonlyArray<string> | undefined
+  readonly taskIds?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -74,6 +92,10 @@ export const accepts = (filter: FilterLike, message: JsonRpc.Message): boolean =
     case "notifications/resources/updated": {
       const uri = isRecord(message.params) ? message.params.uri : undefined
       return typeof uri === "string" && filter.resourceSubscriptions?.includes(uri) === true
+    }
+    case "notifications/tasks": {
+      const taskId = isRecord(message.params) ? message.params.taskId : undefined
+      return typeof taskId === "string" && filter.taskIds?.includes(taskId) === true
     }
     default:
       // Progress and logs never go on a listen stream.

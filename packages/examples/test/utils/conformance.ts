@@ -26,27 +26,17 @@ export interface NotYetImplemented {
  */
 export const NOT_YET_IMPLEMENTED: ReadonlyArray<NotYetImplemented> = []
 
-const TASKS = "the tasks extension (io.modelcontextprotocol/tasks, SEP-2663) is not implemented: effect-mcp " +
-  "always answers tools/call in core form; unscored for 2026-07-28 (an extension)"
-
 /**
  * The scenarios of the 2026-07-28 run (`--requirements 2026-07-28`) expected to fail for now. The scored ones all
  * pass; these are the unscored ones it runs beside them.
  */
 export const NOT_YET_IMPLEMENTED_2026: ReadonlyArray<NotYetImplemented> = [
-  ...[
-    "tasks-lifecycle",
-    "tasks-capability-negotiation",
-    "tasks-wire-fields",
-    "tasks-request-state-removal",
-    "tasks-mrtr-input",
-    "tasks-request-headers",
-    "tasks-dispatch-and-envelope",
-    // Checks nothing without the extension, which counts as not passing.
-    "tasks-status-notifications",
-    "tasks-required-task-error",
-    "tasks-mrtr-composition"
-  ].map((scenario): NotYetImplemented => ({ mode: "server", scenario, reason: TASKS })),
+  {
+    mode: "server",
+    scenario: "tasks-status-notifications",
+    reason: "(a stub in this suite version) it checks nothing, only reports itself SKIPPED pending a rewrite onto " +
+      "subscriptions/listen, which counts as not passing; effect-mcp does send notifications/tasks there"
+  },
   {
     mode: "server",
     scenario: "http-custom-header-server-validation",
