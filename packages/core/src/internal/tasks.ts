@@ -287,8 +287,10 @@ export const makeStore = Effect.fnUntraced(function*(
       yield* Scope.addFinalizer(task.scope, Ref.update(tasks, HashMap.remove(task.id)))
       const now = yield* Clock.currentTimeMillis
       const left = Math.max(0, task.createdAt + settings.ttlMs - now)
-      // The timer is the task's own: closing the scope from its fiber does not interrupt that fiber (forkIn).
-      yield* Effect.forkIn(Effect.zipRight(Effect.sleep(Duration.millis(left)), Scope.close(task.scope, Exit.void)), task.scope)
+      // The timer is the task's own: closing the scope from its fiber does not interrupt that fiber (forkIn). It
+      // must be interruptible itself (this region is not), or a shutdown would wait out the ttl.
+      const expire = Effect.zipRight(Effect.sleep(Duration.millis(left)), Scope.close(task.scope, Exit.void))
+      yield* Effect.forkIn(Effect.interruptible(expire), task.scope)
     }).pipe(Effect.uninterruptible)
 
   const call: Store["call"] = ({ asker: base, owner, reply, run, start }) =>
