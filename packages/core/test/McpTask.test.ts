@@ -435,3 +435,140 @@ describe("McpTask", () => {
       }
     }))
 })
+
+// ---------------------------------------------------------------------------------------------------------------
+// Over real sockets
+
+const envelope = (capabilities: object = WITH_TASKS) => ({
+  "io.modelcontextprotocol/protocolVersion": V,
+  "io.modelcontextprotocol/clientCapabilities": capabilities,
+  "io.modelcontextprotocol/clientInfo": { name: "test", version: "1.0.0" }
+})
+
+/** A 2026-07-28 POST with the headers a client mirrors (`Mcp-Name` is the tool name or the task id). */
+const post = async (
+  url: string,
+  method: string,
+  params: { readonly [key: string]: unknown },
+  headers: { readonly [key: string]: string } = {}
+) => {
+  const name = typeof params.name === "string" ? params.name : typeof params.taskId === "string" ? params.taskId : undefined
+  const response = await fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-protocol-version": V,
+      "mcp-method": method,
+      ...(name === undefined ? {} : { "mcp-name": name }),
+      ...headers
+    },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: { _meta: envelope(), ...params } })
+  })
+  const text = await response.text()
+  const body = response.headers.get("content-type")?.includes("text/event-stream")
+    ? JSON.parse(text.split("\n").filter((l) => l.startsWith("data: ")).at(-1)!.slice(6))
+    : JSON.parse(text)
+  return { status: response.status, body }
+}
+
+/** The data lines of an SSE response, one JSON message at a time. */
+const events = (response: Response) => {
+  const body = response.body!.getReader()
+  const decoder = new TextDecoder()
+  let buffer = ""
+  const next = async (): Promise<{ readonly method?: string; readonly params?: { readonly [key: string]: unknown } }> => {
+    while (true) {
+      const line = buffer.split("\n").find((l) => l.startsWith("data: "))
+      if (line !== undefined) {
+        buffer = buffer.slice(buffer.indexOf(line) + line.length)
+        return JSON.parse(line.slice(6))
+      }
+      const chunk = await body.read()
+      if (chunk.done) throw new Error("the stream ended")
+      buffer += decoder.decode(chunk.value, { stream: true })
+    }
+  }
+  return { next, cancel: () => body.cancel() }
+}
+
+describe("McpTask over HTTP", () => {
+  it.scopedLive("Mcp-Name must mirror the task id on tasks/get|update|cancel (400, -32020)", () =>
+    Effect.gen(function*() {
+      const url = yield* serveHttp(serverLayer())
+      yield* Effect.promise(async () => {
+        const created = await post(url, "tools/call", { name: "slow", arguments: { seconds: 30 } })
+        expect(created.status).toBe(200)
+        const taskId = taskIdOf(created.body.result)
+        const got = await post(url, "tasks/get", { taskId })
+        expect(got.body.result).toMatchObject({ resultType: "complete", taskId, status: "working" })
+        for (const method of ["tasks/get", "tasks/update", "tasks/cancel"]) {
+          const wrong = await post(url, method, { taskId, inputResponses: {} }, { "mcp-name": "another-task" })
+          expect(wrong.status).toBe(400)
+          expect(wrong.body.error.code).toBe(-32020)
+        }
+        expect((await post(url, "tasks/cancel", { taskId })).body.result).toMatchObject({ resultType: "complete" })
+        expect((await post(url, "tasks/get", { taskId })).body.result).toMatchObject({ status: "cancelled" })
+      })
+    }))
+
+  it.scopedLive("a listen stream naming a task hears its notifications/tasks, the result inlined at the end", () =>
+    Effect.gen(function*() {
+      const release = yield* Deferred.make<void>()
+      const Gated = McpTool.make("gated", {
+        input: NoArguments,
+        taskSupport: "required",
+        handler: () => Effect.as(Deferred.await(release), "released")
+      })
+      const url = yield* serveHttp(serverLayer([Gated]))
+      const listen = (taskIds: ReadonlyArray<string>, capabilities: object = WITH_TASKS) =>
+        fetch(url, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            accept: "application/json, text/event-stream",
+            "mcp-protocol-version": V,
+            "mcp-method": "subscriptions/listen"
+          },
+          body: JSON.stringify({
+            jsonrpc: "2.0",
+            id: 5,
+            method: "subscriptions/listen",
+            params: { _meta: envelope(capabilities), notifications: { taskIds } }
+          })
+        })
+      const taskId = yield* Effect.promise(async () =>
+        taskIdOf((await post(url, "tools/call", { name: "gated", arguments: {} })).body.result)
+      )
+      const other = yield* Effect.promise(async () =>
+        taskIdOf((await post(url, "tools/call", { name: "slow", arguments: { seconds: 0.05 } })).body.result)
+      )
+      const stream = events(yield* Effect.promise(() => listen([taskId])))
+      yield* Effect.promise(async () => {
+        expect(await stream.next()).toMatchObject({
+          method: "notifications/subscriptions/acknowledged",
+          params: { notifications: { taskIds: [taskId] } }
+        })
+      })
+      yield* Deferred.succeed(release, undefined)
+      yield* Effect.promise(async () => {
+        // Only the task named: `other` finishes meanwhile and is not heard of.
+        const heard = await stream.next()
+        expect(heard).toMatchObject({
+          method: "notifications/tasks",
+          params: {
+            taskId,
+            status: "completed",
+            result: { content: [{ type: "text", text: "released" }] },
+            _meta: { "io.modelcontextprotocol/subscriptionId": 5 }
+          }
+        })
+        expect(heard.params?.taskId).not.toBe(other)
+        await stream.cancel()
+        // Task ids from a client without the extension: -32021.
+        const refused = await listen([taskId], {})
+        const text = await refused.text()
+        expect(text).toContain("-32021")
+      })
+    }))
+})
