@@ -16,7 +16,7 @@ import * as TestClock from "effect/TestClock"
 import * as JsonRpc from "../src/JsonRpc.js"
 import type { Principal } from "../src/McpAuth.js"
 import * as McpServer from "../src/McpServer.js"
-import { CurrentSession } from "../src/McpSession.js"
+import { CurrentSession, type Session } from "../src/McpSession.js"
 import * as McpTask from "../src/McpTask.js"
 import * as McpTool from "../src/McpTool.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
@@ -137,6 +137,12 @@ const rpc = (method: string, params: { readonly [key: string]: unknown } = {}, c
       modern: { clientCapabilities: caller.capabilities ?? WITH_TASKS },
       ...(caller.principal === undefined ? {} : { principal: caller.principal })
     }))
+    return yield* exchange(session, method, params)
+  }))
+
+/** Hands one request to `session` and waits for its response. */
+const exchange = (session: Session, method: string, params: { readonly [key: string]: unknown }) =>
+  Effect.gen(function*() {
     const id = ++nextId
     const response = yield* Effect.async<JsonRpc.Response>((resume) => {
       let answer: JsonRpc.Response | undefined
@@ -150,7 +156,7 @@ const rpc = (method: string, params: { readonly [key: string]: unknown } = {}, c
     return "error" in response
       ? { _tag: "Error", error: response.error } satisfies Answer
       : { _tag: "Result", result: response.result as { readonly [key: string]: unknown } } satisfies Answer
-  }))
+  })
 
 const resultOf = (answer: Answer) => {
   if (answer._tag === "Error") throw new Error(`expected a result, got ${JSON.stringify(answer.error)}`)
@@ -420,6 +426,44 @@ describe("McpTask", () => {
       expect(byName.get("plain")).not.toHaveProperty("execution")
       expect(resultOf(yield* rpc("server/discover")).capabilities).toMatchObject({ extensions: EXT })
     }).pipe(Effect.provide(serverLayer()), Effect.provide(quiet)))
+
+  it.effect("the session era gets the same tasks when initialize declared the extension", () =>
+    Effect.gen(function*() {
+      const registry = yield* SessionRegistry.SessionRegistry
+      const initialized = (capabilities: object) =>
+        Effect.gen(function*() {
+          const session = yield* Effect.orDie(registry.open({ transport: "memory", protocolVersion: "2025-11-25" }))
+          const init = resultOf(yield* exchange(session, "initialize", {
+            protocolVersion: "2025-11-25",
+            capabilities,
+            clientInfo: { name: "legacy", version: "1.0.0" }
+          }))
+          expect(init.capabilities).toMatchObject({ extensions: EXT })
+          return session
+        })
+      const session = yield* initialized(WITH_TASKS)
+      const taskId = taskIdOf(resultOf(yield* exchange(session, "tools/call", { name: "asking", arguments: {} })))
+      yield* settle
+      // Inside a task an ask parks it, in the session era too, rather than going out as a request.
+      const parked = resultOf(yield* exchange(session, "tasks/get", { taskId }))
+      expect(parked.status).toBe("input_required")
+      const responses = Object.fromEntries(Object.keys(parked.inputRequests as object).map((key) => [
+        key,
+        { action: "accept", content: { name: "Bo", colour: "red" } }
+      ]))
+      resultOf(yield* exchange(session, "tasks/update", { taskId, inputResponses: responses }))
+      yield* settle
+      expect(resultOf(yield* exchange(session, "tasks/get", { taskId }))).toMatchObject({
+        status: "completed",
+        result: { content: [{ type: "text", text: "Bo likes red" }] }
+      })
+      // A session that did not declare it: synchronous, and no tasks/*.
+      const plain = yield* initialized({})
+      expect(errorOf(yield* exchange(plain, "tasks/get", { taskId })).code).toBe(-32021)
+      const sync = resultOf(yield* exchange(plain, "tools/call", { name: "slow", arguments: { seconds: 0 } }))
+      expect(sync).toMatchObject({ content: [{ type: "text", text: "slept 0s" }] })
+      expect(sync).not.toHaveProperty("taskId")
+    }).pipe(Effect.scoped, Effect.provide(serverLayer()), Effect.provide(quiet)))
 
   it.effect("a server without task-supporting tools does not claim the extension", () =>
     Effect.gen(function*() {
