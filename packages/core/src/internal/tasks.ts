@@ -293,8 +293,8 @@ export const makeStore = Effect.fnUntraced(function*(
       yield* Effect.forkIn(Effect.interruptible(expire), task.scope)
     }).pipe(Effect.uninterruptible)
 
-  const call: Store["call"] = ({ asker: base, owner, reply, run, start }) =>
-    Effect.gen(function*() {
+  const call: Store["call"] = Effect.fn("McpTask.call")(
+    function*({ asker: base, owner, reply, run, start }: Parameters<Store["call"]>[0]) {
       const now = yield* Clock.currentTimeMillis
       const scope = yield* Scope.fork(storeScope, ExecutionStrategy.sequential)
       const task: Task = {
@@ -350,7 +350,8 @@ export const makeStore = Effect.fnUntraced(function*(
       if (live) return yield* Deferred.await(createResult)
       yield* Scope.close(scope, Exit.void)
       return yield* outcome.exit
-    })
+    }
+  )
 
   /** The live task of that id, if the caller may see it; another principal's is as unknown as a missing one. */
   const find = (taskId: string, principal: Principal | undefined) =>
@@ -366,8 +367,8 @@ export const makeStore = Effect.fnUntraced(function*(
     Effect.flatMap(find(taskId, principal), (task) =>
       Effect.map(Ref.get(task.state), (state) => ({ resultType: "complete", ...detailed(task, state) })))
 
-  const update: Store["update"] = (taskId, principal, responses) =>
-    Effect.gen(function*() {
+  const update: Store["update"] = Effect.fn("McpTask.update")(
+    function*(taskId: string, principal: Principal | undefined, responses: { readonly [key: string]: unknown }) {
       const task = yield* find(taskId, principal)
       const answered: Array<Effect.Effect<boolean>> = []
       yield* change(task, (state) => {
@@ -385,10 +386,11 @@ export const makeStore = Effect.fnUntraced(function*(
       })
       yield* Effect.all(answered, { discard: true })
       return ACK
-    })
+    }
+  )
 
-  const cancel: Store["cancel"] = (taskId, principal) =>
-    Effect.gen(function*() {
+  const cancel: Store["cancel"] = Effect.fn("McpTask.cancel")(
+    function*(taskId: string, principal: Principal | undefined) {
       const task = yield* find(taskId, principal)
       yield* change(task, (state) =>
         isTerminal(state.status)
@@ -398,7 +400,8 @@ export const makeStore = Effect.fnUntraced(function*(
       const fiber = yield* Ref.get(task.fiber)
       if (Option.isSome(fiber)) yield* Fiber.interruptFork(fiber.value)
       return ACK
-    })
+    }
+  )
 
   return {
     settings,
