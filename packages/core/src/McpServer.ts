@@ -6,6 +6,10 @@
  * its handler runs in a fiber the session owns, and the response goes to the reply sink the transport gave with
  * the message. Nothing here knows about transports.
  *
+ * A tool that declares `taskSupport` may answer `tools/call` with a task (the extension `io.modelcontextprotocol/tasks`,
+ * see `McpTask`) for clients that declare the extension; the server serves `tasks/get`, `tasks/update` and
+ * `tasks/cancel` for them, from a store whose tasks live in the server's scope.
+ *
  * Listings (`tools/list`, `resources/list`, `resources/templates/list`, `prompts/list`) are sorted by name (URI,
  * URI template), so they do not depend on the order layers registered in, and paged by `pageSize` with opaque
  * cursors that name the last item given, so a cursor stays valid while registrations change. Each is built once
@@ -260,18 +264,14 @@ const decodeTaskId = (params: unknown): Either.Either<string, JsonRpc.JsonRpcErr
  * @since 0.1.0
  */
 export const make = (options: Options): Effect.Effect<McpServerService, never, Scope.Scope> =>
-  Effect.flatMap(
-    Effect.suspend(() => {
-      const audiences = new Set<Audience>()
-      return Effect.map(
-        Tasks.makeStore(Tasks.settingsOf(options.tasks), (owner, notification) => {
-          for (const audience of audiences) audience.taskStatus(owner, notification)
-        }),
-        (store) => ({ store, audiences })
-      )
-    }),
-    ({ audiences, store }) => Effect.sync(() => build(options, store, audiences))
-  )
+  Effect.gen(function*() {
+    // A task's status changes go where list changes go: the registries attached to this server.
+    const audiences = new Set<Audience>()
+    const store = yield* Tasks.makeStore(Tasks.settingsOf(options.tasks), (owner, notification) => {
+      for (const audience of audiences) audience.taskStatus(owner, notification)
+    })
+    return build(options, store, audiences)
+  })
 
 const build = (options: Options, store: Tasks.Store, audiences: Set<Audience>): McpServerService => {
   const info: McpSchema.Implementation = {

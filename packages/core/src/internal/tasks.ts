@@ -309,13 +309,15 @@ export const makeStore = Effect.fnUntraced(function*(
       const createResult = yield* Deferred.make<unknown>()
       // Read synchronously by the asker and the sink: a plain flag, set once, by `escalate` only.
       let live = false
-      const escalate = Effect.suspend(() =>
+      // One escalation at a time, so asks made in parallel cannot register the task twice.
+      const once = yield* Effect.makeSemaphore(1)
+      const escalate = once.withPermits(1)(Effect.suspend(() =>
         live ? Effect.void : Effect.gen(function*() {
           yield* register(task)
           live = true
           yield* Deferred.succeed(createResult, created(task, yield* Ref.get(task.state)))
         })
-      )
+      ))
       const asker: Asker = {
         clientCapabilities: base.clientCapabilities,
         get rounds() {
