@@ -6,9 +6,9 @@
  * its handler runs in a fiber the session owns, and the response goes to the reply sink the transport gave with
  * the message. Nothing here knows about transports.
  *
- * A tool that declares `taskSupport` may answer `tools/call` with a task (the extension `io.modelcontextprotocol/tasks`,
- * see `McpTask`) for clients that declare the extension; the server serves `tasks/get`, `tasks/update` and
- * `tasks/cancel` for them, from a store whose tasks live in the server's scope.
+ * A tool that declares `taskSupport` may answer `tools/call` with a task (the extension
+ * `io.modelcontextprotocol/tasks`, see `McpTask`) for clients that declare the extension; the server serves
+ * `tasks/get`, `tasks/update` and `tasks/cancel` for them, from a store whose tasks live in the server's scope.
  *
  * Listings (`tools/list`, `resources/list`, `resources/templates/list`, `prompts/list`) are sorted by name (URI,
  * URI template), so they do not depend on the order layers registered in, and paged by `pageSize` with opaque

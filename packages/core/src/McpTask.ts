@@ -78,5 +78,9 @@ export const escalate: Effect.Effect<void, JsonRpc.JsonRpcError> = Effect.flatMa
   Option.match({ onNone: () => Effect.void, onSome: (handle) => handle.escalate })
 )
 
-/** The id of the task the running handler serves, if its call is a task (for logs, or to tell the user). @since 0.1.0 */
+/**
+ * The id of the task the running handler serves, if its call is a task (for logs, or to tell the user).
+ *
+ * @since 0.1.0
+ */
 export const currentTaskId: Effect.Effect<Option.Option<string>> = Tasks.currentTaskId
