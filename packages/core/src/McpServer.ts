@@ -306,7 +306,9 @@ const build = (options: Options, store: Tasks.Store, audiences: Set<Audience>): 
 
   // Listings and capabilities change only when something registers, so they are built once per change (their
   // pages when first asked for). Tool schemas differ by JSON Schema dialect, so tools are listed once per dialect.
-  let toolPages: { [D in Dialect]?: Pagination.Pages<McpSchema.ListToolsResult> } = {}
+  // 2026-07-28 listings also show `execution.taskSupport`; session-era ones do not, as a 2025-11-25 client would
+  // read it as the core tasks of that revision (client-directed), which this server does not serve.
+  let toolPages: { [D in Dialect | "modern"]?: Pagination.Pages<McpSchema.ListToolsResult> } = {}
   let resourcePages: Pagination.Pages<McpSchema.ListResourcesResult> | undefined
   let templatePages: Pagination.Pages<McpSchema.ListResourceTemplatesResult> | undefined
   let promptPages: Pagination.Pages<McpSchema.ListPromptsResult> | undefined
@@ -320,14 +322,24 @@ const build = (options: Options, store: Tasks.Store, audiences: Set<Audience>): 
     Either.isRight(either) ? Effect.succeed(either.right) : Effect.fail(either.left)
   const next = (nextCursor: string | undefined) => nextCursor === undefined ? {} : { nextCursor }
 
-  const toolList = (dialect: Dialect) =>
+  const withExecution = (entry: ToolEntry): McpSchema.Tool =>
+    entry.taskSupport === undefined || entry.taskSupport === "forbidden"
+      ? entry.tool
+      : { ...entry.tool, execution: { taskSupport: entry.taskSupport } }
+  const toolList = (dialect: Dialect | "modern") =>
     toolPages[dialect] ??= Pagination.make({
       list: "tools",
       items: tools.values(),
       key: (entry) => entry.tool.name,
       pageSize,
       result: (page, nextCursor): McpSchema.ListToolsResult => ({
-        tools: page.map((entry) => dialect === "draft-07" ? entry.toolDraft07 ?? entry.tool : entry.tool),
+        tools: page.map((entry) =>
+          dialect === "modern"
+            ? withExecution(entry)
+            : dialect === "draft-07"
+            ? entry.toolDraft07 ?? entry.tool
+            : entry.tool
+        ),
         ...next(nextCursor)
       })
     })
@@ -424,7 +436,8 @@ const build = (options: Options, store: Tasks.Store, audiences: Set<Audience>): 
         return Effect.succeed(result)
       })],
     ["ping", () => Effect.succeed({})],
-    ["tools/list", (session, request) => listing(request, () => toolList(dialectOf(session.protocolVersion)))],
+    ["tools/list", (session, request) =>
+      listing(request, () => toolList(session.isModern ? "modern" : dialectOf(session.protocolVersion)))],
     ["tools/call", (session, request, sink) =>
       Effect.suspend(() => {
         const params = decodeCallTool(request.params)

@@ -69,7 +69,7 @@ export interface Listing {
   readonly icons?: ReadonlyArray<McpSchema.Icon> | undefined
   /** The tool listing's `_meta`. */
   readonly _meta?: McpSchema.Meta | undefined
-  /** Whether calls may become tasks (`McpTask`), listed as `execution.taskSupport`. Default `"forbidden"`. */
+  /** Whether calls may become tasks (`McpTask`); 2026-07-28 listings show it as `execution.taskSupport`. */
   readonly taskSupport?: TaskSupport | undefined
   /** When a task-supporting call becomes a task: at once (default), or on `McpTask.escalate`. */
   readonly taskStart?: TaskStart | undefined
@@ -186,9 +186,6 @@ const register = <A, I, Out, E, R>(
       inputSchema: input[dialect],
       ...(outputSchemas === undefined ? {} : { outputSchema: outputSchemas[dialect] }),
       ...(options.annotations === undefined ? {} : { annotations: options.annotations }),
-      ...(options.taskSupport === undefined || options.taskSupport === "forbidden"
-        ? {}
-        : { execution: { taskSupport: options.taskSupport } }),
       ...(options._meta === undefined ? {} : { _meta: options._meta })
     })
     yield* server.addTool({

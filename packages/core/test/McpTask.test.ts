@@ -442,6 +442,9 @@ describe("McpTask", () => {
           return session
         })
       const session = yield* initialized(WITH_TASKS)
+      // Not listed here: a 2025-11-25 client reads `execution.taskSupport` as that revision's own tasks.
+      const listed = resultOf(yield* exchange(session, "tools/list", {})).tools as ReadonlyArray<{ name: string }>
+      expect(listed.find((tool) => tool.name === "slow")).not.toHaveProperty("execution")
       const taskId = taskIdOf(resultOf(yield* exchange(session, "tools/call", { name: "asking", arguments: {} })))
       yield* settle
       // Inside a task an ask parks it, in the session era too, rather than going out as a request.
