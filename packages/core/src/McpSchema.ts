@@ -67,7 +67,9 @@ export const ClientCapabilities = Schema.Struct({
   sampling: Schema.optional(Schema.Struct({ context: Schema.optional(Obj), tools: Schema.optional(Obj) }, Obj)),
   /** The modes offered (2025-11-25); an empty object means form mode only, as before modes existed. */
   elicitation: Schema.optional(Schema.Struct({ form: Schema.optional(Obj), url: Schema.optional(Obj) }, Obj)),
-  experimental: Schema.optional(Obj)
+  experimental: Schema.optional(Obj),
+  /** Extensions the client supports, by identifier (e.g. `io.modelcontextprotocol/tasks`). */
+  extensions: Schema.optional(Obj)
 })
 /** @since 0.1.0 */
 export type ClientCapabilities = typeof ClientCapabilities.Type
@@ -82,7 +84,9 @@ export const ServerCapabilities = Schema.Struct({
   prompts: Schema.optional(Schema.Struct({ listChanged: Schema.optional(Schema.Boolean) })),
   logging: Schema.optional(Obj),
   completions: Schema.optional(Obj),
-  experimental: Schema.optional(Obj)
+  experimental: Schema.optional(Obj),
+  /** Extensions the server supports, by identifier (e.g. `io.modelcontextprotocol/tasks`). */
+  extensions: Schema.optional(Obj)
 })
 /** @since 0.1.0 */
 export type ServerCapabilities = typeof ServerCapabilities.Type
@@ -211,6 +215,10 @@ export const Tool = Schema.Struct({
   inputSchema: Obj,
   outputSchema: Schema.optional(Obj),
   annotations: Schema.optional(ToolAnnotations),
+  /** How the tool runs: whether a call may become a task (the tasks extension). */
+  execution: Schema.optional(Schema.Struct({
+    taskSupport: Schema.optional(Schema.Literal("forbidden", "optional", "required"))
+  })),
   _meta: Meta
 })
 /** @since 0.1.0 */

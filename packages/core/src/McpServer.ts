@@ -6,6 +6,10 @@
  * its handler runs in a fiber the session owns, and the response goes to the reply sink the transport gave with
  * the message. Nothing here knows about transports.
  *
+ * A tool that declares `taskSupport` may answer `tools/call` with a task (the extension
+ * `io.modelcontextprotocol/tasks`, see `McpTask`) for clients that declare the extension; the server serves
+ * `tasks/get`, `tasks/update` and `tasks/cancel` for them, from a store whose tasks live in the server's scope.
+ *
  * Listings (`tools/list`, `resources/list`, `resources/templates/list`, `prompts/list`) are sorted by name (URI,
  * URI template), so they do not depend on the order layers registered in, and paged by `pageSize` with opaque
  * cursors that name the last item given, so a cursor stays valid while registrations change. Each is built once
@@ -22,6 +26,7 @@ import * as Deferred from "effect/Deferred"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import * as JsonRpc from "./JsonRpc.js"
 import { type Dialect, dialectOf } from "./internal/jsonSchema.js"
 import * as Modern from "./internal/modern.js"
@@ -30,8 +35,10 @@ import * as Mrtr from "./internal/mrtr.js"
 import * as Pagination from "./internal/pagination.js"
 import type { Audience, Dispatcher, SessionState } from "./internal/session.js"
 import { makeCurrent } from "./internal/session.js"
+import * as Tasks from "./internal/tasks.js"
 import * as McpSchema from "./McpSchema.js"
 import type { CurrentSessionService, Sink } from "./McpSession.js"
+import type * as McpTask from "./McpTask.js"
 
 /**
  * A registered tool: its listing and how to call it. Built by `McpTool.make` or a definition's `toLayer`.
@@ -51,6 +58,10 @@ export interface ToolEntry {
     args: unknown,
     current: CurrentSessionService
   ) => Effect.Effect<McpSchema.CallToolResult, JsonRpc.JsonRpcError>
+  /** Whether a call may become a task (the tasks extension). Default `"forbidden"`. */
+  readonly taskSupport?: McpTask.TaskSupport | undefined
+  /** When a task-supporting call becomes a task. Default `"immediate"`. */
+  readonly taskStart?: McpTask.TaskStart | undefined
 }
 
 /** Suggests values for one argument of a prompt or resource template. @since 0.1.0 */
@@ -130,6 +141,12 @@ export interface Options {
    * state accepted for 600 seconds.
    */
   readonly requestState?: RequestStateOptions | undefined
+  /**
+   * The tasks extension (`io.modelcontextprotocol/tasks`): how long a task stays readable, the poll interval
+   * clients are told, and how many tasks may live at once. Default `{ ttlMs: 3_600_000, pollIntervalMs: 1_000,
+   * maxTasks: 1_000 }`. Tasks exist only for tools that declare `taskSupport`.
+   */
+  readonly tasks?: McpTask.Options | undefined
 }
 
 /** The cache hints of 2026-07-28 results. @since 0.1.0 */
@@ -183,6 +200,8 @@ export interface McpServerService {
   readonly notifyResourceUpdated: (uri: string) => Effect.Effect<void>
   /** The capabilities `initialize` announces, derived from what is registered. */
   readonly capabilities: () => McpSchema.ServerCapabilities
+  /** The live tasks: how many there are (each ends `ttlMs` after it began, or when the server stops). */
+  readonly tasks: { readonly size: Effect.Effect<number> }
   /**
    * How sessions hand messages to the server; `SessionRegistry` gives it to every session it opens.
    * @internal
@@ -239,12 +258,27 @@ const progressTokenOf = (params: unknown): McpSchema.ProgressToken | undefined =
 
 const MAX_COMPLETIONS = 100
 
+const decodeTaskId = (params: unknown): Either.Either<string, JsonRpc.JsonRpcError> =>
+  isRecord(params) && typeof params.taskId === "string"
+    ? Either.right(params.taskId)
+    : Either.left(JsonRpc.invalidParams("Invalid params: taskId must be a string"))
+
 /**
- * Builds the server service.
+ * Builds the server service in the current scope, which its tasks live in: closing it ends them.
  *
  * @since 0.1.0
  */
-export const make = (options: Options): McpServerService => {
+export const make = (options: Options): Effect.Effect<McpServerService, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    // A task's status changes go where list changes go: the registries attached to this server.
+    const audiences = new Set<Audience>()
+    const store = yield* Tasks.makeStore(Tasks.settingsOf(options.tasks), (owner, notification) => {
+      for (const audience of audiences) audience.taskStatus(owner, notification)
+    })
+    return build(options, store, audiences)
+  })
+
+const build = (options: Options, store: Tasks.Store, audiences: Set<Audience>): McpServerService => {
   const info: McpSchema.Implementation = {
     name: options.name,
     version: options.version,
@@ -279,12 +313,13 @@ export const make = (options: Options): McpServerService => {
 
   // Listings and capabilities change only when something registers, so they are built once per change (their
   // pages when first asked for). Tool schemas differ by JSON Schema dialect, so tools are listed once per dialect.
-  let toolPages: { [D in Dialect]?: Pagination.Pages<McpSchema.ListToolsResult> } = {}
+  // 2026-07-28 listings also show `execution.taskSupport`; session-era ones do not, as a 2025-11-25 client would
+  // read it as the core tasks of that revision (client-directed), which this server does not serve.
+  let toolPages: { [D in Dialect | "modern"]?: Pagination.Pages<McpSchema.ListToolsResult> } = {}
   let resourcePages: Pagination.Pages<McpSchema.ListResourcesResult> | undefined
   let templatePages: Pagination.Pages<McpSchema.ListResourceTemplatesResult> | undefined
   let promptPages: Pagination.Pages<McpSchema.ListPromptsResult> | undefined
   let caps: McpSchema.ServerCapabilities | undefined
-  const audiences = new Set<Audience>()
   const changed = (kind: keyof typeof listChanged) => {
     toolPages = {}
     resourcePages = templatePages = promptPages = caps = undefined
@@ -294,14 +329,24 @@ export const make = (options: Options): McpServerService => {
     Either.isRight(either) ? Effect.succeed(either.right) : Effect.fail(either.left)
   const next = (nextCursor: string | undefined) => nextCursor === undefined ? {} : { nextCursor }
 
-  const toolList = (dialect: Dialect) =>
+  const withExecution = (entry: ToolEntry): McpSchema.Tool =>
+    entry.taskSupport === undefined || entry.taskSupport === "forbidden"
+      ? entry.tool
+      : { ...entry.tool, execution: { taskSupport: entry.taskSupport } }
+  const toolList = (dialect: Dialect | "modern") =>
     toolPages[dialect] ??= Pagination.make({
       list: "tools",
       items: tools.values(),
       key: (entry) => entry.tool.name,
       pageSize,
       result: (page, nextCursor): McpSchema.ListToolsResult => ({
-        tools: page.map((entry) => dialect === "draft-07" ? entry.toolDraft07 ?? entry.tool : entry.tool),
+        tools: page.map((entry) =>
+          dialect === "modern"
+            ? withExecution(entry)
+            : dialect === "draft-07"
+            ? entry.toolDraft07 ?? entry.tool
+            : entry.tool
+        ),
         ...next(nextCursor)
       })
     })
@@ -351,8 +396,22 @@ export const make = (options: Options): McpServerService => {
       ...(templates.some((t) => Object.keys(t.complete).length > 0) ||
           Array.from(prompts.values()).some((p) => Object.keys(p.complete).length > 0)
         ? { completions: {} }
+        : {}),
+      ...(Array.from(tools.values()).some((t) => (t.taskSupport ?? "forbidden") !== "forbidden")
+        ? { extensions: { [Tasks.EXTENSION]: {} } }
         : {})
     }
+
+  /** A `tasks/*` method: only for clients that declared the extension on this request (or at `initialize`). */
+  const tasksMethod = (
+    session: SessionState,
+    request: JsonRpc.Request,
+    f: (taskId: string) => Effect.Effect<unknown, JsonRpc.JsonRpcError>
+  ) =>
+    Effect.suspend(() => {
+      if (!Tasks.declares(session.clientCapabilities)) return Effect.fail(Tasks.missingExtension())
+      return Either.match(decodeTaskId(request.params), { onLeft: Effect.fail, onRight: f })
+    })
 
   const resourceNotFound = (uri: string) =>
     new JsonRpc.JsonRpcError({
@@ -384,18 +443,43 @@ export const make = (options: Options): McpServerService => {
         return Effect.succeed(result)
       })],
     ["ping", () => Effect.succeed({})],
-    ["tools/list", (session, request) => listing(request, () => toolList(dialectOf(session.protocolVersion)))],
+    ["tools/list", (session, request) =>
+      listing(request, () => toolList(session.isModern ? "modern" : dialectOf(session.protocolVersion)))],
     ["tools/call", (session, request, sink) =>
       Effect.suspend(() => {
         const params = decodeCallTool(request.params)
         if (Either.isLeft(params)) return Effect.fail(params.left)
         const entry = tools.get(params.right.name)
         if (entry === undefined) return Effect.fail(JsonRpc.invalidParams(`Unknown tool: ${params.right.name}`))
-        return entry.call(
-          params.right.arguments ?? {},
-          makeCurrent(session, request.id, params.right._meta?.progressToken, sink)
-        )
+        const args = params.right.arguments ?? {}
+        const progressToken = params.right._meta?.progressToken
+        const support = entry.taskSupport ?? "forbidden"
+        // A legacy `task` param is ignored (the decoder drops it): the server alone decides what becomes a task.
+        if (support === "forbidden") return entry.call(args, makeCurrent(session, request.id, progressToken, sink))
+        if (!Tasks.declares(session.clientCapabilities)) {
+          return support === "required"
+            ? Effect.fail(Tasks.missingExtension())
+            : entry.call(args, makeCurrent(session, request.id, progressToken, sink))
+        }
+        return store.call({
+          owner: session.principal,
+          start: entry.taskStart ?? "immediate",
+          asker: session,
+          reply: sink,
+          run: (asker, reply) => entry.call(args, makeCurrent(session, request.id, progressToken, reply, asker))
+        })
       })],
+    ["tasks/get", (session, request) =>
+      tasksMethod(session, request, (taskId) => store.get(taskId, session.principal))],
+    ["tasks/update", (session, request) =>
+      tasksMethod(session, request, (taskId) => {
+        const responses = isRecord(request.params) ? request.params.inputResponses : undefined
+        return isRecord(responses)
+          ? store.update(taskId, session.principal, responses)
+          : Effect.fail(JsonRpc.invalidParams("Invalid params: inputResponses must be an object"))
+      })],
+    ["tasks/cancel", (session, request) =>
+      tasksMethod(session, request, (taskId) => store.cancel(taskId, session.principal))],
     ["resources/list", (_, request) => listing(request, resourceList)],
     ["resources/templates/list", (_, request) => listing(request, templateList)],
     ["resources/read", (session, request, sink) =>
@@ -607,6 +691,7 @@ export const make = (options: Options): McpServerService => {
   return {
     info,
     capabilities,
+    tasks: { size: store.size },
     addTool: (entry) =>
       Effect.sync(() => {
         tools.set(entry.tool.name, entry)
@@ -675,4 +760,4 @@ export const make = (options: Options): McpServerService => {
  *
  * @since 0.1.0
  */
-export const layer = (options: Options): Layer.Layer<McpServer> => Layer.sync(McpServer, () => make(options))
+export const layer = (options: Options): Layer.Layer<McpServer> => Layer.scoped(McpServer, make(options))

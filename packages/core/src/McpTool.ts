@@ -30,10 +30,12 @@ import { messageOf, provideHandler } from "./internal/handler.js"
 import { type JsonObject, objectSchemas, type ObjectSchemas, SHARED, toDraft07 } from "./internal/jsonSchema.js"
 import * as ParamHeaders from "./internal/paramHeaders.js"
 import { describeParseError } from "./internal/parseError.js"
+import { currentTaskId } from "./internal/tasks.js"
 import * as JsonRpc from "./JsonRpc.js"
 import type * as McpSchema from "./McpSchema.js"
 import { McpServer, type ToolEntry } from "./McpServer.js"
 import type { CurrentSession } from "./McpSession.js"
+import type { TaskStart, TaskSupport } from "./McpTask.js"
 
 /** What a tool without an output schema may return: text, one or more content blocks, or a whole result. @since 0.1.0 */
 export type Result = string | McpSchema.Content | ReadonlyArray<McpSchema.Content> | McpSchema.CallToolResult
@@ -72,6 +74,10 @@ export interface Listing {
   readonly icons?: ReadonlyArray<McpSchema.Icon> | undefined
   /** The tool listing's `_meta`. */
   readonly _meta?: McpSchema.Meta | undefined
+  /** Whether calls may become tasks (`McpTask`); 2026-07-28 listings show it as `execution.taskSupport`. */
+  readonly taskSupport?: TaskSupport | undefined
+  /** When a task-supporting call becomes a task: at once (default), or on `McpTask.escalate`. */
+  readonly taskStart?: TaskStart | undefined
 }
 
 /** A JSON Schema written by hand, as JSON. @since 0.1.0 */
@@ -247,6 +253,8 @@ const definitionFields = <A, I>(name: string, options: DefineOptions<A, I>) => (
   ...(options._meta === undefined ? {} : { _meta: options._meta }),
   ...(options.headers === undefined ? {} : { headers: options.headers }),
   ...(options.jsonSchema === undefined ? {} : { jsonSchema: options.jsonSchema }),
+  ...(options.taskSupport === undefined ? {} : { taskSupport: options.taskSupport }),
+  ...(options.taskStart === undefined ? {} : { taskStart: options.taskStart }),
   input: options.input
 })
 
@@ -286,6 +294,8 @@ const register = <A, I, Out, E, R>(
     yield* server.addTool({
       tool: listing("2020-12"),
       toolDraft07: listing("draft-07"),
+      taskSupport: options.taskSupport,
+      taskStart: options.taskStart,
       call: (args, current) => {
         const input = decode(args)
         if (Either.isLeft(input)) {
@@ -312,7 +322,11 @@ const register = <A, I, Out, E, R>(
               }
               return Effect.zipRight(
                 Effect.logError(`tool ${name} died`, cause),
-                Effect.succeed(error(`Tool ${name} failed with an internal error`))
+                // In a task a defect is a protocol-level failure (`failed`, SEP-2663), not a tool result.
+                Effect.flatMap(currentTaskId, (task) =>
+                  task._tag === "Some"
+                    ? Effect.fail(JsonRpc.internalError())
+                    : Effect.succeed(error(`Tool ${name} failed with an internal error`)))
               )
             }
           })

@@ -40,7 +40,7 @@ import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import type { ParamHeader } from "./internal/paramHeaders.js"
 import { SessionState, Subscriptions } from "./internal/session.js"
-import type { Principal } from "./McpAuth.js"
+import { isSameParty, type Principal } from "./McpAuth.js"
 import type * as McpSchema from "./McpSchema.js"
 import { McpServer } from "./McpServer.js"
 import { makeSessionId, type Session, type SessionId, type Sink } from "./McpSession.js"
@@ -360,6 +360,17 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       const subscribers = subscriptions.of(uri)
       if (subscribers === undefined) return
       for (const session of subscribers) session.send(notification)
+    },
+    // Only 2026-07-28 sessions of the same party: their writers (listen streams) pass the task ids asked for.
+    taskStatus: (owner, notification) => {
+      for (const session of HashMap.values(runSync(get))) {
+        if (!session.isModern) continue
+        const principal = session.principal
+        const same = owner === undefined || principal === undefined
+          ? owner === principal
+          : isSameParty(owner, principal)
+        if (same) session.send(notification)
+      }
     }
   })
   yield* Scope.addFinalizer(registryScope, Effect.sync(detach))

@@ -159,7 +159,7 @@ export const serve = <E>(
     }
     /** A listen subscription on stdio: its session lives until `notifications/cancelled` names it, or the input ends. */
     const listen = (request: JsonRpc.Request, envelope: Modern.Envelope) => {
-      const filter = Listen.filterOf(request.params, registry.capabilities())
+      const filter = Listen.filterOf(request.params, registry.capabilities(), envelope.clientCapabilities)
       if (filter instanceof JsonRpc.JsonRpcError) return refuse(filter, request.id)
       runFork(Effect.gen(function*() {
         const opened = yield* Effect.either(registry.openDetached({

@@ -600,7 +600,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       if ((accept & Front.ACCEPT_SSE) === 0) {
         return Front.refuse(exchange, new Refusal.NotAcceptable({ needs: "text/event-stream" }))
       }
-      const filter = Listen.filterOf(request.params, registry.capabilities())
+      const filter = Listen.filterOf(request.params, registry.capabilities(), envelope.clientCapabilities)
       if (filter instanceof JsonRpc.JsonRpcError) return Front.respondJson(exchange, JsonRpc.failure(request.id, filter))
       const opened = yield* Effect.either(registry.openDetached({
         transport: TRANSPORT,

@@ -10,6 +10,7 @@
  */
 import * as McpPrompt from "@effect-mcp/core/McpPrompt"
 import * as ConformanceModern from "./ConformanceModern.js"
+import * as ConformanceTasks from "./ConformanceTasks.js"
 import * as McpResource from "@effect-mcp/core/McpResource"
 import type * as McpSchema from "@effect-mcp/core/McpSchema"
 import * as McpServer from "@effect-mcp/core/McpServer"
@@ -402,5 +403,7 @@ export const layer: Layer.Layer<McpServer.McpServer> = Layer.mergeAll(
   PromptWithEmbeddedResource,
   PromptWithImage,
   // What the 2026-07-28 scenarios call by name.
-  ConformanceModern.layer
+  ConformanceModern.layer,
+  // What the tasks-* scenarios (the tasks extension) call by name.
+  ConformanceTasks.layer
 ).pipe(Layer.provideMerge(McpServer.layer({ name: "effect-mcp-conformance", version: "0.1.0" })))

@@ -4,6 +4,7 @@
  * sends on the stream of its request) and a `Session` (which sends on the session's own stream).
  * @internal
  */
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
@@ -19,7 +20,25 @@ import {
   type Sink
 } from "../McpSession.js"
 import { requestedSchemaOf } from "./elicitation.js"
-import type { SessionState } from "./session.js"
+import type { Rounds } from "./mrtr.js"
+
+/**
+ * Who a typed request to the client goes through: a session (a server-to-client request, or a 2026-07-28
+ * round's ask), or a task (an ask parked until `tasks/update` answers it).
+ * @internal
+ */
+export interface Asker {
+  readonly clientCapabilities: McpSchema.ClientCapabilities
+  /** The asks of the 2026-07-28 request being served, when it may return an `InputRequiredResult`. */
+  readonly rounds: Rounds | undefined
+  readonly sendRequest: (
+    deliver: Sink,
+    method: string,
+    params: unknown,
+    timeout: Duration.DurationInput | undefined,
+    inputKey?: string | undefined
+  ) => Effect.Effect<unknown, ClientRequestError>
+}
 
 const decoding = <A>(method: string, decode: (u: unknown) => Either.Either<A, ParseResult.ParseError>) =>
 (result: unknown): Effect.Effect<A, ClientRequestError> => {
@@ -39,7 +58,7 @@ const decodeListRoots = decoding("roots/list", Schema.decodeUnknownEither(McpSch
 
 /** @internal */
 export const request = <A, I>(
-  session: SessionState,
+  session: Asker,
   deliver: Sink,
   method: string,
   params: unknown,
@@ -53,7 +72,7 @@ export const request = <A, I>(
 
 /** @internal */
 export const createMessage = (
-  session: SessionState,
+  session: Asker,
   deliver: Sink,
   params: McpSchema.CreateMessageParams,
   options: ClientRequestOptions | undefined
@@ -78,7 +97,7 @@ const offersForm = (elicitation: McpSchema.ClientCapabilities["elicitation"]) =>
 
 /** @internal */
 export const elicit = <A, I extends ElicitFields>(
-  session: SessionState,
+  session: Asker,
   deliver: Sink,
   message: string,
   schema: Schema.Schema<A, I, never>,
@@ -109,7 +128,7 @@ type ElicitedUrl = { readonly action: McpSchema.ElicitResult["action"]; readonly
 
 /** @internal */
 export const elicitUrl = (
-  session: SessionState,
+  session: Asker,
   deliver: Sink,
   options: ElicitUrlOptions
 ): Effect.Effect<ElicitedUrl, CapabilityNotDeclared | ClientRequestError> =>
@@ -128,7 +147,7 @@ export const elicitUrl = (
 
 /** @internal */
 export const listRoots = (
-  session: SessionState,
+  session: Asker,
   deliver: Sink,
   options: ClientRequestOptions | undefined
 ): Effect.Effect<ReadonlyArray<McpSchema.Root>, CapabilityNotDeclared | ClientRequestError> =>

@@ -10,6 +10,7 @@ import * as JsonRpc from "../JsonRpc.js"
 import type * as McpSchema from "../McpSchema.js"
 import type { Sink } from "../McpSession.js"
 import { Meta } from "./modern.js"
+import { declares, missingExtension } from "./tasks.js"
 
 /** What a client asked to hear about, as honoured. @internal */
 export interface Filter {
@@ -17,6 +18,8 @@ export interface Filter {
   readonly promptsListChanged?: true
   readonly resourcesListChanged?: true
   readonly resourceSubscriptions?: ReadonlyArray<string>
+  /** Tasks whose `notifications/tasks` the client wants (the tasks extension). */
+  readonly taskIds?: ReadonlyArray<string>
 }
 
 const isRecord = (u: unknown): u is { readonly [key: string]: unknown } =>
@@ -25,12 +28,15 @@ const isRecord = (u: unknown): u is { readonly [key: string]: unknown } =>
 /**
  * The filter of a listen request's params as honoured, or -32602: unknown kinds left out, and so are the kinds
  * the server cannot produce by its `capabilities` (a list change of a list it does not announce as changing,
- * resource updates without `resources.subscribe`), so the acknowledgement promises nothing that cannot come.
+ * resource updates without `resources.subscribe`, task notifications without the tasks extension), so the
+ * acknowledgement promises nothing that cannot come. Task ids from a client whose `clientCapabilities` lack the
+ * tasks extension are -32021.
  * @internal
  */
 export const filterOf = (
   params: unknown,
-  capabilities: McpSchema.ServerCapabilities
+  capabilities: McpSchema.ServerCapabilities,
+  clientCapabilities: McpSchema.ClientCapabilities
 ): Filter | JsonRpc.JsonRpcError => {
   const notifications = isRecord(params) ? params.notifications : undefined
   if (!isRecord(notifications)) {
@@ -40,11 +46,17 @@ export const filterOf = (
   if (uris !== undefined && !(Array.isArray(uris) && uris.every((u) => typeof u === "string"))) {
     return JsonRpc.invalidParams("Invalid params: resourceSubscriptions must be an array of URIs")
   }
+  const taskIds = notifications.taskIds
+  if (taskIds !== undefined && !(Array.isArray(taskIds) && taskIds.every((t) => typeof t === "string"))) {
+    return JsonRpc.invalidParams("Invalid params: taskIds must be an array of task ids")
+  }
+  if (taskIds !== undefined && taskIds.length > 0 && !declares(clientCapabilities)) return missingExtension()
   const can = {
     tools: capabilities.tools?.listChanged === true,
     prompts: capabilities.prompts?.listChanged === true,
     resources: capabilities.resources?.listChanged === true,
-    updates: capabilities.resources?.subscribe === true
+    updates: capabilities.resources?.subscribe === true,
+    tasks: declares(capabilities)
   }
   return {
     ...(notifications.toolsListChanged === true && can.tools ? { toolsListChanged: true } : {}),
@@ -52,6 +64,9 @@ export const filterOf = (
     ...(notifications.resourcesListChanged === true && can.resources ? { resourcesListChanged: true } : {}),
     ...(uris !== undefined && uris.length > 0 && can.updates
       ? { resourceSubscriptions: uris.filter((u) => typeof u === "string") }
+      : {}),
+    ...(taskIds !== undefined && taskIds.length > 0 && can.tasks
+      ? { taskIds: taskIds.filter((t) => typeof t === "string") }
       : {})
   }
 }
@@ -84,6 +99,7 @@ export interface FilterLike {
   readonly promptsListChanged?: boolean | undefined
   readonly resourcesListChanged?: boolean | undefined
   readonly resourceSubscriptions?: ReadonlyArray<string> | undefined
+  readonly taskIds?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -103,6 +119,10 @@ export const accepts = (filter: FilterLike, message: JsonRpc.Message): boolean =
     case "notifications/resources/updated": {
       const uri = isRecord(message.params) ? message.params.uri : undefined
       return typeof uri === "string" && filter.resourceSubscriptions?.includes(uri) === true
+    }
+    case "notifications/tasks": {
+      const taskId = isRecord(message.params) ? message.params.taskId : undefined
+      return typeof taskId === "string" && filter.taskIds?.includes(taskId) === true
     }
     default:
       // Progress and logs never go on a listen stream.

@@ -80,6 +80,9 @@ export const isModernHeader = (version: string | undefined): boolean =>
 export const isModern = (message: JsonRpc.Message, headerVersion: string | undefined): boolean =>
   "method" in message && (hasClaim(message) || isModernHeader(headerVersion))
 
+/** The tasks extension's methods, whose `Mcp-Name` mirrors `params.taskId` (SEP-2663 §Routing Headers). */
+const TASK_METHODS: ReadonlySet<string> = new Set(["tasks/get", "tasks/update", "tasks/cancel"])
+
 /** What `Mcp-Name` mirrors for a method, if anything. */
 const nameOf = (request: JsonRpc.Request): string | undefined => {
   if (!isRecord(request.params)) return undefined
@@ -87,6 +90,8 @@ const nameOf = (request: JsonRpc.Request): string | undefined => {
     ? "uri"
     : request.method === "tools/call" || request.method === "prompts/get"
     ? "name"
+    : TASK_METHODS.has(request.method)
+    ? "taskId"
     : undefined
   if (key === undefined) return undefined
   const value = request.params[key]

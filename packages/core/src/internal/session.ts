@@ -59,6 +59,8 @@ export interface Audience {
   readonly listChanged: (notification: JsonRpc.Notification) => void
   /** Sends `notification` to the sessions subscribed to `uri`. */
   readonly resourceUpdated: (uri: string, notification: JsonRpc.Notification) => void
+  /** Offers a `notifications/tasks` to the 2026-07-28 listen streams of the task's owner (they filter by id). */
+  readonly taskStatus: (owner: Principal | undefined, notification: JsonRpc.Notification) => void
 }
 
 /**
@@ -555,7 +557,9 @@ export const makeCurrent = (
   session: SessionState,
   requestId: JsonRpc.RequestId,
   progressToken: McpSchema.ProgressToken | undefined,
-  reply: Sink
+  reply: Sink,
+  /** Where asks of the client go: the session, or a task's asker (see `internal/tasks.ts`). */
+  asker: ClientRequests.Asker = session
 ): CurrentSessionService => {
   const notify = (method: string, params?: unknown) =>
     Effect.sync(() => {
@@ -568,8 +572,8 @@ export const makeCurrent = (
   const declared = <A, E>(ask: Effect.Effect<A, E | CapabilityNotDeclared>): Effect.Effect<A, E | CapabilityNotDeclared> =>
     Effect.catchIf(
       ask,
-      (e): e is CapabilityNotDeclared => e instanceof CapabilityNotDeclared && session.rounds !== undefined,
-      (e) => session.rounds === undefined ? Effect.fail(e) : session.rounds.missing(e.capability)
+      (e): e is CapabilityNotDeclared => e instanceof CapabilityNotDeclared && asker.rounds !== undefined,
+      (e) => asker.rounds === undefined ? Effect.fail(e) : asker.rounds.missing(e.capability)
     )
   return {
     sessionId: session.id,
@@ -593,10 +597,10 @@ export const makeCurrent = (
         ...(total === undefined ? {} : { total }),
         ...(message === undefined ? {} : { message })
       }),
-    request: (method, params, schema, options) => ClientRequests.request(session, deliver, method, params, schema, options),
-    createMessage: (params, options) => declared(ClientRequests.createMessage(session, deliver, params, options)),
-    elicit: (message, schema, options) => declared(ClientRequests.elicit(session, deliver, message, schema, options)),
-    elicitUrl: (options) => declared(ClientRequests.elicitUrl(session, deliver, options)),
-    listRoots: (options) => declared(ClientRequests.listRoots(session, deliver, options))
+    request: (method, params, schema, options) => ClientRequests.request(asker, deliver, method, params, schema, options),
+    createMessage: (params, options) => declared(ClientRequests.createMessage(asker, deliver, params, options)),
+    elicit: (message, schema, options) => declared(ClientRequests.elicit(asker, deliver, message, schema, options)),
+    elicitUrl: (options) => declared(ClientRequests.elicitUrl(asker, deliver, options)),
+    listRoots: (options) => declared(ClientRequests.listRoots(asker, deliver, options))
   }
 }

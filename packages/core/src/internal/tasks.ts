@@ -1,0 +1,416 @@
+/**
+ * The tasks extension (`io.modelcontextprotocol/tasks`, SEP-2663) on the server: the store of live tasks, and how
+ * a `tools/call` becomes one.
+ *
+ * A task is a scoped resource. Its scope is a child of the store's (the server's), and holds everything the task
+ * owns: the fiber running the tool's handler, and the timer that ends the task `ttlMs` after it was created. Its
+ * finalizer removes it from the registry (a `Ref<HashMap>`), so a task leaves on expiry and on shutdown alike, and
+ * nothing of it outlives the server.
+ *
+ * A call becomes a task at once (`immediate`), or when its handler says so (`escalate`, after gathering input
+ * through the request's own multi round-trip rounds). Either way the handler runs in a fiber of the task's scope
+ * from the start, so escalating moves nothing: the request stops waiting for the fiber and answers with the
+ * `CreateTaskResult`, and the fiber's outcome settles the task instead. Once a task, a handler's asks of the
+ * client (`elicit`, `createMessage`, `listRoots`) park it in `input_required` under keys the server mints, until
+ * `tasks/update` answers them.
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Scope from "effect/Scope"
+import * as JsonRpc from "../JsonRpc.js"
+import { isSameParty, type Principal } from "../McpAuth.js"
+import type * as McpSchema from "../McpSchema.js"
+import { ClientRequestError, type Sink } from "../McpSession.js"
+import type { Asker } from "./clientRequests.js"
+import { type InputRequest, missingCapability } from "./mrtr.js"
+
+/** The extension's identifier, in `capabilities.extensions` on both sides. @internal */
+export const EXTENSION = "io.modelcontextprotocol/tasks"
+
+/** Whether a tool's calls may become tasks. @internal */
+export type Support = "forbidden" | "optional" | "required"
+
+/** When a task-supporting call becomes a task: at once, or when its handler escalates. @internal */
+export type Start = "immediate" | "escalate"
+
+/** A task's status. @internal */
+export type Status = "working" | "input_required" | "completed" | "failed" | "cancelled"
+
+/** How long tasks live, how often clients should poll, how many may live at once. @internal */
+export interface Settings {
+  readonly ttlMs: number
+  readonly pollIntervalMs: number
+  readonly maxTasks: number
+}
+
+/** The defaults: an hour, a second, a thousand. @internal */
+export const DEFAULT_SETTINGS: Settings = { ttlMs: 3_600_000, pollIntervalMs: 1_000, maxTasks: 1_000 }
+
+const positiveInteger = (name: string, value: number): number => {
+  if (!(Number.isInteger(value) && value > 0)) {
+    throw new RangeError(`McpServer: tasks.${name} must be a positive integer, got ${value}`)
+  }
+  return value
+}
+
+/** The settings from the server's options, checked: a bad one is a bug in the server's declaration. @internal */
+export const settingsOf = (options: { readonly [K in keyof Settings]?: number | undefined } | undefined): Settings => ({
+  ttlMs: positiveInteger("ttlMs", options?.ttlMs ?? DEFAULT_SETTINGS.ttlMs),
+  pollIntervalMs: positiveInteger("pollIntervalMs", options?.pollIntervalMs ?? DEFAULT_SETTINGS.pollIntervalMs),
+  maxTasks: positiveInteger("maxTasks", options?.maxTasks ?? DEFAULT_SETTINGS.maxTasks)
+})
+
+/** True when capabilities (a request's, or the server's own) declare the extension. @internal */
+export const declares = (capabilities: Pick<McpSchema.ClientCapabilities, "extensions">): boolean =>
+  capabilities.extensions !== undefined && capabilities.extensions[EXTENSION] !== undefined
+
+/** -32021 naming the extension: for `tasks/*` and task-required tools from a client without it. @internal */
+export const missingExtension = (): JsonRpc.JsonRpcError => missingCapability({ extensions: { [EXTENSION]: {} } })
+
+/** An unknown task, or one of another principal's (which must look the same). @internal */
+const unknownTask = (taskId: string) => JsonRpc.invalidParams(`Failed to retrieve task: Task not found: ${taskId}`)
+
+/** The store is full. @internal */
+const tooManyTasks = (limit: number) =>
+  JsonRpc.internalError(`Too many tasks: this server holds at most ${limit} at once; retry later`)
+
+// --- The current task, as a handler sees it -----------------------------------------------------------------------
+
+/** What a handler of a task-supporting call can do about its task. @internal */
+export interface Handle {
+  /** The task's id once the call is a task. */
+  readonly taskId: () => string | undefined
+  /** Makes the call a task now (no-op once it is one). */
+  readonly escalate: Effect.Effect<void, JsonRpc.JsonRpcError>
+}
+
+/** The task handle of the running handler, if its call may be a task. @internal */
+export const currentHandle: FiberRef.FiberRef<Option.Option<Handle>> = FiberRef.unsafeMake(Option.none())
+
+/** The running handler's task id, when it runs as a task. @internal */
+export const currentTaskId: Effect.Effect<Option.Option<string>> = Effect.map(
+  FiberRef.get(currentHandle),
+  Option.flatMap((handle) => Option.fromNullable(handle.taskId()))
+)
+
+// --- Tasks --------------------------------------------------------------------------------------------------------
+
+interface Pending {
+  readonly request: InputRequest
+  readonly answer: Deferred.Deferred<unknown>
+}
+
+/** A JSON-RPC error object, as a failed task inlines it. */
+type ErrorObject = ReturnType<JsonRpc.JsonRpcError["toErrorObject"]>
+
+interface State {
+  readonly status: Status
+  readonly lastUpdatedAt: number
+  readonly inputs: HashMap.HashMap<string, Pending>
+  readonly result?: unknown
+  readonly error?: ErrorObject
+}
+
+/** One task: what never changes, and its state. */
+interface Task {
+  readonly id: string
+  readonly owner: Principal | undefined
+  readonly createdAt: number
+  readonly scope: Scope.CloseableScope
+  readonly state: Ref.Ref<State>
+  /** The count of asks so far, which mints their keys (unique over the task's life). */
+  readonly asks: Ref.Ref<number>
+  readonly fiber: Ref.Ref<Option.Option<Fiber.RuntimeFiber<McpSchema.CallToolResult, JsonRpc.JsonRpcError>>>
+}
+
+const isTerminal = (status: Status) => status === "completed" || status === "failed" || status === "cancelled"
+
+const KIND: { readonly [method: string]: string } = {
+  "elicitation/create": "elicit",
+  "sampling/createMessage": "sample",
+  "roots/list": "roots"
+}
+
+const isRecord = (u: unknown): u is { readonly [key: string]: unknown } =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
+
+/** 128 random bits as 32 hex characters: task ids are bearer-like, so unguessable. */
+const mintId = (): string =>
+  Array.from(globalThis.crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("")
+
+const isoOf = (millis: number) => new Date(millis).toISOString()
+
+/** The store of one server. @internal */
+export interface Store {
+  readonly settings: Settings
+  /** How many tasks are live. */
+  readonly size: Effect.Effect<number>
+  /**
+   * Runs a task-supporting `tools/call` from a client that declared the extension: `run` calls the tool with the
+   * asker and sink it is given. Answers the tool's result when the handler finished without becoming a task, or
+   * the `CreateTaskResult` once it is one.
+   */
+  readonly call: (options: {
+    readonly owner: Principal | undefined
+    readonly start: Start
+    readonly asker: Asker
+    readonly reply: Sink
+    readonly run: (asker: Asker, reply: Sink) => Effect.Effect<McpSchema.CallToolResult, JsonRpc.JsonRpcError>
+  }) => Effect.Effect<unknown, JsonRpc.JsonRpcError>
+  /** `tasks/get`: the task as it is now. */
+  readonly get: (taskId: string, principal: Principal | undefined) => Effect.Effect<unknown, JsonRpc.JsonRpcError>
+  /** `tasks/update`: answers to the task's asks; unknown or answered keys are ignored. */
+  readonly update: (
+    taskId: string,
+    principal: Principal | undefined,
+    responses: { readonly [key: string]: unknown }
+  ) => Effect.Effect<unknown, JsonRpc.JsonRpcError>
+  /** `tasks/cancel`: the task is cancelled (its handler interrupted) unless it has ended already. */
+  readonly cancel: (taskId: string, principal: Principal | undefined) => Effect.Effect<unknown, JsonRpc.JsonRpcError>
+}
+
+/** The empty acknowledgement of `tasks/update` and `tasks/cancel`. */
+const ACK = { resultType: "complete" } as const
+
+/**
+ * Builds the store in the current scope: closing it ends every task. `publish` hears each change of a task's
+ * status, as the `notifications/tasks` to send to the owner's listen streams.
+ * @internal
+ */
+export const makeStore = Effect.fnUntraced(function*(
+  settings: Settings,
+  publish: (owner: Principal | undefined, notification: JsonRpc.Notification) => void
+) {
+  const storeScope = yield* Effect.scope
+  const tasks = yield* Ref.make(HashMap.empty<string, Task>())
+
+  const detailed = (task: Task, state: State) => ({
+    taskId: task.id,
+    status: state.status,
+    createdAt: isoOf(task.createdAt),
+    lastUpdatedAt: isoOf(state.lastUpdatedAt),
+    ttlMs: settings.ttlMs,
+    pollIntervalMs: settings.pollIntervalMs,
+    ...(state.status === "input_required"
+      ? { inputRequests: Object.fromEntries(HashMap.map(state.inputs, (pending) => pending.request)) }
+      : {}),
+    ...(state.status === "completed" ? { result: state.result } : {}),
+    ...(state.status === "failed" ? { error: state.error } : {})
+  })
+
+  /** Changes a task's state, and tells the owner's listen streams when its status or its asks changed. */
+  const change = (task: Task, f: (state: State, now: number) => State) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.flatMap(Ref.modify(task.state, (before) => {
+        const after = f(before, now)
+        if (after === before) return [undefined, before]
+        const next = { ...after, lastUpdatedAt: now }
+        return [next, next]
+      }), (next) =>
+        Effect.sync(() => {
+          if (next !== undefined) publish(task.owner, JsonRpc.notification("notifications/tasks", detailed(task, next)))
+        })))
+
+  /** The outcome of the handler's fiber, as the task's terminal state. */
+  const settle = (task: Task, exit: Exit.Exit<McpSchema.CallToolResult, JsonRpc.JsonRpcError>) =>
+    change(task, (state): State => {
+      if (isTerminal(state.status)) return state
+      const base = { lastUpdatedAt: state.lastUpdatedAt, inputs: HashMap.empty<string, Pending>() }
+      if (Exit.isSuccess(exit)) return { ...base, status: "completed", result: exit.value }
+      const failure = Cause.failureOption(exit.cause)
+      if (Option.isSome(failure)) return { ...base, status: "failed", error: failure.value.toErrorObject() }
+      if (Cause.isInterruptedOnly(exit.cause)) return { ...base, status: "cancelled" }
+      return { ...base, status: "failed", error: JsonRpc.internalError().toErrorObject() }
+    })
+
+  /** An ask of the client inside a task: parked under a fresh key until `tasks/update` answers it. */
+  const ask = (task: Task, method: string, params: unknown, timeout: Duration.DurationInput | undefined) =>
+    Effect.gen(function*() {
+      const n = yield* Ref.getAndUpdate(task.asks, (n) => n + 1)
+      const key = `${KIND[method] ?? "input"}-${n}`
+      const answer = yield* Deferred.make<unknown>()
+      const pending: Pending = { request: { method, params: params ?? {} }, answer }
+      yield* change(task, (state) => ({
+        ...state,
+        status: isTerminal(state.status) ? state.status : "input_required",
+        inputs: HashMap.set(state.inputs, key, pending)
+      }))
+      const waiting = Deferred.await(answer)
+      const answered = timeout === undefined ? waiting : Effect.timeoutFail(waiting, {
+        duration: timeout,
+        onTimeout: () =>
+          new ClientRequestError({
+            method,
+            reason: "Timeout",
+            message: `The client did not answer ${method} within ${Duration.format(Duration.decode(timeout))}`
+          })
+      })
+      // Unanswered when the handler stops waiting (timeout, cancellation): the ask is withdrawn.
+      return yield* Effect.onExit(answered, () =>
+        change(task, (state) => {
+          if (!HashMap.has(state.inputs, key)) return state
+          const inputs = HashMap.remove(state.inputs, key)
+          const status = state.status === "input_required" && HashMap.isEmpty(inputs) ? "working" : state.status
+          return { ...state, status, inputs }
+        }))
+    })
+
+  const created = (task: Task, state: State) => ({
+    resultType: "task",
+    taskId: task.id,
+    status: state.status,
+    createdAt: isoOf(task.createdAt),
+    lastUpdatedAt: isoOf(state.lastUpdatedAt),
+    ttlMs: settings.ttlMs,
+    pollIntervalMs: settings.pollIntervalMs
+  })
+
+  /** Makes `task` live: in the registry until its scope closes, which happens `ttlMs` after it was created. */
+  const register = (task: Task) =>
+    Effect.gen(function*() {
+      const admitted = yield* Ref.modify(tasks, (map) =>
+        HashMap.size(map) >= settings.maxTasks
+          ? [false, map] as const
+          : [true, HashMap.set(map, task.id, task)] as const)
+      if (!admitted) return yield* Effect.fail(tooManyTasks(settings.maxTasks))
+      yield* Scope.addFinalizer(task.scope, Ref.update(tasks, HashMap.remove(task.id)))
+      const now = yield* Clock.currentTimeMillis
+      const left = Math.max(0, task.createdAt + settings.ttlMs - now)
+      // The timer is the task's own: closing the scope from its fiber does not interrupt that fiber (forkIn). It
+      // must be interruptible itself (this region is not), or a shutdown would wait out the ttl.
+      const expire = Effect.zipRight(Effect.sleep(Duration.millis(left)), Scope.close(task.scope, Exit.void))
+      yield* Effect.forkIn(Effect.interruptible(expire), task.scope)
+    }).pipe(Effect.uninterruptible)
+
+  const call: Store["call"] = Effect.fn("McpTask.call")(
+    function*({ asker: base, owner, reply, run, start }: Parameters<Store["call"]>[0]) {
+      const now = yield* Clock.currentTimeMillis
+      const scope = yield* Scope.fork(storeScope, ExecutionStrategy.sequential)
+      const task: Task = {
+        id: mintId(),
+        owner,
+        createdAt: now,
+        scope,
+        state: yield* Ref.make<State>({ status: "working", lastUpdatedAt: now, inputs: HashMap.empty() }),
+        asks: yield* Ref.make(0),
+        fiber: yield* Ref.make(Option.none<Fiber.RuntimeFiber<McpSchema.CallToolResult, JsonRpc.JsonRpcError>>())
+      }
+      const createResult = yield* Deferred.make<unknown>()
+      // Read synchronously by the asker and the sink: a plain flag, set once, by `escalate` only.
+      let live = false
+      // One escalation at a time, so asks made in parallel cannot register the task twice.
+      const once = yield* Effect.makeSemaphore(1)
+      const escalate = once.withPermits(1)(Effect.suspend(() =>
+        live ? Effect.void : Effect.gen(function*() {
+          yield* register(task)
+          live = true
+          yield* Deferred.succeed(createResult, created(task, yield* Ref.get(task.state)))
+        })
+      ))
+      const asker: Asker = {
+        clientCapabilities: base.clientCapabilities,
+        get rounds() {
+          return live ? undefined : base.rounds
+        },
+        sendRequest: (deliver, method, params, timeout, inputKey) =>
+          Effect.suspend(() =>
+            live ? ask(task, method, params, timeout) : base.sendRequest(deliver, method, params, timeout, inputKey)
+          )
+      }
+      // A task has no stream of its own: what it notifies after it became one goes nowhere.
+      const sink: Sink = (message) => !live && reply(message)
+      const handle: Handle = { taskId: () => (live ? task.id : undefined), escalate }
+      if (start === "immediate") {
+        yield* Effect.onError(escalate, () => Scope.close(scope, Exit.void))
+      }
+      const fiber = yield* run(asker, sink).pipe(
+        Effect.locally(currentHandle, Option.some(handle)),
+        // On every exit, interruption included: a cancelled or expired task settles too.
+        Effect.onExit((exit) => (live ? settle(task, exit) : Effect.void)),
+        Effect.forkIn(scope)
+      )
+      yield* Ref.set(task.fiber, Option.some(fiber))
+      const outcome = yield* Effect.race(
+        Effect.map(Deferred.await(createResult), (result) => ({ _tag: "Task" as const, result })),
+        Effect.map(Fiber.await(fiber), (exit) => ({ _tag: "Done" as const, exit }))
+      ).pipe(
+        // The request gave up (cancelled, or stopped for a round of input) before the call became a task.
+        Effect.onInterrupt(() => (live ? Effect.void : Scope.close(scope, Exit.void)))
+      )
+      if (outcome._tag === "Task") return outcome.result
+      if (live) return yield* Deferred.await(createResult)
+      yield* Scope.close(scope, Exit.void)
+      return yield* outcome.exit
+    }
+  )
+
+  /** The live task of that id, if the caller may see it; another principal's is as unknown as a missing one. */
+  const find = (taskId: string, principal: Principal | undefined) =>
+    Effect.flatMap(Ref.get(tasks), (map) => {
+      const task = Option.getOrUndefined(HashMap.get(map, taskId))
+      const visible = task !== undefined && (task.owner === undefined
+        ? principal === undefined
+        : principal !== undefined && isSameParty(task.owner, principal))
+      return visible ? Effect.succeed(task) : Effect.fail(unknownTask(taskId))
+    })
+
+  const get: Store["get"] = (taskId, principal) =>
+    Effect.flatMap(find(taskId, principal), (task) =>
+      Effect.map(Ref.get(task.state), (state) => ({ resultType: "complete", ...detailed(task, state) })))
+
+  const update: Store["update"] = Effect.fn("McpTask.update")(
+    function*(taskId: string, principal: Principal | undefined, responses: { readonly [key: string]: unknown }) {
+      const task = yield* find(taskId, principal)
+      const answered: Array<Effect.Effect<boolean>> = []
+      yield* change(task, (state) => {
+        let inputs = state.inputs
+        for (const [key, response] of Object.entries(responses)) {
+          const pending = Option.getOrUndefined(HashMap.get(inputs, key))
+          // Every answer is a result object; anything else answers nothing, and the ask stays.
+          if (pending === undefined || !isRecord(response)) continue
+          inputs = HashMap.remove(inputs, key)
+          answered.push(Deferred.succeed(pending.answer, response))
+        }
+        if (inputs === state.inputs) return state
+        const status = state.status === "input_required" && HashMap.isEmpty(inputs) ? "working" : state.status
+        return { ...state, status, inputs }
+      })
+      yield* Effect.all(answered, { discard: true })
+      return ACK
+    }
+  )
+
+  const cancel: Store["cancel"] = Effect.fn("McpTask.cancel")(
+    function*(taskId: string, principal: Principal | undefined) {
+      const task = yield* find(taskId, principal)
+      yield* change(task, (state) =>
+        isTerminal(state.status)
+          ? state
+          : { ...state, status: "cancelled", inputs: HashMap.empty() })
+      // Cancelled now, whatever the handler does while it is interrupted: the ack does not wait for it.
+      const fiber = yield* Ref.get(task.fiber)
+      if (Option.isSome(fiber)) yield* Fiber.interruptFork(fiber.value)
+      return ACK
+    }
+  )
+
+  return {
+    settings,
+    size: Effect.map(Ref.get(tasks), HashMap.size),
+    call,
+    get,
+    update,
+    cancel
+  } satisfies Store
+})
