@@ -197,6 +197,9 @@ const problems = (results: ReadonlyArray<ServerResult>): Array<string> =>
       if (m.settled === false) notes.push("RSS had not settled")
       if (m.otherStatuses !== undefined && m.otherStatuses > 0) notes.push(`${m.otherStatuses} polls answered neither 2xx nor 404`)
       if (m.load !== undefined && m.load.errors > 0) notes.push(`${m.load.errors} background churn cycles failed`)
+      if (m.load !== undefined && m.load.startedPerSecond < 0.9 * m.load.rate) {
+        notes.push(`the load reached ${m.load.startedPerSecond.toFixed(0)} of ${m.load.rate} cycles/s (the server fell behind)`)
+      }
       const first = m.firstError ?? m.load?.firstError
       if (notes.length > 0) out.push(`- **${r.name}** \`${phase}\`: ${notes.join(", ")}${first === undefined ? "" : `; first error: ${first}`}`)
     }
@@ -215,7 +218,7 @@ export const renderMarkdown = (report: Report): string => {
     `Settings: C = ${options.concurrency}; calls: ${options.warmup} warmup + median of ${options.runs} × ${options.calls}; ` +
       `churn: ${options.churnWarmup} warmup + median of ${options.runs} × ${options.churnCycles} cycles; ` +
       `${options.sessions} idle sessions; ${options.starts} start(s); disconnect: ${options.disconnectSessions} sessions quiet, ` +
-      `${options.loadedSessions} under load of ${options.loadWorkers} SSE churn workers.`,
+      `${options.loadedSessions} under a load of ${options.loadRate} SSE churn cycles per second (at most ${options.loadWorkers} at once).`,
     "",
     `Servers: ${results.map((r) => `${r.name} = \`${path.relative(REPO_ROOT, r.entry)}\``).join(", ")}.`,
     ""

@@ -36,6 +36,7 @@ export interface Options {
   readonly loadedSessions: number
   readonly loadedConcurrency: number
   readonly loadWorkers: number
+  readonly loadRate: number
   readonly pollTimeoutMs: number
   readonly lateMs: number
   readonly servers: ReadonlyArray<ServerSpec>
@@ -70,7 +71,9 @@ const NUMERIC: ReadonlyArray<NumericOption<Numeric>> = [
   { key: "disconnectConcurrency", flag: "disconnect-concurrency", full: 4, quick: 2, min: 1, help: "probes at once, quiet" },
   { key: "loadedSessions", flag: "loaded-sessions", full: 1000, quick: 16, min: 1, help: "sessions probed under load" },
   { key: "loadedConcurrency", flag: "loaded-concurrency", full: 8, quick: 4, min: 1, help: "probes at once, under load" },
-  { key: "loadWorkers", flag: "load-workers", full: 50, quick: 8, min: 1, help: "SSE churn workers loading the server" },
+  { key: "loadWorkers", flag: "load-workers", full: 50, quick: 8, min: 1, help: "SSE churn cycles at once, at most, loading the server" },
+  // Below what the official SDK keeps up with on the 2-core machine beside the load and the probe (about 350/s).
+  { key: "loadRate", flag: "load-rate", full: 300, quick: 50, min: 1, help: "SSE churn cycles started per second, under load" },
   {
     key: "pollTimeoutMs",
     flag: "poll-timeout",

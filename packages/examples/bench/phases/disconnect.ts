@@ -6,19 +6,23 @@
  *
  * Two phases:
  * - `disconnect`: a quiet server; each session is initialized, then cut. A few sessions at a time.
- * - `disconnect-load`: the same while `--load-workers` SSE churn workers keep the server busy, with the moment
+ * - `disconnect-load`: the same while `--load-workers` SSE churn workers (in a process of their own,
+ *   lib/churnLoad.ts) keep the server busy, with the moment
  *   of the disconnect varied per session (`Mode`). Late 202s are counted two ways: by when the POST was sent
  *   (then the server certainly accepted it after the limit) and by when its 202 arrived (an upper bound: under
  *   load the answer may simply have been slow to come back).
  */
+import { fork } from "node:child_process"
 import * as http from "node:http"
 import { setTimeout as sleep } from "node:timers/promises"
+import { fileURLToPath } from "node:url"
+import { watchChild } from "../../harness/children.js"
 import { jsonRpcRequest } from "../../harness/http.js"
+import type { LoadReport } from "../lib/churnLoad.js"
 import { errorMessage, SseSession } from "../lib/client.js"
 import { percentile, sortedCopy } from "../lib/load.js"
 import type { Options } from "../lib/options.js"
 import type { RunningServer } from "../lib/servers.js"
-import { destroyAgents, sseAgents, sseCycle } from "./churn.js"
 
 /**
  * When the GET socket is destroyed:
@@ -72,7 +76,15 @@ export interface DisconnectMetrics extends Summary {
   readonly firstError?: string
   /** The deadline stopped the phase before every session was probed. */
   readonly truncated: boolean
-  readonly load?: { readonly workers: number; readonly cycles: number; readonly errors: number; readonly firstError?: string }
+  readonly load?: {
+    readonly workers: number
+    /** Cycles per second asked for. */
+    readonly rate: number
+    readonly cycles: number
+    readonly startedPerSecond: number
+    readonly errors: number
+    readonly firstError?: string
+  }
 }
 
 interface Context {
@@ -264,9 +276,47 @@ export const benchDisconnect = async (server: RunningServer, options: Options, d
   }
 }
 
-/** Upper bound on background churn cycles, besides the deadline. */
-const MAX_LOAD_CYCLES = 1_000_000
 const LOAD_RAMP_MS = 500
+const LOAD_SCRIPT = fileURLToPath(new URL("../lib/churnLoad.ts", import.meta.url))
+
+/** The background churn, in a process of its own (see lib/churnLoad.ts for why); resolves once it runs. */
+const startChurnLoad = async (port: number, workers: number, rate: number, deadline: number) => {
+  const args = [port, workers, rate, Math.max(0, deadline - performance.now())].map(String)
+  const child = fork(LOAD_SCRIPT, args, {
+    // The tsx loader this process runs under, so the child can load TypeScript too.
+    execArgv: process.execArgv,
+    stdio: ["ignore", "ignore", "inherit", "ipc"]
+  })
+  const watched = watchChild(child)
+  let report: LoadReport | undefined
+  const reported = new Promise<void>((resolve) => {
+    child.on("message", (message: unknown) => {
+      if (message === "started") return
+      if (isLoadReport(message)) report = message
+      resolve()
+    })
+    void watched.exited.then(() => resolve())
+  })
+  const started = new Promise<void>((resolve, reject) => {
+    child.on("message", (message: unknown) => {
+      if (message === "started") resolve()
+    })
+    void watched.exited.then((exit) => reject(new Error(`the load process exited (${exit}) before it started`)))
+  })
+  await started
+  return {
+    stop: async (): Promise<LoadReport> => {
+      if (child.connected) child.send("stop")
+      await Promise.race([reported, sleep(10_000)])
+      await watched.stop(1000)
+      return report ?? { cycles: 0, startedPerSecond: 0, errors: 1, firstError: "the load process sent no report" }
+    }
+  }
+}
+
+const isLoadReport = (u: unknown): u is LoadReport =>
+  typeof u === "object" && u !== null && "cycles" in u && typeof u.cycles === "number" && "errors" in u &&
+  typeof u.errors === "number"
 
 /** Under load: SSE churn in the background, sessions cut at varied moments. */
 export const benchDisconnectUnderLoad = async (
@@ -275,34 +325,15 @@ export const benchDisconnectUnderLoad = async (
   deadline: number
 ): Promise<DisconnectMetrics> => {
   const ctx = context(server, options)
-  const loadAgents = sseAgents(options.loadWorkers)
-  let stop = false
-  let cycles = 0
-  let errors = 0
-  let firstError: string | undefined
-  const load = Promise.all(Array.from({ length: options.loadWorkers }, async () => {
-    while (!stop && cycles < MAX_LOAD_CYCLES && performance.now() < deadline) {
-      try {
-        await sseCycle(server.port, loadAgents, `load-${cycles}`)
-        cycles++
-      } catch (error) {
-        errors++
-        firstError ??= errorMessage(error)
-        await sleep(10) // a dead server must not turn this loop into a busy loop
-      }
-    }
-  }))
+  const load = await startChurnLoad(server.port, options.loadWorkers, options.loadRate, deadline)
+  let report: LoadReport | undefined
   try {
     await sleep(LOAD_RAMP_MS)
     const result = await probeAll(ctx, options.loadedSessions, options.loadedConcurrency, (i) => MODES[i % MODES.length]!, deadline)
-    return {
-      ...metrics(options, result),
-      load: { workers: options.loadWorkers, cycles, errors, ...(firstError === undefined ? {} : { firstError }) }
-    }
+    report = await load.stop()
+    return { ...metrics(options, result), load: { workers: options.loadWorkers, rate: options.loadRate, ...report } }
   } finally {
-    stop = true
-    await load
-    destroyAgents(loadAgents)
+    if (report === undefined) await load.stop()
     release(ctx)
   }
 }
