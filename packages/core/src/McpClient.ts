@@ -422,11 +422,17 @@ const mergeCapabilities = (
   const sampling = mergeObjects(a.sampling, b.sampling)
   const elicitation = mergeObjects(a.elicitation, b.elicitation)
   const experimental = mergeObjects(a.experimental, b.experimental)
+  const extensions = mergeObjects(a.extensions, b.extensions)
   return {
+    // Whatever else either side declares (a later revision's fields) is kept: dropping it, `extensions` among
+    // them, would silently withdraw what the options asked to declare as soon as any handler is installed.
+    ...a,
+    ...b,
     ...(roots === undefined ? {} : { roots }),
     ...(sampling === undefined ? {} : { sampling }),
     ...(elicitation === undefined ? {} : { elicitation }),
-    ...(experimental === undefined ? {} : { experimental })
+    ...(experimental === undefined ? {} : { experimental }),
+    ...(extensions === undefined ? {} : { extensions })
   }
 }
 

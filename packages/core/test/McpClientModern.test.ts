@@ -7,6 +7,7 @@
 import * as McpClient from "@effect-mcp/core/McpClient"
 import * as McpClientHandlers from "@effect-mcp/core/McpClientHandlers"
 import * as McpServer from "@effect-mcp/core/McpServer"
+import { CurrentSession } from "@effect-mcp/core/McpSession"
 import * as McpTool from "@effect-mcp/core/McpTool"
 import type * as McpSchema from "@effect-mcp/core/McpSchema"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
@@ -460,6 +461,26 @@ describe("McpClient, 2026-07-28: Mcp-Param-* headers", () => {
       // tools and retries once, and the call goes through.
       expect(textOf(yield* mcp.callTool("route", { region: "eu" }))).toBe("eu:-")
       expect(textOf(yield* mcp.callTool("route", { region: "Zürich ", priority: 7 }))).toBe("Zürich :7")
+    }).pipe(Effect.scoped))
+
+  it.live("extensions declared in the options reach the server, beside the handlers' capabilities", () =>
+    Effect.gen(function*() {
+      const Caps = McpTool.make("caps", {
+        input: Schema.Struct({}),
+        handler: () => Effect.map(CurrentSession, (session) => JSON.stringify(session.clientCapabilities))
+      })
+      const served = yield* Layer.build(
+        NodeMcpServer.layer({ port: 0 }).pipe(
+          Layer.provide(Caps.pipe(Layer.provideMerge(McpServer.layer({ name: "caps", version: "1" }))))
+        )
+      )
+      const url = `http://127.0.0.1:${Context.get(served, NodeMcpServer.NodeMcpServer).address.port}/mcp`
+      const extensions = { "io.modelcontextprotocol/tasks": {} }
+      for (const protocol of ["modern", "legacy"] as const) {
+        const mcp = yield* client({ url, protocol, capabilities: { extensions } }, elicitation)
+        const declared = JSON.parse(textOf(yield* mcp.callTool("caps", {})))
+        expect(declared).toMatchObject({ extensions, elicitation: {} })
+      }
     }).pipe(Effect.scoped))
 })
 
