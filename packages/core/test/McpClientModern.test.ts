@@ -482,6 +482,35 @@ describe("McpClient, 2026-07-28: Mcp-Param-* headers", () => {
         expect(declared).toMatchObject({ extensions, elicitation: {} })
       }
     }).pipe(Effect.scoped))
+
+  it.live("tasks/get, tasks/update and tasks/cancel mirror the task id in Mcp-Name, as the server requires", () =>
+    Effect.gen(function*() {
+      const Job = McpTool.make("job", {
+        input: Schema.Struct({}),
+        taskSupport: "optional",
+        handler: () => Effect.succeed("done")
+      })
+      const served = yield* Layer.build(
+        NodeMcpServer.layer({ port: 0 }).pipe(
+          Layer.provide(Job.pipe(Layer.provideMerge(McpServer.layer({ name: "jobs", version: "1" }))))
+        )
+      )
+      const url = `http://127.0.0.1:${Context.get(served, NodeMcpServer.NodeMcpServer).address.port}/mcp`
+      const mcp = yield* client({
+        url,
+        protocol: "modern",
+        capabilities: { extensions: { "io.modelcontextprotocol/tasks": {} } }
+      })
+      // The server reads the body only once the headers agree with it: an unknown task is -32602, not -32020.
+      for (const [method, params] of [
+        ["tasks/get", { taskId: "no-such-task" }],
+        ["tasks/update", { taskId: "no-such-task", inputResponses: {} }],
+        ["tasks/cancel", { taskId: "no-such-task" }]
+      ] as const) {
+        const refused = yield* Effect.flip(mcp.request(method, params, Schema.Unknown))
+        expect({ method, reason: refused.reason, code: refused.code }).toStrictEqual({ method, reason: "RpcError", code: -32602 })
+      }
+    }).pipe(Effect.scoped))
 })
 
 // A client remembers what each endpoint speaks: a session-era server is probed with server/discover once.

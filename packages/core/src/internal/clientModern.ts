@@ -60,7 +60,8 @@ export const headerValue = ParamHeaders.encodeValue
 
 /**
  * The HTTP headers that mirror a sessionless request: `MCP-Protocol-Version`, `Mcp-Method`, and `Mcp-Name` for
- * the three methods that name what they act on. Undefined for a message that claims no modern version.
+ * the methods that name what they act on (the tasks extension's name their task, SEP-2663 §Routing Headers, and
+ * a server refuses them without it). Undefined for a message that claims no modern version.
  * @internal
  */
 export const requestHeaders = (message: JsonRpc.Message): Record<string, string> | undefined => {
@@ -72,6 +73,8 @@ export const requestHeaders = (message: JsonRpc.Message): Record<string, string>
     ? params.name
     : message.method === "resources/read"
     ? params.uri
+    : message.method === "tasks/get" || message.method === "tasks/update" || message.method === "tasks/cancel"
+    ? params.taskId
     : undefined
   if (typeof name === "string") headers["mcp-name"] = headerValue(name)
   return headers
