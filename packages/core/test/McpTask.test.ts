@@ -8,6 +8,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Schema from "effect/Schema"
@@ -354,6 +355,42 @@ describe("McpTask", () => {
         result: { content: [{ type: "text", text: "Hello, Alice (a task: true)" }] }
       })
     }).pipe(Effect.provide(serverLayer()), Effect.provide(quiet)))
+
+  it.effect("a task escalated late lives ttlMs from its escalation, and says it was created then", () =>
+    Effect.gen(function*() {
+      const Late = McpTool.make("late", {
+        input: NoArguments,
+        taskSupport: "required",
+        taskStart: "escalate",
+        handler: () =>
+          Effect.gen(function*() {
+            // Synchronous work longer than the ttl, then the rest as a task.
+            yield* Effect.sleep("10 seconds")
+            yield* McpTask.escalate
+            yield* Effect.sleep("1 second")
+            return "late"
+          })
+      })
+      yield* Effect.gen(function*() {
+        const calling = yield* Effect.fork(call("late"))
+        yield* settle
+        yield* TestClock.adjust("10 seconds")
+        const created = yield* Fiber.join(calling)
+        const taskId = taskIdOf(created)
+        expect(created.createdAt).toBe(new Date(10_000).toISOString())
+        yield* settle
+        expect(yield* get(taskId)).toMatchObject({ status: "working", createdAt: new Date(10_000).toISOString() })
+        yield* TestClock.adjust("1 second")
+        yield* settle
+        expect(yield* get(taskId)).toMatchObject({ status: "completed", result: { content: [{ type: "text", text: "late" }] } })
+        yield* TestClock.adjust("3999 millis")
+        yield* settle
+        expect((yield* get(taskId)).status).toBe("completed")
+        yield* TestClock.adjust("1 millis")
+        yield* settle
+        expect(errorOf(yield* rpc("tasks/get", { taskId })).code).toBe(JsonRpc.ErrorCode.InvalidParams)
+      }).pipe(Effect.provide(serverLayer([Late], { ttlMs: 5_000 })))
+    }).pipe(Effect.provide(quiet)))
 
   it.effect("without the extension: tasks/* and required tools are -32021, optional tools run synchronously", () =>
     Effect.gen(function*() {

@@ -295,61 +295,67 @@ export const makeStore = Effect.fnUntraced(function*(
 
   const call: Store["call"] = Effect.fn("McpTask.call")(
     function*({ asker: base, owner, reply, run, start }: Parameters<Store["call"]>[0]) {
-      const now = yield* Clock.currentTimeMillis
       const scope = yield* Scope.fork(storeScope, ExecutionStrategy.sequential)
-      const task: Task = {
-        id: mintId(),
-        owner,
-        createdAt: now,
-        scope,
-        state: yield* Ref.make<State>({ status: "working", lastUpdatedAt: now, inputs: HashMap.empty() }),
-        asks: yield* Ref.make(0),
-        fiber: yield* Ref.make(Option.none<Fiber.RuntimeFiber<McpSchema.CallToolResult, JsonRpc.JsonRpcError>>())
-      }
+      const asks = yield* Ref.make(0)
+      const fiberRef = yield* Ref.make(Option.none<Fiber.RuntimeFiber<McpSchema.CallToolResult, JsonRpc.JsonRpcError>>())
       const createResult = yield* Deferred.make<unknown>()
-      // Read synchronously by the asker and the sink: a plain flag, set once, by `escalate` only.
-      let live = false
+      // The task, once the call is one. Read synchronously by the asker and the sink: set once, by `escalate` only.
+      let task: Task | undefined
       // One escalation at a time, so asks made in parallel cannot register the task twice.
       const once = yield* Effect.makeSemaphore(1)
       const escalate = once.withPermits(1)(Effect.suspend(() =>
-        live ? Effect.void : Effect.gen(function*() {
-          yield* register(task)
-          live = true
-          yield* Deferred.succeed(createResult, created(task, yield* Ref.get(task.state)))
+        task !== undefined ? Effect.void : Effect.gen(function*() {
+          // The task begins here, not with the request: an escalating handler may have worked for longer than
+          // the ttl before, and its task must still be readable for ttlMs, and say when it was created.
+          const now = yield* Clock.currentTimeMillis
+          const made: Task = {
+            id: mintId(),
+            owner,
+            createdAt: now,
+            scope,
+            state: yield* Ref.make<State>({ status: "working", lastUpdatedAt: now, inputs: HashMap.empty() }),
+            asks,
+            fiber: fiberRef
+          }
+          yield* register(made)
+          task = made
+          yield* Deferred.succeed(createResult, created(made, yield* Ref.get(made.state)))
         })
       ))
       const asker: Asker = {
         clientCapabilities: base.clientCapabilities,
         get rounds() {
-          return live ? undefined : base.rounds
+          return task !== undefined ? undefined : base.rounds
         },
         sendRequest: (deliver, method, params, timeout, inputKey) =>
           Effect.suspend(() =>
-            live ? ask(task, method, params, timeout) : base.sendRequest(deliver, method, params, timeout, inputKey)
+            task !== undefined
+              ? ask(task, method, params, timeout)
+              : base.sendRequest(deliver, method, params, timeout, inputKey)
           )
       }
       // A task has no stream of its own: what it notifies after it became one goes nowhere.
-      const sink: Sink = (message) => !live && reply(message)
-      const handle: Handle = { taskId: () => (live ? task.id : undefined), escalate }
+      const sink: Sink = (message) => task === undefined && reply(message)
+      const handle: Handle = { taskId: () => task?.id, escalate }
       if (start === "immediate") {
         yield* Effect.onError(escalate, () => Scope.close(scope, Exit.void))
       }
       const fiber = yield* run(asker, sink).pipe(
         Effect.locally(currentHandle, Option.some(handle)),
         // On every exit, interruption included: a cancelled or expired task settles too.
-        Effect.onExit((exit) => (live ? settle(task, exit) : Effect.void)),
+        Effect.onExit((exit) => (task !== undefined ? settle(task, exit) : Effect.void)),
         Effect.forkIn(scope)
       )
-      yield* Ref.set(task.fiber, Option.some(fiber))
+      yield* Ref.set(fiberRef, Option.some(fiber))
       const outcome = yield* Effect.race(
         Effect.map(Deferred.await(createResult), (result) => ({ _tag: "Task" as const, result })),
         Effect.map(Fiber.await(fiber), (exit) => ({ _tag: "Done" as const, exit }))
       ).pipe(
         // The request gave up (cancelled, or stopped for a round of input) before the call became a task.
-        Effect.onInterrupt(() => (live ? Effect.void : Scope.close(scope, Exit.void)))
+        Effect.onInterrupt(() => (task !== undefined ? Effect.void : Scope.close(scope, Exit.void)))
       )
       if (outcome._tag === "Task") return outcome.result
-      if (live) return yield* Deferred.await(createResult)
+      if (task !== undefined) return yield* Deferred.await(createResult)
       yield* Scope.close(scope, Exit.void)
       return yield* outcome.exit
     }
