@@ -392,6 +392,44 @@ describe("McpTask", () => {
       }).pipe(Effect.provide(serverLayer([Late], { ttlMs: 5_000 })))
     }).pipe(Effect.provide(quiet)))
 
+  it.effect("a task that expires while it runs is told cancelled while it can still be read, however it began", () =>
+    Effect.gen(function*() {
+      const Lingering = McpTool.make("lingering", {
+        input: NoArguments,
+        taskSupport: "required",
+        taskStart: "escalate",
+        handler: () => Effect.zipRight(McpTask.escalate, Effect.never)
+      })
+      const interrupted = yield* Deferred.make<void>()
+      yield* Effect.gen(function*() {
+        const server = yield* McpServer.McpServer
+        const registry = yield* SessionRegistry.SessionRegistry
+        // What a listen stream would hear, and whether the task could be read when it did.
+        const heard: Array<{ readonly status: unknown; readonly readable: boolean }> = []
+        yield* registry.open({
+          transport: "memory",
+          protocolVersion: V,
+          modern: { clientCapabilities: WITH_TASKS },
+          writer: (message) => {
+            if (JsonRpc.isNotification(message) && message.method === "notifications/tasks") {
+              const { status } = message.params as { readonly status: unknown }
+              heard.push({ status, readable: Effect.runSync(server.tasks.size) > 0 })
+            }
+            return true
+          }
+        })
+        for (const name of ["blocking", "lingering"]) {
+          taskIdOf(yield* call(name))
+          yield* settle
+          yield* TestClock.adjust("5 seconds")
+          yield* settle
+          expect(yield* server.tasks.size).toBe(0)
+        }
+        expect(yield* Deferred.isDone(interrupted)).toBe(true)
+        expect(heard).toEqual([{ status: "cancelled", readable: true }, { status: "cancelled", readable: true }])
+      }).pipe(Effect.scoped, Effect.provide(serverLayer([blocking(interrupted), Lingering], { ttlMs: 5_000 })))
+    }).pipe(Effect.provide(quiet)))
+
   it.effect("without the extension: tasks/* and required tools are -32021, optional tools run synchronously", () =>
     Effect.gen(function*() {
       const plain = { capabilities: {} }

@@ -284,7 +284,14 @@ export const makeStore = Effect.fnUntraced(function*(
           ? [false, map] as const
           : [true, HashMap.set(map, task.id, task)] as const)
       if (!admitted) return yield* Effect.fail(tooManyTasks(settings.maxTasks))
-      yield* Scope.addFinalizer(task.scope, Ref.update(tasks, HashMap.remove(task.id)))
+      // The handler ends before the task leaves the registry, so that its last status is told while the task can
+      // still be read. The scope's finalizers alone would not see to it: they run in reverse order, and an
+      // escalating handler's fiber joined the scope before the task was registered.
+      const handler = Effect.flatMap(
+        Ref.get(task.fiber),
+        Option.match({ onNone: () => Effect.void, onSome: Fiber.interrupt })
+      )
+      yield* Scope.addFinalizer(task.scope, Effect.zipRight(handler, Ref.update(tasks, HashMap.remove(task.id))))
       const now = yield* Clock.currentTimeMillis
       const left = Math.max(0, task.createdAt + settings.ttlMs - now)
       // The timer is the task's own: closing the scope from its fiber does not interrupt that fiber (forkIn). It
