@@ -9,11 +9,14 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
+import type { Asker } from "../src/internal/clientRequests.js"
+import * as Tasks from "../src/internal/tasks.js"
 import * as JsonRpc from "../src/JsonRpc.js"
 import type { Principal } from "../src/McpAuth.js"
 import * as McpServer from "../src/McpServer.js"
@@ -429,6 +432,32 @@ describe("McpTask", () => {
         expect(heard).toEqual([{ status: "cancelled", readable: true }, { status: "cancelled", readable: true }])
       }).pipe(Effect.scoped, Effect.provide(serverLayer([blocking(interrupted), Lingering], { ttlMs: 5_000 })))
     }).pipe(Effect.provide(quiet)))
+
+  it.effect("a request interrupted once its task is registered still hands the task its handler", () =>
+    Effect.gen(function*() {
+      const heard: Array<unknown> = []
+      const store = yield* Tasks.makeStore(Tasks.DEFAULT_SETTINGS, (_, notification) => {
+        heard.push((notification.params as { readonly status: unknown }).status)
+      })
+      const asker: Asker = { clientCapabilities: {}, rounds: undefined, sendRequest: () => Effect.never }
+      let calling: Fiber.RuntimeFiber<unknown, JsonRpc.JsonRpcError> | undefined
+      calling = yield* Effect.fork(store.call({
+        owner: undefined,
+        start: "immediate",
+        asker,
+        reply: () => true,
+        // The request is interrupted (its client went away, say) right after the task was registered.
+        run: () => {
+          calling?.unsafeInterruptAsFork(FiberId.none)
+          return Effect.succeed({ content: [{ type: "text", text: "done" }] })
+        }
+      }))
+      yield* Fiber.await(calling)
+      yield* settle
+      // Registered, so counted against maxTasks until it expires: it must not be a task nothing will ever settle.
+      expect(yield* store.size).toBe(1)
+      expect(heard).toEqual(["completed"])
+    }).pipe(Effect.scoped))
 
   it.effect("without the extension: tasks/* and required tools are -32021, optional tools run synchronously", () =>
     Effect.gen(function*() {

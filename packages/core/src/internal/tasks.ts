@@ -344,16 +344,23 @@ export const makeStore = Effect.fnUntraced(function*(
       // A task has no stream of its own: what it notifies after it became one goes nowhere.
       const sink: Sink = (message) => task === undefined && reply(message)
       const handle: Handle = { taskId: () => task?.id, escalate }
-      if (start === "immediate") {
-        yield* Effect.onError(escalate, () => Scope.close(scope, Exit.void))
-      }
-      const fiber = yield* run(asker, sink).pipe(
-        Effect.locally(currentHandle, Option.some(handle)),
-        // On every exit, interruption included: a cancelled or expired task settles too.
-        Effect.onExit((exit) => (task !== undefined ? settle(task, exit) : Effect.void)),
-        Effect.forkIn(scope)
-      )
-      yield* Ref.set(fiberRef, Option.some(fiber))
+      // Once registered, a task must get its handler: a request interrupted in between (its client went away)
+      // would leave a task that nothing ever settles, holding a slot of maxTasks until it expires.
+      const fiber = yield* Effect.uninterruptible(Effect.gen(function*() {
+        if (start === "immediate") {
+          yield* Effect.onError(escalate, () => Scope.close(scope, Exit.void))
+        }
+        const forked = yield* run(asker, sink).pipe(
+          Effect.locally(currentHandle, Option.some(handle)),
+          // Interruptible although forked from an uninterruptible region: cancellation and expiry interrupt it.
+          Effect.interruptible,
+          // On every exit, interruption included: a cancelled or expired task settles too.
+          Effect.onExit((exit) => (task !== undefined ? settle(task, exit) : Effect.void)),
+          Effect.forkIn(scope)
+        )
+        yield* Ref.set(fiberRef, Option.some(forked))
+        return forked
+      }))
       const outcome = yield* Effect.race(
         Effect.map(Deferred.await(createResult), (result) => ({ _tag: "Task" as const, result })),
         Effect.map(Fiber.await(fiber), (exit) => ({ _tag: "Done" as const, exit }))
