@@ -195,7 +195,8 @@ export interface ListenOptions {
   /**
    * When the connection of a 2026-07-28 listen stream drops (a `Transport` failure: no JSON-RPC error, no listen
    * result, the client still open), the same filter is asked for again under a new request id, after the waits of
-   * this schedule, which is fed the failure; the stream fails with the last failure once it is done. `false` fails
+   * this schedule, which is fed the failure; while reconnecting, a 502, 503 or 504 and an acknowledgement later than
+   * `requestTimeout` are retried as well. The stream fails with the last failure once the schedule is done. `false` fails
    * the stream at the first drop. Default: `defaultListenReconnect`. The first request is never retried: `listen`
    * fails with it. A session-era listen rides on the session, which the transport keeps up itself, so it ignores this.
    */
@@ -557,6 +558,9 @@ const INPUT_METHODS: ReadonlySet<string> = new Set(["elicitation/create", "sampl
 
 const resultTypeOf = (result: unknown): unknown =>
   typeof result === "object" && result !== null && "resultType" in result ? result.resultType : undefined
+
+/** The statuses of a gateway whose server is away for now: a listen stream being reconnected tries again. */
+const RETRY_STATUSES: ReadonlySet<number> = new Set([502, 503, 504])
 
 const ListenAck = Schema.Struct({ notifications: Schema.optional(SubscriptionFilter) })
 const decodeListenAck = Schema.decodeUnknownOption(ListenAck)
@@ -1000,11 +1004,16 @@ export const make = (
     )
 
     // A listen request that ended this way lost its connection, and may be asked for again: a transport failure
-    // (not a JSON-RPC error, not the listen result, not an interruption) while the client can still send.
-    const dropped = (cause: Cause.Cause<McpClientError>): Option.Option<McpClientError> =>
+    // (not a JSON-RPC error, not the listen result, not an interruption) while the client can still send. While
+    // reconnecting, a gateway's 502/503/504 (the server restarting behind it) and an acknowledgement that does not
+    // come within `requestTimeout` are worth another attempt too.
+    const dropped = (cause: Cause.Cause<McpClientError>, reconnecting: boolean): Option.Option<McpClientError> =>
       failure !== undefined || closing
         ? Option.none()
-        : Option.filter(Cause.failureOption(cause), (error) => error.reason === "Transport")
+        : Option.filter(Cause.failureOption(cause), (error) =>
+          error.reason === "Transport" ||
+          (reconnecting && (error.reason === "Timeout" ||
+            (error.reason === "HttpStatus" && error.status !== undefined && RETRY_STATUSES.has(error.status)))))
 
     const listenModern = Effect.fn("McpClient.listen")(function*(filter: SubscriptionFilter, listenOptions?: ListenOptions) {
       const schedule = listenOptions?.reconnect ?? defaultListenReconnect
@@ -1018,26 +1027,40 @@ export const make = (
       )
       // One `subscriptions/listen` request, served until it ends. It lasts as long as the stream; closing the scope
       // interrupts it. Its result (the server ending the subscription) comes after every notification on it.
+      // A reconnection's acknowledgement is awaited with the client's `requestTimeout` (the first one's by `listen`).
       const request = (
         id: JsonRpc.RequestId,
         ack: Deferred.Deferred<SubscriptionFilter, McpClientError>,
-        onAck: (acknowledged: SubscriptionFilter) => Effect.Effect<void>
+        onAck: (acknowledged: SubscriptionFilter) => Effect.Effect<void>,
+        acknowledging: Effect.Effect<never, McpClientError>
       ) =>
         Effect.suspend(() => {
           currentId = id
           listeners.set(id, { queue, ack, onAck })
-          return callWith(id, "subscriptions/listen", { notifications: filter }, false)
+          return Effect.raceFirst(callWith(id, "subscriptions/listen", { notifications: filter }, false), acknowledging)
         }).pipe(Effect.ensuring(Effect.sync(() => listeners.delete(id))), Effect.exit)
+      const acknowledgedWithin = (ack: Deferred.Deferred<SubscriptionFilter, McpClientError>) =>
+        timeout === undefined ? Effect.never : Deferred.await(ack).pipe(
+          Effect.timeoutFail({
+            duration: timeout,
+            onTimeout: () =>
+              new McpClientError({
+                reason: "Timeout",
+                message: `The server did not acknowledge subscriptions/listen within ${Duration.format(timeout)}`
+              })
+          }),
+          Effect.zipRight(Effect.never)
+        )
       // The first request, then a new one after each drop of an acknowledged one, for as long as the schedule
       // allows; a reconnection that is acknowledged starts the schedule over. Ends as the last request ended.
       const serve = Effect.gen(function*() {
-        let exit = yield* request(firstId, firstAck, () => Effect.void)
+        let exit = yield* request(firstId, firstAck, () => Effect.void, Effect.never)
         // A first request that failed before its acknowledgement fails `listen` itself.
         if (!(yield* Deferred.isDone(firstAck)) || schedule === false) return yield* exit
         const driver = yield* Schedule.driver(schedule)
         let attempts = 0
         while (Exit.isFailure(exit)) {
-          const lost = dropped(exit.cause)
+          const lost = dropped(exit.cause, attempts > 0)
           if (Option.isNone(lost)) return yield* exit
           const waited = yield* Effect.either(driver.next(lost.value))
           if (Either.isLeft(waited)) return yield* exit
@@ -1049,7 +1072,7 @@ export const make = (
             Queue.offer(
               queue,
               Take.of(new Reconnected({ subscriptionId: id, acknowledged, attempts: tries, cause: lost.value }))
-            ).pipe(Effect.asVoid))
+            ).pipe(Effect.asVoid), acknowledgedWithin(ack))
           if (yield* Deferred.isDone(ack)) {
             attempts = 0
             yield* driver.reset

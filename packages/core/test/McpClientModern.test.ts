@@ -5,6 +5,7 @@
  * how the `server/discover` probe classifies errors, against small hand-written HTTP servers.
  */
 import * as McpClient from "@effect-mcp/core/McpClient"
+import { McpClientError } from "@effect-mcp/core/McpClientError"
 import * as McpClientHandlers from "@effect-mcp/core/McpClientHandlers"
 import * as McpServer from "@effect-mcp/core/McpServer"
 import * as McpTool from "@effect-mcp/core/McpTool"
@@ -13,7 +14,10 @@ import * as SessionRegistry from "@effect-mcp/core/SessionRegistry"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -22,6 +26,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
 import { spawn } from "node:child_process"
 import * as Http from "node:http"
 import * as Net from "node:net"
@@ -734,4 +739,104 @@ describe("McpClient listen: reconnecting a dropped stream (2026-07-28)", () => {
       const error = yield* Effect.flip(Stream.runCollect(subscription.notifications))
       expect([error.reason, error.code]).toStrictEqual(["RpcError", -32603])
     }).pipe(Effect.scoped))
+})
+
+/**
+ * A hand-written modern server whose listen requests go: acknowledged then cut; `second` (a gateway's 503 while the
+ * server restarts, or a stream that never acknowledges); acknowledged, one tools/list_changed, held open. The ids
+ * of the listen requests, for the scope.
+ */
+const flakyListenServer = (second: "503" | "silent") => Effect.acquireRelease(
+  Effect.async<{ readonly url: string; readonly ids: Array<unknown>; readonly server: Http.Server }>((resume) => {
+    const ids: Array<unknown> = []
+    const sse = (res: Http.ServerResponse, messages: ReadonlyArray<unknown>) => {
+      res.writeHead(200, { "content-type": "text/event-stream" })
+      for (const message of messages) res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`)
+    }
+    const tagged = (id: unknown, method: string, params: object) => ({
+      jsonrpc: "2.0",
+      method,
+      params: { ...params, _meta: { "io.modelcontextprotocol/subscriptionId": id } }
+    })
+    const server = Http.createServer((req, res) => {
+      let body = ""
+      req.setEncoding("utf8").on("data", (chunk: string) => {
+        body += chunk
+      }).on("end", () => {
+        const parsed: unknown = body === "" ? undefined : JSON.parse(body)
+        const method = typeof parsed === "object" && parsed !== null && "method" in parsed ? parsed.method : undefined
+        const id = typeof parsed === "object" && parsed !== null && "id" in parsed ? parsed.id : undefined
+        if (method === "server/discover") {
+          const result = { ...discovered, capabilities: { tools: { listChanged: true } } }
+          return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id, result }))
+        }
+        if (method !== "subscriptions/listen") return res.writeHead(202).end()
+        ids.push(id)
+        const ack = tagged(id, "notifications/subscriptions/acknowledged", { notifications: { toolsListChanged: true } })
+        if (ids.length === 1) {
+          sse(res, [ack])
+          setTimeout(() => res.socket?.destroy(), 50)
+        } else if (ids.length === 2) {
+          if (second === "503") res.writeHead(503, { "content-type": "text/plain" }).end("restarting")
+          else sse(res, [])
+        } else {
+          sse(res, [ack, tagged(id, "notifications/tools/list_changed", {})])
+        }
+      })
+    })
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      resume(Effect.succeed({ url: `http://127.0.0.1:${port}/mcp`, ids, server }))
+    })
+  }),
+  ({ server }) =>
+    Effect.async<void>((resume) => {
+      server.closeAllConnections()
+      server.close(() => resume(Effect.void))
+    })
+)
+
+describe("McpClient listen: reconnecting through a gateway's 503, or a server that does not acknowledge", () => {
+  it.live("a reconnection not acknowledged within requestTimeout is dropped and tried again", () =>
+    Effect.gen(function*() {
+      const { ids, url } = yield* flakyListenServer("silent")
+      const mcp = yield* client({ url, protocol: "modern", requestTimeout: "300 millis" })
+      const subscription = yield* mcp.listen({ toolsListChanged: true }, { reconnect: quick })
+      const events = Chunk.toReadonlyArray(yield* subscription.events.pipe(Stream.take(2), Stream.runCollect))
+      expect(ids.length).toBe(3)
+      expect(events[0]).toMatchObject({ _tag: "Reconnected", subscriptionId: ids[2], attempts: 2 })
+      expect(events[1]).toMatchObject({ method: "notifications/tools/list_changed" })
+    }).pipe(Effect.scoped))
+
+  it.live("a 503 while reconnecting is one more attempt; the mark counts them and names the new request", () =>
+    Effect.gen(function*() {
+      const { ids, url } = yield* flakyListenServer("503")
+      const mcp = yield* client({ url, protocol: "modern" })
+      const subscription = yield* mcp.listen({ toolsListChanged: true }, { reconnect: quick })
+      const events = Chunk.toReadonlyArray(yield* subscription.events.pipe(Stream.take(2), Stream.runCollect))
+      expect(ids.length).toBe(3)
+      expect(new Set(ids).size).toBe(3)
+      const [mark, notification] = events
+      expect(mark).toBeInstanceOf(McpClient.Reconnected)
+      expect(mark).toMatchObject({ subscriptionId: ids[2], attempts: 2, acknowledged: { toolsListChanged: true } })
+      expect(notification).toMatchObject({ method: "notifications/tools/list_changed" })
+      expect(yield* subscription.currentSubscriptionId).toBe(ids[2])
+    }).pipe(Effect.scoped))
+})
+
+describe("McpClient.defaultListenReconnect", () => {
+  it.effect("waits 100 ms, doubling, each wait capped at 5 s, and gives up after 8 attempts (on the TestClock)", () =>
+    Effect.gen(function*() {
+      const dropped = new McpClientError({ reason: "Transport", message: "dropped" })
+      const driver = yield* Schedule.driver(McpClient.defaultListenReconnect)
+      // When each attempt would go out, as the listen stream drives the schedule: one `next` per drop.
+      const attempts = yield* Effect.gen(function*() {
+        const times: Array<number> = []
+        while (Either.isRight(yield* Effect.either(driver.next(dropped)))) times.push(yield* Clock.currentTimeMillis)
+        return times
+      }).pipe(Effect.fork)
+      yield* TestClock.adjust("1 minute")
+      expect(yield* Fiber.join(attempts)).toStrictEqual([100, 300, 700, 1500, 3100, 6300, 11300, 16300])
+    }))
 })
