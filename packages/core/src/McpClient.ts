@@ -23,8 +23,8 @@
  *
  * Both eras of the protocol: with `protocol: "auto"` (the default) the client probes with `server/discover` and
  * speaks 2026-07-28 (sessionless: `_meta` on every request, `input_required` answered by the handler layers,
- * `listen` streams) to a server that answers it, and the session era (`initialize`) to one that does not; see
- * `Options.protocol`.
+ * `listen` streams, reconnected when their connection drops: see `ListenOptions`) to a server that answers it, and
+ * the session era (`initialize`) to one that does not; see `Options.protocol`.
  *
  * The layers are scoped: building one connects and runs the `initialize` handshake, releasing it fails what is
  * still pending, ends `notifications` and closes the connection (the session, the process). Over Streamable HTTP,
