@@ -195,10 +195,11 @@ export interface ListenOptions {
   /**
    * When the connection of a 2026-07-28 listen stream drops (a `Transport` failure: no JSON-RPC error, no listen
    * result, the client still open), the same filter is asked for again under a new request id, after the waits of
-   * this schedule, which is fed the failure; while reconnecting, a 502, 503 or 504 and an acknowledgement later than
-   * `requestTimeout` are retried as well. The stream fails with the last failure once the schedule is done. `false` fails
-   * the stream at the first drop. Default: `defaultListenReconnect`. The first request is never retried: `listen`
-   * fails with it. A session-era listen rides on the session, which the transport keeps up itself, so it ignores this.
+   * this schedule, which is fed the failure; while reconnecting, a 502, 503 or 504 and an acknowledgement later
+   * than `requestTimeout` are retried as well. The stream fails with the last failure once the schedule is done.
+   * `false` fails the stream at the first drop. Default: `defaultListenReconnect`. The first request is never
+   * retried: `listen` fails with it. A session-era listen rides on the session, which the transport keeps up
+   * itself, so it ignores this.
    */
   readonly reconnect?: Schedule.Schedule<unknown, McpClientError> | false | undefined
 }
@@ -1015,7 +1016,10 @@ export const make = (
           (reconnecting && (error.reason === "Timeout" ||
             (error.reason === "HttpStatus" && error.status !== undefined && RETRY_STATUSES.has(error.status)))))
 
-    const listenModern = Effect.fn("McpClient.listen")(function*(filter: SubscriptionFilter, listenOptions?: ListenOptions) {
+    const listenModern = Effect.fn("McpClient.listen")(function*(
+      filter: SubscriptionFilter,
+      listenOptions?: ListenOptions
+    ) {
       const schedule = listenOptions?.reconnect ?? defaultListenReconnect
       // One queue for the caller across every request of the subscription.
       const queue = yield* Queue.unbounded<Take.Take<SubscriptionEvent, McpClientError>>()

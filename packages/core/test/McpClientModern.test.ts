@@ -657,7 +657,9 @@ describe("McpClient listen: reconnecting a dropped stream (2026-07-28)", () => {
       let n = 0
       const received = yield* Effect.race(
         subscription.notifications.pipe(Stream.take(1), Stream.runCollect),
-        Effect.forever(Effect.zipRight(Effect.suspend(() => changeTools(server, `tool-${++n}`)), Effect.sleep("50 millis")))
+        Effect.forever(
+          Effect.zipRight(Effect.suspend(() => changeTools(server, `tool-${++n}`)), Effect.sleep("50 millis"))
+        )
       )
       const [notification] = Chunk.toReadonlyArray(received)
       expect(notification).toMatchObject({ method: "notifications/tools/list_changed" })
@@ -768,11 +770,14 @@ const flakyListenServer = (second: "503" | "silent") => Effect.acquireRelease(
         const id = typeof parsed === "object" && parsed !== null && "id" in parsed ? parsed.id : undefined
         if (method === "server/discover") {
           const result = { ...discovered, capabilities: { tools: { listChanged: true } } }
-          return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id, result }))
+          return res.writeHead(200, { "content-type": "application/json" })
+            .end(JSON.stringify({ jsonrpc: "2.0", id, result }))
         }
         if (method !== "subscriptions/listen") return res.writeHead(202).end()
         ids.push(id)
-        const ack = tagged(id, "notifications/subscriptions/acknowledged", { notifications: { toolsListChanged: true } })
+        const ack = tagged(id, "notifications/subscriptions/acknowledged", {
+          notifications: { toolsListChanged: true }
+        })
         if (ids.length === 1) {
           sse(res, [ack])
           setTimeout(() => res.socket?.destroy(), 50)
