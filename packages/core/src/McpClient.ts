@@ -197,9 +197,9 @@ export interface ListenOptions {
    * result, the client still open), the same filter is asked for again under a new request id, after the waits of
    * this schedule, which is fed the failure; while reconnecting, a 502, 503 or 504 and an acknowledgement later
    * than `requestTimeout` are retried as well. The stream fails with the last failure once the schedule is done.
-   * `false` fails the stream at the first drop. Default: `defaultListenReconnect`. The first request is never
-   * retried: `listen` fails with it. A session-era listen rides on the session, which the transport keeps up
-   * itself, so it ignores this.
+   * `false` fails the stream at the first drop. Default: the client's `listenReconnect`, else
+   * `defaultListenReconnect`. The first request is never retried: `listen` fails with it. A session-era listen
+   * rides on the session, which the transport keeps up itself, so it ignores this.
    */
   readonly reconnect?: Schedule.Schedule<unknown, McpClientError> | false | undefined
 }
@@ -419,6 +419,11 @@ export interface Options {
    * with the handlers and retried) before it fails with `InputRequired`. Default 10.
    */
   readonly maxInputRounds?: number | undefined
+  /**
+   * How the client's 2026-07-28 `listen` streams reconnect when their connection drops, unless a `listen` says
+   * otherwise (`ListenOptions.reconnect`, which describes it). Default `defaultListenReconnect`.
+   */
+  readonly listenReconnect?: Schedule.Schedule<unknown, McpClientError> | false | undefined
   /**
    * Handlers for other requests the server sends the client; their capabilities are declared in `initialize`. A
    * `McpClientHandlers` layer in context replaces an entry for the same method.
@@ -1020,7 +1025,7 @@ export const make = (
       filter: SubscriptionFilter,
       listenOptions?: ListenOptions
     ) {
-      const schedule = listenOptions?.reconnect ?? defaultListenReconnect
+      const schedule = listenOptions?.reconnect ?? options.listenReconnect ?? defaultListenReconnect
       // One queue for the caller across every request of the subscription.
       const queue = yield* Queue.unbounded<Take.Take<SubscriptionEvent, McpClientError>>()
       const firstAck = yield* Deferred.make<SubscriptionFilter, McpClientError>()

@@ -696,6 +696,17 @@ describe("McpClient listen: reconnecting a dropped stream (2026-07-28)", () => {
       expect(yield* subscription.currentSubscriptionId).toBe(subscription.subscriptionId)
     }).pipe(Effect.scoped))
 
+  it.live("the client's listenReconnect is the default of its listens: false fails the stream at the first drop", () =>
+    Effect.gen(function*() {
+      const { port } = yield* listChangingServer
+      const proxy = yield* tcpProxy(port)
+      const mcp = yield* client({ url: proxy.url, protocol: "modern", listenReconnect: false })
+      const subscription = yield* mcp.listen({ toolsListChanged: true })
+      yield* proxy.sever
+      const error = yield* Effect.flip(Stream.runCollect(subscription.events))
+      expect(error.reason).toBe("Transport")
+    }).pipe(Effect.scoped))
+
   it.live("the server ending the subscription with its result ends the stream: no reconnection", () =>
     Effect.gen(function*() {
       const { port, registry } = yield* listChangingServer
