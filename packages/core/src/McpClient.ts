@@ -23,8 +23,8 @@
  *
  * Both eras of the protocol: with `protocol: "auto"` (the default) the client probes with `server/discover` and
  * speaks 2026-07-28 (sessionless: `_meta` on every request, `input_required` answered by the handler layers,
- * `listen` streams) to a server that answers it, and the session era (`initialize`) to one that does not; see
- * `Options.protocol`.
+ * `listen` streams, reconnected when their connection drops: see `ListenOptions`) to a server that answers it, and
+ * the session era (`initialize`) to one that does not; see `Options.protocol`.
  *
  * The layers are scoped: building one connects and runs the `initialize` handshake, releasing it fails what is
  * still pending, ends `notifications` and closes the connection (the session, the process). Over Streamable HTTP,
@@ -35,7 +35,9 @@
  */
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -48,6 +50,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -129,17 +132,103 @@ export const SubscriptionFilter = Schema.Struct({
 export type SubscriptionFilter = typeof SubscriptionFilter.Type
 
 /**
+ * The mark a 2026-07-28 `listen` stream puts between the notifications of a dropped `subscriptions/listen`
+ * request and those of the request that replaced it. The server keeps nothing across the drop (the spec: "no
+ * state survives a reconnect"), so notifications sent while the client was away are lost: on this mark, read
+ * again whatever the notifications would have told you about (list the tools again, read the resources again).
+ *
+ * @since 0.1.0
+ */
+export class Reconnected extends Data.TaggedClass("Reconnected")<{
+  /** The new request's id, which tags the notifications from now on. */
+  readonly subscriptionId: JsonRpc.RequestId
+  /** What the server agreed to send this time; it may differ from the first acknowledgement. */
+  readonly acknowledged: SubscriptionFilter
+  /** How many requests it took to get the stream back (1 when the first one did). */
+  readonly attempts: number
+  /** Why the previous request ended. */
+  readonly cause: McpClientError
+}> {}
+
+/**
+ * What a `listen` stream carries: the server's notifications, and a `Reconnected` mark after each reconnection.
+ *
+ * @since 0.1.0
+ */
+export type SubscriptionEvent = JsonRpc.Notification | Reconnected
+
+/**
+ * Tells a `Reconnected` mark from a notification.
+ *
+ * @since 0.1.0
+ */
+export const isReconnected = (event: SubscriptionEvent): event is Reconnected => event instanceof Reconnected
+
+/**
+ * Tells a notification from a `Reconnected` mark, for `Subscription.events`.
+ *
+ * @since 0.1.0
+ */
+export const isNotification = (event: SubscriptionEvent): event is JsonRpc.Notification =>
+  !(event instanceof Reconnected)
+
+/**
+ * How a 2026-07-28 `listen` stream reconnects when its connection drops, unless told otherwise: exponential from
+ * 100 ms, each wait capped at 5 s, at most 8 attempts (about 16 s) per drop. A reconnection that is acknowledged
+ * starts the schedule over for the next drop.
+ *
+ * @since 0.1.0
+ */
+export const defaultListenReconnect: Schedule.Schedule<unknown, McpClientError> = Schedule.exponential(
+  Duration.millis(100)
+).pipe(
+  Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.seconds(5))),
+  Schedule.intersect(Schedule.recurs(8))
+)
+
+/**
+ * Options of one `listen`.
+ *
+ * @since 0.1.0
+ */
+export interface ListenOptions {
+  /**
+   * When the connection of a 2026-07-28 listen stream drops (a `Transport` failure: no JSON-RPC error, no listen
+   * result, the client still open), the same filter is asked for again under a new request id, after the waits of
+   * this schedule, which is fed the failure; while reconnecting, a 502, 503 or 504 and an acknowledgement later
+   * than `requestTimeout` are retried as well. The stream fails with the last failure once the schedule is done.
+   * `false` fails the stream at the first drop. Default: the client's `listenReconnect`, else
+   * `defaultListenReconnect`. The first request is never retried: `listen` fails with it. A session-era listen
+   * rides on the session, which the transport keeps up itself, so it ignores this.
+   */
+  readonly reconnect?: Schedule.Schedule<unknown, McpClientError> | false | undefined
+}
+
+/**
  * An open `listen` stream: what the server agreed to send (`acknowledged`, a subset of what was asked), and the
  * notifications, which end when the server ends the subscription (its `subscriptions/listen` result) or the
- * client closes, and fail when the connection breaks.
+ * client closes. With a 2026-07-28 server a dropped connection is reconnected (see `ListenOptions.reconnect`):
+ * the one stream goes on, and fails only when the reconnection schedule gives up. `events` is the same stream with
+ * a `Reconnected` mark where notifications may have been missed, for code that caches what they are about.
  *
  * @since 0.1.0
  */
 export interface Subscription {
-  /** The id that tags the stream's notifications (the listen request's id). */
+  /**
+   * The id of the first `subscriptions/listen` request, which tags the notifications until a reconnection (each
+   * has a request, and an id, of its own: see `currentSubscriptionId`). Session-era listens have a made-up id.
+   */
   readonly subscriptionId: JsonRpc.RequestId
+  /** The id that tags the notifications now: `subscriptionId` until the first reconnection, then the latest. */
+  readonly currentSubscriptionId: Effect.Effect<JsonRpc.RequestId>
   readonly acknowledged: SubscriptionFilter
+  /** The notifications, across reconnections. */
   readonly notifications: Stream.Stream<JsonRpc.Notification, McpClientError>
+  /**
+   * The notifications with a `Reconnected` mark after each reconnection, in the order they came. It reads the
+   * same elements as `notifications` (each goes to one reader): run one of the two.
+   */
+  readonly events: Stream.Stream<SubscriptionEvent, McpClientError>
 }
 
 /**
@@ -271,9 +360,12 @@ export interface McpClientService {
    * `subscriptions/listen` request (waits for its acknowledgement); in the session era the session's own
    * notifications, filtered, with `resources/subscribe` for each of `resourceSubscriptions` (and unsubscribe when
    * the scope closes). `acknowledged` leaves out what the server does not offer. The notifications also appear
-   * on `notifications`.
+   * on `notifications`. A 2026-07-28 stream whose connection drops is reconnected as `options.reconnect` says.
    */
-  readonly listen: (filter: SubscriptionFilter) => Effect.Effect<Subscription, McpClientError, Scope.Scope>
+  readonly listen: (
+    filter: SubscriptionFilter,
+    options?: ListenOptions
+  ) => Effect.Effect<Subscription, McpClientError, Scope.Scope>
   /** Closes the client; the layer does it on release. Pending requests fail with `Closed`. */
   readonly close: Effect.Effect<void>
 }
@@ -327,6 +419,11 @@ export interface Options {
    * with the handlers and retried) before it fails with `InputRequired`. Default 10.
    */
   readonly maxInputRounds?: number | undefined
+  /**
+   * How the client's 2026-07-28 `listen` streams reconnect when their connection drops, unless a `listen` says
+   * otherwise (`ListenOptions.reconnect`, which describes it). Default `defaultListenReconnect`.
+   */
+  readonly listenReconnect?: Schedule.Schedule<unknown, McpClientError> | false | undefined
   /**
    * Handlers for other requests the server sends the client; their capabilities are declared in `initialize`. A
    * `McpClientHandlers` layer in context replaces an entry for the same method.
@@ -474,6 +571,9 @@ const INPUT_METHODS: ReadonlySet<string> = new Set(["elicitation/create", "sampl
 const resultTypeOf = (result: unknown): unknown =>
   typeof result === "object" && result !== null && "resultType" in result ? result.resultType : undefined
 
+/** The statuses of a gateway whose server is away for now: a listen stream being reconnected tries again. */
+const RETRY_STATUSES: ReadonlySet<number> = new Set([502, 503, 504])
+
 const ListenAck = Schema.Struct({ notifications: Schema.optional(SubscriptionFilter) })
 const decodeListenAck = Schema.decodeUnknownOption(ListenAck)
 
@@ -492,10 +592,15 @@ const honoured = (filter: SubscriptionFilter, capabilities: McpSchema.ServerCapa
     : {})
 })
 
-/** A listen stream of the sessionless era being served: where its notifications go, and its acknowledgement. */
+/**
+ * One `subscriptions/listen` request of the sessionless era being served: where its notifications go, its
+ * acknowledgement, and what to do as the acknowledgement arrives (on the receiving fiber, so before any
+ * notification that follows it).
+ */
 interface Listener {
-  readonly queue: Queue.Queue<Take.Take<JsonRpc.Notification, McpClientError>>
+  readonly queue: Queue.Queue<Take.Take<SubscriptionEvent, McpClientError>>
   readonly ack: Deferred.Deferred<SubscriptionFilter, McpClientError>
+  readonly onAck: (acknowledged: SubscriptionFilter) => Effect.Effect<void>
 }
 
 /**
@@ -591,9 +696,8 @@ export const make = (
       if (listener !== undefined) {
         if (message.method === "notifications/subscriptions/acknowledged") {
           const ack = decodeListenAck(message.params)
-          return Deferred.succeed(listener.ack, Option.isSome(ack) ? ack.value.notifications ?? {} : {}).pipe(
-            Effect.asVoid
-          )
+          const acknowledged = Option.isSome(ack) ? ack.value.notifications ?? {} : {}
+          return Deferred.succeed(listener.ack, acknowledged).pipe(Effect.zipRight(listener.onAck(acknowledged)))
         }
         return Queue.offer(listener.queue, Take.of(message)).pipe(
           Effect.zipRight(PubSub.publish(notifications, message)),
@@ -911,44 +1015,115 @@ export const make = (
       }
     )
 
-    const listenModern = (filter: SubscriptionFilter): Effect.Effect<Subscription, McpClientError, Scope.Scope> =>
-      Effect.gen(function*() {
-        const id = ++nextId
-        const listener: Listener = {
-          queue: yield* Queue.unbounded<Take.Take<JsonRpc.Notification, McpClientError>>(),
-          ack: yield* Deferred.make<SubscriptionFilter, McpClientError>()
-        }
-        yield* Effect.addFinalizer(() =>
-          Effect.zipRight(Effect.sync(() => listeners.delete(id)), Queue.shutdown(listener.queue))
-        )
-        listeners.set(id, listener)
-        // The request lasts as long as the stream; closing the scope interrupts it, which closes the stream.
-        // Its result (the server ending the subscription) comes after every notification on it, so `end` is last.
-        yield* callWith(id, "subscriptions/listen", { notifications: filter }, false).pipe(
-          Effect.exit,
-          Effect.flatMap((exit) => {
-            const end = Exit.isSuccess(exit)
-              ? Take.end
-              : Take.failCause(exit.cause)
-            return Effect.zipRight(
-              Exit.isFailure(exit) ? Deferred.failCause(listener.ack, exit.cause) : Deferred.succeed(listener.ack, {}),
-              Queue.offer(listener.queue, end)
-            )
-          }),
-          Effect.forkScoped
-        )
-        const acknowledged = yield* Deferred.await(listener.ack).pipe(
-          timeout === undefined ? identity : Effect.timeoutFail({
+    // A listen request that ended this way lost its connection, and may be asked for again: a transport failure
+    // (not a JSON-RPC error, not the listen result, not an interruption) while the client can still send. While
+    // reconnecting, a gateway's 502/503/504 (the server restarting behind it) and an acknowledgement that does not
+    // come within `requestTimeout` are worth another attempt too.
+    const dropped = (cause: Cause.Cause<McpClientError>, reconnecting: boolean): Option.Option<McpClientError> =>
+      failure !== undefined || closing
+        ? Option.none()
+        : Option.filter(Cause.failureOption(cause), (error) =>
+          error.reason === "Transport" ||
+          (reconnecting && (error.reason === "Timeout" ||
+            (error.reason === "HttpStatus" && error.status !== undefined && RETRY_STATUSES.has(error.status)))))
+
+    const listenModern = Effect.fn("McpClient.listen")(function*(
+      filter: SubscriptionFilter,
+      listenOptions?: ListenOptions
+    ) {
+      const schedule = listenOptions?.reconnect ?? options.listenReconnect ?? defaultListenReconnect
+      // One queue for the caller across every request of the subscription.
+      const queue = yield* Queue.unbounded<Take.Take<SubscriptionEvent, McpClientError>>()
+      const firstAck = yield* Deferred.make<SubscriptionFilter, McpClientError>()
+      const firstId = ++nextId
+      let currentId: JsonRpc.RequestId = firstId
+      yield* Effect.addFinalizer(() =>
+        Effect.zipRight(Effect.sync(() => listeners.delete(currentId)), Queue.shutdown(queue))
+      )
+      // One `subscriptions/listen` request, served until it ends. It lasts as long as the stream; closing the scope
+      // interrupts it. Its result (the server ending the subscription) comes after every notification on it.
+      // A reconnection's acknowledgement is awaited with the client's `requestTimeout` (the first one's by `listen`).
+      const request = (
+        id: JsonRpc.RequestId,
+        ack: Deferred.Deferred<SubscriptionFilter, McpClientError>,
+        onAck: (acknowledged: SubscriptionFilter) => Effect.Effect<void>,
+        acknowledging: Effect.Effect<never, McpClientError>
+      ) =>
+        Effect.suspend(() => {
+          currentId = id
+          listeners.set(id, { queue, ack, onAck })
+          return Effect.raceFirst(callWith(id, "subscriptions/listen", { notifications: filter }, false), acknowledging)
+        }).pipe(Effect.ensuring(Effect.sync(() => listeners.delete(id))), Effect.exit)
+      const acknowledgedWithin = (ack: Deferred.Deferred<SubscriptionFilter, McpClientError>) =>
+        timeout === undefined ? Effect.never : Deferred.await(ack).pipe(
+          Effect.timeoutFail({
             duration: timeout,
             onTimeout: () =>
               new McpClientError({
                 reason: "Timeout",
                 message: `The server did not acknowledge subscriptions/listen within ${Duration.format(timeout)}`
               })
-          })
+          }),
+          Effect.zipRight(Effect.never)
         )
-        return { subscriptionId: id, acknowledged, notifications: Stream.flattenTake(Stream.fromQueue(listener.queue)) }
+      // The first request, then a new one after each drop of an acknowledged one, for as long as the schedule
+      // allows; a reconnection that is acknowledged starts the schedule over. Ends as the last request ended.
+      const serve = Effect.gen(function*() {
+        let exit = yield* request(firstId, firstAck, () => Effect.void, Effect.never)
+        // A first request that failed before its acknowledgement fails `listen` itself.
+        if (!(yield* Deferred.isDone(firstAck)) || schedule === false) return yield* exit
+        const driver = yield* Schedule.driver(schedule)
+        let attempts = 0
+        while (Exit.isFailure(exit)) {
+          const lost = dropped(exit.cause, attempts > 0)
+          if (Option.isNone(lost)) return yield* exit
+          const waited = yield* Effect.either(driver.next(lost.value))
+          if (Either.isLeft(waited)) return yield* exit
+          const id = ++nextId
+          const ack = yield* Deferred.make<SubscriptionFilter, McpClientError>()
+          const tries = ++attempts
+          yield* Effect.logDebug(`MCP listen stream dropped; reconnecting (attempt ${tries})`, lost.value)
+          exit = yield* request(id, ack, (acknowledged) =>
+            Queue.offer(
+              queue,
+              Take.of(new Reconnected({ subscriptionId: id, acknowledged, attempts: tries, cause: lost.value }))
+            ).pipe(Effect.asVoid), acknowledgedWithin(ack))
+          if (yield* Deferred.isDone(ack)) {
+            attempts = 0
+            yield* driver.reset
+          }
+        }
+        return yield* exit
       })
+      yield* serve.pipe(
+        Effect.exit,
+        Effect.flatMap((exit) =>
+          Effect.zipRight(
+            Exit.isFailure(exit) ? Deferred.failCause(firstAck, exit.cause) : Deferred.succeed(firstAck, {}),
+            Queue.offer(queue, Exit.isSuccess(exit) ? Take.end : Take.failCause(exit.cause))
+          )
+        ),
+        Effect.forkScoped
+      )
+      const acknowledged = yield* Deferred.await(firstAck).pipe(
+        timeout === undefined ? identity : Effect.timeoutFail({
+          duration: timeout,
+          onTimeout: () =>
+            new McpClientError({
+              reason: "Timeout",
+              message: `The server did not acknowledge subscriptions/listen within ${Duration.format(timeout)}`
+            })
+        })
+      )
+      const subscription: Subscription = {
+        subscriptionId: firstId,
+        currentSubscriptionId: Effect.sync(() => currentId),
+        acknowledged,
+        notifications: Stream.filter(Stream.flattenTake(Stream.fromQueue(queue)), isNotification),
+        events: Stream.flattenTake(Stream.fromQueue(queue))
+      }
+      return subscription
+    })
 
     let nextLegacySubscription = 0
     const listenLegacy = (filter: SubscriptionFilter): Effect.Effect<Subscription, McpClientError, Scope.Scope> =>
@@ -963,10 +1138,14 @@ export const make = (
             () => Effect.ignore(request("resources/unsubscribe", { uri }, () => Effect.void))
           )
         }
+        const subscriptionId = `session-${++nextLegacySubscription}`
+        const accepted = Stream.filter(subscribed, (notification) => Listen.accepts(acknowledged, notification))
         return {
-          subscriptionId: `session-${++nextLegacySubscription}`,
+          subscriptionId,
+          currentSubscriptionId: Effect.succeed(subscriptionId),
           acknowledged,
-          notifications: Stream.filter(subscribed, (notification) => Listen.accepts(acknowledged, notification))
+          notifications: accepted,
+          events: accepted
         }
       })
 
@@ -1105,7 +1284,7 @@ export const make = (
       subscribeResource: (uri) => request("resources/subscribe", { uri }, () => Effect.void),
       unsubscribeResource: (uri) => request("resources/unsubscribe", { uri }, () => Effect.void),
       rootsChanged,
-      listen: (filter) => era === "modern" ? listenModern(filter) : listenLegacy(filter),
+      listen: (filter, listenOptions) => era === "modern" ? listenModern(filter, listenOptions) : listenLegacy(filter),
       close
     })
   })

@@ -5,23 +5,32 @@
  * how the `server/discover` probe classifies errors, against small hand-written HTTP servers.
  */
 import * as McpClient from "@effect-mcp/core/McpClient"
+import { McpClientError } from "@effect-mcp/core/McpClientError"
 import * as McpClientHandlers from "@effect-mcp/core/McpClientHandlers"
 import * as McpServer from "@effect-mcp/core/McpServer"
 import { CurrentSession } from "@effect-mcp/core/McpSession"
 import * as McpTool from "@effect-mcp/core/McpTool"
 import type * as McpSchema from "@effect-mcp/core/McpSchema"
+import * as SessionRegistry from "@effect-mcp/core/SessionRegistry"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
 import { spawn } from "node:child_process"
 import * as Http from "node:http"
+import * as Net from "node:net"
 import { fileURLToPath } from "node:url"
 import { NodeMcpClient, NodeMcpServer } from "@effect-mcp/node"
 import * as DemoServer from "../../examples/src/DemoServer.js"
@@ -561,4 +570,339 @@ describe("McpClient auto mode: the era is remembered per client", () => {
       yield* Effect.scoped(Layer.build(fresh))
       expect(raw.methods[0]).toBe("server/discover")
     }).pipe(Effect.scoped))
+})
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of `port`, for the scope: `sever` destroys every connection through it (a drop
+ * with no listen result); `stop` also stops accepting, so the server is gone for good.
+ */
+const tcpProxy = (port: number) =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly url: string; readonly server: Net.Server; readonly sockets: Set<Net.Socket> }>((resume) => {
+      const sockets = new Set<Net.Socket>()
+      const track = (socket: Net.Socket) => {
+        sockets.add(socket)
+        socket.once("close", () => sockets.delete(socket))
+      }
+      const server = Net.createServer((downstream) => {
+        const upstream = Net.connect(port, "127.0.0.1")
+        track(downstream)
+        track(upstream)
+        downstream.pipe(upstream).on("error", () => downstream.destroy())
+        upstream.pipe(downstream).on("error", () => upstream.destroy())
+        downstream.on("error", () => upstream.destroy()).on("close", () => upstream.destroy())
+        upstream.on("error", () => downstream.destroy()).on("close", () => downstream.destroy())
+      })
+      server.listen(0, "127.0.0.1", () => {
+        const address = server.address()
+        const proxied = typeof address === "object" && address !== null ? address.port : 0
+        resume(Effect.succeed({ url: `http://127.0.0.1:${proxied}/mcp`, server, sockets }))
+      })
+    }),
+    ({ server, sockets }) =>
+      Effect.async<void>((resume) => {
+        for (const socket of sockets) socket.destroy()
+        if (!server.listening) return resume(Effect.void)
+        server.close(() => resume(Effect.void))
+      })
+  ).pipe(Effect.map(({ server, sockets, url }) => ({
+    url,
+    sever: Effect.sync(() => {
+      for (const socket of sockets) socket.destroy()
+    }),
+    stop: Effect.async<void>((resume) => {
+      for (const socket of sockets) socket.destroy()
+      server.close(() => resume(Effect.void))
+    })
+  })))
+
+/** An effect-mcp server with one tool (so tools/list_changed is offered) on a port of its own, for the scope. */
+const listChangingServer = Effect.gen(function*() {
+  const Echo = McpTool.make("echo", {
+    description: "Echoes",
+    input: Schema.Struct({ text: Schema.String }),
+    handler: ({ text }) => Effect.succeed(text)
+  })
+  const context = yield* Layer.build(
+    NodeMcpServer.layer({ port: 0 }).pipe(
+      Layer.provideMerge(Echo.pipe(Layer.provideMerge(McpServer.layer({ name: "listen-test", version: "1.0.0" }))))
+    )
+  )
+  return {
+    port: Context.get(context, NodeMcpServer.NodeMcpServer).address.port,
+    server: Context.get(context, McpServer.McpServer),
+    registry: Context.get(context, SessionRegistry.SessionRegistry)
+  }
+})
+
+/** Adds a tool: a tools/list_changed for every listen stream that asked for them. */
+const changeTools = (server: McpServer.McpServerService, name: string) =>
+  server.addTool({ tool: { name, inputSchema: { type: "object" } }, call: () => Effect.succeed({ content: [] }) })
+
+const subscriptionIdOf = (event: McpClient.SubscriptionEvent): unknown => {
+  if (McpClient.isReconnected(event)) return undefined
+  const params = event.params
+  const meta = typeof params === "object" && params !== null && "_meta" in params ? params._meta : undefined
+  return typeof meta === "object" && meta !== null && "io.modelcontextprotocol/subscriptionId" in meta
+    ? meta["io.modelcontextprotocol/subscriptionId"]
+    : undefined
+}
+
+// Bounded real waits: the proxy and the server are real sockets, so the schedules are short rather than on a TestClock.
+const quick = Schedule.spaced("50 millis").pipe(Schedule.intersect(Schedule.recurs(40)))
+
+describe("McpClient listen: reconnecting a dropped stream (2026-07-28)", () => {
+  it.live("a drop without the listen result: a new request, a Reconnected mark, then the notifications go on", () =>
+    Effect.gen(function*() {
+      const { port, server } = yield* listChangingServer
+      const proxy = yield* tcpProxy(port)
+      const mcp = yield* client({ url: proxy.url, protocol: "modern" })
+      const subscription = yield* mcp.listen({ toolsListChanged: true }, { reconnect: quick })
+      expect(subscription.acknowledged).toStrictEqual({ toolsListChanged: true })
+      expect(yield* subscription.currentSubscriptionId).toBe(subscription.subscriptionId)
+      const events = yield* Queue.unbounded<McpClient.SubscriptionEvent>()
+      const reader = yield* subscription.events.pipe(
+        Stream.runForEach((event) => Queue.offer(events, event)),
+        Effect.forkScoped
+      )
+
+      // Before the drop: the notification is tagged with the first request's id.
+      yield* changeTools(server, "one")
+      const before = yield* Queue.take(events)
+      expect(before).toMatchObject({ method: "notifications/tools/list_changed" })
+      expect(subscriptionIdOf(before)).toBe(subscription.subscriptionId)
+
+      yield* proxy.sever
+      const mark = yield* Queue.take(events)
+      if (!McpClient.isReconnected(mark)) return expect.fail(`expected a Reconnected mark, got ${JSON.stringify(mark)}`)
+      expect(mark.subscriptionId).not.toBe(subscription.subscriptionId)
+      expect(mark.acknowledged).toStrictEqual({ toolsListChanged: true })
+      expect(mark.attempts).toBeGreaterThanOrEqual(1)
+      expect(mark.cause.reason).toBe("Transport")
+      expect(yield* subscription.currentSubscriptionId).toBe(mark.subscriptionId)
+
+      // After the reconnection: the same stream, the new request's id.
+      yield* changeTools(server, "two")
+      const after = yield* Queue.take(events)
+      expect(after).toMatchObject({ method: "notifications/tools/list_changed" })
+      expect(subscriptionIdOf(after)).toBe(mark.subscriptionId)
+
+      // Twice: a reconnection that worked starts the schedule over.
+      yield* proxy.sever
+      const again = yield* Queue.take(events)
+      expect(McpClient.isReconnected(again) ? again.attempts : 0).toBeGreaterThanOrEqual(1)
+      yield* changeTools(server, "three")
+      expect(yield* Queue.take(events)).toMatchObject({ method: "notifications/tools/list_changed" })
+      expect(reader.unsafePoll()).toBeNull()
+    }).pipe(Effect.scoped))
+
+  it.live("notifications alone carry on across a reconnection, without the mark", () =>
+    Effect.gen(function*() {
+      const { port, server } = yield* listChangingServer
+      const proxy = yield* tcpProxy(port)
+      const mcp = yield* client({ url: proxy.url, protocol: "modern" })
+      const subscription = yield* mcp.listen({ toolsListChanged: true }, { reconnect: quick })
+      yield* proxy.sever
+      // Changes made while the stream is away are lost, so keep changing until one arrives on the new request.
+      let n = 0
+      const received = yield* Effect.race(
+        subscription.notifications.pipe(Stream.take(1), Stream.runCollect),
+        Effect.forever(
+          Effect.zipRight(Effect.suspend(() => changeTools(server, `tool-${++n}`)), Effect.sleep("50 millis"))
+        )
+      )
+      const [notification] = Chunk.toReadonlyArray(received)
+      expect(notification).toMatchObject({ method: "notifications/tools/list_changed" })
+      expect(notification === undefined ? undefined : subscriptionIdOf(notification)).toBe(
+        yield* subscription.currentSubscriptionId
+      )
+      expect(yield* subscription.currentSubscriptionId).not.toBe(subscription.subscriptionId)
+    }).pipe(Effect.scoped))
+
+  it.live("the server gone for good: the schedule gives up and the stream fails with the last error", () =>
+    Effect.gen(function*() {
+      const { port } = yield* listChangingServer
+      const proxy = yield* tcpProxy(port)
+      const mcp = yield* client({ url: proxy.url, protocol: "modern" })
+      const subscription = yield* mcp.listen(
+        { toolsListChanged: true },
+        { reconnect: Schedule.spaced("20 millis").pipe(Schedule.intersect(Schedule.recurs(3))) }
+      )
+      yield* proxy.stop
+      const error = yield* Effect.flip(Stream.runCollect(subscription.notifications))
+      expect(error.reason).toBe("Transport")
+      expect(error.message).toContain("Could not reach")
+    }).pipe(Effect.scoped))
+
+  it.live("reconnect: false fails the stream at the first drop", () =>
+    Effect.gen(function*() {
+      const { port } = yield* listChangingServer
+      const proxy = yield* tcpProxy(port)
+      const mcp = yield* client({ url: proxy.url, protocol: "modern" })
+      const subscription = yield* mcp.listen({ toolsListChanged: true }, { reconnect: false })
+      yield* proxy.sever
+      const error = yield* Effect.flip(Stream.runCollect(subscription.notifications))
+      expect(error.reason).toBe("Transport")
+      expect(yield* subscription.currentSubscriptionId).toBe(subscription.subscriptionId)
+    }).pipe(Effect.scoped))
+
+  it.live("the client's listenReconnect is the default of its listens: false fails the stream at the first drop", () =>
+    Effect.gen(function*() {
+      const { port } = yield* listChangingServer
+      const proxy = yield* tcpProxy(port)
+      const mcp = yield* client({ url: proxy.url, protocol: "modern", listenReconnect: false })
+      const subscription = yield* mcp.listen({ toolsListChanged: true })
+      yield* proxy.sever
+      const error = yield* Effect.flip(Stream.runCollect(subscription.events))
+      expect(error.reason).toBe("Transport")
+    }).pipe(Effect.scoped))
+
+  it.live("the server ending the subscription with its result ends the stream: no reconnection", () =>
+    Effect.gen(function*() {
+      const { port, registry } = yield* listChangingServer
+      const mcp = yield* client({ url: `http://127.0.0.1:${port}/mcp`, protocol: "modern" })
+      const subscription = yield* mcp.listen({ toolsListChanged: true }, { reconnect: quick })
+      const collected = yield* Stream.runCollect(subscription.events).pipe(Effect.fork)
+      // The listen stream's session is the only one open; closing it sends the listen result.
+      const sessions = yield* registry.sessions
+      expect(sessions.length).toBe(1)
+      yield* Effect.forEach(sessions, (session) => session.close)
+      const events = Chunk.toReadonlyArray(yield* collected.await.pipe(Effect.flatten))
+      expect(events.filter(McpClient.isReconnected)).toStrictEqual([])
+      expect(yield* subscription.currentSubscriptionId).toBe(subscription.subscriptionId)
+      // No listen stream came back.
+      expect((yield* registry.sessions).length).toBe(0)
+    }).pipe(Effect.scoped))
+
+  it.live("a JSON-RPC error answering a reconnection is not retried: the stream fails with it", () =>
+    Effect.gen(function*() {
+      const { port } = yield* Layer.build(
+        NodeMcpServer.layer({ port: 0, sessions: { maxListeners: 1 } }).pipe(
+          Layer.provideMerge(McpTool.make("echo", {
+            description: "Echoes",
+            input: Schema.Struct({ text: Schema.String }),
+            handler: ({ text }) => Effect.succeed(text)
+          }).pipe(Layer.provideMerge(McpServer.layer({ name: "listen-test", version: "1.0.0" }))))
+        )
+      ).pipe(Effect.map((context) => ({ port: Context.get(context, NodeMcpServer.NodeMcpServer).address.port })))
+      const proxy = yield* tcpProxy(port)
+      const mcp = yield* client({ url: proxy.url, protocol: "modern" })
+      // Slow enough that the other client, retrying every 20 ms, takes the slot first.
+      const subscription = yield* mcp.listen(
+        { toolsListChanged: true },
+        { reconnect: Schedule.spaced("500 millis").pipe(Schedule.intersect(Schedule.recurs(3))) }
+      )
+      // The one listen slot is taken by another client straight to the server while the first is cut off.
+      const other = yield* client({ url: `http://127.0.0.1:${port}/mcp`, protocol: "modern" })
+      yield* proxy.sever
+      const taken = yield* other.listen({ toolsListChanged: true }, { reconnect: false }).pipe(
+        Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.intersect(Schedule.recurs(50))))
+      )
+      expect(taken.acknowledged).toStrictEqual({ toolsListChanged: true })
+      const error = yield* Effect.flip(Stream.runCollect(subscription.notifications))
+      expect([error.reason, error.code]).toStrictEqual(["RpcError", -32603])
+    }).pipe(Effect.scoped))
+})
+
+/**
+ * A hand-written modern server whose listen requests go: acknowledged then cut; `second` (a gateway's 503 while the
+ * server restarts, or a stream that never acknowledges); acknowledged, one tools/list_changed, held open. The ids
+ * of the listen requests, for the scope.
+ */
+const flakyListenServer = (second: "503" | "silent") => Effect.acquireRelease(
+  Effect.async<{ readonly url: string; readonly ids: Array<unknown>; readonly server: Http.Server }>((resume) => {
+    const ids: Array<unknown> = []
+    const sse = (res: Http.ServerResponse, messages: ReadonlyArray<unknown>) => {
+      res.writeHead(200, { "content-type": "text/event-stream" })
+      for (const message of messages) res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`)
+    }
+    const tagged = (id: unknown, method: string, params: object) => ({
+      jsonrpc: "2.0",
+      method,
+      params: { ...params, _meta: { "io.modelcontextprotocol/subscriptionId": id } }
+    })
+    const server = Http.createServer((req, res) => {
+      let body = ""
+      req.setEncoding("utf8").on("data", (chunk: string) => {
+        body += chunk
+      }).on("end", () => {
+        const parsed: unknown = body === "" ? undefined : JSON.parse(body)
+        const method = typeof parsed === "object" && parsed !== null && "method" in parsed ? parsed.method : undefined
+        const id = typeof parsed === "object" && parsed !== null && "id" in parsed ? parsed.id : undefined
+        if (method === "server/discover") {
+          const result = { ...discovered, capabilities: { tools: { listChanged: true } } }
+          return res.writeHead(200, { "content-type": "application/json" })
+            .end(JSON.stringify({ jsonrpc: "2.0", id, result }))
+        }
+        if (method !== "subscriptions/listen") return res.writeHead(202).end()
+        ids.push(id)
+        const ack = tagged(id, "notifications/subscriptions/acknowledged", {
+          notifications: { toolsListChanged: true }
+        })
+        if (ids.length === 1) {
+          sse(res, [ack])
+          setTimeout(() => res.socket?.destroy(), 50)
+        } else if (ids.length === 2) {
+          if (second === "503") res.writeHead(503, { "content-type": "text/plain" }).end("restarting")
+          else sse(res, [])
+        } else {
+          sse(res, [ack, tagged(id, "notifications/tools/list_changed", {})])
+        }
+      })
+    })
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      resume(Effect.succeed({ url: `http://127.0.0.1:${port}/mcp`, ids, server }))
+    })
+  }),
+  ({ server }) =>
+    Effect.async<void>((resume) => {
+      server.closeAllConnections()
+      server.close(() => resume(Effect.void))
+    })
+)
+
+describe("McpClient listen: reconnecting through a gateway's 503, or a server that does not acknowledge", () => {
+  it.live("a reconnection not acknowledged within requestTimeout is dropped and tried again", () =>
+    Effect.gen(function*() {
+      const { ids, url } = yield* flakyListenServer("silent")
+      const mcp = yield* client({ url, protocol: "modern", requestTimeout: "300 millis" })
+      const subscription = yield* mcp.listen({ toolsListChanged: true }, { reconnect: quick })
+      const events = Chunk.toReadonlyArray(yield* subscription.events.pipe(Stream.take(2), Stream.runCollect))
+      expect(ids.length).toBe(3)
+      expect(events[0]).toMatchObject({ _tag: "Reconnected", subscriptionId: ids[2], attempts: 2 })
+      expect(events[1]).toMatchObject({ method: "notifications/tools/list_changed" })
+    }).pipe(Effect.scoped))
+
+  it.live("a 503 while reconnecting is one more attempt; the mark counts them and names the new request", () =>
+    Effect.gen(function*() {
+      const { ids, url } = yield* flakyListenServer("503")
+      const mcp = yield* client({ url, protocol: "modern" })
+      const subscription = yield* mcp.listen({ toolsListChanged: true }, { reconnect: quick })
+      const events = Chunk.toReadonlyArray(yield* subscription.events.pipe(Stream.take(2), Stream.runCollect))
+      expect(ids.length).toBe(3)
+      expect(new Set(ids).size).toBe(3)
+      const [mark, notification] = events
+      expect(mark).toBeInstanceOf(McpClient.Reconnected)
+      expect(mark).toMatchObject({ subscriptionId: ids[2], attempts: 2, acknowledged: { toolsListChanged: true } })
+      expect(notification).toMatchObject({ method: "notifications/tools/list_changed" })
+      expect(yield* subscription.currentSubscriptionId).toBe(ids[2])
+    }).pipe(Effect.scoped))
+})
+
+describe("McpClient.defaultListenReconnect", () => {
+  it.effect("waits 100 ms, doubling, each wait capped at 5 s, and gives up after 8 attempts (on the TestClock)", () =>
+    Effect.gen(function*() {
+      const dropped = new McpClientError({ reason: "Transport", message: "dropped" })
+      const driver = yield* Schedule.driver(McpClient.defaultListenReconnect)
+      // When each attempt would go out, as the listen stream drives the schedule: one `next` per drop.
+      const attempts = yield* Effect.gen(function*() {
+        const times: Array<number> = []
+        while (Either.isRight(yield* Effect.either(driver.next(dropped)))) times.push(yield* Clock.currentTimeMillis)
+        return times
+      }).pipe(Effect.fork)
+      yield* TestClock.adjust("1 minute")
+      expect(yield* Fiber.join(attempts)).toStrictEqual([100, 300, 700, 1500, 3100, 6300, 11300, 16300])
+    }))
 })
