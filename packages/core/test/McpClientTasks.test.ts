@@ -163,6 +163,18 @@ describe("McpClient with the tasks extension", () => {
       expect(cancelled.message).toContain(taskId)
     }))
 
+  it.scopedLive("a task whose input the client will not give (past maxInputRounds) is cancelled on the server", () =>
+    Effect.gen(function*() {
+      const started = yield* Deferred.make<string>()
+      const interrupted = yield* Deferred.make<void>()
+      const url = yield* serve([blocking(started, interrupted)])
+      const mcp = yield* client(url, { tasks: true, maxInputRounds: 0 })
+      const error = yield* Effect.flip(mcp.callTool("blocking", {}))
+      expect(error.reason).toBe("InputRequired")
+      yield* Deferred.await(interrupted)
+      expect((yield* mcp.tasks.get(yield* Deferred.await(started))).status).toBe("cancelled")
+    }))
+
   it.scopedLive("without the option the extension is not declared: optional tools answer at once", () =>
     Effect.gen(function*() {
       const url = yield* serve()
