@@ -26,6 +26,10 @@
  * `listen` streams, reconnected when their connection drops: see `ListenOptions`) to a server that answers it, and
  * the session era (`initialize`) to one that does not; see `Options.protocol`.
  *
+ * Tasks (the extension `io.modelcontextprotocol/tasks`, SEP-2663), with `tasks: true`: a call the server makes a
+ * task is followed to its end by `callTool` and `call` (polled, its asks answered by the handler layers, cancelled
+ * when the caller is interrupted); `callToolTask` and `tasks` give the task itself. See `Options.tasks`.
+ *
  * The layers are scoped: building one connects and runs the `initialize` handshake, releasing it fails what is
  * still pending, ends `notifications` and closes the connection (the session, the process). Over Streamable HTTP,
  * a 404 for the client's session (the server restarted, expired or deleted it) makes the client open a new
@@ -323,6 +327,18 @@ export interface McpClientService {
     args?: { readonly [key: string]: unknown },
     options?: RequestOptions
   ) => Effect.Effect<McpSchema.CallToolResult, McpClientError>
+  /**
+   * Calls a tool by name and hands back the task the server made of the call, without waiting for it (the tasks
+   * extension: needs `Options.tasks`): a `CreateTaskResult` to follow with `tasks`, or the tool's result when the
+   * server answered at once (a tool without task support, or one that finished before it became a task).
+   */
+  readonly callToolTask: (
+    name: string,
+    args?: { readonly [key: string]: unknown },
+    options?: RequestOptions
+  ) => Effect.Effect<McpSchema.CreateTaskResult | McpSchema.CallToolResult, McpClientError>
+  /** The tasks extension's requests, for code that holds a task handle (`callToolTask`) rather than waiting. */
+  readonly tasks: TasksService
   /** One page of resources: the first, or the one after `cursor`. */
   readonly listResources: (options?: ListOptions) => Effect.Effect<McpSchema.ListResourcesResult, McpClientError>
   /** Every resource, page after page, following `nextCursor`. */
@@ -371,6 +387,35 @@ export interface McpClientService {
 }
 
 /**
+ * The tasks extension (`io.modelcontextprotocol/tasks`) from the client's side: a task's state, its input, its
+ * end. `callTool` and `call` use these themselves when a call becomes a task; they are here for code that keeps
+ * the handle (`callToolTask`) to poll on its own schedule, show progress, or cancel from elsewhere.
+ *
+ * @since 0.1.0
+ */
+export interface TasksService {
+  /** `tasks/get`: the task as it is now, with its result, error or asks inlined. */
+  readonly get: (taskId: string) => Effect.Effect<McpSchema.GetTaskResult, McpClientError>
+  /** `tasks/update`: answers to the task's `inputRequests`, by key. */
+  readonly update: (
+    taskId: string,
+    inputResponses: { readonly [key: string]: unknown }
+  ) => Effect.Effect<void, McpClientError>
+  /** `tasks/cancel`: the server settles the task `cancelled` unless it has ended already. */
+  readonly cancel: (taskId: string) => Effect.Effect<void, McpClientError>
+  /**
+   * Follows a task to its end as `callTool` does: polls `tasks/get` every `pollIntervalMs` (the server's, else
+   * one second), answers `input_required` with the client's handlers through `tasks/update`, and gives the tool's
+   * result when it completes. A `failed` task fails with its error as `RpcError`, a `cancelled` one with
+   * `TaskCancelled`. Interrupting it, or giving up on the task (too many input rounds, a handler failing) cancels
+   * the task on the server, best effort.
+   */
+  readonly await: (
+    task: { readonly taskId: string; readonly pollIntervalMs?: number | undefined }
+  ) => Effect.Effect<McpSchema.CallToolResult, McpClientError>
+}
+
+/**
  * The client service.
  *
  * @since 0.1.0
@@ -416,9 +461,19 @@ export interface Options {
   readonly protocol?: "auto" | "modern" | "legacy" | undefined
   /**
    * How many times one `tools/call`, `prompts/get` or `resources/read` may come back `input_required` (answered
-   * with the handlers and retried) before it fails with `InputRequired`. Default 10.
+   * with the handlers and retried) before it fails with `InputRequired`; for a call the server made a task, how
+   * many times the task may ask for input. Default 10.
    */
   readonly maxInputRounds?: number | undefined
+  /**
+   * Declares the tasks extension (`io.modelcontextprotocol/tasks`, SEP-2663), so that the server may answer a
+   * `tools/call` of a task-supporting tool with a task rather than keep the request open for as long as the tool
+   * runs. `callTool` and `call` then follow the task to its end (see `TasksService.await`), so code written
+   * against them does not change; `callToolTask` and `tasks` give the handle itself. Off by default: a server
+   * then runs its optional-task tools synchronously, and refuses the task-required ones (-32021). Declaring the
+   * extension in `capabilities.extensions` has the same effect.
+   */
+  readonly tasks?: boolean | undefined
   /**
    * How the client's 2026-07-28 `listen` streams reconnect when their connection drops, unless a `listen` says
    * otherwise (`ListenOptions.reconnect`, which describes it). Default `defaultListenReconnect`.
@@ -542,10 +597,25 @@ const declaredCapabilities = (
   handlers: Iterable<ServerRequestHandler>
 ): McpSchema.ClientCapabilities => {
   const { elicitation: _e, roots: _r, sampling: _s, ...others } = options.capabilities ?? {}
-  let capabilities: McpSchema.ClientCapabilities = others
+  let capabilities: McpSchema.ClientCapabilities = options.tasks === true
+    ? mergeCapabilities(others, { extensions: { [TASKS_EXTENSION]: {} } })
+    : others
   for (const handler of handlers) capabilities = mergeCapabilities(capabilities, handler.capabilities ?? {})
   return capabilities
 }
+
+/** The tasks extension's identifier (`McpTask.EXTENSION`; not imported, that module is the server's). */
+const TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
+
+/** How often a task is polled when the server does not say. */
+const DEFAULT_POLL_INTERVAL_MS = 1_000
+
+const decodeGetTask = decoder(McpSchema.GetTaskResult)("tasks/get")
+const decodeCallToolOrTask = decoder(Schema.Union(McpSchema.CreateTaskResult, McpSchema.CallToolResult))("tools/call")
+
+const isCreateTaskResult = (
+  result: McpSchema.CreateTaskResult | McpSchema.CallToolResult
+): result is McpSchema.CreateTaskResult => "resultType" in result && result.resultType === "task"
 
 const rootsListChanged = JsonRpc.notification("notifications/roots/list_changed")
 
@@ -639,6 +709,8 @@ export const make = (
     const clientInfo = options.clientInfo ?? { name: "effect-mcp-client", version: "0.1.0" }
     const capabilities = declaredCapabilities(options, handlers.values())
     const maxInputRounds = options.maxInputRounds ?? 10
+    // Whether the server may answer a tools/call with a task: the client declared the extension.
+    const tasksDeclared = capabilities.extensions?.[TASKS_EXTENSION] !== undefined
     // Set once the client can no longer send: every later request fails with it.
     let failure: McpClientError | undefined
     let closing = false
@@ -883,6 +955,8 @@ export const make = (
           const result = yield* recovering(call(method, round === 0 ? params : { ...base, ...extra }))
           const resultType = resultTypeOf(result)
           if (resultType === undefined || resultType === "complete") return result
+          // The caller follows the task (the server may make it one after rounds of input, when it escalates).
+          if (resultType === "task" && method === "tools/call" && tasksDeclared) return result
           if (resultType !== "input_required" || !INPUT_CARRIERS.has(method)) {
             return yield* new McpClientError({
               reason: "Protocol",
@@ -1149,6 +1223,68 @@ export const make = (
         }
       })
 
+    const getTask = (taskId: string) => request("tasks/get", { taskId }, decodeGetTask)
+    const updateTask = (taskId: string, inputResponses: { readonly [key: string]: unknown }) =>
+      request("tasks/update", { taskId, inputResponses }, () => Effect.void)
+    const cancelTask = (taskId: string) => request("tasks/cancel", { taskId }, () => Effect.void)
+
+    /**
+     * A task to its end (see `TasksService.await`). Each key of `inputRequests` is answered once: a poll that comes
+     * before the server took the answers in shows them again, and they are not asked of the handlers twice.
+     */
+    const awaitTask = Effect.fn("McpClient.awaitTask")(function*(
+      task: { readonly taskId: string; readonly pollIntervalMs?: number | undefined }
+    ) {
+      const taskId = task.taskId
+      let interval = task.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS
+      let rounds = 0
+      let settled = false
+      const answered = new Set<string>()
+      const follow = Effect.gen(function*() {
+        while (true) {
+          const state = yield* getTask(taskId)
+          interval = state.pollIntervalMs ?? interval
+          if (state.status === "completed") {
+            settled = true
+            return yield* decodeCallTool(state.result)
+          }
+          if (state.status === "failed") {
+            settled = true
+            return yield* Effect.fail(rpcError(
+              state.error ?? { code: JsonRpc.ErrorCode.InternalError, message: `Task ${taskId} failed` }
+            ))
+          }
+          if (state.status === "cancelled") {
+            settled = true
+            return yield* new McpClientError({
+              reason: "TaskCancelled",
+              message: `Task ${taskId} was cancelled before it had a result`
+            })
+          }
+          const asks = Object.entries(state.inputRequests ?? {}).filter(([key]) => !answered.has(key))
+          if (state.status === "input_required" && asks.length > 0) {
+            if (rounds >= maxInputRounds) {
+              return yield* inputError(`Task ${taskId} still asked for input after ${maxInputRounds} rounds`)
+            }
+            rounds++
+            const responses: Record<string, unknown> = {}
+            for (const [key, input] of asks) responses[key] = yield* answerInput(input)
+            yield* updateTask(taskId, responses)
+            for (const [key] of asks) answered.add(key)
+            continue
+          }
+          yield* Effect.sleep(Duration.millis(interval))
+        }
+      })
+      // A task the caller no longer waits for is of no use to anyone: the server may stop its work. The request
+      // is made interruptible again (a finalizer's fork inherits its uninterruptibility, and the request races its
+      // answer against the send), so that closing the client does not wait on it.
+      return yield* Effect.onExit(follow, (exit) =>
+        Exit.isSuccess(exit) || settled
+          ? Effect.void
+          : cancelTask(taskId).pipe(Effect.ignore, Effect.interruptible, Effect.forkIn(scope), Effect.asVoid))
+    })
+
     function callDefined<A, I, OA, OI extends McpTool.StructuredObject>(
       tool: McpTool.Definition<A, I, OA, OI>,
       input: A,
@@ -1199,15 +1335,15 @@ export const make = (
      * `Mcp-Param-*` headers (it learns them from `tools/list`): the tools are listed again and the call is retried
      * once. The server refuses such a call before any handler runs, so the retry cannot run a tool twice.
      */
-    const callTool = (
+    const callToolTask = (
       name: string,
       args: unknown,
       requestOptions?: RequestOptions
-    ): Effect.Effect<McpSchema.CallToolResult, McpClientError> => {
+    ): Effect.Effect<McpSchema.CreateTaskResult | McpSchema.CallToolResult, McpClientError> => {
       const once = request(
         "tools/call",
         args === undefined ? { name } : { name, arguments: args },
-        decodeCallTool,
+        decodeCallToolOrTask,
         requestOptions
       )
       return era !== "modern" ? once : once.pipe(
@@ -1217,6 +1353,17 @@ export const make = (
         )
       )
     }
+
+    /** `tools/call` to the tool's result: a call the server made a task is followed to its end. */
+    const callTool = (
+      name: string,
+      args: unknown,
+      requestOptions?: RequestOptions
+    ): Effect.Effect<McpSchema.CallToolResult, McpClientError> =>
+      Effect.flatMap(
+        callToolTask(name, args, requestOptions),
+        (result) => isCreateTaskResult(result) ? awaitTask(result) : Effect.succeed(result)
+      )
 
     const listTools = (list?: ListOptions) =>
       Effect.flatMap(request("tools/list", listParams(list), decodeListTools), (result) => {
@@ -1266,6 +1413,13 @@ export const make = (
       listTools,
       listAllTools: listAll("tools/list", listTools, (result) => result.tools),
       callTool,
+      callToolTask,
+      tasks: {
+        get: getTask,
+        update: updateTask,
+        cancel: cancelTask,
+        await: awaitTask
+      },
       listResources,
       listAllResources: listAll("resources/list", listResources, (result) => result.resources),
       listResourceTemplates,

@@ -21,6 +21,8 @@ import * as McpSchema from "./McpSchema.js"
  * - `Timeout`: the server did not answer within the client's `requestTimeout`;
  * - `InputRequired`: a 2026-07-28 server asked for input (`input_required`) the client could not give: no handler
  *   for the request it embedded (`method` names it), a handler that failed, or more rounds than `maxInputRounds`;
+ * - `TaskCancelled`: a tool call the server made a task (the tasks extension) ended `cancelled`: cancelled by
+ *   someone else, or expired on the server, before it had a result;
  * - `Closed`: the client was closed.
  *
  * Over stdio, `stderr` holds the end of what the server's process wrote to its standard error.
@@ -37,6 +39,7 @@ export class McpClientError extends Schema.TaggedError<McpClientError>()("McpCli
     "RpcError",
     "Timeout",
     "InputRequired",
+    "TaskCancelled",
     "Closed"
   ),
   message: Schema.String,

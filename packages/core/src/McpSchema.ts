@@ -252,6 +252,57 @@ export const CallToolResult = Schema.Struct({
 /** @since 0.1.0 */
 export type CallToolResult = typeof CallToolResult.Type
 
+/** A task's status (the tasks extension, `io.modelcontextprotocol/tasks`). @since 0.1.0 */
+export const TaskStatus = Schema.Literal("working", "input_required", "completed", "failed", "cancelled")
+/** @since 0.1.0 */
+export type TaskStatus = typeof TaskStatus.Type
+
+const TaskFields = {
+  taskId: Schema.String,
+  status: TaskStatus,
+  statusMessage: Schema.optional(Schema.String),
+  createdAt: Schema.String,
+  lastUpdatedAt: Schema.String,
+  /** How long the server keeps the task readable after it began; null for no limit. */
+  ttlMs: Schema.optional(Schema.NullOr(Schema.Number)),
+  /** How often the server would like to be polled. */
+  pollIntervalMs: Schema.optional(Schema.Number),
+  _meta: Meta
+}
+
+/**
+ * What a `tools/call` answers when the server made the call a task (the tasks extension): a handle to poll with
+ * `tasks/get` instead of the tool's result. Flat: the task's fields beside `resultType: "task"`.
+ *
+ * @since 0.1.0
+ */
+export const CreateTaskResult = Schema.Struct({ resultType: Schema.Literal("task"), ...TaskFields })
+/** @since 0.1.0 */
+export type CreateTaskResult = typeof CreateTaskResult.Type
+
+/**
+ * `tasks/get` result: the task as it is now, with what the client must act on inlined: the asks it must answer
+ * (`inputRequests`, while `input_required`), the tool's result (`completed`), or the JSON-RPC error (`failed`).
+ *
+ * @since 0.1.0
+ */
+export const GetTaskResult = Schema.Struct({
+  ...TaskFields,
+  resultType: Schema.optional(Schema.String),
+  inputRequests: Schema.optional(Schema.Record({
+    key: Schema.String,
+    value: Schema.Struct({ method: Schema.String, params: Schema.optional(Schema.Unknown) })
+  })),
+  result: Schema.optional(Schema.Unknown),
+  error: Schema.optional(Schema.Struct({
+    code: Schema.Number,
+    message: Schema.String,
+    data: Schema.optional(Schema.Unknown)
+  }))
+})
+/** @since 0.1.0 */
+export type GetTaskResult = typeof GetTaskResult.Type
+
 /** A resource as listed by `resources/list`. @since 0.1.0 */
 export const Resource = Schema.Struct({
   uri: Schema.String,
