@@ -25,6 +25,7 @@ import * as McpTask from "../src/McpTask.js"
 import * as McpTool from "../src/McpTool.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
 import { serveHttp } from "./utils/serve.js"
+import { postModern } from "./utils/modern.js"
 
 const V = "2026-07-28"
 const EXT = { [McpTask.EXTENSION]: {} }
@@ -597,31 +598,12 @@ const envelope = (capabilities: object = WITH_TASKS) => ({
 })
 
 /** A 2026-07-28 POST with the headers a client mirrors (`Mcp-Name` is the tool name or the task id). */
-const post = async (
+const post = (
   url: string,
   method: string,
   params: { readonly [key: string]: unknown },
   headers: { readonly [key: string]: string } = {}
-) => {
-  const name = typeof params.name === "string" ? params.name : typeof params.taskId === "string" ? params.taskId : undefined
-  const response = await fetch(url, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      "mcp-protocol-version": V,
-      "mcp-method": method,
-      ...(name === undefined ? {} : { "mcp-name": name }),
-      ...headers
-    },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: { _meta: envelope(), ...params } })
-  })
-  const text = await response.text()
-  const body = response.headers.get("content-type")?.includes("text/event-stream")
-    ? JSON.parse(text.split("\n").filter((l) => l.startsWith("data: ")).at(-1)!.slice(6))
-    : JSON.parse(text)
-  return { status: response.status, body }
-}
+) => postModern(url, method, { _meta: envelope(), ...params }, headers)
 
 /** The data lines of an SSE response, one JSON message at a time. */
 const events = (response: Response) => {

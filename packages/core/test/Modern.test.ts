@@ -21,6 +21,7 @@ import * as McpTool from "../src/McpTool.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
 import * as StdioTransport from "../src/StdioTransport.js"
 import { serveHttp, sdkClient } from "./utils/serve.js"
+import { postModern } from "./utils/modern.js"
 
 const V = "2026-07-28"
 const meta = (capabilities: object = {}, extra: object = {}) => ({
@@ -31,33 +32,7 @@ const meta = (capabilities: object = {}, extra: object = {}) => ({
 })
 
 /** A modern POST with the mirrored headers, unless `headers` overrides them. */
-const modern = async (
-  url: string,
-  method: string,
-  params: Record<string, unknown>,
-  headers: Record<string, string> = {},
-  id: number = 1
-) => {
-  const name = typeof params.name === "string" ? params.name : typeof params.uri === "string" ? params.uri : undefined
-  const response = await fetch(url, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      "mcp-protocol-version": V,
-      "mcp-method": method,
-      ...(name === undefined ? {} : { "mcp-name": name }),
-      ...headers
-    },
-    body: JSON.stringify({ jsonrpc: "2.0", id, method, params })
-  })
-  const text = await response.text()
-  // A request's own SSE stream ends with its answer: the last data line.
-  const body = response.headers.get("content-type")?.includes("text/event-stream")
-    ? JSON.parse(text.split("\n").filter((l) => l.startsWith("data: ")).at(-1)!.slice(6))
-    : JSON.parse(text)
-  return { status: response.status, body, headers: response.headers }
-}
+const modern = postModern
 
 const STATE_KEY = new Uint8Array(32).fill(7)
 

@@ -1,0 +1,35 @@
+/**
+ * A 2026-07-28 POST as a conforming client sends it, for the tests of the sessionless era: the `MCP-Protocol-Version`,
+ * `Mcp-Method` and `Mcp-Name` headers mirrored from the body (`Mcp-Name` from `name`, `uri` or `taskId`), unless
+ * `headers` overrides them. The answer is read whole, JSON or a request's own SSE stream (whose last data line is
+ * the answer).
+ */
+export const MODERN_VERSION = "2026-07-28"
+
+export const postModern = async (
+  url: string,
+  method: string,
+  params: Record<string, unknown>,
+  headers: Record<string, string> = {},
+  id: number = 1
+) => {
+  const mirrored = params.name ?? params.uri ?? params.taskId
+  const name = typeof mirrored === "string" ? mirrored : undefined
+  const response = await fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-protocol-version": MODERN_VERSION,
+      "mcp-method": method,
+      ...(name === undefined ? {} : { "mcp-name": name }),
+      ...headers
+    },
+    body: JSON.stringify({ jsonrpc: "2.0", id, method, params })
+  })
+  const text = await response.text()
+  const body = response.headers.get("content-type")?.includes("text/event-stream")
+    ? JSON.parse(text.split("\n").filter((l) => l.startsWith("data: ")).at(-1)!.slice(6))
+    : JSON.parse(text)
+  return { status: response.status, body, headers: response.headers }
+}
