@@ -25,7 +25,7 @@ import * as McpTask from "../src/McpTask.js"
 import * as McpTool from "../src/McpTool.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
 import { serveHttp } from "./utils/serve.js"
-import { postModern } from "./utils/modern.js"
+import { openListen, postModern } from "./utils/modern.js"
 
 const V = "2026-07-28"
 const EXT = { [McpTask.EXTENSION]: {} }
@@ -655,21 +655,7 @@ describe("McpTask over HTTP", () => {
       })
       const url = yield* serveHttp(serverLayer([Gated]))
       const listen = (taskIds: ReadonlyArray<string>, capabilities: object = WITH_TASKS) =>
-        fetch(url, {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            accept: "application/json, text/event-stream",
-            "mcp-protocol-version": V,
-            "mcp-method": "subscriptions/listen"
-          },
-          body: JSON.stringify({
-            jsonrpc: "2.0",
-            id: 5,
-            method: "subscriptions/listen",
-            params: { _meta: envelope(capabilities), notifications: { taskIds } }
-          })
-        })
+        openListen(url, 5, { _meta: envelope(capabilities), notifications: { taskIds } })
       const taskId = yield* Effect.promise(async () =>
         taskIdOf((await post(url, "tools/call", { name: "gated", arguments: {} })).body.result)
       )

@@ -21,7 +21,7 @@ import * as McpTool from "../src/McpTool.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
 import * as StdioTransport from "../src/StdioTransport.js"
 import { serveHttp, sdkClient } from "./utils/serve.js"
-import { postModern } from "./utils/modern.js"
+import { openListen, postModern } from "./utils/modern.js"
 
 const V = "2026-07-28"
 const meta = (capabilities: object = {}, extra: object = {}) => ({
@@ -299,16 +299,7 @@ describe("2026-07-28", () => {
       const url = yield* serveHttp(server())
       yield* Effect.promise(async () => {
         const open = (id: number, notifications: object, accept = "application/json, text/event-stream") =>
-          fetch(url, {
-            method: "POST",
-            headers: {
-              "content-type": "application/json",
-              accept,
-              "mcp-protocol-version": V,
-              "mcp-method": "subscriptions/listen"
-            },
-            body: JSON.stringify({ jsonrpc: "2.0", id, method: "subscriptions/listen", params: { _meta: meta(), notifications } })
-          })
+          openListen(url, id, { _meta: meta(), notifications }, accept)
         // Always SSE: a client that accepts only JSON is refused.
         expect((await open(9, { toolsListChanged: true }, "application/json")).status).toBe(406)
         const tools = await open(7, { toolsListChanged: true })
@@ -361,29 +352,15 @@ describe("2026-07-28", () => {
       ).pipe(Layer.provideMerge(McpServer.layer({ name: "caps", version: "1" })))
       const url = yield* serveHttp(ToolsAndPrompts)
       const first = yield* Effect.promise(async () => {
-        const response = await fetch(url, {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            accept: "text/event-stream",
-            "mcp-protocol-version": V,
-            "mcp-method": "subscriptions/listen"
-          },
-          body: JSON.stringify({
-            jsonrpc: "2.0",
-            id: 3,
-            method: "subscriptions/listen",
-            params: {
-              _meta: meta(),
-              notifications: {
-                toolsListChanged: true,
-                promptsListChanged: true,
-                resourcesListChanged: true,
-                resourceSubscriptions: ["test://a"]
-              }
-            }
-          })
-        })
+        const response = await openListen(url, 3, {
+          _meta: meta(),
+          notifications: {
+            toolsListChanged: true,
+            promptsListChanged: true,
+            resourcesListChanged: true,
+            resourceSubscriptions: ["test://a"]
+          }
+        }, "text/event-stream")
         const body = response.body!.getReader()
         const decoder = new TextDecoder()
         let text = ""
@@ -405,22 +382,7 @@ describe("2026-07-28", () => {
         Layer.provide(server())
       )).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, Logger.none)))
       const url = `http://127.0.0.1:${Context.get(context, NodeMcpServer.NodeMcpServer).address.port}/mcp`
-      const listen = (id: number) =>
-        fetch(url, {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            accept: "application/json, text/event-stream",
-            "mcp-protocol-version": V,
-            "mcp-method": "subscriptions/listen"
-          },
-          body: JSON.stringify({
-            jsonrpc: "2.0",
-            id,
-            method: "subscriptions/listen",
-            params: { _meta: meta(), notifications: { toolsListChanged: true } }
-          })
-        })
+      const listen = (id: number) => openListen(url, id, { _meta: meta(), notifications: { toolsListChanged: true } })
       yield* Effect.promise(async () => {
         const open = await listen(1)
         expect(open.headers.get("content-type")).toContain("text/event-stream")
@@ -442,21 +404,7 @@ describe("2026-07-28", () => {
       const context = yield* Layer.buildWithScope(NodeMcpServer.layer({ port: 0 }).pipe(Layer.provide(server())), scope)
       const url = `http://127.0.0.1:${Context.get(context, NodeMcpServer.NodeMcpServer).address.port}/mcp`
       const response = yield* Effect.promise(() =>
-        fetch(url, {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            accept: "text/event-stream",
-            "mcp-protocol-version": V,
-            "mcp-method": "subscriptions/listen"
-          },
-          body: JSON.stringify({
-            jsonrpc: "2.0",
-            id: "sub",
-            method: "subscriptions/listen",
-            params: { _meta: meta(), notifications: { toolsListChanged: true } }
-          })
-        })
+        openListen(url, "sub", { _meta: meta(), notifications: { toolsListChanged: true } }, "text/event-stream")
       )
       const body = response.body!.getReader()
       // The acknowledgement is out once the first chunk arrives; then the server shuts down.

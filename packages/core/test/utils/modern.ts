@@ -33,3 +33,21 @@ export const postModern = async (
     : JSON.parse(text)
   return { status: response.status, body, headers: response.headers }
 }
+
+/** Opens a `subscriptions/listen` stream with the mirrored headers; the caller reads (and ends) the response. */
+export const openListen = (
+  url: string,
+  id: number | string,
+  params: Record<string, unknown>,
+  accept = "application/json, text/event-stream"
+): Promise<Response> =>
+  fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept,
+      "mcp-protocol-version": MODERN_VERSION,
+      "mcp-method": "subscriptions/listen"
+    },
+    body: JSON.stringify({ jsonrpc: "2.0", id, method: "subscriptions/listen", params })
+  })
