@@ -52,6 +52,11 @@ export interface Exchange {
   /** Path and query, as sent. */
   readonly url: string
   readonly headers: Headers
+  /**
+   * The peer's IP address as the socket sees it (a proxy's, behind one), for per-client budgets; undefined when
+   * the server cannot tell.
+   */
+  readonly remoteAddress: string | undefined
   /** Reads the whole body, at most `limit` bytes, and calls `done` once with what it came to. */
   readonly readBody: (limit: number, done: (body: Body) => void) => void
   /** Sends a whole response; `body` is JSON text or nothing. */

@@ -55,6 +55,7 @@ const platformExchange = (
     method: request.method,
     url: request.url,
     headers: request.headers,
+    remoteAddress: Option.getOrUndefined(request.remoteAddress),
     readBody: (limit, done) => {
       bodyTaken = true
       let size = 0

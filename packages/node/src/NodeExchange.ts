@@ -44,6 +44,10 @@ export class NodeExchange implements Exchange {
     return this.request.headers
   }
 
+  get remoteAddress(): string | undefined {
+    return this.request.socket.remoteAddress
+  }
+
   /** True once the response ended or the connection went. */
   private get closed(): boolean {
     return this.finished || this.response.destroyed || this.response.writableEnded
