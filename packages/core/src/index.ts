@@ -5,6 +5,8 @@
  */
 
 /** @since 0.1.0 */
+export * as Budget from "./Budget.js"
+/** @since 0.1.0 */
 export * as EventStore from "./EventStore.js"
 /** @since 0.1.0 */
 export * as HttpExchange from "./HttpExchange.js"
