@@ -4,6 +4,7 @@
  * @internal
  */
 import * as Data from "effect/Data"
+import { RETRY_AFTER_SECONDS } from "../Budget.js"
 import * as JsonRpc from "../JsonRpc.js"
 
 /** An `Origin` or `Host` outside the allow-lists (DNS rebinding): 403. @internal */
@@ -55,8 +56,11 @@ export class InsufficientScope extends Data.TaggedError("InsufficientScope")<{
   readonly reason: string
 }> {}
 
-/** The session cap is reached: 503 with `Retry-After`. @internal */
+/** A server-wide budget is spent (the session cap, a drain...): 503 with `Retry-After`. @internal */
 export class ServiceUnavailable extends Data.TaggedError("ServiceUnavailable")<{ readonly reason: string }> {}
+
+/** The client is past its own share of a budget while others are still served: 429 with `Retry-After`. @internal */
+export class TooManyRequests extends Data.TaggedError("TooManyRequests")<{ readonly reason: string }> {}
 
 /**
  * A 2026-07-28 request refused before any handler runs (its envelope, its mirrored headers, its version, its
@@ -115,6 +119,7 @@ export type Refusal =
   | Unauthorized
   | InsufficientScope
   | ServiceUnavailable
+  | TooManyRequests
   | ModernRefusal
 
 /** What a refusal looks like on the wire. @internal */
@@ -125,6 +130,8 @@ export interface RefusalResponse {
 }
 
 const JSON_HEADERS: Readonly<Record<string, string>> = { "content-type": "application/json" }
+
+const RETRY_AFTER: Readonly<Record<string, string>> = { "retry-after": String(RETRY_AFTER_SECONDS) }
 
 const response = (
   status: number,
@@ -190,8 +197,8 @@ export const toResponse = (refusal: Refusal): RefusalResponse => {
       return { status, headers: JSON_HEADERS, body: JSON.stringify({ jsonrpc: "2.0", id: refusal.id, error }) }
     }
     case "ServiceUnavailable":
-      return response(503, JsonRpc.ErrorCode.ConnectionClosed, `Service Unavailable: ${refusal.reason}`, {
-        "retry-after": "5"
-      })
+      return response(503, JsonRpc.ErrorCode.ConnectionClosed, `Service Unavailable: ${refusal.reason}`, RETRY_AFTER)
+    case "TooManyRequests":
+      return response(429, JsonRpc.ErrorCode.ConnectionClosed, `Too Many Requests: ${refusal.reason}`, RETRY_AFTER)
   }
 }
