@@ -9,6 +9,7 @@
  *
  * @since 0.1.0
  */
+import type { ClientKey } from "./Budget.js"
 import type * as McpAuth from "./McpAuth.js"
 
 /** Request headers: lower-case names, as `node:http` and `@effect/platform` both give them. @since 0.1.0 */
@@ -90,10 +91,11 @@ export interface Route {
   /** The methods served, for the `Allow` header of a 405; default: the keys of `methods`. */
   readonly allow?: string | undefined
   /**
-   * Handlers by HTTP method; `query` is what follows `?` in the URL, if anything, and `grant` what authorization
-   * established about the request (undefined when the front does no authorization).
+   * Handlers by HTTP method; `query` is what follows `?` in the URL, if anything, `grant` what authorization
+   * established about the request (undefined when the front does no authorization), and `client` who the
+   * request counts against for per-client budgets (see `Budget.clientOf`).
    */
   readonly methods: Readonly<
-    Record<string, (exchange: Exchange, query: string, grant: McpAuth.Grant | undefined) => void>
+    Record<string, (exchange: Exchange, query: string, grant: McpAuth.Grant | undefined, client: ClientKey) => void>
   >
 }

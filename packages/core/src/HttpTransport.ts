@@ -17,6 +17,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Budget from "./Budget.js"
 import type { Exchange, Route } from "./HttpExchange.js"
 import * as HttpSecurity from "./HttpSecurity.js"
 import * as Auth from "./internal/auth.js"
@@ -39,6 +40,12 @@ export interface Options {
   readonly loopback?: boolean | undefined
   /** Require bearer tokens on every MCP path and serve the protected resource metadata (see `McpAuth`). */
   readonly auth?: McpAuth.Options | undefined
+  /**
+   * The header a trusted reverse proxy sets to the client's address (`x-forwarded-for`, `x-real-ip`): its last
+   * entry then names the client for per-client budgets instead of the socket's address (the proxy's). Set it
+   * only behind a proxy that sets the header itself, or a client could pick its own budget.
+   */
+  readonly trustedProxyHeader?: string | undefined
 }
 
 /** @since 0.1.0 */
@@ -67,6 +74,7 @@ export class HttpTransport extends Context.Tag("@effect-mcp/core/HttpTransport")
 export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const policy = HttpSecurity.make(options.security ?? (yield* HttpSecurity.HttpSecurity), options.loopback === true)
   const guard = options.auth === undefined ? undefined : yield* Auth.make(options.auth)
+  const proxyHeader = options.trustedProxyHeader?.toLowerCase()
   const routes: Array<Route> = []
   if (options.streamable !== false) routes.push(yield* StreamableHttpTransport.make(options.streamable ?? {}))
   if (options.sse !== false) routes.push(...(yield* SseTransport.make(options.sse ?? {})))
@@ -96,8 +104,9 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       )
     }
     const query = mark < 0 ? "" : url.slice(mark + 1)
-    if (entry.guard === undefined) return method(exchange, query, undefined)
-    entry.guard.check(exchange, (grant) => method(exchange, query, grant))
+    const address = Budget.addressOf(exchange.remoteAddress, exchange.headers, proxyHeader)
+    if (entry.guard === undefined) return method(exchange, query, undefined, address ?? Budget.UNKNOWN_CLIENT)
+    entry.guard.check(exchange, (grant) => method(exchange, query, grant, Budget.clientOf(address, grant.principal)))
   }
 
   return HttpTransport.of({ handle, paths: Array.from(table.values(), (entry) => entry.route.path) })

@@ -232,9 +232,11 @@ export interface Session extends ClientRequests {
    * the handler sends about it. Notifications and responses are handled at once. Synchronous, so "is the
    * session open?" and "the message is owned by it" cannot be separated by a close: false means it was closed
    * and nothing was taken. `settled`, for a request, is called once its handling has ended, answered or not
-   * (cancelled, or the session closed).
+   * (cancelled, or the session closed). `size` is what the request weighs on the wire (its share of the body),
+   * counted against the server's and the client's budget of work in flight while it runs: past either budget it
+   * is answered at once with an error, and nothing runs.
    */
-  readonly offer: (message: JsonRpc.Message, reply: Sink, settled?: () => void) => boolean
+  readonly offer: (message: JsonRpc.Message, reply: Sink, settled?: () => void, size?: number) => boolean
   /** Sends a message the server starts (not about any request) to where `setWriter` said; false if nowhere. */
   readonly send: (message: JsonRpc.Message) => boolean
   /** Sets where the messages the server starts go: the legacy stream, the standalone GET stream, stdout. */

@@ -39,7 +39,8 @@ import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import type { ParamHeader } from "./internal/paramHeaders.js"
-import { SessionState, Subscriptions } from "./internal/session.js"
+import * as Budget from "./Budget.js"
+import { type SessionLimits, SessionState, Subscriptions } from "./internal/session.js"
 import { isSameParty, type Principal } from "./McpAuth.js"
 import type * as McpSchema from "./McpSchema.js"
 import { McpServer } from "./McpServer.js"
@@ -52,6 +53,8 @@ import { makeSessionId, type Session, type SessionId, type Sink } from "./McpSes
  */
 export class SessionLimitExceeded extends Data.TaggedError("SessionLimitExceeded")<{
   readonly limit: number
+  /** What the cap is of: "sessions", or "sessionless requests" for sessions that serve one request. */
+  readonly budget?: string | undefined
 }> {}
 
 /**
@@ -72,8 +75,38 @@ export class ListenerLimitExceeded extends Data.TaggedError("ListenerLimitExceed
   readonly limit: number
 }> {}
 
+/**
+ * One client is at its own share of a budget (sessions, listen streams, sessionless requests, subscriptions):
+ * the transport answers 429 with `Retry-After`, and every other client is still served.
+ *
+ * @since 0.1.0
+ */
+export class ClientLimitExceeded extends Data.TaggedError("ClientLimitExceeded")<{
+  /** What the budget is of ("sessions", "listen streams"...). */
+  readonly budget: string
+  readonly limit: number
+}> {}
+
+/**
+ * A listen stream's resource subscriptions are past what one filter may hold, or past what all filters of the
+ * server (or of this client) may hold together: the `subscriptions/listen` request is answered with -32602.
+ *
+ * @since 0.1.0
+ */
+export class SubscriptionLimitExceeded extends Data.TaggedError("SubscriptionLimitExceeded")<{
+  /** The budget in bytes that was reached. */
+  readonly limit: number
+  /** Whose budget: this one filter's, the client's share, or the server's. */
+  readonly scope: "filter" | Budget.Shortfall
+}> {}
+
 /** Why a session could not be opened. @since 0.1.0 */
-export type OpenError = SessionLimitExceeded | ListenerLimitExceeded | ShuttingDown
+export type OpenError =
+  | SessionLimitExceeded
+  | ListenerLimitExceeded
+  | ClientLimitExceeded
+  | SubscriptionLimitExceeded
+  | ShuttingDown
 
 /** @since 0.1.0 */
 export interface Options {
@@ -105,6 +138,44 @@ export interface Options {
   readonly maxPendingClientRequests?: number | undefined
   /** How long `drain` lets requests in flight finish before it stops them. Default 10 seconds. */
   readonly drainTimeout?: Duration.DurationInput | undefined
+  /**
+   * Sessions one client (a principal, else an address) may hold at once; past it the client gets 429 while
+   * others are served. Default 1,000.
+   */
+  readonly maxSessionsPerClient?: number | undefined
+  /** Listen streams one client may hold at once. Default 100. */
+  readonly maxListenersPerClient?: number | undefined
+  /**
+   * Sessionless requests (2026-07-28, and every request of a stateless transport) served at once, server-wide;
+   * they have a budget of their own rather than counting as sessions. Past it: 503 with `Retry-After`.
+   * Default 1,024.
+   */
+  readonly maxSessionless?: number | undefined
+  /** Sessionless requests one client may have served at once; past it: 429. Default 256. */
+  readonly maxSessionlessPerClient?: number | undefined
+  /**
+   * How long a session may take to complete its handshake (`initialize`, then `notifications/initialized`): a
+   * legacy SSE stream that never posts, or an `initialize` never followed up, is closed after it rather than
+   * after `idleTimeout`. Default 10 seconds; `Duration.infinity` turns it off.
+   */
+  readonly handshakeTimeout?: Duration.DurationInput | undefined
+  /**
+   * Bytes of work in flight server-wide: each request counts its share of the body plus 8 KiB for its fiber,
+   * from the moment it is taken until its handler ends (including work a client abandoned by disconnecting).
+   * Past it a request is answered at once with an error carrying `retryAfter`. Default 256 MiB.
+   */
+  readonly maxInFlightBytes?: number | undefined
+  /** The same, for one client. Default 64 MiB. */
+  readonly maxInFlightBytesPerClient?: number | undefined
+  /**
+   * Bytes one listen stream's resource subscriptions may hold (each URI counts twice its length plus 256 bytes of
+   * index). Default 1 MiB, about 3,500 URIs of 20 characters.
+   */
+  readonly maxListenFilterBytes?: number | undefined
+  /** Bytes every listen filter together may hold, server-wide. Default 64 MiB. */
+  readonly maxSubscriptionBytes?: number | undefined
+  /** The same, for one client. Default 16 MiB. */
+  readonly maxSubscriptionBytesPerClient?: number | undefined
 }
 
 /** What a transport says about the session it opens. @since 0.1.0 */
@@ -131,6 +202,13 @@ export interface OpenOptions {
   readonly subscriptions?: ReadonlyArray<string> | undefined
   /** A 2026-07-28 listen stream's session: counted against `maxListeners` instead of `maxSessions`. */
   readonly listener?: boolean | undefined
+  /**
+   * The session serves one HTTP request (stateless mode): counted against `maxSessionless` instead of
+   * `maxSessions`. Implied by `modern`.
+   */
+  readonly perRequest?: boolean | undefined
+  /** Who the session counts against, for the per-client budgets (see `Budget.clientOf`). */
+  readonly client?: Budget.ClientKey | undefined
 }
 
 /** What a 2026-07-28 request's `_meta` says about its client. @since 0.1.0 */
@@ -178,6 +256,8 @@ export interface SessionRegistryService {
   readonly maxSessions: number
   /** The cap on listen streams. */
   readonly maxListeners: number
+  /** The budgets the registry counts (sessions, listeners, sessionless requests, work in flight, subscriptions). */
+  readonly budgets: Budgets
   /**
    * The `Mcp-Param-*` headers a call of the tool mirrors (SEP-2243), for the HTTP front's checks.
    * @internal
@@ -200,7 +280,23 @@ export class SessionRegistry extends Context.Tag("@effect-mcp/core/SessionRegist
   SessionRegistryService
 >() {}
 
+/** The budgets of one registry, as they stand: for metrics and tests. @since 0.1.0 */
+export interface Budgets {
+  readonly sessions: Budget.Pool
+  readonly listeners: Budget.Pool
+  readonly sessionless: Budget.Pool
+  readonly inFlight: Budget.Pool
+  readonly subscriptions: Budget.Pool
+}
+
 const DEFAULT_IDLE_TIMEOUT = Duration.minutes(30)
+const DEFAULT_HANDSHAKE_TIMEOUT = Duration.seconds(10)
+const MiB = 1024 * 1024
+
+/** What one subscribed URI costs a listen filter: the string (UTF-16) and its entries in the indexes. */
+const subscriptionCost = (uri: string): number => 256 + 2 * uri.length
+
+type Kind = "session" | "listener" | "sessionless"
 
 /**
  * Builds a registry whose sessions are children of the current scope and are served by the `McpServer` in
@@ -228,8 +324,48 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const clock = yield* Effect.clock
   const maxSessions = options.maxSessions ?? 10_000
   const maxListeners = options.maxListeners ?? 1_000
-  // How many of the live sessions are listen streams; changed only where the map is.
-  let listeners = 0
+  const cap = (perClient: number | undefined, fallback: number, total: number) => Math.min(perClient ?? fallback, total)
+  const maxSessionless = options.maxSessionless ?? 1_024
+  const maxInFlightBytes = options.maxInFlightBytes ?? 256 * MiB
+  const maxSubscriptionBytes = options.maxSubscriptionBytes ?? 64 * MiB
+  const maxFilterBytes = options.maxListenFilterBytes ?? MiB
+  // Counted only where the map changes, so a count and the map never disagree.
+  const budgets: Budgets = {
+    sessions: new Budget.Pool("sessions", maxSessions, cap(options.maxSessionsPerClient, 1_000, maxSessions)),
+    listeners: new Budget.Pool("listen streams", maxListeners, cap(options.maxListenersPerClient, 100, maxListeners)),
+    sessionless: new Budget.Pool(
+      "sessionless requests",
+      maxSessionless,
+      cap(options.maxSessionlessPerClient, 256, maxSessionless)
+    ),
+    inFlight: new Budget.Pool(
+      "work in flight",
+      maxInFlightBytes,
+      cap(options.maxInFlightBytesPerClient, 64 * MiB, maxInFlightBytes)
+    ),
+    subscriptions: new Budget.Pool(
+      "listen subscriptions",
+      maxSubscriptionBytes,
+      cap(options.maxSubscriptionBytesPerClient, 16 * MiB, maxSubscriptionBytes)
+    )
+  }
+  const poolOf = (kind: Kind): Budget.Pool =>
+    kind === "listener" ? budgets.listeners : kind === "sessionless" ? budgets.sessionless : budgets.sessions
+  const handshakeTimeout = Duration.decode(options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT)
+  // Sessions that have not completed their handshake, with when they opened: the only ones the handshake
+  // sweeper looks at.
+  const handshaking = new Map<SessionState, number>()
+  const logOnce = new Budget.LogOnce()
+  const refused = (pool: Budget.Pool, client: Budget.ClientKey | undefined, shortfall: Budget.Shortfall) => {
+    if (!logOnce.first(pool.name, client)) return
+    runFork(Effect.logWarning(
+      shortfall === "client"
+        ? `a client is at its limit of ${pool.perClient} ${pool.name}; refusing it (logged once per client)`
+        : `the server is at its limit of ${pool.total} ${pool.name}; refusing (logged once per client)`
+    ).pipe(Effect.annotateLogs({ client: client ?? Budget.UNKNOWN_CLIENT })))
+  }
+  const runFork = Runtime.runFork(runtime)
+  const limits: SessionLimits = { inFlight: budgets.inFlight, refused }
   const maxInFlight = options.maxInFlight ?? 256
   const maxPending = options.maxPendingClientRequests ?? 64
   const idleTimeout = Duration.decode(options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT)
@@ -255,6 +391,21 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const openIn = (parent: Scope.Scope, opts: OpenOptions) =>
     Effect.uninterruptible(Effect.gen(function*() {
       if (draining) return yield* new ShuttingDown()
+      const client = opts.client
+      const kind: Kind = opts.listener === true
+        ? "listener"
+        : opts.perRequest === true || opts.modern !== undefined
+        ? "sessionless"
+        : "session"
+      const pool = poolOf(kind)
+      let filterCost = 0
+      if (opts.subscriptions !== undefined) {
+        for (const uri of opts.subscriptions) filterCost += subscriptionCost(uri)
+        if (filterCost > maxFilterBytes) {
+          refused(budgets.subscriptions, client, "client")
+          return yield* new SubscriptionLimitExceeded({ scope: "filter", limit: maxFilterBytes })
+        }
+      }
       const id = makeSessionId()
       // Two scopes, so the order of release is structural: `lifetime`'s own finalizer (leave the registry) is
       // added after `scope` is forked from it, so it runs before `scope` closes and releases what the session
@@ -274,7 +425,9 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         Scope.close(lifetime, Exit.void),
         Deferred.await(closed),
         maxInFlight,
-        maxPending
+        maxPending,
+        limits,
+        client
       )
       if (opts.writer !== undefined) session.setWriter(opts.writer)
       if (opts.initialized === true) session.assumeInitialized(opts.protocolVersion)
@@ -289,26 +442,49 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       if (opts.principal !== undefined) session.bind(opts.principal)
       if (opts.subscriptions !== undefined) for (const uri of opts.subscriptions) session.subscribe(uri)
       yield* Scope.addFinalizer(scope, session.interruptAll)
-      const listener = opts.listener === true
-      const admitted = yield* change((map) => {
-        const full = listener ? listeners >= maxListeners : HashMap.size(map) - listeners >= maxSessions
-        if (full) return [false, map] as const
-        if (listener) listeners++
-        return [true, HashMap.set(map, id, session)] as const
+      const refusal = yield* change((map): readonly [
+        Budget.Shortfall | SubscriptionLimitExceeded | undefined,
+        HashMap.HashMap<SessionId, SessionState>
+      ] => {
+        const shortfall = pool.take(client, 1)
+        if (shortfall !== undefined) return [shortfall, map] as const
+        if (filterCost > 0) {
+          const short = budgets.subscriptions.take(client, filterCost)
+          if (short !== undefined) {
+            pool.give(client, 1)
+            return [new SubscriptionLimitExceeded({
+              scope: short,
+              limit: short === "client" ? budgets.subscriptions.perClient : budgets.subscriptions.total
+            }), map] as const
+          }
+        }
+        return [undefined, HashMap.set(map, id, session)] as const
       })
-      if (!admitted) {
+      if (refusal !== undefined) {
         yield* Scope.close(lifetime, Exit.void)
-        return yield* listener
+        if (refusal instanceof SubscriptionLimitExceeded) {
+          refused(budgets.subscriptions, client, refusal.scope === "client" ? "client" : "server")
+          return yield* refusal
+        }
+        refused(pool, client, refusal)
+        return yield* refusal === "client"
+          ? new ClientLimitExceeded({ budget: pool.name, limit: pool.perClient })
+          : kind === "listener"
           ? new ListenerLimitExceeded({ limit: maxListeners })
-          : new SessionLimitExceeded({ limit: maxSessions })
+          : new SessionLimitExceeded({ limit: pool.total, budget: pool.name })
       }
+      if (kind === "session" && opts.initialized !== true) yield* awaitHandshake(session)
       yield* Scope.addFinalizer(
         lifetime,
         Effect.suspend(() => {
           session.markClosed()
           Deferred.unsafeDone(closed, Exit.void)
+          handshaking.delete(session)
           return change((map) => {
-            if (listener && HashMap.has(map, id)) listeners--
+            if (HashMap.has(map, id)) {
+              pool.give(client, 1)
+              if (filterCost > 0) budgets.subscriptions.give(client, filterCost)
+            }
             return [undefined, HashMap.remove(map, id)] as const
           })
         }).pipe(
@@ -333,6 +509,46 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     }
     return closed
   })
+
+  // A session whose handshake never completes holds a slot of a client that may never use it: it gets seconds,
+  // not the idle timeout. Only the sessions still shaking hands are looked at.
+  const expireHandshakes = Effect.suspend(() => {
+    const now = clock.unsafeCurrentTimeMillis()
+    const limit = Duration.toMillis(handshakeTimeout)
+    const late: Array<SessionState> = []
+    for (const [session, openedAt] of handshaking) {
+      if (!session.isOpen || session.phase === "initialized") handshaking.delete(session)
+      else if (now - openedAt >= limit) late.push(session)
+    }
+    return Effect.forEach(late, (session) =>
+      Effect.zipRight(
+        Effect.annotateLogs(Effect.logDebug("session closed: its handshake did not complete in time"), {
+          sessionId: session.id
+        }),
+        session.close
+      ), { discard: true })
+  })
+  // The handshake sweeper runs only while some session is shaking hands, so an idle server has no timer.
+  const handshakeEvery = Duration.clamp(
+    Duration.divide(handshakeTimeout, 4).pipe(Option.getOrElse(() => handshakeTimeout)),
+    { minimum: Duration.millis(10), maximum: Duration.seconds(5) }
+  )
+  let sweeping = false
+  const sweepHandshakes: Effect.Effect<void> = Effect.sleep(handshakeEvery).pipe(
+    Effect.zipRight(expireHandshakes),
+    Effect.zipRight(Effect.suspend(() => {
+      if (handshaking.size > 0) return sweepHandshakes
+      sweeping = false
+      return Effect.void
+    }))
+  )
+  const awaitHandshake = (session: SessionState): Effect.Effect<void> => {
+    if (!Duration.isFinite(handshakeTimeout)) return Effect.void
+    handshaking.set(session, clock.unsafeCurrentTimeMillis())
+    if (sweeping) return Effect.void
+    sweeping = true
+    return Effect.asVoid(Effect.forkIn(sweepHandshakes, registryScope))
+  }
 
   if (Duration.isFinite(idleTimeout)) {
     // One sweeper per registry rather than a timer per session: per-session state stays a few fields.
@@ -397,6 +613,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     drainTimeout,
     maxSessions,
     maxListeners,
+    budgets,
     paramHeaders: server.dispatcher.paramHeaders,
     capabilities: server.capabilities
   })

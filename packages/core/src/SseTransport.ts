@@ -17,6 +17,7 @@ import * as Scope from "effect/Scope"
 import type { Exchange, Route } from "./HttpExchange.js"
 import * as Front from "./internal/front.js"
 import * as Refusal from "./internal/refusal.js"
+import type { ClientKey } from "./Budget.js"
 import type { Grant } from "./McpAuth.js"
 import { SessionRegistry } from "./SessionRegistry.js"
 import * as Sse from "./Sse.js"
@@ -69,10 +70,15 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     options.maxBacklog ?? Front.DEFAULT_MAX_BACKLOG
   )
 
-  const open = (exchange: Exchange, grant: Grant | undefined) =>
+  const open = (exchange: Exchange, grant: Grant | undefined, client: ClientKey) =>
     Effect.gen(function*() {
       const opened = yield* Effect.either(
-        registry.openDetached({ transport: TRANSPORT, protocolVersion: PROTOCOL_VERSION, principal: grant?.principal })
+        registry.openDetached({
+          transport: TRANSPORT,
+          protocolVersion: PROTOCOL_VERSION,
+          principal: grant?.principal,
+          client
+        })
       )
       if (Either.isLeft(opened)) {
         return Front.refuse(exchange, Front.unavailable(opened.left))
@@ -100,20 +106,23 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     if (id === undefined) return Front.refuse(exchange, missingId)
     const session = Front.findSession(registry, id, TRANSPORT, "session_id", grant)
     if ("_tag" in session) return Front.refuse(exchange, session)
-    Front.readMessages(exchange, maxBodySize, (decoded) => {
+    Front.readMessages(exchange, maxBodySize, (decoded, size) => {
       const messages = Front.messagesOf(decoded, session.protocolVersion)
       if ("_tag" in messages) return Front.refuse(exchange, messages)
       if (grant !== undefined && !grant.admit(exchange, messages)) return
       // The session may have closed while the body was read: `offer` re-checks, in the same step as the hand-off.
+      const share = size / messages.length
       for (const message of messages) {
-        if (!session.offer(message, session.send)) return Front.refuse(exchange, new Refusal.SessionNotFound())
+        if (!session.offer(message, session.send, undefined, share)) {
+          return Front.refuse(exchange, new Refusal.SessionNotFound())
+        }
       }
       Front.accepted(exchange)
     })
   }
 
   const routes: ReadonlyArray<Route> = [
-    { path: ssePath, methods: { GET: (exchange, _, grant) => void runFork(open(exchange, grant)) } },
+    { path: ssePath, methods: { GET: (exchange, _, grant, client) => void runFork(open(exchange, grant, client)) } },
     { path: messagesPath, methods: { POST: post } }
   ]
   return routes

@@ -36,6 +36,7 @@ import * as Listen from "./internal/listen.js"
 import * as Modern from "./internal/modern.js"
 import * as Refusal from "./internal/refusal.js"
 import * as JsonRpc from "./JsonRpc.js"
+import type { ClientKey } from "./Budget.js"
 import type { Grant } from "./McpAuth.js"
 import * as McpSchema from "./McpSchema.js"
 import { noSink, type Session, type Sink } from "./McpSession.js"
@@ -398,6 +399,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     messages: ReadonlyArray<JsonRpc.Message>,
     batch: boolean,
     accept: number,
+    /** The body's size: each request counts its share against the budget of work in flight. */
+    bodySize: number,
     finished?: () => void,
     /** The HTTP status of a JSON answer (2026-07-28 maps some error codes to 400 and 404). */
     statusOf?: (response: JsonRpc.Message) => number
@@ -466,9 +469,10 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       finished?.()
     }
     if (!jsonOk) toStream()
+    const share = bodySize / requests
     for (const message of messages) {
       // The session can only have closed before the first hand-off: each is synchronous with its check.
-      if (!session.offer(message, reply, settled)) {
+      if (!session.offer(message, reply, settled, share)) {
         over = true
         Front.refuse(exchange, notFound)
         return finished?.()
@@ -490,13 +494,20 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
    * `initialize` succeeds: a refusal or an error closes it, so nothing stays registered and no id leaves the
    * server.
    */
-  const initialize = (exchange: Exchange, request: JsonRpc.Request, accept: number, grant: Grant | undefined) =>
+  const initialize = (
+    exchange: Exchange,
+    request: JsonRpc.Request,
+    accept: number,
+    grant: Grant | undefined,
+    client: ClientKey
+  ) =>
     Effect.gen(function*() {
       const opened = yield* Effect.either(
         registry.openDetached({
           transport: TRANSPORT,
           protocolVersion: McpSchema.DEFAULT_NEGOTIATED_VERSION,
-          principal: grant?.principal
+          principal: grant?.principal,
+          client
         })
       )
       if (Either.isLeft(opened)) return Front.refuse(exchange, Front.unavailable(opened.left))
@@ -533,7 +544,9 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     decoded: JsonRpc.Decoded,
     version: string,
     accept: number,
-    grant: Grant | undefined
+    grant: Grant | undefined,
+    client: ClientKey,
+    bodySize: number
   ) =>
     Effect.gen(function*() {
       const messages = Front.messagesOf(decoded, version)
@@ -545,13 +558,15 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         protocolVersion: version,
         principal: grant?.principal,
         // An `initialize` still negotiates; anything else is served as if it had happened.
-        initialized: !(first !== undefined && Front.isInitialize(first))
+        initialized: !(first !== undefined && Front.isInitialize(first)),
+        perRequest: true,
+        client
       }))
       if (Either.isLeft(opened)) return Front.refuse(exchange, Front.unavailable(opened.left))
       const session = opened.right
       const close = () => session.end()
       exchange.onClose(close)
-      answer(exchange, session, undefined, messages, decoded._tag === "Batch", accept, close)
+      answer(exchange, session, undefined, messages, decoded._tag === "Batch", accept, bodySize, close)
     })
 
   /** The status of a 2026-07-28 answer: an error's by its code, a result 200. */
@@ -563,25 +578,35 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
    * closed once it is answered. The client closing the connection first is cancellation: the session closes,
    * which interrupts the handler, and nothing more is sent.
    */
-  const modernPost = (exchange: Exchange, message: JsonRpc.Message, accept: number, grant: Grant | undefined) =>
+  const modernPost = (
+    exchange: Exchange,
+    message: JsonRpc.Message,
+    accept: number,
+    grant: Grant | undefined,
+    client: ClientKey,
+    bodySize: number
+  ) =>
     Effect.gen(function*() {
       // Notifications have no defined use over HTTP at 2026-07-28 (cancelling is closing the stream).
       if (!JsonRpc.isRequest(message)) return Front.accepted(exchange)
       const envelope = Modern.check(message, (name) => header(exchange.headers, name), registry.paramHeaders)
       if ("_tag" in envelope) return Front.refuse(exchange, envelope)
       if (grant !== undefined && !grant.admit(exchange, [message])) return
-      if (message.method === "subscriptions/listen") return yield* listen(exchange, message, envelope, accept, grant)
+      if (message.method === "subscriptions/listen") {
+        return yield* listen(exchange, message, envelope, accept, grant, client)
+      }
       const opened = yield* Effect.either(registry.openDetached({
         transport: TRANSPORT,
         protocolVersion: envelope.version,
         principal: grant?.principal,
-        modern: envelope
+        modern: envelope,
+        client
       }))
       if (Either.isLeft(opened)) return Front.refuse(exchange, Front.unavailable(opened.left))
       const session = opened.right
       const close = () => session.end()
       exchange.onClose(close)
-      answer(exchange, session, undefined, [message], false, accept, close, modernStatus)
+      answer(exchange, session, undefined, [message], false, accept, bodySize, close, modernStatus)
     })
 
   /**
@@ -594,7 +619,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     request: JsonRpc.Request,
     envelope: Modern.Envelope,
     accept: number,
-    grant: Grant | undefined
+    grant: Grant | undefined,
+    client: ClientKey
   ) =>
     Effect.gen(function*() {
       if ((accept & Front.ACCEPT_SSE) === 0) {
@@ -608,13 +634,24 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         principal: grant?.principal,
         modern: envelope,
         subscriptions: filter.resourceSubscriptions,
-        listener: true
+        listener: true,
+        client
       }))
       if (Either.isLeft(opened)) {
         const error = opened.left
-        return error._tag === "ListenerLimitExceeded"
-          ? Front.respondJson(exchange, JsonRpc.failure(request.id, Listen.tooMany(error.limit)))
-          : Front.refuse(exchange, Front.unavailable(error))
+        switch (error._tag) {
+          case "ListenerLimitExceeded":
+            return Front.respondJson(exchange, JsonRpc.failure(request.id, Listen.tooMany(error.limit)))
+          case "ClientLimitExceeded":
+            return Front.respondJson(exchange, JsonRpc.failure(request.id, Listen.tooManyForClient(error.limit)))
+          case "SubscriptionLimitExceeded":
+            return Front.respondJson(
+              exchange,
+              JsonRpc.failure(request.id, Listen.tooManySubscriptions(error.limit, error.scope))
+            )
+          default:
+            return Front.refuse(exchange, Front.unavailable(error))
+        }
       }
       const session = opened.right
       const stream = streams.open(exchange)
@@ -653,18 +690,18 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
 
   // --- Routes -----------------------------------------------------------------------------------------------------
 
-  const post = (exchange: Exchange, _query: string, grant: Grant | undefined): void => {
+  const post = (exchange: Exchange, _query: string, grant: Grant | undefined, client: ClientKey): void => {
     const accept = Front.acceptOf(header(exchange.headers, "accept"))
     if (accept === 0) {
       return Front.refuse(exchange, new Refusal.NotAcceptable({ needs: "application/json and text/event-stream" }))
     }
     // The era is read from the body, so it is read before anything session-era is checked: a modern request
     // must never get a session-era rejection, or a dual-era client falls back to 2025.
-    Front.readMessages(exchange, maxBodySize, (decoded) => {
+    Front.readMessages(exchange, maxBodySize, (decoded, size) => {
       const era = eraOf(decoded, header(exchange.headers, "mcp-protocol-version"))
-      if (era === "legacy") return legacyPost(exchange, grant, accept, decoded)
+      if (era === "legacy") return legacyPost(exchange, grant, accept, decoded, client, size)
       if ("_tag" in era) return Front.refuse(exchange, era)
-      runFork(modernPost(exchange, era, accept, grant))
+      runFork(modernPost(exchange, era, accept, grant, client, size))
     })
   }
 
@@ -673,17 +710,19 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     exchange: Exchange,
     grant: Grant | undefined,
     accept: number,
-    decoded: JsonRpc.Decoded
+    decoded: JsonRpc.Decoded,
+    client: ClientKey,
+    bodySize: number
   ): void => {
     if (stateless) {
       const version = statelessVersion(exchange)
       if (typeof version !== "string") return Front.refuse(exchange, version)
-      return void runFork(statelessPost(exchange, decoded, version, accept, grant))
+      return void runFork(statelessPost(exchange, decoded, version, accept, grant, client, bodySize))
     }
     const id = header(exchange.headers, "mcp-session-id")
     if (id === undefined) {
       if (decoded._tag === "Single" && Front.isInitialize(decoded.message)) {
-        return void runFork(initialize(exchange, decoded.message, accept, grant))
+        return void runFork(initialize(exchange, decoded.message, accept, grant, client))
       }
       if (decoded._tag === "Batch" && decoded.messages.some((m) => Either.isRight(m) && Front.isInitialize(m.right))) {
         return Front.refuse(
@@ -700,7 +739,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     const messages = Front.messagesOf(decoded, version)
     if ("_tag" in messages) return Front.refuse(exchange, messages)
     if (grant !== undefined && !grant.admit(exchange, messages)) return
-    answer(exchange, session, states.get(session), messages, decoded._tag === "Batch", accept)
+    answer(exchange, session, states.get(session), messages, decoded._tag === "Batch", accept, bodySize)
   }
 
   /** The session and its state a GET or DELETE names, or the refusal. */

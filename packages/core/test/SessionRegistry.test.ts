@@ -274,7 +274,7 @@ describe("SessionRegistry", () => {
 
   it.scoped("an infinite idleTimeout never expires", () =>
     Effect.gen(function*() {
-      const registry = yield* SessionRegistry.make({ idleTimeout: Duration.infinity })
+      const registry = yield* SessionRegistry.make({ idleTimeout: Duration.infinity, handshakeTimeout: Duration.infinity })
       const session = yield* registry.openDetached(memory)
       yield* TestClock.adjust("365 days")
       expect(session.isOpen).toBe(true)

@@ -5,6 +5,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -539,8 +540,11 @@ describe("SseTransport: keep-alive (TestClock)", () => {
 
   it.scoped("the /sse route under TestClock: keep-alive while idle, never idle-expired while connected", () =>
     Effect.gen(function*() {
+      // The handshake timeout is off: this is about idle expiry of a connected stream.
       const registryContext = yield* Layer.build(
-        SessionRegistry.layer({ idleTimeout: "1 minute" }).pipe(Layer.provide(DemoServer.layer))
+        SessionRegistry.layer({ idleTimeout: "1 minute", handshakeTimeout: Duration.infinity }).pipe(
+          Layer.provide(DemoServer.layer)
+        )
       )
       const registry = Context.get(registryContext, SessionRegistry.SessionRegistry)
       // Served in-process through the front's platform adapter, on the test's clock.

@@ -53,7 +53,12 @@ const PARSE_ERROR = "Parse error: the body is not valid JSON"
  * -32700 when it is not JSON and with -32600 when it is not JSON-RPC. Params stay undecoded.
  * @internal
  */
-export const readMessages = (exchange: Exchange, limit: number, then: (decoded: JsonRpc.Decoded) => void): void => {
+export const readMessages = (
+  exchange: Exchange,
+  limit: number,
+  /** Gets the messages and the body's size (in UTF-16 units, which is what the decoded body holds). */
+  then: (decoded: JsonRpc.Decoded, size: number) => void
+): void => {
   if (!isJsonContentType(header(exchange.headers, "content-type"))) {
     return refuse(exchange, new Refusal.UnsupportedMediaType())
   }
@@ -65,7 +70,7 @@ export const readMessages = (exchange: Exchange, limit: number, then: (decoded: 
         return refuse(exchange, new Refusal.ParseError({ reason: "Bad Request: the body could not be read" }))
       case "Text": {
         const decoded = JsonRpc.decodeBody(body.text)
-        if (Either.isRight(decoded)) return then(decoded.right)
+        if (Either.isRight(decoded)) return then(decoded.right, body.text.length)
         const error = decoded.left
         return refuse(
           exchange,
@@ -237,15 +242,29 @@ export const DEFAULT_MAX_BACKLOG = 8 * 1024 * 1024
 export const keepAliveOf = (option: Duration.DurationInput | undefined): Duration.Duration =>
   Duration.decode(option ?? Sse.DEFAULT_KEEP_ALIVE)
 
-/** 503 for a session that could not be opened: the cap is reached, or the server is shutting down. @internal */
-export const unavailable = (error: OpenError): Refusal.ServiceUnavailable =>
-  new Refusal.ServiceUnavailable({
-    reason: error._tag === "ShuttingDown"
-      ? "the server is shutting down"
-      : error._tag === "ListenerLimitExceeded"
-      ? `the server is at its limit of ${error.limit} listen streams`
-      : `the server is at its limit of ${error.limit} sessions`
-  })
+/**
+ * The refusal for a session that could not be opened: 429 when the client is at its own share (everyone else is
+ * still served), 503 when the server's budget is spent or it is shutting down.
+ * @internal
+ */
+export const unavailable = (error: OpenError): Refusal.ServiceUnavailable | Refusal.TooManyRequests => {
+  switch (error._tag) {
+    case "ShuttingDown":
+      return new Refusal.ServiceUnavailable({ reason: "the server is shutting down" })
+    case "ListenerLimitExceeded":
+      return new Refusal.ServiceUnavailable({ reason: `the server is at its limit of ${error.limit} listen streams` })
+    case "SessionLimitExceeded":
+      return new Refusal.ServiceUnavailable({
+        reason: `the server is at its limit of ${error.limit} ${error.budget ?? "sessions"}`
+      })
+    case "ClientLimitExceeded":
+      return new Refusal.TooManyRequests({ reason: `this client is at its limit of ${error.limit} ${error.budget}` })
+    case "SubscriptionLimitExceeded":
+      return error.scope === "server"
+        ? new Refusal.ServiceUnavailable({ reason: `the server is at its limit of ${error.limit} bytes of subscriptions` })
+        : new Refusal.TooManyRequests({ reason: `the subscriptions are past the limit of ${error.limit} bytes` })
+  }
+}
 
 /** Closes a session whose client left too much unread, and says so in the log. @internal */
 export const overflowed = (session: Session): Effect.Effect<void> =>

@@ -83,6 +83,33 @@ export const tooMany = (limit: number): JsonRpc.JsonRpcError =>
     data: { limit }
   })
 
+/**
+ * The answer to a listen whose client is at its own limit of listen streams.
+ * @internal
+ */
+export const tooManyForClient = (limit: number): JsonRpc.JsonRpcError =>
+  new JsonRpc.JsonRpcError({
+    code: JsonRpc.ErrorCode.InternalError,
+    message: `Too many listen streams: this client may hold at most ${limit} at once`,
+    data: { limit }
+  })
+
+/**
+ * The answer to a listen whose `resourceSubscriptions` are past what a filter (or all of this client's, or the
+ * server's) may hold, in bytes.
+ * @internal
+ */
+export const tooManySubscriptions = (limit: number, scope: "filter" | "client" | "server"): JsonRpc.JsonRpcError =>
+  new JsonRpc.JsonRpcError({
+    code: JsonRpc.ErrorCode.InvalidParams,
+    message: scope === "filter"
+      ? `Invalid params: resourceSubscriptions are past the limit of ${limit} bytes for one listen stream`
+      : scope === "client"
+      ? `Too many subscriptions: this client's listen streams may hold at most ${limit} bytes of them`
+      : `Too many subscriptions: the server holds at most ${limit} bytes of them; retry later`,
+    data: { limit }
+  })
+
 const tag = (id: JsonRpc.RequestId) => ({ [Meta.subscriptionId]: id })
 
 /** The first message of a listen stream: what is honoured. @internal */

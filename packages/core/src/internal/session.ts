@@ -15,6 +15,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as FiberId from "effect/FiberId"
 import type * as Scope from "effect/Scope"
+import { type ClientKey, type Pool, RETRY_AFTER_SECONDS, type Shortfall } from "../Budget.js"
 import * as JsonRpc from "../JsonRpc.js"
 import { isSameParty, type Principal } from "../McpAuth.js"
 import * as McpSchema from "../McpSchema.js"
@@ -128,6 +129,35 @@ export const tooManyRequests = (limit: number) =>
     message: `Too many requests in flight: this session may have ${limit} at once`
   })
 
+/**
+ * What every session of a registry shares about budgets: the pool of work in flight, and what to do when a
+ * request is refused by it (log once per client).
+ * @internal
+ */
+export interface SessionLimits {
+  /** Bytes of work in flight, server-wide and per client: each request costs `REQUEST_OVERHEAD` plus its size. */
+  readonly inFlight: Pool
+  /** A request of `client` was refused by `pool`. */
+  readonly refused: (pool: Pool, client: ClientKey | undefined, shortfall: Shortfall) => void
+}
+
+/**
+ * What a request in flight holds besides its params, in bytes: its fiber, its reply closures and its entry in
+ * the session (about 6.7 KiB measured for a sleeping handler, rounded up).
+ * @internal
+ */
+export const REQUEST_OVERHEAD = 8 * 1024
+
+/** The answer to a request past a budget of work in flight. @internal */
+export const overBudget = (pool: Pool, shortfall: Shortfall) =>
+  new JsonRpc.JsonRpcError({
+    code: JsonRpc.ErrorCode.ConnectionClosed,
+    message: shortfall === "client"
+      ? `Too many requests in flight: this client is at its limit of ${pool.perClient} bytes of ${pool.name}`
+      : `Server busy: the server is at its limit of ${pool.total} bytes of ${pool.name}; retry later`,
+    data: { retryAfter: RETRY_AFTER_SECONDS }
+  })
+
 /** @internal */
 export class SessionState implements Session {
   private version: string
@@ -174,7 +204,11 @@ export class SessionState implements Session {
     /** Requests that may be in flight at once; past it a request is answered with an error at once. */
     private readonly maxInFlight: number = Infinity,
     /** Requests to the client that may await an answer at once; past it a new one fails with `TooMany`. */
-    private readonly maxPending: number = Infinity
+    private readonly maxPending: number = Infinity,
+    /** The registry's budgets, when it has any. */
+    private readonly limits: SessionLimits | undefined = undefined,
+    /** Who the session counts against. */
+    readonly clientKey: ClientKey | undefined = undefined
   ) {
     this.version = protocolVersion
     this.lastActiveAt = clock.unsafeCurrentTimeMillis()
@@ -214,7 +248,7 @@ export class SessionState implements Session {
     return this.subscribed ?? noSubscriptions
   }
 
-  readonly offer = (message: JsonRpc.Message, reply: Sink, settled?: () => void): boolean => {
+  readonly offer = (message: JsonRpc.Message, reply: Sink, settled?: () => void, size = 0): boolean => {
     if (!this.open) return false
     if (!("method" in message)) {
       this.touch()
@@ -239,11 +273,23 @@ export class SessionState implements Session {
       if (settled !== undefined) settled()
       return true
     }
+    const limits = this.limits
+    const cost = REQUEST_OVERHEAD + size
+    if (limits !== undefined) {
+      const shortfall = limits.inFlight.take(this.clientKey, cost)
+      if (shortfall !== undefined) {
+        limits.refused(limits.inFlight, this.clientKey, shortfall)
+        reply(JsonRpc.failure(id, overBudget(limits.inFlight, shortfall)))
+        if (settled !== undefined) settled()
+        return true
+      }
+    }
     this.busyCount++
     const fiber = this.fork(this.dispatcher.request(this, message, reply))
     this.fibers.set(id, fiber)
     // Added after `set`, so a handler that finished inside `fork` is removed at once.
     fiber.addObserver((exit) => {
+      if (limits !== undefined) limits.inFlight.give(this.clientKey, cost)
       if (this.fibers.get(id) === fiber) this.fibers.delete(id)
       // Stopped by a shutdown past its drain period: still answered, never silence. (A cancellation, or a
       // session that ended, answers nothing: the spec has no response for them, and no one to read it.)

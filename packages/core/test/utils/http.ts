@@ -24,6 +24,8 @@ export interface SseOptions {
   readonly headers?: Http.OutgoingHttpHeaders | undefined
   /** Default `false`: a connection of its own, closed when the response ends. */
   readonly agent?: Http.Agent | false | undefined
+  /** The local address to connect from (another loopback address is another client to per-client budgets). */
+  readonly localAddress?: string | undefined
 }
 
 interface Waiter {
@@ -146,7 +148,8 @@ export class SseStream extends SseReader {
       method: "GET",
       path: options.path ?? "/sse",
       headers: { accept: "text/event-stream", ...options.headers },
-      agent: options.agent ?? false
+      agent: options.agent ?? false,
+      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress })
     })
     this.response = new Promise((resolve, reject) => {
       this.request.on("response", (response) => {
@@ -232,6 +235,8 @@ export interface PostOptions {
   readonly agent?: Http.Agent | false | undefined
   /** Called once the whole request has been handed to the socket. */
   readonly onSent?: (() => void) | undefined
+  /** The local address to send from (another loopback address is another client to per-client budgets). */
+  readonly localAddress?: string | undefined
 }
 
 /** Drops headers set to undefined: a test passes `undefined` to send no such header at all. */
@@ -248,6 +253,7 @@ export const requestPromise = (options: PostOptions): Promise<HttpResult> =>
       method: options.method ?? "POST",
       path: options.path,
       agent: options.agent ?? false,
+      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
       headers: definedHeaders({
         "content-type": "application/json",
         ...(options.chunked === true ? { "transfer-encoding": "chunked" } : { "content-length": body.length }),
@@ -344,6 +350,7 @@ export const boundedRequest = (options: BoundedOptions): Promise<BoundedResult> 
       method: options.method ?? "POST",
       path: options.path,
       agent: options.agent ?? false,
+      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
       headers: definedHeaders({
         ...(options.chunked === true ? { "transfer-encoding": "chunked" } : { "content-length": body.length }),
         ...options.headers
