@@ -471,7 +471,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
           ? new ClientLimitExceeded({ budget: pool.name, limit: pool.perClient })
           : kind === "listener"
           ? new ListenerLimitExceeded({ limit: maxListeners })
-          : new SessionLimitExceeded({ limit: pool.total, budget: pool.name })
+          : new SessionLimitExceeded(kind === "sessionless" ? { limit: pool.total, budget: pool.name } : { limit: pool.total })
       }
       if (kind === "session" && opts.initialized !== true) yield* awaitHandshake(session)
       yield* Scope.addFinalizer(
@@ -547,7 +547,9 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     handshaking.set(session, clock.unsafeCurrentTimeMillis())
     if (sweeping) return Effect.void
     sweeping = true
-    return Effect.asVoid(Effect.forkIn(sweepHandshakes, registryScope))
+    // Forked from inside `openIn`, which is uninterruptible: the sweeper must stay interruptible, or the
+    // registry's scope could never close it.
+    return Effect.asVoid(Effect.forkIn(Effect.interruptible(sweepHandshakes), registryScope))
   }
 
   if (Duration.isFinite(idleTimeout)) {
