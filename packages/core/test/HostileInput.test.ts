@@ -24,7 +24,10 @@ import type * as Http from "node:http"
 import * as DemoServer from "../../examples/src/DemoServer.js"
 import * as Schema from "effect/Schema"
 import * as JsonRpc from "../src/JsonRpc.js"
+import * as McpClient from "../src/McpClient.js"
+import * as McpClientHandlers from "../src/McpClientHandlers.js"
 import * as McpServer from "../src/McpServer.js"
+import * as McpTest from "../src/McpTest.js"
 import * as McpTool from "../src/McpTool.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
 import * as StdioTransport from "../src/StdioTransport.js"
@@ -971,4 +974,21 @@ describe("HostileInput: values inside messages", () => {
         expect(answer).toMatchObject({ error: { code: JsonRpc.ErrorCode.InvalidParams } })
         expect(answer).not.toHaveProperty("result")
       })))
+
+  it.effect("a client's answer with a __proto__ key fails the ask instead of reaching the handler", () =>
+    Effect.gen(function*() {
+      const client = yield* McpClient.McpClient
+      // The form's schema decodes `content` as a record: the key would become its prototype, and `confirm` true.
+      const result = yield* client.callTool("confirm", { action: "deploy" })
+      expect(result).toMatchObject({
+        isError: true,
+        content: [{ type: "text", text: expect.stringContaining("the key __proto__ is not allowed") }]
+      })
+    }).pipe(
+      Effect.provide(McpTest.layer(DemoServer.layer).pipe(
+        Layer.provide(McpClientHandlers.layerElicitation(() =>
+          Effect.sync(() => JSON.parse(`{"action":"accept","content":{"__proto__":{"confirm":true}}}`))
+        ))
+      ))
+    ))
 })
