@@ -97,36 +97,109 @@ export const make = <E, R>(options: Listing & {
 /** The variables of a URI template, as matched. @since 0.1.0 */
 export type Variables = { readonly [variable: string]: string }
 
+/** An expression's operator (RFC 6570 §2.2) among those matched: simple, reserved, fragment and path segments. */
+type Operator = "" | "+" | "#" | "/"
+
+/** One variable of a template, by where its value may go. */
+interface Slot {
+  readonly name: string
+  readonly operator: Operator
+  readonly explode: boolean
+}
+
+const EXPRESSION = /\{([+#/]?)([A-Za-z0-9_]+)(\*?)\}/g
+const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+
+/** A dot segment, as written or percent-encoded: what resolving a path would climb with. */
+const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i
+
+/** The pattern of a slot's value (with the `/` its operator adds, outside the group). */
+const patternOf = ({ explode, operator }: Slot): string => {
+  switch (operator) {
+    case "":
+      return "([^/?#]+)"
+    case "+":
+      return "(.+)"
+    case "#":
+      return "#(.+)"
+    case "/":
+      return explode ? "((?:/[^/?#]+)+)" : "/([^/?#]+)"
+  }
+}
+
+/** One segment's value, decoded; undefined when it is not one segment (a `/` or `\\` encoded in it, a dot segment). */
+const segmentOf = (raw: string): string | undefined => {
+  let value: string
+  try {
+    value = decodeURIComponent(raw)
+  } catch {
+    return undefined
+  }
+  return value.includes("/") || value.includes("\\") || value === "." || value === ".." ? undefined : value
+}
+
+/** A slot's value from what its group matched, or undefined when the URI does not match after all. */
+const valueOf = (slot: Slot, raw: string): string | undefined => {
+  switch (slot.operator) {
+    case "":
+      return segmentOf(raw)
+    case "/": {
+      if (!slot.explode) return segmentOf(raw)
+      const segments: Array<string> = []
+      for (const segment of raw.slice(1).split("/")) {
+        const value = segmentOf(segment)
+        if (value === undefined) return undefined
+        segments.push(value)
+      }
+      return segments.join("/")
+    }
+    case "+":
+    case "#":
+      // Reserved values may span segments (RFC 6570 §3.2.3) and stay as written, but never climb out of one.
+      return raw.split("/").some((segment) => DOT_SEGMENT.test(segment)) ? undefined : raw
+  }
+}
+
 /**
- * Compiles a URI template into a matcher. Supports simple `{var}` (one path segment, percent-decoded) and
- * reserved `{+var}` (may span `/`) expansions, which is what resource templates use in practice.
+ * Compiles a URI template into a matcher, for the expressions resource templates use (RFC 6570):
+ *
+ * - `{var}` matches one path segment, percent-decoded. A value that would be more than a segment once decoded
+ *   (an encoded `/` or `\\`) or a dot segment (`.`, `..`) does not match, so a handler given a name never gets a
+ *   path (`demo://greetings/..%2F..%2Fetc%2Fpasswd` is no greeting);
+ * - `{/var}` is one segment after a `/`, decoded the same way; `{/var*}` one or more, as `a/b/c`;
+ * - `{+var}` (and `{#var}` after a `#`) may span segments and keeps its value as written, but no segment of it
+ *   may be a dot segment.
+ *
+ * A URI that matches no template is an unknown resource. Other expressions are matched literally.
  *
  * @since 0.1.0
  */
 export const compileTemplate = (uriTemplate: string): (uri: string) => Variables | undefined => {
-  const names: Array<{ readonly name: string; readonly reserved: boolean }> = []
+  const slots: Array<Slot> = []
   let pattern = "^"
   let last = 0
-  for (const match of uriTemplate.matchAll(/\{(\+?)([A-Za-z0-9_]+)\}/g)) {
-    pattern += uriTemplate.slice(last, match.index).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
-    const reserved = match[1] === "+"
-    pattern += reserved ? "(.+)" : "([^/?#]+)"
-    names.push({ name: match[2]!, reserved })
+  for (const match of uriTemplate.matchAll(EXPRESSION)) {
+    pattern += escapeRegex(uriTemplate.slice(last, match.index))
+    const operator = match[1]
+    const slot: Slot = {
+      name: match[2]!,
+      operator: operator === "+" || operator === "#" || operator === "/" ? operator : "",
+      explode: match[3] === "*"
+    }
+    pattern += patternOf(slot)
+    slots.push(slot)
     last = match.index + match[0].length
   }
-  pattern += uriTemplate.slice(last).replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "$"
+  pattern += escapeRegex(uriTemplate.slice(last)) + "$"
   const regex = new RegExp(pattern)
   return (uri) => {
     const match = regex.exec(uri)
     if (match === null) return undefined
     const variables: Record<string, string> = {}
-    for (let i = 0; i < names.length; i++) {
-      const raw = match[i + 1]!
-      try {
-        variables[names[i]!.name] = names[i]!.reserved ? raw : decodeURIComponent(raw)
-      } catch {
-        return undefined
-      }
+    for (let i = 0; i < slots.length; i++) {
+      const value = valueOf(slots[i]!, match[i + 1]!)
+      if (value === undefined) return undefined
+      variables[slots[i]!.name] = value
     }
     return variables
   }

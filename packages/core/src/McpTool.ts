@@ -24,7 +24,6 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { messageOf, provideHandler } from "./internal/handler.js"
 import { type JsonObject, objectSchemas, type ObjectSchemas, SHARED, toDraft07 } from "./internal/jsonSchema.js"
@@ -266,7 +265,7 @@ const register = <A, I, Out, E, R>(
   name: string,
   options: DefineOptions<A, I>,
   output: Effect.Effect<ObjectSchemas | undefined>,
-  toResult: (out: Out) => Either.Either<McpSchema.CallToolResult, ParseResult.ParseError>,
+  toResult: (out: Out) => Either.Either<McpSchema.CallToolResult, string>,
   handler: (input: A) => Effect.Effect<Out, E, R>
 ): ToolLayer<R> =>
   // Registered while the layer lives: tearing it down removes the tool, and sessions hear of both.
@@ -308,9 +307,12 @@ const register = <A, I, Out, E, R>(
           Effect.matchCauseEffect({
             onSuccess: (out) => {
               const result = toResult(out)
+              // The spec has structured results conform to the outputSchema: a result that does not is never sent.
+              // It is a tool error rather than a protocol error, as a client can read it (and may retry otherwise),
+              // and logged at Warning, not Error: arguments a client chose can produce it (`add` of 1e308 twice).
               return Either.isRight(result) ? Effect.succeed(result.right) : Effect.zipRight(
-                Effect.logError(`tool ${name} returned a value its output schema rejects`, result.left),
-                Effect.succeed(error(`Tool ${name} produced an invalid result`))
+                Effect.logWarning(`tool ${name} returned a value its output schema rejects: ${result.left}`),
+                Effect.succeed(error(`Tool ${name} produced a result that does not conform to its output schema`))
               )
             },
             onFailure: (cause) => {
@@ -335,6 +337,15 @@ const register = <A, I, Out, E, R>(
     } satisfies ToolEntry)
   }))
 
+/** The JSON text of a value, or undefined when it has none (a bigint, a cycle). */
+const toJson = (value: unknown): string | undefined => {
+  try {
+    return JSON.stringify(value)
+  } catch {
+    return undefined
+  }
+}
+
 const defineContent = <A, I>(name: string, options: DefineOptions<A, I>): ContentDefinition<A, I> => ({
   ...definitionFields(name, options),
   toLayer: (handler) =>
@@ -346,12 +357,20 @@ const defineStructured = <A, I, OA, OI extends StructuredObject>(
   options: StructuredDefineOptions<A, I, OA, OI>
 ): Definition<A, I, OA, OI> => {
   const encode = Schema.encodeEither(options.output)
+  const decode = Schema.decodeUnknownEither(options.output)
   const format = options.text
-  const toResult = (out: OA) =>
-    Either.map(encode(out), (encoded): McpSchema.CallToolResult => ({
-      content: [text(format === undefined ? JSON.stringify(encoded) : format(out))],
-      structuredContent: encoded
-    }))
+  // Checked as the client will read it: JSON turns a non-finite number into null and a Date into a string, so an
+  // encoded value can satisfy the schema here and break it on the wire. The JSON is needed for the text anyway.
+  const toResult = (out: OA): Either.Either<McpSchema.CallToolResult, string> =>
+    Either.flatMap(Either.mapLeft(encode(out), describeParseError), (encoded) => {
+      const json = toJson(encoded)
+      if (json === undefined) return Either.left("its encoded value is not JSON")
+      return Either.match(decode(JSON.parse(json)), {
+        onLeft: (error) => Either.left(`as JSON, ${describeParseError(error)}`),
+        onRight: () =>
+          Either.right({ content: [text(format === undefined ? json : format(out))], structuredContent: encoded })
+      })
+    })
   return {
     ...definitionFields(name, options),
     output: options.output,

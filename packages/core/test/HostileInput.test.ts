@@ -12,7 +12,9 @@
  * and stops by itself at whichever comes first.
  */
 import { describe, expect, it } from "@effect/vitest"
+import { NodeMcpServer } from "@effect-mcp/node"
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Either from "effect/Either"
@@ -20,12 +22,19 @@ import * as FastCheck from "effect/FastCheck"
 import * as Stream from "effect/Stream"
 import type * as Http from "node:http"
 import * as DemoServer from "../../examples/src/DemoServer.js"
+import * as Schema from "effect/Schema"
 import * as JsonRpc from "../src/JsonRpc.js"
+import * as McpClient from "../src/McpClient.js"
+import * as McpClientHandlers from "../src/McpClientHandlers.js"
+import * as McpServer from "../src/McpServer.js"
+import * as McpTest from "../src/McpTest.js"
+import * as McpTool from "../src/McpTool.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
 import * as StdioTransport from "../src/StdioTransport.js"
 import { assertServing, connectClient, eventually, withDemo } from "./utils/demo.js"
-import { boundedRequest, type BoundedResult, errorOf, requestPromise } from "./utils/http.js"
-import { capture } from "./utils/logs.js"
+import { boundedRequest, type BoundedResult, errorOf, parseObject, requestPromise } from "./utils/http.js"
+import { type CapturedLogs, capture } from "./utils/logs.js"
+import { MODERN_VERSION } from "./utils/modern.js"
 
 const envNumber = (name: string): number | undefined => {
   const value = process.env[name]
@@ -826,4 +835,160 @@ describe("HostileInput: stdio", () => {
       yield* Effect.promise(() => fc.assert(property, bounded(150, 6_000)))
       console.log(`[HostileInput] stdio: ${runs} runs`)
     }), timeoutFor(6_000))
+})
+
+// --- Values inside messages -----------------------------------------------------------------------------------------
+
+/** The JSON text of a value nested `depth` objects deep (built as text: `JSON.stringify` would recurse). */
+const nested = (depth: number): string => `${"{\"v\":".repeat(depth)}"leaf"${"}".repeat(depth)}`
+
+/** Tools that record what their handlers saw, and the demo's `add` and `review`. */
+const recordingServer = (seen: Array<unknown>) => {
+  const record = <A>(value: A) => Effect.sync(() => (seen.push(value), "seen"))
+  return Layer.mergeAll(
+    McpTool.make("echo", { input: Schema.Struct({ text: Schema.String }), handler: ({ text }) => record(text) }),
+    McpTool.make("route", {
+      input: Schema.Struct({ region: Schema.String }),
+      headers: { region: "Region" },
+      handler: ({ region }) => record(region)
+    }),
+    McpTool.make("keep", { input: Schema.Struct({ value: Schema.Unknown }), handler: ({ value }) => record(value) }),
+    DemoServer.Add,
+    DemoServer.Review
+  ).pipe(Layer.provideMerge(McpServer.layer({ name: "inputs", version: "0" })))
+}
+
+/** Serves the recording server on 127.0.0.1 for the scope, logging to `logs`; its Streamable HTTP endpoint. */
+const serveRecording = (seen: Array<unknown>, logs: CapturedLogs) =>
+  Layer.build(NodeMcpServer.layer({ port: 0 }).pipe(Layer.provide(recordingServer(seen)))).pipe(
+    Effect.map((context) => `http://127.0.0.1:${Context.get(context, NodeMcpServer.NodeMcpServer).address.port}/mcp`),
+    Effect.orDie,
+    Effect.provide(logs.layer)
+  )
+
+const modernMeta = JSON.stringify({
+  "io.modelcontextprotocol/protocolVersion": MODERN_VERSION,
+  "io.modelcontextprotocol/clientCapabilities": {}
+})
+
+/**
+ * A 2026-07-28 request whose params are written as JSON text (`{META}` stands for the `_meta` envelope), so that
+ * the body may hold what `JSON.stringify` never writes (`1e309`, a `__proto__` key); the answer, JSON or SSE.
+ */
+const postText = async (url: string, method: string, name: string | undefined, params: string, headers = {}) => {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-protocol-version": MODERN_VERSION,
+      "mcp-method": method,
+      ...(name === undefined ? {} : { "mcp-name": name }),
+      ...headers
+    },
+    body: `{"jsonrpc":"2.0","id":7,"method":${JSON.stringify(method)},"params":${params.replace("{META}", modernMeta)}}`
+  })
+  const text = await response.text()
+  const json = response.headers.get("content-type")?.includes("text/event-stream")
+    ? text.split("\n").filter((line) => line.startsWith("data: ")).at(-1)!.slice(6)
+    : text
+  return { status: response.status, body: parseObject(json) }
+}
+
+const callText = (url: string, name: string, args: string, headers = {}) =>
+  postText(url, "tools/call", name, `{"name":${JSON.stringify(name)},"arguments":${args},"_meta":{META}}`, headers)
+
+/** Runs `body` against the recording server; the run fails if the server logged anything at Error level. */
+const withRecording = <A>(body: (url: string, seen: ReadonlyArray<unknown>) => Promise<A>) =>
+  Effect.gen(function*() {
+    const logs = capture()
+    const seen: Array<unknown> = []
+    const url = yield* serveRecording(seen, logs)
+    yield* Effect.promise(() => body(url, seen))
+    expect(logs.problems().map((entry) => entry.message)).toEqual([])
+  })
+
+describe("HostileInput: values inside messages", () => {
+  it.scopedLive("a __proto__ key is -32602 on every path, before a handler or the Mcp-Param-* check sees it", () =>
+    withRecording(async (url, seen) => {
+      const invalid = { status: 200, body: { id: 7, error: { code: JsonRpc.ErrorCode.InvalidParams } } }
+      // Schema's Record decoding would make it the arguments' prototype, and the handler would read "INHERITED".
+      const echo = await callText(url, "echo", `{"__proto__":{"text":"INHERITED"}}`)
+      expect(echo).toMatchObject(invalid)
+      expect(echo.body.error).toMatchObject({ message: "Invalid params: the key __proto__ is not allowed" })
+      // Sent plainly, a mirrored argument without its header is refused; hidden, it must not get through instead.
+      expect(await callText(url, "route", `{"region":"eu"}`)).toMatchObject({ status: 400, body: { error: { code: -32020 } } })
+      expect(await callText(url, "route", `{"__proto__":{"region":"eu"}}`)).toMatchObject(invalid)
+      // The other keys prototype pollution goes through, at any depth.
+      expect(await callText(url, "keep", `{"value":{"a":[{"constructor":{"prototype":{}}}]}}`)).toMatchObject(invalid)
+      // Prompt arguments, completion context and _meta go through the same check.
+      expect(await postText(url, "prompts/get", "review", `{"name":"review","arguments":{"__proto__":{"code":"x"}},"_meta":{META}}`))
+        .toMatchObject(invalid)
+      expect(
+        await postText(
+          url,
+          "completion/complete",
+          undefined,
+          `{"ref":{"type":"ref/prompt","name":"review"},"argument":{"name":"code","value":"x"},` +
+            `"context":{"arguments":{"__proto__":{"focus":"y"}}},"_meta":{META}}`
+        )
+      ).toMatchObject(invalid)
+      expect(await postText(url, "tools/list", undefined, `{"_meta":{"__proto__":{},${modernMeta.slice(1, -1)}}}`))
+        .toMatchObject(invalid)
+      // The same values without those keys are served.
+      expect(await callText(url, "echo", `{"text":"plain"}`)).toMatchObject({ status: 200, body: { result: {} } })
+      expect(seen).toEqual(["plain"])
+    }))
+
+  it.scopedLive("arguments nested past the bound are -32602, not a stack overflow; within it they are served", () =>
+    withRecording(async (url, seen) => {
+      // 5,000 levels in some 30 KB: the arguments' digest (requestState binding) and Schema recursed on them.
+      const deep = await callText(url, "keep", `{"value":${nested(5_000)}}`)
+      expect(deep).toMatchObject({ status: 200, body: { id: 7, error: { code: JsonRpc.ErrorCode.InvalidParams } } })
+      expect(deep.body.error).toMatchObject({ message: expect.stringContaining("more than 64 levels deep") })
+      // params is level 1 and arguments level 2: 62 objects in value reach the 64th level, one more is past it.
+      expect(await callText(url, "keep", `{"value":${nested(62)}}`)).toMatchObject({ body: { result: {} } })
+      expect(await callText(url, "keep", `{"value":${nested(63)}}`)).toMatchObject({
+        body: { error: { code: JsonRpc.ErrorCode.InvalidParams } }
+      })
+      expect(seen).toEqual([JSON.parse(nested(62))])
+    }))
+
+  it.scopedLive("a number past the doubles (1e309, which JSON.parse reads as Infinity) is -32602", () =>
+    withRecording(async (url) => {
+      const huge = await callText(url, "add", `{"a":1e309,"b":1}`)
+      expect(huge).toMatchObject({ status: 200, body: { id: 7, error: { code: JsonRpc.ErrorCode.InvalidParams } } })
+      expect(huge.body.error).toMatchObject({ message: expect.stringContaining("must be finite") })
+      expect(await callText(url, "add", `{"a":-1e400,"b":1}`)).toMatchObject({
+        body: { error: { code: JsonRpc.ErrorCode.InvalidParams } }
+      })
+      expect(await callText(url, "add", `{"a":1e308,"b":1}`)).toMatchObject({ body: { result: { structuredContent: { sum: 1e308 } } } })
+    }))
+
+  it.live("the session era too: a __proto__ key in tool arguments is answered -32602 with the request's id", () =>
+    withDemo({}, ({ port }) =>
+      Effect.gen(function*() {
+        const client = yield* connectClient(port)
+        yield* client.initialize
+        const answer = yield* client.request("tools/call", { name: "echo", arguments: JSON.parse(`{"__proto__":{"text":"INHERITED"}}`) })
+        expect(answer).toMatchObject({ error: { code: JsonRpc.ErrorCode.InvalidParams } })
+        expect(answer).not.toHaveProperty("result")
+      })))
+
+  it.effect("a client's answer with a __proto__ key fails the ask instead of reaching the handler", () =>
+    Effect.gen(function*() {
+      const client = yield* McpClient.McpClient
+      // The form's schema decodes `content` as a record: the key would become its prototype, and `confirm` true.
+      const result = yield* client.callTool("confirm", { action: "deploy" })
+      expect(result).toMatchObject({
+        isError: true,
+        content: [{ type: "text", text: expect.stringContaining("the key __proto__ is not allowed") }]
+      })
+    }).pipe(
+      Effect.provide(McpTest.layer(DemoServer.layer).pipe(
+        Layer.provide(McpClientHandlers.layerElicitation(() =>
+          Effect.sync(() => JSON.parse(`{"action":"accept","content":{"__proto__":{"confirm":true}}}`))
+        ))
+      ))
+    ))
 })

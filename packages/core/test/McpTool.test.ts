@@ -16,6 +16,7 @@ import * as McpSchema from "../src/McpSchema.js"
 import * as McpServer from "../src/McpServer.js"
 import * as McpTest from "../src/McpTest.js"
 import * as McpTool from "../src/McpTool.js"
+import { capture } from "./utils/logs.js"
 import { sdkClient, serveHttp } from "./utils/serve.js"
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -749,5 +750,31 @@ describe("McpTool", () => {
           /Tool array_listed: its input schema cannot be listed: a tool's JSON Schema must have type "object"/
         )
       }))
+  })
+
+  describe("structured results as the wire carries them", () => {
+    it.scoped("a result its output schema rejects once it is JSON is a tool error, logged at Warning", () => {
+      const logs = capture()
+      return Effect.gen(function*() {
+        const client = yield* McpTest.makeClient()
+        // Finite arguments, an infinite sum: JSON would carry { sum: null }, which the outputSchema forbids.
+        expect(yield* client.callTool("add", { a: 1e308, b: 1e308 })).toEqual({
+          content: [{ type: "text", text: "Tool add produced a result that does not conform to its output schema" }],
+          isError: true
+        })
+        // Through the shared definition, a ToolError rather than an output it cannot decode.
+        expect(yield* Effect.flip(client.call(DemoServer.AddTool, { a: -1e308, b: -1e308 }))).toMatchObject({
+          _tag: "ToolError",
+          tool: "add"
+        })
+        expect(yield* client.call(DemoServer.AddTool, { a: 1e308, b: 1 })).toEqual({ sum: 1e308 })
+        expect(logs.problems()).toEqual([])
+        const warnings = logs.entries.filter((entry) => entry.level._tag === "Warning").map((entry) => entry.message)
+        expect(warnings).toEqual([
+          expect.stringMatching(/^tool add returned a value its output schema rejects: as JSON, .*sum/s),
+          expect.stringMatching(/^tool add returned a value its output schema rejects: as JSON/)
+        ])
+      }).pipe(Effect.provide(DemoServer.layer), Effect.provide(logs.layer))
+    })
   })
 })

@@ -111,7 +111,11 @@ export interface StateOptions {
 /** The one answer to any state that fails verification: it says nothing about why. @internal */
 export const invalidState = JsonRpc.invalidParams("Invalid or expired requestState")
 
-/** A JSON text with object keys sorted, so equal arguments digest the same. */
+/**
+ * A JSON text with object keys sorted, so equal arguments digest the same. Recursive, which is safe because a
+ * client's arguments reach it only through `Session.offer`, which refuses values nesting past
+ * `ClientInput.MAX_DEPTH`.
+ */
 const canonical = (value: unknown): string => {
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`
   if (typeof value === "object" && value !== null) {

@@ -30,6 +30,7 @@ import type {
   Sink
 } from "../McpSession.js"
 import { CapabilityNotDeclared, ClientRequestError, noSink } from "../McpSession.js"
+import * as ClientInput from "./clientInput.js"
 import * as ClientRequests from "./clientRequests.js"
 import type { Envelope } from "./modern.js"
 import type { Rounds } from "./mrtr.js"
@@ -255,13 +256,18 @@ export class SessionState implements Session {
       this.answered(message)
       return true
     }
+    // Every transport hands messages over here, so this is the one check of what clients send (see
+    // `clientInput.ts`); a notification that fails it has no one to answer and is dropped.
+    const problem = ClientInput.problemOf(message.params)
     if (!("id" in message)) {
       this.touch()
-      this.dispatcher.notification(this, message)
+      if (problem === undefined) this.dispatcher.notification(this, message)
       return true
     }
     const id = message.id
-    const refusal = this.fibers.has(id)
+    const refusal = problem !== undefined
+      ? JsonRpc.failure(id, JsonRpc.invalidParams(`Invalid params: ${problem}`))
+      : this.fibers.has(id)
       ? duplicateId(id)
       : this.draining
       ? JsonRpc.failure(id, shuttingDown)
@@ -339,9 +345,18 @@ export class SessionState implements Session {
     const waiting = this.outgoing.get(response.id)
     if (waiting === undefined) return
     this.outgoing.delete(response.id)
+    const problem = ClientInput.problemOf("error" in response ? response.error.data : response.result)
     Deferred.unsafeDone(
       waiting.answer,
-      "error" in response
+      problem !== undefined
+        ? Exit.fail(
+          new ClientRequestError({
+            method: waiting.method,
+            reason: "Protocol",
+            message: `The client's answer to ${waiting.method} is not valid: ${problem}`
+          })
+        )
+        : "error" in response
         ? Exit.fail(
           new ClientRequestError({
             method: waiting.method,
