@@ -517,7 +517,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     const limit = Duration.toMillis(handshakeTimeout)
     const late: Array<SessionState> = []
     for (const [session, openedAt] of handshaking) {
-      if (!session.isOpen || session.phase === "initialized") handshaking.delete(session)
+      if (!session.isOpen || session.handshakeComplete) handshaking.delete(session)
       else if (now - openedAt >= limit) late.push(session)
     }
     return Effect.forEach(late, (session) =>

@@ -163,6 +163,8 @@ export const overBudget = (pool: Pool, shortfall: Shortfall) =>
 export class SessionState implements Session {
   private version: string
   private phaseNow: Phase = "awaiting-initialize"
+  /** The client sent `notifications/initialized` (or the session needs no handshake). */
+  private greeted = false
   private client: McpSchema.Implementation | undefined = undefined
   private capabilities: McpSchema.ClientCapabilities = {}
   private level: McpSchema.LoggingLevel | undefined = undefined
@@ -221,6 +223,10 @@ export class SessionState implements Session {
   get phase(): Phase {
     return this.phaseNow
   }
+  /** `initialize` succeeded and the client confirmed it with `notifications/initialized`. */
+  get handshakeComplete(): boolean {
+    return this.greeted
+  }
   get clientInfo(): McpSchema.Implementation | undefined {
     return this.client
   }
@@ -261,7 +267,9 @@ export class SessionState implements Session {
     const problem = ClientInput.problemOf(message.params)
     if (!("id" in message)) {
       this.touch()
-      if (problem === undefined) this.dispatcher.notification(this, message)
+      if (problem !== undefined) return true
+      if (message.method === "notifications/initialized" && this.phaseNow === "initialized") this.greeted = true
+      this.dispatcher.notification(this, message)
       return true
     }
     const id = message.id
@@ -480,6 +488,7 @@ export class SessionState implements Session {
   assumeInitialized(version: string): void {
     this.version = version
     this.phaseNow = "initialized"
+    this.greeted = true
   }
 
   /**
@@ -491,6 +500,7 @@ export class SessionState implements Session {
     this.client = envelope.clientInfo
     this.capabilities = envelope.clientCapabilities
     this.phaseNow = "initialized"
+    this.greeted = true
     this.modernEra = true
     if (envelope.logLevel !== undefined) {
       if (isLoggingLevel(envelope.logLevel)) this.level = envelope.logLevel
