@@ -186,7 +186,14 @@ const table = (result: Result): string => {
 }
 
 const main = async (): Promise<number> => {
-  const options = parseOptions(process.argv.slice(2))
+  let options: Options | undefined
+  try {
+    options = parseOptions(process.argv.slice(2))
+  } catch (error) {
+    // A bad option is one line and exit 2, like the demo's.
+    log(`${error instanceof Error ? error.message.split("\n")[0] : String(error)} (see --help)`)
+    return 2
+  }
   if (options === undefined) return 0
   log(`${options.quick ? "quick" : "full"} run of attacks ${options.only.join(", ")}; demo heap ${options.heapMiB} MiB`)
   process.stdout.write(`# Attack suite (${options.quick ? "quick" : "full"})\n\n`)

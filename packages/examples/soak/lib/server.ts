@@ -48,13 +48,20 @@ export interface SoakServer {
   readonly stop: (timeoutMs: number) => Promise<number | string>
 }
 
-export const startServer = async (idleTimeoutMs: number): Promise<SoakServer> => {
+/**
+ * Starts the built demo on a free port; `nodeFlags` go to its `node` (the attack suite's heap size), after
+ * `--expose-gc`.
+ */
+export const startServer = async (
+  idleTimeoutMs: number,
+  nodeFlags: ReadonlyArray<string> = []
+): Promise<SoakServer> => {
   if (!existsSync(DEMO_MAIN)) throw new Error(`${DEMO_MAIN} does not exist: build first (npm run build)`)
   const port = await freePort()
   const child = spawn(
     process.execPath,
     // --expose-gc: the demo collects garbage on SIGUSR2, before the soak reads its memory.
-    ["--expose-gc", DEMO_MAIN, "--port", String(port), "--host", HOST, "--idle-timeout", String(idleTimeoutMs)],
+    ["--expose-gc", ...nodeFlags, DEMO_MAIN, "--port", String(port), "--host", HOST, "--idle-timeout", String(idleTimeoutMs)],
     { cwd: EXAMPLES_DIR, stdio: ["ignore", "pipe", "pipe"] }
   )
   const watched = watchChild(child)
