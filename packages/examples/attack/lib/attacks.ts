@@ -77,7 +77,10 @@ const holdOpen = (
   let request: http.ClientRequest | undefined
   let closedByServer = false
   const held = new Promise<boolean>((resolve) => {
+    let timedOut = false
+    let answered = false
     const timer = setTimeout(() => {
+      timedOut = true
       ctx.tally.failed("TIMEOUT")
       resolve(false)
       request?.destroy()
@@ -94,6 +97,7 @@ const holdOpen = (
         : { ...options.headers, "content-length": options.body.length }
     }, (response) => {
       clearTimeout(timer)
+      answered = true
       const status = response.statusCode ?? 0
       if (status === 200) {
         // Held: read and drop whatever comes (an acknowledgement, keep-alives).
@@ -114,7 +118,8 @@ const holdOpen = (
     })
     request.on("error", (error) => {
       clearTimeout(timer)
-      ctx.tally.failed(error instanceof Error && "code" in error ? String(error.code) : "ERROR")
+      // After a timeout (already tallied) or once held, the error is the destroy's own.
+      if (!timedOut && !answered) ctx.tally.failed(error instanceof Error && "code" in error ? String(error.code) : "ERROR")
       resolve(false)
     })
     request.end(options.body)
