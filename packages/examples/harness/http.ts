@@ -38,6 +38,8 @@ export interface Target {
   /** `false`: a connection of its own, so destroying the request is a client going away. */
   readonly agent: http.Agent | false
   readonly headers?: http.OutgoingHttpHeaders | undefined
+  /** The loopback address the connection comes from (e.g. `127.0.0.2`), so a server can tell clients apart. */
+  readonly localAddress?: string | undefined
 }
 
 /** A request to the server under test, with Content-Length set when `bodyBytes` is given; the caller sends it. */
@@ -52,6 +54,7 @@ export const openRequest = (
     method: target.method,
     path: target.path,
     agent: target.agent,
+    ...(target.localAddress === undefined ? {} : { localAddress: target.localAddress }),
     headers: bodyBytes === undefined ? target.headers : { ...target.headers, "content-length": bodyBytes }
   }, onResponse)
 

@@ -50,3 +50,17 @@ export const rssKiB = (pid: number): number | undefined => {
   const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readProc(`/proc/${pid}/status`) ?? "")
   return match === null ? undefined : Number(match[1])
 }
+
+/** VmRSS and VmHWM (the peak RSS) of one process, in KiB; undefined once it is gone. */
+export const memoryKiB = (pid: number): { readonly rss: number; readonly hwm: number } | undefined => {
+  const status = readProc(`/proc/${pid}/status`) ?? ""
+  const rss = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)
+  const hwm = /^VmHWM:\s+(\d+)\s+kB/m.exec(status)
+  return rss === null || hwm === null ? undefined : { rss: Number(rss[1]), hwm: Number(hwm[1]) }
+}
+
+/** This process's soft limit on open files, and how many it has open now. */
+export const openFiles = (): { readonly limit: number; readonly open: number } => {
+  const limits = /^Max open files\s+(\d+)/m.exec(readProc("/proc/self/limits") ?? "")
+  return { limit: limits === null ? 1024 : Number(limits[1]), open: readdirSync("/proc/self/fd").length }
+}

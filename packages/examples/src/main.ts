@@ -6,11 +6,16 @@
  * - stdio: `npx effect-mcp-demo --stdio`, for a client that starts the server as a process. Only protocol
  *   messages go to stdout; logs go to stderr.
  *
- * `--verbose` also logs every session opening and closing; `--drain-timeout MS` sets how long a shutdown lets
+ * `--help` lists every flag. `--verbose` also logs every session opening and closing; `--drain-timeout MS` sets how long a shutdown lets
  * requests in flight finish; `--idle-timeout MS` closes HTTP sessions idle that long (default 30 minutes). Over
  * HTTP, `kill -USR2 <pid>` logs how many sessions are live and the heap in use, so a soak run can watch the
  * registry from outside the process; under `node --expose-gc` it collects garbage first.
+ *
+ * `--auth-jwks URL --auth-issuer ISS --auth-audience AUD` protect every MCP request with bearer JWTs (see `cli.ts`).
+ * A bad flag prints one line and exits 2.
  */
+import * as JwtVerifier from "@effect-mcp/core/JwtVerifier"
+import type * as McpAuth from "@effect-mcp/core/McpAuth"
 import { SessionRegistry } from "@effect-mcp/core/SessionRegistry"
 import * as NodeMcpServer from "@effect-mcp/node/NodeMcpServer"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
@@ -20,32 +25,22 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Runtime from "effect/Runtime"
-import { parseArgs } from "node:util"
+import * as Cli from "./cli.js"
 import * as DemoServer from "./DemoServer.js"
 
-const { values } = parseArgs({
-  options: {
-    port: { type: "string", default: "3000" },
-    host: { type: "string", default: "127.0.0.1" },
-    stdio: { type: "boolean", default: false },
-    verbose: { type: "boolean", default: false },
-    "drain-timeout": { type: "string" },
-    "idle-timeout": { type: "string" }
-  }
-})
-// How long a shutdown lets requests in flight finish (default 10 s).
-const sessions = values["drain-timeout"] === undefined ? {} : { drainTimeout: Number(values["drain-timeout"]) }
-const logLevel = Logger.minimumLogLevel(values.verbose ? LogLevel.Debug : LogLevel.Info)
-
-const idleTimeoutOf = (value: string | undefined): Duration.Duration | undefined => {
-  if (value === undefined) return undefined
-  const ms = Number(value)
-  if (!Number.isFinite(ms) || ms <= 0) {
-    console.error(`--idle-timeout: expected a positive number of milliseconds, got ${value}`)
-    process.exit(2)
-  }
-  return Duration.millis(ms)
+const parsed = Cli.parse(process.argv.slice(2))
+if (parsed._tag === "Help") {
+  process.stdout.write(Cli.usage())
+  process.exit(0)
 }
+if (parsed._tag === "Invalid") {
+  process.stderr.write(`effect-mcp-demo: ${parsed.message} (see --help)\n`)
+  process.exit(2)
+}
+const config = parsed.config
+// How long a shutdown lets requests in flight finish (default 10 s).
+const sessions = config.drainTimeoutMs === undefined ? {} : { drainTimeout: config.drainTimeoutMs }
+const logLevel = Logger.minimumLogLevel(config.verbose ? LogLevel.Debug : LogLevel.Info)
 
 /**
  * On SIGUSR2, logs the number of live sessions, the heap in use and the memory held outside it (buffers) at
@@ -68,21 +63,40 @@ const sessionReport = Layer.scopedDiscard(Effect.gen(function*() {
   )
 }))
 
-if (values.stdio) {
+/**
+ * `--auth-*`: the protected resource metadata names the audience as the resource and the issuer as its
+ * authorization server, and every MCP request needs a bearer JWT of that issuer, for that audience, signed by a
+ * key of the JWKS.
+ */
+const authOf = (auth: Cli.AuthConfig): { readonly options: McpAuth.Options; readonly verifier: Layer.Layer<McpAuth.TokenVerifier> } => ({
+  options: { resource: auth.audience, authorizationServers: [auth.issuer], resourceName: "effect-mcp demo" },
+  verifier: JwtVerifier.layer({ jwksUrl: auth.jwksUrl, issuer: auth.issuer, audience: auth.audience })
+})
+
+if (config.stdio) {
   // Imported here only: an HTTP server has no use for the stream machinery stdio loads.
   const NodeMcpStdio = await import("@effect-mcp/node/NodeMcpStdio")
   NodeMcpStdio.serve({ sessions }).pipe(Effect.provide(DemoServer.layer), Effect.provide(logLevel), NodeRuntime.runMain)
 } else {
-  const port = Number(values.port)
-  const host = values.host
-  const idleTimeout = idleTimeoutOf(values["idle-timeout"])
+  const { host, port } = config
+  const idleTimeout = config.idleTimeoutMs === undefined ? undefined : Duration.millis(config.idleTimeoutMs)
+  const auth = config.auth === undefined ? undefined : authOf(config.auth)
   sessionReport.pipe(
     Layer.provideMerge(
-      NodeMcpServer.layer({ port, host, sessions: { ...sessions, ...(idleTimeout === undefined ? {} : { idleTimeout }) } })
+      NodeMcpServer.layer({
+        port,
+        host,
+        sessions: { ...sessions, ...(idleTimeout === undefined ? {} : { idleTimeout }) },
+        ...(auth === undefined ? {} : { auth: auth.options })
+      })
     ),
     Layer.provide(DemoServer.layer),
+    Layer.provide(auth === undefined ? Layer.empty : auth.verifier),
     Layer.tap(() =>
-      Effect.logInfo(`effect-mcp demo on http://${host}:${port}: Streamable HTTP at /mcp, legacy SSE at /sse`)
+      Effect.logInfo(
+        `effect-mcp demo on http://${host}:${port}: Streamable HTTP at /mcp, legacy SSE at /sse` +
+          (config.auth === undefined ? "" : `; bearer tokens of ${config.auth.issuer} for ${config.auth.audience}`)
+      )
     ),
     Layer.provide(logLevel),
     Layer.launch,

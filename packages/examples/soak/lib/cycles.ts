@@ -23,7 +23,8 @@ import {
 } from "../../harness/http.js"
 import { ACCEPT_BOTH, cutPost, messagesOf, postUntil, send, SoakError, SseConnection, TIMEOUT_MS } from "./client.js"
 import { type Random } from "./random.js"
-import { DEMO_MAIN, LogWatch } from "./server.js"
+import { LogWatch } from "../../harness/logs.js"
+import { DEMO_MAIN } from "./server.js"
 
 export type Transport = "sse" | "streamable" | "stdio"
 

@@ -10,62 +10,12 @@ import { setTimeout as sleep } from "node:timers/promises"
 import { fileURLToPath } from "node:url"
 import { freePort, watchChild } from "../../harness/children.js"
 import { HOST } from "../../harness/http.js"
+import { LogWatch } from "../../harness/logs.js"
 import { rssKiB } from "../../harness/proc.js"
 
 const EXAMPLES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..")
 /** The built demo: `npm run soak` builds it first. */
 export const DEMO_MAIN = path.join(EXAMPLES_DIR, "dist", "main.js")
-
-/** A log line of the demo's logger: `[12:00:00.000] LEVEL (#fiber): message`. */
-const LOG_LINE = /^\[[^\]]*\] ([A-Z]+) /
-
-/** What a process logged: lines by level, and the lines at Error level or worse (the first few of them). */
-export class LogWatch {
-  readonly levels = new Map<string, number>()
-  readonly problems: Array<string> = []
-  /** Lines that are no log line of the demo's (a stack trace, a crash), the first few. */
-  readonly strays: Array<string> = []
-  private rest = ""
-  private listeners: Array<(line: string) => void> = []
-
-  push(chunk: string): void {
-    const text = this.rest + chunk
-    const lines = text.split("\n")
-    this.rest = lines.pop() ?? ""
-    for (const line of lines) this.line(line)
-  }
-
-  end(): void {
-    if (this.rest !== "") this.line(this.rest)
-    this.rest = ""
-  }
-
-  /** Calls `f` with every line from now on, until it returns true. */
-  watch(f: (line: string) => boolean): void {
-    const listener = (line: string) => {
-      if (f(line)) this.listeners = this.listeners.filter((l) => l !== listener)
-    }
-    this.listeners.push(listener)
-  }
-
-  get problemCount(): number {
-    return (this.levels.get("ERROR") ?? 0) + (this.levels.get("FATAL") ?? 0)
-  }
-
-  private line(line: string): void {
-    if (line.trim() === "") return
-    const match = LOG_LINE.exec(line)
-    if (match !== null) {
-      const level = match[1]!
-      this.levels.set(level, (this.levels.get(level) ?? 0) + 1)
-      if ((level === "ERROR" || level === "FATAL") && this.problems.length < 5) this.problems.push(line)
-    } else if (this.strays.length < 20 && /^\S/.test(line)) {
-      // Indented lines belong to the entry above them (a cause, annotations).
-      this.strays.push(line)
-    }
-    for (const listener of [...this.listeners]) listener(line)
-  }
-}
 
 /** VmRSS of a process, in bytes; undefined once it is gone. */
 export const rssOf = (pid: number): number | undefined => {
@@ -98,13 +48,20 @@ export interface SoakServer {
   readonly stop: (timeoutMs: number) => Promise<number | string>
 }
 
-export const startServer = async (idleTimeoutMs: number): Promise<SoakServer> => {
+/**
+ * Starts the built demo on a free port; `nodeFlags` go to its `node` (the attack suite's heap size), after
+ * `--expose-gc`.
+ */
+export const startServer = async (
+  idleTimeoutMs: number,
+  nodeFlags: ReadonlyArray<string> = []
+): Promise<SoakServer> => {
   if (!existsSync(DEMO_MAIN)) throw new Error(`${DEMO_MAIN} does not exist: build first (npm run build)`)
   const port = await freePort()
   const child = spawn(
     process.execPath,
     // --expose-gc: the demo collects garbage on SIGUSR2, before the soak reads its memory.
-    ["--expose-gc", DEMO_MAIN, "--port", String(port), "--host", HOST, "--idle-timeout", String(idleTimeoutMs)],
+    ["--expose-gc", ...nodeFlags, DEMO_MAIN, "--port", String(port), "--host", HOST, "--idle-timeout", String(idleTimeoutMs)],
     { cwd: EXAMPLES_DIR, stdio: ["ignore", "pipe", "pipe"] }
   )
   const watched = watchChild(child)

@@ -1,0 +1,155 @@
+/**
+ * The demo's command line: every flag, its usage text, and what a bad one is. Parsing never throws and never
+ * exits: `main.ts` prints the usage and exits 0 for `--help`, prints the one line of a `Invalid` and exits 2.
+ *
+ * @since 0.1.0
+ */
+import { parseArgs } from "node:util"
+
+/** The authorization flags' settings: bearer JWTs checked against a JWKS. @since 0.1.0 */
+export interface AuthConfig {
+  /** The key set's URL. */
+  readonly jwksUrl: string
+  /** The accepted issuer, which is also the metadata's one authorization server. */
+  readonly issuer: string
+  /** The accepted audience, which is also the resource URI the metadata names (RFC 8707, RFC 9728). */
+  readonly audience: string
+}
+
+/** A command line that runs the demo. @since 0.1.0 */
+export interface Config {
+  readonly port: number
+  readonly host: string
+  readonly stdio: boolean
+  readonly verbose: boolean
+  readonly drainTimeoutMs: number | undefined
+  readonly idleTimeoutMs: number | undefined
+  readonly auth: AuthConfig | undefined
+}
+
+/** What a command line asks for. @since 0.1.0 */
+export type Parsed =
+  | { readonly _tag: "Run"; readonly config: Config }
+  | { readonly _tag: "Help" }
+  | { readonly _tag: "Invalid"; readonly message: string }
+
+const FLAGS: ReadonlyArray<readonly [flag: string, help: string]> = [
+  ["--port N", "HTTP port, 0 for any free one (default 3000)"],
+  ["--host ADDR", "HTTP address to listen on (default 127.0.0.1)"],
+  ["--stdio", "speak MCP on stdin/stdout instead of HTTP"],
+  ["--verbose", "also log every session opening and closing"],
+  ["--drain-timeout MS", "how long a shutdown lets requests in flight finish (default 10000)"],
+  ["--idle-timeout MS", "close HTTP sessions idle that long (default 30 minutes)"],
+  ["--auth-jwks URL", "require bearer JWTs on every MCP request, checked against this JWKS (HTTP only)"],
+  ["--auth-issuer ISS", "the tokens' accepted issuer, named as the authorization server (with --auth-jwks)"],
+  ["--auth-audience AUD", "the tokens' accepted audience: this server's resource URI (with --auth-jwks)"],
+  ["--help", "print this and exit"]
+]
+
+/** The `--help` text. @since 0.1.0 */
+export const usage = (): string => {
+  const width = Math.max(...FLAGS.map(([flag]) => flag.length)) + 2
+  return [
+    "Usage: effect-mcp-demo [options]",
+    "  Streamable HTTP at /mcp and legacy HTTP+SSE at /sse, or stdio with --stdio.",
+    "",
+    ...FLAGS.map(([flag, help]) => `  ${flag.padEnd(width)}${help}`)
+  ].join("\n") + "\n"
+}
+
+const invalid = (message: string): Parsed => ({ _tag: "Invalid", message })
+
+/** A positive number of milliseconds, or what is wrong with it. */
+const millis = (flag: string, raw: string | undefined): number | undefined | string => {
+  if (raw === undefined) return undefined
+  const ms = Number(raw)
+  return raw.trim() !== "" && Number.isFinite(ms) && ms > 0
+    ? ms
+    : `--${flag}: expected a positive number of milliseconds, got ${JSON.stringify(raw)}`
+}
+
+/** An absolute http(s) URL, or what is wrong with it. */
+const httpUrl = (flag: string, raw: string): string | undefined => {
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    return `--${flag}: expected an absolute URL, got ${JSON.stringify(raw)}`
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return `--${flag}: expected an http(s) URL, got ${raw}`
+  if (url.hash !== "") return `--${flag}: a resource URI has no fragment, got ${raw}`
+  return undefined
+}
+
+/** `parseArgs`' own error, without its code and stack: the first line of its message. */
+const parseArgsMessage = (error: unknown): string => {
+  const message = error instanceof Error ? error.message : String(error)
+  return message.split("\n")[0] ?? message
+}
+
+/**
+ * Parses the demo's arguments (without `node` and the script).
+ *
+ * @since 0.1.0
+ */
+export const parse = (argv: ReadonlyArray<string>): Parsed => {
+  let values
+  try {
+    values = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: "string", default: "3000" },
+        host: { type: "string", default: "127.0.0.1" },
+        stdio: { type: "boolean", default: false },
+        verbose: { type: "boolean", default: false },
+        "drain-timeout": { type: "string" },
+        "idle-timeout": { type: "string" },
+        "auth-jwks": { type: "string" },
+        "auth-issuer": { type: "string" },
+        "auth-audience": { type: "string" },
+        help: { type: "boolean", short: "h", default: false }
+      }
+    }).values
+  } catch (error) {
+    return invalid(parseArgsMessage(error))
+  }
+  if (values.help) return { _tag: "Help" }
+
+  const port = Number(values.port)
+  if (!/^\d+$/.test(values.port) || !Number.isInteger(port) || port > 65535) {
+    return invalid(`--port: expected a port number from 0 to 65535, got ${JSON.stringify(values.port)}`)
+  }
+  if (values.host.trim() === "") return invalid("--host: expected an address, got an empty string")
+  const drainTimeoutMs = millis("drain-timeout", values["drain-timeout"])
+  if (typeof drainTimeoutMs === "string") return invalid(drainTimeoutMs)
+  const idleTimeoutMs = millis("idle-timeout", values["idle-timeout"])
+  if (typeof idleTimeoutMs === "string") return invalid(idleTimeoutMs)
+
+  const jwksUrl = values["auth-jwks"]
+  const issuer = values["auth-issuer"]
+  const audience = values["auth-audience"]
+  let auth: AuthConfig | undefined
+  if (jwksUrl !== undefined || issuer !== undefined || audience !== undefined) {
+    if (jwksUrl === undefined || issuer === undefined || audience === undefined) {
+      return invalid("--auth-jwks, --auth-issuer and --auth-audience go together: give all three")
+    }
+    if (values.stdio) return invalid("--auth-*: authorization is for HTTP; a stdio server trusts its parent process")
+    const problem = httpUrl("auth-jwks", jwksUrl) ?? httpUrl("auth-issuer", issuer) ?? httpUrl("auth-audience", audience)
+    if (problem !== undefined) return invalid(problem)
+    auth = { jwksUrl, issuer, audience }
+  }
+  return {
+    _tag: "Run",
+    config: {
+      port,
+      host: values.host,
+      stdio: values.stdio,
+      verbose: values.verbose,
+      drainTimeoutMs,
+      idleTimeoutMs,
+      auth
+    }
+  }
+}
