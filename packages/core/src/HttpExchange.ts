@@ -63,6 +63,7 @@ export class BodyBuffer {
 
   /** What `held` would be after appending `chunkSize` more bytes: checked against a budget before `append`. */
   heldAfter(chunkSize: number): number {
+    if (chunkSize === 0) return this.held
     const needed = this.length + chunkSize
     if (this.data === undefined) return needed
     if (this.owned && needed <= this.data.length) return this.data.length

@@ -243,11 +243,12 @@ const logRefusals = Effect.map(Effect.runtime<never>(), (runtime): OnRefused => 
   const runFork = Runtime.runFork(runtime)
   return (pool, shortfall, client) => {
     if (!once.first(pool.name, client)) return
-    runFork(Effect.logWarning(
+    const warning = Effect.logWarning(
       shortfall === "server"
         ? `the server's budget of ${pool.name} (${pool.total}) is spent: refusing`
         : `a client is past its share of ${pool.name} (${pool.perClient}): refusing it`
-    ).pipe(Effect.annotateLogs({ client: client ?? Budget.UNKNOWN_CLIENT, budget: pool.name })))
+    )
+    runFork(client === undefined ? warning : Effect.annotateLogs(warning, "client", client))
   }
 })
 
