@@ -6,6 +6,10 @@
  * NodeMcpServer.layer({ port: 3000 }).pipe(Layer.provide(ServerLive), Layer.launch, NodeRuntime.runMain)
  * ```
  *
+ * What the server holds at once is budgeted, for the whole server and for each client (`limits`): open
+ * connections and the bytes of request bodies still arriving. A client past its share gets 429, everyone while the
+ * server is full 503, each with `Retry-After`; Node's own timeouts close connections that never finish a request.
+ *
  * Requests are answered straight from `node:http` by the MCP HTTP front (`HttpTransport`); only the handlers,
  * which run user code, get fibers. To serve MCP beside other routes of an `@effect/platform` app instead, mount
  * `PlatformHttpTransport.layer` on its `HttpLayerRouter`.
