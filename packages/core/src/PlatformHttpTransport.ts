@@ -17,12 +17,15 @@ import * as Queue from "effect/Queue"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { Body, Exchange, ResponseHeaders, ResponseStream } from "./HttpExchange.js"
+import { type Body, BodyBuffer, declaredLength, type Exchange, type ResponseHeaders, type ResponseStream } from "./HttpExchange.js"
 import * as HttpSecurity from "./HttpSecurity.js"
 import * as HttpTransport from "./HttpTransport.js"
 import type { McpServer } from "./McpServer.js"
 import * as SessionRegistryModule from "./SessionRegistry.js"
 import type { SessionRegistry } from "./SessionRegistry.js"
+
+/** One decoder for every body: decoding without `stream` keeps no state between calls. */
+const utf8 = new TextDecoder()
 
 const isLoopbackAddress = (address: HttpServer.Address): boolean =>
   address._tag === "TcpAddress" && HttpSecurity.isLoopbackHost(address.hostname)
@@ -59,27 +62,19 @@ const platformExchange = (
     readBody: (limit, done) => {
       bodyTaken = true
       let size = 0
-      const parts: Array<Uint8Array> = []
+      const body = new BodyBuffer(limit, declaredLength(request.headers, limit))
       // Past the limit the rest is read and dropped, so the client finishes sending and can read the 413.
       runFork(request.stream.pipe(
         Stream.runForEach((chunk) =>
           Effect.sync(() => {
             size += chunk.length
-            if (size <= limit) parts.push(chunk)
+            if (size <= limit) body.append(chunk)
+            else body.clear()
           })
         ),
         Effect.match({
           onFailure: (): Body => ({ _tag: "Failed" }),
-          onSuccess: (): Body => {
-            if (size > limit) return { _tag: "TooLarge" }
-            const bytes = new Uint8Array(size)
-            let offset = 0
-            for (const part of parts) {
-              bytes.set(part, offset)
-              offset += part.length
-            }
-            return { _tag: "Text", text: new TextDecoder().decode(bytes) }
-          }
+          onSuccess: (): Body => size > limit ? { _tag: "TooLarge" } : { _tag: "Text", text: utf8.decode(body.bytes()) }
         }),
         Effect.map(done)
       ))

@@ -33,10 +33,16 @@ export const encode = (event: Event): string => {
  *
  * @since 0.1.0
  */
-export const encodeMessage = (message: unknown, id?: string): string =>
-  id === undefined
-    ? `event: message\ndata: ${JSON.stringify(message)}\n\n`
-    : `event: message\nid: ${id}\ndata: ${JSON.stringify(message)}\n\n`
+export const encodeMessage = (message: unknown, id?: string): string => encodeJson(JSON.stringify(message), id)
+
+/**
+ * Frames a message already serialized as JSON as a `message` event: for a caller that needs the JSON text for
+ * something else too (its size), so the message is serialized once.
+ *
+ * @since 0.1.0
+ */
+export const encodeJson = (json: string, id?: string): string =>
+  id === undefined ? `event: message\ndata: ${json}\n\n` : `event: message\nid: ${id}\ndata: ${json}\n\n`
 
 /** A comment line: ignored by clients, but it keeps proxies and idle timers from cutting the stream. @since 0.1.0 */
 export const comment = (text: string): string => `: ${text}\n\n`

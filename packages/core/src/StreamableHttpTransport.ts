@@ -309,9 +309,11 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         })
       }
       if (state.dropped) return Effect.sync(() => write(Sse.encodeMessage(command)))
-      return Effect.flatMap(store.append(session.id, id, command), (eventId) => {
+      // Serialized once: its length is what the store budgets, its text what goes out.
+      const json = JSON.stringify(command)
+      return Effect.flatMap(store.append(session.id, id, command, json.length), (eventId) => {
         cursor = eventId
-        write(Sse.encodeMessage(command, eventId))
+        write(Sse.encodeJson(json, eventId))
         return redrop
       })
     }

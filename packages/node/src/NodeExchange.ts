@@ -5,10 +5,20 @@
  *
  * @since 0.1.0
  */
-import type { Body, Exchange, Headers, ResponseHeaders, ResponseStream } from "@effect-mcp/core/HttpExchange"
+import { addressOf, type ClientKey, clientOf, type Pool, RETRY_AFTER_SECONDS, type Shortfall } from "@effect-mcp/core/Budget"
+import {
+  type Body,
+  BodyBuffer,
+  declaredLength,
+  type Exchange,
+  type Headers,
+  type ResponseHeaders,
+  type ResponseStream
+} from "@effect-mcp/core/HttpExchange"
 import * as JsonRpc from "@effect-mcp/core/JsonRpc"
 import type * as Http from "node:http"
 import type { Duplex } from "node:stream"
+import { budgetRefusal, rawResponse, refusalBody } from "./internal/limits.js"
 
 /**
  * Bodies over the limit are read and discarded up to this size, so the client finishes sending and reads its
@@ -18,6 +28,45 @@ const DRAIN_LIMIT = 64 * 1024 * 1024
 
 const TOO_LARGE: Body = { _tag: "TooLarge" }
 const FAILED: Body = { _tag: "Failed" }
+const EMPTY: Body = { _tag: "Text", text: "" }
+
+/**
+ * Tells the server's log that a client was refused by a budget (`client` is undefined for a budget counted
+ * server-wide only). Called on every refusal: the receiver logs each client once.
+ *
+ * @since 0.1.0
+ */
+export type OnRefused = (pool: Pool, shortfall: Shortfall, client: ClientKey | undefined) => void
+
+/**
+ * The budget of request bodies still arriving: what every unfinished body holds is taken from `pool` as it grows,
+ * for the server and for its client, and given back when the body is complete, fails or its connection closes.
+ *
+ * @since 0.1.0
+ */
+export interface BodyBudget {
+  readonly pool: Pool
+  /** The header a trusted reverse proxy names the client's address in (see `Budget.addressOf`). */
+  readonly proxyHeader: string | undefined
+  readonly onRefused: OnRefused
+}
+
+/** Skips zero-filling: a body buffer is written before it is read. Unpooled, so what is counted is what is held. */
+const allocate = (size: number): Uint8Array => Buffer.allocUnsafeSlow(size)
+
+const utf8 = (bytes: Uint8Array): string =>
+  (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).toString("utf8")
+
+const BODY_REFUSED: Readonly<Record<Shortfall, { readonly status: number; readonly body: string }>> = {
+  server: budgetRefusal("server", "the server is receiving too many request bodies at once"),
+  client: budgetRefusal("client", "this client is sending too many request bodies at once")
+}
+
+const BODY_REFUSED_HEADERS: ResponseHeaders = {
+  "content-type": "application/json",
+  "retry-after": String(RETRY_AFTER_SECONDS),
+  connection: "close"
+}
 
 /**
  * An exchange for one request.
@@ -30,7 +79,12 @@ export class NodeExchange implements Exchange {
   /** `readBody` was called: the body has a reader. */
   private bodyTaken = false
 
-  constructor(readonly request: Http.IncomingMessage, readonly response: Http.ServerResponse) {}
+  constructor(
+    readonly request: Http.IncomingMessage,
+    readonly response: Http.ServerResponse,
+    /** Where an unfinished body's bytes are counted; none, uncounted. */
+    private readonly budget?: BodyBudget | undefined
+  ) {}
 
   get method(): string {
     return this.request.method ?? "GET"
@@ -63,19 +117,52 @@ export class NodeExchange implements Exchange {
       this.response.shouldKeepAlive = false
       return done(TOO_LARGE)
     }
+    const budget = this.budget
+    // Known only once there is a request: the proxy's header names the client.
+    const client = budget === undefined
+      ? undefined
+      : clientOf(addressOf(request.socket.remoteAddress, request.headers, budget.proxyHeader), undefined)
+    const expected = declaredLength(request.headers, limit)
+    const body = new BodyBuffer(limit, expected, allocate)
     let size = 0
-    let first: Buffer | undefined
-    let rest: Array<Buffer> | undefined
+    /** What this body has taken from the budget. */
+    let taken = 0
     let settled = false
-    const finish = (body: Body) => {
+    const release = () => {
+      if (budget !== undefined && taken > 0) budget.pool.give(client, taken)
+      taken = 0
+    }
+    const finish = (result: Body) => {
       if (settled) return
       settled = true
-      done(body)
+      body.clear()
+      release()
+      done(result)
     }
+    /** Takes what holding `held` bytes needs beyond what is taken; refuses the request when it cannot. */
+    const reserve = (held: number): boolean => {
+      if (budget === undefined || held <= taken) return true
+      const shortfall = budget.pool.take(client, held - taken)
+      if (shortfall === undefined) {
+        taken = held
+        return true
+      }
+      budget.onRefused(budget.pool, shortfall, client)
+      const refusal = BODY_REFUSED[shortfall]
+      // The connection closes behind the answer: the rest of the body is not worth reading.
+      this.respond(refusal.status, BODY_REFUSED_HEADERS, refusal.body)
+      // The front answers a failed body too; the exchange is closed by then, so that answer goes nowhere.
+      finish(FAILED)
+      return false
+    }
+    // A declared length is reserved before anything is read: a body that cannot fit is refused at once.
+    if (expected !== undefined && !reserve(expected)) return
     request.on("data", (chunk: Buffer) => {
+      if (settled) return
       size += chunk.length
       if (size > limit) {
-        first = rest = undefined
+        body.clear()
+        release()
         if (size > DRAIN_LIMIT) {
           this.response.shouldKeepAlive = false
           request.pause()
@@ -83,13 +170,11 @@ export class NodeExchange implements Exchange {
         }
         return
       }
-      if (first === undefined) first = chunk
-      else (rest ??= [first]).push(chunk)
+      if (reserve(body.heldAfter(chunk.length))) body.append(chunk)
     })
     request.once("end", () => {
       if (size > limit) return finish(TOO_LARGE)
-      if (first === undefined) return finish({ _tag: "Text", text: "" })
-      finish({ _tag: "Text", text: (rest === undefined ? first : Buffer.concat(rest, size)).toString("utf8") })
+      finish(size === 0 ? EMPTY : { _tag: "Text", text: utf8(body.bytes()) })
     })
     request.once("error", () => finish(FAILED))
     request.once("close", () => {
@@ -167,25 +252,24 @@ export class NodeExchange implements Exchange {
 }
 
 /**
- * A `node:http` request listener that answers with `handle`.
+ * A `node:http` request listener that answers with `handle`, counting unfinished bodies in `budget` when given.
  *
  * @since 0.1.0
  */
-export const listener = (handle: (exchange: Exchange) => void) =>
+export const listener = (handle: (exchange: Exchange) => void, budget?: BodyBudget | undefined) =>
 (request: Http.IncomingMessage, response: Http.ServerResponse): void => {
+  // A connection refused over the connection cap was answered and ended already: nothing can carry an answer.
+  if (request.socket.writableEnded) return
   // HTTP/1.1 requires Host (RFC 9112 §3.2). Checked here rather than by Node (`requireHostHeader: false` on the
   // server), whose refusal has no body.
   if (request.headers.host === undefined && request.httpVersion === "1.1") {
     return refuseRaw(response, 400, "Bad Request: an HTTP/1.1 request must carry a Host header")
   }
-  handle(new NodeExchange(request, response))
+  handle(new NodeExchange(request, response, budget))
 }
 
-const refusalBody = (message: string): string =>
-  JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: JsonRpc.ErrorCode.InvalidRequest, message } })
-
 const refuseRaw = (response: Http.ServerResponse, status: number, message: string): void => {
-  const body = refusalBody(message)
+  const body = refusalBody(JsonRpc.ErrorCode.InvalidRequest, message)
   response.writeHead(status, {
     "content-type": "application/json",
     "content-length": Buffer.byteLength(body),
@@ -219,9 +303,7 @@ export const clientError = (error: Error, socket: Duplex): void => {
     return
   }
   const [status, reason] = (code === undefined ? undefined : PARSER_REFUSALS[code]) ?? [400, "Bad Request"]
-  const body = refusalBody(`${reason}: the request is not valid HTTP/1.1`)
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-      `connection: close\r\n\r\n${body}`
+    rawResponse(status, reason, refusalBody(JsonRpc.ErrorCode.InvalidRequest, `${reason}: the request is not valid HTTP/1.1`))
   )
 }

@@ -6,6 +6,10 @@
  * NodeMcpServer.layer({ port: 3000 }).pipe(Layer.provide(ServerLive), Layer.launch, NodeRuntime.runMain)
  * ```
  *
+ * What the server holds at once is budgeted, for the whole server and for each client (`limits`): open
+ * connections and the bytes of request bodies still arriving. A client past its share gets 429, everyone while the
+ * server is full 503, each with `Retry-After`; Node's own timeouts close connections that never finish a request.
+ *
  * Requests are answered straight from `node:http` by the MCP HTTP front (`HttpTransport`); only the handlers,
  * which run user code, get fibers. To serve MCP beside other routes of an `@effect/platform` app instead, mount
  * `PlatformHttpTransport.layer` on its `HttpLayerRouter`.
@@ -14,6 +18,7 @@
  *
  * @since 0.1.0
  */
+import * as Budget from "@effect-mcp/core/Budget"
 import * as HttpSecurity from "@effect-mcp/core/HttpSecurity"
 import * as HttpTransport from "@effect-mcp/core/HttpTransport"
 import type * as McpAuth from "@effect-mcp/core/McpAuth"
@@ -23,10 +28,13 @@ import type * as SseTransport from "@effect-mcp/core/SseTransport"
 import type * as StreamableHttpTransport from "@effect-mcp/core/StreamableHttpTransport"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
 import * as Http from "node:http"
-import { clientError, listener } from "./NodeExchange.js"
+import * as Limit from "./internal/limits.js"
+import { clientError, listener, type OnRefused } from "./NodeExchange.js"
 
 /** @since 0.1.0 */
 export interface Options {
@@ -50,6 +58,71 @@ export interface Options {
    * tokens are checked by `auth.verifier`, or else by the `McpAuth.TokenVerifier` in context (`JwtVerifier.layer`).
    */
   readonly auth?: McpAuth.Options | undefined
+  /**
+   * What the server, and each client, may hold at once before being refused: open connections, bytes of request
+   * bodies still arriving, and how long a request may take to arrive. The defaults keep a server on a 2 GiB heap
+   * serving everyone else while any single client does its worst.
+   */
+  readonly limits?: Limits | undefined
+}
+
+/**
+ * Budgets of the Node server. A client is its address (the socket's, or behind `trustedProxyHeader` the one the
+ * proxy names); a client past its share is refused with 429 while everyone else is served, and the server past its
+ * total with 503, both with `Retry-After` and a JSON-RPC error body, the connection closed behind the answer.
+ * Each client's first refusal by each budget is logged at Warning.
+ *
+ * @since 0.1.0
+ */
+export interface Limits {
+  /**
+   * Bytes held by request bodies still arriving, server-wide (a body declaring its length holds it from the
+   * start). Default 64 MiB: sixteen bodies at the default 4 MiB body limit, a few percent of a 2 GiB heap even
+   * with what decoding them costs next.
+   */
+  readonly pendingBodyBytes?: number | undefined
+  /**
+   * One client's share of `pendingBodyBytes`. Default 16 MiB: four bodies at the default body limit, so a single
+   * client cannot take more than a quarter of the total, nor (at the defaults) lock the server out.
+   */
+  readonly pendingBodyBytesPerClient?: number | undefined
+  /**
+   * Open connections, server-wide. Default 10,000: well below the usual 65,536 file descriptors, leaving room for
+   * sessions' other work and for the refusals themselves.
+   */
+  readonly connections?: number | undefined
+  /**
+   * Open connections from one socket address. Default 256 (a browser opens 6 per host; many clients behind one NAT
+   * still fit), or no such cap when `trustedProxyHeader` is set: every connection then comes from the proxy, which
+   * must bound its clients' connections itself. Set it explicitly behind a proxy to bound the proxy's own.
+   */
+  readonly connectionsPerAddress?: number | undefined
+  /**
+   * The header a trusted reverse proxy puts the client's address in (`x-forwarded-for`, `x-real-ip`; its last
+   * entry is used, see `Budget.addressOf`), so budgets count clients rather than the proxy. Set it only behind a
+   * proxy that sets the header itself: otherwise any client could claim any address. Default: none, the socket's
+   * address counts.
+   */
+  readonly trustedProxyHeader?: string | undefined
+  /**
+   * How long a connection may take to send a request's headers, from its opening or from its previous request;
+   * also what closes a connection that never sends anything. Default 30 s. Node checks every 5 s, so a connection
+   * goes up to that much later.
+   */
+  readonly headersTimeout?: Duration.DurationInput | undefined
+  /**
+   * How long a whole request, body included, may take to arrive. Default 120 s: a 4 MiB body at 300 kbit/s, while
+   * a client trickling a body holds its budget for no longer. At least `headersTimeout`.
+   */
+  readonly requestTimeout?: Duration.DurationInput | undefined
+}
+
+/** The budgets a server counts in, for metrics and tests. @since 0.1.0 */
+export interface Budgets {
+  /** Bytes of request bodies still arriving, per client address. */
+  readonly pendingBodies: Budget.Pool
+  /** Open connections, per socket address (server-wide only behind a trusted proxy, unless capped explicitly). */
+  readonly connections: Budget.Pool
 }
 
 /**
@@ -73,6 +146,8 @@ export interface NodeMcpServerService {
   readonly address: { readonly hostname: string; readonly port: number }
   /** The Node server, for what only it can do (timeouts, connection counts). */
   readonly server: Http.Server
+  /** What is held now of each budget. */
+  readonly budgets: Budgets
 }
 
 /**
@@ -104,8 +179,38 @@ export const layer = (
 > =>
   Layer.scopedContext(Effect.gen(function*() {
     const host = options.host ?? "127.0.0.1"
-    // A request without Host is refused by the listener, with a body (Node's own refusal has none).
-    const server = Http.createServer({ requireHostHeader: false })
+    const limits = options.limits ?? {}
+    const headersTimeout = Duration.toMillis(limits.headersTimeout ?? DEFAULT_HEADERS_TIMEOUT)
+    const server = Http.createServer({
+      // A request without Host is refused by the listener, with a body (Node's own refusal has none).
+      requireHostHeader: false,
+      headersTimeout,
+      // Node refuses a request timeout shorter than the headers timeout.
+      requestTimeout: Math.max(headersTimeout, Duration.toMillis(limits.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT)),
+      connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS
+    })
+    const budgets: Budgets = {
+      pendingBodies: Limit.pool(
+        "pending body bytes",
+        limits.pendingBodyBytes ?? DEFAULT_PENDING_BODY_BYTES,
+        limits.pendingBodyBytesPerClient ?? DEFAULT_PENDING_BODY_BYTES_PER_CLIENT
+      ),
+      connections: Limit.pool(
+        "connections",
+        limits.connections ?? DEFAULT_CONNECTIONS,
+        limits.connectionsPerAddress ?? DEFAULT_CONNECTIONS_PER_ADDRESS
+      )
+    }
+    const onRefused = yield* logRefusals
+    // Counted from before the server listens: no connection goes uncounted.
+    server.on(
+      "connection",
+      Limit.guardConnections(
+        budgets.connections,
+        limits.trustedProxyHeader === undefined || limits.connectionsPerAddress !== undefined,
+        onRefused
+      )
+    )
     const address = yield* listen(server, options.port ?? 3000, host)
     yield* closeWhenIdle(server)
     const registry = yield* SessionRegistry.make(options.sessions ?? {})
@@ -116,7 +221,11 @@ export const layer = (
       loopback: HttpSecurity.isLoopbackHost(host),
       auth: options.auth
     }).pipe(Effect.provideService(SessionRegistry.SessionRegistry, registry))
-    const handle = listener(transport.handle)
+    const handle = listener(transport.handle, {
+      pool: budgets.pendingBodies,
+      proxyHeader: limits.trustedProxyHeader,
+      onRefused
+    })
     server.on("request", handle)
     server.on("clientError", clientError)
     yield* Effect.addFinalizer(() => Effect.sync(() => server.off("request", handle)))
@@ -125,9 +234,27 @@ export const layer = (
     yield* Effect.addFinalizer(() => registry.drain)
     return Context.make(SessionRegistry.SessionRegistry, registry).pipe(
       Context.add(HttpTransport.HttpTransport, transport),
-      Context.add(NodeMcpServer, { address, server })
+      Context.add(NodeMcpServer, { address, server, budgets })
     )
   }))
+
+/**
+ * Logs each client's first refusal by each budget at Warning: a client hammering a limit costs one line, not one
+ * per refusal.
+ */
+const logRefusals = Effect.map(Effect.runtime<never>(), (runtime): OnRefused => {
+  const once = new Budget.LogOnce()
+  const runFork = Runtime.runFork(runtime)
+  return (pool, shortfall, client) => {
+    if (!once.first(pool.name, client)) return
+    const warning = Effect.logWarning(
+      shortfall === "server"
+        ? `the server's budget of ${pool.name} (${pool.total}) is spent: refusing`
+        : `a client is past its share of ${pool.name} (${pool.perClient}): refusing it`
+    )
+    runFork(client === undefined ? warning : Effect.annotateLogs(warning, "client", client))
+  }
+})
 
 /** Listens, or fails with the reason (the port is taken...). */
 const listen = (server: Http.Server, port: number, host: string) =>
@@ -174,3 +301,13 @@ const closeWhenIdle = (server: Http.Server) =>
 
 /** How long responses may take to finish once every session has closed. */
 const SHUTDOWN_GRACE_MS = 500
+
+const MIB = 1024 * 1024
+const DEFAULT_PENDING_BODY_BYTES = 64 * MIB
+const DEFAULT_PENDING_BODY_BYTES_PER_CLIENT = 16 * MIB
+const DEFAULT_CONNECTIONS = 10_000
+const DEFAULT_CONNECTIONS_PER_ADDRESS = 256
+const DEFAULT_HEADERS_TIMEOUT = Duration.seconds(30)
+const DEFAULT_REQUEST_TIMEOUT = Duration.seconds(120)
+/** How often Node looks for requests past their timeouts (its default, 30 s, would let them run a minute long). */
+const CONNECTIONS_CHECKING_INTERVAL_MS = 5_000
