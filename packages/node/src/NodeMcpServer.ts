@@ -219,7 +219,8 @@ export const layer = (
       sse: options.sse,
       security: options.security,
       loopback: HttpSecurity.isLoopbackHost(host),
-      auth: options.auth
+      auth: options.auth,
+      trustedProxyHeader: limits.trustedProxyHeader
     }).pipe(Effect.provideService(SessionRegistry.SessionRegistry, registry))
     const handle = listener(transport.handle, {
       pool: budgets.pendingBodies,
