@@ -196,21 +196,23 @@ describe("SessionRegistry budgets", () => {
 })
 
 /** Serves `ServerLive` on 127.0.0.1 with these session options; returns the port and the registry. */
-const serve = (sessions: SessionRegistry.Options) =>
+const serve = (sessions: SessionRegistry.Options, limits?: NodeMcpServer.Limits) =>
   Effect.gen(function*() {
-    const context = yield* Layer.build(NodeMcpServer.layer({ port: 0, sessions }).pipe(Layer.provide(ServerLive)))
+    const context = yield* Layer.build(
+      NodeMcpServer.layer({ port: 0, sessions, limits }).pipe(Layer.provide(ServerLive))
+    )
     return {
       port: Context.get(context, NodeMcpServer.NodeMcpServer).address.port,
       registry: Context.get(context, SessionRegistry.SessionRegistry)
     }
   }).pipe(Effect.orDie)
 
-const initialize = (port: number, localAddress: string) =>
+const initialize = (port: number, localAddress: string, headers: Record<string, string> = {}) =>
   request({
     port,
     path: "/mcp",
     localAddress,
-    headers: { accept: "application/json, text/event-stream" },
+    headers: { accept: "application/json, text/event-stream", ...headers },
     body: JSON.stringify(JsonRpc.request(1, "initialize", {
       protocolVersion: "2025-11-25",
       capabilities: {},
@@ -236,6 +238,16 @@ describe("Per-client budgets over HTTP", () => {
       expect((yield* initialize(port, "127.0.0.1")).status).toBe(200)
       expect(logs.entries.filter((e) => e.message.includes("limit of 3 sessions"))).toHaveLength(1)
       expect(logs.problems()).toEqual([])
+    }))
+
+  it.scopedLive("behind a trusted proxy, the address the proxy names is the client, not the proxy's", () =>
+    Effect.gen(function*() {
+      const { port } = yield* serve({ maxSessionsPerClient: 1 }, { trustedProxyHeader: "X-Forwarded-For" })
+      const from = (address: string) => ({ "x-forwarded-for": `10.9.9.9, ${address}` })
+      expect((yield* initialize(port, "127.0.0.1", from("192.0.2.1"))).status).toBe(200)
+      expect((yield* initialize(port, "127.0.0.1", from("192.0.2.1"))).status).toBe(429)
+      // The same proxy, another client: the first entry (which the client wrote itself) is not trusted.
+      expect((yield* initialize(port, "127.0.0.1", { "x-forwarded-for": "192.0.2.1, 192.0.2.2" })).status).toBe(200)
     }))
 
   it.scopedLive("with every session slot taken, a 2026-07-28 tools/call is still served", () =>
