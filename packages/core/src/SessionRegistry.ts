@@ -156,7 +156,8 @@ export interface Options {
   /**
    * How long a session may take to complete its handshake (`initialize`, then `notifications/initialized`): a
    * legacy SSE stream that never posts, or an `initialize` never followed up, is closed after it rather than
-   * after `idleTimeout`. Default 10 seconds; `Duration.infinity` turns it off.
+   * after `idleTimeout`. It applies to sessions opened for a `client` (the HTTP transports'), not to a transport
+   * whose one client has no one to take slots from (stdio). Default 10 seconds; `Duration.infinity` turns it off.
    */
   readonly handshakeTimeout?: Duration.DurationInput | undefined
   /**
@@ -473,7 +474,9 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
           ? new ListenerLimitExceeded({ limit: maxListeners })
           : new SessionLimitExceeded(kind === "sessionless" ? { limit: pool.total, budget: pool.name } : { limit: pool.total })
       }
-      if (kind === "session" && opts.initialized !== true) yield* awaitHandshake(session)
+      // Only a session that counts against a client: the handshake timeout keeps one client from holding slots
+      // others need, and a transport with one client (stdio, the test kit) has no others.
+      if (kind === "session" && opts.initialized !== true && client !== undefined) yield* awaitHandshake(session)
       yield* Scope.addFinalizer(
         lifetime,
         Effect.suspend(() => {

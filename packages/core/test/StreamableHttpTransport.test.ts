@@ -251,9 +251,15 @@ const inProcess = (sessions: SessionRegistry.Options) =>
     }
     const postJson = (body: unknown, headers: Record<string, string> = {}, scope?: Scope.Scope) =>
       request({ method: "POST", headers: { "content-type": "application/json", accept: BOTH, ...headers }, body }, scope)
-    const initialize = Effect.map(postJson(initializeRequest()), (response) => {
+    // The whole handshake, as a client does it: a session that never sends `notifications/initialized` is
+    // closed after the handshake timeout.
+    const initialize = Effect.gen(function*() {
+      const response = yield* postJson(initializeRequest())
       expect(response.status).toBe(200)
-      return response.headers["mcp-session-id"]!
+      const id = response.headers["mcp-session-id"]!
+      const initialized = yield* postJson(JsonRpc.notification("notifications/initialized"), inSession(id))
+      expect(initialized.status).toBe(202)
+      return id
     })
     return { registry, store, request, postJson, initialize }
   }).pipe(Effect.provide(quiet))
