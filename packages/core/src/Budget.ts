@@ -9,6 +9,8 @@
  *
  * @since 0.1.0
  */
+import * as Effect from "effect/Effect"
+import * as Runtime from "effect/Runtime"
 import { header, type Headers } from "./HttpExchange.js"
 import type { Principal } from "./McpAuth.js"
 
@@ -134,3 +136,26 @@ export class LogOnce {
 
 /** Seconds a client refused by a budget is told to wait before trying again (`Retry-After`). @since 0.1.0 */
 export const RETRY_AFTER_SECONDS = 5
+
+/** Says that `pool` refused `client`, from synchronous code. @since 0.1.0 */
+export type OnRefused = (pool: Pool, shortfall: Shortfall, client: ClientKey | undefined) => void
+
+/**
+ * A refusal logger for the current runtime: each client's first refusal by each budget is logged at Warning (never
+ * Error: being refused is the budget working), annotated with the client; later ones cost nothing.
+ *
+ * @since 0.1.0
+ */
+export const logRefusals: Effect.Effect<OnRefused> = Effect.map(Effect.runtime<never>(), (runtime) => {
+  const once = new LogOnce()
+  const runFork = Runtime.runFork(runtime)
+  return (pool, shortfall, client) => {
+    if (!once.first(pool.name, client)) return
+    const warning = Effect.logWarning(
+      shortfall === "server"
+        ? `the server is at its limit of ${pool.total} ${pool.name}: refusing (logged once per client)`
+        : `a client is at its limit of ${pool.perClient} ${pool.name}: refusing it (logged once per client)`
+    )
+    runFork(client === undefined ? warning : Effect.annotateLogs(warning, "client", client))
+  }
+})

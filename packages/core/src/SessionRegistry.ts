@@ -356,16 +356,9 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   // Sessions that have not completed their handshake, with when they opened: the only ones the handshake
   // sweeper looks at.
   const handshaking = new Map<SessionState, number>()
-  const logOnce = new Budget.LogOnce()
-  const refused = (pool: Budget.Pool, client: Budget.ClientKey | undefined, shortfall: Budget.Shortfall) => {
-    if (!logOnce.first(pool.name, client)) return
-    runFork(Effect.logWarning(
-      shortfall === "client"
-        ? `a client is at its limit of ${pool.perClient} ${pool.name}; refusing it (logged once per client)`
-        : `the server is at its limit of ${pool.total} ${pool.name}; refusing (logged once per client)`
-    ).pipe(Effect.annotateLogs({ client: client ?? Budget.UNKNOWN_CLIENT })))
-  }
-  const runFork = Runtime.runFork(runtime)
+  const onRefused = yield* Budget.logRefusals
+  const refused = (pool: Budget.Pool, client: Budget.ClientKey | undefined, shortfall: Budget.Shortfall) =>
+    onRefused(pool, shortfall, client)
   const limits: SessionLimits = { inFlight: budgets.inFlight, refused }
   const maxInFlight = options.maxInFlight ?? 256
   const maxPending = options.maxPendingClientRequests ?? 64

@@ -5,7 +5,8 @@
  *
  * @since 0.1.0
  */
-import { addressOf, type ClientKey, clientOf, type Pool, RETRY_AFTER_SECONDS, type Shortfall } from "@effect-mcp/core/Budget"
+import type * as Budget from "@effect-mcp/core/Budget"
+import { addressOf, clientOf, type Pool, RETRY_AFTER_SECONDS, type Shortfall } from "@effect-mcp/core/Budget"
 import {
   type Body,
   BodyBuffer,
@@ -31,12 +32,11 @@ const FAILED: Body = { _tag: "Failed" }
 const EMPTY: Body = { _tag: "Text", text: "" }
 
 /**
- * Tells the server's log that a client was refused by a budget (`client` is undefined for a budget counted
- * server-wide only). Called on every refusal: the receiver logs each client once.
+ * Tells the server's log that a client was refused by a budget (see `Budget.logRefusals`).
  *
  * @since 0.1.0
  */
-export type OnRefused = (pool: Pool, shortfall: Shortfall, client: ClientKey | undefined) => void
+export type OnRefused = Budget.OnRefused
 
 /**
  * The budget of request bodies still arriving: what every unfinished body holds is taken from `pool` as it grows,

@@ -31,10 +31,9 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Runtime from "effect/Runtime"
 import * as Http from "node:http"
 import * as Limit from "./internal/limits.js"
-import { clientError, listener, type OnRefused } from "./NodeExchange.js"
+import { clientError, listener } from "./NodeExchange.js"
 
 /** @since 0.1.0 */
 export interface Options {
@@ -201,7 +200,7 @@ export const layer = (
         limits.connectionsPerAddress ?? DEFAULT_CONNECTIONS_PER_ADDRESS
       )
     }
-    const onRefused = yield* logRefusals
+    const onRefused = yield* Budget.logRefusals
     // Counted from before the server listens: no connection goes uncounted.
     server.on(
       "connection",
@@ -238,24 +237,6 @@ export const layer = (
       Context.add(NodeMcpServer, { address, server, budgets })
     )
   }))
-
-/**
- * Logs each client's first refusal by each budget at Warning: a client hammering a limit costs one line, not one
- * per refusal.
- */
-const logRefusals = Effect.map(Effect.runtime<never>(), (runtime): OnRefused => {
-  const once = new Budget.LogOnce()
-  const runFork = Runtime.runFork(runtime)
-  return (pool, shortfall, client) => {
-    if (!once.first(pool.name, client)) return
-    const warning = Effect.logWarning(
-      shortfall === "server"
-        ? `the server's budget of ${pool.name} (${pool.total}) is spent: refusing`
-        : `a client is past its share of ${pool.name} (${pool.perClient}): refusing it`
-    )
-    runFork(client === undefined ? warning : Effect.annotateLogs(warning, "client", client))
-  }
-})
 
 /** Listens, or fails with the reason (the port is taken...). */
 const listen = (server: Http.Server, port: number, host: string) =>
