@@ -7,7 +7,8 @@
  * 1. warm-up cycles; once every session is gone, settled RSS is read (the baseline);
  * 2. the rest of the cycles, `--concurrency` at once, until `--cycles` or `--seconds` runs out: legacy SSE and
  *    Streamable HTTP sessions, and now and then (`--stdio-every`) a stdio demo process of its own;
- * 3. checks: no live session once idle expiry has had its time (the demo logs its registry size on SIGUSR2);
+ * 3. checks: no live session once idle expiry (and the handshake timeout, for a session that never completed its
+ *    handshake) has had its time (the demo logs its registry size on SIGUSR2);
  *    settled RSS within `--rss-tolerance` MiB of the baseline; every session id the run was given now gets 404;
  *    nothing logged at Error level; the server still up, and exiting 0 on SIGTERM.
  *
@@ -21,6 +22,7 @@ import { ACCEPT_BOTH, send, SoakError } from "./lib/client.js"
 import {
   type CycleContext,
   type CycleResult,
+  HANDSHAKE_TIMEOUT_MS,
   sseCycle,
   stdioCycle,
   streamableCycle,
@@ -228,11 +230,15 @@ const main = async (): Promise<number> => {
   // ignores the server's Keep-Alive hint unless it has a timeout of its own, and reusing a connection the server
   // is closing fails with ECONNRESET, a race of HTTP keep-alive that says nothing about the server.
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency * 2, timeout: 4_000 })
-  const ctx: CycleContext = { port: server.port, agent }
+  const ctx: CycleContext = { port: server.port, agent, idleTimeoutMs: options.idleTimeoutMs }
   const tally: Tally = { cycles: new Map(), sessionIds: { sse: [], streamable: [] }, completed: 0 }
   const deadline = Date.now() + options.seconds * 1000
-  /** Long enough for a call abandoned mid-way to end and its session to expire. */
-  const drainMs = options.idleTimeoutMs * 4 + 10_000
+  /**
+   * Long enough for a call abandoned mid-way to end and its session to expire, and for a session whose handshake
+   * never completed (a cycle that failed between `initialize` and `notifications/initialized`) to be closed by
+   * the handshake timeout, swept a quarter of it later, whichever expiry the server applies first.
+   */
+  const drainMs = Math.max(options.idleTimeoutMs * 4, HANDSHAKE_TIMEOUT_MS * 1.25) + 10_000
 
   const progress = setInterval(() => {
     const elapsed = (performance.now() - started) / 1000

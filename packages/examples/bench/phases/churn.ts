@@ -5,11 +5,17 @@
  *   notifications/initialized, one `tools/call echo`, then destroy the GET's socket.
  * - Streamable churn: POST initialize (a new session), notifications/initialized, one `tools/call echo`, then
  *   DELETE the session (even cycles) or just forget it (odd cycles: a client that goes away without DELETE).
+ *   The forgotten sessions stay until the server's idle expiry (30 minutes in the demo), so a full run leaves
+ *   1,600 of them: past effect-mcp's budget of 1,000 sessions per client, which answered 429 from one address.
+ *   They are what that many departed clients leave, so the cycles come from that many clients: spread over
+ *   loopback source addresses (harness/loopback.ts), at most `PER_ADDRESS` forgotten sessions on one, for every
+ *   server alike.
  *
  * Reported: the server's CPU per cycle, including the clean-up a cycle leaves behind (each run waits a moment
  * before the CPU is sampled).
  */
 import * as http from "node:http"
+import { addressesFor, PER_ADDRESS, sourceAddress } from "../../harness/loopback.js"
 import {
   deleteStreamableSession,
   openStreamableSession,
@@ -79,17 +85,24 @@ export const benchStreamableChurn = async (
   options: Options,
   deadline: number
 ): Promise<LoadMetrics> => {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency })
+  // Every other cycle forgets its session: the ones a run may leave behind, at most PER_ADDRESS per address.
+  const cycles = options.churnWarmup + options.runs * options.churnCycles
+  const agents = Array.from(
+    { length: addressesFor(Math.ceil(cycles / 2), PER_ADDRESS) },
+    (_, i) => new http.Agent({ keepAlive: true, maxSockets: options.concurrency, localAddress: sourceAddress(i) })
+  )
   try {
     let counter = 0
     const cycle = async () => {
       const n = counter++
+      // Cycles 2k (DELETE) and 2k+1 (forgotten) share an address, so the forgotten ones spread evenly.
+      const agent = agents[Math.floor(n / 2) % agents.length]!
       const session = await openStreamableSession(agent, server.port)
       await streamableEcho(agent, server.port, session, 1)
       if (n % 2 === 0) await deleteStreamableSession(agent, server.port, session)
     }
     return await measureChurn(server, options, deadline, cycle)
   } finally {
-    agent.destroy()
+    for (const agent of agents) agent.destroy()
   }
 }

@@ -21,7 +21,12 @@ export const TIMEOUT_MS = 20_000
 export const ACCEPT_BOTH = "application/json, text/event-stream"
 
 export class SoakError extends Error {
-  constructor(readonly category: string, detail: string) {
+  constructor(
+    readonly category: string,
+    readonly detail: string,
+    /** The HTTP status that made the cycle fail, when one did: a 404 may be a session the server expired. */
+    readonly status?: number
+  ) {
     super(`${category}: ${detail}`)
   }
 }

@@ -8,6 +8,14 @@
  *   GET stream cut, with a POST cut mid-body) for idle expiry to collect.
  * - stdio: the demo as a process of its own; ends by closing stdin, SIGTERM (idle or mid-call), or SIGKILL
  *   mid-call.
+ *
+ * The server may also end a session itself, as configured: one with nothing in flight for its idle timeout, one
+ * whose handshake (`initialize`, then `notifications/initialized`) is not complete after `HANDSHAKE_TIMEOUT_MS`.
+ * No cycle waits that long on purpose, but on a loaded machine the soak's own client can stall that long between
+ * two requests. Such a session is a legit end, counted as ending `expired` (its id still goes to the final 404
+ * check), but only when the client's own clock proves the server's limit had passed: the silence it measures
+ * (from the end of one answer to sending the next request; for the handshake, from sending the GET or receiving
+ * the `initialize` answer) is never longer than the one the server saw. Any other 404 still fails the cycle.
  */
 import { spawn } from "node:child_process"
 import type * as http from "node:http"
@@ -39,6 +47,36 @@ export interface CycleContext {
   readonly port: number
   /** Keep-alive connections for short requests, as a real client pools them. */
   readonly agent: http.Agent
+  /** The server's session idle timeout. */
+  readonly idleTimeoutMs: number
+}
+
+/**
+ * How long the demo lets a session take to complete its handshake: SessionRegistry's default, which the demo
+ * keeps.
+ */
+export const HANDSHAKE_TIMEOUT_MS = 10_000
+
+/** When a cycle last heard from its session, to tell a session the server expired from a lost one. */
+class Silence {
+  /** The silence before the latest request was sent, in ms. */
+  beforeLast = 0
+  private heardAt = performance.now()
+
+  /** Sends a request, noting the silence before it and, once it is over, that the session was heard from. */
+  async around<A>(request: () => Promise<A>): Promise<A> {
+    this.beforeLast = performance.now() - this.heardAt
+    try {
+      return await request()
+    } finally {
+      this.heard()
+    }
+  }
+
+  /** The session was last busy now (a stream of its just closed). */
+  heard(): void {
+    this.heardAt = performance.now()
+  }
 }
 
 const INITIALIZE_PARAMS = initializeParams("effect-mcp-soak")
@@ -50,7 +88,9 @@ const sleepParams = (ms: number, progressToken: string) => ({
 })
 
 const expectStatus = (what: string, status: number, expected: number, body = ""): void => {
-  if (status !== expected) throw new SoakError(`${what}: HTTP ${status}`, `expected ${expected}; ${body.slice(0, 200)}`)
+  if (status !== expected) {
+    throw new SoakError(`${what}: HTTP ${status}`, `expected ${expected}; ${body.slice(0, 200)}`, status)
+  }
 }
 
 /** What a piece of work sends, and how to check its answer. */
@@ -198,8 +238,10 @@ export const sseCycle = async (ctx: CycleContext, random: Random): Promise<Cycle
     ["disconnect", "disconnect-mid-call", "disconnect-early", "disconnect-mid-post", "disconnect-cut-post"] as const,
     [6, 2, 1, 1, 1]
   )
+  const openedAt = performance.now()
   const stream = new SseConnection(ctx.port, "/sse")
   const sessionIds: Array<string> = []
+  let initialized = false
   const result = (): CycleResult => ({ transport: "sse", ending, sessionIds })
   try {
     if (ending === "disconnect-early") {
@@ -234,6 +276,7 @@ export const sseCycle = async (ctx: CycleContext, random: Random): Promise<Cycle
       throw new SoakError("initialize: wrong version", JSON.stringify(init).slice(0, 200))
     }
     await post(jsonRpcNotification("notifications/initialized"))
+    initialized = true
     for (let steps = random.int(0, 6); steps > 0; steps--) {
       if (random.chance(0.1)) {
         const [body, expected] = random.item(BAD_BODIES)
@@ -272,6 +315,13 @@ export const sseCycle = async (ctx: CycleContext, random: Random): Promise<Cycle
     }
     if (random.chance(0.3)) await sleep(random.int(0, 20))
     return result()
+  } catch (error) {
+    // The stream is open, so idle expiry never applies; the handshake timeout may, counted from the GET.
+    const closed = error instanceof SoakError && (error.status === 404 || error.category === "stream ended")
+    if (closed && !initialized && sessionIds.length > 0 && performance.now() - openedAt >= HANDSHAKE_TIMEOUT_MS) {
+      return { transport: "sse", ending: "expired", sessionIds }
+    }
+    throw error
   } finally {
     stream.destroy()
   }
@@ -291,19 +341,44 @@ const isProgressFor = (message: JsonObject, token: string): boolean => {
 // --- Streamable HTTP -------------------------------------------------------------------------------------------
 
 export const streamableCycle = async (ctx: CycleContext, random: Random): Promise<CycleResult> => {
+  const silence = new Silence()
+  const state = { sessionIds: new Array<string>(), initialized: false }
+  try {
+    return await streamableLife(ctx, random, silence, state)
+  } catch (error) {
+    // The server expires a session silent for its idle timeout, or, before the handshake is complete, for the
+    // handshake timeout (counted from the session's opening, before its `initialize` answer).
+    const limit = state.initialized ? ctx.idleTimeoutMs : Math.min(ctx.idleTimeoutMs, HANDSHAKE_TIMEOUT_MS)
+    if (error instanceof SoakError && error.status === 404 && state.sessionIds.length > 0 && silence.beforeLast >= limit) {
+      return { transport: "streamable", ending: "expired", sessionIds: state.sessionIds }
+    }
+    if (error instanceof SoakError && error.status === 404) {
+      // Said with the silence the client measured, so a 404 near the idle timeout can be told from a lost session.
+      throw new SoakError(error.category, `${error.detail}; sent ${silence.beforeLast.toFixed(1)} ms after the last answer`, 404)
+    }
+    throw error
+  }
+}
+
+const streamableLife = async (
+  ctx: CycleContext,
+  random: Random,
+  silence: Silence,
+  state: { readonly sessionIds: Array<string>; initialized: boolean }
+): Promise<CycleResult> => {
   const ending = random.pick(
     ["delete", "abandon", "abandon-mid-call", "delete-mid-call", "abandon-stream", "abandon-cut-post"] as const,
     [4, 3, 1, 1, 1, 1]
   )
-  const sessionIds: Array<string> = []
-  const init = await send({
+  const sessionIds = state.sessionIds
+  const init = await silence.around(() => send({
     port: ctx.port,
     method: "POST",
     path: "/mcp",
     agent: ctx.agent,
     headers: { "content-type": "application/json", accept: ACCEPT_BOTH },
     body: jsonRpcRequest(0, "initialize", INITIALIZE_PARAMS)
-  })
+  }))
   expectStatus("initialize", init.status, 200, init.body)
   const id = init.headers["mcp-session-id"]
   if (typeof id !== "string") throw new SoakError("initialize: no Mcp-Session-Id", init.body.slice(0, 200))
@@ -316,9 +391,12 @@ export const streamableCycle = async (ctx: CycleContext, random: Random): Promis
   }
   const streamHeaders = { "mcp-session-id": id, "mcp-protocol-version": PROTOCOL_VERSION }
   const post = (body: string, extra: http.OutgoingHttpHeaders = {}) =>
-    send({ port: ctx.port, method: "POST", path: "/mcp", agent: ctx.agent, headers: { ...headers, ...extra }, body })
+    silence.around(() =>
+      send({ port: ctx.port, method: "POST", path: "/mcp", agent: ctx.agent, headers: { ...headers, ...extra }, body })
+    )
   const initialized = await post(jsonRpcNotification("notifications/initialized"))
   expectStatus("notifications/initialized", initialized.status, 202, initialized.body)
+  state.initialized = true
 
   let next = 1
   for (let steps = random.int(0, 6); steps > 0; steps--) {
@@ -334,10 +412,12 @@ export const streamableCycle = async (ctx: CycleContext, random: Random): Promis
       // The standalone GET stream, opened and cut.
       const stream = new SseConnection(ctx.port, "/mcp", streamHeaders)
       try {
-        expectStatus("GET /mcp", await stream.opened, 200)
+        expectStatus("GET /mcp", await silence.around(() => stream.opened), 200)
         if (random.chance(0.5)) await sleep(random.int(0, 10))
       } finally {
         stream.destroy()
+        // The open stream kept the session busy until now.
+        silence.heard()
       }
     } else {
       const work = randomWork(random, 30)
@@ -356,12 +436,14 @@ export const streamableCycle = async (ctx: CycleContext, random: Random): Promis
   }
 
   const longCall = (ms: number) =>
-    postUntil(
-      ctx.port,
-      "/mcp",
-      headers,
-      jsonRpcRequest("long", "tools/call", sleepParams(ms, "long")),
-      (m) => m["method"] === "notifications/progress"
+    silence.around(() =>
+      postUntil(
+        ctx.port,
+        "/mcp",
+        headers,
+        jsonRpcRequest("long", "tools/call", sleepParams(ms, "long")),
+        (m) => m["method"] === "notifications/progress"
+      )
     )
   switch (ending) {
     case "delete":
@@ -369,15 +451,19 @@ export const streamableCycle = async (ctx: CycleContext, random: Random): Promis
       if (ending === "delete-mid-call") {
         // The call's stream is cut once it reports progress; DELETE ends the session with the call still running.
         const cut = await longCall(60_000)
-        if (cut.status !== 200 || !cut.seen) throw new SoakError("long call: no progress", `HTTP ${cut.status}`)
+        if (cut.status !== 200 || !cut.seen) {
+          throw new SoakError("long call: no progress", `HTTP ${cut.status}`, cut.status)
+        }
       }
-      const reply = await send({
-        port: ctx.port,
-        method: "DELETE",
-        path: "/mcp",
-        agent: ctx.agent,
-        headers: { "mcp-session-id": id, "mcp-protocol-version": PROTOCOL_VERSION }
-      })
+      const reply = await silence.around(() =>
+        send({
+          port: ctx.port,
+          method: "DELETE",
+          path: "/mcp",
+          agent: ctx.agent,
+          headers: { "mcp-session-id": id, "mcp-protocol-version": PROTOCOL_VERSION }
+        })
+      )
       expectStatus("DELETE", reply.status, 204, reply.body)
       if (random.chance(0.3)) {
         const after = await post(jsonRpcRequest(next++, "ping"))
@@ -388,13 +474,13 @@ export const streamableCycle = async (ctx: CycleContext, random: Random): Promis
     case "abandon-mid-call": {
       // Cut mid-call and never come back: the call runs to its end, then idle expiry takes the session.
       const cut = await longCall(random.int(100, 1_500))
-      if (cut.status !== 200) throw new SoakError("long call", `HTTP ${cut.status}`)
+      if (cut.status !== 200) throw new SoakError("long call", `HTTP ${cut.status}`, cut.status)
       break
     }
     case "abandon-stream": {
       const stream = new SseConnection(ctx.port, "/mcp", streamHeaders)
       try {
-        expectStatus("GET /mcp", await stream.opened, 200)
+        expectStatus("GET /mcp", await silence.around(() => stream.opened), 200)
       } finally {
         stream.destroy()
       }
