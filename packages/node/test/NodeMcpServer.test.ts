@@ -118,8 +118,9 @@ describe("NodeMcpServer", () => {
       yield* sockets.closeAll(held)
       expect(budgets.connections.used).toBe(0)
       // One warning per client and budget, however often it was refused.
-      expect(logs.messages.filter((message) => message.includes("past its share of connections"))).toHaveLength(1)
-      expect(logs.messages.filter((message) => message.includes("budget of connections"))).toHaveLength(1)
+      const logged = (text: string) => logs.messages.filter((message) => message.includes(text))
+      expect(logged("a client is at its limit of 2 connections")).toHaveLength(1)
+      expect(logged("the server is at its limit of 4 connections")).toHaveLength(1)
     }))
 
   it.scopedLive("behind a trusted proxy, every client shares the proxy's address: no per-address connection cap", () =>
