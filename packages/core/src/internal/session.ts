@@ -30,7 +30,7 @@ import type {
   Sink
 } from "../McpSession.js"
 import { CapabilityNotDeclared, ClientRequestError, noSink } from "../McpSession.js"
-import * as ClientInput from "./clientInput.js"
+import * as InputBounds from "./inputBounds.js"
 import * as ClientRequests from "./clientRequests.js"
 import type { Envelope } from "./modern.js"
 import type { Rounds } from "./mrtr.js"
@@ -263,8 +263,8 @@ export class SessionState implements Session {
       return true
     }
     // Every transport hands messages over here, so this is the one check of what clients send (see
-    // `clientInput.ts`); a notification that fails it has no one to answer and is dropped.
-    const problem = ClientInput.problemOf(message.params)
+    // `inputBounds.ts`); a notification that fails it has no one to answer and is dropped.
+    const problem = InputBounds.problemOf(message.params)
     if (!("id" in message)) {
       this.touch()
       if (problem !== undefined) return true
@@ -353,7 +353,7 @@ export class SessionState implements Session {
     const waiting = this.outgoing.get(response.id)
     if (waiting === undefined) return
     this.outgoing.delete(response.id)
-    const problem = ClientInput.problemOf("error" in response ? response.error.data : response.result)
+    const problem = InputBounds.problemOf("error" in response ? response.error.data : response.result)
     Deferred.unsafeDone(
       waiting.answer,
       problem !== undefined
