@@ -148,18 +148,32 @@ export class NodeExchange implements Exchange {
         return true
       }
       budget.onRefused(budget.pool, shortfall, client)
-      const refusal = BODY_REFUSED[shortfall]
-      // The connection closes behind the answer: the rest of the body is not worth reading.
-      this.respond(refusal.status, BODY_REFUSED_HEADERS, refusal.body)
-      // The front answers a failed body too; the exchange is closed by then, so that answer goes nowhere.
-      finish(FAILED)
+      refused = BODY_REFUSED[shortfall]
+      body.clear()
+      release()
+      // The rest is read and dropped, holding nothing, and the answer goes out once the client has sent it all:
+      // answered mid-body, a client still writing gets a reset instead of its answer.
       return false
     }
+    let refused: { readonly status: number; readonly body: string } | undefined
+    const refuse = () => {
+      if (refused !== undefined) this.respond(refused.status, BODY_REFUSED_HEADERS, refused.body)
+      // The front answers a failed body too; the exchange is closed by then, so that answer goes nowhere.
+      finish(FAILED)
+    }
     // A declared length is reserved before anything is read: a body that cannot fit is refused at once.
-    if (expected !== undefined && !reserve(expected)) return
+    if (expected !== undefined) reserve(expected)
     request.on("data", (chunk: Buffer) => {
       if (settled) return
       size += chunk.length
+      if (refused !== undefined) {
+        // Not worth reading further: answer now, and the connection closes behind the answer.
+        if (size > DRAIN_LIMIT) {
+          request.pause()
+          refuse()
+        }
+        return
+      }
       if (size > limit) {
         body.clear()
         release()
@@ -173,6 +187,7 @@ export class NodeExchange implements Exchange {
       if (reserve(body.heldAfter(chunk.length))) body.append(chunk)
     })
     request.once("end", () => {
+      if (refused !== undefined) return refuse()
       if (size > limit) return finish(TOO_LARGE)
       finish(size === 0 ? EMPTY : { _tag: "Text", text: utf8(body.bytes()) })
     })

@@ -170,6 +170,29 @@ describe("NodeMcpServer", () => {
       expect(budgets.pendingBodies.used).toBe(0)
     }))
 
+  it.scopedLive("a large body past the client's share is read to its end and answered 429, never reset", () =>
+    Effect.gen(function*() {
+      const context = yield* Layer.build(
+        // Bodies up to 32 MiB, so a 24 MiB one declares a length within the limit and is refused from its head,
+        // before the kernel's buffers could hold what the client writes.
+        NodeMcpServer.layer({
+          port: 0,
+          streamable: { maxBodySize: 32 * 1024 * 1024 },
+          limits: { pendingBodyBytesPerClient: 1024 * 1024 }
+        }).pipe(
+          Layer.provide(ServerLive)
+        )
+      )
+      const { address: { port }, budgets } = Context.get(context, NodeMcpServer.NodeMcpServer)
+      for (let i = 0; i < 5; i++) {
+        const answer = yield* Effect.promise(() => postLarge(port, "127.0.0.2", 8 * 1024 * 1024))
+        expect(answer.status).toBe(429)
+        expect(answer.retryAfter).toBe("5")
+        expect(JSON.parse(answer.body)).toMatchObject({ jsonrpc: "2.0", id: null, error: { code: -32000 } })
+      }
+      expect(budgets.pendingBodies.used).toBe(0)
+    }))
+
   it.scopedLive("pending bodies: 429 past a client's share, 503 past the server's, the budget given back on close", () =>
     Effect.gen(function*() {
       const logs = warnings()
@@ -187,7 +210,8 @@ describe("NodeMcpServer", () => {
       yield* pending.start(first, port, 1500)
       expect(budgets.pendingBodies.usedBy("127.0.0.2")).toBe(1500)
       for (let i = 0; i < 2; i++) {
-        const refused = yield* sockets.refused(port, "127.0.0.2", postHead(port, 1000))
+        // The whole body is sent and read (and dropped) before the answer, so the client is not reset mid-body.
+        const refused = yield* sockets.refused(port, "127.0.0.2", postHead(port, 1000) + " ".repeat(1000))
         expect(refused.status).toBe(429)
         expect(refused.retryAfter).toBe("5")
         expect(refused.connection).toBe("close")
@@ -200,7 +224,7 @@ describe("NodeMcpServer", () => {
       const second = yield* sockets.open(port, "127.0.0.3")
       yield* pending.start(second, port, 1000)
       expect(budgets.pendingBodies.used).toBe(2500)
-      const full = yield* sockets.refused(port, "127.0.0.1", postHead(port, 1000))
+      const full = yield* sockets.refused(port, "127.0.0.1", postHead(port, 1000) + " ".repeat(1000))
       expect(full.status).toBe(503)
       expect(full.body.error.message).toContain("Service Unavailable")
       // A client that goes away mid-body gives its bytes back.
@@ -211,6 +235,47 @@ describe("NodeMcpServer", () => {
 })
 
 /** Writes `request` on a fresh socket and reads until the server closes it. */
+/** POSTs `size` bytes from `localAddress` with `node:http`, as a client writes a large body; rejects on a reset. */
+const postLarge = (port: number, localAddress: string, size: number) =>
+  new Promise<{ readonly status: number; readonly retryAfter: string | undefined; readonly body: string }>(
+    (resolve, reject) => {
+      const request = Http.request({
+        host: "127.0.0.1",
+        port,
+        localAddress,
+        method: "POST",
+        path: "/mcp",
+        agent: false,
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "content-length": size
+        }
+      }, (response) => {
+        const chunks: Array<Buffer> = []
+        response.on("data", (chunk: Buffer) => chunks.push(chunk))
+        response.on("end", () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            retryAfter: response.headers["retry-after"],
+            body: Buffer.concat(chunks).toString("utf8")
+          }))
+      })
+      request.on("error", reject)
+      // Written in pieces a few milliseconds apart, as a client streams a large body from its disk or network:
+      // the refusal must not reset it halfway.
+      const piece = Buffer.alloc(256 * 1024, 32)
+      let left = size
+      const write = () => {
+        if (left <= 0) return void request.end()
+        const n = Math.min(left, piece.length)
+        left -= n
+        request.write(n === piece.length ? piece : piece.subarray(0, n), () => setTimeout(write, 2))
+      }
+      write()
+    }
+  )
+
 const exchangeRaw = (port: number, request: string): Promise<string> =>
   new Promise((resolve, reject) => {
     const socket = Net.connect(port, "127.0.0.1", () => socket.write(request))
