@@ -27,6 +27,7 @@ import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import * as Links from "./internal/links.js"
 import * as JsonRpc from "./JsonRpc.js"
 import { type Dialect, dialectOf } from "./internal/jsonSchema.js"
 import * as Modern from "./internal/modern.js"
@@ -202,17 +203,6 @@ export interface McpServerService {
   readonly capabilities: () => McpSchema.ServerCapabilities
   /** The live tasks: how many there are (each ends `ttlMs` after it began, or when the server stops). */
   readonly tasks: { readonly size: Effect.Effect<number> }
-  /**
-   * How sessions hand messages to the server; `SessionRegistry` gives it to every session it opens.
-   * @internal
-   */
-  readonly dispatcher: Dispatcher
-  /**
-   * Where the changes go: each `SessionRegistry` attaches itself for its sessions; the returned function
-   * detaches it.
-   * @internal
-   */
-  readonly attach: (audience: Audience) => () => void
 }
 
 /**
@@ -688,7 +678,7 @@ const build = (options: Options, store: Tasks.Store, audiences: Set<Audience>): 
     }
   }
 
-  return {
+  const service: McpServerService = {
     info,
     capabilities,
     tasks: { size: store.size },
@@ -745,6 +735,9 @@ const build = (options: Options, store: Tasks.Store, audiences: Set<Audience>): 
         const notification = JsonRpc.notification("notifications/resources/updated", { uri })
         for (const audience of audiences) audience.resourceUpdated(uri, notification)
       }),
+  }
+  // The session machinery's way in (`SessionRegistry`), kept off the public service.
+  return Links.linkServer(service, {
     dispatcher,
     attach: (audience) => {
       audiences.add(audience)
@@ -752,7 +745,7 @@ const build = (options: Options, store: Tasks.Store, audiences: Set<Audience>): 
         audiences.delete(audience)
       }
     }
-  }
+  })
 }
 
 /**

@@ -38,8 +38,8 @@ import * as Ref from "effect/Ref"
 import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import type { ParamHeader } from "./internal/paramHeaders.js"
 import * as Budget from "./Budget.js"
+import * as Links from "./internal/links.js"
 import { type SessionLimits, SessionState, Subscriptions } from "./internal/session.js"
 import { isSameParty, type Principal } from "./McpAuth.js"
 import type * as McpSchema from "./McpSchema.js"
@@ -259,16 +259,6 @@ export interface SessionRegistryService {
   readonly maxListeners: number
   /** The budgets the registry counts (sessions, listeners, sessionless requests, work in flight, subscriptions). */
   readonly budgets: Budgets
-  /**
-   * The `Mcp-Param-*` headers a call of the tool mirrors (SEP-2243), for the HTTP front's checks.
-   * @internal
-   */
-  readonly paramHeaders: (tool: string) => ReadonlyArray<ParamHeader> | undefined
-  /**
-   * The server's capabilities now, for what a listen stream can honour.
-   * @internal
-   */
-  readonly capabilities: () => McpSchema.ServerCapabilities
 }
 
 /**
@@ -307,6 +297,7 @@ type Kind = "session" | "listener" | "sessionless"
  */
 export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const server = yield* McpServer
+  const link = Links.serverLink(server)
   const sessionsRef = yield* Ref.make(HashMap.empty<SessionId, SessionState>())
   // The map as of the last change, for the synchronous readers (the HTTP front looks a session up on every
   // request; a fiber to read the Ref each time was 6% of a legacy SSE call). Written only inside `change`, in the
@@ -413,7 +404,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         scope,
         clock,
         opts.protocolVersion,
-        server.dispatcher,
+        link.dispatcher,
         subscriptions,
         runForkFor(id, opts.transport),
         Scope.close(lifetime, Exit.void),
@@ -573,7 +564,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   })
   // What changes on the server reaches the sessions here: a list change every initialized session, once per
   // change; a resource update only its subscribers.
-  const detach = server.attach({
+  const detach = link.attach({
     listChanged: (notification) => {
       for (const session of HashMap.values(current)) {
         if (session.phase === "initialized") session.send(notification)
@@ -598,7 +589,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   })
   yield* Scope.addFinalizer(registryScope, Effect.sync(detach))
 
-  return SessionRegistry.of({
+  const service = SessionRegistry.of({
     open: (opts) => Effect.acquireRelease(openIn(registryScope, opts), (session) => session.close),
     openDetached: (opts) => openIn(registryScope, opts),
     lookup: (id) => Effect.map(get, HashMap.get(id)),
@@ -611,8 +602,11 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     drainTimeout,
     maxSessions,
     maxListeners,
-    budgets,
-    paramHeaders: server.dispatcher.paramHeaders,
+    budgets
+  })
+  // What the transports need beyond the public service.
+  return Links.linkRegistry(service, {
+    paramHeaders: link.dispatcher.paramHeaders,
     capabilities: server.capabilities
   })
 })

@@ -16,6 +16,7 @@ import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import type { Exchange, Route } from "./HttpExchange.js"
 import * as Front from "./internal/front.js"
+import * as Inbound from "./internal/inbound.js"
 import * as Refusal from "./internal/refusal.js"
 import type { ClientKey } from "./Budget.js"
 import type { Grant } from "./McpAuth.js"
@@ -64,7 +65,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const runFork = Runtime.runFork(yield* Effect.runtime<never>())
   const ssePath = options.ssePath ?? "/sse"
   const messagesPath = options.messagesPath ?? "/messages"
-  const maxBodySize = options.maxBodySize ?? Front.DEFAULT_MAX_BODY_SIZE
+  const maxBodySize = options.maxBodySize ?? Inbound.DEFAULT_MAX_BODY_SIZE
   const streams = yield* Front.makeStreams(
     Front.keepAliveOf(options.keepAlive),
     options.maxBacklog ?? Front.DEFAULT_MAX_BACKLOG
@@ -84,7 +85,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         return Front.refuse(exchange, Front.unavailable(opened.left))
       }
       const session = opened.right
-      const stream = streams.open(exchange, undefined, () => runFork(Front.overflowed(session)))
+      const stream = streams.open(exchange, undefined, () => runFork(Inbound.overflowed(session)))
       // The stream owns the session: when its connection goes, for whatever reason, the session ends.
       exchange.onClose(() => session.end())
       if (!stream.isOpen) return yield* session.close
@@ -107,7 +108,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     const session = Front.findSession(registry, id, TRANSPORT, "session_id", grant)
     if ("_tag" in session) return Front.refuse(exchange, session)
     Front.readMessages(exchange, maxBodySize, (decoded, size) => {
-      const messages = Front.messagesOf(decoded, session.protocolVersion)
+      const messages = Inbound.messagesOf(decoded, session.protocolVersion)
       if ("_tag" in messages) return Front.refuse(exchange, messages)
       if (grant !== undefined && !grant.admit(exchange, messages)) return
       // The session may have closed while the body was read: `offer` re-checks, in the same step as the hand-off.

@@ -15,7 +15,8 @@ import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
-import * as Front from "./internal/front.js"
+import * as Inbound from "./internal/inbound.js"
+import * as Links from "./internal/links.js"
 import * as Listen from "./internal/listen.js"
 import * as Modern from "./internal/modern.js"
 import * as JsonRpc from "./JsonRpc.js"
@@ -93,6 +94,7 @@ export const serve = <E>(
 ): Effect.Effect<void, E, SessionRegistry> =>
   Effect.scoped(Effect.gen(function*() {
     const registry = yield* SessionRegistry
+    const registryLink = Links.registryLink(registry)
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     let overflowing = false
     const writer: Sink = (message) => {
@@ -104,7 +106,7 @@ export const serve = <E>(
       }
       if (write(text + "\n") || overflowing) return true
       overflowing = true
-      runFork(Front.overflowed(session))
+      runFork(Inbound.overflowed(session))
       return true
     }
     const session = yield* Effect.orDie(registry.open({
@@ -159,7 +161,7 @@ export const serve = <E>(
     }
     /** A listen subscription on stdio: its session lives until `notifications/cancelled` names it, or the input ends. */
     const listen = (request: JsonRpc.Request, envelope: Modern.Envelope) => {
-      const filter = Listen.filterOf(request.params, registry.capabilities(), envelope.clientCapabilities)
+      const filter = Listen.filterOf(request.params, registryLink.capabilities(), envelope.clientCapabilities)
       if (filter instanceof JsonRpc.JsonRpcError) return refuse(filter, request.id)
       runFork(Effect.gen(function*() {
         const opened = yield* Effect.either(registry.openDetached({
@@ -213,11 +215,11 @@ export const serve = <E>(
       } else if (decoded.right.messages.some((m) => Either.isRight(m) && Modern.hasClaim(m.right))) {
         return refuse(JsonRpc.invalidRequest(Modern.batchRefusal.reason))
       }
-      const messages = Front.messagesOf(decoded.right, session.protocolVersion)
+      const messages = Inbound.messagesOf(decoded.right, session.protocolVersion)
       if ("_tag" in messages) return refuse(JsonRpc.invalidRequest(messages.reason))
       for (const message of messages) session.offer(message, writer)
     }
-    const maxLine = options.maxLineLength ?? Front.DEFAULT_MAX_BODY_SIZE
+    const maxLine = options.maxLineLength ?? Inbound.DEFAULT_MAX_BODY_SIZE
     const lines = lineSplitter(
       maxLine,
       onLine,

@@ -32,6 +32,8 @@ import * as Scope from "effect/Scope"
 import * as EventStore from "./EventStore.js"
 import { type Exchange, header, type ResponseHeaders, type ResponseStream, type Route } from "./HttpExchange.js"
 import * as Front from "./internal/front.js"
+import * as Inbound from "./internal/inbound.js"
+import * as Links from "./internal/links.js"
 import * as Listen from "./internal/listen.js"
 import * as Modern from "./internal/modern.js"
 import * as Refusal from "./internal/refusal.js"
@@ -140,9 +142,10 @@ interface Waiting {
  */
 export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const registry = yield* SessionRegistry
+  const registryLink = Links.registryLink(registry)
   const runFork = Runtime.runFork(yield* Effect.runtime<never>())
   const path = options.path ?? "/mcp"
-  const maxBodySize = options.maxBodySize ?? Front.DEFAULT_MAX_BODY_SIZE
+  const maxBodySize = options.maxBodySize ?? Inbound.DEFAULT_MAX_BODY_SIZE
   const stateless = options.stateless === true
   const preferJson = options.enableJsonResponse === true
   const standaloneStream = options.standaloneStream !== false
@@ -382,7 +385,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
    */
   const connect = (exchange: Exchange, session: Session, outlet: Outlet, lastEventId?: string): boolean => {
     if (!outlet.live()) return false
-    const stream = streams.open(exchange, undefined, () => runFork(Front.overflowed(session)))
+    const stream = streams.open(exchange, undefined, () => runFork(Inbound.overflowed(session)))
     if (!stream.isOpen) return true
     exchange.onClose(session.hold())
     return outlet.attach(stream, lastEventId)
@@ -551,7 +554,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     bodySize: number
   ) =>
     Effect.gen(function*() {
-      const messages = Front.messagesOf(decoded, version)
+      const messages = Inbound.messagesOf(decoded, version)
       if ("_tag" in messages) return Front.refuse(exchange, messages)
       if (grant !== undefined && !grant.admit(exchange, messages)) return
       const first = messages[0]
@@ -560,7 +563,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         protocolVersion: version,
         principal: grant?.principal,
         // An `initialize` still negotiates; anything else is served as if it had happened.
-        initialized: !(first !== undefined && Front.isInitialize(first)),
+        initialized: !(first !== undefined && Inbound.isInitialize(first)),
         perRequest: true,
         client
       }))
@@ -591,7 +594,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     Effect.gen(function*() {
       // Notifications have no defined use over HTTP at 2026-07-28 (cancelling is closing the stream).
       if (!JsonRpc.isRequest(message)) return Front.accepted(exchange)
-      const envelope = Modern.check(message, (name) => header(exchange.headers, name), registry.paramHeaders)
+      const envelope = Modern.check(message, (name) => header(exchange.headers, name), registryLink.paramHeaders)
       if ("_tag" in envelope) return Front.refuse(exchange, envelope)
       if (grant !== undefined && !grant.admit(exchange, [message])) return
       if (message.method === "subscriptions/listen") {
@@ -628,7 +631,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       if ((accept & Front.ACCEPT_SSE) === 0) {
         return Front.refuse(exchange, new Refusal.NotAcceptable({ needs: "text/event-stream" }))
       }
-      const filter = Listen.filterOf(request.params, registry.capabilities(), envelope.clientCapabilities)
+      const filter = Listen.filterOf(request.params, registryLink.capabilities(), envelope.clientCapabilities)
       if (filter instanceof JsonRpc.JsonRpcError) return Front.respondJson(exchange, JsonRpc.failure(request.id, filter))
       const opened = yield* Effect.either(registry.openDetached({
         transport: TRANSPORT,
@@ -723,10 +726,10 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     }
     const id = header(exchange.headers, "mcp-session-id")
     if (id === undefined) {
-      if (decoded._tag === "Single" && Front.isInitialize(decoded.message)) {
+      if (decoded._tag === "Single" && Inbound.isInitialize(decoded.message)) {
         return void runFork(initialize(exchange, decoded.message, accept, grant, client))
       }
-      if (decoded._tag === "Batch" && decoded.messages.some((m) => Either.isRight(m) && Front.isInitialize(m.right))) {
+      if (decoded._tag === "Batch" && decoded.messages.some((m) => Either.isRight(m) && Inbound.isInitialize(m.right))) {
         return Front.refuse(
           exchange,
           new Refusal.BadRequest({ reason: "Invalid request: initialize must not be part of a batch" })
@@ -738,7 +741,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     if ("_tag" in session) return Front.refuse(exchange, session)
     const version = versionOf(exchange, session)
     if (typeof version !== "string") return Front.refuse(exchange, version)
-    const messages = Front.messagesOf(decoded, version)
+    const messages = Inbound.messagesOf(decoded, version)
     if ("_tag" in messages) return Front.refuse(exchange, messages)
     if (grant !== undefined && !grant.admit(exchange, messages)) return
     answer(exchange, session, states.get(session), messages, decoded._tag === "Batch", accept, bodySize)

@@ -1,6 +1,7 @@
 /**
- * The parts of the HTTP front both HTTP transports share: refusing, reading and decoding a body, the batch rule
- * of a revision, finding a session, `Accept`, and the one keep-alive ticker that serves every open stream.
+ * The parts of the HTTP front both HTTP transports share: refusing, reading and decoding a body, finding a
+ * session, `Accept`, and the one keep-alive ticker that serves every open stream. What any transport does with
+ * the messages, HTTP or not, is in `inbound.ts`.
  * @internal
  */
 import * as Duration from "effect/Duration"
@@ -14,12 +15,6 @@ import { isValidSessionId, type Session } from "../McpSession.js"
 import type { OpenError, SessionRegistryService } from "../SessionRegistry.js"
 import * as Sse from "../Sse.js"
 import * as Refusal from "./refusal.js"
-
-/** The body limit every SDK uses. @internal */
-export const DEFAULT_MAX_BODY_SIZE = 4 * 1024 * 1024
-
-/** The last revision with JSON-RPC batches: 2024-11-05 had none, and 2025-06-18 removed them. @internal */
-export const BATCH_VERSION = "2025-03-26"
 
 /** Answers with a refusal's status and JSON-RPC error body. @internal */
 export const refuse = (exchange: Exchange, refusal: Refusal.Refusal): void => {
@@ -82,36 +77,6 @@ export const readMessages = (
     }
   })
 }
-
-/**
- * The messages of a body under a revision's batch rule, or the refusal: batches belong to 2025-03-26 alone,
- * every element must be a message, and `initialize` is never part of one.
- * @internal
- */
-export const messagesOf = (
-  decoded: JsonRpc.Decoded,
-  version: string
-): ReadonlyArray<JsonRpc.Message> | Refusal.BadRequest => {
-  if (decoded._tag === "Single") return [decoded.message]
-  if (version !== BATCH_VERSION) {
-    return new Refusal.BadRequest({
-      reason: `Invalid request: JSON-RPC batches are not supported in revision ${version}`
-    })
-  }
-  const messages: Array<JsonRpc.Message> = []
-  for (const message of decoded.messages) {
-    if (Either.isLeft(message)) return new Refusal.BadRequest({ reason: message.left.message })
-    if (isInitialize(message.right)) {
-      return new Refusal.BadRequest({ reason: "Invalid request: initialize must not be part of a batch" })
-    }
-    messages.push(message.right)
-  }
-  return messages
-}
-
-/** True for an `initialize` request. @internal */
-export const isInitialize = (message: JsonRpc.Message): message is JsonRpc.Request =>
-  "method" in message && message.method === "initialize" && "id" in message
 
 /**
  * The live session of this transport with this id, or why not: a malformed id is 400, and an id that is
@@ -265,13 +230,3 @@ export const unavailable = (error: OpenError): Refusal.ServiceUnavailable | Refu
         : new Refusal.TooManyRequests({ reason: `the subscriptions are past the limit of ${error.limit} bytes` })
   }
 }
-
-/** Closes a session whose client left too much unread, and says so in the log. @internal */
-export const overflowed = (session: Session): Effect.Effect<void> =>
-  Effect.zipRight(
-    Effect.annotateLogs(Effect.logWarning("the client stopped reading: its outbound backlog is over the limit, closing the session"), {
-      sessionId: session.id,
-      transport: session.transport
-    }),
-    session.close
-  )
