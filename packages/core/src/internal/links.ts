@@ -25,34 +25,37 @@ export interface RegistryLink {
   readonly capabilities: () => McpSchema.ServerCapabilities
 }
 
-const servers = new WeakMap<object, ServerLink>()
-const registries = new WeakMap<object, RegistryLink>()
+/** A table of links keyed by the service they belong to. */
+const table = <L>(what: string) => {
+  const links = new WeakMap<object, L>()
+  return {
+    /** Records the link of a service made by effect-mcp's own constructor, and returns the service. */
+    link: <S extends object>(service: S, link: L): S => {
+      links.set(service, link)
+      return service
+    },
+    /** The link of a service; a defect for one not made by effect-mcp's own constructor (`make`, `layer`). */
+    of: (service: object): L => {
+      const link = links.get(service)
+      if (link === undefined) {
+        throw new Error(`${what} was not built by effect-mcp's own constructor (make / layer), so it cannot be served`)
+      }
+      return link
+    }
+  }
+}
 
-const missing = (what: string) =>
-  new Error(`${what} was not built by effect-mcp's own constructor (make / layer), so it cannot be served`)
+const servers = table<ServerLink>("The McpServer service")
+const registries = table<RegistryLink>("The SessionRegistry service")
 
 /** Records the link of a server service made by `McpServer.make`, and returns the service. @internal */
-export const linkServer = <S extends object>(service: S, link: ServerLink): S => {
-  servers.set(service, link)
-  return service
-}
+export const linkServer = servers.link
 
 /** The link of a server service; a defect for a service not made by `McpServer.make`. @internal */
-export const serverLink = (service: object): ServerLink => {
-  const link = servers.get(service)
-  if (link === undefined) throw missing("The McpServer service")
-  return link
-}
+export const serverLink = servers.of
 
 /** Records the link of a registry service made by `SessionRegistry.make`, and returns the service. @internal */
-export const linkRegistry = <S extends object>(service: S, link: RegistryLink): S => {
-  registries.set(service, link)
-  return service
-}
+export const linkRegistry = registries.link
 
 /** The link of a registry service; a defect for a service not made by `SessionRegistry.make`. @internal */
-export const registryLink = (service: object): RegistryLink => {
-  const link = registries.get(service)
-  if (link === undefined) throw missing("The SessionRegistry service")
-  return link
-}
+export const registryLink = registries.of
