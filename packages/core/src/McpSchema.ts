@@ -7,17 +7,13 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import * as McpRevision from "./McpRevision.js"
+
+/** Every session-era revision this library speaks, oldest first (see `McpRevision`). @since 0.1.0 */
+export const SUPPORTED_PROTOCOL_VERSIONS: ReadonlyArray<string> = McpRevision.sessionEra.map((revision) => revision.version)
 
 /** The newest session-era revision, answered when the client asks for one we do not speak. @since 0.1.0 */
-export const LATEST_PROTOCOL_VERSION = "2025-11-25"
-
-/** Every revision this library speaks, oldest first. @since 0.1.0 */
-export const SUPPORTED_PROTOCOL_VERSIONS: ReadonlyArray<string> = [
-  "2024-11-05",
-  "2025-03-26",
-  "2025-06-18",
-  "2025-11-25"
-]
+export const LATEST_PROTOCOL_VERSION = McpRevision.latestSessionEra.version
 
 /** The revision assumed for Streamable HTTP requests without an `MCP-Protocol-Version` header. @since 0.1.0 */
 export const DEFAULT_NEGOTIATED_VERSION = "2025-03-26"

@@ -29,6 +29,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Links from "./internal/links.js"
 import * as JsonRpc from "./JsonRpc.js"
+import * as McpRevision from "./McpRevision.js"
 import { type Dialect, dialectOf } from "./internal/jsonSchema.js"
 import * as Modern from "./internal/modern.js"
 import * as ParamHeaders from "./internal/paramHeaders.js"
@@ -628,11 +629,13 @@ const build = (options: Options, store: Tasks.Store, audiences: Set<Audience>): 
       return { resultType: "input_required", inputRequests: { ...rounds.asked }, requestState }
     })
 
-  /** Retired codes are never emitted at 2026-07-28: a missing resource is -32602 with `data.uri`. */
-  const modernError = (error: JsonRpc.JsonRpcError): JsonRpc.JsonRpcError =>
-    error.code === JsonRpc.ErrorCode.ResourceNotFound
-      ? new JsonRpc.JsonRpcError({ code: JsonRpc.ErrorCode.InvalidParams, message: error.message, data: error.data })
+  /** A retired code is never emitted: a missing resource gets the revision's own code (2026-07-28: -32602). */
+  const revisionError = (version: string) => (error: JsonRpc.JsonRpcError): JsonRpc.JsonRpcError => {
+    const code = McpRevision.get(version)?.resourceNotFoundCode
+    return error.code === JsonRpc.ErrorCode.ResourceNotFound && code !== undefined && code !== error.code
+      ? new JsonRpc.JsonRpcError({ code, message: error.message, data: error.data })
       : error
+  }
 
   const modernRequest = (session: SessionState, request: JsonRpc.Request, reply: Sink) => {
     if (session.hasInvalidLogLevel) {
@@ -643,7 +646,7 @@ const build = (options: Options, store: Tasks.Store, audiences: Set<Audience>): 
     }
     const method = request.method === "server/discover"
       ? () => Effect.sync(discover)
-      : Modern.REMOVED_METHODS.has(request.method)
+      : McpRevision.get(session.protocolVersion)?.removedMethods.has(request.method) === true
       ? undefined
       : methods.get(request.method)
     if (method === undefined) return refuse(reply, JsonRpc.failure(request.id, JsonRpc.methodNotFound(request.method)))
@@ -653,7 +656,7 @@ const build = (options: Options, store: Tasks.Store, audiences: Set<Audience>): 
       ? withRounds(session, request, Effect.suspend(() => method(session, request, reply)))
       : method(session, request, reply)
     return Effect.matchCauseEffect(
-      run.pipe(Effect.map((result) => stamp(request, result, retry)), Effect.mapError(modernError)),
+      run.pipe(Effect.map((result) => stamp(request, result, retry)), Effect.mapError(revisionError(session.protocolVersion))),
       answer(request, reply)
     )
   }

@@ -40,6 +40,7 @@ import * as Refusal from "./internal/refusal.js"
 import * as JsonRpc from "./JsonRpc.js"
 import type { ClientKey } from "./Budget.js"
 import type { Grant } from "./McpAuth.js"
+import * as McpRevision from "./McpRevision.js"
 import * as McpSchema from "./McpSchema.js"
 import { noSink, type Session, type Sink } from "./McpSession.js"
 import { SessionRegistry } from "./SessionRegistry.js"
@@ -86,7 +87,6 @@ export interface Options {
 export const TRANSPORT = "streamable-http"
 
 /** The first revision with the priming event (SEP-1699). */
-const PRIMING_VERSION = "2025-11-25"
 
 /**
  * Where the messages of one SSE stream go. A stream outlives its connections: the client may drop one and
@@ -227,7 +227,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   // --- Streams ------------------------------------------------------------------------------------------------
 
   const priming = (session: Session, eventId: string): string =>
-    session.protocolVersion >= PRIMING_VERSION ? Sse.encode({ id: eventId, retry, data: "" }) : Sse.comment("open")
+    McpRevision.get(session.protocolVersion)?.primingEvents === true ? Sse.encode({ id: eventId, retry, data: "" }) : Sse.comment("open")
 
   /** A stream without a store: messages go straight to the connection, or nowhere when there is none. */
   const direct = (): Outlet => {

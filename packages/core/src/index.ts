@@ -31,6 +31,8 @@ export * as McpClientTransport from "./McpClientTransport.js"
 /** @since 0.1.0 */
 export * as McpPrompt from "./McpPrompt.js"
 /** @since 0.1.0 */
+export * as McpRevision from "./McpRevision.js"
+/** @since 0.1.0 */
 export * as McpResource from "./McpResource.js"
 /** @since 0.1.0 */
 export * as McpSchema from "./McpSchema.js"

@@ -7,18 +7,16 @@
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as JsonRpc from "../JsonRpc.js"
+import * as McpRevision from "../McpRevision.js"
 import type { Session } from "../McpSession.js"
 import * as Refusal from "./refusal.js"
 
 /** The body limit every SDK uses. @internal */
 export const DEFAULT_MAX_BODY_SIZE = 4 * 1024 * 1024
 
-/** The last revision with JSON-RPC batches: 2024-11-05 had none, and 2025-06-18 removed them. @internal */
-export const BATCH_VERSION = "2025-03-26"
-
 /**
- * The messages of a body under a revision's batch rule, or the refusal: batches belong to 2025-03-26 alone,
- * every element must be a message, and `initialize` is never part of one.
+ * The messages of a body under a revision's batch rule, or the refusal: batches only where the revision
+ * allows them, every element must be a message, and `initialize` is never part of one.
  * @internal
  */
 export const messagesOf = (
@@ -26,7 +24,7 @@ export const messagesOf = (
   version: string
 ): ReadonlyArray<JsonRpc.Message> | Refusal.BadRequest => {
   if (decoded._tag === "Single") return [decoded.message]
-  if (version !== BATCH_VERSION) {
+  if (McpRevision.get(version)?.batches !== true) {
     return new Refusal.BadRequest({
       reason: `Invalid request: JSON-RPC batches are not supported in revision ${version}`
     })

@@ -29,18 +29,17 @@
 import * as Either from "effect/Either"
 import * as JSONSchema from "effect/JSONSchema"
 import type * as Schema from "effect/Schema"
+import * as McpRevision from "../McpRevision.js"
 
 /**
  * JSON Schema dialects the MCP revisions use.
  * @internal
  */
-export type Dialect = "draft-07" | "2020-12"
+export type Dialect = McpRevision.JsonSchemaDialect
 
-/**
- * The dialect a revision's tool schemas are read in: 2020-12 from 2025-11-25 on (SEP-1613), draft-07 before.
- * @internal
- */
-export const dialectOf = (protocolVersion: string): Dialect => protocolVersion >= "2025-11-25" ? "2020-12" : "draft-07"
+/** The dialect a revision's tool schemas are read in (draft-07 for one this library does not know). @internal */
+export const dialectOf = (protocolVersion: string): Dialect =>
+  McpRevision.get(protocolVersion)?.jsonSchemaDialect ?? "draft-07"
 
 /**
  * The `$schema` of the 2020-12 variant.

@@ -8,15 +8,13 @@
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as JsonRpc from "../JsonRpc.js"
+import * as McpRevision from "../McpRevision.js"
 import * as McpSchema from "../McpSchema.js"
 import * as ParamHeaders from "./paramHeaders.js"
 import { ModernCode, ModernRefusal } from "./refusal.js"
 
-/** The sessionless revision. @internal */
-export const MODERN_VERSION = "2026-07-28"
-
 /** The sessionless revisions served, for -32022's `data.supported` and `server/discover`. @internal */
-export const MODERN_VERSIONS: ReadonlyArray<string> = [MODERN_VERSION]
+export const MODERN_VERSIONS: ReadonlyArray<string> = McpRevision.sessionless.map((revision) => revision.version)
 
 /** The reserved `_meta` keys. @internal */
 export const Meta = {
@@ -36,19 +34,6 @@ export interface Envelope {
   /** As sent: the server checks it (an invalid level is -32602 in-band). */
   readonly logLevel: unknown
 }
-
-/**
- * Methods that 2026-07-28 removed: a modern request for one is -32601 (404), never served by the session-era
- * handler that still exists for legacy clients.
- * @internal
- */
-export const REMOVED_METHODS: ReadonlySet<string> = new Set([
-  "initialize",
-  "ping",
-  "logging/setLevel",
-  "resources/subscribe",
-  "resources/unsubscribe"
-])
 
 const decodeCapabilities = Schema.decodeUnknownEither(McpSchema.ClientCapabilities)
 const decodeImplementation = Schema.decodeUnknownEither(McpSchema.Implementation)
@@ -158,11 +143,12 @@ export const check = (
       if (reason !== undefined) return mismatch(id, reason)
     }
   }
-  if (!MODERN_VERSIONS.includes(version)) return unsupported(id, version)
-  if (REMOVED_METHODS.has(request.method)) {
+  const revision = McpRevision.get(version)
+  if (revision === undefined || revision.negotiation !== "per-request") return unsupported(id, version)
+  if (revision.removedMethods.has(request.method)) {
     return new ModernRefusal({
       code: JsonRpc.ErrorCode.MethodNotFound,
-      reason: `Method not found: ${request.method} (removed in ${MODERN_VERSION})`,
+      reason: `Method not found: ${request.method} (removed in ${version})`,
       id
     })
   }
@@ -179,6 +165,6 @@ export const check = (
 /** A batch with a modern element: 2026-07-28 has no batches (400, -32600). @internal */
 export const batchRefusal = new ModernRefusal({
   code: JsonRpc.ErrorCode.InvalidRequest,
-  reason: `Invalid request: JSON-RPC batches are not part of ${MODERN_VERSION}`,
+  reason: `Invalid request: JSON-RPC batches are not part of ${MODERN_VERSIONS.join(", ")}`,
   id: null
 })

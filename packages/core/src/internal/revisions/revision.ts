@@ -1,0 +1,41 @@
+/**
+ * What a protocol revision is, as a value: the facts that differ between revisions (see `McpRevision`, which lists
+ * them). Kept apart from the list so the revision modules and the list do not import each other.
+ * @internal
+ */
+
+/**
+ * How a client names the revision it speaks: once, in `initialize` (the session era), or in every request's
+ * `_meta` (the sessionless era).
+ *
+ * @internal
+ */
+export type Negotiation = "initialize" | "per-request"
+
+/** A JSON Schema dialect tool schemas are read in. @internal */
+export type JsonSchemaDialect = "draft-07" | "2020-12"
+
+/**
+ * One revision of the protocol and what differs in it.
+ *
+ * @internal
+ */
+export interface Revision {
+  /** The revision's name, its date: what `protocolVersion` and `MCP-Protocol-Version` carry. */
+  readonly version: string
+  readonly negotiation: Negotiation
+  /** A POST body may be a JSON-RPC batch (2025-03-26 only: 2024-11-05 had none, 2025-06-18 removed them). */
+  readonly batches: boolean
+  /** The dialect tool schemas are written in (2020-12 from 2025-11-25, SEP-1613). */
+  readonly jsonSchemaDialect: JsonSchemaDialect
+  /**
+   * An SSE stream opens with a priming event (an id, empty data and `retry`), so a client can resume it after the
+   * server closes the connection (SEP-1699, 2025-11-25).
+   */
+  readonly primingEvents: boolean
+  /** Methods of earlier revisions this one removed: a request for one gets -32601. */
+  readonly removedMethods: ReadonlySet<string>
+  /** The error code of a resource that does not exist (-32002; 2026-07-28 retired it for -32602 with `data.uri`). */
+  readonly resourceNotFoundCode: number
+}
+
