@@ -1,3 +1,9 @@
+/**
+ * The Streamable HTTP transport: a POST a message, its answer as JSON or an event stream, the session-era GET
+ * stream, and the session id the server gives.
+ *
+ * @internal
+ */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
@@ -9,13 +15,13 @@ import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as JsonRpc from "../JsonRpc.js"
-import { McpClientError } from "../McpClientError.js"
-import type { Connection, Receiver, StreamableHttpOptions } from "../McpClientTransport.js"
-import { deliverText, protocolError, transportError } from "./client.js"
-import { requestHeaders, ToolHeaders } from "./clientModern.js"
-import { deliverEvent, drain, encodeBody, isEventStream, isJson, isSuccess, parseUrl, statusError } from "./clientHttp.js"
-import * as SseParser from "./sseParser.js"
+import * as JsonRpc from "../../JsonRpc.js"
+import { McpClientError } from "../../McpClientError.js"
+import type { Connection, Receiver, StreamableHttpOptions } from "../../McpClientTransport.js"
+import { deliverText, protocolError, transportError } from "./wire.js"
+import { requestHeaders, ToolHeaders } from "./modern.js"
+import { deliverEvent, drain, encodeBody, isEventStream, isJson, isSuccess, parseUrl, statusError } from "./http.js"
+import * as SseParser from "../sseParser.js"
 
 /** Where an SSE stream is, so a dropped one can be resumed. */
 interface Cursor {

@@ -1,3 +1,8 @@
+/**
+ * The stdio transport: a child process, one JSON-RPC message a line each way.
+ *
+ * @internal
+ */
 import * as Command from "@effect/platform/Command"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as Deferred from "effect/Deferred"
@@ -8,10 +13,10 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type * as JsonRpc from "../JsonRpc.js"
-import { McpClientError } from "../McpClientError.js"
-import type { Connection, Receiver, StdioOptions } from "../McpClientTransport.js"
-import { deliverText, encodeJson } from "./client.js"
+import type * as JsonRpc from "../../JsonRpc.js"
+import { McpClientError } from "../../McpClientError.js"
+import type { Connection, Receiver, StdioOptions } from "../../McpClientTransport.js"
+import { deliverText, encodeJson } from "./wire.js"
 
 const DEFAULT_STDERR_TAIL = 4096
 const DEFAULT_CLOSE_TIMEOUT = Duration.seconds(2)
