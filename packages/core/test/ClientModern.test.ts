@@ -3,7 +3,7 @@
  * and the classifier of the `server/discover` probe (cases a real server cannot easily be made to produce).
  */
 import { describe, expect, it } from "@effect/vitest"
-import * as ClientModern from "../src/internal/clientModern.js"
+import * as ClientModern from "../src/internal/client/modern.js"
 import * as JsonRpc from "../src/JsonRpc.js"
 import { McpClientError } from "../src/McpClientError.js"
 

@@ -1,13 +1,19 @@
+/**
+ * What the HTTP transports (Streamable HTTP, legacy HTTP+SSE) share: the body of a POST, the answers to read or
+ * drain, status errors, SSE events handed to the receiver.
+ *
+ * @internal
+ */
 import * as HttpBody from "@effect/platform/HttpBody"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import * as JsonRpc from "../JsonRpc.js"
-import { McpClientError } from "../McpClientError.js"
-import type { Receiver } from "../McpClientTransport.js"
-import type * as Sse from "../Sse.js"
-import { deliverText, encodeJson, transportError } from "./client.js"
+import * as JsonRpc from "../../JsonRpc.js"
+import { McpClientError } from "../../McpClientError.js"
+import type { Receiver } from "../../McpClientTransport.js"
+import type * as Sse from "../../Sse.js"
+import { deliverText, encodeJson, transportError } from "./wire.js"
 
 /** @internal */
 export const parseUrl = (url: string | URL): Effect.Effect<URL, McpClientError> =>

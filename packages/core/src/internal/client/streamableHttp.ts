@@ -1,3 +1,9 @@
+/**
+ * The Streamable HTTP transport: a POST a message, its answer as JSON or an event stream, the session-era GET
+ * stream, and the session id the server gives.
+ *
+ * @internal
+ */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
@@ -9,13 +15,13 @@ import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as JsonRpc from "../JsonRpc.js"
-import { McpClientError } from "../McpClientError.js"
-import type { Connection, Receiver, StreamableHttpOptions } from "../McpClientTransport.js"
-import { deliverText, protocolError, transportError } from "./client.js"
-import { requestHeaders, ToolHeaders } from "./clientModern.js"
-import { deliverEvent, drain, encodeBody, isEventStream, isJson, isSuccess, parseUrl, statusError } from "./clientHttp.js"
-import * as SseParser from "./sseParser.js"
+import * as JsonRpc from "../../JsonRpc.js"
+import { McpClientError } from "../../McpClientError.js"
+import type { Connection, Receiver, StreamableHttpOptions } from "../../McpClientTransport.js"
+import { deliverText, protocolError, transportError } from "./wire.js"
+import { requestHeaders, ToolHeaders } from "./modern.js"
+import { deliverEvent, drain, encodeBody, isEventStream, isJson, isSuccess, parseUrl, statusError } from "./http.js"
+import * as SseParser from "../sseParser.js"
 
 /** Where an SSE stream is, so a dropped one can be resumed. */
 interface Cursor {
@@ -37,6 +43,97 @@ const withoutParamHeaders = (headers: Record<string, string>): Record<string, st
 
 const answers = (request: JsonRpc.Request) => (message: JsonRpc.Message): boolean =>
   JsonRpc.isResponse(message) && message.id === request.id
+
+/** What following the server's SSE streams needs: where their messages go, and a GET resumed after an event. */
+interface Streams {
+  readonly receiver: Receiver
+  readonly get: (lastEventId: string | undefined) => Effect.Effect<HttpClientResponse.HttpClientResponse, McpClientError>
+}
+
+/** Hands over the messages of one SSE response until `stop` says so; true when it did. */
+const readEvents = (
+  receiver: Receiver,
+  response: HttpClientResponse.HttpClientResponse,
+  cursor: Cursor,
+  stop: (message: JsonRpc.Message) => boolean
+): Effect.Effect<boolean, McpClientError> => {
+  let stopped = false
+  return SseParser.decode(response.stream).pipe(
+    Stream.runForEachWhile((event) => {
+      if (event.id !== undefined) cursor.lastEventId = event.id
+      if (event.retry !== undefined) cursor.retry = event.retry
+      return Effect.map(deliverEvent(receiver, event), (messages) => !(stopped = messages.some(stop)))
+    }),
+    Effect.mapError(transportError("The SSE stream failed")),
+    Effect.map(() => stopped)
+  )
+}
+
+/** Follows a POST's SSE stream, across resumptions, until the answer to `request`. */
+const awaitAnswer = (
+  streams: Streams,
+  first: HttpClientResponse.HttpClientResponse,
+  request: JsonRpc.Request
+): Effect.Effect<void, McpClientError> =>
+  Effect.gen(function*() {
+    const cursor: Cursor = { lastEventId: undefined, retry: undefined }
+    let response = first
+    let fruitless = 0
+    while (true) {
+      const before = cursor.lastEventId
+      const read = yield* Effect.either(readEvents(streams.receiver, response, cursor, answers(request)))
+      if (Either.isRight(read) && read.right) return
+      fruitless = cursor.lastEventId === before ? fruitless + 1 : 0
+      // Without an event id there is nothing to resume from.
+      if (cursor.lastEventId === undefined || fruitless >= MAX_FRUITLESS_RESUMES) {
+        return yield* Either.isLeft(read) ? read.left : new McpClientError({
+          reason: "Transport",
+          message: `The response ended before the answer to ${request.method}`
+        })
+      }
+      yield* Effect.sleep(cursor.retry ?? DEFAULT_RETRY)
+      response = yield* streams.get(cursor.lastEventId)
+      if (!isSuccess(response.status)) return yield* statusError(response, true)
+      if (!isEventStream(response)) {
+        yield* drain(response)
+        return yield* protocolError("The server resumed a stream with something other than an SSE stream")
+      }
+    }
+  })
+
+/** A JSON answer to `request`, handed over; a response without it is a `Protocol` error. */
+const readJson = (
+  receiver: Receiver,
+  response: HttpClientResponse.HttpClientResponse,
+  request: JsonRpc.Request
+): Effect.Effect<void, McpClientError> =>
+  response.text.pipe(
+    Effect.mapError(transportError("Could not read the response")),
+    Effect.flatMap((text) => deliverText(receiver, text)),
+    Effect.flatMap((messages) =>
+      messages.some(answers(request))
+        ? Effect.void
+        : Effect.fail(protocolError(`The response does not answer ${request.method}`))
+    )
+  )
+
+/**
+ * The standalone stream: reopened while the session lives (resumed when the server numbers its events);
+ * given up when the server does not offer one (405) or the session is gone.
+ */
+const standaloneStream = (streams: Streams): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const cursor: Cursor = { lastEventId: undefined, retry: undefined }
+    while (true) {
+      const response = yield* streams.get(cursor.lastEventId)
+      if (!isSuccess(response.status) || !isEventStream(response)) return yield* drain(response)
+      yield* Effect.ignore(readEvents(streams.receiver, response, cursor, () => false))
+      yield* Effect.sleep(cursor.retry ?? DEFAULT_RETRY)
+    }
+  }).pipe(
+    // A server that cannot be reached now is found out by the next request; the stream is a bonus.
+    Effect.catchAll((error) => Effect.logDebug("MCP standalone stream ended", error))
+  )
 
 /**
  * The Streamable HTTP transport (2025-03-26 and later): a POST per message; a request's answer is the POST's
@@ -81,79 +178,8 @@ export const make = (options: StreamableHttpOptions) =>
         lastEventId === undefined ? identity : HttpClientRequest.setHeader("last-event-id", lastEventId)
       ))
 
-    /** Hands over the messages of one SSE response until `stop` says so; true when it did. */
-    const readEvents = (
-      response: HttpClientResponse.HttpClientResponse,
-      cursor: Cursor,
-      stop: (message: JsonRpc.Message) => boolean
-    ) => {
-      let stopped = false
-      return SseParser.decode(response.stream).pipe(
-        Stream.runForEachWhile((event) => {
-          if (event.id !== undefined) cursor.lastEventId = event.id
-          if (event.retry !== undefined) cursor.retry = event.retry
-          return Effect.map(deliverEvent(receiver, event), (messages) => !(stopped = messages.some(stop)))
-        }),
-        Effect.mapError(transportError("The SSE stream failed")),
-        Effect.map(() => stopped)
-      )
-    }
-
-    /** Follows a POST's SSE stream, across resumptions, until the answer to `request`. */
-    const awaitAnswer = (first: HttpClientResponse.HttpClientResponse, request: JsonRpc.Request) =>
-      Effect.gen(function*() {
-        const cursor: Cursor = { lastEventId: undefined, retry: undefined }
-        let response = first
-        let fruitless = 0
-        while (true) {
-          const before = cursor.lastEventId
-          const read = yield* Effect.either(readEvents(response, cursor, answers(request)))
-          if (Either.isRight(read) && read.right) return
-          fruitless = cursor.lastEventId === before ? fruitless + 1 : 0
-          // Without an event id there is nothing to resume from.
-          if (cursor.lastEventId === undefined || fruitless >= MAX_FRUITLESS_RESUMES) {
-            return yield* Either.isLeft(read) ? read.left : new McpClientError({
-              reason: "Transport",
-              message: `The response ended before the answer to ${request.method}`
-            })
-          }
-          yield* Effect.sleep(cursor.retry ?? DEFAULT_RETRY)
-          response = yield* get(cursor.lastEventId)
-          if (!isSuccess(response.status)) return yield* statusError(response, true)
-          if (!isEventStream(response)) {
-            yield* drain(response)
-            return yield* protocolError("The server resumed a stream with something other than an SSE stream")
-          }
-        }
-      })
-
-    const readJson = (response: HttpClientResponse.HttpClientResponse, request: JsonRpc.Request) =>
-      response.text.pipe(
-        Effect.mapError(transportError("Could not read the response")),
-        Effect.flatMap((text) => deliverText(receiver, text)),
-        Effect.flatMap((messages) =>
-          messages.some(answers(request))
-            ? Effect.void
-            : Effect.fail(protocolError(`The response does not answer ${request.method}`))
-        )
-      )
-
-    /**
-     * The standalone stream: reopened while the session lives (resumed when the server numbers its events);
-     * given up when the server does not offer one (405) or the session is gone.
-     */
-    const listen = Effect.gen(function*() {
-      const cursor: Cursor = { lastEventId: undefined, retry: undefined }
-      while (true) {
-        const response = yield* get(cursor.lastEventId)
-        if (!isSuccess(response.status) || !isEventStream(response)) return yield* drain(response)
-        yield* Effect.ignore(readEvents(response, cursor, () => false))
-        yield* Effect.sleep(cursor.retry ?? DEFAULT_RETRY)
-      }
-    }).pipe(
-      // A server that cannot be reached now is found out by the next request; the stream is a bonus.
-      Effect.catchAll((error) => Effect.logDebug("MCP standalone stream ended", error))
-    )
+    const streams: Streams = { receiver, get }
+    const listen = standaloneStream(streams)
 
     const send = (message: JsonRpc.Message): Effect.Effect<void, McpClientError> =>
       Effect.gen(function*() {
@@ -173,8 +199,8 @@ export const make = (options: StreamableHttpOptions) =>
         if (!isSuccess(response.status)) return yield* statusError(response, sentWith !== undefined)
         if (!JsonRpc.isRequest(message)) return yield* drain(response)
         if (message.method === "initialize") sessionId = response.headers["mcp-session-id"]
-        if (isEventStream(response)) return yield* awaitAnswer(response, message)
-        if (isJson(response)) return yield* readJson(response, message)
+        if (isEventStream(response)) return yield* awaitAnswer(streams, response, message)
+        if (isJson(response)) return yield* readJson(receiver, response, message)
         yield* drain(response)
         return yield* protocolError(
           response.status === 202

@@ -1,8 +1,14 @@
+/**
+ * The 2026-07-28 (sessionless) envelope from the client's side: the per-request `_meta`, the headers that mirror
+ * a request, the `server/discover` probe's classifier, and what the client remembers of each endpoint's era.
+ *
+ * @internal
+ */
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
-import type * as JsonRpc from "../JsonRpc.js"
-import type { McpClientError } from "../McpClientError.js"
-import * as ParamHeaders from "./paramHeaders.js"
+import type * as JsonRpc from "../../JsonRpc.js"
+import type { McpClientError } from "../../McpClientError.js"
+import * as ParamHeaders from "../paramHeaders.js"
 
 /** The sessionless revisions this client speaks, newest first. @internal */
 export const MODERN_PROTOCOL_VERSIONS: ReadonlyArray<string> = ["2026-07-28"]

@@ -1,3 +1,8 @@
+/**
+ * The legacy HTTP+SSE transport (2024-11-05): one GET event stream, POSTs to the endpoint it names.
+ *
+ * @internal
+ */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Cause from "effect/Cause"
@@ -8,12 +13,12 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { McpClientError } from "../McpClientError.js"
-import type { Connection, HttpOptions, Receiver } from "../McpClientTransport.js"
-import type * as Sse from "../Sse.js"
-import { protocolError, transportError } from "./client.js"
-import { deliverEvent, drain, encodeBody, isSuccess, parseUrl, statusError } from "./clientHttp.js"
-import * as SseParser from "./sseParser.js"
+import { McpClientError } from "../../McpClientError.js"
+import type { Connection, HttpOptions, Receiver } from "../../McpClientTransport.js"
+import type * as Sse from "../../Sse.js"
+import { protocolError, transportError } from "./wire.js"
+import { deliverEvent, drain, encodeBody, isSuccess, parseUrl, statusError } from "./http.js"
+import * as SseParser from "../sseParser.js"
 
 /**
  * The legacy HTTP+SSE transport (2024-11-05): a GET opens the stream; its `endpoint` event names where to POST

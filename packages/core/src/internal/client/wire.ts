@@ -1,8 +1,14 @@
+/**
+ * What every client transport does with the wire the same way: JSON text out, JSON-RPC messages in (one, or
+ * each of a batch), and the errors a transport fails with.
+ *
+ * @internal
+ */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as JsonRpc from "../JsonRpc.js"
-import { McpClientError } from "../McpClientError.js"
-import type { Receiver } from "../McpClientTransport.js"
+import * as JsonRpc from "../../JsonRpc.js"
+import { McpClientError } from "../../McpClientError.js"
+import type { Receiver } from "../../McpClientTransport.js"
 
 /** @internal */
 export const transportError = (message: string) => (cause: unknown): McpClientError =>

@@ -1,3 +1,8 @@
+/**
+ * The stdio transport: a child process, one JSON-RPC message a line each way.
+ *
+ * @internal
+ */
 import * as Command from "@effect/platform/Command"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as Deferred from "effect/Deferred"
@@ -8,10 +13,10 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type * as JsonRpc from "../JsonRpc.js"
-import { McpClientError } from "../McpClientError.js"
-import type { Connection, Receiver, StdioOptions } from "../McpClientTransport.js"
-import { deliverText, encodeJson } from "./client.js"
+import type * as JsonRpc from "../../JsonRpc.js"
+import { McpClientError } from "../../McpClientError.js"
+import type { Connection, Receiver, StdioOptions } from "../../McpClientTransport.js"
+import { deliverText, encodeJson } from "./wire.js"
 
 const DEFAULT_STDERR_TAIL = 4096
 const DEFAULT_CLOSE_TIMEOUT = Duration.seconds(2)
@@ -24,6 +29,71 @@ interface ExitStatus {
 }
 
 const signalOf = (error: { readonly message: string }): string | undefined => /\bSIG[A-Z0-9]+\b/.exec(error.message)?.[0]
+
+/** What is known of the server process's end, for the error that reports it. */
+interface Ending {
+  /** The last of its stderr. */
+  readonly stderr: string
+  readonly exitStatus: ExitStatus | undefined
+  readonly writeFailure: unknown
+}
+
+/** Why the connection to the server process `name` is lost: its exit, a failed write, or its stdout closed. */
+const endError = (name: string, { exitStatus, stderr, writeFailure }: Ending): McpClientError => {
+  const tail = stderr.trimEnd()
+  const lastLine = tail.slice(tail.lastIndexOf("\n") + 1)
+  const details = {
+    ...(tail === "" ? {} : { stderr: tail }),
+    ...(exitStatus?.code === undefined ? {} : { exitCode: exitStatus.code }),
+    ...(exitStatus?.signal === undefined ? {} : { signal: exitStatus.signal })
+  }
+  const said = lastLine === "" ? "" : ` (stderr: ${lastLine})`
+  if (exitStatus !== undefined) {
+    const how = exitStatus.code !== undefined
+      ? `exited with code ${exitStatus.code}`
+      : `was killed${exitStatus.signal === undefined ? "" : ` by ${exitStatus.signal}`}`
+    return new McpClientError({
+      reason: "ProcessExited",
+      message: `The MCP server \`${name}\` ${how}${said}`,
+      ...details
+    })
+  }
+  if (writeFailure !== undefined) {
+    return new McpClientError({
+      reason: "Transport",
+      message: `Could not write to the MCP server \`${name}\`${said}`,
+      cause: writeFailure,
+      ...details
+    })
+  }
+  return new McpClientError({
+    reason: "Transport",
+    message: `The MCP server \`${name}\` closed its standard output${said}`,
+    ...details
+  })
+}
+
+/**
+ * Whether the server process exits within `grace`: by itself (no signal), or after `signal`, which `kill` sends
+ * to the process group (the server's own children too) and waits for the exit.
+ */
+const waitForExitOf = (inputs: {
+  readonly process: CommandExecutor.Process
+  readonly exited: Deferred.Deferred<void>
+  readonly name: string
+  readonly grace: Duration.Duration
+}) =>
+(signal: "SIGTERM" | "SIGKILL" | undefined): Effect.Effect<boolean> =>
+  Effect.gen(function*() {
+    const { exited, grace, name, process } = inputs
+    if (yield* Deferred.isDone(exited)) return true
+    if (signal !== undefined) {
+      yield* Effect.logDebug(`MCP server \`${name}\` still running ${Duration.format(grace)} later: sending ${signal}`)
+      yield* Effect.ignore(Effect.timeout(Effect.interruptible(process.kill(signal)), grace))
+      return yield* Deferred.isDone(exited)
+    }
+    return Option.isSome(yield* Effect.timeoutOption(Effect.interruptible(Deferred.await(exited)), grace))
+  })
 
 /**
  * The stdio transport: spawns the server, writes newline-delimited JSON-RPC to its stdin and reads it from its
@@ -115,40 +185,6 @@ export const make = (options: StdioOptions) =>
       Effect.forkScoped
     )
 
-    const failure = (): McpClientError => {
-      const tail = stderr.trimEnd()
-      const lastLine = tail.slice(tail.lastIndexOf("\n") + 1)
-      const details = {
-        ...(tail === "" ? {} : { stderr: tail }),
-        ...(exitStatus?.code === undefined ? {} : { exitCode: exitStatus.code }),
-        ...(exitStatus?.signal === undefined ? {} : { signal: exitStatus.signal })
-      }
-      const said = lastLine === "" ? "" : ` (stderr: ${lastLine})`
-      if (exitStatus !== undefined) {
-        const how = exitStatus.code !== undefined
-          ? `exited with code ${exitStatus.code}`
-          : `was killed${exitStatus.signal === undefined ? "" : ` by ${exitStatus.signal}`}`
-        return new McpClientError({
-          reason: "ProcessExited",
-          message: `The MCP server \`${name}\` ${how}${said}`,
-          ...details
-        })
-      }
-      if (writeFailure !== undefined) {
-        return new McpClientError({
-          reason: "Transport",
-          message: `Could not write to the MCP server \`${name}\`${said}`,
-          cause: writeFailure,
-          ...details
-        })
-      }
-      return new McpClientError({
-        reason: "Transport",
-        message: `The MCP server \`${name}\` closed its standard output${said}`,
-        ...details
-      })
-    }
-
     // The first sign of the end; then the answers still in the pipe, the exit status and the last of stderr get
     // a moment to arrive, so the error says what happened.
     yield* Effect.raceAll([Deferred.await(stdoutEnded), Deferred.await(exited), Deferred.await(writeFailed)]).pipe(
@@ -158,26 +194,15 @@ export const make = (options: StdioOptions) =>
       Effect.zipRight(Effect.ignore(Effect.timeout(Deferred.await(stderrEnded), "200 millis"))),
       Effect.flatMap(() => {
         if (closing) return Effect.void
-        lost = failure()
+        lost = endError(name, { stderr, exitStatus, writeFailure })
         return receiver.disconnected(lost)
       }),
       Effect.forkScoped
     )
 
-    const waitForExit = (signal: "SIGTERM" | "SIGKILL" | undefined) =>
-      Effect.gen(function*() {
-        if (yield* Deferred.isDone(exited)) return true
-        if (signal !== undefined) {
-          yield* Effect.logDebug(`MCP server \`${name}\` still running ${Duration.format(grace)} later: sending ${signal}`)
-          // `kill` signals the process group (the server's own children too) and waits for the exit.
-          yield* Effect.ignore(Effect.timeout(Effect.interruptible(process.kill(signal)), grace))
-          return yield* Deferred.isDone(exited)
-        }
-        return Option.isSome(yield* Effect.timeoutOption(Effect.interruptible(Deferred.await(exited)), grace))
-      })
-
     // Close stdin (what was queued is written first), then SIGTERM, then SIGKILL. Uninterruptible as a whole (it is
     // a finalizer too); the waits inside are interruptible so that their timeouts work.
+    const waitForExit = waitForExitOf({ process, exited, name, grace })
     const close = Effect.suspend(() => {
       if (closing) return Deferred.await(closed)
       closing = true

@@ -1,0 +1,263 @@
+/**
+ * The client's typed calls: one request to its decoded result (with a progress token when asked, in a span), the
+ * listings a page at a time or all of them, tools called by name or by their shared definition, prompts,
+ * resources, completions. Everything here is built on `request`; how a request goes out, comes back complete or
+ * recovers is the other parts' business.
+ *
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import type { Era, ListOptions, McpClientService, RequestOptions } from "../../McpClient.js"
+import { McpClientError, ToolError } from "../../McpClientError.js"
+import * as McpSchema from "../../McpSchema.js"
+import type * as McpTool from "../../McpTool.js"
+import * as ParamHeaders from "../paramHeaders.js"
+import { describeParseError } from "../parseError.js"
+import type { Correlation } from "./correlation.js"
+import { decoder } from "./decode.js"
+import * as ClientModern from "./modern.js"
+import { decodeCallToolOrTask, isCreateTaskResult } from "./tasks.js"
+
+/** One request to its complete, decoded result. @internal */
+export type Request = <A>(
+  method: string,
+  params: unknown,
+  decode: (result: unknown) => Effect.Effect<A, McpClientError>,
+  options?: RequestOptions
+) => Effect.Effect<A, McpClientError>
+
+const decodeListTools = decoder(McpSchema.ListToolsResult)("tools/list")
+const decodeListResources = decoder(McpSchema.ListResourcesResult)("resources/list")
+const decodeListTemplates = decoder(McpSchema.ListResourceTemplatesResult)("resources/templates/list")
+const decodeReadResource = decoder(McpSchema.ReadResourceResult)("resources/read")
+const decodeListPrompts = decoder(McpSchema.ListPromptsResult)("prompts/list")
+const decodeGetPrompt = decoder(McpSchema.GetPromptResult)("prompts/get")
+const decodeComplete = decoder(McpSchema.CompleteResult)("completion/complete")
+
+const withProgressToken = (params: unknown, token: McpSchema.ProgressToken): { readonly [key: string]: unknown } => {
+  const base: { readonly [key: string]: unknown } =
+    typeof params === "object" && params !== null && !Array.isArray(params) ? { ...params } : {}
+  const meta = base._meta
+  return { ...base, _meta: typeof meta === "object" && meta !== null ? { ...meta, progressToken: token } : { progressToken: token } }
+}
+
+/**
+ * `request` on top of `complete` (a request to its complete result, recovered): with `onProgress`, a progress
+ * token for the request's `notifications/progress`.
+ * @internal
+ */
+export const makeRequest = (
+  correlation: Correlation,
+  complete: (method: string, params: unknown) => Effect.Effect<unknown, McpClientError>
+): Request =>
+(method, params, decode, requestOptions) => {
+  const onProgress = requestOptions?.onProgress
+  if (onProgress === undefined) {
+    return complete(method, params).pipe(Effect.flatMap(decode), Effect.withSpan(`McpClient ${method}`))
+  }
+  return correlation.withProgress(
+    onProgress,
+    (token) => complete(method, withProgressToken(params, token)).pipe(Effect.flatMap(decode))
+  ).pipe(Effect.withSpan(`McpClient ${method}`))
+}
+
+const listParams = (options: ListOptions | undefined) =>
+  options?.cursor === undefined ? undefined : { cursor: options.cursor }
+
+/**
+ * Every item of a paged listing. A server that gives a cursor it gave before would page forever: that is a
+ * `Protocol` error.
+ */
+const listAll = <R extends { readonly nextCursor?: string | undefined }, A>(
+  method: string,
+  page: (options: ListOptions) => Effect.Effect<R, McpClientError>,
+  items: (result: R) => ReadonlyArray<A>
+): Effect.Effect<ReadonlyArray<A>, McpClientError> =>
+  Effect.gen(function*() {
+    const all: Array<A> = []
+    const seen = new Set<string>()
+    let cursor: string | undefined = undefined
+    while (true) {
+      const result: R = yield* page({ cursor })
+      all.push(...items(result))
+      if (result.nextCursor === undefined) return all
+      if (seen.has(result.nextCursor)) {
+        return yield* new McpClientError({
+          reason: "Protocol",
+          message: `The server answered ${method} with a cursor it had given before`
+        })
+      }
+      seen.add(result.nextCursor)
+      cursor = result.nextCursor
+    }
+  })
+
+// SEP-2243: a tool whose x-mcp-header declarations break the spec's rules is dropped (the spec says MUST), the
+// others kept: its calls could not carry the headers a server checks.
+const listTools = (request: Request) => (list?: ListOptions) =>
+  Effect.flatMap(request("tools/list", listParams(list), decodeListTools), (result) => {
+    const invalid = result.tools.flatMap((tool) => {
+      const declared = ParamHeaders.scan(tool.inputSchema)
+      return Either.isLeft(declared) ? [`${tool.name} (${declared.left})`] : []
+    })
+    if (invalid.length === 0) return Effect.succeed(result)
+    return Effect.as(
+      Effect.logWarning(`MCP server lists tools with invalid x-mcp-header declarations, dropped: ${invalid.join("; ")}`),
+      { ...result, tools: result.tools.filter((tool) => Either.isRight(ParamHeaders.scan(tool.inputSchema))) }
+    )
+  })
+
+/** `tools/call` by name; `args` is whatever the tool's input schema encoded. */
+type CallTool = (
+  name: string,
+  args: unknown,
+  requestOptions?: RequestOptions
+) => Effect.Effect<McpSchema.CallToolResult, McpClientError>
+
+/**
+ * `call`: the arguments encoded with the tool's input schema, the result checked (an error result is a
+ * `ToolError`) and, for a structured tool, its `structuredContent` decoded with the output schema.
+ */
+const callDefined = (callTool: CallTool): McpClientService["call"] => {
+  function call<A, I, OA, OI extends McpTool.StructuredObject>(
+    tool: McpTool.Definition<A, I, OA, OI>,
+    input: A,
+    requestOptions?: RequestOptions
+  ): Effect.Effect<OA, McpClientError | ToolError>
+  function call<A, I>(
+    tool: McpTool.ContentDefinition<A, I>,
+    input: A,
+    requestOptions?: RequestOptions
+  ): Effect.Effect<McpSchema.CallToolResult, McpClientError | ToolError>
+  function call<A, I, OA, OI extends McpTool.StructuredObject>(
+    tool: McpTool.Definition<A, I, OA, OI> | McpTool.ContentDefinition<A, I>,
+    input: A,
+    requestOptions?: RequestOptions
+  ): Effect.Effect<OA | McpSchema.CallToolResult, McpClientError | ToolError> {
+    return Effect.gen(function*() {
+      // A value of the input's type that its own schema cannot encode is the caller's bug, as in @effect/rpc.
+      const args = yield* Effect.orDie(Schema.encode(tool.input)(input))
+      const result = yield* callTool(tool.name, args, requestOptions)
+      if (result.isError === true) {
+        const text = result.content.flatMap((block) => block.type === "text" ? [block.text] : []).join("\n")
+        return yield* new ToolError({
+          tool: tool.name,
+          message: text === "" ? `Tool ${tool.name} failed` : text,
+          content: result.content,
+          ...(result.structuredContent === undefined ? {} : { structuredContent: result.structuredContent })
+        })
+      }
+      if (tool.output === undefined) return result
+      if (result.structuredContent === undefined) {
+        return yield* new McpClientError({
+          reason: "Protocol",
+          message: `Tool ${tool.name} answered without the structuredContent its output schema promises`
+        })
+      }
+      return yield* Effect.mapError(Schema.decodeUnknown(tool.output)(result.structuredContent), (error) =>
+        new McpClientError({
+          reason: "Protocol",
+          message: `Invalid structuredContent from tool ${tool.name}: ${describeParseError(error)}`
+        }))
+    })
+  }
+  return call
+}
+
+/** What the typed calls need of the client. @internal */
+export interface Inputs {
+  readonly request: Request
+  readonly era: Era
+  /** Follows a task the server made of a `tools/call` to the tool's result. */
+  readonly awaitTask: McpClientService["tasks"]["await"]
+}
+
+/** The typed calls of `McpClientService`. @internal */
+export type Calls = Pick<
+  McpClientService,
+  | "ping"
+  | "call"
+  | "callTool"
+  | "callToolTask"
+  | "listTools"
+  | "listAllTools"
+  | "listResources"
+  | "listAllResources"
+  | "listResourceTemplates"
+  | "listAllResourceTemplates"
+  | "readResource"
+  | "listPrompts"
+  | "listAllPrompts"
+  | "getPrompt"
+  | "complete"
+  | "setLoggingLevel"
+  | "subscribeResource"
+  | "unsubscribeResource"
+>
+
+/** The typed calls of one client. @internal */
+export const make = (inputs: Inputs): Calls => {
+  const { request } = inputs
+  const tools = listTools(request)
+  const allTools = listAll("tools/list", tools, (result) => result.tools)
+  /**
+   * `tools/call`. At 2026-07-28 a -32020 (HeaderMismatch) may mean the transport did not know the tool's
+   * `Mcp-Param-*` headers (it learns them from `tools/list`): the tools are listed again and the call is retried
+   * once. The server refuses such a call before any handler runs, so the retry cannot run a tool twice.
+   */
+  const callToolTask = (
+    name: string,
+    args: unknown,
+    requestOptions?: RequestOptions
+  ): Effect.Effect<McpSchema.CreateTaskResult | McpSchema.CallToolResult, McpClientError> => {
+    const once = request(
+      "tools/call",
+      args === undefined ? { name } : { name, arguments: args },
+      decodeCallToolOrTask,
+      requestOptions
+    )
+    return inputs.era !== "modern" ? once : once.pipe(
+      Effect.catchIf(
+        (error) => error.code === ClientModern.HEADER_MISMATCH,
+        () => Effect.zipRight(allTools, once)
+      )
+    )
+  }
+  /** `tools/call` to the tool's result: a call the server made a task is followed to its end. */
+  const callTool: CallTool = (name, args, requestOptions) =>
+    Effect.flatMap(
+      callToolTask(name, args, requestOptions),
+      (result) => isCreateTaskResult(result) ? inputs.awaitTask(result) : Effect.succeed(result)
+    )
+  const listResources = (list?: ListOptions) => request("resources/list", listParams(list), decodeListResources)
+  const listResourceTemplates = (list?: ListOptions) =>
+    request("resources/templates/list", listParams(list), decodeListTemplates)
+  const listPrompts = (list?: ListOptions) => request("prompts/list", listParams(list), decodeListPrompts)
+  return {
+    ping: request("ping", undefined, () => Effect.void),
+    call: callDefined(callTool),
+    callTool,
+    callToolTask,
+    listTools: tools,
+    listAllTools: allTools,
+    listResources,
+    listAllResources: listAll("resources/list", listResources, (result) => result.resources),
+    listResourceTemplates,
+    listAllResourceTemplates: listAll(
+      "resources/templates/list",
+      listResourceTemplates,
+      (result) => result.resourceTemplates
+    ),
+    readResource: (uri, requestOptions) => request("resources/read", { uri }, decodeReadResource, requestOptions),
+    listPrompts,
+    listAllPrompts: listAll("prompts/list", listPrompts, (result) => result.prompts),
+    getPrompt: (name, args, requestOptions) =>
+      request("prompts/get", args === undefined ? { name } : { name, arguments: args }, decodeGetPrompt, requestOptions),
+    complete: (params) => request("completion/complete", params, decodeComplete),
+    setLoggingLevel: (level) => request("logging/setLevel", { level }, () => Effect.void),
+    subscribeResource: (uri) => request("resources/subscribe", { uri }, () => Effect.void),
+    unsubscribeResource: (uri) => request("resources/unsubscribe", { uri }, () => Effect.void)
+  }
+}
