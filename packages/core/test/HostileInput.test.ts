@@ -9,7 +9,8 @@
  *
  * Every property runs from a fixed seed, printed once, so a failure reproduces: `HOSTILE_SEED=<n>` picks another
  * and `HOSTILE_RUNS=<factor>` scales the run counts. Each property is bounded by its run count and a time limit,
- * and stops by itself at whichever comes first.
+ * and stops by itself at whichever comes first; it must have made a minimum of runs by then, or it fails, and it
+ * prints how many it made.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { NodeMcpServer } from "@effect-mcp/node"
@@ -46,19 +47,56 @@ const SEED = Math.trunc(envNumber("HOSTILE_SEED") ?? 0x4d43_5021)
 const SCALE = envNumber("HOSTILE_RUNS") ?? 1
 console.log(`[HostileInput] fast-check seed ${SEED} (HOSTILE_SEED=<n> to change), runs x${SCALE}`)
 
-/**
- * Run count and time limit, both scaled by `HOSTILE_RUNS`: whichever is reached first ends the property, which
- * then passes on what it ran (the count of runs is printed where it matters).
- */
-const bounded = (numRuns: number, timeLimitMs: number) => ({
-  seed: SEED,
+/** How much a property must and may do: every number scales with `HOSTILE_RUNS`. */
+interface Bounds {
+  /** Runs at most: the property stops there when it has time. */
+  readonly numRuns: number
+  /** Time at most: the property stops there when it is slower. */
+  readonly timeLimitMs: number
+  /**
+   * Runs at least, or the property fails: one stopped by its time limit after a handful of cases has not checked
+   * what it says. About a third of `numRuns`, which this file's properties reach in well under half their time
+   * limit on a busy 2-core machine.
+   */
+  readonly minRuns: number
+}
+
+const bounds = (numRuns: number, timeLimitMs: number, minRuns: number): Bounds => ({
   numRuns: Math.max(1, Math.round(numRuns * SCALE)),
-  interruptAfterTimeLimit: Math.round(timeLimitMs * SCALE),
-  markInterruptAsFailure: false
+  timeLimitMs: Math.round(timeLimitMs * SCALE),
+  minRuns: Math.max(1, Math.round(minRuns * SCALE))
 })
 
+/**
+ * Checks `property` within `limits`, as `fc.assert` would, then fails unless it made `minRuns` runs before its
+ * time limit; prints the count either way.
+ */
+const checkProperty = async <Ts>(
+  name: string,
+  property: FastCheck.IRawProperty<Ts>,
+  limits: Bounds,
+  examples: FastCheck.Parameters<Ts>["examples"] = []
+): Promise<void> => {
+  const details = await fc.check(property, {
+    seed: SEED,
+    numRuns: limits.numRuns,
+    interruptAfterTimeLimit: limits.timeLimitMs,
+    // Stopping at the time limit is no failure by itself: the count of runs is checked below instead.
+    markInterruptAsFailure: false,
+    examples
+  })
+  if (details.failed) {
+    throw new Error(fc.defaultReportMessage(details) ?? `${name}: failed`, { cause: details.errorInstance })
+  }
+  console.log(
+    `[HostileInput] ${name}: ${details.numRuns} runs (at least ${limits.minRuns}, at most ${limits.numRuns}` +
+      `${details.interrupted ? `, stopped by the ${limits.timeLimitMs} ms limit` : ""})`
+  )
+  expect(details.numRuns, `${name}: runs made within ${limits.timeLimitMs} ms`).toBeGreaterThanOrEqual(limits.minRuns)
+}
+
 /** A vitest timeout with room for a property's time limit, its shrinking and its server's start and stop. */
-const timeoutFor = (timeLimitMs: number): number => Math.round(timeLimitMs * SCALE) + 30_000
+const timeoutFor = (limits: Bounds): number => limits.timeLimitMs + 30_000
 
 // --- The decoder --------------------------------------------------------------------------------------------------
 
@@ -142,88 +180,89 @@ const envelope = fc.record({
 }, { requiredKeys: [] })
 
 describe("HostileInput: the JSON-RPC decoder", () => {
-  it.prop("decodeMessage never throws on any value, JSON or not", [fc.anything()], ([value]) => {
-    const decoded = JsonRpc.decodeMessage(value)
-    if (Either.isLeft(decoded)) expect(decoded.left.code).toBe(JsonRpc.ErrorCode.InvalidRequest)
-  }, { timeout: timeoutFor(3_000), fastCheck: bounded(500, 3_000) })
+  const decodeMessageLimits = bounds(500, 3_000, 150)
+  it("decodeMessage never throws on any value, JSON or not", () =>
+    checkProperty("decodeMessage", fc.property(fc.anything(), (value) => {
+      const decoded = JsonRpc.decodeMessage(value)
+      if (Either.isLeft(decoded)) expect(decoded.left.code).toBe(JsonRpc.ErrorCode.InvalidRequest)
+    }), decodeMessageLimits), timeoutFor(decodeMessageLimits))
 
-  it.prop("decodeBody never throws on any string, and -32700 is exactly what JSON.parse rejects", [
-    fc.oneof(
-      fc.string(),
-      fc.string({ unit: "binary" }),
-      fc.json(),
-      fc.string({ unit: fc.constantFrom("[", "]", "{", "}", "\"", ":", ",", "1", " ") })
-    )
-  ], ([text]) => {
-    let parses = true
-    try {
-      JSON.parse(text)
-    } catch {
-      parses = false
-    }
-    const decoded = JsonRpc.decodeBody(text)
-    expect(Either.isLeft(decoded) && decoded.left.code === JsonRpc.ErrorCode.ParseError).toBe(!parses)
-  }, { timeout: timeoutFor(3_000), fastCheck: bounded(1_000, 3_000) })
+  const decodeBodyLimits = bounds(1_000, 3_000, 300)
+  it("decodeBody never throws on any string, and -32700 is exactly what JSON.parse rejects", () =>
+    checkProperty("decodeBody", fc.property(
+      fc.oneof(
+        fc.string(),
+        fc.string({ unit: "binary" }),
+        fc.json(),
+        fc.string({ unit: fc.constantFrom("[", "]", "{", "}", "\"", ":", ",", "1", " ") })
+      ),
+      (text) => {
+        let parses = true
+        try {
+          JSON.parse(text)
+        } catch {
+          parses = false
+        }
+        const decoded = JsonRpc.decodeBody(text)
+        expect(Either.isLeft(decoded) && decoded.left.code === JsonRpc.ErrorCode.ParseError).toBe(!parses)
+      }
+    ), decodeBodyLimits), timeoutFor(decodeBodyLimits))
 
-  it.prop("valid messages round-trip through JSON text, alone and in batches", [
-    fc.array(validMessage, { minLength: 1, maxLength: 4 })
-  ], ([messages]) => {
-    for (const message of messages) {
-      const decoded = JsonRpc.decodeBody(JSON.stringify(message))
-      if (Either.isLeft(decoded) || decoded.right._tag !== "Single") {
-        throw new Error(`not decoded: ${JSON.stringify(message)}`)
+  const roundTripLimits = bounds(500, 3_000, 150)
+  it("valid messages round-trip through JSON text, alone and in batches", () =>
+    checkProperty("round trip", fc.property(fc.array(validMessage, { minLength: 1, maxLength: 4 }), (messages) => {
+      for (const message of messages) {
+        const decoded = JsonRpc.decodeBody(JSON.stringify(message))
+        if (Either.isLeft(decoded) || decoded.right._tag !== "Single") {
+          throw new Error(`not decoded: ${JSON.stringify(message)}`)
+        }
+        expect(JSON.stringify(decoded.right.message)).toBe(JSON.stringify(message))
+        expect(kindOf(Either.right(decoded.right.message))).toBe(model(message))
       }
-      expect(JSON.stringify(decoded.right.message)).toBe(JSON.stringify(message))
-      expect(kindOf(Either.right(decoded.right.message))).toBe(model(message))
-    }
-    const batch = JsonRpc.decodeBody(JSON.stringify(messages))
-    if (Either.isLeft(batch) || batch.right._tag !== "Batch") throw new Error("batch not decoded")
-    expect(batch.right.messages.map((m) => Either.isRight(m) ? JSON.stringify(m.right) : undefined)).toEqual(
-      messages.map((m) => JSON.stringify(m))
-    )
-  }, { timeout: timeoutFor(3_000), fastCheck: bounded(500, 3_000) })
+      const batch = JsonRpc.decodeBody(JSON.stringify(messages))
+      if (Either.isLeft(batch) || batch.right._tag !== "Batch") throw new Error("batch not decoded")
+      expect(batch.right.messages.map((m) => Either.isRight(m) ? JSON.stringify(m.right) : undefined)).toEqual(
+        messages.map((m) => JSON.stringify(m))
+      )
+    }), roundTripLimits), timeoutFor(roundTripLimits))
 
-  it.prop(
-    "the classification matches the reference model, on values and on their JSON text",
-    [fc.oneof(envelope, validMessage, fc.jsonValue(), fc.anything())],
-    ([value]) => {
-      let text: string | undefined
-      try {
-        text = JSON.stringify(value)
-      } catch {
-        text = undefined
-      }
-      expect(kindOf(JsonRpc.decodeMessage(value)), text).toBe(model(value))
-      if (text === undefined) return
-      // What survives JSON, as a body.
-      const parsed: unknown = JSON.parse(text)
-      const decoded = JsonRpc.decodeBody(text)
-      if (!Array.isArray(parsed)) {
-        const single = Either.isRight(decoded) && decoded.right._tag === "Single"
-          ? kindOf(Either.right(decoded.right.message))
-          : Either.isLeft(decoded)
-          ? "invalid"
-          : "a batch"
-        expect(single, text).toBe(model(parsed))
-      } else if (parsed.length === 0) {
-        expect(Either.isLeft(decoded), text).toBe(true)
-      } else {
-        if (Either.isLeft(decoded) || decoded.right._tag !== "Batch") throw new Error(`not a batch: ${text}`)
-        expect(decoded.right.messages.map(kindOf), text).toEqual(parsed.map(model))
-      }
-    },
-    {
-      timeout: timeoutFor(3_000),
-      fastCheck: {
-        ...bounded(2_000, 3_000),
-        // Found by this property (see the regression below): run first on every seed.
-        examples: [
-          [{ jsonrpc: "2.0", id: 1, error: { code: -32000 } }],
-          [{ jsonrpc: "2.0", id: 1, result: 1, error: { code: 1, message: "" } }]
-        ]
-      }
-    }
-  )
+  const classificationLimits = bounds(2_000, 3_000, 600)
+  it("the classification matches the reference model, on values and on their JSON text", () =>
+    checkProperty(
+      "classification",
+      fc.property(fc.oneof(envelope, validMessage, fc.jsonValue(), fc.anything()), (value) => {
+        let text: string | undefined
+        try {
+          text = JSON.stringify(value)
+        } catch {
+          text = undefined
+        }
+        expect(kindOf(JsonRpc.decodeMessage(value)), text).toBe(model(value))
+        if (text === undefined) return
+        // What survives JSON, as a body.
+        const parsed: unknown = JSON.parse(text)
+        const decoded = JsonRpc.decodeBody(text)
+        if (!Array.isArray(parsed)) {
+          const single = Either.isRight(decoded) && decoded.right._tag === "Single"
+            ? kindOf(Either.right(decoded.right.message))
+            : Either.isLeft(decoded)
+            ? "invalid"
+            : "a batch"
+          expect(single, text).toBe(model(parsed))
+        } else if (parsed.length === 0) {
+          expect(Either.isLeft(decoded), text).toBe(true)
+        } else {
+          if (Either.isLeft(decoded) || decoded.right._tag !== "Batch") throw new Error(`not a batch: ${text}`)
+          expect(decoded.right.messages.map(kindOf), text).toEqual(parsed.map(model))
+        }
+      }),
+      classificationLimits,
+      // Found by this property (see the regression below): run first on every seed.
+      [
+        [{ jsonrpc: "2.0", id: 1, error: { code: -32000 } }],
+        [{ jsonrpc: "2.0", id: 1, result: 1, error: { code: 1, message: "" } }]
+      ]
+    ), timeoutFor(classificationLimits))
 
   it("regression: an error object without a string message, or both result and error, is no response", () => {
     // Found by the model: such a message used to be a Failure, and a client that received one built its
@@ -549,6 +588,8 @@ const REGRESSIONS: Array<[Case]> = [
 ]
 
 describe("HostileInput: the HTTP front", () => {
+  // Each run is a request to a real server, and the wait for its sessions to settle.
+  const httpLimits = bounds(300, 12_000, 100)
   it.live("random and mutated requests: allowed statuses, JSON-RPC refusals, no session left, no crash", () =>
     withDemo({}, ({ logs, port, registry }) =>
       Effect.gen(function*() {
@@ -575,12 +616,10 @@ describe("HostileInput: the HTTP front", () => {
         let streamable = yield* Effect.promise(openStreamable)
         const kept = 2
         const sizeIs = (n: number) => Effect.map(registry.size, (size) => size === n)
-        let runs = 0
         const resolve = (token: IdToken): string =>
           token._tag === "Streamable" ? streamable : token._tag === "Legacy" ? legacy.sessionId : token.value
 
         const property = fc.asyncProperty(hostileCase, async (c) => {
-          runs++
           const problemsBefore = logs.problems().length
           const query = c.query === undefined ? "" : `?session_id=${encodeURIComponent(resolve(c.query))}`
           const headers: Http.OutgoingHttpHeaders = {
@@ -638,15 +677,14 @@ describe("HostileInput: the HTTP front", () => {
           const problems = logs.problems().slice(problemsBefore)
           expect(problems.map((p) => `${p.message}: ${Cause.pretty(p.cause)}`), label).toEqual([])
         })
-        yield* Effect.promise(() => fc.assert(property, { ...bounded(300, 12_000), examples: REGRESSIONS }))
-        console.log(`[HostileInput] HTTP front: ${runs} requests`)
+        yield* Effect.promise(() => checkProperty("HTTP front", property, httpLimits, REGRESSIONS))
 
         // The server still serves; the legacy session the test kept is untouched; nothing else is open.
         expect((yield* legacy.request("tools/list")).result).toBeDefined()
         yield* assertServing(port)
         yield* Effect.promise(() => del(streamable))
         yield* eventually(sizeIs(1))
-      })), timeoutFor(12_000))
+      })), timeoutFor(httpLimits))
 })
 
 // --- stdio ---------------------------------------------------------------------------------------------------------
@@ -732,11 +770,11 @@ const stdioCase = fc.record({
 })
 
 describe("HostileInput: stdio", () => {
+  // Each run is a whole stdio session on the demo server.
+  const stdioLimits = bounds(150, 6_000, 50)
   it.live("random chunkings of valid, garbage, over-long lines: each request answered once, one message a line", () =>
     Effect.gen(function*() {
-      let runs = 0
       const property = fc.asyncProperty(stdioCase, async ({ cuts, lines, tail }) => {
-        runs++
         const requests = new Set<string>()
         /** What each echo must come back with: text split across chunks mid-character included. */
         const echoes = new Map<string, string>()
@@ -832,9 +870,8 @@ describe("HostileInput: stdio", () => {
         }
         expect(logs.problems().map((p) => p.message)).toEqual([])
       })
-      yield* Effect.promise(() => fc.assert(property, bounded(150, 6_000)))
-      console.log(`[HostileInput] stdio: ${runs} runs`)
-    }), timeoutFor(6_000))
+      yield* Effect.promise(() => checkProperty("stdio", property, stdioLimits))
+    }), timeoutFor(stdioLimits))
 })
 
 // --- Values inside messages -----------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -56,6 +57,20 @@ const quiet = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 
 const provideHttp = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   effect.pipe(Effect.provide(NodeHttpClient.layerUndici), quiet)
+
+/**
+ * A long `sleep` call, forked, once the server runs it: its handler reports progress 0 first, so the call is
+ * pending on the server, not still on its way, when the test goes on.
+ */
+const callReachingServer = (client: McpClient.McpClientService) =>
+  Effect.gen(function*() {
+    const running = yield* Deferred.make<void>()
+    const pending = yield* Effect.fork(
+      client.callTool("sleep", { ms: 10_000 }, { onProgress: () => Deferred.succeed(running, undefined) })
+    )
+    yield* Deferred.await(running)
+    return pending
+  })
 
 const transports = [
   { name: "legacy HTTP+SSE", connect: (base: string) => McpClient.makeSse({ url: `${base}/sse` }) },
@@ -169,8 +184,7 @@ describe("McpClient", () => {
           yield* Effect.scoped(Effect.gen(function*() {
             const client = yield* transport.connect(base)
             yield* sessionsBecome(registry, 1)
-            const pending = yield* Effect.fork(client.callTool("sleep", { ms: 10_000 }))
-            yield* Effect.sleep("20 millis")
+            const pending = yield* callReachingServer(client)
             yield* client.close
             expect(yield* Effect.flip(Fiber.join(pending))).toMatchObject({ reason: "Closed" })
             expect(yield* Effect.flip(client.callTool("echo", { text: "late" }))).toMatchObject({ reason: "Closed" })
@@ -185,8 +199,7 @@ describe("McpClient", () => {
       Effect.gen(function*() {
         const { base, registry } = yield* serve
         const client = yield* McpClient.makeSse({ url: `${base}/sse` })
-        const pending = yield* Effect.fork(client.callTool("sleep", { ms: 10_000 }))
-        yield* Effect.sleep("20 millis")
+        const pending = yield* callReachingServer(client)
         const [session] = yield* registry.sessions
         yield* session!.close
         expect(yield* Effect.flip(Fiber.join(pending))).toMatchObject({ reason: "Transport" })

@@ -36,7 +36,11 @@ const modern = postModern
 
 const STATE_KEY = new Uint8Array(32).fill(7)
 
-const server = (finalized?: Deferred.Deferred<void>) => {
+/**
+ * The test server. `finalized` is completed when the `slow` tool's handler is interrupted, `started` once it
+ * runs: a test waits on them rather than on time.
+ */
+const server = (finalized?: Deferred.Deferred<void>, started?: Deferred.Deferred<void>) => {
   const Greet = McpTool.make("greet", {
     description: "Asks the user's name, then a colour",
     input: Schema.Struct({ greeting: Schema.String }),
@@ -68,7 +72,8 @@ const server = (finalized?: Deferred.Deferred<void>) => {
     description: "Runs until cancelled",
     input: Schema.Struct({}),
     handler: () =>
-      Effect.never.pipe(
+      // `started` inside `onInterrupt`: an interruption right after it still completes `finalized`.
+      Effect.zipRight(started === undefined ? Effect.void : Deferred.succeed(started, undefined), Effect.never).pipe(
         Effect.onInterrupt(() => finalized === undefined ? Effect.void : Deferred.succeed(finalized, undefined)),
         Effect.as("never")
       )
@@ -428,7 +433,8 @@ describe("2026-07-28", () => {
   it.scopedLive("a client that disconnects cancels its request: the handler is interrupted", () =>
     Effect.gen(function*() {
       const interrupted = yield* Deferred.make<void>()
-      const url = yield* serveHttp(server(interrupted))
+      const started = yield* Deferred.make<void>()
+      const url = yield* serveHttp(server(interrupted, started))
       const controller = new AbortController()
       const pending = fetch(url, {
         method: "POST",
@@ -442,8 +448,9 @@ describe("2026-07-28", () => {
         },
         body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "slow", arguments: {}, _meta: meta() } })
       }).catch(() => undefined)
-      // Give the request time to reach its handler, then hang up.
-      yield* Effect.sleep("200 millis")
+      // Hang up once the request is in its handler: before, the abort would cancel nothing on the server.
+      yield* Deferred.await(started)
+      expect(yield* Deferred.isDone(interrupted)).toBe(false)
       controller.abort()
       yield* Effect.promise(() => pending)
       yield* Deferred.await(interrupted)

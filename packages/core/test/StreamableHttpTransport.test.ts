@@ -215,6 +215,19 @@ const resultOf = (message: JsonRpc.Message | undefined): unknown =>
 const lookup = (served: Served, id: string): Effect.Effect<Session> =>
   Effect.map(served.registry.lookup(id), Option.getOrThrow)
 
+/**
+ * Resolves once `condition` holds, looked at every few ms; rejects after `timeoutMs`, saying `what` never came.
+ * For state the server changes a moment after what the client sees (a connection's close), with no event to
+ * await from outside.
+ */
+const until = async (what: string, condition: () => boolean, timeoutMs = 5_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
 // --- In-process, for TestClock --------------------------------------------------------------------------------------
 
 /** The transport served in-process on the test's clock, with its registry and store at hand. */
@@ -594,6 +607,7 @@ describe("StreamableHttpTransport", () => {
       const served = yield* serve()
       const { url } = served
       const id = yield* Effect.promise(() => openSession(url))
+      const session = yield* lookup(served, id)
       yield* Effect.promise(async () => {
         // Dropped while the tool runs: the resume gets the rest live.
         const controller = new AbortController()
@@ -620,7 +634,11 @@ describe("StreamableHttpTransport", () => {
         const reader2 = new SseReader(response2)
         const priming2 = await reader2.next()
         controller2.abort()
-        await new Promise((resolve) => setTimeout(resolve, 150))
+        // Back only once the call is over and its stream recorded to its end: a POST's stream holds the session
+        // busy until then, and the dropped connection until the server has seen it close. What follows is
+        // then replayed from the store, none of it live.
+        await until("the call ends, its stream recorded and its connection closed", () => session.busy === 0)
+        expect(session.inFlight).toBe(0)
         const replayed = await new SseReader(
           await getStream(url, inSession(id, LATEST, { "last-event-id": priming2!.id! }))
         ).rest()
@@ -632,7 +650,6 @@ describe("StreamableHttpTransport", () => {
         // An id this session never saw.
         await expectRefusal(await getStream(url, inSession(id, LATEST, { "last-event-id": "999:1" })), 400)
       })
-      const session = yield* lookup(served, id)
       expect(session.inFlight).toBe(0)
       expect(session.busy).toBe(0)
     }), 15_000)
@@ -695,9 +712,7 @@ describe("StreamableHttpTransport", () => {
         await third.cancel()
       })
       // The closed connection no longer holds the session busy.
-      yield* Effect.promise(async () => {
-        for (let i = 0; i < 300 && session.busy !== 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
-      })
+      yield* Effect.promise(() => until("the closed stream releases the session", () => session.busy === 0))
       expect(session.busy).toBe(0)
     }), 15_000)
 

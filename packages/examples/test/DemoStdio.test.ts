@@ -1,7 +1,7 @@
 /**
  * The built demo as a desktop client runs it: a child process speaking MCP on stdin and stdout.
  */
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect, it, vi } from "@effect/vitest"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import {
@@ -40,19 +40,47 @@ const spawnDemo = (...args: ReadonlyArray<string>) => {
   const child = ChildProcess.spawn(process.execPath, [main, "--stdio", ...args], { stdio: ["pipe", "pipe", "pipe"] })
   let out = ""
   let err = ""
-  child.stdout.on("data", (chunk: Buffer) => out += chunk.toString("utf8"))
+  /** Looked at again on every chunk of stdout, and once stdout ends. */
+  const watchers = new Set<() => void>()
+  child.stdout.on("data", (chunk: Buffer) => {
+    out += chunk.toString("utf8")
+    for (const watcher of watchers) watcher()
+  })
+  child.stdout.on("close", () => {
+    for (const watcher of watchers) watcher()
+  })
   child.stderr.on("data", (chunk: Buffer) => err += chunk.toString("utf8"))
   const send = (message: unknown) => child.stdin.write(JSON.stringify(message) + "\n")
-  /** Every stdout line, parsed: stdout must carry JSON-RPC messages and nothing else. */
-  const lines = () => out.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as { id?: unknown; method?: string })
-  const waitFor = async (predicate: (m: { id?: unknown; method?: string }) => boolean) => {
-    for (let i = 0; i < 500; i++) {
-      const found = lines().find(predicate)
-      if (found !== undefined) return found
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    }
-    throw new Error(`not seen on stdout: ${out}\nstderr: ${err}`)
-  }
+  /** Stdout's lines, parsed: stdout must carry JSON-RPC messages and nothing else. */
+  const parse = (text: string) =>
+    text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as { id?: unknown; method?: string })
+  /** Every stdout line. */
+  const lines = () => parse(out)
+  /** The first stdout message that matches, once it is out; fails when stdout ends first, or after 5 s. */
+  const waitFor = (predicate: (m: { id?: unknown; method?: string }) => boolean) =>
+    new Promise<{ id?: unknown; method?: string }>((resolve, reject) => {
+      const failed = (why: string) => new Error(`${why}; stdout: ${out}\nstderr: ${err}`)
+      const timer = setTimeout(() => settle(failed("not seen on stdout within 5 s")), 5_000)
+      const watcher = () => {
+        try {
+          // Only whole lines: a chunk may end mid-line.
+          const found = parse(out.slice(0, out.lastIndexOf("\n") + 1)).find(predicate)
+          if (found !== undefined) settle(found)
+          else if (child.stdout.readableEnded || child.stdout.destroyed) settle(failed("stdout ended first"))
+        } catch (error) {
+          // A line that is no JSON: failed here, not thrown from the stream's listener.
+          settle(error instanceof Error ? error : failed(String(error)))
+        }
+      }
+      const settle = (result: { id?: unknown; method?: string } | Error) => {
+        clearTimeout(timer)
+        watchers.delete(watcher)
+        if (result instanceof Error) reject(result)
+        else resolve(result)
+      }
+      watchers.add(watcher)
+      watcher()
+    })
   return { child, send, lines, waitFor, stderr: () => err }
 }
 
@@ -92,13 +120,19 @@ describe("the demo over stdio", () => {
         { type: "text", text: "Short." }
       ])
 
-      // A cancelled sleep: the SDK sends notifications/cancelled and gives up on the answer.
+      // A cancelled sleep: the SDK sends notifications/cancelled and gives up on the answer. Cancelled once the
+      // server runs it (its first progress), so the cancellation reaches a call in flight, not one on its way.
       const controller = new AbortController()
+      let progressed = 0
       const sleeping = client.callTool({ name: "sleep", arguments: { ms: 60_000 } }, CallToolResultSchema, {
-        signal: controller.signal
+        signal: controller.signal,
+        onprogress: () => {
+          progressed++
+          controller.abort("changed my mind")
+        }
       })
-      setTimeout(() => controller.abort("changed my mind"), 50)
-      await expect(sleeping).rejects.toThrow()
+      await expect(sleeping).rejects.toThrow("changed my mind")
+      expect(progressed).toBe(1)
       // The server is still serving after it.
       expect((await client.callTool({ name: "echo", arguments: { text: "after" } })).content).toEqual([
         { type: "text", text: "after" }
@@ -111,8 +145,15 @@ describe("the demo over stdio", () => {
       const prompt = await client.getPrompt({ name: "review", arguments: { code: "x = 1" } })
       expect(JSON.stringify(prompt.messages)).toContain("x = 1")
 
-      await client.close()
-      for (let i = 0; i < 300 && isAlive(pid); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+      // The SDK ends stdin, waits up to 2 s for the process to close, then signals it: no signal means the demo
+      // exited on EOF by itself. `close` resolves once the process has closed (its pid reaped) or been killed.
+      const kill = vi.spyOn(ChildProcess.ChildProcess.prototype, "kill")
+      try {
+        await client.close()
+        expect(kill).not.toHaveBeenCalled()
+      } finally {
+        kill.mockRestore()
+      }
       expect(isAlive(pid)).toBe(false)
     }), 30_000)
 
@@ -121,11 +162,19 @@ describe("the demo over stdio", () => {
       const demo = spawnDemo()
       demo.send(initialize)
       await demo.waitFor((m) => m.id === 1)
-      demo.send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "sleep", arguments: { ms: 300 } } })
-      await new Promise((resolve) => setTimeout(resolve, 50))
+      demo.send({
+        jsonrpc: "2.0",
+        id: 2,
+        method: "tools/call",
+        params: { name: "sleep", arguments: { ms: 1_000 }, _meta: { progressToken: "p" } }
+      })
+      // Signalled once the call runs (its first progress) and before its answer: in flight, not still in the pipe
+      // nor already done. A second is far longer than the step from seeing the progress to the signal.
+      await demo.waitFor((m) => m.method === "notifications/progress")
+      expect(demo.lines().some((m) => m.id === 2)).toBe(false)
       demo.child.kill("SIGTERM")
       expect(await exited(demo.child)).toBe(0)
-      expect(demo.lines().find((m) => m.id === 2)).toMatchObject({ result: { content: [{ text: "slept 300 ms" }] } })
+      expect(demo.lines().find((m) => m.id === 2)).toMatchObject({ result: { content: [{ text: "slept 1000 ms" }] } })
     }), 30_000)
 
   it.live("stdout carries protocol messages only; a bad line is answered and the session goes on; EOF exits 0", () =>

@@ -1,7 +1,10 @@
 /**
  * The soak driver (soak/run.ts) with tiny counts, so it cannot rot: it starts the built demo, runs a few hundred
  * cycles over every transport, and its own checks (no live session, every old id 404, nothing logged at Error
- * level, a clean exit) must pass. The memory check is left wide open: a run this short measures nothing.
+ * level, a clean exit) must pass, with those that say how much it did: a minimum of cycles after the warm-up,
+ * every way of ending a cycle seen among them, and enough old ids checked. The report's table and counts are
+ * read too, so the test holds even if a check's verdict were wrong. The memory check is left wide open: a run
+ * this short measures nothing.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { execFile } from "node:child_process"
@@ -30,11 +33,40 @@ const soak = (args: ReadonlyArray<string>): Promise<Run> =>
     )
   })
 
+/** The report's table of cycles: "transport ending" to its warm-up and run counts (not the totals, "all"). */
+const cycleCounts = (stdout: string): Map<string, { readonly warmup: number; readonly run: number }> => {
+  const counts = new Map<string, { readonly warmup: number; readonly run: number }>()
+  for (const line of stdout.split("\n")) {
+    const match = /^\| (sse|streamable|stdio) \| ([a-z-]+) \| (\d+) \| (\d+) \|$/.exec(line)
+    if (match !== null && match[2] !== "all") counts.set(`${match[1]} ${match[2]}`, { warmup: Number(match[3]), run: Number(match[4]) })
+  }
+  return counts
+}
+
+/** A check's row of the report: whether it passed, and what it says it did. */
+const check = (stdout: string, name: string): { readonly ok: boolean; readonly detail: string } | undefined => {
+  const line = stdout.split("\n").find((l) => l.startsWith(`| ${name} | `))
+  const cells = line?.replace(/ \|$/, "").split(" | ")
+  return cells === undefined ? undefined : { ok: cells[1] === "ok", detail: cells[2] ?? "" }
+}
+
+/** The 404 check's counts, from its detail: "passed/checked (N sse, M streamable)". */
+const goneCounts = (detail: string | undefined) => {
+  const match = /^(\d+)\/(\d+) \((\d+) sse, (\d+) streamable\)$/.exec(detail ?? "")
+  return match === null
+    ? undefined
+    : { passed: Number(match[1]), checked: Number(match[2]), sse: Number(match[3]), streamable: Number(match[4]) }
+}
+
+const MIN_CYCLES = 150
+
 describe("the soak driver", () => {
-  it("runs a few hundred cycles over SSE, Streamable HTTP and stdio, and its checks pass", async () => {
+  it("runs a few hundred cycles over SSE, Streamable HTTP and stdio, every way of ending, and its checks pass", async () => {
     const result = await soak([
       "--cycles",
       "300",
+      "--min-cycles",
+      String(MIN_CYCLES),
       "--seconds",
       "60",
       "--concurrency",
@@ -48,8 +80,40 @@ describe("the soak driver", () => {
       "--rss-tolerance",
       "1024"
     ])
-    expect(result.stdout, result.stderr).toContain("| every old session id gets 404 | ok |")
-    expect(result.stdout.split("\n").filter((line) => line.includes("FAILED")), result.stderr).toEqual([])
-    expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0)
+    const output = `${result.stdout}\n${result.stderr}`
+    console.log(result.stdout)
+    expect(result.stdout.split("\n").filter((line) => line.includes("FAILED")), output).toEqual([])
+    expect(result.code, output).toBe(0)
+
+    // The driver's own checks of the work it did, each present and passed: the soak says what it checked.
+    const minIds = Math.ceil(MIN_CYCLES / 4)
+    const goneName = `every old session id gets 404, at least ${minIds} of each HTTP transport checked`
+    for (
+      const name of [
+        `at least ${MIN_CYCLES} cycles after the warm-up`,
+        "every cycle kind ran after the warm-up (15 kinds)",
+        goneName,
+        "no live session after the run",
+        "no failed cycle"
+      ]
+    ) expect(check(result.stdout, name), `${name}\n${output}`).toMatchObject({ ok: true })
+
+    // And the same read from the report's numbers, not from its verdicts: every way of ending ran after the
+    // warm-up, the run did at least the minimum, and the 404 check looked at ids of both HTTP transports.
+    const counts = cycleCounts(result.stdout)
+    const kinds = [
+      "sse disconnect", "sse disconnect-mid-call", "sse disconnect-early", "sse disconnect-mid-post",
+      "sse disconnect-cut-post", "streamable delete", "streamable abandon", "streamable abandon-mid-call",
+      "streamable delete-mid-call", "streamable abandon-stream", "streamable abandon-cut-post", "stdio eof",
+      "stdio sigterm", "stdio sigterm-mid-call", "stdio sigkill-mid-call"
+    ]
+    for (const kind of kinds) expect(counts.get(kind)?.run ?? 0, `${kind}\n${output}`).toBeGreaterThan(0)
+    const run = [...counts].filter(([kind]) => !kind.endsWith(" failed")).reduce((n, [, c]) => n + c.run, 0)
+    expect(run, output).toBeGreaterThanOrEqual(MIN_CYCLES)
+    const gone = goneCounts(check(result.stdout, goneName)?.detail)
+    expect(gone, output).toBeDefined()
+    expect(gone?.passed, output).toBe(gone?.checked)
+    expect(gone?.sse, output).toBeGreaterThanOrEqual(minIds)
+    expect(gone?.streamable, output).toBeGreaterThanOrEqual(minIds)
   }, 120_000)
 })

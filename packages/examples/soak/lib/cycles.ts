@@ -36,6 +36,37 @@ import { DEMO_MAIN } from "./server.js"
 
 export type Transport = "sse" | "streamable" | "stdio"
 
+/**
+ * Every way each transport's cycle can end, with the relative weight of a random pick. The driver checks that
+ * each of them ran (an `expired` session is a legit accident, not a way of ending a cycle picks).
+ */
+export const ENDINGS = {
+  sse: [
+    ["disconnect", 6],
+    ["disconnect-mid-call", 2],
+    ["disconnect-early", 1],
+    ["disconnect-mid-post", 1],
+    ["disconnect-cut-post", 1]
+  ],
+  streamable: [
+    ["delete", 4],
+    ["abandon", 3],
+    ["abandon-mid-call", 1],
+    ["delete-mid-call", 1],
+    ["abandon-stream", 1],
+    ["abandon-cut-post", 1]
+  ],
+  stdio: [["eof", 3], ["sigterm", 2], ["sigterm-mid-call", 1], ["sigkill-mid-call", 1]]
+} as const satisfies { readonly [T in Transport]: ReadonlyArray<readonly [string, number]> }
+
+export type Ending<T extends Transport> = (typeof ENDINGS)[T][number][0]
+
+/** The ending a cycle was asked for, or a random one by the weights. */
+const endingOf = <T extends Transport>(transport: T, random: Random, asked: Ending<T> | undefined): Ending<T> => {
+  const endings: ReadonlyArray<readonly [Ending<T>, number]> = ENDINGS[transport]
+  return asked ?? random.pick(endings.map(([ending]) => ending), endings.map(([, weight]) => weight))
+}
+
 export interface CycleResult {
   readonly transport: Transport
   readonly ending: string
@@ -233,11 +264,12 @@ const BAD_BODIES: ReadonlyArray<readonly [string, number]> = [
 
 // --- Legacy SSE ------------------------------------------------------------------------------------------------
 
-export const sseCycle = async (ctx: CycleContext, random: Random): Promise<CycleResult> => {
-  const ending = random.pick(
-    ["disconnect", "disconnect-mid-call", "disconnect-early", "disconnect-mid-post", "disconnect-cut-post"] as const,
-    [6, 2, 1, 1, 1]
-  )
+export const sseCycle = async (
+  ctx: CycleContext,
+  random: Random,
+  asked?: Ending<"sse">
+): Promise<CycleResult> => {
+  const ending = endingOf("sse", random, asked)
   const openedAt = performance.now()
   const stream = new SseConnection(ctx.port, "/sse")
   const sessionIds: Array<string> = []
@@ -340,11 +372,15 @@ const isProgressFor = (message: JsonObject, token: string): boolean => {
 
 // --- Streamable HTTP -------------------------------------------------------------------------------------------
 
-export const streamableCycle = async (ctx: CycleContext, random: Random): Promise<CycleResult> => {
+export const streamableCycle = async (
+  ctx: CycleContext,
+  random: Random,
+  asked?: Ending<"streamable">
+): Promise<CycleResult> => {
   const silence = new Silence()
   const state = { sessionIds: new Array<string>(), initialized: false }
   try {
-    return await streamableLife(ctx, random, silence, state)
+    return await streamableLife(ctx, random, endingOf("streamable", random, asked), silence, state)
   } catch (error) {
     // The server expires a session silent for its idle timeout, or, before the handshake is complete, for the
     // handshake timeout (counted from the session's opening, before its `initialize` answer).
@@ -363,13 +399,10 @@ export const streamableCycle = async (ctx: CycleContext, random: Random): Promis
 const streamableLife = async (
   ctx: CycleContext,
   random: Random,
+  ending: Ending<"streamable">,
   silence: Silence,
   state: { readonly sessionIds: Array<string>; initialized: boolean }
 ): Promise<CycleResult> => {
-  const ending = random.pick(
-    ["delete", "abandon", "abandon-mid-call", "delete-mid-call", "abandon-stream", "abandon-cut-post"] as const,
-    [4, 3, 1, 1, 1, 1]
-  )
   const sessionIds = state.sessionIds
   const init = await silence.around(() => send({
     port: ctx.port,
@@ -559,8 +592,8 @@ class StdoutLines {
   }
 }
 
-export const stdioCycle = async (random: Random): Promise<CycleResult> => {
-  const ending = random.pick(["eof", "sigterm", "sigterm-mid-call", "sigkill-mid-call"] as const, [3, 2, 1, 1])
+export const stdioCycle = async (random: Random, asked?: Ending<"stdio">): Promise<CycleResult> => {
+  const ending = endingOf("stdio", random, asked)
   // A short drain period: a signal mid-call lets the call finish or answers it with an error within 200 ms, and the
   // cycle's exit deadline stays well clear of it.
   const child = spawn(process.execPath, [DEMO_MAIN, "--stdio", "--drain-timeout", "200"], {
