@@ -41,6 +41,8 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Runtime from "effect/Runtime"
@@ -129,11 +131,13 @@ class WebExchange implements Exchange {
   private bodyTaken = false
   /** Ends the streamed body, if there is one. */
   private endBody: () => void = () => {}
+  /** Reads the request body, or discards it; stopped if the exchange closes first. */
+  private reading: Fiber.RuntimeFiber<unknown> | undefined = undefined
 
   constructor(
     readonly request: Request,
     readonly remoteAddress: string | undefined,
-    private readonly runFork: <A>(effect: Effect.Effect<A>) => unknown
+    private readonly runFork: <A>(effect: Effect.Effect<A>) => Fiber.RuntimeFiber<A>
   ) {
     const url = new URL(request.url)
     this.method = request.method
@@ -165,7 +169,11 @@ class WebExchange implements Exchange {
 
   readBody(limit: number, done: (body: Body) => void): void {
     this.bodyTaken = true
-    this.runFork(Effect.map(Shared.readBody(this.body(), this.headers, limit), done))
+    this.reading = this.runFork(Effect.map(Shared.readBody(this.body(), this.headers, limit), (body) => {
+      // Read whole: `done` may answer, and closing must not stop the fiber it runs in.
+      this.reading = undefined
+      done(body)
+    }))
   }
 
   respond(status: number, headers: ResponseHeaders, body?: string): void {
@@ -196,7 +204,7 @@ class WebExchange implements Exchange {
     }
     this.settle(new Response(body, { status: 200, headers }))
     // Read, so that a client going away is seen at once (see `discardBody`).
-    if (!this.bodyTaken && this.request.body !== null) this.runFork(Shared.discardBody(this.body()))
+    if (!this.bodyTaken && this.request.body !== null) this.reading = this.runFork(Shared.discardBody(this.body()))
     const exchange = this
     return {
       write: (chunk) => {
@@ -227,6 +235,9 @@ class WebExchange implements Exchange {
   private close(): void {
     if (this.closed) return
     this.request.signal.removeEventListener("abort", this.gone)
+    // A body still arriving is read no further (its stream is cancelled): read on, it would hold the request for
+    // as long as the client kept sending, after the answer or the shutdown that made it moot.
+    this.reading?.unsafeInterruptAsFork(FiberId.none)
     this.endBody()
     // Owed no answer (its client is gone), but the runtime awaits one; a no-op once answered.
     this.settle(new Response(null, { status: 499 }))

@@ -11,7 +11,8 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
-import type * as Scope from "effect/Scope"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
@@ -298,6 +299,61 @@ describe("WebHandler", () => {
       expect((yield* fetchVia(handler, { body: initialize(1), signal: early.signal })).status).toBe(499)
       expect(yield* registry.size).toBe(0)
     })))
+
+  it.live("a client that stops reading is cut off at the backlog limit: the stream's unread bytes are its backlog", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { handler, registry } = yield* serve({ sse: { maxBacklog: 8192 } })
+      const response = yield* fetchVia(handler, { method: "GET", path: "/sse", headers: { accept: "text/event-stream" } })
+      if (response.body === null) return yield* Effect.die(new Error("no body"))
+      // Reads the endpoint event, then nothing more.
+      const reader = response.body.getReader()
+      const decoder = new TextDecoder()
+      let text = ""
+      while (!text.includes("\n\n")) {
+        const { value } = yield* Effect.promise(() => reader.read())
+        text += decoder.decode(value, { stream: true })
+      }
+      const endpoint = /data: (.*)/.exec(text)?.[1] ?? ""
+      const post = (body: unknown) => fetchVia(handler, { path: endpoint, body })
+      expect((yield* post(initialize("i"))).status).toBe(202)
+      expect((yield* post(JsonRpc.notification("notifications/initialized"))).status).toBe(202)
+      const text2k = "x".repeat(2048)
+      let refused = 0
+      for (let id = 0; id < 20 && refused === 0; id++) {
+        const status = (yield* post(JsonRpc.request(id, "tools/call", { name: "echo", arguments: { text: text2k } }))).status
+        if (status === 404) refused = id
+        else yield* Effect.sleep("5 millis")
+      }
+      // Four unread answers of 2 KiB pass 8 KiB: the session is closed, and what follows is refused.
+      expect(refused).toBeGreaterThan(3)
+      expect(yield* registry.size).toBe(0)
+    })))
+
+  it.live("make: closing its scope answers what is still owed with 503, ends open streams, then refuses requests", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const server = yield* Layer.buildWithScope(DemoServer.layer, scope)
+      const handler = yield* WebHandler.make().pipe(Effect.provide(server), Scope.extend(scope), Effect.provide(quiet))
+      const legacy = yield* openLegacy(handler)
+      // A body that never ends: its request is owed an answer until the shutdown.
+      let cancelled = false
+      const body = new ReadableStream<Uint8Array>({
+        start: (controller) => controller.enqueue(new TextEncoder().encode("{")),
+        cancel: () => {
+          cancelled = true
+        }
+      })
+      const init = { method: "POST", headers: { "content-type": "application/json", accept: BOTH }, body, duplex: "half" }
+      const pending = handler(new Request(`${BASE}/mcp`, init))
+      yield* Scope.close(scope, Exit.void).pipe(Effect.provide(quiet))
+      const owed = yield* Effect.promise(() => pending)
+      expect(owed.status).toBe(503)
+      expect(owed.headers.get("retry-after")).not.toBeNull()
+      // The body is read no further.
+      yield* eventually(Effect.sync(() => cancelled))
+      yield* Effect.promise(() => legacy.stream.ended)
+      expect((yield* fetchVia(handler, { body: initialize(1) })).status).toBe(503)
+    }))
 
   it.live("fromLayer: built on the first request; dispose ends open streams, closes sessions, then answers 503", () =>
     Effect.gen(function*() {
