@@ -71,6 +71,21 @@ const jsonOf = (response: Response) => Effect.promise((): Promise<unknown> => re
 const initialize = (id: JsonRpc.RequestId, protocolVersion = "2025-11-25") =>
   JsonRpc.request(id, "initialize", { protocolVersion, capabilities: {}, clientInfo: { name: "web-test", version: "0" } })
 
+/** A 2026-07-28 (sessionless) tool call, with the headers that mirror its body. */
+const modernCall = (name: string, args: object, signal?: AbortSignal): Call => ({
+  headers: { "mcp-protocol-version": MODERN_VERSION, "mcp-method": "tools/call", "mcp-name": name },
+  body: JsonRpc.request(1, "tools/call", {
+    name,
+    arguments: args,
+    _meta: {
+      "io.modelcontextprotocol/protocolVersion": MODERN_VERSION,
+      "io.modelcontextprotocol/clientCapabilities": {},
+      "io.modelcontextprotocol/clientInfo": { name: "web-test", version: "0" }
+    }
+  }),
+  signal
+})
+
 /** One SSE event, as read off a response body. */
 interface SseEvent {
   readonly event: string | undefined
@@ -222,18 +237,7 @@ describe("WebHandler", () => {
   it.live("2026-07-28: a sessionless call is answered and leaves no session behind", () =>
     Effect.scoped(Effect.gen(function*() {
       const { handler, registry } = yield* serve()
-      const response = yield* fetchVia(handler, {
-        headers: { "mcp-protocol-version": MODERN_VERSION, "mcp-method": "tools/call", "mcp-name": "echo" },
-        body: JsonRpc.request(1, "tools/call", {
-          name: "echo",
-          arguments: { text: "no session" },
-          _meta: {
-            "io.modelcontextprotocol/protocolVersion": MODERN_VERSION,
-            "io.modelcontextprotocol/clientCapabilities": {},
-            "io.modelcontextprotocol/clientInfo": { name: "web-test", version: "0" }
-          }
-        })
-      })
+      const response = yield* fetchVia(handler, modernCall("echo", { text: "no session" }))
       expect(response.status).toBe(200)
       expect(response.headers.get("mcp-session-id")).toBeNull()
       expect(yield* jsonOf(response)).toMatchObject({ id: 1, result: { content: [{ text: "no session" }] } })
@@ -293,7 +297,14 @@ describe("WebHandler", () => {
       yield* cancelled.stream.cancel()
       yield* eventually(Effect.map(registry.size, (n) => n === 0))
       expect((yield* fetchVia(handler, { path: cancelled.endpoint, body: JsonRpc.request(1, "ping") })).status).toBe(404)
-      // A request whose client left before the answer still settles the runtime's promise.
+      // A sessionless call is cancelled when its client goes away before the answer, and its promise settles.
+      const slow = new AbortController()
+      const call = handler(requestOf(modernCall("sleep", { ms: 600_000 }, slow.signal)))
+      yield* eventually(Effect.map(registry.size, (n) => n === 1))
+      slow.abort()
+      expect((yield* Effect.promise(() => call)).status).toBe(499)
+      yield* eventually(Effect.map(registry.size, (n) => n === 0))
+      // Gone before the request was even seen.
       const early = new AbortController()
       early.abort()
       expect((yield* fetchVia(handler, { body: initialize(1), signal: early.signal })).status).toBe(499)
