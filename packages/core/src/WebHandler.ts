@@ -102,6 +102,8 @@ const refusalResponse = (refusal: Refusal.Refusal): Response => {
   return new Response(body, { status, headers })
 }
 
+const FAILED: Body = { _tag: "Failed" }
+
 /** What a stream is once its exchange closed: nothing more can be written. */
 const CLOSED_STREAM: ResponseStream = { write: () => false, end: () => {}, isOpen: false, backlog: 0 }
 
@@ -125,7 +127,9 @@ class WebExchange implements Exchange {
   readonly url: string
   readonly headers: Headers
   readonly response: Promise<Response>
-  private settle: (response: Response) => void = () => {}
+  /** The response was given to the runtime (a stream's may still be open). */
+  private answered = false
+  private resolve: (response: Response) => void = () => {}
   private readonly closing = new Shared.CloseSignal()
   /** `readBody` was called: the body has a reader. */
   private bodyTaken = false
@@ -144,12 +148,7 @@ class WebExchange implements Exchange {
     this.url = url.pathname + url.search
     this.headers = headersOf(request, url)
     this.response = new Promise((resolve) => {
-      let settled = false
-      this.settle = (response) => {
-        if (settled) return
-        settled = true
-        resolve(response)
-      }
+      this.resolve = resolve
     })
     const signal = request.signal
     if (signal.aborted) this.close()
@@ -162,12 +161,21 @@ class WebExchange implements Exchange {
 
   private readonly gone = () => this.close()
 
+  /** Gives the runtime its response, the first time only. */
+  private settle(response: Response): void {
+    if (this.answered) return
+    this.answered = true
+    this.resolve(response)
+  }
+
   private body(): Stream.Stream<Uint8Array, unknown> {
     const body = this.request.body
     return body === null ? Stream.empty : Stream.fromReadableStream({ evaluate: () => body, onError: (error) => error })
   }
 
   readBody(limit: number, done: (body: Body) => void): void {
+    // Its client is gone: no read is started that nothing would stop.
+    if (this.closed) return done(FAILED)
     this.bodyTaken = true
     this.reading = this.runFork(Effect.map(Shared.readBody(this.body(), this.headers, limit), (body) => {
       // Read whole: `done` may answer, and closing must not stop the fiber it runs in.
@@ -205,14 +213,13 @@ class WebExchange implements Exchange {
     this.settle(new Response(body, { status: 200, headers }))
     // Read, so that a client going away is seen at once (see `discardBody`).
     if (!this.bodyTaken && this.request.body !== null) this.reading = this.runFork(Shared.discardBody(this.body()))
-    const exchange = this
     return {
       write: (chunk) => {
         if (controller === undefined) return false
         controller.enqueue(encoder.encode(chunk))
         return true
       },
-      end: () => exchange.close(),
+      end: () => this.close(),
       get isOpen() {
         return controller !== undefined
       },
@@ -228,7 +235,7 @@ class WebExchange implements Exchange {
 
   /** The handler is shutting down: an answer still owed is a 503, a stream still open ends. */
   shutdown(): void {
-    if (!this.closed) Front.refuse(this, SHUTTING_DOWN)
+    if (!this.answered) Front.refuse(this, SHUTTING_DOWN)
     this.close()
   }
 

@@ -277,6 +277,25 @@ describe("WebHandler", () => {
       const init = { method: "POST", headers: { "content-type": "application/json", accept: BOTH }, body: streamed, duplex: "half" }
       const chunked = yield* Effect.promise(() => handler(new Request(`${BASE}/mcp`, init)))
       expect(chunked.status).toBe(413)
+      // Past the limit the rest is read and dropped, so a client can finish sending and read its 413; past 64 MiB
+      // it is not worth reading on: the read stops and the body is cancelled.
+      const MiB = new Uint8Array(1024 * 1024)
+      let sent = 0
+      let cancelled = false
+      const endless = new ReadableStream<Uint8Array>({
+        pull: (controller) => {
+          sent++
+          controller.enqueue(MiB)
+        },
+        cancel: () => {
+          cancelled = true
+        }
+      })
+      const flood = { method: "POST", headers: { "content-type": "application/json", accept: BOTH }, body: endless, duplex: "half" }
+      expect((yield* Effect.promise(() => handler(new Request(`${BASE}/mcp`, flood)))).status).toBe(413)
+      yield* eventually(Effect.sync(() => cancelled))
+      expect(sent).toBeGreaterThan(64)
+      expect(sent).toBeLessThan(70)
       // Within the limit, the same handler serves.
       expect((yield* fetchVia(handler, { body: initialize(2) })).status).toBe(200)
       expect(yield* registry.size).toBe(1)
