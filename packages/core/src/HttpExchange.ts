@@ -1,8 +1,9 @@
 /**
  * One HTTP request and its response, as the MCP HTTP front sees them: the seam between effect-mcp's HTTP
  * transports and whatever serves HTTP. `@effect-mcp/node` makes one straight from `node:http` (the fast path,
- * with no router, stream pipeline or extra fiber per request); `HttpTransport.toHttpApp` makes one from an
- * `@effect/platform` request, so the same front can be mounted on any `HttpLayerRouter`.
+ * with no router, stream pipeline or extra fiber per request); `PlatformHttpTransport` makes one from an
+ * `@effect/platform` request, so the same front can be mounted on any `HttpLayerRouter`; `WebHandler` makes one
+ * from a web-standard `Request`, for Deno, Bun, Workers and Next.js.
  *
  * It is callback-based on purpose: it runs for every request, and everything the front does before a handler
  * runs is synchronous work that needs no fiber.

@@ -10,7 +10,7 @@
  *
  * The front answers `HttpExchange`s. `@effect-mcp/node` feeds it straight from `node:http`;
  * `PlatformHttpTransport` mounts it on an `@effect/platform` `HttpLayerRouter`, so it serves (with the same
- * security) on any server platform has.
+ * security) on any server platform has; `WebHandler` answers web-standard `Request`s with it, for fetch runtimes.
  *
  * @since 0.1.0
  */

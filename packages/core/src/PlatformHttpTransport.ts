@@ -17,15 +17,13 @@ import * as Queue from "effect/Queue"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { type Body, BodyBuffer, declaredLength, type Exchange, type ResponseHeaders, type ResponseStream } from "./HttpExchange.js"
+import type { Exchange, ResponseHeaders, ResponseStream } from "./HttpExchange.js"
 import * as HttpSecurity from "./HttpSecurity.js"
 import * as HttpTransport from "./HttpTransport.js"
+import * as Shared from "./internal/exchange.js"
 import type { McpServer } from "./McpServer.js"
 import * as SessionRegistryModule from "./SessionRegistry.js"
 import type { SessionRegistry } from "./SessionRegistry.js"
-
-/** One decoder for every body: decoding without `stream` keeps no state between calls. */
-const utf8 = new TextDecoder()
 
 const isLoopbackAddress = (address: HttpServer.Address): boolean =>
   address._tag === "TcpAddress" && HttpSecurity.isLoopbackHost(address.hostname)
@@ -42,17 +40,15 @@ const platformExchange = (
   resume: (response: HttpServerResponse.HttpServerResponse) => void,
   runFork: <A, E>(effect: Effect.Effect<A, E>) => unknown
 ) => {
-  const callbacks: Array<() => void> = []
-  let closed = false
+  const closing = new Shared.CloseSignal()
   /** `readBody` was called: the body has a reader. */
   let bodyTaken = false
   /** Ends the streamed body, if there is one. */
   let endBody = () => {}
   const close = () => {
-    if (closed) return
-    closed = true
+    if (closing.closed) return
     endBody()
-    for (const f of callbacks.splice(0)) f()
+    closing.close()
   }
   const exchange: Exchange = {
     method: request.method,
@@ -61,26 +57,10 @@ const platformExchange = (
     remoteAddress: Option.getOrUndefined(request.remoteAddress),
     readBody: (limit, done) => {
       bodyTaken = true
-      let size = 0
-      const body = new BodyBuffer(limit, declaredLength(request.headers, limit))
-      // Past the limit the rest is read and dropped, so the client finishes sending and can read the 413.
-      runFork(request.stream.pipe(
-        Stream.runForEach((chunk) =>
-          Effect.sync(() => {
-            size += chunk.length
-            if (size <= limit) body.append(chunk)
-            else body.clear()
-          })
-        ),
-        Effect.match({
-          onFailure: (): Body => ({ _tag: "Failed" }),
-          onSuccess: (): Body => size > limit ? { _tag: "TooLarge" } : { _tag: "Text", text: utf8.decode(body.bytes()) }
-        }),
-        Effect.map(done)
-      ))
+      runFork(Effect.map(Shared.readBody(request.stream, request.headers, limit), done))
     },
     respond: (status, headers, body) => {
-      if (closed) return
+      if (closing.closed) return
       resume(
         body === undefined
           ? HttpServerResponse.empty({ status, headers })
@@ -96,15 +76,15 @@ const platformExchange = (
       let backlog = 0
       const stream: ResponseStream = {
         write: (chunk) => {
-          if (closed) return false
+          if (closing.closed) return false
           backlog += chunk.length
           return Queue.unsafeOffer(queue, chunk)
         },
         end: () => {
-          if (!closed) Queue.unsafeOffer(queue, null)
+          if (!closing.closed) Queue.unsafeOffer(queue, null)
         },
         get isOpen() {
-          return !closed
+          return !closing.closed
         },
         get backlog() {
           return backlog
@@ -121,17 +101,12 @@ const platformExchange = (
         Stream.ensuring(Effect.sync(close))
       )
       const { "content-type": contentType, ...rest } = headers
-      if (!closed) resume(HttpServerResponse.stream(body, { status: 200, headers: rest, contentType }))
-      // A body nobody reads (a GET may carry one) fills the request's buffer, and Node then stops reading the
-      // socket: a client that goes away is not seen until a write fails, which on an idle stream is the next
-      // keep-alive. Discarding it keeps the socket read, so the close is seen at once.
-      if (!bodyTaken) runFork(Effect.ignore(Stream.runDrain(request.stream)))
+      if (!closing.closed) resume(HttpServerResponse.stream(body, { status: 200, headers: rest, contentType }))
+      // Read, so that a client going away is seen at once (see `discardBody`).
+      if (!bodyTaken) runFork(Shared.discardBody(request.stream))
       return stream
     },
-    onClose: (f) => {
-      if (closed) f()
-      else callbacks.push(f)
-    }
+    onClose: (f) => closing.onClose(f)
   }
   return { exchange, close }
 }

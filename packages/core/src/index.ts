@@ -58,3 +58,5 @@ export * as StreamableHttpTransport from "./StreamableHttpTransport.js"
 export * as StdioTransport from "./StdioTransport.js"
 /** @since 0.1.0 */
 export * as PlatformHttpTransport from "./PlatformHttpTransport.js"
+/** @since 0.1.0 */
+export * as WebHandler from "./WebHandler.js"
