@@ -425,10 +425,10 @@ describe("WebHandler", () => {
       expect(seen).toEqual([0, 10])
     })))
 
-  const bun = process.env.BUN_PATH ?? "/tmp/bun/node_modules/.bin/bun"
-  it.live.skipIf(!Fs.existsSync(bun))("under Bun: Bun.serve with the handler, and the SDK client over Streamable HTTP", () =>
+  it.live("under Bun: Bun.serve with the handler, and the SDK client over Streamable HTTP", () =>
     Effect.promise(() =>
       new Promise<string>((resolve, reject) => {
+        const bun = bunBinary()
         const script = new URL("./fixtures/bun-serve.mjs", import.meta.url).pathname
         ChildProcess.execFile(bun, [script], { timeout: 20_000 }, (error, stdout, stderr) =>
           error === null ? resolve(stdout) : reject(new Error(`${error.message}\n${stderr}`)))
@@ -441,8 +441,26 @@ describe("WebHandler", () => {
         legacy: { before: 1, afterAbort: 0, post: 404 },
         disposed: 503
       })
-    })))
+    })), 240_000)
 })
+
+/** The Bun the npm package `bun` ships, installed into the repository's `.cache/` on first use ($BUN_PATH wins). */
+const bunBinary = (): string => {
+  if (process.env.BUN_PATH !== undefined) return process.env.BUN_PATH
+  const prefix = new URL("../../../.cache/bun/", import.meta.url).pathname
+  const binary = `${prefix}node_modules/.bin/bun`
+  if (!Fs.existsSync(binary)) {
+    ChildProcess.execFileSync(
+      "npm",
+      ["install", "--prefix", prefix, "--no-save", "--no-audit", "--no-fund", "--loglevel=error", `bun@${BUN_VERSION}`],
+      { stdio: "inherit", timeout: 180_000 }
+    )
+  }
+  return binary
+}
+
+/** The Bun the test runs under, pinned so a run is repeatable. */
+const BUN_VERSION = "1.4.5"
 
 /**
  * Serves `handler` on 127.0.0.1 through the smallest `node:http` → fetch adapter: the request's body streams in,
