@@ -8,6 +8,21 @@
  * and every request to an MCP path must carry a bearer token the verifier accepts, checked after security and
  * before the transport sees the request.
  *
+ * It also answers an orchestrator's probes, off the MCP paths: liveness (`/healthz`, 200 while the process serves
+ * HTTP) and readiness (`/readyz`, 200 while new sessions are taken, 503 once the registry drains on shutdown, so a
+ * load balancer stops sending new clients while the calls in flight finish). The probes take neither a token nor
+ * the `Origin`/`Host` checks: a kubelet probes the pod's IP, a `Host` an `allowedHosts` list rightly refuses, and a
+ * probe's answer is one constant word with no session behind it, which is nothing for a DNS-rebinding page or a
+ * client without a token to gain. Only `GET` and `HEAD` are served there.
+ *
+ * ```ts
+ * // Kubernetes: livenessProbe { httpGet: { path: /healthz, port: 3000 } },
+ * //             readinessProbe { httpGet: { path: /readyz, port: 3000 } }
+ * NodeMcpServer.layer({ port: 3000, host: "0.0.0.0", health: { liveness: "/livez" } })
+ * // No probes (another route of the app answers them):
+ * NodeMcpServer.layer({ port: 3000, health: false })
+ * ```
+ *
  * The front answers `HttpExchange`s. `@effect-mcp/node` feeds it straight from `node:http`;
  * `PlatformHttpTransport` mounts it on an `@effect/platform` `HttpLayerRouter`, so it serves (with the same
  * security) on any server platform has; `WebHandler` answers web-standard `Request`s with it, for fetch runtimes.
@@ -46,6 +61,51 @@ export interface Options {
    * only behind a proxy that sets the header itself, or a client could pick its own budget.
    */
   readonly trustedProxyHeader?: string | undefined
+  /** Where the orchestrator's probes are answered (see `HealthOptions`), or `false` to answer none. */
+  readonly health?: HealthOptions | false | undefined
+}
+
+/**
+ * The probe paths. Neither needs a token or passes the `Origin`/`Host` checks (see the module's doc).
+ *
+ * @since 0.1.0
+ */
+export interface HealthOptions {
+  /** Liveness: 200 `{"status":"ok"}` while the process serves HTTP. Default `/healthz`; `false` to not serve it. */
+  readonly liveness?: `/${string}` | false | undefined
+  /**
+   * Readiness: 200 `{"status":"ok"}` while new sessions are taken, 503 `{"status":"draining"}` once the registry
+   * drains on shutdown (and `{"status":"starting"}` from a server listening before its front is built, see
+   * `starting`). Default `/readyz`; `false` to not serve it.
+   */
+  readonly readiness?: `/${string}` | false | undefined
+}
+
+/** What a probe reports. @since 0.1.0 */
+export type HealthStatus = "ok" | "starting" | "draining"
+
+const healthPaths = (health: HealthOptions | false | undefined) => ({
+  liveness: health === false ? false : health?.liveness ?? "/healthz",
+  readiness: health === false ? false : health?.readiness ?? "/readyz"
+})
+
+/** No-store: a cache between the orchestrator and the server must not answer for the server. */
+const PROBE_HEADERS = { "content-type": "application/json", "cache-control": "no-store" } as const
+
+const probe = (path: `/${string}`, status: () => HealthStatus): Route => {
+  const answer = (exchange: Exchange) => {
+    const current = status()
+    exchange.respond(current === "ok" ? 200 : 503, PROBE_HEADERS, JSON.stringify({ status: current }))
+  }
+  return { path, methods: { GET: answer, HEAD: answer } }
+}
+
+const probeRoutes = (health: HealthOptions | false | undefined, readiness: () => HealthStatus): Array<Route> => {
+  const paths = healthPaths(health)
+  const routes: Array<Route> = []
+  if (paths.liveness !== false) routes.push(probe(paths.liveness, () => "ok"))
+  if (paths.readiness !== false) routes.push(probe(paths.readiness, readiness))
+  return routes
 }
 
 /** @since 0.1.0 */
@@ -75,14 +135,20 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const policy = HttpSecurity.make(options.security ?? (yield* HttpSecurity.HttpSecurity), options.loopback === true)
   const guard = options.auth === undefined ? undefined : yield* Auth.make(options.auth)
   const proxyHeader = options.trustedProxyHeader?.toLowerCase()
+  const registry = yield* SessionRegistry
   const routes: Array<Route> = []
   if (options.streamable !== false) routes.push(yield* StreamableHttpTransport.make(options.streamable ?? {}))
   if (options.sse !== false) routes.push(...(yield* SseTransport.make(options.sse ?? {})))
-  // The transports' routes are guarded; the metadata's are public.
-  const table = new Map<string, { readonly route: Route; readonly guard: Auth.Guard | undefined }>(
-    routes.map((route) => [route.path, { route, guard }])
-  )
-  for (const route of guard?.routes ?? []) table.set(route.path, { route, guard: undefined })
+  // The transports' routes are guarded; the metadata's are public; the probes are open, past the security policy
+  // as well (see the module's doc).
+  type Entry = { readonly route: Route; readonly guard: Auth.Guard | undefined; readonly open: boolean }
+  const table = new Map<string, Entry>(routes.map((route) => [route.path, { route, guard, open: false }]))
+  for (const route of guard?.routes ?? []) table.set(route.path, { route, guard: undefined, open: false })
+  for (const route of probeRoutes(options.health, () => registry.isDraining() ? "draining" : "ok")) {
+    // A probe path that shadowed an MCP path would leave that path unserved, or serve it unguarded.
+    if (table.has(route.path)) return yield* Effect.dieMessage(`HttpTransport: the probe path ${route.path} is taken`)
+    table.set(route.path, { route, guard: undefined, open: true })
+  }
 
   const handle = (exchange: Exchange): void => {
     const url = exchange.url
@@ -91,7 +157,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     const entry = table.get(path)
     if (entry === undefined) return Front.refuse(exchange, new Refusal.NoSuchPath({ path }))
     const route = entry.route
-    const reason = policy.check(exchange.headers)
+    const reason = entry.open ? undefined : policy.check(exchange.headers)
     if (reason !== undefined) return Front.refuse(exchange, new Refusal.Forbidden({ reason }))
     const method = route.methods[exchange.method]
     if (method === undefined) {
@@ -111,6 +177,25 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
 
   return HttpTransport.of({ handle, paths: Array.from(table.values(), (entry) => entry.route.path) })
 })
+
+/**
+ * What a server that listens before its front is built answers meanwhile: the probes (liveness 200, readiness 503
+ * `{"status":"starting"}`) at the paths `health` names, and 503 with `Retry-After` to anything else, so nothing
+ * that arrives early waits unanswered. `@effect-mcp/node` serves it until its front is ready.
+ *
+ * @since 0.1.0
+ */
+export const starting = (health?: HealthOptions | false | undefined): (exchange: Exchange) => void => {
+  const table = new Map<string, Route>(probeRoutes(health, () => "starting").map((route) => [route.path, route]))
+  return (exchange) => {
+    const url = exchange.url
+    const mark = url.indexOf("?")
+    const route = table.get(mark < 0 ? url : url.slice(0, mark))
+    const method = route?.methods[exchange.method]
+    if (method !== undefined) return method(exchange, "", undefined, Budget.UNKNOWN_CLIENT)
+    Front.refuse(exchange, new Refusal.ServiceUnavailable({ reason: "the server is starting" }))
+  }
+}
 
 /**
  * The front as a layer, over the `SessionRegistry` in context.

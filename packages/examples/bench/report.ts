@@ -19,6 +19,8 @@ export interface PhaseResults {
   startup?: Outcome<StartupMetrics>
   /** Row 7 for the entry bundled into one file (lib/bundle.ts); run with the `startup` phase. */
   "startup-bundled"?: Outcome<StartupMetrics>
+  /** Row 7 as installed, on the node of `--startup-node`; run with the `startup` phase. */
+  "startup-node"?: Outcome<StartupMetrics>
   http?: Outcome<LoadMetrics>
   sse?: Outcome<LoadMetrics>
   idle?: Outcome<IdleMetrics>
@@ -42,11 +44,14 @@ export interface Report {
   readonly results: ReadonlyArray<ServerResult>
 }
 
-/** A result of a server: one per phase, plus `startup-bundled`, which the `startup` phase also runs. */
+/** A result of a server: one per phase, plus `startup-bundled` and `startup-node`, which `startup` also runs. */
 type Key = keyof PhaseResults
 
 /** The phase (of `--phases`) that produces a result. */
-const phaseOf = (key: Key): Phase => (key === "startup-bundled" ? "startup" : key)
+const phaseOf = (key: Key): Phase => (key === "startup-bundled" || key === "startup-node" ? "startup" : key)
+
+/** Which node the figures of `startup-node` are of. */
+const otherNode = (options: Options): string => options.startupNode?.version ?? "another node"
 
 type Metrics<K extends Key> = PhaseResults[K] extends Outcome<infer T> | undefined ? T : never
 
@@ -92,6 +97,16 @@ const ROWS: ReadonlyArray<Row> = [
   row({
     key: "startup-bundled",
     label: () => "7. Start-up, spawn → first accepted connection, ms, bundled",
+    value: (m) => m.startupMs
+  }),
+  row({
+    key: "startup-node",
+    label: (o) => `7. RSS after start + 1 s idle, MiB, as installed, on Node ${otherNode(o)}`,
+    value: (m) => m.rssMiB
+  }),
+  row({
+    key: "startup-node",
+    label: (o) => `7. Start-up, spawn → first accepted connection, ms, as installed, on Node ${otherNode(o)}`,
     value: (m) => m.startupMs
   }),
   row({ key: "disconnect", label: () => "8. Disconnect → 404, quiet, p50 ms", value: (m) => m.p50Ms, doubtful: disconnectDoubt }),
@@ -227,6 +242,7 @@ export const renderMarkdown = (report: Report): string => {
   )
   for (const r of ROWS) {
     if (!options.phases.has(phaseOf(r.key))) continue
+    if (r.key === "startup-node" && options.startupNode === undefined) continue
     const figures = new Map(results.map((result) => [result, figure(result, r)]))
     const ratios = pairs.map(([a, b]) => formatRatio(figures.get(a)?.value, figures.get(b)?.value))
     lines.push(`| ${r.label(options)} | ${[...results.map((result) => figures.get(result)!.text), ...ratios].join(" | ")} |`)
@@ -244,7 +260,9 @@ export const renderMarkdown = (report: Report): string => {
       "`failed` = the phase failed; `—` = not run or no ratio. Row 7 is given twice: as installed (the entry and " +
       "its dependencies one file per module, as npm installs them) and bundled (the entry bundled by esbuild into " +
       "one ESM file, `packages/examples/dist-bench/bundle/<name>.mjs`, started with plain node); every other row " +
-      "runs the entry as installed. The default servers are built JavaScript run with plain node; a .ts entry " +
+      "runs the entry as installed. With `--startup-node`, row 7 as installed is also given on that node (the " +
+      "median of `--starts` fresh processes; on Node 22 and later effect-mcp's demo caches its compiled modules on " +
+      "disk, so every start after the first reads them back). The default servers are built JavaScript run with plain node; a .ts entry " +
       "given with `--entry` runs as `node --import tsx` (TypeScript compiled at load time counts in row 7 as " +
       "installed; its bundle is compiled ahead). Both the official server and effect-mcp answer these Streamable " +
       "HTTP calls with JSON (effect-mcp switches to an SSE body only when a handler sends progress or logs before " +

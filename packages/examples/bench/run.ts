@@ -16,7 +16,9 @@
  *    connection, then left idle for a second before its RSS is read; more processes are started only for this
  *    until there are `--starts` samples. Bundled: the entry is bundled into one file with esbuild
  *    (lib/bundle.ts) and `--starts` processes of the bundle are sampled the same way. Only row 7 has a bundled
- *    variant; every other phase runs the entry as installed.
+ *    variant; every other phase runs the entry as installed. With `--startup-node` (a node binary, or a major
+ *    version that scripts/with-node.sh fetches), `--starts` more processes run the entry as installed on that
+ *    node: the start-up of the newest Node beside the one running the harness (Node 20 in CI).
  *
  * A server that fails to start, or a phase that fails, is reported as such and the run goes on (the exit code
  * is then 1). Markdown goes to stdout, progress to stderr, every figure to `--json FILE`. Everything targets
@@ -149,6 +151,12 @@ const benchServer = async (spec: ServerSpec, options: Options): Promise<ServerRe
       log(`${spec.name}: bundled into ${bundled.entry}`)
       return benchStartup(bundled, options, [])
     })
+    const other = options.startupNode
+    if (other !== undefined) {
+      // Its own starts: the samples above ran on the harness's node.
+      phases["startup-node"] = await attempt(`startup (node ${other.version})`, () =>
+        benchStartup({ ...spec, node: other.path }, options, []))
+    }
   }
   return result
 }

@@ -13,93 +13,12 @@
  *
  * `--auth-jwks URL --auth-issuer ISS --auth-audience AUD` protect every MCP request with bearer JWTs (see `cli.ts`).
  * A bad flag prints one line and exits 2.
+ *
+ * On Node 22 and later the module compile cache is on (see `compileCache.ts`), so a restart skips compiling the
+ * demo's modules again. It must be on before they load: this entry imports nothing else statically (ESM compiles
+ * a whole static import graph before running any of it) and loads the demo program, `demo.ts`, once it is.
  */
-import * as JwtVerifier from "@effect-mcp/core/JwtVerifier"
-import type * as McpAuth from "@effect-mcp/core/McpAuth"
-import { SessionRegistry } from "@effect-mcp/core/SessionRegistry"
-import * as NodeMcpServer from "@effect-mcp/node/NodeMcpServer"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
-import * as Runtime from "effect/Runtime"
-import * as Cli from "./cli.js"
-import * as DemoServer from "./DemoServer.js"
+import * as CompileCache from "./compileCache.js"
 
-const parsed = Cli.parse(process.argv.slice(2))
-if (parsed._tag === "Help") {
-  process.stdout.write(Cli.usage())
-  process.exit(0)
-}
-if (parsed._tag === "Invalid") {
-  process.stderr.write(`effect-mcp-demo: ${parsed.message} (see --help)\n`)
-  process.exit(2)
-}
-const config = parsed.config
-// How long a shutdown lets requests in flight finish (default 10 s).
-const sessions = config.drainTimeoutMs === undefined ? {} : { drainTimeout: config.drainTimeoutMs }
-const logLevel = Logger.minimumLogLevel(config.verbose ? LogLevel.Debug : LogLevel.Info)
-
-/**
- * On SIGUSR2, logs the number of live sessions, the heap in use and the memory held outside it (buffers) at
- * Info: the registry and memory seen from outside, for soak runs.
- */
-const sessionReport = Layer.scopedDiscard(Effect.gen(function*() {
-  const registry = yield* SessionRegistry
-  const runFork = Runtime.runFork(yield* Effect.runtime<never>())
-  const report = () => {
-    globalThis.gc?.()
-    const { external, heapUsed } = process.memoryUsage()
-    runFork(Effect.flatMap(
-      registry.size,
-      (n) => Effect.logInfo(`live sessions: ${n}, heap used: ${heapUsed}, external: ${external}`)
-    ))
-  }
-  yield* Effect.acquireRelease(
-    Effect.sync(() => process.on("SIGUSR2", report)),
-    () => Effect.sync(() => process.off("SIGUSR2", report))
-  )
-}))
-
-/**
- * `--auth-*`: the protected resource metadata names the audience as the resource and the issuer as its
- * authorization server, and every MCP request needs a bearer JWT of that issuer, for that audience, signed by a
- * key of the JWKS.
- */
-const authOf = (auth: Cli.AuthConfig): { readonly options: McpAuth.Options; readonly verifier: Layer.Layer<McpAuth.TokenVerifier> } => ({
-  options: { resource: auth.audience, authorizationServers: [auth.issuer], resourceName: "effect-mcp demo" },
-  verifier: JwtVerifier.layer({ jwksUrl: auth.jwksUrl, issuer: auth.issuer, audience: auth.audience })
-})
-
-if (config.stdio) {
-  // Imported here only: an HTTP server has no use for the stream machinery stdio loads.
-  const NodeMcpStdio = await import("@effect-mcp/node/NodeMcpStdio")
-  NodeMcpStdio.serve({ sessions }).pipe(Effect.provide(DemoServer.layer), Effect.provide(logLevel), NodeRuntime.runMain)
-} else {
-  const { host, port } = config
-  const idleTimeout = config.idleTimeoutMs === undefined ? undefined : Duration.millis(config.idleTimeoutMs)
-  const auth = config.auth === undefined ? undefined : authOf(config.auth)
-  sessionReport.pipe(
-    Layer.provideMerge(
-      NodeMcpServer.layer({
-        port,
-        host,
-        sessions: { ...sessions, ...(idleTimeout === undefined ? {} : { idleTimeout }) },
-        ...(auth === undefined ? {} : { auth: auth.options })
-      })
-    ),
-    Layer.provide(DemoServer.layer),
-    Layer.provide(auth === undefined ? Layer.empty : auth.verifier),
-    Layer.tap(() =>
-      Effect.logInfo(
-        `effect-mcp demo on http://${host}:${port}: Streamable HTTP at /mcp, legacy SSE at /sse` +
-          (config.auth === undefined ? "" : `; bearer tokens of ${config.auth.issuer} for ${config.auth.audience}`)
-      )
-    ),
-    Layer.provide(logLevel),
-    Layer.launch,
-    NodeRuntime.runMain
-  )
-}
+CompileCache.enable()
+await import("./demo.js")

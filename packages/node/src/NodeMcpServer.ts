@@ -14,6 +14,15 @@
  * which run user code, get fibers. To serve MCP beside other routes of an `@effect/platform` app instead, mount
  * `PlatformHttpTransport.layer` on its `HttpLayerRouter`.
  *
+ * Orchestrators' probes are answered off the MCP paths, with no token and no `Origin`/`Host` check (see
+ * `HttpTransport`): `/healthz` (200 while the process serves) and `/readyz` (503 `{"status":"starting"}` until
+ * the server is built, 200 `{"status":"ok"}` while it takes new sessions, 503 `{"status":"draining"}` from the
+ * start of shutdown, while the calls in flight finish):
+ *
+ * ```ts
+ * NodeMcpServer.layer({ port: 3000, host: "0.0.0.0", health: { liveness: "/livez", readiness: "/readyz" } })
+ * ```
+ *
  * Over stdio, for a server a desktop client starts as a process, see `NodeMcpStdio`.
  *
  * @since 0.1.0
@@ -63,6 +72,11 @@ export interface Options {
    * serving everyone else while any single client does its worst.
    */
   readonly limits?: Limits | undefined
+  /**
+   * Where an orchestrator's liveness and readiness probes are answered: `/healthz` and `/readyz` by default
+   * (see `HttpTransport.HealthOptions`), or `false` to answer none.
+   */
+  readonly health?: HttpTransport.HealthOptions | false | undefined
 }
 
 /**
@@ -163,7 +177,8 @@ export class NodeMcpServer extends Context.Tag("@effect-mcp/node/NodeMcpServer")
  * Serves the `McpServer` it is given. Outputs the session registry (for metrics and tests), the HTTP front and
  * the listening server (for its address).
  *
- * Shutdown runs in the reverse order of start: the registry drains (no new sessions, 503; requests in flight get
+ * Shutdown runs in the reverse order of start: the registry drains (no new sessions, 503, and the readiness probe
+ * answers 503 `{"status":"draining"}`; requests in flight get
  * `sessions.drainTimeout`, 10 s by default, to finish, and an error answer past it), the front ends its open
  * streams, the registry closes every session, then the Node server closes, with nothing left to wait for.
  *
@@ -201,6 +216,15 @@ export const layer = (
       )
     }
     const onRefused = yield* Budget.logRefusals
+    // Requests go to `serve`: until the front is built (the server listens first, so that no connection goes
+    // uncounted), probes say "starting" and anything else gets 503, rather than waiting with no listener.
+    let serve = HttpTransport.starting(options.health)
+    const handle = listener((exchange) => serve(exchange), {
+      pool: budgets.pendingBodies,
+      proxyHeader: limits.trustedProxyHeader,
+      onRefused
+    })
+    server.on("request", handle)
     // Counted from before the server listens: no connection goes uncounted.
     server.on(
       "connection",
@@ -219,14 +243,10 @@ export const layer = (
       security: options.security,
       loopback: HttpSecurity.isLoopbackHost(host),
       auth: options.auth,
-      trustedProxyHeader: limits.trustedProxyHeader
+      trustedProxyHeader: limits.trustedProxyHeader,
+      health: options.health
     }).pipe(Effect.provideService(SessionRegistry.SessionRegistry, registry))
-    const handle = listener(transport.handle, {
-      pool: budgets.pendingBodies,
-      proxyHeader: limits.trustedProxyHeader,
-      onRefused
-    })
-    server.on("request", handle)
+    serve = transport.handle
     server.on("clientError", clientError)
     yield* Effect.addFinalizer(() => Effect.sync(() => server.off("request", handle)))
     // Runs first on shutdown, while the front still serves: new sessions get 503, what is in flight gets its

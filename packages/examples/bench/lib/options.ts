@@ -2,7 +2,9 @@
  * Command-line options, with two presets: the full run (the defaults) and `--quick` (every phase with tiny
  * counts, so the harness is exercised in CI in well under a minute; its figures mean nothing).
  */
+import { execFileSync } from "node:child_process"
 import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import { type NumericOption, parseCommandLine, usageText } from "../../harness/options.js"
 import { DEFAULT_ENTRIES, type ServerSpec } from "./servers.js"
 
@@ -42,11 +44,19 @@ export interface Options {
   readonly servers: ReadonlyArray<ServerSpec>
   readonly phases: ReadonlySet<Phase>
   readonly json: string | undefined
+  /** Another node that row 7 also starts each server's entry with, as installed (`--startup-node`). */
+  readonly startupNode: StartupNode | undefined
   readonly startTimeoutMs: number
   readonly phaseTimeoutMs: number
 }
 
-type Numeric = Exclude<keyof Options, "quick" | "servers" | "phases" | "json">
+/** A node binary and the version it reports. */
+export interface StartupNode {
+  readonly path: string
+  readonly version: string
+}
+
+type Numeric = Exclude<keyof Options, "quick" | "servers" | "phases" | "json" | "startupNode">
 
 const NUMERIC: ReadonlyArray<NumericOption<Numeric>> = [
   { key: "concurrency", flag: "concurrency", full: 50, quick: 8, min: 1, help: "C: concurrent workers of the load phases" },
@@ -99,8 +109,30 @@ export const usage = (): string =>
       "e.g. --entry effect-mcp=packages/examples/dist/main.js; a new NAME adds a server;\n" +
       "row 7 (startup) also bundles FILE with esbuild into dist-bench/bundle/NAME.mjs"
     ],
+    [
+      "startup-node NODE",
+      "row 7 (startup) also starts each server as installed with this node: a binary, or a major\n" +
+      "version (24) fetched with npm by scripts/with-node.sh, e.g. the newest LTS beside Node 20"
+    ],
     ["json FILE", "also write every figure as JSON"]
   ], NUMERIC)
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "..")
+
+/** `--startup-node`: a major version is fetched by scripts/with-node.sh; anything else is a node binary. */
+const startupNodeOf = (value: string): StartupNode => {
+  const binary = /^\d+$/.test(value)
+    ? path.join(
+      execFileSync(path.join(REPO_ROOT, "scripts", "with-node.sh"), [value, "--print-path"], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "inherit"]
+      }).trim(),
+      "node"
+    )
+    : resolveUserPath(value)
+  const version = execFileSync(binary, ["--version"], { encoding: "utf8" }).trim()
+  return { path: binary, version }
+}
 
 /** Relative paths are resolved against where the user ran npm (npm runs scripts from the package dir). */
 const resolveUserPath = (file: string): string => path.resolve(process.env["INIT_CWD"] ?? process.cwd(), file)
@@ -111,7 +143,8 @@ export const parseOptions = (argv: ReadonlyArray<string>): Options | undefined =
     servers: { type: "string" },
     phases: { type: "string", default: PHASES.join(",") },
     entry: { type: "string", multiple: true, default: [] },
-    json: { type: "string" }
+    json: { type: "string" },
+    "startup-node": { type: "string" }
   }, usage)
   if (parsed === undefined) return undefined
   const { values, quick, numbers } = parsed
@@ -139,6 +172,7 @@ export const parseOptions = (argv: ReadonlyArray<string>): Options | undefined =
     ...numbers,
     servers,
     phases,
-    json: values.json === undefined ? undefined : resolveUserPath(values.json)
+    json: values.json === undefined ? undefined : resolveUserPath(values.json),
+    startupNode: values["startup-node"] === undefined ? undefined : startupNodeOf(values["startup-node"])
   }
 }

@@ -29,15 +29,17 @@ export const DEFAULT_ENTRIES: ReadonlyArray<readonly [string, string]> = [
 export interface ServerSpec {
   readonly name: string
   readonly entry: string
+  /** The node binary that runs the entry; default the one running the harness. */
+  readonly node?: string | undefined
 }
 
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href
 
 /** The command line for an entry file, chosen by its extension. */
-export const commandFor = (entry: string, port: number): ReadonlyArray<string> => {
+export const commandFor = (entry: string, port: number, node = process.execPath): ReadonlyArray<string> => {
   const args = [entry, "--port", String(port), "--host", HOST]
-  if (/\.[cm]?js$/.test(entry)) return [process.execPath, ...args]
-  if (/\.[cm]?ts$/.test(entry)) return [process.execPath, "--import", TSX_LOADER, ...args]
+  if (/\.[cm]?js$/.test(entry)) return [node, ...args]
+  if (/\.[cm]?ts$/.test(entry)) return [node, "--import", TSX_LOADER, ...args]
   throw new Error(`${entry}: expected a .js or .ts entry file`)
 }
 
@@ -70,7 +72,7 @@ const READY_POLL_MS = 5
 export const startServer = async (spec: ServerSpec, timeoutMs: number): Promise<RunningServer> => {
   if (!existsSync(spec.entry)) throw new Error(`${spec.entry} does not exist`)
   const port = await freePort()
-  const [command, ...args] = commandFor(spec.entry, port)
+  const [command, ...args] = commandFor(spec.entry, port, spec.node)
   const started = performance.now()
   const child = spawn(command!, args, { cwd: EXAMPLES_DIR, stdio: ["ignore", "pipe", "pipe"] })
   const watched = watchChild(child)
