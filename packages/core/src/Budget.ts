@@ -31,7 +31,34 @@ export const UNKNOWN_CLIENT: ClientKey = "unknown"
  * @since 0.1.0
  */
 export const clientOf = (address: string | undefined, principal: Principal | undefined): ClientKey =>
-  principal !== undefined ? `${principal.issuer ?? ""}\u0000${principal.subject}` : address ?? UNKNOWN_CLIENT
+  principal !== undefined
+    ? `${principal.issuer ?? ""}\u0000${principal.subject}`
+    : address === undefined
+    ? UNKNOWN_CLIENT
+    : addressKey(address)
+
+/**
+ * The key of an address: an IPv4 address as it is (an IPv4-mapped IPv6 one folded to it), an IPv6 address by its
+ * /64 prefix, since one host is routinely given a whole /64 and could otherwise be thousands of clients.
+ *
+ * @since 0.1.0
+ */
+export const addressKey = (address: string): ClientKey => {
+  if (!address.includes(":")) return address
+  const lower = address.toLowerCase()
+  const zone = lower.indexOf("%")
+  const bare = zone < 0 ? lower : lower.slice(0, zone)
+  if (bare.startsWith("::ffff:") && bare.includes(".")) return bare.slice(7)
+  const gap = bare.indexOf("::")
+  const left = gap < 0 ? bare.split(":") : bare.slice(0, gap).split(":").filter((group) => group !== "")
+  const right = gap < 0 ? [] : bare.slice(gap + 2).split(":").filter((group) => group !== "")
+  // An IPv4 tail (`64:ff9b::1.2.3.4`) is two groups; only the first four groups matter here.
+  const width = right.reduce((n, group) => n + (group.includes(".") ? 2 : 1), 0)
+  const groups = gap < 0 ? left : [...left, ...Array.from({ length: Math.max(0, 8 - left.length - width) }, () => "0"), ...right]
+  const prefix = groups.slice(0, 4).map((group) => group.replace(/^0+(?=.)/, ""))
+  while (prefix.length < 4) prefix.push("0")
+  return `${prefix.join(":")}::/64`
+}
 
 /**
  * The client's address as a trusted reverse proxy reports it in `proxyHeader` (`x-forwarded-for`, `x-real-ip`,

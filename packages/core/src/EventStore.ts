@@ -108,9 +108,10 @@ interface MemoryStream {
   readonly id: StreamId
   /**
    * Retained events, sequence numbers ascending, from `head` on: forgetting the oldest moves `head`, and the array
-   * is compacted once most of it is forgotten, so eviction costs O(1) amortized.
+   * is compacted once most of it is forgotten, so eviction costs O(1) amortized. A forgotten slot is cleared at
+   * once, so what it held is garbage before the compaction.
    */
-  entries: Array<Entry>
+  entries: Array<Entry | undefined>
   head: number
   bytes: number
 }
@@ -168,6 +169,7 @@ export const make = (options: MemoryOptions = {}): Effect.Effect<EventStoreServi
     const forgetOldest = (session: MemorySession, stream: MemoryStream): void => {
       const entry = stream.entries[stream.head]
       if (entry === undefined) return
+      stream.entries[stream.head] = undefined
       stream.head++
       stream.bytes -= entry.size
       session.bytes -= entry.size
@@ -278,7 +280,7 @@ export const make = (options: MemoryOptions = {}): Effect.Effect<EventStoreServi
             if ((entries[middle]?.seq ?? 0) > after) high = middle
             else low = middle + 1
           }
-          return entries.slice(low).map((entry) => entry.event)
+          return entries.slice(low).flatMap((entry) => entry === undefined ? [] : [entry.event])
         }),
       dropSession: (sessionId) =>
         Effect.sync(() => {

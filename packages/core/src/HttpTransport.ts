@@ -171,7 +171,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     }
     const query = mark < 0 ? "" : url.slice(mark + 1)
     const address = Budget.addressOf(exchange.remoteAddress, exchange.headers, proxyHeader)
-    if (entry.guard === undefined) return method(exchange, query, undefined, address ?? Budget.UNKNOWN_CLIENT)
+    if (entry.guard === undefined) return method(exchange, query, undefined, Budget.clientOf(address, undefined))
     entry.guard.check(exchange, (grant) => method(exchange, query, grant, Budget.clientOf(address, grant.principal)))
   }
 

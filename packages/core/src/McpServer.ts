@@ -490,8 +490,8 @@ const build = (options: Options, store: Tasks.Store, audiences: Set<Audience>): 
     ["resources/subscribe", (session, request) =>
       Effect.flatMap(orFail(decodeSubscribe(request.params)), ({ uri }) => {
         if (!isKnownResource(uri)) return Effect.fail(resourceNotFound(uri))
-        session.subscribe(uri)
-        return Effect.succeed({})
+        const refused = session.subscribeCharged(uri)
+        return refused === undefined ? Effect.succeed({}) : Effect.fail(refused)
       })],
     ["resources/unsubscribe", (session, request) =>
       Effect.map(orFail(decodeSubscribe(request.params)), ({ uri }) => {

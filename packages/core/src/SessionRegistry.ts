@@ -40,7 +40,7 @@ import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Budget from "./Budget.js"
 import * as Links from "./internal/links.js"
-import { type SessionLimits, SessionState, Subscriptions } from "./internal/session.js"
+import { type SessionLimits, SessionState, subscriptionCost, Subscriptions } from "./internal/session.js"
 import { isSameParty, type Principal } from "./McpAuth.js"
 import type * as McpSchema from "./McpSchema.js"
 import { McpServer } from "./McpServer.js"
@@ -284,8 +284,6 @@ const DEFAULT_IDLE_TIMEOUT = Duration.minutes(30)
 const DEFAULT_HANDSHAKE_TIMEOUT = Duration.seconds(10)
 const MiB = 1024 * 1024
 
-/** What one subscribed URI costs a listen filter: the string (UTF-16) and its entries in the indexes. */
-const subscriptionCost = (uri: string): number => 256 + 2 * uri.length
 
 type Kind = "session" | "listener" | "sessionless"
 
@@ -350,7 +348,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const onRefused = yield* Budget.logRefusals
   const refused = (pool: Budget.Pool, client: Budget.ClientKey | undefined, shortfall: Budget.Shortfall) =>
     onRefused(pool, shortfall, client)
-  const limits: SessionLimits = { inFlight: budgets.inFlight, refused }
+  const limits: SessionLimits = { inFlight: budgets.inFlight, subscriptions: budgets.subscriptions, refused }
   const maxInFlight = options.maxInFlight ?? 256
   const maxPending = options.maxPendingClientRequests ?? 64
   const idleTimeout = Duration.decode(options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT)
@@ -386,10 +384,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       let filterCost = 0
       if (opts.subscriptions !== undefined) {
         for (const uri of opts.subscriptions) filterCost += subscriptionCost(uri)
-        if (filterCost > maxFilterBytes) {
-          refused(budgets.subscriptions, client, "client")
-          return yield* new SubscriptionLimitExceeded({ scope: "filter", limit: maxFilterBytes })
-        }
+        // One filter past its own bound is a bad request, not a spent budget: no warning for it.
+        if (filterCost > maxFilterBytes) return yield* new SubscriptionLimitExceeded({ scope: "filter", limit: maxFilterBytes })
       }
       const id = makeSessionId()
       // Two scopes, so the order of release is structural: `lifetime`'s own finalizer (leave the registry) is
@@ -425,7 +421,6 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         })
       }
       if (opts.principal !== undefined) session.bind(opts.principal)
-      if (opts.subscriptions !== undefined) for (const uri of opts.subscriptions) session.subscribe(uri)
       yield* Scope.addFinalizer(scope, session.interruptAll)
       const refusal = yield* change((map): readonly [
         Budget.Shortfall | SubscriptionLimitExceeded | undefined,
@@ -458,6 +453,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
           ? new ListenerLimitExceeded({ limit: maxListeners })
           : new SessionLimitExceeded(kind === "sessionless" ? { limit: pool.total, budget: pool.name } : { limit: pool.total })
       }
+      // Only once admitted: a refused session must not enter the subscription index (nothing would take it out).
+      if (opts.subscriptions !== undefined) for (const uri of opts.subscriptions) session.subscribe(uri)
       // Only a session that counts against a client: the handshake timeout keeps one client from holding slots
       // others need, and a transport with one client (stdio, the test kit) has no others.
       if (kind === "session" && opts.initialized !== true && client !== undefined) yield* awaitHandshake(session)

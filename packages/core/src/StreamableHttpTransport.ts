@@ -393,6 +393,34 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
 
   // --- Answering messages ---------------------------------------------------------------------------------------
 
+  const noRelease = () => {}
+
+  /**
+   * A batch's answers are kept until its last request settles, whatever each request's own charge: its whole body
+   * is charged to the client's work in flight for as long (given back by the function returned), or the batch is
+   * refused when that budget is spent.
+   */
+  const holdBatch = (
+    decoded: JsonRpc.Decoded,
+    client: ClientKey,
+    bodySize: number
+  ): (() => void) | Refusal.TooManyRequests | Refusal.ServiceUnavailable => {
+    if (decoded._tag !== "Batch") return noRelease
+    const pool = registry.budgets.inFlight
+    const shortfall = pool.take(client, bodySize)
+    if (shortfall !== undefined) {
+      return shortfall === "client"
+        ? new Refusal.TooManyRequests({ reason: `this client is at its limit of ${pool.perClient} bytes of ${pool.name}` })
+        : new Refusal.ServiceUnavailable({ reason: `the server is at its limit of ${pool.total} bytes of ${pool.name}` })
+    }
+    let held = true
+    return () => {
+      if (!held) return
+      held = false
+      pool.give(client, bodySize)
+    }
+  }
+
   /**
    * Answers the messages of one POST on a session: 202 when none is a request; otherwise JSON, or an SSE stream
    * from the moment the handlers have more to say than their answers. `finished` runs once the answer is out.
@@ -569,7 +597,15 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       }))
       if (Either.isLeft(opened)) return Front.refuse(exchange, Front.unavailable(opened.left))
       const session = opened.right
-      const close = () => session.end()
+      const held = holdBatch(decoded, client, bodySize)
+      if (typeof held !== "function") {
+        yield* session.close
+        return Front.refuse(exchange, held)
+      }
+      const close = () => {
+        held()
+        session.end()
+      }
       exchange.onClose(close)
       answer(exchange, session, undefined, messages, decoded._tag === "Batch", accept, bodySize, close)
     })
@@ -744,7 +780,9 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     const messages = Inbound.messagesOf(decoded, version)
     if ("_tag" in messages) return Front.refuse(exchange, messages)
     if (grant !== undefined && !grant.admit(exchange, messages)) return
-    answer(exchange, session, states.get(session), messages, decoded._tag === "Batch", accept, bodySize)
+    const held = holdBatch(decoded, client, bodySize)
+    if (typeof held !== "function") return Front.refuse(exchange, held)
+    answer(exchange, session, states.get(session), messages, decoded._tag === "Batch", accept, bodySize, held)
   }
 
   /** The session and its state a GET or DELETE names, or the refusal. */

@@ -12,13 +12,20 @@ import * as Budget from "../src/Budget.js"
 import * as JsonRpc from "../src/JsonRpc.js"
 import * as McpServer from "../src/McpServer.js"
 import type { Session } from "../src/McpSession.js"
+import * as McpResource from "../src/McpResource.js"
 import * as McpTool from "../src/McpTool.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
 import { errorBody, openSse, parseObject, request } from "./utils/http.js"
 import { capture } from "./utils/logs.js"
-import { MODERN_VERSION, postModern } from "./utils/modern.js"
+import { MODERN_VERSION, openListen, postModern } from "./utils/modern.js"
 
 const ServerLive = Layer.mergeAll(
+  McpResource.template({
+    uriTemplate: "test://items/{id}",
+    name: "item",
+    params: Schema.Struct({ id: Schema.String }),
+    read: ({ id }) => Effect.succeed(id)
+  }),
   McpTool.make("block", { input: Schema.Struct({}), handler: () => Effect.never }),
   McpTool.make("echo", { input: Schema.Struct({ text: Schema.String }), handler: ({ text }) => Effect.succeed(text) })
 ).pipe(Layer.provideMerge(McpServer.layer({ name: "budget-test", version: "0.0.0" })))
@@ -70,6 +77,17 @@ describe("Budget.Pool", () => {
     expect(Budget.addressOf("127.0.0.1", headers, undefined)).toBe("127.0.0.1")
     expect(Budget.addressOf("127.0.0.1", headers, "x-forwarded-for")).toBe("2.2.2.2")
     expect(Budget.addressOf("127.0.0.1", {}, "x-forwarded-for")).toBe("127.0.0.1")
+  })
+
+  it("keys an IPv6 address by its /64, and an IPv4-mapped one as IPv4: one host is one client", () => {
+    const key = (address: string) => Budget.clientOf(address, undefined)
+    expect(key("2001:db8:1:2:3:4:5:6")).toBe("2001:db8:1:2::/64")
+    expect(key("2001:0db8:0001:0002::9")).toBe("2001:db8:1:2::/64")
+    expect(key("2001:db8:1:3::1")).not.toBe(key("2001:db8:1:2::1"))
+    expect(key("::ffff:10.0.0.1")).toBe("10.0.0.1")
+    expect(key("::1")).toBe("0:0:0:0::/64")
+    expect(key("fe80::1%eth0")).toBe("fe80:0:0:0::/64")
+    expect(key("10.0.0.1")).toBe("10.0.0.1")
   })
 })
 
@@ -219,6 +237,99 @@ const initialize = (port: number, localAddress: string, headers: Record<string, 
       clientInfo: { name: "budget-test", version: "0" }
     }))
   })
+
+describe("Subscriptions and batches", () => {
+  it.scoped("resources/subscribe is capped per session and charged to the subscription budget until it is dropped", () =>
+    Effect.gen(function*() {
+      const registry = yield* SessionRegistry.make({ maxSubscriptionBytes: 1_000_000, maxSubscriptionBytesPerClient: 1_900 })
+      const session = yield* registry.openDetached(memory("a"))
+      const subscribe = (uri: string) => {
+        const got: Array<JsonRpc.Message> = []
+        session.offer(JsonRpc.request(++nextId, "resources/subscribe", { uri }), (m) => got.push(m) > 0)
+        return got
+      }
+      for (let i = 0; i < 6; i++) subscribe(`test://items/${i}`)
+      yield* Effect.yieldNow()
+      // Six at 256 + 2 × 14 bytes each fit in 1,900; the seventh does not, and is answered with retryAfter.
+      const refused = subscribe("test://items/7")
+      yield* Effect.yieldNow()
+      expect(refused[0]).toMatchObject({ error: { code: JsonRpc.ErrorCode.ConnectionClosed, data: { retryAfter: 5 } } })
+      expect(session.subscriptions.size).toBe(6)
+      expect(registry.budgets.subscriptions.usedBy("a")).toBe(6 * (256 + 2 * "test://items/0".length))
+      session.offer(JsonRpc.request(++nextId, "resources/unsubscribe", { uri: "test://items/0" }), () => true)
+      yield* Effect.yieldNow()
+      expect(registry.budgets.subscriptions.usedBy("a")).toBe(5 * (256 + 2 * "test://items/0".length))
+      yield* session.close
+      expect(registry.budgets.subscriptions.used).toBe(0)
+    }).pipe(Effect.provide(ServerLive)))
+
+  it.scopedLive("a batch past 256 messages is refused; a batch's whole body is held against its client until it settles", () =>
+    Effect.gen(function*() {
+      const { port, registry } = yield* serve({})
+      const init = yield* request({
+        port,
+        path: "/mcp",
+        headers: { accept: "application/json" },
+        body: JSON.stringify(JsonRpc.request(1, "initialize", {
+          protocolVersion: "2025-03-26",
+          capabilities: {},
+          clientInfo: { name: "batch", version: "0" }
+        }))
+      })
+      const id = String(init.headers["mcp-session-id"])
+      const inSession = { accept: "application/json", "mcp-session-id": id }
+      yield* request({ port, path: "/mcp", headers: inSession, body: JSON.stringify(JsonRpc.notification("notifications/initialized")) })
+      const pings = Array.from({ length: 257 }, (_, i) => JsonRpc.request(i + 10, "ping"))
+      const tooMany = yield* request({ port, path: "/mcp", headers: inSession, body: JSON.stringify(pings) })
+      expect(tooMany.status).toBe(400)
+      expect(errorBody(tooMany).message).toMatch(/at most 256 messages/)
+      // A batch whose answers wait on a call that never ends: its whole body stays charged.
+      const body = JSON.stringify([
+        JsonRpc.request(2, "tools/call", { name: "block", arguments: {} }),
+        JsonRpc.request(3, "ping")
+      ])
+      const controller = new AbortController()
+      const pending = Effect.runPromise(Effect.either(Effect.tryPromise(() =>
+        fetch(`http://127.0.0.1:${port}/mcp`, {
+          method: "POST",
+          headers: { ...inSession, "content-type": "application/json" },
+          body,
+          signal: controller.signal
+        })
+      )))
+      yield* Effect.promise(async () => {
+        for (let i = 0; i < 500 && registry.budgets.inFlight.used < body.length + 8192; i++) {
+          await new Promise((resolve) => setImmediate(resolve))
+        }
+      })
+      expect(registry.budgets.inFlight.used).toBeGreaterThanOrEqual(body.length + 8192 + body.length / 2)
+      // Ending the session ends the call, and the batch gives its body back.
+      yield* request({ port, path: "/mcp", method: "DELETE", headers: inSession, body: "" })
+      controller.abort()
+      yield* Effect.promise(() => pending)
+      yield* Effect.promise(async () => {
+        for (let i = 0; i < 500 && registry.budgets.inFlight.used > 0; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 2))
+        }
+      })
+      expect(registry.budgets.inFlight.used).toBe(0)
+    }))
+
+  it.scopedLive("a listen whose params break the input bounds is refused before anything decodes them", () =>
+    Effect.gen(function*() {
+      const { port } = yield* serve({})
+      const response = yield* Effect.promise(() =>
+        openListen(`http://127.0.0.1:${port}/mcp`, 1, JSON.parse(
+          `{"_meta":{"io.modelcontextprotocol/protocolVersion":"${MODERN_VERSION}",` +
+            `"io.modelcontextprotocol/clientCapabilities":{"extensions":{"__proto__":{"x":1}}}},` +
+            `"notifications":{"resourceSubscriptions":["test://items/1"]}}`
+        ))
+      )
+      expect(response.status).toBe(400)
+      const answer: unknown = yield* Effect.promise(() => response.json())
+      expect(answer).toMatchObject({ id: 1, error: { code: JsonRpc.ErrorCode.InvalidParams } })
+    }))
+})
 
 describe("Per-client budgets over HTTP", () => {
   it.scopedLive("a client past its share of sessions gets 429 with Retry-After; another address is still served", () =>

@@ -15,6 +15,13 @@ import * as Refusal from "./refusal.js"
 export const DEFAULT_MAX_BODY_SIZE = 4 * 1024 * 1024
 
 /**
+ * Messages one batch may hold: as many as a session may have in flight by default, past which the rest would be
+ * refused one by one anyway.
+ * @internal
+ */
+export const MAX_BATCH = 256
+
+/**
  * The messages of a body under a revision's batch rule, or the refusal: batches only where the revision
  * allows them, every element must be a message, and `initialize` is never part of one.
  * @internal
@@ -28,6 +35,9 @@ export const messagesOf = (
     return new Refusal.BadRequest({
       reason: `Invalid request: JSON-RPC batches are not supported in revision ${version}`
     })
+  }
+  if (decoded.messages.length > MAX_BATCH) {
+    return new Refusal.BadRequest({ reason: `Invalid request: a batch may hold at most ${MAX_BATCH} messages` })
   }
   const messages: Array<JsonRpc.Message> = []
   for (const message of decoded.messages) {

@@ -10,6 +10,7 @@ import * as Schema from "effect/Schema"
 import * as JsonRpc from "../JsonRpc.js"
 import * as McpRevision from "../McpRevision.js"
 import * as McpSchema from "../McpSchema.js"
+import * as InputBounds from "./inputBounds.js"
 import * as ParamHeaders from "./paramHeaders.js"
 import { ModernCode, ModernRefusal } from "./refusal.js"
 
@@ -107,6 +108,12 @@ export const check = (
   paramHeadersOf?: (tool: string) => ReadonlyArray<ParamHeaders.ParamHeader> | undefined
 ): Envelope | ModernRefusal => {
   const id = request.id
+  // Before anything decodes the params (the envelope's `_meta`, a listen's filter, which never reaches
+  // `Session.offer`): the same bounds as every other message.
+  const problem = InputBounds.problemOf(request.params)
+  if (problem !== undefined) {
+    return new ModernRefusal({ code: JsonRpc.ErrorCode.InvalidParams, reason: `Invalid params: ${problem}`, id })
+  }
   const meta = metaOf(request)
   const version = meta?.[Meta.protocolVersion]
   const headerVersion = headerOf?.("mcp-protocol-version")

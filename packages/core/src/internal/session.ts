@@ -138,6 +138,8 @@ export const tooManyRequests = (limit: number) =>
 export interface SessionLimits {
   /** Bytes of work in flight, server-wide and per client: each request costs `REQUEST_OVERHEAD` plus its size. */
   readonly inFlight: Pool
+  /** Bytes of resource subscriptions (listen filters and `resources/subscribe`), server-wide and per client. */
+  readonly subscriptions: Pool
   /** A request of `client` was refused by `pool`. */
   readonly refused: (pool: Pool, client: ClientKey | undefined, shortfall: Shortfall) => void
 }
@@ -149,12 +151,22 @@ export interface SessionLimits {
  */
 export const REQUEST_OVERHEAD = 8 * 1024
 
+/**
+ * What one subscribed URI costs: the string (UTF-16) and its entries in the session's set and the registry's
+ * index.
+ * @internal
+ */
+export const subscriptionCost = (uri: string): number => 256 + 2 * uri.length
+
+/** Resource URIs one session may subscribe to with `resources/subscribe`. @internal */
+export const MAX_SUBSCRIPTIONS_PER_SESSION = 1_000
+
 /** The answer to a request past a budget of work in flight. @internal */
 export const overBudget = (pool: Pool, shortfall: Shortfall) =>
   new JsonRpc.JsonRpcError({
     code: JsonRpc.ErrorCode.ConnectionClosed,
     message: shortfall === "client"
-      ? `Too many requests in flight: this client is at its limit of ${pool.perClient} bytes of ${pool.name}`
+      ? `Too many requests: this client is at its limit of ${pool.perClient} bytes of ${pool.name}`
       : `Server busy: the server is at its limit of ${pool.total} bytes of ${pool.name}; retry later`,
     data: { retryAfter: RETRY_AFTER_SECONDS }
   })
@@ -184,6 +196,8 @@ export class SessionState implements Session {
   private lastRequestId = 0
   /** Resource URIs this session is subscribed to; made on the first subscription. */
   private subscribed: Set<string> | undefined = undefined
+  /** Bytes `resources/subscribe` charged to the subscription budget, given back as they are dropped. */
+  private chargedBytes = 0
   /** Serves one 2026-07-28 request: no handshake, no channel back to the client but the request's result. */
   private modernEra = false
   /** The 2026-07-28 request named a log level that is not one. */
@@ -535,15 +549,50 @@ export class SessionState implements Session {
     return severity[level] >= severity[this.level]
   }
 
-  /** Subscribes the session to `notifications/resources/updated` for `uri`. */
+  /** Subscribes the session to `notifications/resources/updated` for `uri` (a listen filter, charged as a whole). */
   subscribe(uri: string): void {
     if (!this.open) return
     ;(this.subscribed ??= new Set()).add(uri)
     this.index.add(uri, this)
   }
 
+  /**
+   * `resources/subscribe`: subscribes within the session's cap and the subscription budget, or says why not (the
+   * error to answer with).
+   */
+  subscribeCharged(uri: string): JsonRpc.JsonRpcError | undefined {
+    if (!this.open || this.subscribed?.has(uri) === true) return undefined
+    if ((this.subscribed?.size ?? 0) >= MAX_SUBSCRIPTIONS_PER_SESSION) {
+      return JsonRpc.invalidParams(
+        `Invalid params: a session may subscribe to at most ${MAX_SUBSCRIPTIONS_PER_SESSION} resources`
+      )
+    }
+    const limits = this.limits
+    if (limits !== undefined) {
+      const cost = subscriptionCost(uri)
+      const shortfall = limits.subscriptions.take(this.clientKey, cost)
+      if (shortfall !== undefined) {
+        limits.refused(limits.subscriptions, this.clientKey, shortfall)
+        return overBudget(limits.subscriptions, shortfall)
+      }
+      this.chargedBytes += cost
+    }
+    this.subscribe(uri)
+    return undefined
+  }
+
   unsubscribe(uri: string): void {
-    if (this.subscribed?.delete(uri) === true) this.index.remove(uri, this)
+    if (this.subscribed?.delete(uri) !== true) return
+    this.index.remove(uri, this)
+    this.giveBack(subscriptionCost(uri))
+  }
+
+  /** Returns subscription bytes charged by `subscribeCharged`. */
+  private giveBack(cost: number): void {
+    const given = Math.min(cost, this.chargedBytes)
+    if (given === 0 || this.limits === undefined) return
+    this.chargedBytes -= given
+    this.limits.subscriptions.give(this.clientKey, given)
   }
 
   /** Interrupts the handler of a request; an unknown or finished id is ignored, as the spec asks. */
@@ -608,6 +657,7 @@ export class SessionState implements Session {
       for (const uri of this.subscribed) this.index.remove(uri, this)
       this.subscribed = undefined
     }
+    this.giveBack(this.chargedBytes)
     if (this.outgoing !== undefined) {
       for (const { answer, method } of this.outgoing.values()) Deferred.unsafeDone(answer, Exit.fail(closedBefore(method)))
       this.outgoing.clear()

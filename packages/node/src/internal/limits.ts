@@ -3,7 +3,7 @@
  * server and per client, and the raw answers given to what is refused before a request exists.
  * @internal
  */
-import { Pool, RETRY_AFTER_SECONDS, type Shortfall, UNKNOWN_CLIENT } from "@effect-mcp/core/Budget"
+import { clientOf, Pool, RETRY_AFTER_SECONDS, type Shortfall } from "@effect-mcp/core/Budget"
 import * as JsonRpc from "@effect-mcp/core/JsonRpc"
 import type * as Net from "node:net"
 import type { OnRefused } from "../NodeExchange.js"
@@ -73,7 +73,7 @@ const CONNECTIONS_REFUSED: Readonly<Record<Shortfall, string>> = {
  * @internal
  */
 export const guardConnections = (pool: Pool, perAddress: boolean, onRefused: OnRefused) => (socket: Net.Socket) => {
-  const client = perAddress ? socket.remoteAddress ?? UNKNOWN_CLIENT : undefined
+  const client = perAddress ? clientOf(socket.remoteAddress, undefined) : undefined
   const shortfall = pool.take(client, 1)
   if (shortfall === undefined) {
     socket.once("close", () => pool.give(client, 1))
