@@ -22,7 +22,12 @@ import type { Principal } from "./McpAuth.js"
  */
 export type ClientKey = string
 
-/** The key of requests whose sender cannot be told (no address, no principal). @since 0.1.0 */
+/**
+ * The key of requests whose sender cannot be told (no address, no principal). Pools count it against the server's
+ * total only: sharing one client's share would let one unknown caller lock every other out.
+ *
+ * @since 0.1.0
+ */
 export const UNKNOWN_CLIENT: ClientKey = "unknown"
 
 /**
@@ -118,7 +123,7 @@ export class Pool {
    */
   take(client: ClientKey | undefined, amount: number): Shortfall | undefined {
     if (this.usedNow + amount > this.total) return "server"
-    if (client === undefined) {
+    if (client === undefined || client === UNKNOWN_CLIENT) {
       this.usedNow += amount
       return undefined
     }
@@ -132,7 +137,7 @@ export class Pool {
   /** Returns what `take` reserved. */
   give(client: ClientKey | undefined, amount: number): void {
     this.usedNow -= amount
-    if (client === undefined) return
+    if (client === undefined || client === UNKNOWN_CLIENT) return
     const held = (this.byClient.get(client) ?? 0) - amount
     if (held <= 0) this.byClient.delete(client)
     else this.byClient.set(client, held)

@@ -67,6 +67,10 @@ describe("Budget.Pool", () => {
     pool.give("c", 1)
     pool.give(undefined, 2)
     expect(pool.used).toBe(0)
+    // Callers that cannot be told apart count against the total only, not as one shared client.
+    for (let i = 0; i < 10; i++) expect(pool.take(Budget.UNKNOWN_CLIENT, 1)).toBeUndefined()
+    expect(pool.usedBy(Budget.UNKNOWN_CLIENT)).toBe(0)
+    expect(pool.take(Budget.UNKNOWN_CLIENT, 1)).toBe("server")
   })
 
   it("names a client by its principal when there is one, else by its address behind a trusted proxy", () => {
