@@ -11,21 +11,12 @@
  * @since 0.1.0
  */
 import type { ClientKey } from "./Budget.js"
+import { type Exchange, header, type Headers } from "./internal/httpExchange.js"
 import type * as McpAuth from "./McpAuth.js"
 
-/** Request headers: lower-case names, as `node:http` and `@effect/platform` both give them. @since 0.1.0 */
-export type Headers = { readonly [name: string]: string | ReadonlyArray<string> | undefined }
-
-/** Response headers. @since 0.1.0 */
-export type ResponseHeaders = Readonly<Record<string, string>>
-
-/** What reading a body came to. @since 0.1.0 */
-export type Body =
-  | { readonly _tag: "Text"; readonly text: string }
-  /** Over the limit: the rest was read and discarded, so the client can read the 413. */
-  | { readonly _tag: "TooLarge" }
-  /** The client went away or the body could not be read. */
-  | { readonly _tag: "Failed" }
+// The exchange and its parts live in an internal module (see there why), and are public from here.
+export type { Body, Exchange, Headers, ResponseHeaders, ResponseStream } from "./internal/httpExchange.js"
+export { header } from "./internal/httpExchange.js"
 
 /**
  * A request body being received, held so that an unfinished body costs about its own size however the client
@@ -131,61 +122,6 @@ export const declaredLength = (headers: Headers, limit: number): number | undefi
 
 /** The smallest buffer a body in more than one chunk gets. */
 const MIN_GROWN_BODY = 1024
-
-/**
- * A streamed response body (Server-Sent Events). Writes are synchronous; a write to a stream whose client is
- * gone returns false and does nothing.
- *
- * @since 0.1.0
- */
-export interface ResponseStream {
-  /** Writes a chunk; false once the stream is closed. */
-  readonly write: (chunk: string) => boolean
-  /** Ends the response. */
-  readonly end: () => void
-  /** False once the response ended or the client went away. */
-  readonly isOpen: boolean
-  /** Bytes written but not yet taken by the client: a client that stops reading makes this grow. */
-  readonly backlog: number
-}
-
-/**
- * The exchange.
- *
- * @since 0.1.0
- */
-export interface Exchange {
-  readonly method: string
-  /** Path and query, as sent. */
-  readonly url: string
-  readonly headers: Headers
-  /**
-   * The peer's IP address as the socket sees it (a proxy's, behind one), for per-client budgets; undefined when
-   * the server cannot tell.
-   */
-  readonly remoteAddress: string | undefined
-  /** Reads the whole body, at most `limit` bytes, and calls `done` once with what it came to. */
-  readonly readBody: (limit: number, done: (body: Body) => void) => void
-  /** Sends a whole response; `body` is JSON text or nothing. */
-  readonly respond: (status: number, headers: ResponseHeaders, body?: string) => void
-  /** Starts a streamed 200 response (its headers go out at once) and returns it. */
-  readonly stream: (headers: ResponseHeaders) => ResponseStream
-  /**
-   * Calls `f` once the connection is done with: the response ended, or the client went away first. A client
-   * going away is not a cancellation: it only ends what the exchange itself owns.
-   */
-  readonly onClose: (f: () => void) => void
-}
-
-/**
- * The first value of a header.
- *
- * @since 0.1.0
- */
-export const header = (headers: Headers, name: string): string | undefined => {
-  const value = headers[name]
-  return typeof value === "string" || value === undefined ? value : value[0]
-}
 
 /**
  * A path an HTTP transport serves, and what each method there does: how a transport plugs into the front.

@@ -45,7 +45,6 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
-import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Calls from "./internal/client/calls.js"
@@ -55,14 +54,15 @@ import * as Handlers from "./internal/client/handlers.js"
 import * as Handshake from "./internal/client/handshake.js"
 import * as InputRounds from "./internal/client/inputRounds.js"
 import * as ClientListen from "./internal/client/listen.js"
+import type { SubscriptionEvent } from "./internal/client/listen.js"
 import * as ClientModern from "./internal/client/modern.js"
+import type { Options } from "./internal/client/options.js"
 import * as Recovery from "./internal/client/recovery.js"
+import type { McpClientService } from "./internal/client/service.js"
 import * as Tasks from "./internal/client/tasks.js"
 import * as JsonRpc from "./JsonRpc.js"
-import type { McpClientError, ToolError } from "./McpClientError.js"
+import type { McpClientError } from "./McpClientError.js"
 import * as McpClientTransport from "./McpClientTransport.js"
-import type * as McpSchema from "./McpSchema.js"
-import type * as McpTool from "./McpTool.js"
 
 /**
  * Why a client operation failed; see the `McpClientError` module.
@@ -113,12 +113,18 @@ export type SubscriptionFilter = typeof SubscriptionFilter.Type
  */
 export { Reconnected } from "./internal/client/listen.js"
 
-/**
- * What a `listen` stream carries: the server's notifications, and a `Reconnected` mark after each reconnection.
- *
- * @since 0.1.0
- */
-export type SubscriptionEvent = JsonRpc.Notification | ClientListen.Reconnected
+// The service, its options and what `listen` gives are declared by the internal modules that build them (see
+// internal/client/service.ts for why), and are public from here, with their docs.
+export type { Era } from "./internal/client/handshake.js"
+export type { Subscription, SubscriptionEvent } from "./internal/client/listen.js"
+export type { Options, ServerRequestHandler } from "./internal/client/options.js"
+export type {
+  ListenOptions,
+  ListOptions,
+  McpClientService,
+  RequestOptions,
+  TasksService
+} from "./internal/client/service.js"
 
 /**
  * Tells a `Reconnected` mark from a notification.
@@ -147,305 +153,11 @@ export const defaultListenReconnect: Schedule.Schedule<unknown, McpClientError> 
   ClientListen.defaultListenReconnect
 
 /**
- * Options of one `listen`.
- *
- * @since 0.1.0
- */
-export interface ListenOptions {
-  /**
-   * When the connection of a 2026-07-28 listen stream drops (a `Transport` failure: no JSON-RPC error, no listen
-   * result, the client still open), the same filter is asked for again under a new request id, after the waits of
-   * this schedule, which is fed the failure; while reconnecting, a 502, 503 or 504 and an acknowledgement later
-   * than `requestTimeout` are retried as well. The stream fails with the last failure once the schedule is done.
-   * `false` fails the stream at the first drop. Default: the client's `listenReconnect`, else
-   * `defaultListenReconnect`. The first request is never retried: `listen` fails with it. A session-era listen
-   * rides on the session, which the transport keeps up itself, so it ignores this.
-   */
-  readonly reconnect?: Schedule.Schedule<unknown, McpClientError> | false | undefined
-}
-
-/**
- * An open `listen` stream: what the server agreed to send (`acknowledged`, a subset of what was asked), and the
- * notifications, which end when the server ends the subscription (its `subscriptions/listen` result) or the
- * client closes. With a 2026-07-28 server a dropped connection is reconnected (see `ListenOptions.reconnect`):
- * the one stream goes on, and fails only when the reconnection schedule gives up. `events` is the same stream with
- * a `Reconnected` mark where notifications may have been missed, for code that caches what they are about.
- *
- * @since 0.1.0
- */
-export interface Subscription {
-  /**
-   * The id of the first `subscriptions/listen` request, which tags the notifications until a reconnection (each
-   * has a request, and an id, of its own: see `currentSubscriptionId`). Session-era listens have a made-up id.
-   */
-  readonly subscriptionId: JsonRpc.RequestId
-  /** The id that tags the notifications now: `subscriptionId` until the first reconnection, then the latest. */
-  readonly currentSubscriptionId: Effect.Effect<JsonRpc.RequestId>
-  readonly acknowledged: SubscriptionFilter
-  /** The notifications, across reconnections. */
-  readonly notifications: Stream.Stream<JsonRpc.Notification, McpClientError>
-  /**
-   * The notifications with a `Reconnected` mark after each reconnection, in the order they came. It reads the
-   * same elements as `notifications` (each goes to one reader): run one of the two.
-   */
-  readonly events: Stream.Stream<SubscriptionEvent, McpClientError>
-}
-
-/**
- * The era of the server the client speaks to: `modern` is 2026-07-28 (sessionless: `_meta` on every request,
- * `server/discover`, no `initialize`), `legacy` the session era (`initialize`, 2024-11-05 to 2025-11-25).
- *
- * @since 0.1.0
- */
-export type Era = "modern" | "legacy"
-
-/** Options of one request. @since 0.1.0 */
-export interface RequestOptions {
-  /**
-   * Receives the request's `notifications/progress`; giving it asks the server for progress (a progress token is
-   * added to the request). It runs on the client's receiving fiber, so keep it short.
-   */
-  readonly onProgress?: ((progress: Progress) => Effect.Effect<void>) | undefined
-}
-
-/** Options of a list request. @since 0.1.0 */
-export interface ListOptions {
-  /** The `nextCursor` of the previous page. */
-  readonly cursor?: string | undefined
-}
-
-/** @since 0.1.0 */
-export interface McpClientService {
-  /** The era the client speaks with the server: found by the `server/discover` probe in `auto` mode. */
-  readonly era: Effect.Effect<Era>
-  /** The revision in use: the one claimed on each request (modern), or negotiated by `initialize` (legacy). */
-  readonly protocolVersion: Effect.Effect<string>
-  /**
-   * The server's `server/discover` result; in the session era, one built from the `initialize` result
-   * (`supportedVersions` is then the negotiated revision).
-   */
-  readonly discoverResult: Effect.Effect<DiscoverResult>
-  /** The server's capabilities, whatever its era. */
-  readonly capabilities: Effect.Effect<McpSchema.ServerCapabilities>
-  /**
-   * The server's `initialize` result (of the current session, after a re-initialization); in the sessionless era,
-   * one built from the discover result.
-   */
-  readonly initializeResult: Effect.Effect<McpSchema.InitializeResult>
-  /** The server's name and version. */
-  readonly serverInfo: Effect.Effect<McpSchema.Implementation>
-  /** The server's session id, when the transport has one. */
-  readonly sessionId: Effect.Effect<Option.Option<string>>
-  /** Sends any request and decodes its result with `schema`. */
-  readonly request: <A, I>(
-    method: string,
-    params: unknown,
-    schema: Schema.Schema<A, I, never>,
-    options?: RequestOptions
-  ) => Effect.Effect<A, McpClientError>
-  /** Sends a notification. */
-  readonly notify: (method: string, params?: unknown) => Effect.Effect<void, McpClientError>
-  /**
-   * Every notification the server sends (progress, log messages, list changes), from when the stream is run;
-   * it ends when the client closes or the connection is lost.
-   */
-  readonly notifications: Stream.Stream<JsonRpc.Notification>
-  /**
-   * Like `notifications`, but subscribed at once: the stream sees every notification sent after this, however
-   * late it is run. For forking a consumer before a request without racing it.
-   */
-  readonly subscribe: Effect.Effect<Stream.Stream<JsonRpc.Notification>, never, Scope.Scope>
-  readonly ping: Effect.Effect<void, McpClientError>
-  /** One page of tools: the first, or the one after `cursor`. */
-  readonly listTools: (options?: ListOptions) => Effect.Effect<McpSchema.ListToolsResult, McpClientError>
-  /** Every tool, page after page, following `nextCursor`. */
-  readonly listAllTools: Effect.Effect<ReadonlyArray<McpSchema.Tool>, McpClientError>
-  /**
-   * Calls a tool by its shared definition (`McpTool.define`): the arguments are encoded with its input schema, and a
-   * structured tool's `structuredContent` is decoded with its output schema (a content tool gives its whole result).
-   * An error result (`isError: true`) fails with `ToolError`, carrying its text.
-   */
-  readonly call: {
-    <A, I, OA, OI extends McpTool.StructuredObject>(
-      tool: McpTool.Definition<A, I, OA, OI>,
-      input: A,
-      options?: RequestOptions
-    ): Effect.Effect<OA, McpClientError | ToolError>
-    <A, I>(
-      tool: McpTool.ContentDefinition<A, I>,
-      input: A,
-      options?: RequestOptions
-    ): Effect.Effect<McpSchema.CallToolResult, McpClientError | ToolError>
-  }
-  /** Calls a tool by name. A tool's own failure is a result with `isError: true`, not an error of this Effect. */
-  readonly callTool: (
-    name: string,
-    args?: { readonly [key: string]: unknown },
-    options?: RequestOptions
-  ) => Effect.Effect<McpSchema.CallToolResult, McpClientError>
-  /**
-   * Calls a tool by name and hands back the task the server made of the call, without waiting for it (the tasks
-   * extension: needs `Options.tasks`): a `CreateTaskResult` to follow with `tasks`, or the tool's result when the
-   * server answered at once (a tool without task support, or one that finished before it became a task).
-   */
-  readonly callToolTask: (
-    name: string,
-    args?: { readonly [key: string]: unknown },
-    options?: RequestOptions
-  ) => Effect.Effect<McpSchema.CreateTaskResult | McpSchema.CallToolResult, McpClientError>
-  /** The tasks extension's requests, for code that holds a task handle (`callToolTask`) rather than waiting. */
-  readonly tasks: TasksService
-  /** One page of resources: the first, or the one after `cursor`. */
-  readonly listResources: (options?: ListOptions) => Effect.Effect<McpSchema.ListResourcesResult, McpClientError>
-  /** Every resource, page after page, following `nextCursor`. */
-  readonly listAllResources: Effect.Effect<ReadonlyArray<McpSchema.Resource>, McpClientError>
-  /** One page of resource templates: the first, or the one after `cursor`. */
-  readonly listResourceTemplates: (
-    options?: ListOptions
-  ) => Effect.Effect<McpSchema.ListResourceTemplatesResult, McpClientError>
-  /** Every resource template, page after page, following `nextCursor`. */
-  readonly listAllResourceTemplates: Effect.Effect<ReadonlyArray<McpSchema.ResourceTemplate>, McpClientError>
-  readonly readResource: (
-    uri: string,
-    options?: RequestOptions
-  ) => Effect.Effect<McpSchema.ReadResourceResult, McpClientError>
-  /** One page of prompts: the first, or the one after `cursor`. */
-  readonly listPrompts: (options?: ListOptions) => Effect.Effect<McpSchema.ListPromptsResult, McpClientError>
-  /** Every prompt, page after page, following `nextCursor`. */
-  readonly listAllPrompts: Effect.Effect<ReadonlyArray<McpSchema.Prompt>, McpClientError>
-  readonly getPrompt: (
-    name: string,
-    args?: { readonly [argument: string]: string },
-    options?: RequestOptions
-  ) => Effect.Effect<McpSchema.GetPromptResult, McpClientError>
-  /** Asks for completions of a prompt or resource template argument. */
-  readonly complete: (params: McpSchema.CompleteParams) => Effect.Effect<McpSchema.CompleteResult, McpClientError>
-  /** Sets the minimum level of the log messages the server sends. */
-  readonly setLoggingLevel: (level: McpSchema.LoggingLevel) => Effect.Effect<void, McpClientError>
-  /** Asks for `notifications/resources/updated` about `uri` (they arrive on `notifications`). */
-  readonly subscribeResource: (uri: string) => Effect.Effect<void, McpClientError>
-  readonly unsubscribeResource: (uri: string) => Effect.Effect<void, McpClientError>
-  /** Tells the server the client's roots changed (`notifications/roots/list_changed`). */
-  readonly rootsChanged: Effect.Effect<void, McpClientError>
-  /**
-   * Opens a stream of change notifications, for as long as the scope: with a 2026-07-28 server a
-   * `subscriptions/listen` request (waits for its acknowledgement); in the session era the session's own
-   * notifications, filtered, with `resources/subscribe` for each of `resourceSubscriptions` (and unsubscribe when
-   * the scope closes). `acknowledged` leaves out what the server does not offer. The notifications also appear
-   * on `notifications`. A 2026-07-28 stream whose connection drops is reconnected as `options.reconnect` says.
-   */
-  readonly listen: (
-    filter: SubscriptionFilter,
-    options?: ListenOptions
-  ) => Effect.Effect<Subscription, McpClientError, Scope.Scope>
-  /** Closes the client; the layer does it on release. Pending requests fail with `Closed`. */
-  readonly close: Effect.Effect<void>
-}
-
-/**
- * The tasks extension (`io.modelcontextprotocol/tasks`) from the client's side: a task's state, its input, its
- * end. `callTool` and `call` use these themselves when a call becomes a task; they are here for code that keeps
- * the handle (`callToolTask`) to poll on its own schedule, show progress, or cancel from elsewhere.
- *
- * @since 0.1.0
- */
-export interface TasksService {
-  /** `tasks/get`: the task as it is now, with its result, error or asks inlined. */
-  readonly get: (taskId: string) => Effect.Effect<McpSchema.GetTaskResult, McpClientError>
-  /** `tasks/update`: answers to the task's `inputRequests`, by key. */
-  readonly update: (
-    taskId: string,
-    inputResponses: { readonly [key: string]: unknown }
-  ) => Effect.Effect<void, McpClientError>
-  /** `tasks/cancel`: the server settles the task `cancelled` unless it has ended already. */
-  readonly cancel: (taskId: string) => Effect.Effect<void, McpClientError>
-  /**
-   * Follows a task to its end as `callTool` does: polls `tasks/get` every `pollIntervalMs` (the server's, else
-   * one second), answers `input_required` with the client's handlers through `tasks/update`, and gives the tool's
-   * result when it completes. A `failed` task fails with its error as `RpcError`, a `cancelled` one with
-   * `TaskCancelled`. Interrupting it, or giving up on the task (too many input rounds, a handler failing) cancels
-   * the task on the server, best effort.
-   */
-  readonly await: (
-    task: { readonly taskId: string; readonly pollIntervalMs?: number | undefined }
-  ) => Effect.Effect<McpSchema.CallToolResult, McpClientError>
-}
-
-/**
  * The client service.
  *
  * @since 0.1.0
  */
 export class McpClient extends Context.Tag("@effect-mcp/core/McpClient")<McpClient, McpClientService>() {}
-
-
-/**
- * Answers one kind of request the server sends the client. `ping` is always answered; any other method without a
- * handler gets -32601. Sampling, elicitation and roots have layers of their own in `McpClientHandlers`.
- *
- * @since 0.1.0
- */
-export interface ServerRequestHandler {
-  readonly method: string
-  /** What the client declares in `initialize` for this handler, merged into `Options.capabilities`. */
-  readonly capabilities?: McpSchema.ClientCapabilities | undefined
-  /**
-   * The result of the request, or the JSON-RPC error to answer with. Interrupted when the server cancels the
-   * request or the client closes.
-   */
-  readonly handle: (params: unknown) => Effect.Effect<unknown, JsonRpc.JsonRpcError>
-}
-
-/** Options of the client engine, whatever the transport. @since 0.1.0 */
-export interface Options {
-  /** `clientInfo` sent in `initialize`. Default `effect-mcp-client` 0.1.0. */
-  readonly clientInfo?: McpSchema.Implementation | undefined
-  /**
-   * `capabilities` sent in `initialize`, besides those of the handlers. `sampling`, `elicitation` and `roots` are
-   * declared only by their handlers (the `McpClientHandlers` layers, or `handlers`): a client never announces a
-   * request it would answer with -32601. Default none.
-   */
-  readonly capabilities?: McpSchema.ClientCapabilities | undefined
-  /** The revision asked for in `initialize`. Default `McpSchema.LATEST_PROTOCOL_VERSION`. */
-  readonly protocolVersion?: string | undefined
-  /**
-   * Which era to speak. `auto` (default) probes with `server/discover`: a discover result, or a -32022 naming a
-   * sessionless revision, means 2026-07-28; -32601, another in-band error, or a 4xx without a recognized modern
-   * error body means the session era (`initialize`, then over HTTP the legacy SSE transport). 401, 403 and 5xx
-   * say nothing about the era and fail. `modern` speaks 2026-07-28 only; `legacy` goes straight to `initialize`.
-   */
-  readonly protocol?: "auto" | "modern" | "legacy" | undefined
-  /**
-   * How many times one `tools/call`, `prompts/get` or `resources/read` may come back `input_required` (answered
-   * with the handlers and retried) before it fails with `InputRequired`; for a call the server made a task, how
-   * many times the task may ask for input. Default 10.
-   */
-  readonly maxInputRounds?: number | undefined
-  /**
-   * Declares the tasks extension (`io.modelcontextprotocol/tasks`, SEP-2663), so that the server may answer a
-   * `tools/call` of a task-supporting tool with a task rather than keep the request open for as long as the tool
-   * runs. `callTool` and `call` then follow the task to its end (see `TasksService.await`), so code written
-   * against them does not change; `callToolTask` and `tasks` give the handle itself. Off by default: a server
-   * then runs its optional-task tools synchronously, and refuses the task-required ones (-32021). Declaring the
-   * extension in `capabilities.extensions` has the same effect.
-   */
-  readonly tasks?: boolean | undefined
-  /**
-   * How the client's 2026-07-28 `listen` streams reconnect when their connection drops, unless a `listen` says
-   * otherwise (`ListenOptions.reconnect`, which describes it). Default `defaultListenReconnect`.
-   */
-  readonly listenReconnect?: Schedule.Schedule<unknown, McpClientError> | false | undefined
-  /**
-   * Handlers for other requests the server sends the client; their capabilities are declared in `initialize`. A
-   * `McpClientHandlers` layer in context replaces an entry for the same method.
-   */
-  readonly handlers?: ReadonlyArray<ServerRequestHandler> | undefined
-  /**
-   * How long a request (`initialize` included) may wait for its answer before it fails with `Timeout` and is
-   * cancelled. Default: no limit (use `Effect.timeout` per call).
-   */
-  readonly requestTimeout?: Duration.DurationInput | undefined
-}
 
 /** Options of `layerSse`. @since 0.1.0 */
 export interface HttpOptions extends Options, McpClientTransport.HttpOptions {}

@@ -28,9 +28,9 @@ import * as Layer from "effect/Layer"
 import type * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
+import type { ServerRequestHandler } from "./internal/client/options.js"
 import { toJsonRpcError } from "./internal/handler.js"
 import * as JsonRpc from "./JsonRpc.js"
-import type { ServerRequestHandler } from "./McpClient.js"
 import * as McpSchema from "./McpSchema.js"
 
 /**

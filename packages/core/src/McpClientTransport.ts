@@ -24,54 +24,35 @@ import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
-import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
-import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as ClientHttpAuto from "./internal/client/httpAuto.js"
 import * as ClientSse from "./internal/client/sse.js"
 import * as ClientStdio from "./internal/client/stdio.js"
 import * as ClientStreamableHttp from "./internal/client/streamableHttp.js"
+import type {
+  Connection,
+  HttpOptions,
+  McpClientTransportService,
+  Receiver,
+  StdioOptions,
+  StreamableHttpOptions
+} from "./internal/client/transport.js"
 import type * as JsonRpc from "./JsonRpc.js"
 import type { McpClientError } from "./McpClientError.js"
 
-/**
- * What the client engine needs from a transport.
- *
- * @since 0.1.0
- */
-export interface McpClientTransportService {
-  /**
-   * Hands every message from the server to `onMessage`, in order, those that arrived before `run` was called
-   * first. Fails with the reason when the connection is gone for good; otherwise runs until interrupted. One `run`
-   * at a time.
-   */
-  readonly run: (onMessage: (message: JsonRpc.Message) => Effect.Effect<void>) => Effect.Effect<never, McpClientError>
-  /**
-   * Sends one message. When the transport gets messages back in answer (a Streamable HTTP response), it hands
-   * them over before this completes.
-   */
-  readonly send: (message: JsonRpc.Message) => Effect.Effect<void, McpClientError>
-  /** Called after each handshake with the negotiated revision (Streamable HTTP sends it as a header). */
-  readonly initialized: (protocolVersion: string) => Effect.Effect<void>
-  /**
-   * Forgets the server's session after a `SessionNotFound`, so the next `initialize` opens a new one. False when
-   * the transport cannot start over that way (the client then gives up).
-   */
-  readonly reset: Effect.Effect<boolean>
-  /** The server's session id, when the transport has one. */
-  readonly sessionId: Effect.Effect<Option.Option<string>>
-  /** Ends the connection (the session, the process); the client calls it when it closes. Runs once. */
-  readonly close: Effect.Effect<void>
-  /**
-   * Where the server is (an HTTP transport's URL), so that a client connecting again remembers what that
-   * server speaks. Optional: a transport without one is one server per client.
-   */
-  readonly endpoint?: string | undefined
-}
+// The service, connection and option types live in an internal module (see there why), and are public from here.
+export type {
+  Connection,
+  HttpOptions,
+  McpClientTransportService,
+  Receiver,
+  StdioOptions,
+  StreamableHttpOptions
+} from "./internal/client/transport.js"
 
 /**
  * The client's transport.
@@ -82,34 +63,6 @@ export class McpClientTransport extends Context.Tag("@effect-mcp/core/McpClientT
   McpClientTransport,
   McpClientTransportService
 >() {}
-
-/**
- * Where a transport built with `make` hands what it receives.
- *
- * @since 0.1.0
- */
-export interface Receiver {
-  /** A message from the server. */
-  readonly receive: (message: JsonRpc.Message) => Effect.Effect<void>
-  /** The connection is gone for good: pending and later requests fail with `error`. The first call counts. */
-  readonly disconnected: (error: McpClientError) => Effect.Effect<void>
-}
-
-/**
- * What a transport implements for `make`; what it leaves out has a default (no session, no reset, nothing to
- * close).
- *
- * @since 0.1.0
- */
-export interface Connection {
-  readonly send: (message: JsonRpc.Message) => Effect.Effect<void, McpClientError>
-  readonly initialized?: ((protocolVersion: string) => Effect.Effect<void>) | undefined
-  readonly reset?: Effect.Effect<boolean> | undefined
-  readonly sessionId?: Effect.Effect<Option.Option<string>> | undefined
-  readonly close?: Effect.Effect<void> | undefined
-  /** See `McpClientTransportService.endpoint`. */
-  readonly endpoint?: string | undefined
-}
 
 /**
  * Builds a transport service from a connection: `connect` gets a `Receiver` to hand messages to; `run` hands them
@@ -176,58 +129,6 @@ export const make = <E, R>(
       }
     })
   })
-
-/**
- * Options of the HTTP transports.
- *
- * @since 0.1.0
- */
-export interface HttpOptions {
-  /**
-   * The MCP endpoint (`/mcp`) for Streamable HTTP; the SSE endpoint (`/sse`) for the legacy transport; either for
-   * auto-detection.
-   */
-  readonly url: string | URL
-  /** Extra headers sent with every HTTP request (authorization...). */
-  readonly headers?: Readonly<Record<string, string>> | undefined
-}
-
-/**
- * Options of the Streamable HTTP transport.
- *
- * @since 0.1.0
- */
-export interface StreamableHttpOptions extends HttpOptions {
-  /**
-   * Hold a GET stream open for the messages the server starts (log messages, list changes outside a request).
-   * Default true; a server without one (405) is fine either way.
-   */
-  readonly standaloneStream?: boolean | undefined
-}
-
-/**
- * Options of the stdio transport.
- *
- * @since 0.1.0
- */
-export interface StdioOptions {
-  /** The server's executable, looked up on the `PATH`. */
-  readonly command: string
-  readonly args?: ReadonlyArray<string> | undefined
-  /** Variables added to the environment the process inherits. */
-  readonly env?: Readonly<Record<string, string>> | undefined
-  /** The working directory. Default the current one. */
-  readonly cwd?: string | undefined
-  /** How much of the end of the server's stderr errors carry, in characters. Default 4096. */
-  readonly stderrTail?: number | undefined
-  /** Log each line the server writes to stderr, at debug level. Default false. */
-  readonly logStderr?: boolean | undefined
-  /**
-   * On close, how long the server gets after its stdin is closed before SIGTERM, and after SIGTERM before
-   * SIGKILL. Default 2 seconds.
-   */
-  readonly closeTimeout?: Duration.DurationInput | undefined
-}
 
 /**
  * The Streamable HTTP transport (2025-03-26 and later); `url` is the MCP endpoint. Over it a 404 for the session

@@ -3,10 +3,10 @@
  * server and per client, and the raw answers given to what is refused before a request exists.
  * @internal
  */
-import { clientOf, Pool, RETRY_AFTER_SECONDS, type Shortfall } from "@effect-mcp/core/Budget"
+// `OnRefused` from Budget, its owner, not from NodeExchange's alias of it: NodeExchange imports this module.
+import { clientOf, type OnRefused, Pool, RETRY_AFTER_SECONDS, type Shortfall } from "@effect-mcp/core/Budget"
 import * as JsonRpc from "@effect-mcp/core/JsonRpc"
 import type * as Net from "node:net"
-import type { OnRefused } from "../NodeExchange.js"
 
 /**
  * How long a refused connection is kept open for the client to read its answer: closing at once, with a request

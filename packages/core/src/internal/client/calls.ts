@@ -9,7 +9,6 @@
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
-import type { Era, ListOptions, McpClientService, RequestOptions } from "../../McpClient.js"
 import { McpClientError, ToolError } from "../../McpClientError.js"
 import * as McpSchema from "../../McpSchema.js"
 import type * as McpTool from "../../McpTool.js"
@@ -17,16 +16,10 @@ import * as ParamHeaders from "../paramHeaders.js"
 import { describeParseError } from "../parseError.js"
 import type { Correlation } from "./correlation.js"
 import { decoder } from "./decode.js"
+import type { Era } from "./handshake.js"
 import * as ClientModern from "./modern.js"
+import type { ListOptions, McpClientService, Request, RequestOptions } from "./service.js"
 import { decodeCallToolOrTask, isCreateTaskResult } from "./tasks.js"
-
-/** One request to its complete, decoded result. @internal */
-export type Request = <A>(
-  method: string,
-  params: unknown,
-  decode: (result: unknown) => Effect.Effect<A, McpClientError>,
-  options?: RequestOptions
-) => Effect.Effect<A, McpClientError>
 
 const decodeListTools = decoder(McpSchema.ListToolsResult)("tools/list")
 const decodeListResources = decoder(McpSchema.ListResourcesResult)("resources/list")

@@ -21,10 +21,10 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as JsonRpc from "../../JsonRpc.js"
 import { McpClientError } from "../../McpClientError.js"
-import type { McpClientTransportService } from "../../McpClientTransport.js"
 import * as McpSchema from "../../McpSchema.js"
 import { rpcError } from "./decode.js"
 import * as Handlers from "./handlers.js"
+import type { McpClientTransportService } from "./transport.js"
 
 /** `notifications/progress` params (`McpClient.Progress`). @internal */
 export const Progress = Schema.Struct({

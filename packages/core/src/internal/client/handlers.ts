@@ -9,10 +9,10 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as JsonRpc from "../../JsonRpc.js"
-import type { Options, ServerRequestHandler } from "../../McpClient.js"
 import { McpClientError } from "../../McpClientError.js"
 import * as McpClientHandlers from "../../McpClientHandlers.js"
 import type * as McpSchema from "../../McpSchema.js"
+import type { Options, ServerRequestHandler } from "./options.js"
 
 /** The tasks extension's identifier (`McpTask.EXTENSION`; not imported, that module is the server's). @internal */
 export const TASKS_EXTENSION = "io.modelcontextprotocol/tasks"

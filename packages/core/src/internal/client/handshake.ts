@@ -10,13 +10,23 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as JsonRpc from "../../JsonRpc.js"
-import type { Era, Options } from "../../McpClient.js"
 import { McpClientError } from "../../McpClientError.js"
-import type { McpClientTransportService } from "../../McpClientTransport.js"
 import * as McpSchema from "../../McpSchema.js"
 import type { Correlation, Envelope } from "./correlation.js"
 import { decoder } from "./decode.js"
 import * as ClientModern from "./modern.js"
+import type { Options } from "./options.js"
+import type { McpClientTransportService } from "./transport.js"
+
+// Public as `McpClient.Era`; declared here, where the era is found, so that the modules typed by it need not
+// import `McpClient`, which imports them.
+/**
+ * The era of the server the client speaks to: `modern` is 2026-07-28 (sessionless: `_meta` on every request,
+ * `server/discover`, no `initialize`), `legacy` the session era (`initialize`, 2024-11-05 to 2025-11-25).
+ *
+ * @since 0.1.0
+ */
+export type Era = "modern" | "legacy"
 
 /** The answer to `server/discover` (`McpClient.DiscoverResult`). @internal */
 export const DiscoverResult = Schema.Struct({

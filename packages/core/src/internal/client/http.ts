@@ -11,8 +11,8 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as JsonRpc from "../../JsonRpc.js"
 import { McpClientError } from "../../McpClientError.js"
-import type { Receiver } from "../../McpClientTransport.js"
 import type * as Sse from "../../Sse.js"
+import type { Receiver } from "./transport.js"
 import { deliverText, encodeJson, transportError } from "./wire.js"
 
 /** @internal */

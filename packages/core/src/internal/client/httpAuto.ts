@@ -8,9 +8,9 @@ import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
 import * as JsonRpc from "../../JsonRpc.js"
 import { McpClientError } from "../../McpClientError.js"
-import type { Connection, Receiver, StreamableHttpOptions } from "../../McpClientTransport.js"
 import * as ClientSse from "./sse.js"
 import * as ClientStreamableHttp from "./streamableHttp.js"
+import type { Connection, Receiver, StreamableHttpOptions } from "./transport.js"
 
 /** The answers to a POSTed `initialize` that mean "not a Streamable HTTP endpoint" (spec, backwards compatibility). */
 const LEGACY_HINTS: ReadonlySet<number> = new Set([400, 404, 405])

@@ -23,7 +23,6 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Take from "effect/Take"
 import type * as JsonRpc from "../../JsonRpc.js"
-import type { Subscription } from "../../McpClient.js"
 import { McpClientError } from "../../McpClientError.js"
 import type * as McpSchema from "../../McpSchema.js"
 import * as ListenFilter from "../listen.js"
@@ -38,6 +37,42 @@ export const SubscriptionFilter = Schema.Struct({
   resourceSubscriptions: Schema.optional(Schema.Array(Schema.String))
 })
 type SubscriptionFilter = typeof SubscriptionFilter.Type
+
+// Public as `McpClient.SubscriptionEvent` and `McpClient.Subscription`; declared here, where listens are built,
+// so that this module need not import `McpClient`, which imports it.
+/**
+ * What a `listen` stream carries: the server's notifications, and a `Reconnected` mark after each reconnection.
+ *
+ * @since 0.1.0
+ */
+export type SubscriptionEvent = JsonRpc.Notification | Reconnected
+
+/**
+ * An open `listen` stream: what the server agreed to send (`acknowledged`, a subset of what was asked), and the
+ * notifications, which end when the server ends the subscription (its `subscriptions/listen` result) or the
+ * client closes. With a 2026-07-28 server a dropped connection is reconnected (see `ListenOptions.reconnect`):
+ * the one stream goes on, and fails only when the reconnection schedule gives up. `events` is the same stream with
+ * a `Reconnected` mark where notifications may have been missed, for code that caches what they are about.
+ *
+ * @since 0.1.0
+ */
+export interface Subscription {
+  /**
+   * The id of the first `subscriptions/listen` request, which tags the notifications until a reconnection (each
+   * has a request, and an id, of its own: see `currentSubscriptionId`). Session-era listens have a made-up id.
+   */
+  readonly subscriptionId: JsonRpc.RequestId
+  /** The id that tags the notifications now: `subscriptionId` until the first reconnection, then the latest. */
+  readonly currentSubscriptionId: Effect.Effect<JsonRpc.RequestId>
+  readonly acknowledged: SubscriptionFilter
+  /** The notifications, across reconnections. */
+  readonly notifications: Stream.Stream<JsonRpc.Notification, McpClientError>
+  /**
+   * The notifications with a `Reconnected` mark after each reconnection, in the order they came. It reads the
+   * same elements as `notifications` (each goes to one reader): run one of the two.
+   */
+  readonly events: Stream.Stream<SubscriptionEvent, McpClientError>
+}
 
 /**
  * The mark a 2026-07-28 `listen` stream puts between the notifications of a dropped `subscriptions/listen`
@@ -54,8 +89,6 @@ export class Reconnected extends Data.TaggedClass("Reconnected")<{
   /** Why the previous request ended. */
   readonly cause: McpClientError
 }> {}
-
-type SubscriptionEvent = JsonRpc.Notification | Reconnected
 
 /** Tells a notification from a `Reconnected` mark (`McpClient.isNotification`). @internal */
 export const isNotification = (event: SubscriptionEvent): event is JsonRpc.Notification =>

@@ -15,7 +15,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as JsonRpc from "../../JsonRpc.js"
 import { McpClientError } from "../../McpClientError.js"
-import type { Connection, Receiver, StdioOptions } from "../../McpClientTransport.js"
+import type { Connection, Receiver, StdioOptions } from "./transport.js"
 import { deliverText, encodeJson } from "./wire.js"
 
 const DEFAULT_STDERR_TAIL = 4096

@@ -12,12 +12,11 @@ import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as JsonRpc from "../../JsonRpc.js"
-import type { TasksService } from "../../McpClient.js"
 import { McpClientError } from "../../McpClientError.js"
 import * as McpSchema from "../../McpSchema.js"
-import type { Request } from "./calls.js"
 import { decoder, rpcError } from "./decode.js"
 import * as Handlers from "./handlers.js"
+import type { Request, TasksService } from "./service.js"
 
 /** How often a task is polled when the server does not say. */
 const DEFAULT_POLL_INTERVAL_MS = 1_000

@@ -8,7 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as JsonRpc from "../../JsonRpc.js"
 import { McpClientError } from "../../McpClientError.js"
-import type { Receiver } from "../../McpClientTransport.js"
+import type { Receiver } from "./transport.js"
 
 /** @internal */
 export const transportError = (message: string) => (cause: unknown): McpClientError =>
