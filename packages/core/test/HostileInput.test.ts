@@ -970,8 +970,10 @@ describe("HostileInput: values inside messages", () => {
             `"context":{"arguments":{"__proto__":{"focus":"y"}}},"_meta":{META}}`
         )
       ).toMatchObject(invalid)
+      // In `_meta` it is the envelope that is invalid, refused before anything decodes it: 400, as the spec has
+      // envelope errors answered.
       expect(await postText(url, "tools/list", undefined, `{"_meta":{"__proto__":{},${modernMeta.slice(1, -1)}}}`))
-        .toMatchObject(invalid)
+        .toMatchObject({ ...invalid, status: 400 })
       // The same values without those keys are served.
       expect(await callText(url, "echo", `{"text":"plain"}`)).toMatchObject({ status: 200, body: { result: {} } })
       expect(seen).toEqual(["plain"])

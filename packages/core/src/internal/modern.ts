@@ -108,13 +108,13 @@ export const check = (
   paramHeadersOf?: (tool: string) => ReadonlyArray<ParamHeaders.ParamHeader> | undefined
 ): Envelope | ModernRefusal => {
   const id = request.id
-  // Before anything decodes the params (the envelope's `_meta`, a listen's filter, which never reaches
-  // `Session.offer`): the same bounds as every other message.
-  const problem = InputBounds.problemOf(request.params)
+  const meta = metaOf(request)
+  // What is decoded here, before `Session.offer` checks the rest, is held to the same bounds: the envelope's
+  // `_meta` (an envelope error, 400), and the whole of a listen's params, which never reach `offer`.
+  const problem = InputBounds.problemOf(request.method === "subscriptions/listen" ? request.params : meta)
   if (problem !== undefined) {
     return new ModernRefusal({ code: JsonRpc.ErrorCode.InvalidParams, reason: `Invalid params: ${problem}`, id })
   }
-  const meta = metaOf(request)
   const version = meta?.[Meta.protocolVersion]
   const headerVersion = headerOf?.("mcp-protocol-version")
   if (version === undefined && headerVersion !== undefined && !MODERN_VERSIONS.includes(headerVersion)) {
