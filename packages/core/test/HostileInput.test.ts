@@ -35,7 +35,7 @@ import * as StdioTransport from "../src/StdioTransport.js"
 import { assertServing, connectClient, eventually, withDemo } from "./utils/demo.js"
 import { boundedRequest, type BoundedResult, errorOf, parseObject, requestPromise } from "./utils/http.js"
 import { type CapturedLogs, capture } from "./utils/logs.js"
-import { MODERN_VERSION } from "./utils/modern.js"
+import { MODERN_VERSION, postModernBody } from "./utils/modern.js"
 
 const envNumber = (name: string): number | undefined => {
   const value = process.env[name]
@@ -913,23 +913,9 @@ const modernMeta = JSON.stringify({
  * the body may hold what `JSON.stringify` never writes (`1e309`, a `__proto__` key); the answer, JSON or SSE.
  */
 const postText = async (url: string, method: string, name: string | undefined, params: string, headers = {}) => {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      "mcp-protocol-version": MODERN_VERSION,
-      "mcp-method": method,
-      ...(name === undefined ? {} : { "mcp-name": name }),
-      ...headers
-    },
-    body: `{"jsonrpc":"2.0","id":7,"method":${JSON.stringify(method)},"params":${params.replace("{META}", modernMeta)}}`
-  })
-  const text = await response.text()
-  const json = response.headers.get("content-type")?.includes("text/event-stream")
-    ? text.split("\n").filter((line) => line.startsWith("data: ")).at(-1)!.slice(6)
-    : text
-  return { status: response.status, body: parseObject(json) }
+  const body = `{"jsonrpc":"2.0","id":7,"method":${JSON.stringify(method)},"params":${params.replace("{META}", modernMeta)}}`
+  const { status, text } = await postModernBody(url, method, name, body, headers)
+  return { status, body: parseObject(text) }
 }
 
 const callText = (url: string, name: string, args: string, headers = {}) =>

@@ -12,7 +12,7 @@
  * nothing at Error level; and for 7, 8, 9 the right answer.
  */
 import { setTimeout as sleep } from "node:timers/promises"
-import { killChildrenOnExit } from "../harness/children.js"
+import { runDriver } from "../harness/children.js"
 import { memoryKiB } from "../harness/proc.js"
 import { startServer } from "../soak/lib/server.js"
 import { type Attack, type AttackOutcome, ATTACKS } from "./lib/attacks.js"
@@ -221,14 +221,4 @@ const main = async (): Promise<number> => {
   return results.every((r) => r.checks.every(([, ok]) => ok)) ? 0 : 1
 }
 
-killChildrenOnExit()
-
-main().then(
-  (code) => {
-    process.exitCode = code
-  },
-  (error: unknown) => {
-    log(`failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`)
-    process.exitCode = 1
-  }
-)
+runDriver(main, log)

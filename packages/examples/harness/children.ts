@@ -27,6 +27,23 @@ export const killChildrenOnExit = (): void => {
   }
 }
 
+/**
+ * Runs a driver's `main` as its program: children killed on exit however it ends, the exit code `main` gives,
+ * and 1 with the stack when it throws (logged through `log`).
+ */
+export const runDriver = (main: () => Promise<number>, log: (message: string) => void): void => {
+  killChildrenOnExit()
+  main().then(
+    (code) => {
+      process.exitCode = code
+    },
+    (error: unknown) => {
+      log(`failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`)
+      process.exitCode = 1
+    }
+  )
+}
+
 /** A spawned child, followed until it exits. */
 export interface Watched {
   readonly pid: number

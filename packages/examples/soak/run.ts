@@ -20,7 +20,7 @@
  */
 import * as http from "node:http"
 import { setTimeout as sleep } from "node:timers/promises"
-import { killChildrenOnExit } from "../harness/children.js"
+import { runDriver } from "../harness/children.js"
 import { ACCEPT_BOTH, send, SoakError } from "./lib/client.js"
 import {
   type CycleContext,
@@ -432,14 +432,4 @@ const main = async (): Promise<number> => {
   }
 }
 
-killChildrenOnExit()
-
-main().then(
-  (code) => {
-    process.exitCode = code
-  },
-  (error: unknown) => {
-    log(`failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`)
-    process.exitCode = 1
-  }
-)
+runDriver(main, log)

@@ -6,31 +6,9 @@
  * under an attack the demo has always withstood at these sizes).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { execFile } from "node:child_process"
-import { createRequire } from "node:module"
-import { fileURLToPath, pathToFileURL } from "node:url"
+import { runDriver } from "./utils/driver.js"
 
-const examples = fileURLToPath(new URL("../", import.meta.url))
-const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href
-
-interface Run {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const attack = (args: ReadonlyArray<string>): Promise<Run> =>
-  new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", tsx, "attack/run.ts", ...args],
-      { cwd: examples, timeout: 110_000, killSignal: "SIGKILL", maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1
-        resolve({ code, stdout, stderr })
-      }
-    )
-  })
+const attack = (args: ReadonlyArray<string>) => runDriver("attack/run.ts", args)
 
 /** The rows `| name | value |` of the table of attack `n`. */
 const rowsOf = (stdout: string, n: number): Map<string, string> => {

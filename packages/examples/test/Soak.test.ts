@@ -7,31 +7,9 @@
  * this short measures nothing.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { execFile } from "node:child_process"
-import { createRequire } from "node:module"
-import { fileURLToPath, pathToFileURL } from "node:url"
+import { runDriver } from "./utils/driver.js"
 
-const examples = fileURLToPath(new URL("../", import.meta.url))
-const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href
-
-interface Run {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const soak = (args: ReadonlyArray<string>): Promise<Run> =>
-  new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", tsx, "soak/run.ts", ...args],
-      { cwd: examples, timeout: 110_000, killSignal: "SIGKILL", maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1
-        resolve({ code, stdout, stderr })
-      }
-    )
-  })
+const soak = (args: ReadonlyArray<string>) => runDriver("soak/run.ts", args)
 
 /** The report's table of cycles: "transport ending" to its warm-up and run counts (not the totals, "all"). */
 const cycleCounts = (stdout: string): Map<string, { readonly warmup: number; readonly run: number }> => {

@@ -6,7 +6,7 @@
  */
 export const MODERN_VERSION = "2026-07-28"
 
-export const postModern = async (
+export const postModern = (
   url: string,
   method: string,
   params: Record<string, unknown>,
@@ -15,6 +15,22 @@ export const postModern = async (
 ) => {
   const mirrored = params.name ?? params.uri ?? params.taskId
   const name = typeof mirrored === "string" ? mirrored : undefined
+  return postModernBody(url, method, name, JSON.stringify({ jsonrpc: "2.0", id, method, params }), headers)
+    .then(({ headers, status, text }) => ({ status, body: JSON.parse(text), headers }))
+}
+
+/**
+ * The same POST with its body given as text (which may hold what `JSON.stringify` never writes: `1e309`, a
+ * `__proto__` key) and `Mcp-Name` given as is; the answer's JSON text, from a JSON body or a request's own SSE
+ * stream (its last data line).
+ */
+export const postModernBody = async (
+  url: string,
+  method: string,
+  name: string | undefined,
+  body: string,
+  headers: Record<string, string> = {}
+) => {
   const response = await fetch(url, {
     method: "POST",
     headers: {
@@ -25,13 +41,13 @@ export const postModern = async (
       ...(name === undefined ? {} : { "mcp-name": name }),
       ...headers
     },
-    body: JSON.stringify({ jsonrpc: "2.0", id, method, params })
+    body
   })
-  const text = await response.text()
-  const body = response.headers.get("content-type")?.includes("text/event-stream")
-    ? JSON.parse(text.split("\n").filter((l) => l.startsWith("data: ")).at(-1)!.slice(6))
-    : JSON.parse(text)
-  return { status: response.status, body, headers: response.headers }
+  const raw = await response.text()
+  const text = response.headers.get("content-type")?.includes("text/event-stream")
+    ? raw.split("\n").filter((l) => l.startsWith("data: ")).at(-1)!.slice(6)
+    : raw
+  return { status: response.status, text, headers: response.headers }
 }
 
 /** Opens a `subscriptions/listen` stream with the mirrored headers; the caller reads (and ends) the response. */
