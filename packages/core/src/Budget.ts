@@ -11,7 +11,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Runtime from "effect/Runtime"
-import { header, type Headers } from "./internal/httpExchange.js"
+import { header, type Headers } from "./internal/http/httpExchange.js"
 import type { Principal } from "./McpAuth.js"
 
 /**

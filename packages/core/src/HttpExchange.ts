@@ -11,12 +11,12 @@
  * @since 0.1.0
  */
 import type { ClientKey } from "./Budget.js"
-import { type Exchange, header, type Headers } from "./internal/httpExchange.js"
+import { type Exchange, header, type Headers } from "./internal/http/httpExchange.js"
 import type * as McpAuth from "./McpAuth.js"
 
 // The exchange and its parts live in an internal module (see there why), and are public from here.
-export type { Body, Exchange, Headers, ResponseHeaders, ResponseStream } from "./internal/httpExchange.js"
-export { header } from "./internal/httpExchange.js"
+export type { Body, Exchange, Headers, ResponseHeaders, ResponseStream } from "./internal/http/httpExchange.js"
+export { header } from "./internal/http/httpExchange.js"
 
 /**
  * A request body being received, held so that an unfinished body costs about its own size however the client

@@ -9,7 +9,7 @@
  */
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
-import { describeParseError } from "./internal/parseError.js"
+import { describeParseError } from "./internal/shared/parseError.js"
 
 /** JSON-RPC request id. @since 0.1.0 */
 export const RequestId = Schema.Union(Schema.String, Schema.Number)

@@ -21,7 +21,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import type { Exchange } from "./internal/httpExchange.js"
+import type { Exchange } from "./internal/http/httpExchange.js"
 import type * as JsonRpc from "./JsonRpc.js"
 
 /**

@@ -29,7 +29,7 @@ import type * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { ServerRequestHandler } from "./internal/client/options.js"
-import { toJsonRpcError } from "./internal/handler.js"
+import { toJsonRpcError } from "./internal/shared/handler.js"
 import * as JsonRpc from "./JsonRpc.js"
 import * as McpSchema from "./McpSchema.js"
 

@@ -28,7 +28,7 @@
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
-import * as Tasks from "./internal/tasks.js"
+import * as Tasks from "./internal/server/tasks.js"
 import type * as JsonRpc from "./JsonRpc.js"
 
 /** The extension's identifier, as both sides name it in `capabilities.extensions`. @since 0.1.0 */

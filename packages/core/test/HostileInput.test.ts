@@ -576,7 +576,7 @@ const REGRESSIONS: Array<[Case]> = [
   }],
   // Tool arguments nested 2,087 levels deep (12 KB): describing the parse error overflowed the stack in Effect's
   // formatter, and a bad request became an internal error logged at Error level. Fixed in
-  // internal/parseError.ts, used wherever params are decoded.
+  // internal/shared/parseError.ts, used wherever params are decoded.
   ...WHERE.map((where): [Case] => [{
     method: "POST",
     path: "/mcp",

@@ -8,7 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as JsonRpc from "../../JsonRpc.js"
 import { McpClientError } from "../../McpClientError.js"
-import { describeParseError } from "../parseError.js"
+import { describeParseError } from "../shared/parseError.js"
 
 /** A JSON-RPC error answer as the `McpClientError` a request fails with. @internal */
 export const rpcError = (error: JsonRpc.ErrorObject): McpClientError =>

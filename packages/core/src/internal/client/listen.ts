@@ -25,7 +25,7 @@ import * as Take from "effect/Take"
 import type * as JsonRpc from "../../JsonRpc.js"
 import { McpClientError } from "../../McpClientError.js"
 import type * as McpSchema from "../../McpSchema.js"
-import * as ListenFilter from "../listen.js"
+import * as ListenFilter from "../server/listen.js"
 import type { Correlation, ListenRoutes } from "./correlation.js"
 import * as ClientModern from "./modern.js"
 

@@ -8,7 +8,7 @@ import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import type * as JsonRpc from "../../JsonRpc.js"
 import type { McpClientError } from "../../McpClientError.js"
-import * as ParamHeaders from "../paramHeaders.js"
+import * as ParamHeaders from "../shared/paramHeaders.js"
 
 /** The sessionless revisions this client speaks, newest first. @internal */
 export const MODERN_PROTOCOL_VERSIONS: ReadonlyArray<string> = ["2026-07-28"]

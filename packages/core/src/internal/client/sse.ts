@@ -18,7 +18,7 @@ import type * as Sse from "../../Sse.js"
 import type { Connection, HttpOptions, Receiver } from "./transport.js"
 import { protocolError, transportError } from "./wire.js"
 import { deliverEvent, drain, encodeBody, isSuccess, parseUrl, statusError } from "./http.js"
-import * as SseParser from "../sseParser.js"
+import * as SseParser from "../shared/sseParser.js"
 
 /**
  * The legacy HTTP+SSE transport (2024-11-05): a GET opens the stream; its `endpoint` event names where to POST

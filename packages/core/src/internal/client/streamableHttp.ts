@@ -21,7 +21,7 @@ import type { Connection, Receiver, StreamableHttpOptions } from "./transport.js
 import { deliverText, protocolError, transportError } from "./wire.js"
 import { requestHeaders, ToolHeaders } from "./modern.js"
 import { deliverEvent, drain, encodeBody, isEventStream, isJson, isSuccess, parseUrl, statusError } from "./http.js"
-import * as SseParser from "../sseParser.js"
+import * as SseParser from "../shared/sseParser.js"
 
 /** Where an SSE stream is, so a dropped one can be resumed. */
 interface Cursor {

@@ -14,9 +14,9 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
-import * as JsonRpc from "../JsonRpc.js"
-import type { Principal } from "../McpAuth.js"
-import { ModernCode } from "./refusal.js"
+import * as JsonRpc from "../../JsonRpc.js"
+import type { Principal } from "../../McpAuth.js"
+import { ModernCode } from "../http/refusal.js"
 
 // jose is some fifty modules: loaded on the first state sealed or opened, not by every server at start-up.
 let joseModule: Promise<typeof import("jose")> | undefined

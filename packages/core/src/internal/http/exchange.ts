@@ -6,7 +6,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
-import { type Body, BodyBuffer, declaredLength, type Headers } from "../HttpExchange.js"
+import { type Body, BodyBuffer, declaredLength, type Headers } from "../../HttpExchange.js"
 
 /** One decoder for every body: decoding without `stream` keeps no state between calls. */
 const utf8 = new TextDecoder()

@@ -5,8 +5,8 @@
  * the public services stay read-only views with nothing `@internal` on them.
  * @internal
  */
-import type * as McpSchema from "../McpSchema.js"
-import type { ParamHeader } from "./paramHeaders.js"
+import type * as McpSchema from "../../McpSchema.js"
+import type { ParamHeader } from "../shared/paramHeaders.js"
 import type { Audience, Dispatcher } from "./session.js"
 
 /** What a `SessionRegistry` needs from its server. @internal */

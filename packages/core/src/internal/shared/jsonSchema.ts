@@ -29,7 +29,7 @@
 import * as Either from "effect/Either"
 import * as JSONSchema from "effect/JSONSchema"
 import type * as Schema from "effect/Schema"
-import * as McpRevision from "../McpRevision.js"
+import * as McpRevision from "../../McpRevision.js"
 
 /**
  * JSON Schema dialects the MCP revisions use.

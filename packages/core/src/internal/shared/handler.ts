@@ -4,8 +4,8 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
-import * as JsonRpc from "../JsonRpc.js"
-import { CurrentSession, type CurrentSessionService } from "../McpSession.js"
+import * as JsonRpc from "../../JsonRpc.js"
+import { CurrentSession, type CurrentSessionService } from "../../McpSession.js"
 
 /**
  * Runs a user handler with the context its layer captured plus the current session.

@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import * as McpSchema from "../McpSchema.js"
+import * as McpSchema from "../../McpSchema.js"
 import {
   CapabilityNotDeclared,
   type ClientRequestOptions,
@@ -18,7 +18,7 @@ import {
   type ElicitFields,
   type ElicitUrlOptions,
   type Sink
-} from "../McpSession.js"
+} from "../../McpSession.js"
 import { requestedSchemaOf } from "./elicitation.js"
 import type { Rounds } from "./mrtr.js"
 

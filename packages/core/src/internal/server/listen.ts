@@ -6,10 +6,10 @@
  * asked for, each tagged with the listen request's id.
  * @internal
  */
-import * as JsonRpc from "../JsonRpc.js"
-import type * as McpSchema from "../McpSchema.js"
-import type { Sink } from "../McpSession.js"
-import { Meta } from "./modern.js"
+import * as JsonRpc from "../../JsonRpc.js"
+import type * as McpSchema from "../../McpSchema.js"
+import type { Sink } from "../../McpSession.js"
+import { Meta } from "../revisions/sessionless.js"
 import { declares, missingExtension } from "./tasks.js"
 
 /** What a client asked to hear about, as honoured. @internal */

@@ -7,7 +7,7 @@
  * @internal
  */
 import * as Stream from "effect/Stream"
-import type { Event } from "../Sse.js"
+import type { Event } from "../../Sse.js"
 
 /** @internal */
 export interface Parser {

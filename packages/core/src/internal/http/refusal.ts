@@ -4,8 +4,8 @@
  * @internal
  */
 import * as Data from "effect/Data"
-import { RETRY_AFTER_SECONDS } from "../Budget.js"
-import * as JsonRpc from "../JsonRpc.js"
+import { RETRY_AFTER_SECONDS } from "../../Budget.js"
+import * as JsonRpc from "../../JsonRpc.js"
 
 /** An `Origin` or `Host` outside the allow-lists (DNS rebinding): 403. @internal */
 export class Forbidden extends Data.TaggedError("Forbidden")<{ readonly reason: string }> {}

@@ -15,10 +15,10 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as FiberId from "effect/FiberId"
 import type * as Scope from "effect/Scope"
-import { type ClientKey, type Pool, RETRY_AFTER_SECONDS, type Shortfall } from "../Budget.js"
-import * as JsonRpc from "../JsonRpc.js"
-import { isSameParty, type Principal } from "../McpAuth.js"
-import * as McpSchema from "../McpSchema.js"
+import { type ClientKey, type Pool, RETRY_AFTER_SECONDS, type Shortfall } from "../../Budget.js"
+import * as JsonRpc from "../../JsonRpc.js"
+import { isSameParty, type Principal } from "../../McpAuth.js"
+import * as McpSchema from "../../McpSchema.js"
 import type {
   ClientRequestOptions,
   CurrentSessionService,
@@ -28,13 +28,13 @@ import type {
   Session,
   SessionId,
   Sink
-} from "../McpSession.js"
-import { CapabilityNotDeclared, ClientRequestError, noSink } from "../McpSession.js"
-import * as InputBounds from "./inputBounds.js"
+} from "../../McpSession.js"
+import { CapabilityNotDeclared, ClientRequestError, noSink } from "../../McpSession.js"
+import * as InputBounds from "../shared/inputBounds.js"
 import * as ClientRequests from "./clientRequests.js"
-import type { Envelope } from "./modern.js"
+import type { Envelope } from "../revisions/sessionless.js"
 import type { Rounds } from "./mrtr.js"
-import type { ParamHeader } from "./paramHeaders.js"
+import type { ParamHeader } from "../shared/paramHeaders.js"
 
 /**
  * How a session hands messages to the server: built once per server, so a session holds a reference, not a

@@ -9,7 +9,7 @@ import * as JSONSchema from "effect/JSONSchema"
 import * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
-import type * as McpSchema from "../McpSchema.js"
+import type * as McpSchema from "../../McpSchema.js"
 
 type Json = { readonly [key: string]: unknown }
 

@@ -14,7 +14,7 @@
  */
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
-import * as JsonRpc from "../JsonRpc.js"
+import * as JsonRpc from "../../JsonRpc.js"
 
 const Position = Schema.Struct({ list: Schema.String, after: Schema.String })
 const Cursor = Schema.compose(Schema.StringFromBase64Url, Schema.parseJson(Position))

@@ -6,10 +6,10 @@
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import type * as JsonRpc from "../JsonRpc.js"
-import * as McpRevision from "../McpRevision.js"
-import type { Session } from "../McpSession.js"
-import * as Refusal from "./refusal.js"
+import type * as JsonRpc from "../../JsonRpc.js"
+import * as McpRevision from "../../McpRevision.js"
+import type { Session } from "../../McpSession.js"
+import * as Refusal from "../http/refusal.js"
 
 /** The body limit every SDK uses. @internal */
 export const DEFAULT_MAX_BODY_SIZE = 4 * 1024 * 1024

@@ -7,12 +7,12 @@
  */
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
-import * as JsonRpc from "../JsonRpc.js"
-import * as McpRevision from "../McpRevision.js"
-import * as McpSchema from "../McpSchema.js"
-import * as InputBounds from "./inputBounds.js"
-import * as ParamHeaders from "./paramHeaders.js"
-import { ModernCode, ModernRefusal } from "./refusal.js"
+import * as JsonRpc from "../../JsonRpc.js"
+import * as McpRevision from "../../McpRevision.js"
+import * as McpSchema from "../../McpSchema.js"
+import * as InputBounds from "../shared/inputBounds.js"
+import * as ParamHeaders from "../shared/paramHeaders.js"
+import { ModernCode, ModernRefusal } from "../http/refusal.js"
 
 /** The sessionless revisions served, for -32022's `data.supported` and `server/discover`. @internal */
 export const MODERN_VERSIONS: ReadonlyArray<string> = McpRevision.sessionless.map((revision) => revision.version)
