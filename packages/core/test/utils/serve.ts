@@ -1,8 +1,11 @@
 /**
  * Any server of the test's own on a real socket (127.0.0.1, a free port) over Streamable HTTP, and the official
- * SDK's client connected to it.
+ * SDK's client connected to it. Served by core's own `PlatformHttpTransport` on `@effect/platform-node`'s HTTP
+ * server, so core's tests need no other workspace package (the Node package's and the examples' tests use it too).
  */
-import { NodeMcpServer } from "@effect-mcp/node"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import * as Context from "effect/Context"
@@ -11,7 +14,9 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Scope from "effect/Scope"
+import * as Http from "node:http"
 import type * as McpServer from "../../src/McpServer.js"
+import * as PlatformHttpTransport from "../../src/PlatformHttpTransport.js"
 
 /** Sessions log as they open and close; these tests only look at what clients see. */
 const quiet = Logger.replace(Logger.defaultLogger, Logger.none)
@@ -22,10 +27,14 @@ export const serveHttp = (server: Layer.Layer<McpServer.McpServer>): Effect.Effe
     // Closed quietly too: sessions log as they close at shutdown.
     const scope = yield* Scope.make()
     yield* Effect.addFinalizer(() => Effect.provide(Scope.close(scope, Exit.void), quiet))
-    const context = yield* Layer.buildWithScope(NodeMcpServer.layer({ port: 0 }).pipe(Layer.provide(server)), scope).pipe(
-      Effect.orDie
+    const app = HttpLayerRouter.serve(PlatformHttpTransport.layer(), { disableLogger: true }).pipe(
+      Layer.provide(server),
+      Layer.provideMerge(NodeHttpServer.layer(Http.createServer, { port: 0, host: "127.0.0.1" }))
     )
-    return `http://127.0.0.1:${Context.get(context, NodeMcpServer.NodeMcpServer).address.port}/mcp`
+    const context = yield* Layer.buildWithScope(app, scope).pipe(Effect.orDie)
+    const address = Context.get(context, HttpServer.HttpServer).address
+    if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")
+    return `http://127.0.0.1:${address.port}/mcp`
   }).pipe(Effect.provide(quiet))
 
 /** The official SDK's client, connected to `url` over Streamable HTTP and closed with the scope. */

@@ -16,12 +16,11 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as DemoServer from "../../examples/src/DemoServer.js"
-import * as SseParser from "../src/internal/shared/sseParser.js"
-import * as JsonRpc from "../src/JsonRpc.js"
-import * as McpClient from "../src/McpClient.js"
-import * as McpSchema from "../src/McpSchema.js"
-import * as SessionRegistry from "../src/SessionRegistry.js"
+import * as DemoServer from "../src/DemoServer.js"
+import * as JsonRpc from "@effect-mcp/core/JsonRpc"
+import * as McpClient from "@effect-mcp/core/McpClient"
+import * as McpSchema from "@effect-mcp/core/McpSchema"
+import * as SessionRegistry from "@effect-mcp/core/SessionRegistry"
 
 const textOf = (result: McpSchema.CallToolResult): string =>
   result.content.map((block) => block.type === "text" ? block.text : `[${block.type}]`).join("")
@@ -293,29 +292,5 @@ describe("McpClient", () => {
         const error = yield* Effect.flip(McpClient.makeStreamableHttp({ url: `${base}/elsewhere` }))
         expect(error).toMatchObject({ reason: "HttpStatus", status: 404 })
       }).pipe(provideHttp))
-  })
-
-  describe("SSE parser", () => {
-    const parse = (chunks: ReadonlyArray<string>) => {
-      const parser = SseParser.make()
-      return chunks.flatMap((chunk) => parser.feed(chunk))
-    }
-
-    it("reads events split anywhere, with any line ending", () => {
-      const text = "event: endpoint\r\ndata: /messages?session_id=1\r\n\r\n: keep-alive\n\nid: 7\rdata: a\rdata:b\r\r"
-      const expected = [
-        { event: "endpoint", data: "/messages?session_id=1" },
-        { id: "7", data: "a\nb" }
-      ]
-      expect(parse([text])).toEqual(expected)
-      for (let i = 1; i < text.length; i++) {
-        expect(parse([text.slice(0, i), text.slice(i)])).toEqual(expected)
-      }
-      expect(parse(text.split(""))).toEqual(expected)
-    })
-
-    it("keeps the priming event, drops events without data and a cut-off event", () => {
-      expect(parse(["id: 1\nretry: 500\ndata:\n\nevent: x\n\ndata: cut"])).toEqual([{ id: "1", retry: 500, data: "" }])
-    })
   })
 })

@@ -4,10 +4,10 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as DemoServer from "../../examples/src/DemoServer.js"
-import * as JsonRpc from "../src/JsonRpc.js"
-import * as McpResource from "../src/McpResource.js"
-import * as McpTest from "../src/McpTest.js"
+import * as DemoServer from "../src/DemoServer.js"
+import * as JsonRpc from "@effect-mcp/core/JsonRpc"
+import * as McpResource from "@effect-mcp/core/McpResource"
+import * as McpTest from "@effect-mcp/core/McpTest"
 
 describe("McpResource", () => {
   describe("compileTemplate", () => {

@@ -18,10 +18,10 @@ import * as TestClock from "effect/TestClock"
 import * as ChildProcess from "node:child_process"
 import * as Net from "node:net"
 import * as Path from "node:path"
-import * as DemoServer from "../../examples/src/DemoServer.js"
-import type { Session } from "../src/McpSession.js"
-import * as SessionRegistry from "../src/SessionRegistry.js"
-import * as PlatformHttpTransport from "../src/PlatformHttpTransport.js"
+import * as DemoServer from "../src/DemoServer.js"
+import type { Session } from "@effect-mcp/core/McpSession"
+import * as SessionRegistry from "@effect-mcp/core/SessionRegistry"
+import * as PlatformHttpTransport from "@effect-mcp/core/PlatformHttpTransport"
 import {
   assertServing,
   connectClient,
@@ -31,8 +31,8 @@ import {
   sessionIdOf,
   withDemo
 } from "./utils/demo.js"
-import { errorBody, errorOf, FetchSse, openSse, parseObject, postJson, prng, request, SseStream } from "./utils/http.js"
-import { capture } from "./utils/logs.js"
+import { errorBody, errorOf, FetchSse, openSse, parseObject, postJson, prng, request, SseStream } from "../../node/test/utils/http.js"
+import { capture } from "../../node/test/utils/logs.js"
 
 const initializeMessage = (id: string | number, protocolVersion = "2025-11-25") => ({
   jsonrpc: "2.0",

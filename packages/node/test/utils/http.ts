@@ -4,7 +4,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import * as JsonRpc from "../../src/JsonRpc.js"
+import * as JsonRpc from "@effect-mcp/core/JsonRpc"
 import type * as Scope from "effect/Scope"
 import * as Http from "node:http"
 

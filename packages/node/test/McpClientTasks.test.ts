@@ -20,7 +20,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { serveHttp } from "./utils/serve.js"
+import { serveHttp } from "../../core/test/utils/serve.js"
 
 const NoArguments = Schema.Struct({})
 

@@ -6,11 +6,11 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import * as DemoServer from "../../examples/src/DemoServer.js"
-import * as JsonRpc from "../src/JsonRpc.js"
-import * as SessionRegistry from "../src/SessionRegistry.js"
-import * as StdioTransport from "../src/StdioTransport.js"
-import { capture } from "./utils/logs.js"
+import * as DemoServer from "../src/DemoServer.js"
+import * as JsonRpc from "@effect-mcp/core/JsonRpc"
+import * as SessionRegistry from "@effect-mcp/core/SessionRegistry"
+import * as StdioTransport from "@effect-mcp/core/StdioTransport"
+import { capture } from "../../node/test/utils/logs.js"
 
 const encoder = new TextEncoder()
 

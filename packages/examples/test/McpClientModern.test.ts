@@ -33,7 +33,7 @@ import * as Http from "node:http"
 import * as Net from "node:net"
 import { fileURLToPath } from "node:url"
 import { NodeMcpClient, NodeMcpServer } from "@effect-mcp/node"
-import * as DemoServer from "../../examples/src/DemoServer.js"
+import * as DemoServer from "../src/DemoServer.js"
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 const nodeFixture = (name: string) => fileURLToPath(new URL(`../../node/test/fixtures/${name}`, import.meta.url))

@@ -7,10 +7,14 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import * as DemoServer from "../../../examples/src/DemoServer.js"
-import { SessionRegistry, type SessionRegistryService } from "../../src/SessionRegistry.js"
-import { type CapturedLogs, capture } from "./logs.js"
-import { type JsonObject, openSse, postJson, type SseOptions, type SseStream } from "./http.js"
+import * as DemoServer from "../../src/DemoServer.js"
+import type * as HttpTransport from "@effect-mcp/core/HttpTransport"
+import { SessionRegistry, type SessionRegistryService } from "@effect-mcp/core/SessionRegistry"
+import { type CapturedLogs, capture } from "../../../node/test/utils/logs.js"
+import { type JsonObject, openSse, postJson, type SseOptions, type SseStream } from "../../../node/test/utils/http.js"
+
+// Shared with the Node package's tests, which have no demo server.
+export { eventually } from "../../../node/test/utils/eventually.js"
 
 export interface Demo {
   readonly port: number
@@ -22,7 +26,9 @@ export interface Demo {
 export type DemoOptions = Omit<NodeMcpServer.Options, "port" | "host">
 
 /** The demo served by `NodeMcpServer.layer`, as a layer (for tests that own the scope it is built in). */
-export const demoLayer = (options: DemoOptions = {}) =>
+export const demoLayer = (
+  options: DemoOptions = {}
+): Layer.Layer<SessionRegistry | HttpTransport.HttpTransport | NodeMcpServer.NodeMcpServer, NodeMcpServer.ListenError> =>
   NodeMcpServer.layer({ ...options, port: 0 }).pipe(Layer.provide(DemoServer.layer))
 
 /** Reads the port and registry out of a built demo context. */
@@ -72,17 +78,6 @@ export const sessionIdOf = (endpoint: string): string => {
   if (id === null) throw new Error(`no session_id in ${endpoint}`)
   return id
 }
-
-/** Polls until `condition` holds, for at most `timeoutMs`; returns how long it took. */
-export const eventually = (condition: Effect.Effect<boolean>, timeoutMs = 5_000): Effect.Effect<number> =>
-  Effect.gen(function*() {
-    const start = Date.now()
-    while (!(yield* condition)) {
-      if (Date.now() - start > timeoutMs) return yield* Effect.die(new Error(`condition not met within ${timeoutMs} ms`))
-      yield* Effect.sleep("2 millis")
-    }
-    return Date.now() - start
-  })
 
 /** A JSON-RPC client over one SSE stream: POSTs to the endpoint, reads responses off the stream. */
 export interface SseClient {
