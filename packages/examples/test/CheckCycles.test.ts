@@ -5,44 +5,16 @@
  * strings set aside, so the specifiers it finds in the real sources are compared with TypeScript's parse of them:
  * an import it missed would hide a cycle.
  */
-import { execFile } from "node:child_process"
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import * as os from "node:os"
+import { readFileSync } from "node:fs"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import * as Schema from "effect/Schema"
 import ts from "typescript"
-import { afterAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
+import { repoRoot, runScript, scratchTrees } from "./utils/scripts.js"
 
-const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
-const script = path.join(repoRoot, "scripts", "check-cycles.mjs")
+const run = (args: ReadonlyArray<string>) => runScript("check-cycles.mjs", args)
 
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const run = (args: ReadonlyArray<string>): Promise<Run> =>
-  new Promise((resolve) => {
-    execFile(process.execPath, [script, ...args], { timeout: 10_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : null
-      resolve({ code, stdout, stderr })
-    })
-  })
-
-const scratch = mkdtempSync(path.join(os.tmpdir(), "check-cycles-"))
-afterAll(() => rmSync(scratch, { recursive: true, force: true }))
-
-/** Writes `files` (paths relative to the scratch root) and returns the root. */
-const tree = (name: string, files: Readonly<Record<string, string>>): string => {
-  const root = path.join(scratch, name)
-  for (const [file, text] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(root, file)), { recursive: true })
-    writeFileSync(path.join(root, file), text)
-  }
-  return root
-}
+const tree = scratchTrees("check-cycles-")
 
 describe("check-cycles", () => {
   it("fails on two files that import each other, naming the chain", async () => {
