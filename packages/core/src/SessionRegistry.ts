@@ -21,6 +21,7 @@
  *
  * @since 0.1.0
  */
+import type * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
@@ -28,20 +29,25 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Ref from "effect/Ref"
 import * as Runtime from "effect/Runtime"
-import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Budget from "./Budget.js"
+import type { ServerLink } from "./internal/server/links.js"
 import * as Links from "./internal/server/links.js"
+import { attachSessions } from "./internal/server/registry/broadcast.js"
+import { type Budgets, type Kind, makeBudgets, type RegistryBudgets } from "./internal/server/registry/budgets.js"
+import { expireIdle, sweepIdle } from "./internal/server/registry/expiry.js"
+import { type Handshakes, makeHandshakes } from "./internal/server/registry/handshake.js"
+import { makeTable, type SessionMap, type SessionTable } from "./internal/server/registry/table.js"
 import { type SessionLimits, SessionState, subscriptionCost, Subscriptions } from "./internal/server/session.js"
-import { isSameParty, type Principal } from "./McpAuth.js"
+import type { Principal } from "./McpAuth.js"
 import type * as McpSchema from "./McpSchema.js"
 import { McpServer } from "./McpServer.js"
 import { makeSessionId, type Session, type SessionId, type Sink } from "./McpSession.js"
@@ -271,21 +277,210 @@ export class SessionRegistry extends Context.Tag("@effect-mcp/core/SessionRegist
   SessionRegistryService
 >() {}
 
-/** The budgets of one registry, as they stand: for metrics and tests. @since 0.1.0 */
-export interface Budgets {
-  readonly sessions: Budget.Pool
-  readonly listeners: Budget.Pool
-  readonly sessionless: Budget.Pool
-  readonly inFlight: Budget.Pool
-  readonly subscriptions: Budget.Pool
-}
+/**
+ * The budgets of one registry, as they stand (sessions, listen streams, sessionless requests, work in flight,
+ * subscriptions): for metrics and tests.
+ *
+ * @since 0.1.0
+ */
+export type { Budgets } from "./internal/server/registry/budgets.js"
 
 const DEFAULT_IDLE_TIMEOUT = Duration.minutes(30)
 const DEFAULT_HANDSHAKE_TIMEOUT = Duration.seconds(10)
-const MiB = 1024 * 1024
 
+/** What opening a session needs from its registry. */
+interface OpenContext extends RegistryBudgets {
+  readonly table: SessionTable
+  readonly link: ServerLink
+  readonly clock: Clock.Clock
+  readonly subscriptions: Subscriptions
+  readonly limits: SessionLimits
+  readonly refused: (pool: Budget.Pool, client: Budget.ClientKey | undefined, shortfall: Budget.Shortfall) => void
+  readonly maxInFlight: number
+  readonly maxPending: number
+  readonly handshakes: Handshakes
+  /** A runtime per session whose logs carry the session id: made once, so a request's fiber needs no wrapping. */
+  readonly runForkFor: (
+    id: SessionId,
+    transport: string
+  ) => (effect: Effect.Effect<void>) => Fiber.RuntimeFiber<void, never>
+  readonly isDraining: () => boolean
+}
 
-type Kind = "session" | "listener" | "sessionless"
+/** What a session counts as, from what its transport says. */
+const kindOf = (opts: OpenOptions): Kind =>
+  opts.listener === true
+    ? "listener"
+    : opts.perRequest === true || opts.modern !== undefined
+    ? "sessionless"
+    : "session"
+
+/** The error for a session refused by `pool` (or by the subscription budget, already an error). */
+const refusalOf = (
+  ctx: OpenContext,
+  kind: Kind,
+  pool: Budget.Pool,
+  client: Budget.ClientKey | undefined,
+  refusal: Budget.Shortfall | SubscriptionLimitExceeded
+): OpenError => {
+  if (refusal instanceof SubscriptionLimitExceeded) {
+    ctx.refused(ctx.budgets.subscriptions, client, refusal.scope === "client" ? "client" : "server")
+    return refusal
+  }
+  ctx.refused(pool, client, refusal)
+  return refusal === "client"
+    ? new ClientLimitExceeded({ budget: pool.name, limit: pool.perClient })
+    : kind === "listener"
+    ? new ListenerLimitExceeded({ limit: ctx.budgets.listeners.total })
+    : kind === "sessionless"
+    ? new SessionLimitExceeded({ limit: pool.total, budget: pool.name })
+    : new SessionLimitExceeded({ limit: pool.total })
+}
+
+/** The session's state, served as its transport says (initialized, a 2026-07-28 request, bound to a principal). */
+const newSession = (
+  ctx: OpenContext,
+  opts: OpenOptions,
+  id: SessionId,
+  scope: Scope.Scope,
+  close: Effect.Effect<void>,
+  closed: Effect.Effect<void>
+): SessionState => {
+  const session = new SessionState(
+    id,
+    opts.transport,
+    scope,
+    ctx.clock,
+    opts.protocolVersion,
+    ctx.link.dispatcher,
+    ctx.subscriptions,
+    ctx.runForkFor(id, opts.transport),
+    close,
+    closed,
+    ctx.maxInFlight,
+    ctx.maxPending,
+    ctx.limits,
+    opts.client
+  )
+  if (opts.writer !== undefined) session.setWriter(opts.writer)
+  if (opts.initialized === true) session.assumeInitialized(opts.protocolVersion)
+  // A 2026-07-28 request: what its `_meta` says stands in for the handshake.
+  const envelope = opts.modern
+  if (envelope !== undefined) {
+    const { clientCapabilities, clientInfo, logLevel } = envelope
+    session.assumeModern({ version: opts.protocolVersion, clientCapabilities, clientInfo, logLevel })
+  }
+  if (opts.principal !== undefined) session.bind(opts.principal)
+  return session
+}
+
+/**
+ * Opens a session in `parent`. Uninterruptible from reserving the slot to attaching the finalizer, so no session
+ * is ever registered without the finalizer that removes it.
+ */
+const openIn = (ctx: OpenContext, parent: Scope.Scope, opts: OpenOptions) =>
+  Effect.uninterruptible(Effect.gen(function*() {
+    if (ctx.isDraining()) return yield* new ShuttingDown()
+    const client = opts.client
+    const kind = kindOf(opts)
+    const pool = ctx.poolOf(kind)
+    const { budgets, table } = ctx
+    let filterCost = 0
+    if (opts.subscriptions !== undefined) {
+      for (const uri of opts.subscriptions) filterCost += subscriptionCost(uri)
+      // One filter past its own bound is a bad request, not a spent budget: no warning for it.
+      if (filterCost > ctx.maxFilterBytes) {
+        return yield* new SubscriptionLimitExceeded({ scope: "filter", limit: ctx.maxFilterBytes })
+      }
+    }
+    const id = makeSessionId()
+    // Two scopes, so the order of release is structural: `lifetime`'s own finalizer (leave the registry) is
+    // added after `scope` is forked from it, so it runs before `scope` closes and releases what the session
+    // owns: what the transport attached, then the handler fibers.
+    const lifetime = yield* Scope.fork(parent, ExecutionStrategy.sequential)
+    const scope = yield* Scope.fork(lifetime, ExecutionStrategy.sequential)
+    const closed = yield* Deferred.make<void>()
+    const session = newSession(ctx, opts, id, scope, Scope.close(lifetime, Exit.void), Deferred.await(closed))
+    yield* Scope.addFinalizer(scope, session.interruptAll)
+    const refusal = yield* table.change((map): readonly [
+      Budget.Shortfall | SubscriptionLimitExceeded | undefined,
+      SessionMap
+    ] => {
+      const shortfall = pool.take(client, 1)
+      if (shortfall !== undefined) return [shortfall, map] as const
+      if (filterCost > 0) {
+        const short = budgets.subscriptions.take(client, filterCost)
+        if (short !== undefined) {
+          pool.give(client, 1)
+          return [new SubscriptionLimitExceeded({
+            scope: short,
+            limit: short === "client" ? budgets.subscriptions.perClient : budgets.subscriptions.total
+          }), map] as const
+        }
+      }
+      return [undefined, HashMap.set(map, id, session)] as const
+    })
+    if (refusal !== undefined) {
+      yield* Scope.close(lifetime, Exit.void)
+      return yield* refusalOf(ctx, kind, pool, client, refusal)
+    }
+    // Only once admitted: a refused session must not enter the subscription index (nothing would take it out).
+    if (opts.subscriptions !== undefined) for (const uri of opts.subscriptions) session.subscribe(uri)
+    // Only a session that counts against a client: the handshake timeout keeps one client from holding slots
+    // others need, and a transport with one client (stdio, the test kit) has no others.
+    if (kind === "session" && opts.initialized !== true && client !== undefined) yield* ctx.handshakes.await(session)
+    yield* Scope.addFinalizer(
+      lifetime,
+      Effect.suspend(() => {
+        session.markClosed()
+        Deferred.unsafeDone(closed, Exit.void)
+        ctx.handshakes.forget(session)
+        return table.change((map) => {
+          if (HashMap.has(map, id)) {
+            pool.give(client, 1)
+            if (filterCost > 0) budgets.subscriptions.give(client, filterCost)
+          }
+          return [undefined, HashMap.remove(map, id)] as const
+        })
+      }).pipe(
+        Effect.zipRight(Effect.logDebug("session closed")),
+        Effect.annotateLogs({ sessionId: id, transport: opts.transport })
+      )
+    )
+    yield* Effect.annotateLogs(Effect.logDebug("session opened"), { sessionId: id, transport: opts.transport })
+    return session
+  }))
+
+/** Forks into a runtime whose logs carry the session id and transport, made once per session. */
+const sessionRuntimes = (runtime: Runtime.Runtime<never>) => {
+  const baseAnnotations = FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentLogAnnotations)
+  return (id: SessionId, transport: string) =>
+    Runtime.runFork(Runtime.make({
+      context: runtime.context,
+      runtimeFlags: runtime.runtimeFlags,
+      fiberRefs: FiberRefs.updateAs(runtime.fiberRefs, {
+        fiberId: FiberId.none,
+        fiberRef: FiberRef.currentLogAnnotations,
+        value: HashMap.set(HashMap.set(baseAnnotations, "sessionId", id), "transport", transport)
+      })
+    }))
+}
+
+/**
+ * Shuts down without losing what was accepted: every session refuses new requests from this moment, before any
+ * waiting starts; then each gets the drain period.
+ */
+const drainAll = (table: SessionTable, drainTimeout: Duration.Duration) =>
+  Effect.gen(function*() {
+    const sessions = Array.from(HashMap.values(yield* table.get))
+    for (const session of sessions) session.startDrain()
+    const stopped = yield* Effect.forEach(sessions, (session) => session.drain(drainTimeout), {
+      concurrency: "unbounded"
+    })
+    const total = stopped.reduce((a, b) => a + b, 0)
+    if (total > 0) yield* Effect.logWarning(`drain period over: stopped ${total} request(s) still in flight`)
+    return total
+  })
 
 /**
  * Builds a registry whose sessions are children of the current scope and are served by the `McpServer` in
@@ -296,309 +491,61 @@ type Kind = "session" | "listener" | "sessionless"
 export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const server = yield* McpServer
   const link = Links.serverLink(server)
-  const sessionsRef = yield* Ref.make(HashMap.empty<SessionId, SessionState>())
-  // The map as of the last change, for the synchronous readers (the HTTP front looks a session up on every
-  // request; a fiber to read the Ref each time was 6% of a legacy SSE call). Written only inside `change`, in the
-  // same atomic step as the Ref, so it is never another value.
-  let current = HashMap.empty<SessionId, SessionState>()
-  const change = <B>(f: (map: HashMap.HashMap<SessionId, SessionState>) => readonly [B, HashMap.HashMap<SessionId, SessionState>]) =>
-    Ref.modify(sessionsRef, (map) => {
-      const [b, next] = f(map)
-      current = next
-      return [b, next] as const
-    })
+  const table = yield* makeTable
   // Sessions are children of one scope made now, so they close where the registry stands in its scope's order of
   // release (after whatever was built later, such as the transports and a drain), not in the order they opened.
   const registryScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
   const runtime = yield* Effect.runtime<never>()
   const clock = yield* Effect.clock
-  const maxSessions = options.maxSessions ?? 10_000
-  const maxListeners = options.maxListeners ?? 1_000
-  const cap = (perClient: number | undefined, fallback: number, total: number) => Math.min(perClient ?? fallback, total)
-  const maxSessionless = options.maxSessionless ?? 1_024
-  const maxInFlightBytes = options.maxInFlightBytes ?? 256 * MiB
-  const maxSubscriptionBytes = options.maxSubscriptionBytes ?? 64 * MiB
-  const maxFilterBytes = options.maxListenFilterBytes ?? MiB
-  // Counted only where the map changes, so a count and the map never disagree.
-  const budgets: Budgets = {
-    sessions: new Budget.Pool("sessions", maxSessions, cap(options.maxSessionsPerClient, 1_000, maxSessions)),
-    listeners: new Budget.Pool("listen streams", maxListeners, cap(options.maxListenersPerClient, 100, maxListeners)),
-    sessionless: new Budget.Pool(
-      "sessionless requests",
-      maxSessionless,
-      cap(options.maxSessionlessPerClient, 256, maxSessionless)
-    ),
-    inFlight: new Budget.Pool(
-      "work in flight",
-      maxInFlightBytes,
-      cap(options.maxInFlightBytesPerClient, 64 * MiB, maxInFlightBytes)
-    ),
-    subscriptions: new Budget.Pool(
-      "listen subscriptions",
-      maxSubscriptionBytes,
-      cap(options.maxSubscriptionBytesPerClient, 16 * MiB, maxSubscriptionBytes)
-    )
-  }
-  const poolOf = (kind: Kind): Budget.Pool =>
-    kind === "listener" ? budgets.listeners : kind === "sessionless" ? budgets.sessionless : budgets.sessions
-  const handshakeTimeout = Duration.decode(options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT)
-  // Sessions that have not completed their handshake, with when they opened: the only ones the handshake
-  // sweeper looks at.
-  const handshaking = new Map<SessionState, number>()
+  const registryBudgets = makeBudgets(options)
+  const { budgets } = registryBudgets
   const onRefused = yield* Budget.logRefusals
   const refused = (pool: Budget.Pool, client: Budget.ClientKey | undefined, shortfall: Budget.Shortfall) =>
     onRefused(pool, shortfall, client)
-  const limits: SessionLimits = { inFlight: budgets.inFlight, subscriptions: budgets.subscriptions, refused }
-  const maxInFlight = options.maxInFlight ?? 256
-  const maxPending = options.maxPendingClientRequests ?? 64
   const idleTimeout = Duration.decode(options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT)
   const drainTimeout = Duration.decode(options.drainTimeout ?? Duration.seconds(10))
   let draining = false
-  const baseAnnotations = FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentLogAnnotations)
   const subscriptions = new Subscriptions()
-
-  // A runtime per session whose logs carry the session id: made once, so a request's fiber needs no wrapping.
-  const runForkFor = (id: SessionId, transport: string) =>
-    Runtime.runFork(Runtime.make({
-      context: runtime.context,
-      runtimeFlags: runtime.runtimeFlags,
-      fiberRefs: FiberRefs.updateAs(runtime.fiberRefs, {
-        fiberId: FiberId.none,
-        fiberRef: FiberRef.currentLogAnnotations,
-        value: HashMap.set(HashMap.set(baseAnnotations, "sessionId", id), "transport", transport)
-      })
-    }))
-
-  // Uninterruptible from reserving the slot to attaching the finalizer, so no session is ever registered
-  // without the finalizer that removes it.
-  const openIn = (parent: Scope.Scope, opts: OpenOptions) =>
-    Effect.uninterruptible(Effect.gen(function*() {
-      if (draining) return yield* new ShuttingDown()
-      const client = opts.client
-      const kind: Kind = opts.listener === true
-        ? "listener"
-        : opts.perRequest === true || opts.modern !== undefined
-        ? "sessionless"
-        : "session"
-      const pool = poolOf(kind)
-      let filterCost = 0
-      if (opts.subscriptions !== undefined) {
-        for (const uri of opts.subscriptions) filterCost += subscriptionCost(uri)
-        // One filter past its own bound is a bad request, not a spent budget: no warning for it.
-        if (filterCost > maxFilterBytes) return yield* new SubscriptionLimitExceeded({ scope: "filter", limit: maxFilterBytes })
-      }
-      const id = makeSessionId()
-      // Two scopes, so the order of release is structural: `lifetime`'s own finalizer (leave the registry) is
-      // added after `scope` is forked from it, so it runs before `scope` closes and releases what the session
-      // owns: what the transport attached, then the handler fibers.
-      const lifetime = yield* Scope.fork(parent, ExecutionStrategy.sequential)
-      const scope = yield* Scope.fork(lifetime, ExecutionStrategy.sequential)
-      const closed = yield* Deferred.make<void>()
-      const session = new SessionState(
-        id,
-        opts.transport,
-        scope,
-        clock,
-        opts.protocolVersion,
-        link.dispatcher,
-        subscriptions,
-        runForkFor(id, opts.transport),
-        Scope.close(lifetime, Exit.void),
-        Deferred.await(closed),
-        maxInFlight,
-        maxPending,
-        limits,
-        client
-      )
-      if (opts.writer !== undefined) session.setWriter(opts.writer)
-      if (opts.initialized === true) session.assumeInitialized(opts.protocolVersion)
-      if (opts.modern !== undefined) {
-        session.assumeModern({
-          version: opts.protocolVersion,
-          clientCapabilities: opts.modern.clientCapabilities,
-          clientInfo: opts.modern.clientInfo,
-          logLevel: opts.modern.logLevel
-        })
-      }
-      if (opts.principal !== undefined) session.bind(opts.principal)
-      yield* Scope.addFinalizer(scope, session.interruptAll)
-      const refusal = yield* change((map): readonly [
-        Budget.Shortfall | SubscriptionLimitExceeded | undefined,
-        HashMap.HashMap<SessionId, SessionState>
-      ] => {
-        const shortfall = pool.take(client, 1)
-        if (shortfall !== undefined) return [shortfall, map] as const
-        if (filterCost > 0) {
-          const short = budgets.subscriptions.take(client, filterCost)
-          if (short !== undefined) {
-            pool.give(client, 1)
-            return [new SubscriptionLimitExceeded({
-              scope: short,
-              limit: short === "client" ? budgets.subscriptions.perClient : budgets.subscriptions.total
-            }), map] as const
-          }
-        }
-        return [undefined, HashMap.set(map, id, session)] as const
-      })
-      if (refusal !== undefined) {
-        yield* Scope.close(lifetime, Exit.void)
-        if (refusal instanceof SubscriptionLimitExceeded) {
-          refused(budgets.subscriptions, client, refusal.scope === "client" ? "client" : "server")
-          return yield* refusal
-        }
-        refused(pool, client, refusal)
-        return yield* refusal === "client"
-          ? new ClientLimitExceeded({ budget: pool.name, limit: pool.perClient })
-          : kind === "listener"
-          ? new ListenerLimitExceeded({ limit: maxListeners })
-          : new SessionLimitExceeded(kind === "sessionless" ? { limit: pool.total, budget: pool.name } : { limit: pool.total })
-      }
-      // Only once admitted: a refused session must not enter the subscription index (nothing would take it out).
-      if (opts.subscriptions !== undefined) for (const uri of opts.subscriptions) session.subscribe(uri)
-      // Only a session that counts against a client: the handshake timeout keeps one client from holding slots
-      // others need, and a transport with one client (stdio, the test kit) has no others.
-      if (kind === "session" && opts.initialized !== true && client !== undefined) yield* awaitHandshake(session)
-      yield* Scope.addFinalizer(
-        lifetime,
-        Effect.suspend(() => {
-          session.markClosed()
-          Deferred.unsafeDone(closed, Exit.void)
-          handshaking.delete(session)
-          return change((map) => {
-            if (HashMap.has(map, id)) {
-              pool.give(client, 1)
-              if (filterCost > 0) budgets.subscriptions.give(client, filterCost)
-            }
-            return [undefined, HashMap.remove(map, id)] as const
-          })
-        }).pipe(
-          Effect.zipRight(Effect.logDebug("session closed")),
-          Effect.annotateLogs({ sessionId: id, transport: opts.transport })
-        )
-      )
-      yield* Effect.annotateLogs(Effect.logDebug("session opened"), { sessionId: id, transport: opts.transport })
-      return session
-    }))
-
-  const expireIdle = Effect.gen(function*() {
-    const now = clock.unsafeCurrentTimeMillis()
-    const limit = Duration.toMillis(idleTimeout)
-    let closed = 0
-    for (const session of HashMap.values(yield* Ref.get(sessionsRef))) {
-      if (session.busy === 0 && now - session.lastActive >= limit) {
-        yield* Effect.annotateLogs(Effect.logDebug("session expired"), { sessionId: session.id })
-        yield* session.close
-        closed++
-      }
-    }
-    return closed
-  })
-
-  // A session whose handshake never completes holds a slot of a client that may never use it: it gets seconds,
-  // not the idle timeout. Only the sessions still shaking hands are looked at.
-  const expireHandshakes = Effect.suspend(() => {
-    const now = clock.unsafeCurrentTimeMillis()
-    const limit = Duration.toMillis(handshakeTimeout)
-    const late: Array<SessionState> = []
-    for (const [session, openedAt] of handshaking) {
-      if (!session.isOpen || session.handshakeComplete) handshaking.delete(session)
-      else if (now - openedAt >= limit) late.push(session)
-    }
-    return Effect.forEach(late, (session) =>
-      Effect.zipRight(
-        Effect.annotateLogs(Effect.logDebug("session closed: its handshake did not complete in time"), {
-          sessionId: session.id
-        }),
-        session.close
-      ), { discard: true })
-  })
-  // The handshake sweeper runs only while some session is shaking hands, so an idle server has no timer.
-  const handshakeEvery = Duration.clamp(
-    Duration.divide(handshakeTimeout, 4).pipe(Option.getOrElse(() => handshakeTimeout)),
-    { minimum: Duration.millis(10), maximum: Duration.seconds(5) }
-  )
-  let sweeping = false
-  const sweepHandshakes: Effect.Effect<void> = Effect.sleep(handshakeEvery).pipe(
-    Effect.zipRight(expireHandshakes),
-    Effect.zipRight(Effect.suspend(() => {
-      if (handshaking.size > 0) return sweepHandshakes
-      sweeping = false
-      return Effect.void
-    }))
-  )
-  const awaitHandshake = (session: SessionState): Effect.Effect<void> => {
-    if (!Duration.isFinite(handshakeTimeout)) return Effect.void
-    handshaking.set(session, clock.unsafeCurrentTimeMillis())
-    if (sweeping) return Effect.void
-    sweeping = true
-    // Forked from inside `openIn`, which is uninterruptible: the sweeper must stay interruptible, or the
-    // registry's scope could never close it.
-    return Effect.asVoid(Effect.forkIn(Effect.interruptible(sweepHandshakes), registryScope))
+  const ctx: OpenContext = {
+    ...registryBudgets,
+    table,
+    link,
+    clock,
+    subscriptions,
+    limits: { inFlight: budgets.inFlight, subscriptions: budgets.subscriptions, refused },
+    refused,
+    maxInFlight: options.maxInFlight ?? 256,
+    maxPending: options.maxPendingClientRequests ?? 64,
+    handshakes: makeHandshakes(
+      clock,
+      Duration.decode(options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT),
+      registryScope
+    ),
+    runForkFor: sessionRuntimes(runtime),
+    isDraining: () => draining
   }
-
-  if (Duration.isFinite(idleTimeout)) {
-    // One sweeper per registry rather than a timer per session: per-session state stays a few fields.
-    const every = Duration.clamp(Duration.divide(idleTimeout, 4).pipe(Option.getOrElse(() => idleTimeout)), {
-      minimum: Duration.millis(10),
-      maximum: Duration.minutes(1)
-    })
-    yield* Effect.forkIn(Effect.repeat(expireIdle, Schedule.spaced(every)), registryScope)
-  }
-
-  const get = Ref.get(sessionsRef)
-
-  const drain = Effect.gen(function*() {
+  const expire = expireIdle(table, clock, idleTimeout)
+  yield* sweepIdle(expire, idleTimeout, registryScope)
+  const drain = Effect.suspend(() => {
     draining = true
-    const sessions = Array.from(HashMap.values(yield* get))
-    // Every session refuses new requests from this moment, before any waiting starts.
-    for (const session of sessions) session.startDrain()
-    const stopped = yield* Effect.forEach(sessions, (session) => session.drain(drainTimeout), {
-      concurrency: "unbounded"
-    })
-    const total = stopped.reduce((a, b) => a + b, 0)
-    if (total > 0) yield* Effect.logWarning(`drain period over: stopped ${total} request(s) still in flight`)
-    return total
+    return drainAll(table, drainTimeout)
   })
-  // What changes on the server reaches the sessions here: a list change every initialized session, once per
-  // change; a resource update only its subscribers.
-  const detach = link.attach({
-    listChanged: (notification) => {
-      for (const session of HashMap.values(current)) {
-        if (session.phase === "initialized") session.send(notification)
-      }
-    },
-    resourceUpdated: (uri, notification) => {
-      const subscribers = subscriptions.of(uri)
-      if (subscribers === undefined) return
-      for (const session of subscribers) session.send(notification)
-    },
-    // Only 2026-07-28 sessions of the same party: their writers (listen streams) pass the task ids asked for.
-    taskStatus: (owner, notification) => {
-      for (const session of HashMap.values(current)) {
-        if (!session.isModern) continue
-        const principal = session.principal
-        const same = owner === undefined || principal === undefined
-          ? owner === principal
-          : isSameParty(owner, principal)
-        if (same) session.send(notification)
-      }
-    }
-  })
+  const detach = attachSessions(link, table, subscriptions)
   yield* Scope.addFinalizer(registryScope, Effect.sync(detach))
 
   const service = SessionRegistry.of({
-    open: (opts) => Effect.acquireRelease(openIn(registryScope, opts), (session) => session.close),
-    openDetached: (opts) => openIn(registryScope, opts),
-    lookup: (id) => Effect.map(get, HashMap.get(id)),
-    unsafeLookup: (id) => Option.getOrUndefined(HashMap.get(current, id)),
-    size: Effect.map(get, HashMap.size),
-    sessions: Effect.map(get, (map): ReadonlyArray<Session> => Array.from(HashMap.values(map))),
-    expireIdle,
+    open: (opts) => Effect.acquireRelease(openIn(ctx, registryScope, opts), (session) => session.close),
+    openDetached: (opts) => openIn(ctx, registryScope, opts),
+    lookup: (id) => Effect.map(table.get, HashMap.get(id)),
+    unsafeLookup: (id) => Option.getOrUndefined(HashMap.get(table.current, id)),
+    size: Effect.map(table.get, HashMap.size),
+    sessions: Effect.map(table.get, (map): ReadonlyArray<Session> => Array.from(HashMap.values(map))),
+    expireIdle: expire,
     drain,
     isDraining: () => draining,
     drainTimeout,
-    maxSessions,
-    maxListeners,
+    maxSessions: budgets.sessions.total,
+    maxListeners: budgets.listeners.total,
     budgets
   })
   // What the transports need beyond the public service.

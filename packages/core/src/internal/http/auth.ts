@@ -9,6 +9,7 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -76,6 +77,191 @@ const invalidResource = (resource: string): string | undefined => {
   return undefined
 }
 
+// --- Refusals -----------------------------------------------------------------------------------------------------
+
+/** The refusals of one guard: they name its metadata URL and the scopes every request needs. */
+interface Refusals {
+  readonly missing: Refusal.Unauthorized
+  readonly invalid: (reason: string) => Refusal.Unauthorized
+  readonly malformed: Refusal.Unauthorized
+  readonly insufficient: (
+    principal: McpAuth.Principal,
+    needed: ReadonlyArray<string>,
+    reason: string
+  ) => Refusal.InsufficientScope
+  readonly unavailable: Refusal.ServiceUnavailable
+}
+
+const makeRefusals = (metadataUrl: string, required: ReadonlyArray<string>): Refusals => {
+  const requiredScope = required.length === 0 ? undefined : required.join(" ")
+  const invalid = (reason: string) =>
+    new Refusal.Unauthorized({
+      challenge: challenge([
+        ["error", "invalid_token"],
+        ["error_description", reason],
+        ["resource_metadata", metadataUrl],
+        ["scope", requiredScope]
+      ]),
+      reason
+    })
+  return {
+    // RFC 6750 section 3.1: a request without credentials gets a challenge with no error code.
+    missing: new Refusal.Unauthorized({
+      challenge: challenge([["resource_metadata", metadataUrl], ["scope", requiredScope]]),
+      reason: "a bearer token is required"
+    }),
+    invalid,
+    malformed: invalid("the bearer token is malformed"),
+    // The challenge names the scopes the token has as well as the missing ones, so stepping up loses nothing.
+    insufficient: (principal, needed, reason) =>
+      new Refusal.InsufficientScope({
+        challenge: challenge([
+          ["error", "insufficient_scope"],
+          ["scope", union(principal.scopes, required, needed).join(" ")],
+          ["resource_metadata", metadataUrl],
+          ["error_description", reason]
+        ]),
+        reason
+      }),
+    unavailable: new Refusal.ServiceUnavailable({ reason: "the bearer token cannot be verified now" })
+  }
+}
+
+// --- Grants -------------------------------------------------------------------------------------------------------
+
+const admitAll = () => true
+
+/** What a verified principal is granted, and until when the guard takes it on trust. */
+const makeEntries = (options: McpAuth.Options, refusals: Refusals, cacheTtl: number) => {
+  const required = options.scopes ?? []
+  // A Map, so a tool named like an Object.prototype member ("constructor") needs nothing by accident.
+  const toolScopes = new Map(Object.entries(options.toolScopes ?? {}))
+  const admitter = (principal: McpAuth.Principal) =>
+  (exchange: Exchange, messages: ReadonlyArray<JsonRpc.Message>): boolean => {
+    for (const message of messages) {
+      if (!("method" in message) || message.method !== "tools/call" || !("id" in message)) continue
+      const params = message.params
+      const name = typeof params === "object" && params !== null && "name" in params ? params.name : undefined
+      const needed = typeof name === "string" ? toolScopes.get(name) : undefined
+      if (needed === undefined || McpAuth.hasScopes(principal, needed)) continue
+      const lacking = needed.filter((scope) => !principal.scopes.includes(scope))
+      const reason = `the tool ${name} needs the scope ${lacking.join(" ")}`
+      Front.refuse(exchange, refusals.insufficient(principal, needed, reason))
+      return false
+    }
+    return true
+  }
+  return (principal: McpAuth.Principal, now: number): Entry => {
+    const lacking = required.filter((scope) => !principal.scopes.includes(scope))
+    return {
+      grant: { principal, admit: toolScopes.size === 0 ? admitAll : admitter(principal) },
+      lacking: lacking.length === 0
+        ? undefined
+        : refusals.insufficient(principal, required, `the token lacks the scope ${lacking.join(" ")}`),
+      until: Math.min(now + cacheTtl, principal.expiresAt ?? Infinity)
+    }
+  }
+}
+
+// --- Cache --------------------------------------------------------------------------------------------------------
+
+/** Tokens verified a moment ago, at most `size` of them, each until its entry's `until`. */
+const makeCache = (clock: Clock.Clock, size: number) => {
+  // Insertion-ordered, so the first key is the oldest: the one to drop when full.
+  const cache = new Map<string, Entry>()
+  return {
+    cached: (token: string): Entry | undefined => {
+      const entry = cache.get(token)
+      if (entry === undefined) return undefined
+      if (clock.unsafeCurrentTimeMillis() < entry.until) return entry
+      cache.delete(token)
+      return undefined
+    },
+    remember: (token: string, entry: Entry, now: number): void => {
+      if (size === 0 || entry.until <= now) return
+      if (cache.size >= size) {
+        const oldest = cache.keys().next()
+        if (oldest.done !== true) cache.delete(oldest.value)
+      }
+      cache.set(token, entry)
+    }
+  }
+}
+
+// --- Verification -------------------------------------------------------------------------------------------------
+
+/** What verifying a token needs: the verifier, where its fibers run, and what its outcomes become. */
+interface VerifyContext {
+  readonly verifier: McpAuth.TokenVerifierService
+  readonly runFork: <A, E>(effect: Effect.Effect<A, E>) => unknown
+  readonly clock: Clock.Clock
+  readonly refusals: Refusals
+  readonly entryOf: (principal: McpAuth.Principal, now: number) => Entry
+  readonly remember: (token: string, entry: Entry, now: number) => void
+}
+
+/** Verifies a token in a fiber, once for every request that carries it meanwhile, and calls each back. */
+const makeVerify = (ctx: VerifyContext) => {
+  const { clock, refusals } = ctx
+  const pending = new Map<string, Array<(outcome: Outcome) => void>>()
+  const outcomeOf = (exit: Exit.Exit<McpAuth.Principal, McpAuth.InvalidToken | McpAuth.VerifierUnavailable>) =>
+    Effect.suspend((): Effect.Effect<Outcome> => {
+      if (Exit.isSuccess(exit)) {
+        const now = clock.unsafeCurrentTimeMillis()
+        return Effect.succeed(ctx.entryOf(exit.value, now))
+      }
+      const failure = Cause.failureOption(exit.cause)
+      if (Option.isSome(failure)) {
+        const error = failure.value
+        return error._tag === "InvalidToken"
+          ? Effect.as(Effect.logDebug("bearer token refused", error.reason), refusals.invalid(error.reason))
+          : Effect.as(
+            Effect.logWarning("bearer token could not be verified", error.reason, ...causeOf(error)),
+            refusals.unavailable
+          )
+      }
+      // Interrupted: the server is shutting down, nothing to report.
+      if (Cause.isInterruptedOnly(exit.cause)) return Effect.succeed(refusals.unavailable)
+      return Effect.as(Effect.logError("the token verifier failed", exit.cause), refusals.unavailable)
+    })
+  return (token: string, then: (outcome: Outcome) => void): void => {
+    const waiting = pending.get(token)
+    if (waiting !== undefined) return void waiting.push(then)
+    pending.set(token, [then])
+    ctx.runFork(
+      ctx.verifier.verify(token).pipe(
+        Effect.timeoutFail({
+          duration: VERIFY_TIMEOUT,
+          onTimeout: () => new McpAuth.VerifierUnavailable({ reason: "the verifier did not answer in time" })
+        }),
+        Effect.exit,
+        Effect.flatMap(outcomeOf),
+        Effect.flatMap((outcome) =>
+          Effect.sync(() => {
+            if (isEntry(outcome)) ctx.remember(token, outcome, clock.unsafeCurrentTimeMillis())
+            const callbacks = pending.get(token) ?? []
+            pending.delete(token)
+            for (const callback of callbacks) callback(outcome)
+          })
+        )
+      )
+    )
+  }
+}
+
+// --- Metadata -----------------------------------------------------------------------------------------------------
+
+/** The protected resource metadata document's routes. */
+const metadataRoutes = (options: McpAuth.Options): ReadonlyArray<Route> => {
+  const document = JSON.stringify(McpAuth.protectedResourceMetadata(options))
+  const serveMetadata = (exchange: Exchange) => exchange.respond(200, { "content-type": "application/json" }, document)
+  // The document lives at the resource's well-known URL; for a resource with a path, also at the root, where
+  // clients look when the path-suffixed one is missing.
+  const resourcePath = new URL(options.resource).pathname.replace(/\/$/, "")
+  const paths = new Set<`/${string}`>([McpAuth.WELL_KNOWN_PATH, `${McpAuth.WELL_KNOWN_PATH}${resourcePath}`])
+  return Array.from(paths, (path) => ({ path, methods: { GET: serveMetadata } }))
+}
+
 /**
  * Builds the guard. The verifier is `options.verifier`, else the `TokenVerifier` in context; a server configured
  * for authorization without one does not start.
@@ -96,144 +282,10 @@ export const make = Effect.fnUntraced(function*(options: McpAuth.Options) {
   const runFork = Runtime.runFork(yield* Effect.runtime<never>())
   const clock = yield* Effect.clock
   const cacheTtl = Duration.toMillis(Duration.decode(options.cacheTtl ?? DEFAULT_CACHE_TTL))
-  const cacheSize = Math.max(0, options.cacheSize ?? DEFAULT_CACHE_SIZE)
-  const required = options.scopes ?? []
-  // A Map, so a tool named like an Object.prototype member ("constructor") needs nothing by accident.
-  const toolScopes = new Map(Object.entries(options.toolScopes ?? {}))
-  const metadataUrl = McpAuth.resourceMetadataUrl(options.resource)
-  const requiredScope = required.length === 0 ? undefined : required.join(" ")
-
-  // --- Refusals -------------------------------------------------------------------------------------------------
-
-  // RFC 6750 section 3.1: a request without credentials gets a challenge with no error code.
-  const missing = new Refusal.Unauthorized({
-    challenge: challenge([["resource_metadata", metadataUrl], ["scope", requiredScope]]),
-    reason: "a bearer token is required"
-  })
-  const invalid = (reason: string) =>
-    new Refusal.Unauthorized({
-      challenge: challenge([
-        ["error", "invalid_token"],
-        ["error_description", reason],
-        ["resource_metadata", metadataUrl],
-        ["scope", requiredScope]
-      ]),
-      reason
-    })
-  const malformed = invalid("the bearer token is malformed")
-  // The challenge names the scopes the token has as well as the missing ones, so stepping up loses nothing.
-  const insufficient = (principal: McpAuth.Principal, needed: ReadonlyArray<string>, reason: string) =>
-    new Refusal.InsufficientScope({
-      challenge: challenge([
-        ["error", "insufficient_scope"],
-        ["scope", union(principal.scopes, required, needed).join(" ")],
-        ["resource_metadata", metadataUrl],
-        ["error_description", reason]
-      ]),
-      reason
-    })
-  const unavailable = new Refusal.ServiceUnavailable({ reason: "the bearer token cannot be verified now" })
-
-  // --- Grants -----------------------------------------------------------------------------------------------------
-
-  const admitAll = () => true
-
-  const admitter = (principal: McpAuth.Principal) =>
-  (exchange: Exchange, messages: ReadonlyArray<JsonRpc.Message>): boolean => {
-    for (const message of messages) {
-      if (!("method" in message) || message.method !== "tools/call" || !("id" in message)) continue
-      const params = message.params
-      const name = typeof params === "object" && params !== null && "name" in params ? params.name : undefined
-      const needed = typeof name === "string" ? toolScopes.get(name) : undefined
-      if (needed === undefined || McpAuth.hasScopes(principal, needed)) continue
-      const lacking = needed.filter((scope) => !principal.scopes.includes(scope))
-      Front.refuse(exchange, insufficient(principal, needed, `the tool ${name} needs the scope ${lacking.join(" ")}`))
-      return false
-    }
-    return true
-  }
-
-  const entryOf = (principal: McpAuth.Principal, now: number): Entry => {
-    const lacking = required.filter((scope) => !principal.scopes.includes(scope))
-    return {
-      grant: { principal, admit: toolScopes.size === 0 ? admitAll : admitter(principal) },
-      lacking: lacking.length === 0
-        ? undefined
-        : insufficient(principal, required, `the token lacks the scope ${lacking.join(" ")}`),
-      until: Math.min(now + cacheTtl, principal.expiresAt ?? Infinity)
-    }
-  }
-
-  // --- Cache ------------------------------------------------------------------------------------------------------
-
-  // Insertion-ordered, so the first key is the oldest: the one to drop when full.
-  const cache = new Map<string, Entry>()
-
-  const cached = (token: string): Entry | undefined => {
-    const entry = cache.get(token)
-    if (entry === undefined) return undefined
-    if (clock.unsafeCurrentTimeMillis() < entry.until) return entry
-    cache.delete(token)
-    return undefined
-  }
-
-  const remember = (token: string, entry: Entry, now: number): void => {
-    if (cacheSize === 0 || entry.until <= now) return
-    if (cache.size >= cacheSize) {
-      const oldest = cache.keys().next()
-      if (oldest.done !== true) cache.delete(oldest.value)
-    }
-    cache.set(token, entry)
-  }
-
-  // --- Verification -------------------------------------------------------------------------------------------------
-
-  const pending = new Map<string, Array<(outcome: Outcome) => void>>()
-
-  const outcomeOf = (exit: Exit.Exit<McpAuth.Principal, McpAuth.InvalidToken | McpAuth.VerifierUnavailable>) =>
-    Effect.suspend((): Effect.Effect<Outcome> => {
-      if (Exit.isSuccess(exit)) {
-        const now = clock.unsafeCurrentTimeMillis()
-        return Effect.succeed(entryOf(exit.value, now))
-      }
-      const failure = Cause.failureOption(exit.cause)
-      if (Option.isSome(failure)) {
-        const error = failure.value
-        return error._tag === "InvalidToken"
-          ? Effect.as(Effect.logDebug("bearer token refused", error.reason), invalid(error.reason))
-          : Effect.as(
-            Effect.logWarning("bearer token could not be verified", error.reason, ...causeOf(error)),
-            unavailable
-          )
-      }
-      // Interrupted: the server is shutting down, nothing to report.
-      if (Cause.isInterruptedOnly(exit.cause)) return Effect.succeed(unavailable)
-      return Effect.as(Effect.logError("the token verifier failed", exit.cause), unavailable)
-    })
-
-  const verify = (token: string, then: (outcome: Outcome) => void): void => {
-    const waiting = pending.get(token)
-    if (waiting !== undefined) return void waiting.push(then)
-    pending.set(token, [then])
-    runFork(
-      verifier.verify(token).pipe(
-        Effect.timeoutFail({
-          duration: VERIFY_TIMEOUT,
-          onTimeout: () => new McpAuth.VerifierUnavailable({ reason: "the verifier did not answer in time" })
-        }),
-        Effect.exit,
-        Effect.flatMap(outcomeOf),
-        Effect.flatMap((outcome) =>
-          Effect.sync(() => {
-            if (isEntry(outcome)) remember(token, outcome, clock.unsafeCurrentTimeMillis())
-            const callbacks = pending.get(token) ?? []
-            pending.delete(token)
-            for (const callback of callbacks) callback(outcome)
-          })
-        )
-      )
-    )
-  }
+  const refusals = makeRefusals(McpAuth.resourceMetadataUrl(options.resource), options.scopes ?? [])
+  const entryOf = makeEntries(options, refusals, cacheTtl)
+  const { cached, remember } = makeCache(clock, Math.max(0, options.cacheSize ?? DEFAULT_CACHE_SIZE))
+  const verify = makeVerify({ verifier, runFork, clock, refusals, entryOf, remember })
 
   const proceed = (exchange: Exchange, entry: Entry, then: (grant: McpAuth.Grant) => void): void =>
     entry.lacking === undefined ? then(entry.grant) : Front.refuse(exchange, entry.lacking)
@@ -241,24 +293,14 @@ export const make = Effect.fnUntraced(function*(options: McpAuth.Options) {
   const check = (exchange: Exchange, then: (grant: McpAuth.Grant) => void): void => {
     const authorization = header(exchange.headers, "authorization")
     // Another scheme is no credential for this one (RFC 6750 section 3.1).
-    if (authorization === undefined || !BEARER.test(authorization)) return Front.refuse(exchange, missing)
+    if (authorization === undefined || !BEARER.test(authorization)) return Front.refuse(exchange, refusals.missing)
     const token = authorization.replace(BEARER, "").trim()
-    if (!TOKEN.test(token)) return Front.refuse(exchange, malformed)
+    if (!TOKEN.test(token)) return Front.refuse(exchange, refusals.malformed)
     const entry = cached(token)
     if (entry !== undefined) return proceed(exchange, entry, then)
     verify(token, (outcome) => isEntry(outcome) ? proceed(exchange, outcome, then) : Front.refuse(exchange, outcome))
   }
 
-  // --- Metadata -----------------------------------------------------------------------------------------------------
-
-  const document = JSON.stringify(McpAuth.protectedResourceMetadata(options))
-  const serveMetadata = (exchange: Exchange) => exchange.respond(200, { "content-type": "application/json" }, document)
-  // The document lives at the resource's well-known URL; for a resource with a path, also at the root, where
-  // clients look when the path-suffixed one is missing.
-  const resourcePath = new URL(options.resource).pathname.replace(/\/$/, "")
-  const paths = new Set<`/${string}`>([McpAuth.WELL_KNOWN_PATH, `${McpAuth.WELL_KNOWN_PATH}${resourcePath}`])
-  const routes: ReadonlyArray<Route> = Array.from(paths, (path) => ({ path, methods: { GET: serveMetadata } }))
-
-  const guard: Guard = { routes, check }
+  const guard: Guard = { routes: metadataRoutes(options), check }
   return guard
 })

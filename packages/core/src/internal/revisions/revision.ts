@@ -37,5 +37,20 @@ export interface Revision {
   readonly removedMethods: ReadonlySet<string>
   /** The error code of a resource that does not exist (-32002; 2026-07-28 retired it for -32602 with `data.uri`). */
   readonly resourceNotFoundCode: number
+  /**
+   * The server asks the client (sampling, elicitation, roots) inside the result of the request it is answering
+   * (a multi round-trip request, 2026-07-28), not in a request of its own: there is no channel back but the result.
+   */
+  readonly asksInResult: boolean
+  /**
+   * A client that named no log level gets `notifications/message` at every level. At 2026-07-28 a request that
+   * names no `logLevel` in its `_meta` gets none.
+   */
+  readonly logsWithoutLevel: boolean
+  /**
+   * `notifications/tasks/status` is pushed to the task owner's sessions (2026-07-28: its listen streams, which
+   * pass the task ids asked for). Before, a client follows a task by asking `tasks/get`.
+   */
+  readonly pushesTaskStatus: boolean
 }
 

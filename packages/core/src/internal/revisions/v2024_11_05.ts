@@ -14,5 +14,8 @@ export const v2024_11_05: Revision = {
   jsonSchemaDialect: "draft-07",
   primingEvents: false,
   removedMethods: none,
-  resourceNotFoundCode: -32002
+  resourceNotFoundCode: -32002,
+  asksInResult: false,
+  logsWithoutLevel: true,
+  pushesTaskStatus: false
 }

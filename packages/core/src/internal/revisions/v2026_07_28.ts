@@ -15,5 +15,10 @@ export const v2026_07_28: Revision = {
   // No resumability: a request's stream is its answer, and a listen stream is asked for again.
   primingEvents: false,
   removedMethods: new Set(["initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"]),
-  resourceNotFoundCode: -32602
+  resourceNotFoundCode: -32602,
+  // Asks ride in the result (multi round-trip requests); a request's `_meta` names its log level, if it wants logs;
+  // listen streams carry task status.
+  asksInResult: true,
+  logsWithoutLevel: false,
+  pushesTaskStatus: true
 }

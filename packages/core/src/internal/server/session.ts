@@ -18,6 +18,7 @@ import type * as Scope from "effect/Scope"
 import { type ClientKey, type Pool, RETRY_AFTER_SECONDS, type Shortfall } from "../../Budget.js"
 import * as JsonRpc from "../../JsonRpc.js"
 import { isSameParty, type Principal } from "../../McpAuth.js"
+import * as McpRevision from "../../McpRevision.js"
 import * as McpSchema from "../../McpSchema.js"
 import type {
   ClientRequestOptions,
@@ -32,6 +33,7 @@ import type {
 import { CapabilityNotDeclared, ClientRequestError, noSink } from "../../McpSession.js"
 import * as InputBounds from "../shared/inputBounds.js"
 import * as ClientRequests from "./clientRequests.js"
+import type { Revision } from "../revisions/revision.js"
 import type { Envelope } from "../revisions/sessionless.js"
 import type { Rounds } from "./mrtr.js"
 import type { ParamHeader } from "../shared/paramHeaders.js"
@@ -171,9 +173,14 @@ export const overBudget = (pool: Pool, shortfall: Shortfall) =>
     data: { retryAfter: RETRY_AFTER_SECONDS }
   })
 
+/** The revision of that name; a version none has (before `initialize`) follows the newest `initialize` names. */
+const revisionOf = (version: string): Revision => McpRevision.get(version) ?? McpRevision.latestSessionEra
+
 /** @internal */
 export class SessionState implements Session {
   private version: string
+  /** The revision `version` names: what the session's rules ask, rather than comparing dates. */
+  private revisionNow: Revision
   private phaseNow: Phase = "awaiting-initialize"
   /** The client sent `notifications/initialized` (or the session needs no handshake). */
   private greeted = false
@@ -228,6 +235,7 @@ export class SessionState implements Session {
     readonly clientKey: ClientKey | undefined = undefined
   ) {
     this.version = protocolVersion
+    this.revisionNow = revisionOf(protocolVersion)
     this.lastActiveAt = clock.unsafeCurrentTimeMillis()
   }
 
@@ -406,7 +414,7 @@ export class SessionState implements Session {
   ): Effect.Effect<unknown, ClientRequestError> {
     return Effect.suspend(() => {
       if (!this.open) return Effect.fail(closedBefore(method))
-      if (this.modernEra) {
+      if (this.revisionNow.asksInResult) {
         // 2026-07-28 has no server-to-client requests: an ask goes back inside the result, when the method allows.
         return this.roundsNow !== undefined ? this.roundsNow.ask(method, params, inputKey) : Effect.fail(
           new ClientRequestError({
@@ -492,7 +500,7 @@ export class SessionState implements Session {
     clientInfo: McpSchema.Implementation,
     capabilities: McpSchema.ClientCapabilities
   ): void {
-    this.version = version
+    this.at(version)
     this.client = clientInfo
     this.capabilities = capabilities
     this.phaseNow = "initialized"
@@ -500,7 +508,7 @@ export class SessionState implements Session {
 
   /** Serves the session as already initialized at `version` (stateless requests, which have no handshake). */
   assumeInitialized(version: string): void {
-    this.version = version
+    this.at(version)
     this.phaseNow = "initialized"
     this.greeted = true
   }
@@ -510,7 +518,7 @@ export class SessionState implements Session {
    * request only.
    */
   assumeModern(envelope: Envelope): void {
-    this.version = envelope.version
+    this.at(envelope.version)
     this.client = envelope.clientInfo
     this.capabilities = envelope.clientCapabilities
     this.phaseNow = "initialized"
@@ -520,6 +528,16 @@ export class SessionState implements Session {
       if (isLoggingLevel(envelope.logLevel)) this.level = envelope.logLevel
       else this.invalidLevel = true
     }
+  }
+
+  /** The revision the session speaks now (until `initialize` names a served one, the newest it may name). */
+  get revision(): Revision {
+    return this.revisionNow
+  }
+
+  private at(version: string): void {
+    this.version = version
+    this.revisionNow = revisionOf(version)
   }
 
   get isModern(): boolean {
@@ -545,7 +563,7 @@ export class SessionState implements Session {
    * request without `logLevel` gets no log at all.
    */
   wantsLog(level: McpSchema.LoggingLevel): boolean {
-    if (this.level === undefined) return !this.modernEra
+    if (this.level === undefined) return this.revisionNow.logsWithoutLevel
     return severity[level] >= severity[this.level]
   }
 

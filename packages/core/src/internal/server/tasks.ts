@@ -183,126 +183,141 @@ export interface Store {
 /** The empty acknowledgement of `tasks/update` and `tasks/cancel`. */
 const ACK = { resultType: "complete" } as const
 
-/**
- * Builds the store in the current scope: closing it ends every task. `publish` hears each change of a task's
- * status, as the `notifications/tasks` to send to the owner's listen streams.
- * @internal
- */
-export const makeStore = Effect.fnUntraced(function*(
-  settings: Settings,
-  publish: (owner: Principal | undefined, notification: JsonRpc.Notification) => void
-) {
-  const storeScope = yield* Effect.scope
-  const tasks = yield* Ref.make(HashMap.empty<string, Task>())
+/** What the store's parts share: its settings, where status changes go, the live tasks and the store's scope. */
+interface StoreContext {
+  readonly settings: Settings
+  readonly publish: (owner: Principal | undefined, notification: JsonRpc.Notification) => void
+  readonly tasks: Ref.Ref<HashMap.HashMap<string, Task>>
+  readonly scope: Scope.Scope
+}
 
-  const detailed = (task: Task, state: State) => ({
-    taskId: task.id,
-    status: state.status,
-    createdAt: isoOf(task.createdAt),
-    lastUpdatedAt: isoOf(state.lastUpdatedAt),
-    ttlMs: settings.ttlMs,
-    pollIntervalMs: settings.pollIntervalMs,
-    ...(state.status === "input_required"
-      ? { inputRequests: Object.fromEntries(HashMap.map(state.inputs, (pending) => pending.request)) }
-      : {}),
-    ...(state.status === "completed" ? { result: state.result } : {}),
-    ...(state.status === "failed" ? { error: state.error } : {})
+// --- Wire answers -------------------------------------------------------------------------------------------------
+
+/** The task as `tasks/get` and `notifications/tasks` carry it. */
+const detailed = (settings: Settings, task: Task, state: State) => ({
+  taskId: task.id,
+  status: state.status,
+  createdAt: isoOf(task.createdAt),
+  lastUpdatedAt: isoOf(state.lastUpdatedAt),
+  ttlMs: settings.ttlMs,
+  pollIntervalMs: settings.pollIntervalMs,
+  ...(state.status === "input_required"
+    ? { inputRequests: Object.fromEntries(HashMap.map(state.inputs, (pending) => pending.request)) }
+    : {}),
+  ...(state.status === "completed" ? { result: state.result } : {}),
+  ...(state.status === "failed" ? { error: state.error } : {})
+})
+
+/** The `CreateTaskResult` a call answers once it is a task. */
+const created = (settings: Settings, task: Task, state: State) => ({
+  resultType: "task",
+  taskId: task.id,
+  status: state.status,
+  createdAt: isoOf(task.createdAt),
+  lastUpdatedAt: isoOf(state.lastUpdatedAt),
+  ttlMs: settings.ttlMs,
+  pollIntervalMs: settings.pollIntervalMs
+})
+
+// --- A task's life ------------------------------------------------------------------------------------------------
+
+/** Changes a task's state, and tells the owner's listen streams when its status or its asks changed. */
+const change = (ctx: StoreContext, task: Task, f: (state: State, now: number) => State) =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Effect.flatMap(Ref.modify(task.state, (before) => {
+      const after = f(before, now)
+      if (after === before) return [undefined, before]
+      const next = { ...after, lastUpdatedAt: now }
+      return [next, next]
+    }), (next) =>
+      Effect.sync(() => {
+        if (next !== undefined) {
+          ctx.publish(task.owner, JsonRpc.notification("notifications/tasks", detailed(ctx.settings, task, next)))
+        }
+      })))
+
+/** The outcome of the handler's fiber, as the task's terminal state. */
+const settle = (ctx: StoreContext, task: Task, exit: Exit.Exit<McpSchema.CallToolResult, JsonRpc.JsonRpcError>) =>
+  change(ctx, task, (state): State => {
+    if (isTerminal(state.status)) return state
+    const base = { lastUpdatedAt: state.lastUpdatedAt, inputs: HashMap.empty<string, Pending>() }
+    if (Exit.isSuccess(exit)) return { ...base, status: "completed", result: exit.value }
+    const failure = Cause.failureOption(exit.cause)
+    if (Option.isSome(failure)) return { ...base, status: "failed", error: failure.value.toErrorObject() }
+    if (Cause.isInterruptedOnly(exit.cause)) return { ...base, status: "cancelled" }
+    return { ...base, status: "failed", error: JsonRpc.internalError().toErrorObject() }
   })
 
-  /** Changes a task's state, and tells the owner's listen streams when its status or its asks changed. */
-  const change = (task: Task, f: (state: State, now: number) => State) =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.flatMap(Ref.modify(task.state, (before) => {
-        const after = f(before, now)
-        if (after === before) return [undefined, before]
-        const next = { ...after, lastUpdatedAt: now }
-        return [next, next]
-      }), (next) =>
-        Effect.sync(() => {
-          if (next !== undefined) publish(task.owner, JsonRpc.notification("notifications/tasks", detailed(task, next)))
-        })))
-
-  /** The outcome of the handler's fiber, as the task's terminal state. */
-  const settle = (task: Task, exit: Exit.Exit<McpSchema.CallToolResult, JsonRpc.JsonRpcError>) =>
-    change(task, (state): State => {
-      if (isTerminal(state.status)) return state
-      const base = { lastUpdatedAt: state.lastUpdatedAt, inputs: HashMap.empty<string, Pending>() }
-      if (Exit.isSuccess(exit)) return { ...base, status: "completed", result: exit.value }
-      const failure = Cause.failureOption(exit.cause)
-      if (Option.isSome(failure)) return { ...base, status: "failed", error: failure.value.toErrorObject() }
-      if (Cause.isInterruptedOnly(exit.cause)) return { ...base, status: "cancelled" }
-      return { ...base, status: "failed", error: JsonRpc.internalError().toErrorObject() }
+/** An ask of the client inside a task: parked under a fresh key until `tasks/update` answers it. */
+const ask = (
+  ctx: StoreContext,
+  task: Task,
+  method: string,
+  params: unknown,
+  timeout: Duration.DurationInput | undefined
+) =>
+  Effect.gen(function*() {
+    const n = yield* Ref.getAndUpdate(task.asks, (n) => n + 1)
+    const key = `${KIND[method] ?? "input"}-${n}`
+    const answer = yield* Deferred.make<unknown>()
+    const pending: Pending = { request: { method, params: params ?? {} }, answer }
+    yield* change(ctx, task, (state) => ({
+      ...state,
+      status: isTerminal(state.status) ? state.status : "input_required",
+      inputs: HashMap.set(state.inputs, key, pending)
+    }))
+    const waiting = Deferred.await(answer)
+    const answered = timeout === undefined ? waiting : Effect.timeoutFail(waiting, {
+      duration: timeout,
+      onTimeout: () =>
+        new ClientRequestError({
+          method,
+          reason: "Timeout",
+          message: `The client did not answer ${method} within ${Duration.format(Duration.decode(timeout))}`
+        })
     })
-
-  /** An ask of the client inside a task: parked under a fresh key until `tasks/update` answers it. */
-  const ask = (task: Task, method: string, params: unknown, timeout: Duration.DurationInput | undefined) =>
-    Effect.gen(function*() {
-      const n = yield* Ref.getAndUpdate(task.asks, (n) => n + 1)
-      const key = `${KIND[method] ?? "input"}-${n}`
-      const answer = yield* Deferred.make<unknown>()
-      const pending: Pending = { request: { method, params: params ?? {} }, answer }
-      yield* change(task, (state) => ({
-        ...state,
-        status: isTerminal(state.status) ? state.status : "input_required",
-        inputs: HashMap.set(state.inputs, key, pending)
+    // Unanswered when the handler stops waiting (timeout, cancellation): the ask is withdrawn.
+    return yield* Effect.onExit(answered, () =>
+      change(ctx, task, (state) => {
+        if (!HashMap.has(state.inputs, key)) return state
+        const inputs = HashMap.remove(state.inputs, key)
+        const status = state.status === "input_required" && HashMap.isEmpty(inputs) ? "working" : state.status
+        return { ...state, status, inputs }
       }))
-      const waiting = Deferred.await(answer)
-      const answered = timeout === undefined ? waiting : Effect.timeoutFail(waiting, {
-        duration: timeout,
-        onTimeout: () =>
-          new ClientRequestError({
-            method,
-            reason: "Timeout",
-            message: `The client did not answer ${method} within ${Duration.format(Duration.decode(timeout))}`
-          })
-      })
-      // Unanswered when the handler stops waiting (timeout, cancellation): the ask is withdrawn.
-      return yield* Effect.onExit(answered, () =>
-        change(task, (state) => {
-          if (!HashMap.has(state.inputs, key)) return state
-          const inputs = HashMap.remove(state.inputs, key)
-          const status = state.status === "input_required" && HashMap.isEmpty(inputs) ? "working" : state.status
-          return { ...state, status, inputs }
-        }))
-    })
-
-  const created = (task: Task, state: State) => ({
-    resultType: "task",
-    taskId: task.id,
-    status: state.status,
-    createdAt: isoOf(task.createdAt),
-    lastUpdatedAt: isoOf(state.lastUpdatedAt),
-    ttlMs: settings.ttlMs,
-    pollIntervalMs: settings.pollIntervalMs
   })
 
-  /** Makes `task` live: in the registry until its scope closes, which happens `ttlMs` after it was created. */
-  const register = (task: Task) =>
-    Effect.gen(function*() {
-      const admitted = yield* Ref.modify(tasks, (map) =>
-        HashMap.size(map) >= settings.maxTasks
-          ? [false, map] as const
-          : [true, HashMap.set(map, task.id, task)] as const)
-      if (!admitted) return yield* Effect.fail(tooManyTasks(settings.maxTasks))
-      // The handler ends before the task leaves the registry, so that its last status is told while the task can
-      // still be read. The scope's finalizers alone would not see to it: they run in reverse order, and an
-      // escalating handler's fiber joined the scope before the task was registered.
-      const handler = Effect.flatMap(
-        Ref.get(task.fiber),
-        Option.match({ onNone: () => Effect.void, onSome: Fiber.interrupt })
-      )
-      yield* Scope.addFinalizer(task.scope, Effect.zipRight(handler, Ref.update(tasks, HashMap.remove(task.id))))
-      const now = yield* Clock.currentTimeMillis
-      const left = Math.max(0, task.createdAt + settings.ttlMs - now)
-      // The timer is the task's own: closing the scope from its fiber does not interrupt that fiber (forkIn). It
-      // must be interruptible itself (this region is not), or a shutdown would wait out the ttl.
-      const expire = Effect.zipRight(Effect.sleep(Duration.millis(left)), Scope.close(task.scope, Exit.void))
-      yield* Effect.forkIn(Effect.interruptible(expire), task.scope)
-    }).pipe(Effect.uninterruptible)
+/** Makes `task` live: in the registry until its scope closes, which happens `ttlMs` after it was created. */
+const register = (ctx: StoreContext, task: Task) =>
+  Effect.gen(function*() {
+    const { settings, tasks } = ctx
+    const admitted = yield* Ref.modify(tasks, (map) =>
+      HashMap.size(map) >= settings.maxTasks
+        ? [false, map] as const
+        : [true, HashMap.set(map, task.id, task)] as const)
+    if (!admitted) return yield* Effect.fail(tooManyTasks(settings.maxTasks))
+    // The handler ends before the task leaves the registry, so that its last status is told while the task can
+    // still be read. The scope's finalizers alone would not see to it: they run in reverse order, and an
+    // escalating handler's fiber joined the scope before the task was registered.
+    const handler = Effect.flatMap(
+      Ref.get(task.fiber),
+      Option.match({ onNone: () => Effect.void, onSome: Fiber.interrupt })
+    )
+    yield* Scope.addFinalizer(task.scope, Effect.zipRight(handler, Ref.update(tasks, HashMap.remove(task.id))))
+    const now = yield* Clock.currentTimeMillis
+    const left = Math.max(0, task.createdAt + settings.ttlMs - now)
+    // The timer is the task's own: closing the scope from its fiber does not interrupt that fiber (forkIn). It
+    // must be interruptible itself (this region is not), or a shutdown would wait out the ttl.
+    const expire = Effect.zipRight(Effect.sleep(Duration.millis(left)), Scope.close(task.scope, Exit.void))
+    yield* Effect.forkIn(Effect.interruptible(expire), task.scope)
+  }).pipe(Effect.uninterruptible)
 
-  const call: Store["call"] = Effect.fn("McpTask.call")(
+// --- A call that may become a task --------------------------------------------------------------------------------
+
+/** `Store.call` of a store. */
+const callIn = (ctx: StoreContext): Store["call"] =>
+  Effect.fn("McpTask.call")(
     function*({ asker: base, owner, reply, run, start }: Parameters<Store["call"]>[0]) {
-      const scope = yield* Scope.fork(storeScope, ExecutionStrategy.sequential)
+      const scope = yield* Scope.fork(ctx.scope, ExecutionStrategy.sequential)
       const asks = yield* Ref.make(0)
       const fiberRef = yield* Ref.make(Option.none<Fiber.RuntimeFiber<McpSchema.CallToolResult, JsonRpc.JsonRpcError>>())
       const createResult = yield* Deferred.make<unknown>()
@@ -324,9 +339,9 @@ export const makeStore = Effect.fnUntraced(function*(
             asks,
             fiber: fiberRef
           }
-          yield* register(made)
+          yield* register(ctx, made)
           task = made
-          yield* Deferred.succeed(createResult, created(made, yield* Ref.get(made.state)))
+          yield* Deferred.succeed(createResult, created(ctx.settings, made, yield* Ref.get(made.state)))
         })
       ))
       const asker: Asker = {
@@ -337,7 +352,7 @@ export const makeStore = Effect.fnUntraced(function*(
         sendRequest: (deliver, method, params, timeout, inputKey) =>
           Effect.suspend(() =>
             task !== undefined
-              ? ask(task, method, params, timeout)
+              ? ask(ctx, task, method, params, timeout)
               : base.sendRequest(deliver, method, params, timeout, inputKey)
           )
       }
@@ -355,7 +370,7 @@ export const makeStore = Effect.fnUntraced(function*(
           // Interruptible although forked from an uninterruptible region: cancellation and expiry interrupt it.
           Effect.interruptible,
           // On every exit, interruption included: a cancelled or expired task settles too.
-          Effect.onExit((exit) => (task !== undefined ? settle(task, exit) : Effect.void)),
+          Effect.onExit((exit) => (task !== undefined ? settle(ctx, task, exit) : Effect.void)),
           Effect.forkIn(scope)
         )
         yield* Ref.set(fiberRef, Option.some(forked))
@@ -375,25 +390,25 @@ export const makeStore = Effect.fnUntraced(function*(
     }
   )
 
-  /** The live task of that id, if the caller may see it; another principal's is as unknown as a missing one. */
-  const find = (taskId: string, principal: Principal | undefined) =>
-    Effect.flatMap(Ref.get(tasks), (map) => {
-      const task = Option.getOrUndefined(HashMap.get(map, taskId))
-      const visible = task !== undefined && (task.owner === undefined
-        ? principal === undefined
-        : principal !== undefined && isSameParty(task.owner, principal))
-      return visible ? Effect.succeed(task) : Effect.fail(unknownTask(taskId))
-    })
+// --- The tasks/* methods ------------------------------------------------------------------------------------------
 
-  const get: Store["get"] = (taskId, principal) =>
-    Effect.flatMap(find(taskId, principal), (task) =>
-      Effect.map(Ref.get(task.state), (state) => ({ resultType: "complete", ...detailed(task, state) })))
+/** The live task of that id, if the caller may see it; another principal's is as unknown as a missing one. */
+const find = (ctx: StoreContext, taskId: string, principal: Principal | undefined) =>
+  Effect.flatMap(Ref.get(ctx.tasks), (map) => {
+    const task = Option.getOrUndefined(HashMap.get(map, taskId))
+    const visible = task !== undefined && (task.owner === undefined
+      ? principal === undefined
+      : principal !== undefined && isSameParty(task.owner, principal))
+    return visible ? Effect.succeed(task) : Effect.fail(unknownTask(taskId))
+  })
 
-  const update: Store["update"] = Effect.fn("McpTask.update")(
+/** `Store.update` of a store. */
+const updateIn = (ctx: StoreContext): Store["update"] =>
+  Effect.fn("McpTask.update")(
     function*(taskId: string, principal: Principal | undefined, responses: { readonly [key: string]: unknown }) {
-      const task = yield* find(taskId, principal)
+      const task = yield* find(ctx, taskId, principal)
       const answered: Array<Effect.Effect<boolean>> = []
-      yield* change(task, (state) => {
+      yield* change(ctx, task, (state) => {
         let inputs = state.inputs
         for (const [key, response] of Object.entries(responses)) {
           const pending = Option.getOrUndefined(HashMap.get(inputs, key))
@@ -411,10 +426,12 @@ export const makeStore = Effect.fnUntraced(function*(
     }
   )
 
-  const cancel: Store["cancel"] = Effect.fn("McpTask.cancel")(
+/** `Store.cancel` of a store. */
+const cancelIn = (ctx: StoreContext): Store["cancel"] =>
+  Effect.fn("McpTask.cancel")(
     function*(taskId: string, principal: Principal | undefined) {
-      const task = yield* find(taskId, principal)
-      yield* change(task, (state) =>
+      const task = yield* find(ctx, taskId, principal)
+      yield* change(ctx, task, (state) =>
         isTerminal(state.status)
           ? state
           : { ...state, status: "cancelled", inputs: HashMap.empty() })
@@ -425,12 +442,26 @@ export const makeStore = Effect.fnUntraced(function*(
     }
   )
 
+/**
+ * Builds the store in the current scope: closing it ends every task. `publish` hears each change of a task's
+ * status, as the `notifications/tasks` to send to the owner's listen streams.
+ * @internal
+ */
+export const makeStore = Effect.fnUntraced(function*(
+  settings: Settings,
+  publish: (owner: Principal | undefined, notification: JsonRpc.Notification) => void
+) {
+  const scope = yield* Effect.scope
+  const tasks = yield* Ref.make(HashMap.empty<string, Task>())
+  const ctx: StoreContext = { settings, publish, tasks, scope }
   return {
     settings,
-    size: Effect.map(Ref.get(tasks), HashMap.size),
-    call,
-    get,
-    update,
-    cancel
+    size: Effect.map(Ref.get(ctx.tasks), HashMap.size),
+    call: callIn(ctx),
+    get: (taskId, principal) =>
+      Effect.flatMap(find(ctx, taskId, principal), (task) =>
+        Effect.map(Ref.get(task.state), (state) => ({ resultType: "complete", ...detailed(settings, task, state) }))),
+    update: updateIn(ctx),
+    cancel: cancelIn(ctx)
   } satisfies Store
 })

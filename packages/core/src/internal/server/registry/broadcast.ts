@@ -1,0 +1,37 @@
+/**
+ * What changes on the server reaches the sessions here: a list change every initialized session, once per
+ * change; a resource update only its subscribers; a task's status the sessions of its owner whose revision pushes
+ * it.
+ * @internal
+ */
+import * as HashMap from "effect/HashMap"
+import { isSameParty } from "../../../McpAuth.js"
+import type { ServerLink } from "../links.js"
+import type { Subscriptions } from "../session.js"
+import type { SessionTable } from "./table.js"
+
+/** Attaches the registry's sessions to the server's changes; returns what detaches them. @internal */
+export const attachSessions = (link: ServerLink, table: SessionTable, subscriptions: Subscriptions): () => void =>
+  link.attach({
+    listChanged: (notification) => {
+      for (const session of HashMap.values(table.current)) {
+        if (session.phase === "initialized") session.send(notification)
+      }
+    },
+    resourceUpdated: (uri, notification) => {
+      const subscribers = subscriptions.of(uri)
+      if (subscribers === undefined) return
+      for (const session of subscribers) session.send(notification)
+    },
+    // Only sessions of the same party; at 2026-07-28 their writers (listen streams) pass the task ids asked for.
+    taskStatus: (owner, notification) => {
+      for (const session of HashMap.values(table.current)) {
+        if (!session.revision.pushesTaskStatus) continue
+        const principal = session.principal
+        const same = owner === undefined || principal === undefined
+          ? owner === principal
+          : isSameParty(owner, principal)
+        if (same) session.send(notification)
+      }
+    }
+  })
