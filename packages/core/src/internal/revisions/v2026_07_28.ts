@@ -4,6 +4,7 @@
  * missing resource is -32602 with `data.uri` (the -32002 code is retired).
  * @internal
  */
+import * as Methods from "../shared/methods.js"
 import type { Revision } from "./revision.js"
 import { v2025_11_25 } from "./v2025_11_25.js"
 
@@ -14,6 +15,9 @@ export const v2026_07_28: Revision = {
   negotiation: "per-request",
   // No resumability: a request's stream is its answer, and a listen stream is asked for again.
   primingEvents: false,
-  removedMethods: new Set(["initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"]),
-  resourceNotFoundCode: -32602
+  ...Methods.step(v2025_11_25, "2026-07-28"),
+  resourceNotFoundCode: -32602,
+  resultEnvelope: true,
+  inputRounds: true,
+  toolTaskSupport: true
 }
