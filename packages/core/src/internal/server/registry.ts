@@ -177,64 +177,60 @@ export class Registry {
     return this.resources.has(uri) || this.templates.some((t) => t.match(uri) !== undefined)
   }
 
+  /** The pages of one listing: each page's result, with `nextCursor` when there are more. */
+  private paged<A, R>(
+    list: string,
+    items: Iterable<A>,
+    key: (item: A) => string,
+    result: (page: ReadonlyArray<A>) => R
+  ): Pagination.Pages<R & { readonly nextCursor?: string }> {
+    return Pagination.make({
+      list,
+      items,
+      key,
+      pageSize: this.pageSize,
+      result: (page, nextCursor) => ({ ...result(page), ...next(nextCursor) })
+    })
+  }
+
   /** The pages of `tools/list` as `revision` sees them. */
   toolList(revision: Revision): Pagination.Pages<McpSchema.ListToolsResult> {
     const view = `${revision.jsonSchemaDialect}${revision.toolTaskSupport ? "+taskSupport" : ""}`
     let pages = this.toolPages.get(view)
     if (pages === undefined) {
       const show = toolAt(revision)
-      this.toolPages.set(
-        view,
-        pages = Pagination.make({
-          list: "tools",
-          items: this.tools.values(),
-          key: (entry) => entry.tool.name,
-          pageSize: this.pageSize,
-          result: (page, nextCursor): McpSchema.ListToolsResult => ({ tools: page.map(show), ...next(nextCursor) })
-        })
-      )
+      pages = this.paged("tools", this.tools.values(), (entry) => entry.tool.name, (page) => ({ tools: page.map(show) }))
+      this.toolPages.set(view, pages)
     }
     return pages
   }
 
   resourceList(): Pagination.Pages<McpSchema.ListResourcesResult> {
-    return this.resourcePages ??= Pagination.make({
-      list: "resources",
-      items: this.resources.values(),
-      key: (entry) => entry.resource.uri,
-      pageSize: this.pageSize,
-      result: (page, nextCursor): McpSchema.ListResourcesResult => ({
-        resources: page.map((entry) => entry.resource),
-        ...next(nextCursor)
-      })
-    })
+    return this.resourcePages ??= this.paged(
+      "resources",
+      this.resources.values(),
+      (entry) => entry.resource.uri,
+      (page) => ({ resources: page.map((entry) => entry.resource) })
+    )
   }
 
   /** A URI template registered twice is listed once: reads and completions use the first registration. */
   templateList(): Pagination.Pages<McpSchema.ListResourceTemplatesResult> {
-    return this.templatePages ??= Pagination.make({
-      list: "resourceTemplates",
-      items: this.templates,
-      key: (entry) => entry.template.uriTemplate,
-      pageSize: this.pageSize,
-      result: (page, nextCursor): McpSchema.ListResourceTemplatesResult => ({
-        resourceTemplates: page.map((entry) => entry.template),
-        ...next(nextCursor)
-      })
-    })
+    return this.templatePages ??= this.paged(
+      "resourceTemplates",
+      this.templates,
+      (entry) => entry.template.uriTemplate,
+      (page) => ({ resourceTemplates: page.map((entry) => entry.template) })
+    )
   }
 
   promptList(): Pagination.Pages<McpSchema.ListPromptsResult> {
-    return this.promptPages ??= Pagination.make({
-      list: "prompts",
-      items: this.prompts.values(),
-      key: (entry) => entry.prompt.name,
-      pageSize: this.pageSize,
-      result: (page, nextCursor): McpSchema.ListPromptsResult => ({
-        prompts: page.map((entry) => entry.prompt),
-        ...next(nextCursor)
-      })
-    })
+    return this.promptPages ??= this.paged(
+      "prompts",
+      this.prompts.values(),
+      (entry) => entry.prompt.name,
+      (page) => ({ prompts: page.map((entry) => entry.prompt) })
+    )
   }
 
   /** The capabilities `initialize` and `server/discover` announce, derived from what is registered. */
