@@ -63,6 +63,8 @@ import * as Tasks from "./internal/client/tasks.js"
 import * as JsonRpc from "./JsonRpc.js"
 import type { McpClientError } from "./McpClientError.js"
 import * as McpClientTransport from "./McpClientTransport.js"
+import * as McpRevision from "./McpRevision.js"
+import * as McpSchema from "./McpSchema.js"
 
 /**
  * Why a client operation failed; see the `McpClientError` module.
@@ -79,7 +81,7 @@ export { McpClientError } from "./McpClientError.js"
 export { ToolError } from "./McpClientError.js"
 
 /** `notifications/progress` params. @since 0.1.0 */
-export const Progress = Correlation.Progress
+export const Progress = McpSchema.ProgressParams
 /** @since 0.1.0 */
 export type Progress = typeof Progress.Type
 
@@ -90,7 +92,7 @@ export type Progress = typeof Progress.Type
  *
  * @since 0.1.0
  */
-export const DiscoverResult = Handshake.DiscoverResult
+export const DiscoverResult = McpSchema.DiscoverResult
 /** @since 0.1.0 */
 export type DiscoverResult = typeof DiscoverResult.Type
 
@@ -99,7 +101,7 @@ export type DiscoverResult = typeof DiscoverResult.Type
  *
  * @since 0.1.0
  */
-export const SubscriptionFilter = ClientListen.SubscriptionFilter
+export const SubscriptionFilter = McpSchema.SubscriptionFilter
 /** @since 0.1.0 */
 export type SubscriptionFilter = typeof SubscriptionFilter.Type
 
@@ -206,6 +208,8 @@ export const make = (
     }
     const server = yield* Handshake.connect(handshake, eras)
     const { era } = server
+    // What the revision spoken has: a new session after recovery speaks the same era, so the same methods.
+    const revision = McpRevision.get(server.initializeResult.protocolVersion) ?? McpRevision.latestSessionEra
     const { recovering } = yield* Recovery.make({
       reset: transport.reset,
       reinitialize: Effect.map(Handshake.initialize(handshake), (result) => server.reinitialized(result))
@@ -224,9 +228,10 @@ export const make = (
     })
     const listenModern = { correlation, listeners, timeout }
 
-    // The sessionless era has no such notification: the server asks for the roots on each request that needs them.
-    const rootsChanged = era === "modern" ? Effect.void : recovering(correlation.send(rootsListChanged))
-    if (Option.isSome(handlers.roots) && era === "legacy") {
+    // A revision without the notification (2026-07-28) has the server ask for the roots on each request instead.
+    const tellsRoots = revision.methods.has("notifications/roots/list_changed")
+    const rootsChanged = tellsRoots ? recovering(correlation.send(rootsListChanged)) : Effect.void
+    if (Option.isSome(handlers.roots) && tellsRoots) {
       // A change the server cannot be told of now (the connection is gone) is lost: it will list the roots anew.
       yield* handlers.roots.value.changes.pipe(
         Stream.runForEach(() => Effect.ignore(rootsChanged)),
@@ -247,11 +252,11 @@ export const make = (
       notify: (method, params) => recovering(correlation.send(JsonRpc.notification(method, params))),
       notifications: correlation.notifications,
       subscribe: correlation.subscribe,
-      ...Calls.make({ request, era, awaitTask: tasks.await }),
+      ...Calls.make({ request, revision, awaitTask: tasks.await }),
       tasks,
       rootsChanged,
       listen: (filter, listenOptions) =>
-        era === "modern"
+        revision.methods.has("subscriptions/listen")
           ? ClientListen.listenModern(
             listenModern,
             filter,

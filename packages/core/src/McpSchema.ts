@@ -107,6 +107,56 @@ export const InitializeResult = Schema.Struct({
 /** @since 0.1.0 */
 export type InitializeResult = typeof InitializeResult.Type
 
+/**
+ * The params of a message that takes none (`ping`, `server/discover`, the `list_changed` notifications): only
+ * `_meta`, whatever else is sent is ignored.
+ *
+ * @since 0.1.0
+ */
+export const EmptyParams = Schema.Struct({ _meta: Meta })
+
+/** The result of a request that answers nothing but that it was done (`ping`, `logging/setLevel`...). @since 0.1.0 */
+export const EmptyResult = Schema.Struct({ _meta: Meta })
+
+/** `notifications/progress` params (`McpClient.Progress`). @since 0.1.0 */
+export const ProgressParams = Schema.Struct({
+  progressToken: ProgressToken,
+  progress: Schema.Number,
+  total: Schema.optional(Schema.Number),
+  message: Schema.optional(Schema.String)
+})
+
+/**
+ * The answer to `server/discover` (2026-07-28, `McpClient.DiscoverResult`): the revisions the server speaks, its
+ * capabilities, its instructions, and its `serverInfo` in `_meta`.
+ *
+ * @since 0.1.0
+ */
+export const DiscoverResult = Schema.Struct({
+  supportedVersions: Schema.Array(Schema.String),
+  capabilities: ServerCapabilities,
+  instructions: Schema.optional(Schema.String),
+  resultType: Schema.optional(Schema.String),
+  ttlMs: Schema.optional(Schema.Number),
+  cacheScope: Schema.optional(Schema.String),
+  _meta: Meta
+})
+/** @since 0.1.0 */
+export type DiscoverResult = typeof DiscoverResult.Type
+
+/** The change notifications a 2026-07-28 `subscriptions/listen` asks for (`McpClient.SubscriptionFilter`). @since 0.1.0 */
+export const SubscriptionFilter = Schema.Struct({
+  toolsListChanged: Schema.optional(Schema.Boolean),
+  promptsListChanged: Schema.optional(Schema.Boolean),
+  resourcesListChanged: Schema.optional(Schema.Boolean),
+  resourceSubscriptions: Schema.optional(Schema.Array(Schema.String))
+})
+/** @since 0.1.0 */
+export type SubscriptionFilter = typeof SubscriptionFilter.Type
+
+/** `subscriptions/listen` params, and `notifications/subscriptions/acknowledged`'s: what is listened to. @since 0.1.0 */
+export const ListenParams = Schema.Struct({ notifications: Schema.optional(SubscriptionFilter), _meta: Meta })
+
 /** Params of every list request (`tools/list`, `prompts/list`...). @since 0.1.0 */
 export const PaginatedParams = Schema.Struct({ cursor: Schema.optional(Schema.String) })
 
@@ -248,6 +298,15 @@ export const CallToolResult = Schema.Struct({
 /** @since 0.1.0 */
 export type CallToolResult = typeof CallToolResult.Type
 
+/** `tasks/get` and `tasks/cancel` params: the task. @since 0.1.0 */
+export const TaskIdParams = Schema.Struct({ taskId: Schema.String })
+
+/** `tasks/update` params: answers to the task's `inputRequests`, by key. @since 0.1.0 */
+export const UpdateTaskParams = Schema.Struct({
+  taskId: Schema.String,
+  inputResponses: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+})
+
 /** A task's status (the tasks extension, `io.modelcontextprotocol/tasks`). @since 0.1.0 */
 export const TaskStatus = Schema.Literal("working", "input_required", "completed", "failed", "cancelled")
 /** @since 0.1.0 */
@@ -298,6 +357,19 @@ export const GetTaskResult = Schema.Struct({
 })
 /** @since 0.1.0 */
 export type GetTaskResult = typeof GetTaskResult.Type
+
+/** `notifications/tasks` params: a task's status changed (the tasks extension). @since 0.1.0 */
+export const TaskStatusParams = Schema.Struct(TaskFields)
+
+/**
+ * What a `tools/call` answers: the tool's result, or, when the server made the call a task (the tasks
+ * extension), the task's handle.
+ *
+ * @since 0.1.0
+ */
+export const CallToolOrTaskResult = Schema.Union(CreateTaskResult, CallToolResult)
+/** @since 0.1.0 */
+export type CallToolOrTaskResult = typeof CallToolOrTaskResult.Type
 
 /** A resource as listed by `resources/list`. @since 0.1.0 */
 export const Resource = Schema.Struct({
@@ -459,6 +531,13 @@ export type CompleteResult = typeof CompleteResult.Type
 export const SubscribeParams = Schema.Struct({ uri: Schema.String })
 /** @since 0.1.0 */
 export type SubscribeParams = typeof SubscribeParams.Type
+
+/** `notifications/message` params: a log message. @since 0.1.0 */
+export const LoggingMessageParams = Schema.Struct({
+  level: LoggingLevel,
+  logger: Schema.optional(Schema.String),
+  data: Schema.Unknown
+})
 
 /** `notifications/resources/updated` params. @since 0.1.0 */
 export const ResourceUpdatedParams = Schema.Struct({ uri: Schema.String, _meta: Meta })

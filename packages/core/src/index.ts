@@ -29,6 +29,8 @@ export * as McpClientHandlers from "./McpClientHandlers.js"
 /** @since 0.1.0 */
 export * as McpClientTransport from "./McpClientTransport.js"
 /** @since 0.1.0 */
+export * as McpMethod from "./McpMethod.js"
+/** @since 0.1.0 */
 export * as McpPrompt from "./McpPrompt.js"
 /** @since 0.1.0 */
 export * as McpRevision from "./McpRevision.js"

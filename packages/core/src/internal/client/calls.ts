@@ -15,19 +15,12 @@ import type * as McpTool from "../../McpTool.js"
 import * as ParamHeaders from "../shared/paramHeaders.js"
 import { describeParseError } from "../shared/parseError.js"
 import type { Correlation } from "./correlation.js"
-import { decoder } from "./decode.js"
-import type { Era } from "./handshake.js"
+import type * as McpMethod from "../../McpMethod.js"
+import type { Revision } from "../revisions/revision.js"
+import { decoders } from "./decode.js"
 import * as ClientModern from "./modern.js"
 import type { ListOptions, McpClientService, Request, RequestOptions } from "./service.js"
-import { decodeCallToolOrTask, isCreateTaskResult } from "./tasks.js"
-
-const decodeListTools = decoder(McpSchema.ListToolsResult)("tools/list")
-const decodeListResources = decoder(McpSchema.ListResourcesResult)("resources/list")
-const decodeListTemplates = decoder(McpSchema.ListResourceTemplatesResult)("resources/templates/list")
-const decodeReadResource = decoder(McpSchema.ReadResourceResult)("resources/read")
-const decodeListPrompts = decoder(McpSchema.ListPromptsResult)("prompts/list")
-const decodeGetPrompt = decoder(McpSchema.GetPromptResult)("prompts/get")
-const decodeComplete = decoder(McpSchema.CompleteResult)("completion/complete")
+import { isCreateTaskResult } from "./tasks.js"
 
 const withProgressToken = (params: unknown, token: McpSchema.ProgressToken): { readonly [key: string]: unknown } => {
   const base: { readonly [key: string]: unknown } =
@@ -55,6 +48,17 @@ export const makeRequest = (
     (token) => complete(method, withProgressToken(params, token)).pipe(Effect.flatMap(decode))
   ).pipe(Effect.withSpan(`McpClient ${method}`))
 }
+
+/** A request the server serves, to its result decoded by the table's schema. */
+type Call = <M extends McpMethod.ServerRequestName>(
+  method: M,
+  params: unknown,
+  options?: RequestOptions
+) => Effect.Effect<McpMethod.Result<M>, McpClientError>
+
+/** `call` on top of `request`: the decoder is the method's, from the table. @internal */
+export const typed = (request: Request): Call => (method, params, options) =>
+  request(method, params, decoders[method], options)
 
 const listParams = (options: ListOptions | undefined) =>
   options?.cursor === undefined ? undefined : { cursor: options.cursor }
@@ -89,8 +93,8 @@ const listAll = <R extends { readonly nextCursor?: string | undefined }, A>(
 
 // SEP-2243: a tool whose x-mcp-header declarations break the spec's rules is dropped (the spec says MUST), the
 // others kept: its calls could not carry the headers a server checks.
-const listTools = (request: Request) => (list?: ListOptions) =>
-  Effect.flatMap(request("tools/list", listParams(list), decodeListTools), (result) => {
+const listTools = (call: Call) => (list?: ListOptions) =>
+  Effect.flatMap(call("tools/list", listParams(list)), (result) => {
     const invalid = result.tools.flatMap((tool) => {
       const declared = ParamHeaders.scan(tool.inputSchema)
       return Either.isLeft(declared) ? [`${tool.name} (${declared.left})`] : []
@@ -162,7 +166,8 @@ const callDefined = (callTool: CallTool): McpClientService["call"] => {
 /** What the typed calls need of the client. @internal */
 export interface Inputs {
   readonly request: Request
-  readonly era: Era
+  /** The revision spoken: at a per-request one, requests are mirrored in headers the server checks. */
+  readonly revision: Revision
   /** Follows a task the server made of a `tools/call` to the tool's result. */
   readonly awaitTask: McpClientService["tasks"]["await"]
 }
@@ -192,8 +197,8 @@ export type Calls = Pick<
 
 /** The typed calls of one client. @internal */
 export const make = (inputs: Inputs): Calls => {
-  const { request } = inputs
-  const tools = listTools(request)
+  const call = typed(inputs.request)
+  const tools = listTools(call)
   const allTools = listAll("tools/list", tools, (result) => result.tools)
   /**
    * `tools/call`. At 2026-07-28 a -32020 (HeaderMismatch) may mean the transport did not know the tool's
@@ -205,13 +210,8 @@ export const make = (inputs: Inputs): Calls => {
     args: unknown,
     requestOptions?: RequestOptions
   ): Effect.Effect<McpSchema.CreateTaskResult | McpSchema.CallToolResult, McpClientError> => {
-    const once = request(
-      "tools/call",
-      args === undefined ? { name } : { name, arguments: args },
-      decodeCallToolOrTask,
-      requestOptions
-    )
-    return inputs.era !== "modern" ? once : once.pipe(
+    const once = call("tools/call", args === undefined ? { name } : { name, arguments: args }, requestOptions)
+    return inputs.revision.negotiation !== "per-request" ? once : once.pipe(
       Effect.catchIf(
         (error) => error.code === ClientModern.HEADER_MISMATCH,
         () => Effect.zipRight(allTools, once)
@@ -224,12 +224,11 @@ export const make = (inputs: Inputs): Calls => {
       callToolTask(name, args, requestOptions),
       (result) => isCreateTaskResult(result) ? inputs.awaitTask(result) : Effect.succeed(result)
     )
-  const listResources = (list?: ListOptions) => request("resources/list", listParams(list), decodeListResources)
-  const listResourceTemplates = (list?: ListOptions) =>
-    request("resources/templates/list", listParams(list), decodeListTemplates)
-  const listPrompts = (list?: ListOptions) => request("prompts/list", listParams(list), decodeListPrompts)
+  const listResources = (list?: ListOptions) => call("resources/list", listParams(list))
+  const listResourceTemplates = (list?: ListOptions) => call("resources/templates/list", listParams(list))
+  const listPrompts = (list?: ListOptions) => call("prompts/list", listParams(list))
   return {
-    ping: request("ping", undefined, () => Effect.void),
+    ping: Effect.asVoid(call("ping", undefined)),
     call: callDefined(callTool),
     callTool,
     callToolTask,
@@ -243,14 +242,14 @@ export const make = (inputs: Inputs): Calls => {
       listResourceTemplates,
       (result) => result.resourceTemplates
     ),
-    readResource: (uri, requestOptions) => request("resources/read", { uri }, decodeReadResource, requestOptions),
+    readResource: (uri, requestOptions) => call("resources/read", { uri }, requestOptions),
     listPrompts,
     listAllPrompts: listAll("prompts/list", listPrompts, (result) => result.prompts),
     getPrompt: (name, args, requestOptions) =>
-      request("prompts/get", args === undefined ? { name } : { name, arguments: args }, decodeGetPrompt, requestOptions),
-    complete: (params) => request("completion/complete", params, decodeComplete),
-    setLoggingLevel: (level) => request("logging/setLevel", { level }, () => Effect.void),
-    subscribeResource: (uri) => request("resources/subscribe", { uri }, () => Effect.void),
-    unsubscribeResource: (uri) => request("resources/unsubscribe", { uri }, () => Effect.void)
+      call("prompts/get", args === undefined ? { name } : { name, arguments: args }, requestOptions),
+    complete: (params) => call("completion/complete", params),
+    setLoggingLevel: (level) => Effect.asVoid(call("logging/setLevel", { level })),
+    subscribeResource: (uri) => Effect.asVoid(call("resources/subscribe", { uri })),
+    unsubscribeResource: (uri) => Effect.asVoid(call("resources/unsubscribe", { uri }))
   }
 }

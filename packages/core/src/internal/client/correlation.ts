@@ -27,12 +27,7 @@ import * as Handlers from "./handlers.js"
 import type { McpClientTransportService } from "./transport.js"
 
 /** `notifications/progress` params (`McpClient.Progress`). @internal */
-export const Progress = Schema.Struct({
-  progressToken: McpSchema.ProgressToken,
-  progress: Schema.Number,
-  total: Schema.optional(Schema.Number),
-  message: Schema.optional(Schema.String)
-})
+export const Progress = McpSchema.ProgressParams
 
 const decodeProgress = Schema.decodeUnknownOption(Progress)
 const decodeCancelled = Schema.decodeUnknownOption(McpSchema.CancelledParams)

@@ -11,14 +11,13 @@ import * as Option from "effect/Option"
 import * as JsonRpc from "../../JsonRpc.js"
 import { McpClientError } from "../../McpClientError.js"
 import * as McpClientHandlers from "../../McpClientHandlers.js"
+import * as McpMethod from "../../McpMethod.js"
 import type * as McpSchema from "../../McpSchema.js"
+import * as Methods from "../shared/methods.js"
 import type { Options, ServerRequestHandler } from "./options.js"
 
 /** The tasks extension's identifier (`McpTask.EXTENSION`; not imported, that module is the server's). @internal */
-export const TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
-
-/** The only requests an `input_required` result or a task may embed. */
-const INPUT_METHODS: ReadonlySet<string> = new Set(["elicitation/create", "sampling/createMessage", "roots/list"])
+export const TASKS_EXTENSION = Methods.TASKS_EXTENSION
 
 const pingHandler: ServerRequestHandler = { method: "ping", handle: () => Effect.succeed({}) }
 
@@ -134,7 +133,8 @@ export const answerInput = (
   handlers: Handlers,
   input: { readonly method: string; readonly params?: unknown }
 ): Effect.Effect<unknown, McpClientError> => {
-  const handler = INPUT_METHODS.has(input.method) ? handlers.byMethod.get(input.method) : undefined
+  // Only the requests an `input_required` result or a task may embed.
+  const handler = McpMethod.inputKinds.has(input.method) ? handlers.byMethod.get(input.method) : undefined
   if (handler === undefined) {
     return Effect.fail(
       inputError(`The server asked for ${input.method}, which this client has no handler for`, input.method)

@@ -13,7 +13,7 @@ import * as JsonRpc from "../../JsonRpc.js"
 import { McpClientError } from "../../McpClientError.js"
 import * as McpSchema from "../../McpSchema.js"
 import type { Correlation, Envelope } from "./correlation.js"
-import { decoder } from "./decode.js"
+import { decoders } from "./decode.js"
 import * as ClientModern from "./modern.js"
 import type { Options } from "./options.js"
 import type { McpClientTransportService } from "./transport.js"
@@ -29,19 +29,9 @@ import type { McpClientTransportService } from "./transport.js"
 export type Era = "modern" | "legacy"
 
 /** The answer to `server/discover` (`McpClient.DiscoverResult`). @internal */
-export const DiscoverResult = Schema.Struct({
-  supportedVersions: Schema.Array(Schema.String),
-  capabilities: McpSchema.ServerCapabilities,
-  instructions: Schema.optional(Schema.String),
-  resultType: Schema.optional(Schema.String),
-  ttlMs: Schema.optional(Schema.Number),
-  cacheScope: Schema.optional(Schema.String),
-  _meta: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
-})
-type DiscoverResult = typeof DiscoverResult.Type
+export const DiscoverResult = McpSchema.DiscoverResult
+type DiscoverResult = McpSchema.DiscoverResult
 
-const decodeInitialize = decoder(McpSchema.InitializeResult)("initialize")
-const decodeDiscover = decoder(DiscoverResult)("server/discover")
 const decodeServerInfo = Schema.decodeUnknownOption(McpSchema.Implementation)
 
 /**
@@ -81,7 +71,7 @@ export const initialize = (inputs: Inputs): Effect.Effect<McpSchema.InitializeRe
       capabilities: inputs.capabilities,
       clientInfo: inputs.clientInfo
     }
-    const result = yield* Effect.flatMap(inputs.correlation.call("initialize", params), decodeInitialize)
+    const result = yield* Effect.flatMap(inputs.correlation.call("initialize", params), decoders.initialize)
     if (!McpSchema.SUPPORTED_PROTOCOL_VERSIONS.includes(result.protocolVersion)) {
       return yield* new McpClientError({
         reason: "Protocol",
@@ -109,7 +99,7 @@ const probe = (
     // Only a DiscoverResult is a modern answer: a session-era server that answers any method with some
     // result (some test servers do) is still of the session era.
     Effect.flatMap((result) =>
-      Effect.catchAll(decodeDiscover(result), (error) =>
+      Effect.catchAll(decoders["server/discover"](result), (error) =>
         inputs.options.protocol === "modern"
           ? Effect.fail(error)
           : Effect.logDebug("MCP server answered server/discover with something other than a DiscoverResult").pipe(
@@ -138,8 +128,10 @@ interface Connected {
 /** The probe, then `initialize` when the server is of the session era. */
 const probeThenInitialize = (inputs: Inputs): Effect.Effect<Connected, McpClientError> =>
   Effect.gen(function*() {
-    const firstVersion = ClientModern.MODERN_PROTOCOL_VERSIONS[0] ?? "2026-07-28"
-    const discovered = inputs.options.protocol === "legacy" ? undefined : yield* probe(inputs, firstVersion, [])
+    const newest = ClientModern.MODERN_PROTOCOL_VERSIONS[0]
+    const discovered = inputs.options.protocol === "legacy" || newest === undefined
+      ? undefined
+      : yield* probe(inputs, newest, [])
     return { discovered, initialized: discovered === undefined ? yield* initialize(inputs) : undefined }
   })
 
@@ -185,7 +177,7 @@ export class Server {
     this.era = discovered === undefined ? "legacy" : "modern"
     this.discovered = discovered
     this.initialized = connected.initialized ?? {
-      protocolVersion: modernVersion ?? "2026-07-28",
+      protocolVersion: modernVersion ?? ClientModern.MODERN_PROTOCOL_VERSIONS[0] ?? McpSchema.LATEST_PROTOCOL_VERSION,
       capabilities: discovered?.capabilities ?? {},
       serverInfo: Option.getOrElse(
         decodeServerInfo(discovered?._meta?.[ClientModern.SERVER_INFO_KEY]),

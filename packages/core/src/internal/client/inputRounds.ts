@@ -9,6 +9,7 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { McpClientError } from "../../McpClientError.js"
+import * as McpMethod from "../../McpMethod.js"
 import { decoder } from "./decode.js"
 import * as Handlers from "./handlers.js"
 
@@ -21,9 +22,6 @@ const InputRequiredResult = Schema.Struct({
   requestState: Schema.optional(Schema.String)
 })
 const decodeInputRequired = decoder(InputRequiredResult)
-
-/** The only requests that may come back `input_required`. */
-const INPUT_CARRIERS: ReadonlySet<string> = new Set(["tools/call", "prompts/get", "resources/read"])
 
 const resultTypeOf = (result: unknown): unknown =>
   typeof result === "object" && result !== null && "resultType" in result ? result.resultType : undefined
@@ -53,7 +51,7 @@ export const complete = (inputs: Inputs, method: string, params: unknown): Effec
       if (resultType === undefined || resultType === "complete") return result
       // The caller follows the task (the server may make it one after rounds of input, when it escalates).
       if (resultType === "task" && method === "tools/call" && inputs.handlers.tasksDeclared) return result
-      if (resultType !== "input_required" || !INPUT_CARRIERS.has(method)) {
+      if (resultType !== "input_required" || !McpMethod.carriers.has(method)) {
         return yield* new McpClientError({
           reason: "Protocol",
           message: `The server answered ${method} with resultType ${JSON.stringify(resultType)}`

@@ -24,18 +24,14 @@ import * as Stream from "effect/Stream"
 import * as Take from "effect/Take"
 import type * as JsonRpc from "../../JsonRpc.js"
 import { McpClientError } from "../../McpClientError.js"
-import type * as McpSchema from "../../McpSchema.js"
+import * as McpMethod from "../../McpMethod.js"
+import * as McpSchema from "../../McpSchema.js"
 import * as ListenFilter from "../server/listen.js"
 import type { Correlation, ListenRoutes } from "./correlation.js"
 import * as ClientModern from "./modern.js"
 
 /** Which notifications a `listen` stream carries (`McpClient.SubscriptionFilter`). @internal */
-export const SubscriptionFilter = Schema.Struct({
-  toolsListChanged: Schema.optional(Schema.Boolean),
-  promptsListChanged: Schema.optional(Schema.Boolean),
-  resourcesListChanged: Schema.optional(Schema.Boolean),
-  resourceSubscriptions: Schema.optional(Schema.Array(Schema.String))
-})
+export const SubscriptionFilter = McpSchema.SubscriptionFilter
 type SubscriptionFilter = typeof SubscriptionFilter.Type
 
 // Public as `McpClient.SubscriptionEvent` and `McpClient.Subscription`; declared here, where listens are built,
@@ -105,8 +101,7 @@ export const defaultListenReconnect: Schedule.Schedule<unknown, McpClientError> 
 /** The statuses of a gateway whose server is away for now: a listen stream being reconnected tries again. */
 const RETRY_STATUSES: ReadonlySet<number> = new Set([502, 503, 504])
 
-const ListenAck = Schema.Struct({ notifications: Schema.optional(SubscriptionFilter) })
-const decodeListenAck = Schema.decodeUnknownOption(ListenAck)
+const decodeListenAck = Schema.decodeUnknownOption(McpMethod.paramsOf("notifications/subscriptions/acknowledged"))
 
 /**
  * One `subscriptions/listen` request of the sessionless era being served: where its notifications go, its

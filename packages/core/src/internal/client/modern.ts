@@ -8,10 +8,13 @@ import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import type * as JsonRpc from "../../JsonRpc.js"
 import type { McpClientError } from "../../McpClientError.js"
+import * as McpMethod from "../../McpMethod.js"
+import * as McpRevision from "../../McpRevision.js"
 import * as ParamHeaders from "../shared/paramHeaders.js"
 
 /** The sessionless revisions this client speaks, newest first. @internal */
-export const MODERN_PROTOCOL_VERSIONS: ReadonlyArray<string> = ["2026-07-28"]
+export const MODERN_PROTOCOL_VERSIONS: ReadonlyArray<string> = McpRevision.sessionless.map((revision) => revision.version)
+  .reverse()
 
 /** @internal */
 export const PROTOCOL_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
@@ -75,13 +78,8 @@ export const requestHeaders = (message: JsonRpc.Message): Record<string, string>
   if (version === undefined || !("method" in message)) return undefined
   const headers: Record<string, string> = { "mcp-protocol-version": version, "mcp-method": message.method }
   const params = isRecord(message.params) ? message.params : {}
-  const name = message.method === "tools/call" || message.method === "prompts/get"
-    ? params.name
-    : message.method === "resources/read"
-    ? params.uri
-    : message.method === "tasks/get" || message.method === "tasks/update" || message.method === "tasks/cancel"
-    ? params.taskId
-    : undefined
+  const key = McpMethod.routingName(message.method)
+  const name = key === undefined ? undefined : params[key]
   if (typeof name === "string") headers["mcp-name"] = headerValue(name)
   return headers
 }
@@ -114,7 +112,10 @@ export const classifyProbe = (error: McpClientError, tried: ReadonlyArray<string
     if (data._tag === "Some") {
       const version = MODERN_PROTOCOL_VERSIONS.find((v) => data.value.supported.includes(v) && !tried.includes(v))
       if (version !== undefined) return { _tag: "Retry", version }
-      return data.value.supported.some((v) => v >= "2026-") ? { _tag: "Fail" } : { _tag: "Legacy" }
+      // Only a server that names nothing but session-era revisions is of that era.
+      return data.value.supported.every((v) => McpRevision.get(v)?.negotiation === "initialize")
+        ? { _tag: "Legacy" }
+        : { _tag: "Fail" }
     }
     return { _tag: "Legacy" }
   }

@@ -9,25 +9,19 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as JsonRpc from "../../JsonRpc.js"
 import { McpClientError } from "../../McpClientError.js"
 import * as McpSchema from "../../McpSchema.js"
-import { decoder, rpcError } from "./decode.js"
+import { decoder, decoders, rpcError } from "./decode.js"
 import * as Handlers from "./handlers.js"
 import type { Request, TasksService } from "./service.js"
 
 /** How often a task is polled when the server does not say. */
 const DEFAULT_POLL_INTERVAL_MS = 1_000
 
-const decodeGetTask = decoder(McpSchema.GetTaskResult)("tasks/get")
+// A task's result is the tool's, never another task.
 const decodeCallTool = decoder(McpSchema.CallToolResult)("tools/call")
-
-/** The answer to a `tools/call` when the server may make it a task. @internal */
-export const decodeCallToolOrTask = decoder(Schema.Union(McpSchema.CreateTaskResult, McpSchema.CallToolResult))(
-  "tools/call"
-)
 
 /** Tells a task handle from a tool's result. @internal */
 export const isCreateTaskResult = (
@@ -119,9 +113,9 @@ class Follower {
 export const make = (inputs: Inputs): TasksService => {
   const { request } = inputs
   const service: TasksService = {
-    get: (taskId) => request("tasks/get", { taskId }, decodeGetTask),
-    update: (taskId, inputResponses) => request("tasks/update", { taskId, inputResponses }, () => Effect.void),
-    cancel: (taskId) => request("tasks/cancel", { taskId }, () => Effect.void),
+    get: (taskId) => request("tasks/get", { taskId }, decoders["tasks/get"]),
+    update: (taskId, inputResponses) => Effect.asVoid(request("tasks/update", { taskId, inputResponses }, decoders["tasks/update"])),
+    cancel: (taskId) => Effect.asVoid(request("tasks/cancel", { taskId }, decoders["tasks/cancel"])),
     /**
      * A task to its end (see `TasksService.await`). Each key of `inputRequests` is answered once: a poll that comes
      * before the server took the answers in shows them again, and they are not asked of the handlers twice.

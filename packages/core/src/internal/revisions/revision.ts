@@ -33,15 +33,30 @@ export interface Revision {
    * server closes the connection (SEP-1699, 2025-11-25).
    */
   readonly primingEvents: boolean
-  /** Methods of earlier revisions this one removed: a request for one gets -32601. */
+  /**
+   * Requests of earlier revisions this one or an earlier one removed: a request for one gets -32601. Derived
+   * from the method table (`McpMethod`).
+   */
   readonly removedMethods: ReadonlySet<string>
   /** The error code of a resource that does not exist (-32002; 2026-07-28 retired it for -32602 with `data.uri`). */
   readonly resourceNotFoundCode: number
+  /** Every method this revision has, requests and notifications, either way. Derived from the method table. */
+  readonly methods: ReadonlySet<string>
   /**
-   * The server asks the client (sampling, elicitation, roots) inside the result of the request it is answering
-   * (a multi round-trip request, 2026-07-28), not in a request of its own: there is no channel back but the result.
+   * Results say their `resultType` and carry the server's info in `_meta`, and those of cacheable methods cache
+   * hints (2026-07-28).
    */
-  readonly asksInResult: boolean
+  readonly resultEnvelope: boolean
+  /**
+   * A server asks the client by ending the request `input_required` for the client to answer and retry (SEP-2322
+   * multi round-trip), not by requests of its own on a channel to the client (2026-07-28).
+   */
+  readonly inputRounds: boolean
+  /**
+   * Tool listings show `execution.taskSupport` (the tasks extension). Earlier, a 2025-11-25 client would read it
+   * as that revision's core tasks (client-directed), which this server does not serve.
+   */
+  readonly toolTaskSupport: boolean
   /**
    * A client that named no log level gets `notifications/message` at every level. At 2026-07-28 a request that
    * names no `logLevel` in its `_meta` gets none.
@@ -53,4 +68,3 @@ export interface Revision {
    */
   readonly pushesTaskStatus: boolean
 }
-

@@ -2,9 +2,8 @@
  * 2024-11-05: the first revision, served over HTTP+SSE (a GET stream and a POST endpoint) and stdio.
  * @internal
  */
+import * as Methods from "../shared/methods.js"
 import type { Revision } from "./revision.js"
-
-const none: ReadonlySet<string> = new Set()
 
 /** @internal */
 export const v2024_11_05: Revision = {
@@ -13,9 +12,11 @@ export const v2024_11_05: Revision = {
   batches: false,
   jsonSchemaDialect: "draft-07",
   primingEvents: false,
-  removedMethods: none,
+  ...Methods.step(undefined, "2024-11-05"),
   resourceNotFoundCode: -32002,
-  asksInResult: false,
+  resultEnvelope: false,
+  inputRounds: false,
+  toolTaskSupport: false,
   logsWithoutLevel: true,
   pushesTaskStatus: false
 }

@@ -4,6 +4,7 @@
  * missing resource is -32602 with `data.uri` (the -32002 code is retired).
  * @internal
  */
+import * as Methods from "../shared/methods.js"
 import type { Revision } from "./revision.js"
 import { v2025_11_25 } from "./v2025_11_25.js"
 
@@ -14,11 +15,12 @@ export const v2026_07_28: Revision = {
   negotiation: "per-request",
   // No resumability: a request's stream is its answer, and a listen stream is asked for again.
   primingEvents: false,
-  removedMethods: new Set(["initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"]),
+  ...Methods.step(v2025_11_25, "2026-07-28"),
   resourceNotFoundCode: -32602,
-  // Asks ride in the result (multi round-trip requests); a request's `_meta` names its log level, if it wants logs;
-  // listen streams carry task status.
-  asksInResult: true,
+  resultEnvelope: true,
+  inputRounds: true,
+  toolTaskSupport: true,
+  // A request's `_meta` names its log level, if it wants logs; listen streams carry task status.
   logsWithoutLevel: false,
   pushesTaskStatus: true
 }

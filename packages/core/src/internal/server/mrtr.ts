@@ -16,6 +16,7 @@ import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as JsonRpc from "../../JsonRpc.js"
 import type { Principal } from "../../McpAuth.js"
+import * as McpMethod from "../../McpMethod.js"
 import { ModernCode } from "../http/refusal.js"
 
 // jose is some fifty modules: loaded on the first state sealed or opened, not by every server at start-up.
@@ -33,14 +34,6 @@ export type Escape =
   | { readonly _tag: "InputRequired" }
   | { readonly _tag: "MissingCapability"; readonly requiredCapabilities: { readonly [key: string]: unknown } }
 
-const KIND: { readonly [method: string]: string } = {
-  "elicitation/create": "elicit",
-  "sampling/createMessage": "sample",
-  "roots/list": "roots"
-}
-
-/** The methods that may carry an `InputRequiredResult`. @internal */
-export const CARRIERS: ReadonlySet<string> = new Set(["tools/call", "prompts/get", "resources/read"])
 
 /** A capability path ("sampling.tools") as a `ClientCapabilities` object (`{ sampling: { tools: {} } }`). */
 const capabilityObject = (path: string): { readonly [key: string]: unknown } =>
@@ -64,7 +57,7 @@ export class Rounds {
   /** The answer to this ask, or (the run stops here) none: the ask is recorded for the client. */
   ask(method: string, params: unknown, key: string | undefined): Effect.Effect<unknown> {
     return Effect.suspend(() => {
-      const name = key ?? `${KIND[method] ?? "input"}-${this.count}`
+      const name = key ?? `${McpMethod.inputKinds.get(method) ?? "input"}-${this.count}`
       this.count++
       const answer = Object.prototype.hasOwnProperty.call(this.answers, name) ? this.answers[name] : undefined
       // Every answer is a result object; anything else is no answer, and is asked for again.

@@ -414,7 +414,7 @@ export class SessionState implements Session {
   ): Effect.Effect<unknown, ClientRequestError> {
     return Effect.suspend(() => {
       if (!this.open) return Effect.fail(closedBefore(method))
-      if (this.revisionNow.asksInResult) {
+      if (this.revisionNow.inputRounds) {
         // 2026-07-28 has no server-to-client requests: an ask goes back inside the result, when the method allows.
         return this.roundsNow !== undefined ? this.roundsNow.ask(method, params, inputKey) : Effect.fail(
           new ClientRequestError({

@@ -1,0 +1,254 @@
+/**
+ * What a server has registered (tools, resources, templates, prompts), its listings and the capabilities that
+ * follow from it. Listings and capabilities change only when something registers, so they are built once per
+ * change (their pages when first asked for); tool schemas differ by JSON Schema dialect and by whether the
+ * revision shows `execution.taskSupport`, so tools are listed once per such view.
+ *
+ * Listings are sorted by name (URI, URI template), so they do not depend on the order layers registered in, and
+ * paged with opaque cursors that name the last item given (see `pagination.ts`).
+ * @internal
+ */
+import type * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type * as JsonRpc from "../../JsonRpc.js"
+import type * as McpSchema from "../../McpSchema.js"
+import type { CurrentSessionService } from "../../McpSession.js"
+import type * as McpTask from "../../McpTask.js"
+import type { Revision } from "../revisions/revision.js"
+import * as ParamHeaders from "../shared/paramHeaders.js"
+import * as Pagination from "./pagination.js"
+import * as Tasks from "./tasks.js"
+
+/**
+ * A registered tool: its listing and how to call it. Built by `McpTool.make` or a definition's `toLayer`.
+ *
+ * @since 0.1.0
+ */
+export interface ToolEntry {
+  /**
+   * The tool as `tools/list` shows it from 2025-11-25 on: its schemas in JSON Schema 2020-12. Its input schema's
+   * `x-mcp-header` declarations, read once when the tool is added, are the `Mcp-Param-*` headers the server
+   * checks on 2026-07-28 calls over HTTP (invalid ones are ignored here; `McpTool` refuses them).
+   */
+  readonly tool: McpSchema.Tool
+  /** The tool as older revisions see it: its schemas in JSON Schema draft-07. Default: `tool`. */
+  readonly toolDraft07?: McpSchema.Tool | undefined
+  readonly call: (
+    args: unknown,
+    current: CurrentSessionService
+  ) => Effect.Effect<McpSchema.CallToolResult, JsonRpc.JsonRpcError>
+  /** Whether a call may become a task (the tasks extension). Default `"forbidden"`. */
+  readonly taskSupport?: McpTask.TaskSupport | undefined
+  /** When a task-supporting call becomes a task. Default `"immediate"`. */
+  readonly taskStart?: McpTask.TaskStart | undefined
+}
+
+/** Suggests values for one argument of a prompt or resource template. @since 0.1.0 */
+export type Completer = (
+  value: string,
+  context: { readonly [argument: string]: string },
+  current: CurrentSessionService
+) => Effect.Effect<ReadonlyArray<string>, JsonRpc.JsonRpcError>
+
+/** A registered resource with a fixed URI. Built by `McpResource.make`. @since 0.1.0 */
+export interface ResourceEntry {
+  readonly resource: McpSchema.Resource
+  readonly read: (
+    uri: string,
+    current: CurrentSessionService
+  ) => Effect.Effect<McpSchema.ReadResourceResult, JsonRpc.JsonRpcError>
+}
+
+/** A registered URI template. Built by `McpResource.template`. @since 0.1.0 */
+export interface ResourceTemplateEntry {
+  readonly template: McpSchema.ResourceTemplate
+  /** The template's variables when `uri` matches it. */
+  readonly match: (uri: string) => { readonly [variable: string]: string } | undefined
+  readonly read: (
+    uri: string,
+    variables: { readonly [variable: string]: string },
+    current: CurrentSessionService
+  ) => Effect.Effect<McpSchema.ReadResourceResult, JsonRpc.JsonRpcError>
+  readonly complete: { readonly [variable: string]: Completer }
+}
+
+/** A registered prompt. Built by `McpPrompt.make`. @since 0.1.0 */
+export interface PromptEntry {
+  readonly prompt: McpSchema.Prompt
+  readonly get: (
+    args: { readonly [argument: string]: string },
+    current: CurrentSessionService
+  ) => Effect.Effect<McpSchema.GetPromptResult, JsonRpc.JsonRpcError>
+  readonly complete: { readonly [argument: string]: Completer }
+}
+
+/** Which list a change touches: what sessions are told (`notifications/<kind>/list_changed`). @internal */
+export type ListKind = "tools" | "resources" | "prompts"
+
+const next = (nextCursor: string | undefined) => nextCursor === undefined ? {} : { nextCursor }
+
+/** The tool as `revision` lists it: in its dialect, with `execution.taskSupport` where it shows that. */
+const toolAt = (revision: Revision) => (entry: ToolEntry): McpSchema.Tool => {
+  const tool = revision.jsonSchemaDialect === "draft-07" ? entry.toolDraft07 ?? entry.tool : entry.tool
+  return !revision.toolTaskSupport || entry.taskSupport === undefined || entry.taskSupport === "forbidden"
+    ? tool
+    : { ...tool, execution: { taskSupport: entry.taskSupport } }
+}
+
+/**
+ * The registrations of one server, and what is derived from them.
+ * @internal
+ */
+export class Registry {
+  readonly tools = new Map<string, ToolEntry>()
+  /** SEP-2243: each tool's `Mcp-Param-*` declarations, read from its listing when it registers, not per request. */
+  readonly paramHeaders = new Map<string, ReadonlyArray<ParamHeaders.ParamHeader>>()
+  readonly resources = new Map<string, ResourceEntry>()
+  readonly templates: Array<ResourceTemplateEntry> = []
+  readonly prompts = new Map<string, PromptEntry>()
+
+  private toolPages = new Map<string, Pagination.Pages<McpSchema.ListToolsResult>>()
+  private resourcePages: Pagination.Pages<McpSchema.ListResourcesResult> | undefined
+  private templatePages: Pagination.Pages<McpSchema.ListResourceTemplatesResult> | undefined
+  private promptPages: Pagination.Pages<McpSchema.ListPromptsResult> | undefined
+  private caps: McpSchema.ServerCapabilities | undefined
+
+  constructor(
+    private readonly pageSize: number,
+    /** Tells the sessions a list changed. */
+    private readonly onChange: (kind: ListKind) => void
+  ) {}
+
+  private changed(kind: ListKind): void {
+    this.toolPages = new Map()
+    this.resourcePages = this.templatePages = this.promptPages = this.caps = undefined
+    this.onChange(kind)
+  }
+
+  addTool(entry: ToolEntry): void {
+    this.tools.set(entry.tool.name, entry)
+    // `McpTool` refuses invalid declarations when its layer is built; a hand-made entry's are ignored.
+    const declared = Either.getOrElse(ParamHeaders.scan(entry.tool.inputSchema), () => [])
+    if (declared.length > 0) this.paramHeaders.set(entry.tool.name, declared)
+    else this.paramHeaders.delete(entry.tool.name)
+    this.changed("tools")
+  }
+
+  removeTool(name: string): void {
+    this.paramHeaders.delete(name)
+    if (this.tools.delete(name)) this.changed("tools")
+  }
+
+  addResource(entry: ResourceEntry): void {
+    this.resources.set(entry.resource.uri, entry)
+    this.changed("resources")
+  }
+
+  removeResource(uri: string): void {
+    if (this.resources.delete(uri)) this.changed("resources")
+  }
+
+  addTemplate(entry: ResourceTemplateEntry): void {
+    // A template registered again replaces the old one, as a tool of the same name does.
+    const index = this.templates.findIndex((t) => t.template.uriTemplate === entry.template.uriTemplate)
+    if (index >= 0) this.templates[index] = entry
+    else this.templates.push(entry)
+    this.changed("resources")
+  }
+
+  removeTemplate(uriTemplate: string): void {
+    const index = this.templates.findIndex((t) => t.template.uriTemplate === uriTemplate)
+    if (index < 0) return
+    this.templates.splice(index, 1)
+    this.changed("resources")
+  }
+
+  addPrompt(entry: PromptEntry): void {
+    this.prompts.set(entry.prompt.name, entry)
+    this.changed("prompts")
+  }
+
+  removePrompt(name: string): void {
+    if (this.prompts.delete(name)) this.changed("prompts")
+  }
+
+  /** A resource of that URI, fixed or matching a template. */
+  isKnownResource(uri: string): boolean {
+    return this.resources.has(uri) || this.templates.some((t) => t.match(uri) !== undefined)
+  }
+
+  /** The pages of one listing: each page's result, with `nextCursor` when there are more. */
+  private paged<A, R>(
+    list: string,
+    items: Iterable<A>,
+    key: (item: A) => string,
+    result: (page: ReadonlyArray<A>) => R
+  ): Pagination.Pages<R & { readonly nextCursor?: string }> {
+    return Pagination.make({
+      list,
+      items,
+      key,
+      pageSize: this.pageSize,
+      result: (page, nextCursor) => ({ ...result(page), ...next(nextCursor) })
+    })
+  }
+
+  /** The pages of `tools/list` as `revision` sees them. */
+  toolList(revision: Revision): Pagination.Pages<McpSchema.ListToolsResult> {
+    const view = `${revision.jsonSchemaDialect}${revision.toolTaskSupport ? "+taskSupport" : ""}`
+    let pages = this.toolPages.get(view)
+    if (pages === undefined) {
+      const show = toolAt(revision)
+      pages = this.paged("tools", this.tools.values(), (entry) => entry.tool.name, (page) => ({ tools: page.map(show) }))
+      this.toolPages.set(view, pages)
+    }
+    return pages
+  }
+
+  resourceList(): Pagination.Pages<McpSchema.ListResourcesResult> {
+    return this.resourcePages ??= this.paged(
+      "resources",
+      this.resources.values(),
+      (entry) => entry.resource.uri,
+      (page) => ({ resources: page.map((entry) => entry.resource) })
+    )
+  }
+
+  /** A URI template registered twice is listed once: reads and completions use the first registration. */
+  templateList(): Pagination.Pages<McpSchema.ListResourceTemplatesResult> {
+    return this.templatePages ??= this.paged(
+      "resourceTemplates",
+      this.templates,
+      (entry) => entry.template.uriTemplate,
+      (page) => ({ resourceTemplates: page.map((entry) => entry.template) })
+    )
+  }
+
+  promptList(): Pagination.Pages<McpSchema.ListPromptsResult> {
+    return this.promptPages ??= this.paged(
+      "prompts",
+      this.prompts.values(),
+      (entry) => entry.prompt.name,
+      (page) => ({ prompts: page.map((entry) => entry.prompt) })
+    )
+  }
+
+  /** The capabilities `initialize` and `server/discover` announce, derived from what is registered. */
+  capabilities(): McpSchema.ServerCapabilities {
+    return this.caps ??= {
+      logging: {},
+      ...(this.tools.size > 0 ? { tools: { listChanged: true } } : {}),
+      ...(this.resources.size > 0 || this.templates.length > 0
+        ? { resources: { subscribe: true, listChanged: true } }
+        : {}),
+      ...(this.prompts.size > 0 ? { prompts: { listChanged: true } } : {}),
+      ...(this.templates.some((t) => Object.keys(t.complete).length > 0) ||
+          Array.from(this.prompts.values()).some((p) => Object.keys(p.complete).length > 0)
+        ? { completions: {} }
+        : {}),
+      ...(Array.from(this.tools.values()).some((t) => (t.taskSupport ?? "forbidden") !== "forbidden")
+        ? { extensions: { [Tasks.EXTENSION]: {} } }
+        : {})
+    }
+  }
+}
