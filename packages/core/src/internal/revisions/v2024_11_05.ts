@@ -10,6 +10,7 @@ const none: ReadonlySet<string> = new Set()
 export const v2024_11_05: Revision = {
   version: "2024-11-05",
   negotiation: "initialize",
+  sessions: true,
   batches: false,
   jsonSchemaDialect: "draft-07",
   primingEvents: false,
