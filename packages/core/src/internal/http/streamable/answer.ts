@@ -14,8 +14,8 @@ import { noSink, type Session, type Sink } from "../../../McpSession.js"
 import * as Sse from "../../../Sse.js"
 import * as Front from "../front.js"
 import * as Refusal from "../refusal.js"
-import { type Context, notFound, type State, type Waiting } from "./context.js"
-import { connect, type Outlet, outletFor } from "./outlet.js"
+import { type Context, notFound, type Outlet, type State, type Waiting } from "./context.js"
+import { connect, outletFor } from "./outlet.js"
 
 /** The HTTP status of a JSON answer from its one response (2026-07-28 maps some error codes to 400 and 404). */
 export type StatusOf = (response: JsonRpc.Message) => number

@@ -12,17 +12,16 @@ import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as EventStore from "../../../EventStore.js"
-import { type Exchange, header } from "../../../HttpExchange.js"
+import { type Exchange, header, type ResponseStream } from "../../../HttpExchange.js"
 import type { Grant } from "../../../McpAuth.js"
 import * as McpRevision from "../../../McpRevision.js"
 import * as McpSchema from "../../../McpSchema.js"
-import type { Session } from "../../../McpSession.js"
+import type { Session, Sink } from "../../../McpSession.js"
 import type { Host } from "../../../McpServerTransport.js"
 import * as Links from "../../server/links.js"
 import * as Inbound from "../../server/inbound.js"
 import * as Front from "../front.js"
 import * as Refusal from "../refusal.js"
-import type { Outlet } from "./outlet.js"
 
 /** The options of `StreamableHttpTransport` (re-exported there). @since 0.1.0 */
 export interface Options {
@@ -63,6 +62,28 @@ export interface Options {
 
 /** The transport name sessions are registered with; a session of another transport is unknown here. @internal */
 export const TRANSPORT = "streamable-http"
+
+/**
+ * Where the messages of one SSE stream go (see `outlet.ts`). A stream outlives its connections: the client may
+ * drop one and resume on another.
+ * @internal
+ */
+export interface Outlet {
+  /** A message for the client, in order. */
+  readonly send: Sink
+  /**
+   * Makes `connection` the stream's only connection (a previous one is ended) and starts it: the priming
+   * event, then, when resuming, what was recorded after `lastEventId`. False once the stream has ended, so a
+   * connection is never left waiting on a stream that will not end it.
+   */
+  attach(connection: ResponseStream, lastEventId: string | undefined): boolean
+  /** Nothing more will be sent: end the stream once everything before it is out. */
+  done(): void
+  /** The session is closing: end the connection now. */
+  abort(): void
+  /** False once the stream has ended or is ending: `attach` would refuse. */
+  live(): boolean
+}
 
 /** What this transport keeps per session, beside the session itself. @internal */
 export interface State {

@@ -18,25 +18,7 @@ import * as McpRevision from "../../../McpRevision.js"
 import type { Session, Sink } from "../../../McpSession.js"
 import * as Sse from "../../../Sse.js"
 import * as Inbound from "../../server/inbound.js"
-import type { Context, State } from "./context.js"
-
-/** Where the messages of one SSE stream go. @internal */
-export interface Outlet {
-  /** A message for the client, in order. */
-  readonly send: Sink
-  /**
-   * Makes `connection` the stream's only connection (a previous one is ended) and starts it: the priming
-   * event, then, when resuming, what was recorded after `lastEventId`. False once the stream has ended, so a
-   * connection is never left waiting on a stream that will not end it.
-   */
-  attach(connection: ResponseStream, lastEventId: string | undefined): boolean
-  /** Nothing more will be sent: end the stream once everything before it is out. */
-  done(): void
-  /** The session is closing: end the connection now. */
-  abort(): void
-  /** False once the stream has ended or is ending: `attach` would refuse. */
-  live(): boolean
-}
+import type { Context, Outlet, State } from "./context.js"
 
 const OPEN = Sse.comment("open")
 
