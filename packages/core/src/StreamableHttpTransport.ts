@@ -9,9 +9,9 @@
  * - DELETE ends the session.
  *
  * The same endpoint serves 2026-07-28 (sessionless): a POST whose body claims it in `_meta` (or whose
- * `MCP-Protocol-Version` names no session-era revision) goes through that revision's checks and is served by a
- * session of its own, closed once answered; disconnecting cancels it. `subscriptions/listen` is a long-lived SSE
- * stream served the same way. The era is read from the body before anything session-era is checked.
+ * `MCP-Protocol-Version` names a revision without sessions) goes through that revision's checks and is served by
+ * a session of its own, closed once answered; disconnecting cancels it. `subscriptions/listen` is a long-lived SSE
+ * stream served the same way. The revision is read from the body before anything about sessions is checked.
  *
  * Sessions live in the shared `SessionRegistry`. An id is minted only when `initialize` succeeds, and the session
  * then lives until DELETE, idle expiry or shutdown: connections come and go without ending it. Closing a POST's

@@ -1,7 +1,7 @@
 /**
- * Answering the messages of one POST on a session, in either era: 202 when none is a request; otherwise one JSON
- * body, or an SSE stream from the moment the handlers have more to say than their answers (or run past a
- * keep-alive interval).
+ * Answering the messages of one POST on its session (a client's, or one opened for the request alone): 202 when
+ * none is a request; otherwise one JSON body, or an SSE stream from the moment the handlers have more to say than
+ * their answers (or run past a keep-alive interval).
  *
  * One `Answer` follows the requests of a POST: the session calls its `reply` with every message about them and
  * its `settled` as each finishes; when the last one has, the POST is answered the way things turned out.

@@ -46,7 +46,7 @@ export const sessionPost = (
   if (context.stateless) {
     const version = statelessVersion(exchange)
     if (typeof version !== "string") return Front.refuse(exchange, version)
-    return void context.runFork(statelessPost(context, exchange, grant, client, accept, decoded, size, version))
+    return void context.runFork(statelessPost(context, exchange, version, grant, client, accept, decoded, size))
   }
   const id = header(exchange.headers, "mcp-session-id")
   if (id === undefined) {
@@ -118,12 +118,12 @@ const answerOf = (session: Session, request: JsonRpc.Request) =>
 const statelessPost = (
   context: Context,
   exchange: Exchange,
+  version: string,
   grant: Grant | undefined,
   client: ClientKey,
   accept: number,
   decoded: JsonRpc.Decoded,
-  size: number,
-  version: string
+  size: number
 ) =>
   Effect.gen(function*() {
     const messages = Inbound.messagesOf(decoded, version)
