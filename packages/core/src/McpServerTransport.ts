@@ -17,16 +17,20 @@
  *   over `host` (see `StdioTransport.serve`).
  *
  * ```ts
- * // A line transport: one JSON-RPC message per line in, one per line out.
+ * // A line transport: one JSON-RPC message per line in, one per line out, one session while the lines last.
  * const serveLines = (lines: Stream.Stream<string>, write: (line: string) => void) =>
  *   Effect.scoped(Effect.gen(function*() {
  *     const host = yield* McpServerTransport.host
- *     const writer = (message: JsonRpc.Message) => (write(JSON.stringify(message)), true)
+ *     const writer = (message: JsonRpc.Message) => {
+ *       write(JSON.stringify(message))
+ *       return true
+ *     }
  *     const session = yield* Effect.orDie(host.open({ transport: "lines", protocolVersion: "2025-11-25", writer }))
  *     yield* Stream.runForEach(lines, (line) =>
- *       Effect.sync(() => Either.map(JsonRpc.decodeBody(line), (decoded) => {
- *         if (decoded._tag === "Single") session.offer(decoded.message, writer)
- *       })))
+ *       Effect.sync(() => {
+ *         const decoded = JsonRpc.decodeBody(line)
+ *         if (Either.isRight(decoded) && decoded.right._tag === "Single") session.offer(decoded.right.message, writer)
+ *       }))
  *   }))
  * ```
  *
