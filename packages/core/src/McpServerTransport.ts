@@ -1,6 +1,6 @@
 /**
  * The server's transport seam: what a transport is given, and what it provides. Every transport of the server
- * (Streamable HTTP, legacy HTTP+SSE, stdio, the test kit) is written against it, and so is a transport of your own.
+ * (Streamable HTTP, HTTP+SSE, stdio, the test kit) is written against it, and so is a transport of your own.
  *
  * A transport is given a `Host`: it opens sessions there (`open` when the caller's scope owns the session, as a
  * stdio process or an in-memory pipe does; `openDetached` when the session outlives a connection, as an HTTP

@@ -105,7 +105,7 @@ const routesOf = Effect.fnUntraced(function*(host: McpServerTransport.Host, opti
       // The stream owns the session: when its connection goes, for whatever reason, the session ends.
       exchange.onClose(() => session.end())
       if (!stream.isOpen) return yield* session.close
-      // The open stream keeps the session busy, so idle expiry never closes a connected legacy client.
+      // The open stream keeps the session busy, so idle expiry never closes a connected client.
       const release = session.hold()
       session.setWriter((message) => stream.write(Sse.encodeMessage(message)))
       yield* Scope.addFinalizer(

@@ -19,7 +19,7 @@ import { listen } from "./streams.js"
 
 /** The status of a 2026-07-28 answer: an error's by its code, a result 200. */
 const statusOf = (response: JsonRpc.Message): number =>
-  "error" in response ? Refusal.modernStatus(response.error.code) : 200
+  "error" in response ? Refusal.sessionlessStatus(response.error.code) : 200
 
 /**
  * A request of a revision without sessions: the ladder, then a session of its own, closed once it is answered.
