@@ -1,5 +1,6 @@
 /**
- * MCP over HTTP: one front for the legacy HTTP+SSE and Streamable HTTP transports. It routes by path, applies
+ * MCP over HTTP: one front for its HTTP transports, by default Streamable HTTP and the legacy HTTP+SSE
+ * transport (`builtIn`), and any of your own (`transports`, see `McpServerTransport`). It routes by path, applies
  * the security policy (`Origin`, `Host`) first, answers a method a path does not serve with 405 and `Allow`,
  * and hands the rest to the transport of that path, which shares the front's body reading, decoding, session
  * lookup and refusals.
@@ -39,6 +40,7 @@ import * as Auth from "./internal/http/auth.js"
 import * as Front from "./internal/http/front.js"
 import * as Refusal from "./internal/http/refusal.js"
 import type * as McpAuth from "./McpAuth.js"
+import * as McpServerTransport from "./McpServerTransport.js"
 import { SessionRegistry } from "./SessionRegistry.js"
 import * as SseTransport from "./SseTransport.js"
 import * as StreamableHttpTransport from "./StreamableHttpTransport.js"
@@ -49,6 +51,11 @@ export interface Options {
   readonly streamable?: StreamableHttpTransport.Options | false | undefined
   /** The legacy HTTP+SSE transport's options (at `/sse` and `/messages`), or `false` to not serve it. */
   readonly sse?: SseTransport.Options | false | undefined
+  /**
+   * HTTP transports of your own, served beside the built-in ones (`builtIn`) behind the same security, auth and
+   * budgets: each is given the front's host (see `McpServerTransport`). Their paths must not be taken.
+   */
+  readonly transports?: ReadonlyArray<McpServerTransport.Http> | undefined
   /** Origin and Host checks; default: the `HttpSecurity` options in context. */
   readonly security?: HttpSecurity.Options | undefined
   /** Whether the server listens on a loopback address only, which makes the security defaults loopback-only. */
@@ -127,6 +134,19 @@ export class HttpTransport extends Context.Tag("@effect-mcp/core/HttpTransport")
 >() {}
 
 /**
+ * The built-in HTTP transports the options ask for: Streamable HTTP, then the legacy HTTP+SSE transport, each
+ * unless its option is `false`.
+ *
+ * @since 0.1.0
+ */
+export const builtIn = (options: Pick<Options, "streamable" | "sse"> = {}): ReadonlyArray<McpServerTransport.Http> => {
+  const transports: Array<McpServerTransport.Http> = []
+  if (options.streamable !== false) transports.push(StreamableHttpTransport.transport(options.streamable ?? {}))
+  if (options.sse !== false) transports.push(SseTransport.transport(options.sse ?? {}))
+  return transports
+}
+
+/**
  * Builds the front and its transports in the current scope; closing it ends every stream still open.
  *
  * @since 0.1.0
@@ -136,13 +156,20 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const guard = options.auth === undefined ? undefined : yield* Auth.make(options.auth)
   const proxyHeader = options.trustedProxyHeader?.toLowerCase()
   const registry = yield* SessionRegistry
+  const host = McpServerTransport.fromRegistry(registry)
   const routes: Array<Route> = []
-  if (options.streamable !== false) routes.push(yield* StreamableHttpTransport.make(options.streamable ?? {}))
-  if (options.sse !== false) routes.push(...(yield* SseTransport.make(options.sse ?? {})))
+  for (const transport of [...builtIn(options), ...(options.transports ?? [])]) {
+    routes.push(...(yield* transport.routes(host)))
+  }
   // The transports' routes are guarded; the metadata's are public; the probes are open, past the security policy
   // as well (see the module's doc).
   type Entry = { readonly route: Route; readonly guard: Auth.Guard | undefined; readonly open: boolean }
-  const table = new Map<string, Entry>(routes.map((route) => [route.path, { route, guard, open: false }]))
+  const table = new Map<string, Entry>()
+  for (const route of routes) {
+    // Two transports on one path would leave one of them unserved.
+    if (table.has(route.path)) return yield* Effect.dieMessage(`HttpTransport: the path ${route.path} is taken`)
+    table.set(route.path, { route, guard, open: false })
+  }
   for (const route of guard?.routes ?? []) table.set(route.path, { route, guard: undefined, open: false })
   for (const route of probeRoutes(options.health, () => registry.isDraining() ? "draining" : "ok")) {
     // A probe path that shadowed an MCP path would leave that path unserved, or serve it unguarded.

@@ -1,8 +1,9 @@
 /**
  * The in-process test kit: an `McpClient` connected to a server built from your own layers, with no sockets,
  * through an in-process `McpClientTransport` (`layerTransport`).
- * Messages take the path a transport gives them (a session in a `SessionRegistry`, handlers in the session's
- * fibers) and go through JSON on the way, so what a test sees is what a client would.
+ * Messages take the path a transport gives them (a session opened through the server's transport seam,
+ * `McpServerTransport`; handlers in the session's fibers) and go through JSON on the way, so what a test sees is
+ * what a client would.
  *
  * Handlers run on the test's services, `TestClock` included: a tool that sleeps or times out is tested by
  * adjusting the clock, without waiting. What the server asks the client (sampling, elicitation, roots) is answered
@@ -34,6 +35,7 @@ import { McpClientError } from "./McpClientError.js"
 import * as McpClientTransport from "./McpClientTransport.js"
 import * as McpSchema from "./McpSchema.js"
 import { McpServer } from "./McpServer.js"
+import * as McpServerTransport from "./McpServerTransport.js"
 import * as SessionRegistry from "./SessionRegistry.js"
 
 // What the wire would make of a message: JSON drops `undefined`, turns dates into strings, and refuses what it
@@ -51,7 +53,7 @@ const overTheWire = (message: JsonRpc.Message): Either.Either<JsonRpc.Message, s
 const memoryTransport = (receiver: McpClientTransport.Receiver) =>
   Effect.gen(function*() {
     // Its own registry, so a test sees no other test's sessions; no expiry, so `TestClock.adjust` cannot end it.
-    const registry = yield* SessionRegistry.make({ idleTimeout: Duration.infinity })
+    const host = McpServerTransport.fromRegistry(yield* SessionRegistry.make({ idleTimeout: Duration.infinity }))
     const inbound = yield* Queue.unbounded<JsonRpc.Message>()
     const writer = (message: JsonRpc.Message): boolean => {
       const sent = overTheWire(message)
@@ -64,7 +66,7 @@ const memoryTransport = (receiver: McpClientTransport.Receiver) =>
       )
     }
     const session = yield* Effect.orDie(
-      registry.open({ transport: "memory", protocolVersion: McpSchema.LATEST_PROTOCOL_VERSION, writer })
+      host.open({ transport: "memory", protocolVersion: McpSchema.LATEST_PROTOCOL_VERSION, writer })
     )
     // One fiber delivers in order, as a stream would.
     yield* Queue.take(inbound).pipe(Effect.flatMap(receiver.receive), Effect.forever, Effect.forkScoped)

@@ -20,7 +20,8 @@ import * as Inbound from "./internal/server/inbound.js"
 import * as Refusal from "./internal/http/refusal.js"
 import type { ClientKey } from "./Budget.js"
 import type { Grant } from "./McpAuth.js"
-import { SessionRegistry } from "./SessionRegistry.js"
+import * as McpServerTransport from "./McpServerTransport.js"
+import type { SessionRegistry } from "./SessionRegistry.js"
 import * as Sse from "./Sse.js"
 
 /** @since 0.1.0 */
@@ -60,8 +61,23 @@ const missingId = new Refusal.BadRequest({ reason: "Bad Request: session_id is r
  *
  * @since 0.1.0
  */
-export const make = Effect.fnUntraced(function*(options: Options = {}) {
-  const registry = yield* SessionRegistry
+export const make = (
+  options: Options = {}
+): Effect.Effect<ReadonlyArray<Route>, never, SessionRegistry | Scope.Scope> =>
+  Effect.flatMap(McpServerTransport.host, (host) => routesOf(host, options))
+
+/**
+ * The transport for `HttpTransport`'s `transports`, or a front of your own: its routes, built over the front's
+ * host.
+ *
+ * @since 0.1.0
+ */
+export const transport = (options: Options = {}): McpServerTransport.Http => ({
+  name: TRANSPORT,
+  routes: (host) => routesOf(host, options)
+})
+
+const routesOf = Effect.fnUntraced(function*(host: McpServerTransport.Host, options: Options) {
   const runFork = Runtime.runFork(yield* Effect.runtime<never>())
   const ssePath = options.ssePath ?? "/sse"
   const messagesPath = options.messagesPath ?? "/messages"
@@ -74,7 +90,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const open = (exchange: Exchange, grant: Grant | undefined, client: ClientKey) =>
     Effect.gen(function*() {
       const opened = yield* Effect.either(
-        registry.openDetached({
+        host.openDetached({
           transport: TRANSPORT,
           protocolVersion: PROTOCOL_VERSION,
           principal: grant?.principal,
@@ -89,7 +105,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       // The stream owns the session: when its connection goes, for whatever reason, the session ends.
       exchange.onClose(() => session.end())
       if (!stream.isOpen) return yield* session.close
-      // The open stream keeps the session busy, so idle expiry never closes a connected legacy client.
+      // The open stream keeps the session busy, so idle expiry never closes a connected client.
       const release = session.hold()
       session.setWriter((message) => stream.write(Sse.encodeMessage(message)))
       yield* Scope.addFinalizer(
@@ -105,7 +121,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const post = (exchange: Exchange, query: string, grant: Grant | undefined): void => {
     const id = sessionIdOf(query)
     if (id === undefined) return Front.refuse(exchange, missingId)
-    const session = Front.findSession(registry, id, TRANSPORT, "session_id", grant)
+    const session = Front.findSession(host, id, TRANSPORT, "session_id", grant)
     if ("_tag" in session) return Front.refuse(exchange, session)
     Front.readMessages(exchange, maxBodySize, (decoded, size) => {
       const messages = Inbound.messagesOf(decoded, session.protocolVersion)

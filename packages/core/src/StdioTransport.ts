@@ -18,11 +18,12 @@ import * as Stream from "effect/Stream"
 import * as Inbound from "./internal/server/inbound.js"
 import * as Links from "./internal/server/links.js"
 import * as Listen from "./internal/server/listen.js"
-import * as Modern from "./internal/revisions/sessionless.js"
+import * as Sessionless from "./internal/revisions/sessionless.js"
 import * as JsonRpc from "./JsonRpc.js"
 import * as McpSchema from "./McpSchema.js"
 import type { Session, Sink } from "./McpSession.js"
-import { SessionRegistry } from "./SessionRegistry.js"
+import * as McpServerTransport from "./McpServerTransport.js"
+import type { SessionRegistry } from "./SessionRegistry.js"
 
 /** @since 0.1.0 */
 export interface Options {
@@ -80,66 +81,40 @@ const lineSplitter = (max: number, onLine: (line: string) => void, onTooLong: ()
   }
 }
 
+type Refuse = (error: JsonRpc.JsonRpcError, id?: JsonRpc.RequestId | null) => void
+
 /**
- * Serves one session over `input` and `write` until `input` ends; the session closes then, or earlier if the
- * caller's fiber is interrupted or the client stops reading. `write` returns false once the client has left more
- * than the limit unread.
- *
- * @since 0.1.0
+ * Requests that name their revision in `_meta` (2026-07-28) on the stdio stream: each is served by a session of
+ * its own, closed once answered; `notifications/cancelled` for one closes its session, which interrupts the
+ * handler and sends nothing more. Its finalizers, in the caller's scope, let what is in flight finish (within the
+ * drain period) and end the listen subscriptions, which go first.
  */
-export const serve = <E>(
-  input: Stream.Stream<Uint8Array, E>,
-  write: (text: string) => boolean,
-  options: Options = {}
-): Effect.Effect<void, E, SessionRegistry> =>
-  Effect.scoped(Effect.gen(function*() {
-    const registry = yield* SessionRegistry
-    const registryLink = Links.registryLink(registry)
-    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
-    let overflowing = false
-    const writer: Sink = (message) => {
-      let text: string
-      try {
-        text = JSON.stringify(message)
-      } catch {
-        return false
-      }
-      if (write(text + "\n") || overflowing) return true
-      overflowing = true
-      runFork(Inbound.overflowed(session))
-      return true
-    }
-    const session = yield* Effect.orDie(registry.open({
-      transport: TRANSPORT,
-      protocolVersion: McpSchema.LATEST_PROTOCOL_VERSION,
-      writer
-    }))
-    // When stdin ends or a signal interrupts us, what the session took still gets its answer (or an error past
-    // the drain period) before the session closes.
-    yield* Effect.addFinalizer(() => session.drain(registry.drainTimeout))
-    const refuse = (error: JsonRpc.JsonRpcError, id: JsonRpc.RequestId | null = null) => {
-      writer(JsonRpc.failure(id, error))
-    }
-    // 2026-07-28 requests on the same stream: each is served by a session of its own, closed once answered;
-    // `notifications/cancelled` for one closes its session, which interrupts the handler and sends nothing more.
-    const modern = new Map<JsonRpc.RequestId, Session>()
-    /** The fibers serving modern requests, each until its answer is out: the end of input waits for them. */
+const servedAlone = (
+  host: McpServerTransport.Host,
+  runFork: <A, E>(effect: Effect.Effect<A, E>) => Fiber.RuntimeFiber<A, E>,
+  writer: Sink,
+  refuse: Refuse
+) =>
+  Effect.gen(function*() {
+    const registryLink = Links.registryLink(host)
+    const alone = new Map<JsonRpc.RequestId, Session>()
+    /** The fibers serving those requests, each until its answer is out: the end of input waits for them. */
     const serving = new Set<Fiber.RuntimeFiber<void, never>>()
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => Fiber.awaitAll(Array.from(serving))).pipe(
-        Effect.timeoutOption(registry.drainTimeout),
+        Effect.timeoutOption(host.drainTimeout),
         Effect.zipRight(Effect.suspend(() => Fiber.interruptAll(Array.from(serving))))
       )
     )
-    const serveModern = (request: JsonRpc.Request) => {
-      const envelope = Modern.check(request, undefined)
+    const serveAlone = (request: JsonRpc.Request) => {
+      const envelope = Sessionless.check(request, undefined)
       if ("_tag" in envelope) {
         const error = new JsonRpc.JsonRpcError({ code: envelope.code, message: envelope.reason, data: envelope.data })
         return refuse(error, envelope.id)
       }
       if (request.method === "subscriptions/listen") return listen(request, envelope)
       const fiber = runFork(Effect.gen(function*() {
-        const opened = yield* Effect.either(registry.openDetached({
+        const opened = yield* Effect.either(host.openDetached({
           transport: TRANSPORT,
           protocolVersion: envelope.version,
           modern: envelope
@@ -148,9 +123,9 @@ export const serve = <E>(
           return refuse(JsonRpc.internalError("The server is shutting down or at its session limit"), request.id)
         }
         const ephemeral = opened.right
-        modern.set(request.id, ephemeral)
+        alone.set(request.id, ephemeral)
         const done = () => {
-          if (modern.get(request.id) === ephemeral) modern.delete(request.id)
+          if (alone.get(request.id) === ephemeral) alone.delete(request.id)
           runFork(ephemeral.close)
         }
         if (!ephemeral.offer(request, writer, done)) done()
@@ -160,11 +135,11 @@ export const serve = <E>(
       fiber.addObserver(() => serving.delete(fiber))
     }
     /** A listen subscription on stdio: its session lives until `notifications/cancelled` names it, or the input ends. */
-    const listen = (request: JsonRpc.Request, envelope: Modern.Envelope) => {
+    const listen = (request: JsonRpc.Request, envelope: Sessionless.Envelope) => {
       const filter = Listen.filterOf(request.params, registryLink.capabilities(), envelope.clientCapabilities)
       if (filter instanceof JsonRpc.JsonRpcError) return refuse(filter, request.id)
       runFork(Effect.gen(function*() {
-        const opened = yield* Effect.either(registry.openDetached({
+        const opened = yield* Effect.either(host.openDetached({
           transport: TRANSPORT,
           protocolVersion: envelope.version,
           modern: envelope,
@@ -183,7 +158,7 @@ export const serve = <E>(
         const subscription = opened.right
         writer(Listen.acknowledged(request.id, filter))
         subscription.setWriter(Listen.sinkFor(request.id, filter, writer))
-        modern.set(request.id, subscription)
+        alone.set(request.id, subscription)
         listening.add(subscription)
         // Held busy for its whole life, so idle expiry never ends a quiet subscription.
         subscription.hold()
@@ -192,28 +167,71 @@ export const serve = <E>(
     // Subscriptions end with the input (requests in flight get their answers first: that finalizer runs before).
     const listening = new Set<Session>()
     yield* Effect.addFinalizer(() => Effect.forEach(Array.from(listening), (session) => session.close, { discard: true }))
-    const cancelModern = (notification: JsonRpc.Notification) => {
+    const cancelAlone = (notification: JsonRpc.Notification) => {
       const params = notification.params
       if (typeof params !== "object" || params === null || !("requestId" in params)) return
       const requestId = params.requestId
       if (typeof requestId !== "string" && typeof requestId !== "number") return
-      const ephemeral = modern.get(requestId)
+      const ephemeral = alone.get(requestId)
       if (ephemeral === undefined) return
-      modern.delete(requestId)
+      alone.delete(requestId)
       runFork(ephemeral.close)
     }
+    return { serve: serveAlone, cancel: cancelAlone }
+  })
+
+/**
+ * Serves one session over `input` and `write` until `input` ends; the session closes then, or earlier if the
+ * caller's fiber is interrupted or the client stops reading. `write` returns false once the client has left more
+ * than the limit unread.
+ *
+ * @since 0.1.0
+ */
+export const serve = <E>(
+  input: Stream.Stream<Uint8Array, E>,
+  write: (text: string) => boolean,
+  options: Options = {}
+): Effect.Effect<void, E, SessionRegistry> =>
+  Effect.scoped(Effect.gen(function*() {
+    const host = yield* McpServerTransport.host
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    let overflowing = false
+    const writer: Sink = (message) => {
+      let text: string
+      try {
+        text = JSON.stringify(message)
+      } catch {
+        return false
+      }
+      if (write(text + "\n") || overflowing) return true
+      overflowing = true
+      runFork(Inbound.overflowed(session))
+      return true
+    }
+    const session = yield* Effect.orDie(host.open({
+      transport: TRANSPORT,
+      protocolVersion: McpSchema.LATEST_PROTOCOL_VERSION,
+      writer
+    }))
+    // When stdin ends or a signal interrupts us, what the session took still gets its answer (or an error past
+    // the drain period) before the session closes.
+    yield* Effect.addFinalizer(() => session.drain(host.drainTimeout))
+    const refuse: Refuse = (error, id = null) => {
+      writer(JsonRpc.failure(id, error))
+    }
+    const alone = yield* servedAlone(host, runFork, writer, refuse)
     const onLine = (line: string) => {
       if (line.trim() === "") return
       const decoded = JsonRpc.decodeBody(line)
       if (Either.isLeft(decoded)) return refuse(decoded.left)
       if (decoded.right._tag === "Single") {
         const message = decoded.right.message
-        if (JsonRpc.isRequest(message) && Modern.hasClaim(message)) return serveModern(message)
-        if (JsonRpc.isNotification(message) && message.method === "notifications/cancelled") cancelModern(message)
-        // A modern notification has nothing to act on in this session (no handshake, no state).
-        if (JsonRpc.isNotification(message) && Modern.hasClaim(message)) return
-      } else if (decoded.right.messages.some((m) => Either.isRight(m) && Modern.hasClaim(m.right))) {
-        return refuse(JsonRpc.invalidRequest(Modern.batchRefusal.reason))
+        if (JsonRpc.isRequest(message) && Sessionless.hasClaim(message)) return alone.serve(message)
+        if (JsonRpc.isNotification(message) && message.method === "notifications/cancelled") alone.cancel(message)
+        // A notification naming its revision has nothing to act on in this session (no handshake, no state).
+        if (JsonRpc.isNotification(message) && Sessionless.hasClaim(message)) return
+      } else if (decoded.right.messages.some((m) => Either.isRight(m) && Sessionless.hasClaim(m.right))) {
+        return refuse(JsonRpc.invalidRequest(Sessionless.batchRefusal.reason))
       }
       const messages = Inbound.messagesOf(decoded.right, session.protocolVersion)
       if ("_tag" in messages) return refuse(JsonRpc.invalidRequest(messages.reason))

@@ -41,6 +41,8 @@ export * as McpSchema from "./McpSchema.js"
 /** @since 0.1.0 */
 export * as McpServer from "./McpServer.js"
 /** @since 0.1.0 */
+export * as McpServerTransport from "./McpServerTransport.js"
+/** @since 0.1.0 */
 export * as McpSession from "./McpSession.js"
 /** @since 0.1.0 */
 export * as McpTask from "./McpTask.js"

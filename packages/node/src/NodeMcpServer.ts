@@ -32,6 +32,7 @@ import * as HttpSecurity from "@effect-mcp/core/HttpSecurity"
 import * as HttpTransport from "@effect-mcp/core/HttpTransport"
 import type * as McpAuth from "@effect-mcp/core/McpAuth"
 import type { McpServer } from "@effect-mcp/core/McpServer"
+import type * as McpServerTransport from "@effect-mcp/core/McpServerTransport"
 import * as SessionRegistry from "@effect-mcp/core/SessionRegistry"
 import type * as SseTransport from "@effect-mcp/core/SseTransport"
 import type * as StreamableHttpTransport from "@effect-mcp/core/StreamableHttpTransport"
@@ -54,6 +55,8 @@ export interface Options {
   readonly streamable?: StreamableHttpTransport.Options | false | undefined
   /** The legacy HTTP+SSE transport's options, or `false` to not serve it. */
   readonly sse?: SseTransport.Options | false | undefined
+  /** HTTP transports of your own, served beside the built-in ones (see `HttpTransport.Options.transports`). */
+  readonly transports?: ReadonlyArray<McpServerTransport.Http> | undefined
   /** Session cap and idle expiry. */
   readonly sessions?: SessionRegistry.Options | undefined
   /**
@@ -240,6 +243,7 @@ export const layer = (
     const transport = yield* HttpTransport.make({
       streamable: options.streamable,
       sse: options.sse,
+      transports: options.transports,
       security: options.security,
       loopback: HttpSecurity.isLoopbackHost(host),
       auth: options.auth,

@@ -12,7 +12,8 @@ import { type Exchange, header, type ResponseHeaders, type ResponseStream } from
 import * as JsonRpc from "../../JsonRpc.js"
 import type { Grant } from "../../McpAuth.js"
 import { isValidSessionId, type Session } from "../../McpSession.js"
-import type { OpenError, SessionRegistryService } from "../../SessionRegistry.js"
+import type { Host } from "../../McpServerTransport.js"
+import type { OpenError } from "../../SessionRegistry.js"
 import * as Sse from "../../Sse.js"
 import * as Refusal from "./refusal.js"
 
@@ -84,7 +85,7 @@ export const readMessages = (
  * @internal
  */
 export const findSession = (
-  registry: SessionRegistryService,
+  host: Host,
   id: string,
   transport: string,
   /** What the client calls the id, for the message of a 400. */
@@ -93,12 +94,10 @@ export const findSession = (
   grant: Grant | undefined
 ): Session | Refusal.BadRequest | Refusal.SessionNotFound => {
   if (!isValidSessionId(id)) return new Refusal.BadRequest({ reason: `Bad Request: ${name} is malformed` })
-  const session = registry.unsafeLookup(id)
-  return session !== undefined && session.isOpen && session.transport === transport &&
-      session.authorize(grant?.principal)
-    ? session
-    : new Refusal.SessionNotFound()
+  return host.find(id, transport, grant?.principal) ?? NOT_FOUND
 }
+
+const NOT_FOUND = new Refusal.SessionNotFound()
 
 /** `Accept` allows JSON. @internal */
 export const ACCEPT_JSON = 1

@@ -85,11 +85,11 @@ export const ModernCode = {
 
 /**
  * The HTTP status of a 2026-07-28 error response, by its code: the envelope's and routing errors are 400, an
- * unknown method 404 (both MUSTs of the spec); anything a handler raised stays in-band at 200, so a dual-era
- * client's first request is not misread as a legacy rejection.
+ * unknown method 404 (both MUSTs of the spec); anything a handler raised stays in-band at 200, so the first
+ * request of a client that speaks both kinds of revision is not misread as a session's rejection.
  * @internal
  */
-export const modernStatus = (code: number): number => {
+export const sessionlessStatus = (code: number): number => {
   switch (code) {
     case JsonRpc.ErrorCode.MethodNotFound:
       return 404
@@ -190,7 +190,7 @@ export const toResponse = (refusal: Refusal): RefusalResponse => {
       })
     case "ModernRefusal": {
       // The envelope's -32602 is 400 too (a MUST), unlike a handler's in-band -32602.
-      const status = refusal.code === JsonRpc.ErrorCode.InvalidParams ? 400 : modernStatus(refusal.code)
+      const status = refusal.code === JsonRpc.ErrorCode.InvalidParams ? 400 : sessionlessStatus(refusal.code)
       const error = refusal.data === undefined
         ? { code: refusal.code, message: refusal.reason }
         : { code: refusal.code, message: refusal.reason, data: refusal.data }

@@ -24,6 +24,12 @@ export interface Revision {
   /** The revision's name, its date: what `protocolVersion` and `MCP-Protocol-Version` carry. */
   readonly version: string
   readonly negotiation: Negotiation
+  /**
+   * A client holds a session at this revision: `initialize` opens it, the transport names it (`Mcp-Session-Id`,
+   * `session_id`), a request's `MCP-Protocol-Version` may name any revision with sessions, and the server may send
+   * on it unasked (the standalone GET stream, the HTTP+SSE stream). False when every request stands alone.
+   */
+  readonly sessions: boolean
   /** A POST body may be a JSON-RPC batch (2025-03-26 only: 2024-11-05 had none, 2025-06-18 removed them). */
   readonly batches: boolean
   /** The dialect tool schemas are written in (2020-12 from 2025-11-25, SEP-1613). */

@@ -55,16 +55,20 @@ export const hasClaim = (message: JsonRpc.Message): boolean => {
 }
 
 /**
- * True for an `MCP-Protocol-Version` header that names no session-era revision: a modern (or unknown) one,
- * which is routed to the modern ladder so that it is answered with a modern error rather than a legacy 400.
+ * True for an `MCP-Protocol-Version` header that names a revision without sessions, or none served: such a request
+ * goes up this ladder, so that it is answered with this era's error (-32022) rather than a session's 400.
  * @internal
  */
-export const isModernHeader = (version: string | undefined): boolean =>
-  version !== undefined && !McpSchema.SUPPORTED_PROTOCOL_VERSIONS.includes(version)
+export const headerNamesNoSession = (version: string | undefined): boolean =>
+  version !== undefined && McpRevision.get(version)?.sessions !== true
 
-/** True when the message is to be served in the modern era. @internal */
-export const isModern = (message: JsonRpc.Message, headerVersion: string | undefined): boolean =>
-  "method" in message && (hasClaim(message) || isModernHeader(headerVersion))
+/**
+ * True when the message is served without a session: a request or notification whose body names its revision in
+ * `_meta`, or whose `MCP-Protocol-Version` names a revision without sessions.
+ * @internal
+ */
+export const servedWithoutSession = (message: JsonRpc.Message, headerVersion: string | undefined): boolean =>
+  "method" in message && (hasClaim(message) || headerNamesNoSession(headerVersion))
 
 /** The tasks extension's methods, whose `Mcp-Name` mirrors `params.taskId` (SEP-2663 §Routing Headers). */
 const TASK_METHODS: ReadonlySet<string> = new Set(["tasks/get", "tasks/update", "tasks/cancel"])

@@ -9,6 +9,7 @@ import type { Revision } from "./revision.js"
 export const v2024_11_05: Revision = {
   version: "2024-11-05",
   negotiation: "initialize",
+  sessions: true,
   batches: false,
   jsonSchemaDialect: "draft-07",
   primingEvents: false,

@@ -13,6 +13,7 @@ export const v2026_07_28: Revision = {
   ...v2025_11_25,
   version: "2026-07-28",
   negotiation: "per-request",
+  sessions: false,
   // No resumability: a request's stream is its answer, and a listen stream is asked for again.
   primingEvents: false,
   ...Methods.step(v2025_11_25, "2026-07-28"),
