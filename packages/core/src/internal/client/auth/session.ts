@@ -146,8 +146,7 @@ export const make = (
           if (Option.isSome(refreshed)) return yield* save(refreshed.value)
         }
         const discovered = yield* Discovery.discover(http, url, challenge.resourceMetadata)
-        const selected = options.scope ?? challenge.scope ??
-          Option.getOrUndefined(Option.flatMapNullable(discovered.resourceMetadata, (m) => m.scopes_supported?.join(" ")))
+        const selected = selectScope(options.scope, challenge, discovered.resourceMetadata)
         const scope = stepUp ? union(sent?.scope, selected) : selected
         yield* save(yield* authorize(discovered, scope))
       }))
@@ -182,6 +181,19 @@ export const make = (
 
     return { execute }
   })
+
+/**
+ * The spec's scope selection: the app's choice, else the challenge's `scope`, else every scope the resource
+ * metadata lists, else none (the server's default).
+ * @internal
+ */
+export const selectScope = (
+  configured: string | undefined,
+  challenge: Challenge.Challenge,
+  metadata: Option.Option<Discovery.ResourceMetadata>
+): string | undefined =>
+  configured ?? challenge.scope ??
+    Option.getOrUndefined(Option.flatMapNullable(metadata, (m) => m.scopes_supported?.join(" ")))
 
 /** The client credentials grant: a machine client asks for a token for itself. */
 const clientCredentials = (
@@ -291,8 +303,9 @@ const clientFor = (
 /**
  * Checks the authorization response: the server's error, the `state` sent, and the issuer (RFC 9207): an `iss`
  * that is not exactly the issuer's (no normalization), or none where the server promised one, is a mix-up attack.
+ * @internal
  */
-const checkResponse = (response: AuthorizationResponse, state: string, server: Discovery.ServerMetadata) => {
+export const checkResponse = (response: AuthorizationResponse, state: string, server: Discovery.ServerMetadata) => {
   const step = "authorization"
   if (response.error !== undefined) {
     return Effect.fail(
