@@ -23,6 +23,8 @@ export * as McpAuth from "./McpAuth.js"
 /** @since 0.1.0 */
 export * as McpClient from "./McpClient.js"
 /** @since 0.1.0 */
+export * as McpClientAuth from "./McpClientAuth.js"
+/** @since 0.1.0 */
 export * as McpClientError from "./McpClientError.js"
 /** @since 0.1.0 */
 export * as McpClientHandlers from "./McpClientHandlers.js"
@@ -62,5 +64,7 @@ export * as StreamableHttpTransport from "./StreamableHttpTransport.js"
 export * as StdioTransport from "./StdioTransport.js"
 /** @since 0.1.0 */
 export * as PlatformHttpTransport from "./PlatformHttpTransport.js"
+/** @since 0.1.0 */
+export * as TokenStore from "./TokenStore.js"
 /** @since 0.1.0 */
 export * as WebHandler from "./WebHandler.js"

@@ -10,6 +10,7 @@
  */
 import * as JsonRpc from "@effect-mcp/core/JsonRpc"
 import * as McpClient from "@effect-mcp/core/McpClient"
+import * as McpClientAuth from "@effect-mcp/core/McpClientAuth"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
@@ -110,11 +111,64 @@ const scenarios: { readonly [name: string]: Effect.Effect<unknown, unknown, McpC
   })
 }
 
+/** What an `auth/*` scenario hands the client in `MCP_CONFORMANCE_CONTEXT`: credentials registered beforehand. */
+const AuthContext = Schema.parseJson(Schema.Struct({
+  client_id: Schema.optional(Schema.String),
+  client_secret: Schema.optional(Schema.String),
+  private_key_pem: Schema.optional(Schema.String),
+  signing_algorithm: Schema.optional(Schema.String)
+}))
+
+/** The Client ID Metadata Document URL the suite's `auth/basic-cimd` expects as the client id. */
+const CLIENT_METADATA_URL = "https://conformance-test.local/client-metadata.json"
+/** Where the suite's authorization server sends the user back; nothing listens there (see `followRedirect`). */
+const REDIRECT_URI = "http://127.0.0.1:3333/callback"
+
+/**
+ * The user's part of the authorization, as the suite's authorization server plays it: it approves at once and
+ * redirects, so the redirect's `Location` is the authorization response.
+ */
+const followRedirect = McpClientAuth.layerAuthorizationHandler(REDIRECT_URI, (url) =>
+  Effect.tryPromise({
+    try: async () => {
+      const response = await fetch(url, { redirect: "manual" })
+      const location = response.headers.get("location")
+      if (location === null) throw new Error(`the authorization endpoint answered ${response.status} without a redirect`)
+      return new URL(location, url)
+    },
+    catch: (cause) =>
+      new McpClientAuth.McpAuthError({ step: "authorization", message: `Could not authorize: ${String(cause)}`, cause })
+  }))
+
+/** The `auth` option of a scenario: the context's credentials; client credentials for the `client-credentials-*` ones. */
+const authOptions = (name: string) =>
+  Effect.map(Schema.decodeUnknown(AuthContext)(process.env["MCP_CONFORMANCE_CONTEXT"] ?? "{}"), (context) => {
+    const options: McpClientAuth.Options = {
+      clientMetadataUrl: CLIENT_METADATA_URL,
+      clientMetadata: { client_name: "effect-mcp-conformance-client" },
+      clientId: context.client_id,
+      clientSecret: context.client_secret,
+      ...(name.startsWith("auth/client-credentials") ? { grant: "client_credentials" as const } : {}),
+      ...(context.private_key_pem === undefined
+        ? {}
+        : { privateKey: { pem: context.private_key_pem, algorithm: context.signing_algorithm ?? "ES256" } })
+    }
+    return options
+  })
+
+/** Every `auth/*` scenario: connect (authorizing as the server asks), list the tools, call the suite's one. */
+const authScenario = Effect.gen(function*() {
+  const client = yield* McpClient.McpClient
+  const tools = yield* client.listTools()
+  if (tools.tools.some((tool) => tool.name === "test-tool")) yield* call("test-tool", {})
+})
+
 const main = Effect.gen(function*() {
   if (url === undefined || !/^https?:\/\//.test(url)) {
     return yield* Effect.dieMessage("usage: MCP_CONFORMANCE_SCENARIO=<scenario> conformanceClient.js <server url>")
   }
-  const run = scenario === undefined ? undefined : scenarios[scenario]
+  const auth = scenario?.startsWith("auth/") === true
+  const run = scenario === undefined ? undefined : auth ? authScenario : scenarios[scenario]
   if (run === undefined) {
     return yield* Effect.dieMessage(
       `unknown scenario ${scenario ?? "(MCP_CONFORMANCE_SCENARIO is not set)"}; known: ${Object.keys(scenarios).join(", ")}`
@@ -124,8 +178,9 @@ const main = Effect.gen(function*() {
     url,
     clientInfo: { name: "effect-mcp-conformance-client", version: "0.1.0" },
     handlers: [acceptDefaults],
-    requestTimeout: "20 seconds"
-  }).pipe(Layer.provide(FetchHttpClient.layer))
+    requestTimeout: "20 seconds",
+    ...(auth && scenario !== undefined ? { auth: yield* authOptions(scenario) } : {})
+  }).pipe(Layer.provide(followRedirect), Layer.provide(FetchHttpClient.layer))
   yield* Effect.provide(run, ClientLive)
 })
 

@@ -7,6 +7,8 @@
 /** @since 0.1.0 */
 export * as NodeMcpClient from "./NodeMcpClient.js"
 /** @since 0.1.0 */
+export * as NodeMcpClientAuth from "./NodeMcpClientAuth.js"
+/** @since 0.1.0 */
 export * as NodeMcpServer from "./NodeMcpServer.js"
 
 /** @since 0.1.0 */

@@ -125,12 +125,21 @@ const readChecks = (file: string): ReadonlyArray<Check> => {
   })
 }
 
-const readResults = (dir: string, mode: Mode): Map<string, ReadonlyArray<Check>> => {
+const readResults = (dir: string, mode: Mode, prefix = ""): Map<string, ReadonlyArray<Check>> => {
   const scenarios = new Map<string, ReadonlyArray<Check>>()
   for (const entry of Fs.readdirSync(dir, { withFileTypes: true })) {
-    const match = entry.isDirectory() ? resultDir.exec(entry.name) : null
-    if (match === null) continue
-    const name = mode === "server" ? match[1]!.replace(/^server-/, "") : match[1]!
+    if (!entry.isDirectory()) continue
+    const match = resultDir.exec(entry.name)
+    // A scenario named with a slash (`auth/metadata-default`) has its results one folder down (`auth/`).
+    if (match === null) {
+      if (prefix === "") {
+        for (const [name, checks] of readResults(Path.join(dir, entry.name), mode, `${entry.name}/`)) {
+          scenarios.set(name, checks)
+        }
+      }
+      continue
+    }
+    const name = prefix + (mode === "server" ? match[1]!.replace(/^server-/, "") : match[1]!)
     const file = Path.join(dir, entry.name, "checks.json")
     // A run killed mid-scenario leaves its folder without checks: that scenario has no results.
     if (Fs.existsSync(file)) scenarios.set(name, readChecks(file))

@@ -5,6 +5,8 @@
  * @internal
  */
 import * as HttpBody from "@effect/platform/HttpBody"
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -12,7 +14,9 @@ import * as Schema from "effect/Schema"
 import * as JsonRpc from "../../JsonRpc.js"
 import { McpClientError } from "../../McpClientError.js"
 import type * as Sse from "../../Sse.js"
-import type { Receiver } from "./transport.js"
+import * as Auth from "./auth/session.js"
+import type { McpAuthError } from "./auth/types.js"
+import type { HttpOptions, Receiver } from "./transport.js"
 import { deliverText, encodeJson, transportError } from "./wire.js"
 
 /** @internal */
@@ -76,3 +80,38 @@ export const deliverEvent = (receiver: Receiver, event: Sse.Event): Effect.Effec
  */
 export const encodeBody = (message: JsonRpc.Message): Effect.Effect<HttpBody.HttpBody, McpClientError> =>
   Effect.map(encodeJson(message), (json) => HttpBody.text(json, "application/json"))
+
+/**
+ * How a transport sends an HTTP request; `failure` says what could not be done when the server is unreachable.
+ * @internal
+ */
+export type Execute = (
+  request: HttpClientRequest.HttpClientRequest,
+  failure: string
+) => Effect.Effect<HttpClientResponse.HttpClientResponse, McpClientError>
+
+/** An authorization that failed, as the 401 (or 403) the client could not get past. */
+const authError = (error: McpAuthError) =>
+  new McpClientError({ reason: "HttpStatus", status: error.status === 403 ? 403 : 401, message: error.message, cause: error })
+
+/**
+ * The transport's way of sending requests: the `HttpClient` in context, with the client's OAuth (`options.auth`)
+ * around it when it has one.
+ * @internal
+ */
+export const executor = (options: HttpOptions, url: URL): Effect.Effect<Execute, never, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const http = yield* HttpClient.HttpClient
+    if (options.auth === undefined) {
+      return (request, failure) => Effect.mapError(http.execute(request), transportError(failure))
+    }
+    const auth = yield* Auth.make(options.auth, url, http)
+    return (request, failure) =>
+      auth.execute(request).pipe(
+        Effect.catchTags({
+          McpAuthError: (error) => Effect.fail(authError(error)),
+          RequestError: (error) => Effect.fail(transportError(failure)(error)),
+          ResponseError: (error) => Effect.fail(transportError(failure)(error))
+        })
+      )
+  })

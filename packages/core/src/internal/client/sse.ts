@@ -17,7 +17,7 @@ import { McpClientError } from "../../McpClientError.js"
 import type * as Sse from "../../Sse.js"
 import type { Connection, HttpOptions, Receiver } from "./transport.js"
 import { protocolError, transportError } from "./wire.js"
-import { deliverEvent, drain, encodeBody, isSuccess, parseUrl, statusError } from "./http.js"
+import { deliverEvent, drain, encodeBody, executor, isSuccess, parseUrl, statusError } from "./http.js"
 import * as SseParser from "../shared/sseParser.js"
 
 /**
@@ -28,15 +28,16 @@ import * as SseParser from "../shared/sseParser.js"
 export const make = (options: HttpOptions) =>
 (receiver: Receiver): Effect.Effect<Connection, McpClientError, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
-    const http = yield* HttpClient.HttpClient
     const url = yield* parseUrl(options.url)
+    const execute = yield* executor(options, url)
     const endpoint = yield* Deferred.make<URL, McpClientError>()
 
-    const response = yield* http.execute(
+    const response = yield* execute(
       HttpClientRequest.get(url).pipe(
         HttpClientRequest.setHeaders({ ...options.headers, accept: "text/event-stream" })
-      )
-    ).pipe(Effect.mapError(transportError(`Could not open the SSE stream at ${url.href}`)))
+      ),
+      `Could not open the SSE stream at ${url.href}`
+    )
     if (!isSuccess(response.status)) return yield* statusError(response, false)
 
     const onEvent = (event: Sse.Event): Effect.Effect<void> => {
@@ -78,9 +79,7 @@ export const make = (options: HttpOptions) =>
       send: (message) =>
         encodeBody(message).pipe(
           Effect.flatMap((body) =>
-            http.execute(HttpClientRequest.post(target, { headers: { ...options.headers }, body })).pipe(
-              Effect.mapError(transportError(`Could not POST to ${target.href}`))
-            )
+            execute(HttpClientRequest.post(target, { headers: { ...options.headers }, body }), `Could not POST to ${target.href}`)
           ),
           Effect.flatMap((response) => isSuccess(response.status) ? drain(response) : statusError(response, true))
         ),

@@ -20,7 +20,17 @@ import { McpClientError } from "../../McpClientError.js"
 import type { Connection, Receiver, StreamableHttpOptions } from "./transport.js"
 import { deliverText, protocolError, transportError } from "./wire.js"
 import { requestHeaders, ToolHeaders } from "./modern.js"
-import { deliverEvent, drain, encodeBody, isEventStream, isJson, isSuccess, parseUrl, statusError } from "./http.js"
+import {
+  deliverEvent,
+  drain,
+  encodeBody,
+  executor,
+  isEventStream,
+  isJson,
+  isSuccess,
+  parseUrl,
+  statusError
+} from "./http.js"
 import * as SseParser from "../shared/sseParser.js"
 
 /** Where an SSE stream is, so a dropped one can be resumed. */
@@ -155,8 +165,8 @@ export const make = (options: StreamableHttpOptions) =>
       }),
       disconnected: engine.disconnected
     }
-    const http = yield* HttpClient.HttpClient
     const url = yield* parseUrl(options.url)
+    const executeHttp = yield* executor(options, url)
     const standalone = yield* FiberHandle.make<void, never>()
     let sessionId: string | undefined
     let protocolVersion: string | undefined
@@ -168,8 +178,7 @@ export const make = (options: StreamableHttpOptions) =>
       ...(protocolVersion === undefined ? {} : { "mcp-protocol-version": protocolVersion })
     })
 
-    const execute = (request: HttpClientRequest.HttpClientRequest) =>
-      http.execute(request).pipe(Effect.mapError(transportError(`Could not reach ${url.href}`)))
+    const execute = (request: HttpClientRequest.HttpClientRequest) => executeHttp(request, `Could not reach ${url.href}`)
 
     const get = (lastEventId: string | undefined) =>
       execute(HttpClientRequest.get(url).pipe(

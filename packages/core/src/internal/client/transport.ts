@@ -12,6 +12,7 @@ import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as JsonRpc from "../../JsonRpc.js"
 import type { McpClientError } from "../../McpClientError.js"
+import type * as Auth from "./auth/types.js"
 
 /**
  * What the client engine needs from a transport.
@@ -89,6 +90,11 @@ export interface HttpOptions {
   readonly url: string | URL
   /** Extra headers sent with every HTTP request (authorization...). */
   readonly headers?: Readonly<Record<string, string>> | undefined
+  /**
+   * OAuth 2.1 (the MCP authorization spec): a bearer token on every request, obtained on the server's first 401.
+   * See `McpClientAuth`.
+   */
+  readonly auth?: Auth.Options | undefined
 }
 
 /**
