@@ -26,6 +26,7 @@
  */
 import { execFileSync } from "node:child_process"
 import { writeFileSync } from "node:fs"
+import * as path from "node:path"
 import { killChildrenOnExit } from "../harness/children.js"
 import { bundleServer } from "./lib/bundle.js"
 import { errorMessage } from "./lib/client.js"
@@ -135,7 +136,9 @@ const prepared = async (spec: ServerSpec, options: Options): Promise<ServerSpec 
 const benchServer = async (given: ServerSpec, options: Options): Promise<ServerResult> => {
   const ready = await prepared(given, options)
   if ("phases" in ready) return ready
-  const spec = ready
+  const spec: ServerSpec = options.cpuProf === undefined
+    ? ready
+    : { ...ready, nodeArgs: [...(ready.nodeArgs ?? []), "--cpu-prof", "--cpu-prof-dir", path.join(options.cpuProf, ready.name)] }
   const phases: PhaseResults = {}
   const nodeVersion = spec.node === undefined ? undefined : execFileSync(spec.node, ["--version"], { encoding: "utf8" }).trim()
   const result: ServerResult = { name: spec.name, entry: spec.entry, nodeVersion, transports: spec.transports, phases }

@@ -46,6 +46,8 @@ export interface Options {
   readonly servers: ReadonlyArray<ServerSpec>
   readonly phases: ReadonlySet<Phase>
   readonly json: string | undefined
+  /** Where each server writes V8 CPU profiles (`--cpu-prof`), one folder per server. */
+  readonly cpuProf: string | undefined
   /** Another node that row 7 also starts each server's entry with, as installed (`--startup-node`). */
   readonly startupNode: StartupNode | undefined
   readonly startTimeoutMs: number
@@ -58,7 +60,7 @@ export interface StartupNode {
   readonly version: string
 }
 
-type Numeric = Exclude<keyof Options, "quick" | "peers" | "servers" | "phases" | "json" | "startupNode">
+type Numeric = Exclude<keyof Options, "quick" | "peers" | "servers" | "phases" | "json" | "startupNode" | "cpuProf">
 
 const NUMERIC: ReadonlyArray<NumericOption<Numeric>> = [
   { key: "concurrency", flag: "concurrency", full: 50, quick: 8, min: 1, help: "C: concurrent workers of the load phases" },
@@ -128,7 +130,13 @@ export const usage = (): string =>
       "row 7 (startup) also starts each server as installed with this node: a binary, or a major\n" +
       "version (24) fetched with npm by scripts/with-node.sh, e.g. the newest LTS beside Node 20"
     ],
-    ["json FILE", "also write every figure as JSON"]
+    ["json FILE", "also write every figure as JSON"],
+    [
+      "cpu-prof DIR",
+      "run every server under node --cpu-prof, one profile per process in DIR/<name>/ (written when\n" +
+      "it exits); `tsx packages/examples/bench/profile.ts DIR/<name>` sums self time by function. Best\n" +
+      "with one phase (--phases http): the profile covers the process's whole life"
+    ]
   ], NUMERIC)
 
 /** `--startup-node`: a major version is fetched by scripts/with-node.sh; anything else is a node binary. */
@@ -149,6 +157,7 @@ export const parseOptions = (argv: ReadonlyArray<string>): Options | undefined =
     entry: { type: "string", multiple: true, default: [] },
     json: { type: "string" },
     "startup-node": { type: "string" },
+    "cpu-prof": { type: "string" },
     peers: { type: "boolean" },
     "no-peers": { type: "boolean" }
   }, usage)
@@ -185,6 +194,7 @@ export const parseOptions = (argv: ReadonlyArray<string>): Options | undefined =
     servers,
     phases,
     json: values.json === undefined ? undefined : resolveUserPath(values.json),
+    cpuProf: values["cpu-prof"] === undefined ? undefined : resolveUserPath(values["cpu-prof"]),
     startupNode: values["startup-node"] === undefined ? undefined : startupNodeOf(values["startup-node"])
   }
 }

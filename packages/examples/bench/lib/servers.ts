@@ -29,6 +29,8 @@ export interface ServerSpec {
   readonly node?: string | undefined
   /** The transports it serves (default both): a phase that needs another is not run, its cells say —. */
   readonly transports?: ReadonlyArray<Transport> | undefined
+  /** Flags for node before the entry (`--cpu-prof ...`). */
+  readonly nodeArgs?: ReadonlyArray<string> | undefined
   /** Makes the server ready before its first start (an install, a build); the result replaces the spec. */
   readonly prepare?: ((log: (message: string) => void) => Promise<ServerSpec>) | undefined
 }
@@ -40,10 +42,15 @@ export const serves = (spec: ServerSpec, transport: Transport): boolean =>
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href
 
 /** The command line for an entry file, chosen by its extension. */
-export const commandFor = (entry: string, port: number, node = process.execPath): ReadonlyArray<string> => {
+export const commandFor = (
+  entry: string,
+  port: number,
+  node = process.execPath,
+  nodeArgs: ReadonlyArray<string> = []
+): ReadonlyArray<string> => {
   const args = [entry, "--port", String(port), "--host", HOST]
-  if (/\.[cm]?js$/.test(entry)) return [node, ...args]
-  if (/\.[cm]?ts$/.test(entry)) return [node, "--import", TSX_LOADER, ...args]
+  if (/\.[cm]?js$/.test(entry)) return [node, ...nodeArgs, ...args]
+  if (/\.[cm]?ts$/.test(entry)) return [node, ...nodeArgs, "--import", TSX_LOADER, ...args]
   throw new Error(`${entry}: expected a .js or .ts entry file`)
 }
 
@@ -76,7 +83,7 @@ const READY_POLL_MS = 5
 export const startServer = async (spec: ServerSpec, timeoutMs: number): Promise<RunningServer> => {
   if (!existsSync(spec.entry)) throw new Error(`${spec.entry} does not exist`)
   const port = await freePort()
-  const [command, ...args] = commandFor(spec.entry, port, spec.node)
+  const [command, ...args] = commandFor(spec.entry, port, spec.node, spec.nodeArgs)
   const started = performance.now()
   const child = spawn(command!, args, { cwd: EXAMPLES_DIR, stdio: ["ignore", "pipe", "pipe"] })
   const watched = watchChild(child)
