@@ -1,8 +1,13 @@
 /**
- * Benchmark driver: compares MCP servers — a bare `node:http` floor, the official TypeScript SDK and effect-mcp —
- * on per-call CPU, latency, session memory, session churn, start-up and how fast a disconnected session goes
+ * Benchmark driver: compares MCP servers — a bare `node:http` floor, the official TypeScript SDK 1.32 and
+ * effect-mcp, and the peers a user would pick instead (the official SDK 2.4, Effect 4's McpServer; lib/lineup.ts)
+ * — on per-call CPU, latency, session memory, session churn, start-up and how fast a disconnected session goes
  * away, in one run on one machine. `npm run bench -- --help` lists the options; `--quick` runs every phase
- * with tiny counts (for CI).
+ * with tiny counts (for CI), without the peers unless `--peers` is given.
+ *
+ * A server may need preparing first (`ServerSpec.prepare`: the Effect 4 peer is installed into `.cache/` and runs
+ * on Node 24); if that fails, its phases fail and the run goes on. A phase over a transport the server lacks
+ * (Effect 4 has no legacy SSE) is not run: its cells say —.
  *
  * Each server runs as its own child process and is measured from the outside through /proc, so the servers need
  * no instrumentation and the harness relies on nothing but their HTTP routes: Streamable HTTP at /mcp, legacy
