@@ -149,4 +149,8 @@ const main = (): void => {
   table("the project's functions (total time, callees included)", ownTotal, top)
 }
 
+// Piped into `head`, the reader may go first: that is not an error of the summary.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error
+})
 main()
