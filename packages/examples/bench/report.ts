@@ -1,12 +1,13 @@
 /**
- * The markdown report: one table, a column per server plus ratio columns (each server / bare, effect-mcp /
- * official), a row per figure; then the disconnect phase by moment of disconnect, notes and problems.
+ * The markdown report: one table, a column per server plus ratio columns (each server / bare, effect-mcp / each
+ * other MCP library), a row per figure; then the disconnect phase by moment of disconnect, notes and problems.
  */
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { PER_ADDRESS } from "../harness/loopback.js"
 import type { LoadMetrics } from "./lib/load.js"
 import type { Options, Phase } from "./lib/options.js"
+import { serves, type Transport } from "./lib/servers.js"
 import type { machine } from "./lib/proc.js"
 import type { DisconnectMetrics, Mode, Summary } from "./phases/disconnect.js"
 import type { IdleMetrics } from "./phases/idle.js"
@@ -33,6 +34,10 @@ export interface PhaseResults {
 export interface ServerResult {
   readonly name: string
   readonly entry: string
+  /** The node it ran on, when not the harness's (`--version` output). */
+  readonly nodeVersion?: string | undefined
+  /** What it serves; a phase over another transport was not run. */
+  readonly transports?: ReadonlyArray<Transport> | undefined
   readonly phases: PhaseResults
 }
 
@@ -158,16 +163,24 @@ const figure = (r: ServerResult, row: Row): { value?: number; text: string } => 
   return Number.isFinite(value) ? { value, text: format(value) + mark } : { text: "n/a" + mark }
 }
 
-/** Ratio columns: every server / bare, then effect-mcp / official. */
+/** Ratio columns: every server / bare, then effect-mcp / every other server but bare. */
 const ratioPairs = (results: ReadonlyArray<ServerResult>): Array<readonly [ServerResult, ServerResult]> => {
   const pairs: Array<readonly [ServerResult, ServerResult]> = []
   const bare = results.find((r) => r.name === "bare")
   if (bare !== undefined) for (const r of results) if (r !== bare) pairs.push([r, bare])
-  const official = results.find((r) => r.name === "official")
   const ours = results.find((r) => r.name === "effect-mcp")
-  if (official !== undefined && ours !== undefined) pairs.push([ours, official])
+  if (ours !== undefined) for (const r of results) if (r !== bare && r !== ours) pairs.push([ours, r])
   return pairs
 }
+
+/** What sets a server's figures apart: another node, a transport it lacks. */
+const serverNotes = (results: ReadonlyArray<ServerResult>): string =>
+  results.flatMap((r) => [
+    ...(r.nodeVersion === undefined
+      ? []
+      : [`${r.name} runs on Node ${r.nodeVersion} in every row, so its row 7 (and, less, its CPU figures) reflect that node too.`]),
+    ...(serves(r, "sse") ? [] : [`${r.name} serves no legacy HTTP+SSE: its rows 3, 4, 5 and 8 say —.`])
+  ]).map((note) => ` ${note}`).join("")
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
 
@@ -233,7 +246,11 @@ export const renderMarkdown = (report: Report): string => {
       `${options.sessions} idle sessions; ${options.starts} start(s); disconnect: ${options.disconnectSessions} sessions quiet, ` +
       `${options.loadedSessions} under a load of ${options.loadRate} SSE churn cycles per second (at most ${options.loadWorkers} at once).`,
     "",
-    `Servers: ${results.map((r) => `${r.name} = \`${path.relative(REPO_ROOT, r.entry)}\``).join(", ")}.`,
+    `Servers: ${
+      results.map((r) =>
+        `${r.name} = \`${path.relative(REPO_ROOT, r.entry)}\`${r.nodeVersion === undefined ? "" : ` on Node ${r.nodeVersion}`}`
+      ).join(", ")
+    }.`,
     ""
   )
   lines.push(
@@ -266,7 +283,7 @@ export const renderMarkdown = (report: Report): string => {
       "given with `--entry` runs as `node --import tsx` (TypeScript compiled at load time counts in row 7 as " +
       "installed; its bundle is compiled ahead). Both the official server and effect-mcp answer these Streamable " +
       "HTTP calls with JSON (effect-mcp switches to an SSE body only when a handler sends progress or logs before " +
-      "its answer, which `echo` does not).",
+      "its answer, which `echo` does not)." + serverNotes(results),
     ""
   )
   lines.push(...modeTable(results, options))

@@ -1,8 +1,13 @@
 /**
- * Benchmark driver: compares MCP servers — a bare `node:http` floor, the official TypeScript SDK and effect-mcp —
- * on per-call CPU, latency, session memory, session churn, start-up and how fast a disconnected session goes
+ * Benchmark driver: compares MCP servers — a bare `node:http` floor, the official TypeScript SDK 1.32 and
+ * effect-mcp, and the peers a user would pick instead (the official SDK 2.4, Effect 4's McpServer; lib/lineup.ts)
+ * — on per-call CPU, latency, session memory, session churn, start-up and how fast a disconnected session goes
  * away, in one run on one machine. `npm run bench -- --help` lists the options; `--quick` runs every phase
- * with tiny counts (for CI).
+ * with tiny counts (for CI), without the peers unless `--peers` is given.
+ *
+ * A server may need preparing first (`ServerSpec.prepare`: the Effect 4 peer is installed into `.cache/` and runs
+ * on Node 24); if that fails, its phases fail and the run goes on. A phase over a transport the server lacks
+ * (Effect 4 has no legacy SSE) is not run: its cells say —.
  *
  * Each server runs as its own child process and is measured from the outside through /proc, so the servers need
  * no instrumentation and the harness relies on nothing but their HTTP routes: Streamable HTTP at /mcp, legacy
@@ -24,13 +29,15 @@
  * is then 1). Markdown goes to stdout, progress to stderr, every figure to `--json FILE`. Everything targets
  * 127.0.0.1, and every loop is bounded by a count and by the phase deadline.
  */
+import { execFileSync } from "node:child_process"
 import { writeFileSync } from "node:fs"
+import * as path from "node:path"
 import { killChildrenOnExit } from "../harness/children.js"
 import { bundleServer } from "./lib/bundle.js"
 import { errorMessage } from "./lib/client.js"
 import { type Options, parseOptions, type Phase, usage } from "./lib/options.js"
 import { machine } from "./lib/proc.js"
-import { lastLines, type RunningServer, type ServerSpec, startServer } from "./lib/servers.js"
+import { lastLines, type RunningServer, serves, type ServerSpec, startServer, type Transport } from "./lib/servers.js"
 import { benchSse, benchStreamable } from "./phases/calls.js"
 import { benchSseChurn, benchStreamableChurn } from "./phases/churn.js"
 import { benchDisconnect, benchDisconnectUnderLoad } from "./phases/disconnect.js"
@@ -68,6 +75,25 @@ const attempt = async <T>(label: string, run: () => Promise<T>): Promise<Outcome
   }
 }
 
+/** The transport each phase drives; a server that lacks it skips the phase. */
+const TRANSPORT_OF: Readonly<Record<Phase, Transport | undefined>> = {
+  http: "streamable",
+  "http-churn": "streamable",
+  sse: "sse",
+  "sse-churn": "sse",
+  idle: "sse",
+  disconnect: "sse",
+  "disconnect-load": "sse",
+  startup: undefined
+}
+
+/** The phases of `options` that `spec` can run. */
+const phasesOf = (spec: ServerSpec, options: Options): ReadonlySet<Phase> =>
+  new Set([...options.phases].filter((phase) => {
+    const transport = TRANSPORT_OF[phase]
+    return transport === undefined || serves(spec, transport)
+  }))
+
 /** Starts a server; while start-up samples are wanted, it first idles for one (see phases/startup.ts). */
 const launch = async (spec: ServerSpec, options: Options, samples: Array<StartSample>): Promise<RunningServer> => {
   const server = await startServer(spec, options.startTimeoutMs)
@@ -99,13 +125,34 @@ const runPhase = <T>(
     }
   })
 
-const benchServer = async (spec: ServerSpec, options: Options): Promise<ServerResult> => {
+/** Runs `spec.prepare` if any; when it fails, every phase the server would have run fails with its error. */
+const prepared = async (spec: ServerSpec, options: Options): Promise<ServerSpec | ServerResult> => {
+  if (spec.prepare === undefined) return spec
+  const outcome = await attempt(`${spec.name}: prepare`, () => spec.prepare!(log))
+  if (outcome.ok) return outcome.value
+  const failed = { ok: false, error: `could not prepare the server: ${outcome.error}` } as const
   const phases: PhaseResults = {}
-  const result: ServerResult = { name: spec.name, entry: spec.entry, phases }
+  for (const phase of phasesOf(spec, options)) {
+    ;(phases as Record<Phase, Outcome<unknown>>)[phase] = failed
+  }
+  return { name: spec.name, entry: spec.entry, transports: spec.transports, phases }
+}
+
+const benchServer = async (given: ServerSpec, options: Options): Promise<ServerResult> => {
+  const ready = await prepared(given, options)
+  if ("phases" in ready) return ready
+  const spec: ServerSpec = options.cpuProf === undefined
+    ? ready
+    : { ...ready, nodeArgs: [...(ready.nodeArgs ?? []), "--cpu-prof", "--cpu-prof-dir", path.join(options.cpuProf, ready.name)] }
+  const phases: PhaseResults = {}
+  const nodeVersion = spec.node === undefined ? undefined : execFileSync(spec.node, ["--version"], { encoding: "utf8" }).trim()
+  const result: ServerResult = { name: spec.name, entry: spec.entry, nodeVersion, transports: spec.transports, phases }
   log(`${spec.name}: ${spec.entry}`)
   const startSamples: Array<StartSample> = []
+  const runs = phasesOf(spec, options)
+  for (const phase of options.phases) if (!runs.has(phase)) log(`  ${phase}: skipped, ${spec.name} does not serve ${TRANSPORT_OF[phase]}`)
 
-  const shared = SHARED.filter(([phase]) => options.phases.has(phase))
+  const shared = SHARED.filter(([phase]) => runs.has(phase))
   let server: RunningServer | undefined
   try {
     for (const [phase, run] of shared) {
@@ -127,7 +174,7 @@ const benchServer = async (spec: ServerSpec, options: Options): Promise<ServerRe
     await server?.stop()
   }
 
-  if (options.phases.has("idle")) {
+  if (runs.has("idle")) {
     let fresh: RunningServer | undefined
     try {
       fresh = await launch(spec, options, startSamples)

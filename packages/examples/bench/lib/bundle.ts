@@ -46,5 +46,7 @@ export const bundleServer = async (spec: ServerSpec): Promise<ServerSpec> => {
     }
     throw error
   }
-  return { name: spec.name, entry: outfile }
+  // Same node and transports: only the entry changes.
+  const { prepare: _, ...rest } = spec
+  return { ...rest, entry: outfile }
 }

@@ -4,9 +4,9 @@
  */
 import { execFileSync } from "node:child_process"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import { type NumericOption, parseCommandLine, usageText } from "../../harness/options.js"
-import { DEFAULT_ENTRIES, type ServerSpec } from "./servers.js"
+import { DEFAULT_SERVERS, nodeBinOf } from "./lineup.js"
+import type { ServerSpec } from "./servers.js"
 
 export const PHASES = [
   "startup",
@@ -22,6 +22,8 @@ export type Phase = (typeof PHASES)[number]
 
 export interface Options {
   readonly quick: boolean
+  /** Whether the default line-up includes the peers (official SDK 2.4, Effect 4): full run yes, `--quick` no. */
+  readonly peers: boolean
   /** C: concurrent workers of the load phases. */
   readonly concurrency: number
   readonly calls: number
@@ -44,6 +46,8 @@ export interface Options {
   readonly servers: ReadonlyArray<ServerSpec>
   readonly phases: ReadonlySet<Phase>
   readonly json: string | undefined
+  /** Where each server writes V8 CPU profiles (`--cpu-prof`), one folder per server. */
+  readonly cpuProf: string | undefined
   /** Another node that row 7 also starts each server's entry with, as installed (`--startup-node`). */
   readonly startupNode: StartupNode | undefined
   readonly startTimeoutMs: number
@@ -56,7 +60,7 @@ export interface StartupNode {
   readonly version: string
 }
 
-type Numeric = Exclude<keyof Options, "quick" | "servers" | "phases" | "json" | "startupNode">
+type Numeric = Exclude<keyof Options, "quick" | "peers" | "servers" | "phases" | "json" | "startupNode" | "cpuProf">
 
 const NUMERIC: ReadonlyArray<NumericOption<Numeric>> = [
   { key: "concurrency", flag: "concurrency", full: 50, quick: 8, min: 1, help: "C: concurrent workers of the load phases" },
@@ -100,8 +104,20 @@ const NUMERIC: ReadonlyArray<NumericOption<Numeric>> = [
 
 export const usage = (): string =>
   usageText("Usage: npm run bench -- [options]        (or: tsx packages/examples/bench/run.ts [options])", [
-    ["quick", "every phase with tiny counts (for CI; the figures mean nothing)"],
-    ["servers LIST", `comma-separated, in column order (default: ${DEFAULT_ENTRIES.map(([n]) => n).join(",")})`],
+    ["quick", "every phase with tiny counts (for CI; the figures mean nothing); leaves the peers out"],
+    [
+      "peers",
+      "also the peers, what a user would pick instead: the official SDK 2.4 (official-2) and Effect\n" +
+      "4.1's McpServer (effect-4: installed once with npm into .cache/bench-peers/, run on Node 24,\n" +
+      "fetched by scripts/with-node.sh; it has no legacy SSE, so its SSE cells say —). On by\n" +
+      "default; --quick leaves them out unless --peers is given"
+    ],
+    ["no-peers", "leave the peers out of the full run"],
+    [
+      "servers LIST",
+      `comma-separated, in column order (default: ${DEFAULT_SERVERS.map((s) => s.name).join(",")};\n` +
+      "a server named here runs whatever --peers says)"
+    ],
     ["phases LIST", `comma-separated, any of ${PHASES.join(",")} (default: all)`],
     [
       "entry NAME=FILE",
@@ -114,22 +130,18 @@ export const usage = (): string =>
       "row 7 (startup) also starts each server as installed with this node: a binary, or a major\n" +
       "version (24) fetched with npm by scripts/with-node.sh, e.g. the newest LTS beside Node 20"
     ],
-    ["json FILE", "also write every figure as JSON"]
+    ["json FILE", "also write every figure as JSON"],
+    [
+      "cpu-prof DIR",
+      "run every server under node --cpu-prof, one profile per process in DIR/<name>/ (written when\n" +
+      "it exits); `tsx packages/examples/bench/profile.ts DIR/<name>` sums self time by function. Best\n" +
+      "with one phase (--phases http): the profile covers the process's whole life"
+    ]
   ], NUMERIC)
-
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "..")
 
 /** `--startup-node`: a major version is fetched by scripts/with-node.sh; anything else is a node binary. */
 const startupNodeOf = (value: string): StartupNode => {
-  const binary = /^\d+$/.test(value)
-    ? path.join(
-      execFileSync(path.join(REPO_ROOT, "scripts", "with-node.sh"), [value, "--print-path"], {
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "inherit"]
-      }).trim(),
-      "node"
-    )
-    : resolveUserPath(value)
+  const binary = /^\d+$/.test(value) ? path.join(nodeBinOf(Number(value)), "node") : resolveUserPath(value)
   const version = execFileSync(binary, ["--version"], { encoding: "utf8" }).trim()
   return { path: binary, version }
 }
@@ -144,22 +156,30 @@ export const parseOptions = (argv: ReadonlyArray<string>): Options | undefined =
     phases: { type: "string", default: PHASES.join(",") },
     entry: { type: "string", multiple: true, default: [] },
     json: { type: "string" },
-    "startup-node": { type: "string" }
+    "startup-node": { type: "string" },
+    "cpu-prof": { type: "string" },
+    peers: { type: "boolean" },
+    "no-peers": { type: "boolean" }
   }, usage)
   if (parsed === undefined) return undefined
   const { values, quick, numbers } = parsed
 
-  const entries = new Map(DEFAULT_ENTRIES)
+  if (values.peers === true && values["no-peers"] === true) throw new Error("--peers and --no-peers contradict")
+  const peers = values.peers === true || (!quick && values["no-peers"] !== true)
+  const known = new Map<string, ServerSpec & { readonly peer?: boolean }>(DEFAULT_SERVERS.map((s) => [s.name, s]))
   for (const spec of values.entry as Array<string>) {
     const eq = spec.indexOf("=")
     if (eq <= 0) throw new Error(`--entry wants NAME=FILE, got ${spec}`)
-    entries.set(spec.slice(0, eq), resolveUserPath(spec.slice(eq + 1)))
+    // A file of one's own: started as given, on the harness's node, with both transports.
+    known.set(spec.slice(0, eq), { name: spec.slice(0, eq), entry: resolveUserPath(spec.slice(eq + 1)) })
   }
-  const names = (values.servers ?? [...entries.keys()].join(",")).split(",").map((s) => s.trim()).filter((s) => s !== "")
+  const lineUp = [...known.values()].filter((s) => peers || s.peer !== true).map((s) => s.name)
+  const names = (values.servers ?? lineUp.join(",")).split(",").map((s) => s.trim()).filter((s) => s !== "")
   const servers = names.map((name) => {
-    const entry = entries.get(name)
-    if (entry === undefined) throw new Error(`unknown server ${name}; known: ${[...entries.keys()].join(", ")}`)
-    return { name, entry }
+    const spec = known.get(name)
+    if (spec === undefined) throw new Error(`unknown server ${name}; known: ${[...known.keys()].join(", ")}`)
+    const { peer: _, ...rest } = spec
+    return rest
   })
   const phases = new Set<Phase>()
   for (const name of (values.phases ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "")) {
@@ -169,10 +189,12 @@ export const parseOptions = (argv: ReadonlyArray<string>): Options | undefined =
   }
   return {
     quick,
+    peers,
     ...numbers,
     servers,
     phases,
     json: values.json === undefined ? undefined : resolveUserPath(values.json),
+    cpuProf: values["cpu-prof"] === undefined ? undefined : resolveUserPath(values["cpu-prof"]),
     startupNode: values["startup-node"] === undefined ? undefined : startupNodeOf(values["startup-node"])
   }
 }

@@ -15,31 +15,42 @@ import { fileURLToPath, pathToFileURL } from "node:url"
 import { freePort, watchChild } from "../../harness/children.js"
 import { HOST } from "../../harness/http.js"
 
-const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
-const EXAMPLES_DIR = path.resolve(BENCH_DIR, "..")
+export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+export const EXAMPLES_DIR = path.resolve(BENCH_DIR, "..")
+export const REPO_ROOT = path.resolve(EXAMPLES_DIR, "..", "..")
 
-/** The servers compared by default, in column order; `--entry NAME=FILE` overrides or adds one. */
-export const DEFAULT_ENTRIES: ReadonlyArray<readonly [string, string]> = [
-  // Every server runs as built JavaScript on plain node, so no loader's cost shows in any column.
-  ["bare", path.join(EXAMPLES_DIR, "dist-bench", "bare.js")],
-  ["official", path.join(EXAMPLES_DIR, "dist-bench", "official.js")],
-  ["effect-mcp", path.join(EXAMPLES_DIR, "dist", "main.js")]
-]
+/** What a server may serve: Streamable HTTP at /mcp, legacy HTTP+SSE at GET /sse. */
+export type Transport = "streamable" | "sse"
 
 export interface ServerSpec {
   readonly name: string
   readonly entry: string
   /** The node binary that runs the entry; default the one running the harness. */
   readonly node?: string | undefined
+  /** The transports it serves (default both): a phase that needs another is not run, its cells say —. */
+  readonly transports?: ReadonlyArray<Transport> | undefined
+  /** Flags for node before the entry (`--cpu-prof ...`). */
+  readonly nodeArgs?: ReadonlyArray<string> | undefined
+  /** Makes the server ready before its first start (an install, a build); the result replaces the spec. */
+  readonly prepare?: ((log: (message: string) => void) => Promise<ServerSpec>) | undefined
 }
+
+/** Whether `spec` serves `transport`. */
+export const serves = (spec: ServerSpec, transport: Transport): boolean =>
+  spec.transports === undefined || spec.transports.includes(transport)
 
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href
 
 /** The command line for an entry file, chosen by its extension. */
-export const commandFor = (entry: string, port: number, node = process.execPath): ReadonlyArray<string> => {
+export const commandFor = (
+  entry: string,
+  port: number,
+  node = process.execPath,
+  nodeArgs: ReadonlyArray<string> = []
+): ReadonlyArray<string> => {
   const args = [entry, "--port", String(port), "--host", HOST]
-  if (/\.[cm]?js$/.test(entry)) return [node, ...args]
-  if (/\.[cm]?ts$/.test(entry)) return [node, "--import", TSX_LOADER, ...args]
+  if (/\.[cm]?js$/.test(entry)) return [node, ...nodeArgs, ...args]
+  if (/\.[cm]?ts$/.test(entry)) return [node, ...nodeArgs, "--import", TSX_LOADER, ...args]
   throw new Error(`${entry}: expected a .js or .ts entry file`)
 }
 
@@ -72,7 +83,7 @@ const READY_POLL_MS = 5
 export const startServer = async (spec: ServerSpec, timeoutMs: number): Promise<RunningServer> => {
   if (!existsSync(spec.entry)) throw new Error(`${spec.entry} does not exist`)
   const port = await freePort()
-  const [command, ...args] = commandFor(spec.entry, port, spec.node)
+  const [command, ...args] = commandFor(spec.entry, port, spec.node, spec.nodeArgs)
   const started = performance.now()
   const child = spawn(command!, args, { cwd: EXAMPLES_DIR, stdio: ["ignore", "pipe", "pipe"] })
   const watched = watchChild(child)
