@@ -108,6 +108,38 @@ const scenarios: { readonly [name: string]: Effect.Effect<unknown, unknown, McpC
       }
       yield* call(tool.name, args)
     }
+  }),
+  // SEP-2575: the first request is refused with the versions the server speaks; the client retries with one of them.
+  // Every request then carries the revision in `_meta` and the header.
+  "request-metadata": Effect.zipRight(
+    Effect.flatMap(McpClient.McpClient, (client) => client.listTools()),
+    Effect.flatMap(McpClient.McpClient, (client) => client.ping)
+  ),
+  // SEP-2322: two calls that come back `input_required` (with and without `requestState`), a plain call while the
+  // first is between rounds, and a result without `resultType`.
+  "sep-2322-client-request-state": Effect.gen(function*() {
+    const client = yield* McpClient.McpClient
+    yield* client.listTools()
+    yield* Effect.all([call("test_mrtr_echo_state", {}), call("test_mrtr_unrelated", {})], { concurrency: 2 })
+    yield* call("test_mrtr_no_state", {})
+    yield* call("test_mrtr_no_result_type", {})
+  }),
+  // SEP-2243: Mcp-Method on every POST, Mcp-Name on calls, reads and prompt gets: one of each.
+  "http-standard-headers": Effect.gen(function*() {
+    const client = yield* McpClient.McpClient
+    for (const tool of yield* client.listAllTools) yield* call(tool.name, {})
+    for (const resource of yield* client.listAllResources) yield* client.readResource(resource.uri)
+    for (const prompt of yield* client.listAllPrompts) yield* client.getPrompt(prompt.name)
+  }),
+  // SEP-2106: listing a tool whose schema has a network `$ref` must not fetch it.
+  "json-schema-ref-no-deref": Effect.flatMap(McpClient.McpClient, (client) => client.listAllTools),
+  // SEP-1613 / SEP-2106: the listed schema goes back verbatim to the echo tool; what the client kept is compared.
+  "json-schema-2020-12-preservation": Effect.gen(function*() {
+    const client = yield* McpClient.McpClient
+    const tools = yield* client.listAllTools
+    const focal = tools.find((tool) => tool.name === "json_schema_2020_12_tool")
+    if (focal === undefined) return yield* Effect.fail(new Error("the server listed no json_schema_2020_12_tool"))
+    yield* call("json_schema_echo", { schema: focal.inputSchema })
   })
 }
 
