@@ -148,7 +148,13 @@ const AuthContext = Schema.parseJson(Schema.Struct({
   client_id: Schema.optional(Schema.String),
   client_secret: Schema.optional(Schema.String),
   private_key_pem: Schema.optional(Schema.String),
-  signing_algorithm: Schema.optional(Schema.String)
+  signing_algorithm: Schema.optional(Schema.String),
+  // Enterprise-managed authorization (SEP-990): the user's ID token and the identity provider that exchanges it.
+  idp_client_id: Schema.optional(Schema.String),
+  idp_id_token: Schema.optional(Schema.String),
+  idp_token_endpoint: Schema.optional(Schema.String),
+  // Workload identity federation (SEP-1933): the workload's JWT, issued for the authorization server.
+  valid_jwt: Schema.optional(Schema.String)
 }))
 
 /** The Client ID Metadata Document URL the suite's `auth/basic-cimd` expects as the client id. */
@@ -172,7 +178,28 @@ const followRedirect = McpClientAuth.layerAuthorizationHandler(REDIRECT_URI, (ur
       new McpClientAuth.McpAuthError({ step: "authorization", message: `Could not authorize: ${String(cause)}`, cause })
   }))
 
-/** The `auth` option of a scenario: the context's credentials; client credentials for the `client-credentials-*` ones. */
+/**
+ * The grant a scenario's context calls for: an identity provider's ID token means enterprise-managed authorization
+ * (the JWT bearer grant with an ID-JAG, SEP-990), a workload's JWT the same grant with that JWT (SEP-1933); the
+ * `client-credentials-*` scenarios, client credentials.
+ */
+const grantOf = (name: string, context: typeof AuthContext.Type): Partial<McpClientAuth.Options> => {
+  const { idp_client_id, idp_id_token, idp_token_endpoint, valid_jwt } = context
+  if (valid_jwt !== undefined) return { grant: "jwt_bearer", assertion: () => Effect.succeed(valid_jwt) }
+  if (idp_id_token !== undefined && idp_token_endpoint !== undefined && idp_client_id !== undefined) {
+    return {
+      grant: "jwt_bearer",
+      assertion: McpClientAuth.identityAssertion({
+        tokenEndpoint: idp_token_endpoint,
+        idToken: idp_id_token,
+        clientId: idp_client_id
+      })
+    }
+  }
+  return name.startsWith("auth/client-credentials") ? { grant: "client_credentials" } : {}
+}
+
+/** The `auth` option of a scenario: the context's credentials, and the grant it calls for. */
 const authOptions = (name: string) =>
   Effect.map(Schema.decodeUnknown(AuthContext)(process.env["MCP_CONFORMANCE_CONTEXT"] ?? "{}"), (context) => {
     const options: McpClientAuth.Options = {
@@ -180,7 +207,7 @@ const authOptions = (name: string) =>
       clientMetadata: { client_name: "effect-mcp-conformance-client" },
       clientId: context.client_id,
       clientSecret: context.client_secret,
-      ...(name.startsWith("auth/client-credentials") ? { grant: "client_credentials" as const } : {}),
+      ...grantOf(name, context),
       ...(context.private_key_pem === undefined
         ? {}
         : { privateKey: { pem: context.private_key_pem, algorithm: context.signing_algorithm ?? "ES256" } })

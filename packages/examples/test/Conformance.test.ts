@@ -32,7 +32,12 @@ const clientProgram = fileURLToPath(new URL("../dist/conformanceClient.js", impo
  */
 const EXTENSIONS = [
   "auth/client-credentials-jwt",
-  "auth/client-credentials-basic"
+  "auth/client-credentials-basic",
+  // SEP-990: the ID token exchanged at the identity provider for an ID-JAG, then the JWT bearer grant.
+  "auth/enterprise-managed-authorization",
+  "auth/cross-app-access-complete-flow",
+  // SEP-1933: the JWT bearer grant with a workload's JWT.
+  "auth/wif-jwt-bearer"
 ]
 /** Run with nothing beside it: it measures how long the client waits before it resumes. */
 const TIMED = "sse-retry"

@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
@@ -121,6 +121,8 @@ export const make = (
     const authorize = (discovered: Discovery.Discovered, scope: string | undefined) =>
       options.grant === "client_credentials"
         ? clientCredentials(http, options, discovered, scope)
+        : options.grant === "jwt_bearer"
+        ? jwtBearer(http, options, discovered, scope)
         : Option.match(handler, {
           onNone: () =>
             Effect.fail(
@@ -211,6 +213,30 @@ const clientCredentials = (
       clientId: options.clientId,
       clientSecret: options.clientSecret
     }, options, { grant_type: "client_credentials", ...(scope === undefined ? {} : { scope }) }, scope)
+  })
+
+/**
+ * The JWT bearer grant (RFC 7523 section 2.1): the client trades an assertion issued for this authorization server
+ * and resource (SEP-990's ID-JAG) for a token, authenticating as itself.
+ */
+const jwtBearer = (
+  http: HttpClient.HttpClient,
+  options: Options,
+  discovered: Discovery.Discovered,
+  scope: string | undefined
+) =>
+  Effect.gen(function*() {
+    if (options.clientId === undefined || options.assertion === undefined) {
+      return yield* new McpAuthError({ step: "token", message: "The jwt_bearer grant needs a clientId and an assertion" })
+    }
+    const { resource, server } = discovered
+    const assertion = yield* options.assertion({ issuer: server.issuer, resource, scope }).pipe(
+      Effect.provideService(HttpClient.HttpClient, http)
+    )
+    return yield* OAuth.tokenRequest(http, "token", OAuth.endpointOf(server, resource), {
+      clientId: options.clientId,
+      clientSecret: options.clientSecret
+    }, options, { grant_type: OAuth.JWT_BEARER, assertion, ...(scope === undefined ? {} : { scope }) }, scope)
   })
 
 /** The authorization code grant with PKCE: the user authorizes through the handler; the code becomes tokens. */
