@@ -98,19 +98,25 @@ const user = McpClientAuth.layerAuthorizationHandler(REDIRECT_URI, (url) =>
     catch: (cause) => new McpClientAuth.McpAuthError({ step: "authorization", message: String(cause), cause })
   }))
 
+/** A client of `url` with OAuth (`user` authorizes), and the token store it keeps its registration and tokens in. */
+const connect = (url: string) =>
+  Effect.gen(function*() {
+    const store = yield* TokenStore.makeMemory
+    const ClientLive = McpClient.layerStreamableHttp({ url, auth: {}, standaloneStream: false }).pipe(
+      Layer.provide(user),
+      Layer.provide(Layer.succeed(TokenStore.TokenStore, store)),
+      Layer.provide(FetchHttpClient.layer)
+    )
+    return { client: Context.get(yield* Layer.build(ClientLive), McpClient.McpClient), store }
+  })
+
 describe("McpClientAuth against oidc-provider", () => {
   it.scoped("discovers, registers, authorizes with PKCE, refreshes before expiry, steps up, and recovers a revoked token", () =>
     Effect.gen(function*() {
       // The provider's tokens carry real times; the client's and the verifier's clock starts at the real now.
       yield* TestClock.setTime(Date.now())
       const setup = yield* start
-      const store = yield* TokenStore.makeMemory
-      const ClientLive = McpClient.layerStreamableHttp({ url: setup.url, auth: {}, standaloneStream: false }).pipe(
-        Layer.provide(user),
-        Layer.provide(Layer.succeed(TokenStore.TokenStore, store)),
-        Layer.provide(FetchHttpClient.layer)
-      )
-      const client = Context.get(yield* Layer.build(ClientLive), McpClient.McpClient)
+      const { client, store } = yield* connect(setup.url)
       const first = yield* client.callTool("read_note", {})
       expect(first.isError).not.toBe(true)
       expect(setup.grants).toEqual(["authorization_code"])
@@ -183,13 +189,7 @@ describe("McpClientAuth against the official SDK's OAuth (mcpAuthRouter, require
   it.scopedLive("discovers, registers, authorizes with PKCE for the resource, and calls a tool with the token", () =>
     Effect.gen(function*() {
       const served = yield* sdkAuthServer
-      const store = yield* TokenStore.makeMemory
-      const ClientLive = McpClient.layerStreamableHttp({ url: served.url, auth: {}, standaloneStream: false }).pipe(
-        Layer.provide(user),
-        Layer.provide(Layer.succeed(TokenStore.TokenStore, store)),
-        Layer.provide(FetchHttpClient.layer)
-      )
-      const client = Context.get(yield* Layer.build(ClientLive), McpClient.McpClient)
+      const { client, store } = yield* connect(served.url)
       const result = yield* client.callTool("whoami", {})
       const registered = Option.getOrThrow(yield* store.client(new URL(served.url).origin + "/"))
       const said = result.content[0]
