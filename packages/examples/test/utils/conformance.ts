@@ -1,7 +1,7 @@
 /**
  * Runs the official conformance suite (`@modelcontextprotocol/conformance`) as a child process and reads its
- * verdicts, for `Conformance.test.ts`. Also home of `NOT_YET_IMPLEMENTED`, the one list of scenarios allowed to
- * fail, each with its reason: the goal is to empty it.
+ * verdicts and its lists of scenarios, for `Conformance.test.ts`. Also home of `NOT_YET_IMPLEMENTED`, the one list
+ * of server scenarios allowed to fail, each with its reason: the goal is to empty it (client scenarios have none).
  */
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
