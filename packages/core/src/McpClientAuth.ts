@@ -17,7 +17,8 @@
  * the request again. Scopes are the challenge's, else the metadata's `scopes_supported`, else none; a 403
  * `insufficient_scope` steps up to the scopes it names (`maxStepUps` times per request at most). Tokens are
  * refreshed before they expire, and `offline_access` is asked for only where the server offers it. Machine clients
- * use `grant: "client_credentials"` with a secret or a private key (`private_key_jwt`).
+ * use `grant: "client_credentials"` with a secret or a private key (`private_key_jwt`); enterprise-managed
+ * authorization (SEP-990) is `grant: "jwt_bearer"` with an ID-JAG from the identity provider (`identityAssertion`).
  *
  * Registrations and tokens are kept by the `TokenStore` in context (per issuer, per server); failures are
  * `McpAuthError`s naming the step and the server's `error`, carried as the `cause` of the transport's
@@ -25,9 +26,16 @@
  *
  * @since 0.1.0
  */
+import * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { AuthorizationHandler, type AuthorizationResponse, McpAuthError } from "./internal/client/auth/types.js"
+import * as OAuth from "./internal/client/auth/oauth.js"
+import {
+  type AssertionTarget,
+  AuthorizationHandler,
+  type AuthorizationResponse,
+  McpAuthError
+} from "./internal/client/auth/types.js"
 
 export {
   /** @since 0.1.0 */
@@ -36,12 +44,44 @@ export {
   McpAuthError
 } from "./internal/client/auth/types.js"
 export type {
+  AssertionTarget,
   AuthorizationHandlerService,
   AuthorizationResponse,
   Options,
   Step,
   TokenEndpointAuthMethod
 } from "./internal/client/auth/types.js"
+
+/**
+ * The `assertion` of enterprise-managed authorization (SEP-990), for `grant: "jwt_bearer"`: the user's ID token
+ * from the enterprise's identity provider, exchanged there (RFC 8693) for an ID-JAG naming the MCP server's
+ * authorization server and resource, each time the client needs a token. `idToken` may be an effect that gets a
+ * fresh one.
+ *
+ * ```ts
+ * auth: {
+ *   grant: "jwt_bearer",
+ *   clientId, clientSecret, // the client's at the MCP server's authorization server
+ *   assertion: McpClientAuth.identityAssertion({ tokenEndpoint: `${idp}/token`, clientId: idpClientId, idToken })
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const identityAssertion = (idp: {
+  /** The identity provider's token endpoint. */
+  readonly tokenEndpoint: string
+  readonly idToken: string | Effect.Effect<string, McpAuthError>
+  /** The client's id (and secret) at the identity provider. */
+  readonly clientId: string
+  readonly clientSecret?: string | undefined
+}) =>
+(target: AssertionTarget): Effect.Effect<string, McpAuthError, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const http = yield* HttpClient.HttpClient
+    const idToken = typeof idp.idToken === "string" ? idp.idToken : yield* idp.idToken
+    return yield* OAuth.identityAssertion(http, { ...idp, idToken }, target)
+  })
 
 /**
  * The authorization response of the URL the authorization server redirected to.

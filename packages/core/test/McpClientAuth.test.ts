@@ -14,6 +14,7 @@ import * as Http from "node:http"
 import * as Challenge from "../src/internal/client/auth/challenge.js"
 import * as Discovery from "../src/internal/client/auth/discovery.js"
 import * as Session from "../src/internal/client/auth/session.js"
+import * as McpClientAuth from "../src/McpClientAuth.js"
 import * as TokenStore from "../src/TokenStore.js"
 
 /** A server answering `documents` by path (404 otherwise), recording every path asked for. */
@@ -145,6 +146,79 @@ describe("McpClientAuth", () => {
       expect((yield* Effect.flip(Session.checkResponse({ ...ok, iss: "https://x" }, "s", quiet))).step).toBe(
         "authorization"
       )
+    }))
+})
+
+/** An identity provider's token endpoint: answers every POST with `answer`, recording the forms it got. */
+const identityProvider = (answer: { readonly status: number; readonly body: unknown }) =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly url: string; readonly forms: Array<URLSearchParams>; readonly server: Http.Server }>(
+      (resume) => {
+        const forms: Array<URLSearchParams> = []
+        const server = Http.createServer((request, response) => {
+          let body = ""
+          request.setEncoding("utf8").on("data", (chunk: string) => body += chunk).on("end", () => {
+            forms.push(new URLSearchParams(body))
+            response.writeHead(answer.status, { "content-type": "application/json" }).end(JSON.stringify(answer.body))
+          })
+        })
+        server.listen(0, "127.0.0.1", () => {
+          const address = server.address()
+          const port = typeof address === "object" && address !== null ? address.port : 0
+          resume(Effect.succeed({ url: `http://127.0.0.1:${port}/token`, forms, server }))
+        })
+      }
+    ),
+    ({ server }) =>
+      Effect.async<void>((resume) => {
+        server.close(() => resume(Effect.void))
+        server.closeAllConnections()
+      })
+  )
+
+describe("McpClientAuth.identityAssertion (SEP-990)", () => {
+  const target = { issuer: "https://as.example.com", resource: "https://mcp.example.com/mcp", scope: "mcp:read" }
+  const ID_JAG = "urn:ietf:params:oauth:token-type:id-jag"
+
+  it.scopedLive("exchanges the ID token at the identity provider (RFC 8693) for an ID-JAG for the issuer and resource", () =>
+    Effect.gen(function*() {
+      const idp = yield* identityProvider({ status: 200, body: { access_token: "the-jag", issued_token_type: ID_JAG, token_type: "N_A" } })
+      const assertion = McpClientAuth.identityAssertion({
+        tokenEndpoint: idp.url,
+        idToken: Effect.succeed("the-id-token"),
+        clientId: "idp-client"
+      })
+      expect(yield* assertion(target).pipe(Effect.provide(FetchHttpClient.layer))).toBe("the-jag")
+      expect(Object.fromEntries(idp.forms[0]!)).toEqual({
+        grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+        requested_token_type: ID_JAG,
+        subject_token: "the-id-token",
+        subject_token_type: "urn:ietf:params:oauth:token-type:id_token",
+        audience: target.issuer,
+        resource: target.resource,
+        scope: target.scope,
+        client_id: "idp-client"
+      })
+    }))
+
+  it.scopedLive("a refusal, or a token that is not an ID-JAG, fails the token exchange step with the server's words", () =>
+    Effect.gen(function*() {
+      const refusing = yield* identityProvider({ status: 400, body: { error: "invalid_grant", error_description: "expired" } })
+      const wrong = yield* identityProvider({
+        status: 200,
+        body: { access_token: "x", issued_token_type: "urn:ietf:params:oauth:token-type:access_token" }
+      })
+      const exchange = (url: string) =>
+        Effect.flip(
+          McpClientAuth.identityAssertion({ tokenEndpoint: url, idToken: "t", clientId: "c" })(target).pipe(
+            Effect.provide(FetchHttpClient.layer)
+          )
+        )
+      const refused = yield* exchange(refusing.url)
+      expect([refused.step, refused.error, refused.errorDescription]).toEqual(["token exchange", "invalid_grant", "expired"])
+      const notJag = yield* exchange(wrong.url)
+      expect(notJag.step).toBe("token exchange")
+      expect(notJag.message).toContain("not an ID-JAG")
     }))
 })
 

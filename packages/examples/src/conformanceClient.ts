@@ -108,6 +108,38 @@ const scenarios: { readonly [name: string]: Effect.Effect<unknown, unknown, McpC
       }
       yield* call(tool.name, args)
     }
+  }),
+  // SEP-2575: the first request is refused with the versions the server speaks; the client retries with one of them.
+  // Every request then carries the revision in `_meta` and the header.
+  "request-metadata": Effect.zipRight(
+    Effect.flatMap(McpClient.McpClient, (client) => client.listTools()),
+    Effect.flatMap(McpClient.McpClient, (client) => client.ping)
+  ),
+  // SEP-2322: two calls that come back `input_required` (with and without `requestState`), a plain call while the
+  // first is between rounds, and a result without `resultType`.
+  "sep-2322-client-request-state": Effect.gen(function*() {
+    const client = yield* McpClient.McpClient
+    yield* client.listTools()
+    yield* Effect.all([call("test_mrtr_echo_state", {}), call("test_mrtr_unrelated", {})], { concurrency: 2 })
+    yield* call("test_mrtr_no_state", {})
+    yield* call("test_mrtr_no_result_type", {})
+  }),
+  // SEP-2243: Mcp-Method on every POST, Mcp-Name on calls, reads and prompt gets: one of each.
+  "http-standard-headers": Effect.gen(function*() {
+    const client = yield* McpClient.McpClient
+    for (const tool of yield* client.listAllTools) yield* call(tool.name, {})
+    for (const resource of yield* client.listAllResources) yield* client.readResource(resource.uri)
+    for (const prompt of yield* client.listAllPrompts) yield* client.getPrompt(prompt.name)
+  }),
+  // SEP-2106: listing a tool whose schema has a network `$ref` must not fetch it.
+  "json-schema-ref-no-deref": Effect.flatMap(McpClient.McpClient, (client) => client.listAllTools),
+  // SEP-1613 / SEP-2106: the listed schema goes back verbatim to the echo tool; what the client kept is compared.
+  "json-schema-2020-12-preservation": Effect.gen(function*() {
+    const client = yield* McpClient.McpClient
+    const tools = yield* client.listAllTools
+    const focal = tools.find((tool) => tool.name === "json_schema_2020_12_tool")
+    if (focal === undefined) return yield* Effect.fail(new Error("the server listed no json_schema_2020_12_tool"))
+    yield* call("json_schema_echo", { schema: focal.inputSchema })
   })
 }
 
@@ -116,7 +148,13 @@ const AuthContext = Schema.parseJson(Schema.Struct({
   client_id: Schema.optional(Schema.String),
   client_secret: Schema.optional(Schema.String),
   private_key_pem: Schema.optional(Schema.String),
-  signing_algorithm: Schema.optional(Schema.String)
+  signing_algorithm: Schema.optional(Schema.String),
+  // Enterprise-managed authorization (SEP-990): the user's ID token and the identity provider that exchanges it.
+  idp_client_id: Schema.optional(Schema.String),
+  idp_id_token: Schema.optional(Schema.String),
+  idp_token_endpoint: Schema.optional(Schema.String),
+  // Workload identity federation (SEP-1933): the workload's JWT, issued for the authorization server.
+  valid_jwt: Schema.optional(Schema.String)
 }))
 
 /** The Client ID Metadata Document URL the suite's `auth/basic-cimd` expects as the client id. */
@@ -140,7 +178,28 @@ const followRedirect = McpClientAuth.layerAuthorizationHandler(REDIRECT_URI, (ur
       new McpClientAuth.McpAuthError({ step: "authorization", message: `Could not authorize: ${String(cause)}`, cause })
   }))
 
-/** The `auth` option of a scenario: the context's credentials; client credentials for the `client-credentials-*` ones. */
+/**
+ * The grant a scenario's context calls for: an identity provider's ID token means enterprise-managed authorization
+ * (the JWT bearer grant with an ID-JAG, SEP-990), a workload's JWT the same grant with that JWT (SEP-1933); the
+ * `client-credentials-*` scenarios, client credentials.
+ */
+const grantOf = (name: string, context: typeof AuthContext.Type): Partial<McpClientAuth.Options> => {
+  const { idp_client_id, idp_id_token, idp_token_endpoint, valid_jwt } = context
+  if (valid_jwt !== undefined) return { grant: "jwt_bearer", assertion: () => Effect.succeed(valid_jwt) }
+  if (idp_id_token !== undefined && idp_token_endpoint !== undefined && idp_client_id !== undefined) {
+    return {
+      grant: "jwt_bearer",
+      assertion: McpClientAuth.identityAssertion({
+        tokenEndpoint: idp_token_endpoint,
+        idToken: idp_id_token,
+        clientId: idp_client_id
+      })
+    }
+  }
+  return name.startsWith("auth/client-credentials") ? { grant: "client_credentials" } : {}
+}
+
+/** The `auth` option of a scenario: the context's credentials, and the grant it calls for. */
 const authOptions = (name: string) =>
   Effect.map(Schema.decodeUnknown(AuthContext)(process.env["MCP_CONFORMANCE_CONTEXT"] ?? "{}"), (context) => {
     const options: McpClientAuth.Options = {
@@ -148,7 +207,7 @@ const authOptions = (name: string) =>
       clientMetadata: { client_name: "effect-mcp-conformance-client" },
       clientId: context.client_id,
       clientSecret: context.client_secret,
-      ...(name.startsWith("auth/client-credentials") ? { grant: "client_credentials" as const } : {}),
+      ...grantOf(name, context),
       ...(context.private_key_pem === undefined
         ? {}
         : { privateKey: { pem: context.private_key_pem, algorithm: context.signing_algorithm ?? "ES256" } })

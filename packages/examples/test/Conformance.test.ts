@@ -4,12 +4,15 @@
  *
  * - server scenarios: the fixture (`src/ConformanceServer.ts`) served in-process by `NodeMcpServer` with its
  *   defaults on a free port of 127.0.0.1, every server scenario run against it in one CLI run per version;
- * - client scenarios: the suite starts a server per scenario and runs the built client program
+ * - client scenarios: every one the suite lists (`latest`'s, and the next version's for the 2025-11-25 and
+ *   2026-07-28 requirement sets, each at its revision, with the ones those sets run unscored; extensions as
+ *   `EXTENSIONS` says), a few at a time: the suite starts a server per scenario and runs the built client program
  *   (`dist/conformanceClient.js`, so `tsc -b` first, which `npm test` does) against it.
  *
- * A scenario passes when a check succeeded and none failed or warned. Anything else fails the test, unless the
- * scenario is in `NOT_YET_IMPLEMENTED` (`utils/conformance.ts`), with its reason; an entry there that passes fails
- * the test too, so the list only shrinks. The verdicts are printed either way.
+ * A scenario passes when a check succeeded and none failed or warned. A server scenario that does not fails the
+ * test unless it is in `NOT_YET_IMPLEMENTED` (`utils/conformance.ts`), with its reason; an entry there that passes
+ * fails the test too, so the list only shrinks. Client scenarios have no such list: each must pass. The verdicts
+ * are printed either way, the client's as one table.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as NodeMcpServer from "@effect-mcp/node/NodeMcpServer"
@@ -23,66 +26,65 @@ import * as Conformance from "./utils/conformance.js"
 
 const clientProgram = fileURLToPath(new URL("../dist/conformanceClient.js", import.meta.url))
 
-/** The OAuth client scenarios of the 2025-11-25 era, which both versions of the suite score. */
-const AUTH_SCENARIOS = [
-  "auth/metadata-default",
-  "auth/metadata-var1",
-  "auth/metadata-var2",
-  "auth/metadata-var3",
-  "auth/basic-cimd",
-  "auth/scope-from-www-authenticate",
-  "auth/scope-from-scopes-supported",
-  "auth/scope-omitted-when-undefined",
-  "auth/scope-step-up",
-  "auth/scope-retry-limit",
-  "auth/token-endpoint-auth-basic",
-  "auth/token-endpoint-auth-post",
-  "auth/token-endpoint-auth-none",
-  "auth/pre-registration"
-]
-/** Every client scenario of the 2025-11-25 era. */
-const CLIENT_SCENARIOS = [
-  "initialize",
-  "tools_call",
-  "elicitation-sep1034-client-defaults",
-  "sse-retry",
-  ...AUTH_SCENARIOS
-]
 /**
- * OAuth scenarios only the `latest` suite runs at 2025-11-25: the 2025-03-26 fallbacks, and the draft and extension
- * ones (the next version files them under other revisions).
+ * The extension scenarios run (each once, with the next version of the suite, or with `latest` where it lists
+ * them): those the client implements. The suite's other extensions are listed as not run.
  */
-const LATEST_ONLY_SCENARIOS = [
-  "auth/2025-03-26-oauth-metadata-backcompat",
-  "auth/2025-03-26-oauth-endpoint-fallback",
-  "auth/resource-mismatch",
-  "auth/offline-access-scope",
-  "auth/offline-access-not-supported",
+const EXTENSIONS = [
   "auth/client-credentials-jwt",
-  "auth/client-credentials-basic"
-]
-/**
- * The client scenarios of the 2026-07-28 era run here: SEP-2243's Mcp-Param-* headers and declarations, and the
- * OAuth ones (with RFC 9207 `iss` checks, SEP-837's `application_type`, an authorization server that moves).
- */
-const MODERN_CLIENT_SCENARIOS = [
-  "http-custom-headers",
-  "http-invalid-tool-headers",
-  ...AUTH_SCENARIOS,
-  "auth/resource-mismatch",
-  "auth/offline-access-scope",
-  "auth/offline-access-not-supported",
-  "auth/iss-supported",
-  "auth/iss-not-advertised",
-  "auth/iss-supported-missing",
-  "auth/iss-wrong-issuer",
-  "auth/iss-unexpected",
-  "auth/iss-normalized",
-  "auth/metadata-issuer-mismatch",
-  "auth/authorization-server-migration"
+  "auth/client-credentials-basic",
+  // SEP-990: the ID token exchanged at the identity provider for an ID-JAG, then the JWT bearer grant.
+  "auth/enterprise-managed-authorization",
+  "auth/cross-app-access-complete-flow",
+  // SEP-1933: the JWT bearer grant with a workload's JWT.
+  "auth/wif-jwt-bearer"
 ]
 /** Run with nothing beside it: it measures how long the client waits before it resumes. */
 const TIMED = "sse-retry"
+/** How many scenarios run at once: each starts the suite's CLI, its servers and a client process. */
+const CONCURRENCY = 4
+
+/** One run of the client program: a scenario of one version of the suite, at one revision. */
+interface Job {
+  readonly column: string
+  readonly suite: Conformance.Suite
+  readonly scenario: string
+  readonly args: ReadonlyArray<string>
+}
+
+/**
+ * Every client scenario the suite lists: `latest`'s, and those of the next version's two requirement sets (scored
+ * or run unscored there, like `json-schema-2020-12-preservation`), each at its set's revision; extensions only as
+ * `EXTENSIONS` says. Also what is left out.
+ */
+const clientPlan = async (): Promise<{ readonly jobs: ReadonlyArray<Job>; readonly left: ReadonlyArray<string> }> => {
+  const [latest, next] = Conformance.SUITES as readonly [Conformance.Suite, Conformance.Suite]
+  const [latestListed, sessionEra, modern] = await Promise.all([
+    Conformance.listClientScenarios(latest, []),
+    Conformance.listClientScenarios(next, ["--requirements", "2025-11-25"]),
+    Conformance.listClientScenarios(next, ["--requirements", "2026-07-28"])
+  ])
+  const isExtension = (listed: Conformance.Listed) => listed.tags.includes("extension")
+  const jobs: Array<Job> = []
+  const left = new Set<string>()
+  const add = (column: string, suite: Conformance.Suite, listed: ReadonlyArray<Conformance.Listed>, args: ReadonlyArray<string>) => {
+    for (const entry of listed) {
+      if (isExtension(entry) && !EXTENSIONS.includes(entry.scenario)) left.add(`${entry.scenario} (${suite.version})`)
+      else if (!isExtension(entry)) jobs.push({ column, suite, scenario: entry.scenario, args })
+    }
+  }
+  add(latest.version, latest, latestListed, [])
+  add("2025-11-25", next, sessionEra, ["--spec-version", "2025-11-25"])
+  add("2026-07-28", next, modern, ["--spec-version", "2026-07-28"])
+  // Extensions belong to no revision: each once per version that lists it, without one.
+  for (const [suite, listed] of [[latest, latestListed], [next, [...sessionEra, ...modern]]] as const) {
+    const names = new Set(listed.filter(isExtension).map((entry) => entry.scenario))
+    for (const scenario of EXTENSIONS) {
+      if (names.has(scenario)) jobs.push({ column: `extension ${suite.version}`, suite, scenario, args: [] })
+    }
+  }
+  return { jobs, left: [...left] }
+}
 
 describe("conformance", () => {
   it.scopedLive("server scenarios: the fixture served by NodeMcpServer", () =>
@@ -124,66 +126,56 @@ describe("conformance", () => {
   it.live("client scenarios: the suite drives McpClient through the built client program", () =>
     Effect.promise(async () => {
       if (!Fs.existsSync(clientProgram)) throw new Error(`${clientProgram} is missing: build first (tsc -b)`)
-      const runScenario = async (suite: Conformance.Suite, scenario: string, extra: ReadonlyArray<string> = []) => {
+      const started = Date.now()
+      const runJob = async (job: Job): Promise<Conformance.ClientResult> => {
         const run = await Conformance.run(
-          suite,
+          job.suite,
           "client",
           [
             "--command",
             `${process.execPath} ${clientProgram}`,
             "--scenario",
-            scenario,
+            job.scenario,
             "--timeout",
             "20000",
-            ...suite.clientArgs,
-            ...extra
+            ...job.args
           ],
           60_000
         )
-        const checks = run.scenarios.get(scenario)
+        const checks = run.scenarios.get(job.scenario)
         const problems = [
           ...(checks === undefined ? ["no results"] : Conformance.problemsOf(checks)),
           // The CLI also fails a scenario whose client exited with an error or timed out.
           ...(run.code === 0 ? [] : [`the suite exited with ${run.timedOut ? "a timeout" : `code ${run.code}`}`])
         ]
-        if (problems.length > 0) console.log(`conformance ${suite.version}, client ${scenario}:\n${run.output}`)
-        return [scenario, problems] as const
+        if (problems.length > 0) console.log(`conformance ${job.column}, client ${job.scenario}:\n${run.output}`)
+        return { column: job.column, scenario: job.scenario, problems }
       }
-      const results = new Map<Conformance.Suite, Array<readonly [string, ReadonlyArray<string>]>>(
-        Conformance.SUITES.map((suite) => [suite, []])
+      const { jobs, left } = await clientPlan()
+      const results = [
+        ...await Conformance.pool(jobs.filter((job) => job.scenario !== TIMED), CONCURRENCY, runJob),
+        ...await Conformance.pool(jobs.filter((job) => job.scenario === TIMED), 1, runJob)
+      ]
+      const columns = [...new Set(jobs.map((job) => job.column))]
+      console.log(
+        `${Conformance.table("conformance, client scenarios", columns, results)}\n` +
+          `  extensions not run: ${left.join(", ") || "(none)"}\n` +
+          `  took ${((Date.now() - started) / 1000).toFixed(1)} s, ${CONCURRENCY} at a time`
       )
-      // Each scenario with every version at once, except the timed one, which runs alone.
-      for (const scenario of CLIENT_SCENARIOS) {
-        const runs = scenario === TIMED
-          ? await Conformance.SUITES.reduce<Promise<Array<readonly [string, ReadonlyArray<string>]>>>(
-            async (done, suite) => [...await done, await runScenario(suite, scenario)],
-            Promise.resolve([])
-          )
-          : await Promise.all(Conformance.SUITES.map((suite) => runScenario(suite, scenario)))
-        Conformance.SUITES.forEach((suite, i) => results.get(suite)!.push(runs[i]!))
+      // No expected failures: every scenario run passes.
+      expect(results.filter((result) => result.problems.length > 0)).toEqual([])
+      // The scenarios the issue names, in case a listing changes shape.
+      for (
+        const scenario of [
+          "tools_call",
+          "request-metadata",
+          "sep-2322-client-request-state",
+          "http-standard-headers",
+          "json-schema-ref-no-deref",
+          "json-schema-2020-12-preservation"
+        ]
+      ) {
+        expect(results.some((result) => result.scenario === scenario && result.column === "2026-07-28")).toBe(true)
       }
-      const latest = Conformance.SUITES[0]!
-      for (const scenario of LATEST_ONLY_SCENARIOS) results.get(latest)!.push(await runScenario(latest, scenario))
-      // A few at a time: each starts a client process and two servers.
-      const modern: Array<readonly [string, ReadonlyArray<string>]> = []
-      for (let i = 0; i < MODERN_CLIENT_SCENARIOS.length; i += 4) {
-        modern.push(
-          ...await Promise.all(
-            MODERN_CLIENT_SCENARIOS.slice(i, i + 4).map((scenario) =>
-              runScenario(Conformance.MODERN_SUITE, scenario, ["--spec-version", "2026-07-28"])
-            )
-          )
-        )
-      }
-      results.set(Conformance.MODERN_SUITE, modern)
-      console.log(Conformance.notYetImplemented("client"))
-      const unexpected: Array<string> = []
-      for (const [suite, scenarios] of results) {
-        const judged = Conformance.judge("client", scenarios)
-        const label = `${suite.version}${suite === Conformance.MODERN_SUITE ? " (2026-07-28)" : ""}`
-        console.log(Conformance.report(`conformance ${label}, client scenarios`, judged.verdicts))
-        unexpected.push(...judged.unexpected.map((problem) => `${label}: ${problem}`))
-      }
-      expect(unexpected).toEqual([])
     }), 600_000)
 })

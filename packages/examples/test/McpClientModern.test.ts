@@ -288,6 +288,28 @@ describe("McpClient auto mode: classifying the discover probe", () => {
       expect(raw.methods).toStrictEqual(["server/discover"])
     }).pipe(Effect.scoped))
 
+  it.live("a -32022 that lists the very revision refused: claimed once more (SEP-2575), and not a third time", () =>
+    Effect.gen(function*() {
+      let refusals = 1
+      const raw = yield* rawServer((_method, id) =>
+        refusals-- > 0
+          ? { status: 400, type: "application/json", body: rpcError(-32022, { supported: ["2026-07-28"], requested: "2026-07-28" }) }
+          : json(id, discovered)
+      )
+      const mcp = yield* client({ url: raw.url })
+      expect(yield* mcp.era).toBe("modern")
+      expect(raw.methods).toStrictEqual(["server/discover", "server/discover"])
+
+      const stubborn = yield* rawServer(() => ({
+        status: 400,
+        type: "application/json",
+        body: rpcError(-32022, { supported: ["2026-07-28"], requested: "2026-07-28" })
+      }))
+      const error = yield* Effect.flip(client({ url: stubborn.url }))
+      expect(error).toMatchObject({ reason: "HttpStatus", status: 400, code: -32022 })
+      expect(stubborn.methods).toStrictEqual(["server/discover", "server/discover"])
+    }).pipe(Effect.scoped))
+
   it.live("a 404 HTML page is not a modern answer: initialize, then the legacy SSE transport, are tried", () =>
     Effect.gen(function*() {
       const raw = yield* rawServer(() => ({ status: 404, type: "text/html", body: "<html>Not Found</html>" }))

@@ -1,6 +1,10 @@
 /**
- * Authorization end to end: a server on a real socket protected by `auth`, a local authorization server
- * (utils/oauth.ts) issuing JWTs, the official SDK client's OAuth support, and raw HTTP for what the SDK never sends.
+ * Authorization end to end: a server on a real socket protected by `auth`, the official SDK client's OAuth support,
+ * and raw HTTP for what the SDK never sends. The interop tests run against `oidc-provider` (utils/oidc.ts), the
+ * reference OpenID provider, and against a small hand-written authorization server (utils/oauth.ts), which also
+ * signs the tokens a real provider does not produce on demand: expired, signed by a key it does not publish, for
+ * another audience or issuer, without `exp`, of other subjects and scopes at will (the 401, 403, session-owner and
+ * cache tests); and it can make its key set fail (the 503 test).
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
@@ -23,6 +27,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import { decodeJwt } from "jose"
 import * as Http from "node:http"
 import * as HttpTransport from "@effect-mcp/core/HttpTransport"
 import * as JsonRpc from "@effect-mcp/core/JsonRpc"
@@ -36,6 +41,7 @@ import * as SessionRegistry from "@effect-mcp/core/SessionRegistry"
 import { errorBody, type HttpResult, openSse, parseObject, request } from "./utils/http.js"
 import { capture } from "./utils/logs.js"
 import { type AuthServer, startAuthServer } from "./utils/oauth.js"
+import { browse, listen, portOf, startOidc } from "./utils/oidc.js"
 
 // --- The protected server -------------------------------------------------------------------------------------------
 
@@ -78,33 +84,18 @@ interface ProtectedOptions {
   readonly streamable?: HttpTransport.Options["streamable"]
 }
 
-/** Listens on a free port first, so the resource URI (which names the port) is known before the front is built. */
-const listen = Effect.acquireRelease(
-  Effect.async<Http.Server>((resume) => {
-    const server = Http.createServer()
-    server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
-  }),
-  (server) =>
-    Effect.async<void>((resume) => {
-      server.close(() => resume(Effect.void))
-      server.closeAllConnections()
-    })
-)
+// `listen` (from `utils/oidc.ts`) listens on a free port first, so the resource URI (which names the port) is known
+// before the front is built.
 
-const portOf = (server: Http.Server): number => {
-  const address = server.address()
-  if (address === null || typeof address === "string") throw new Error("no TCP address")
-  return address.port
-}
-
-const startProtected = (options: ProtectedOptions = {}): Effect.Effect<Protected, never, Scope.Scope> =>
+/** Serves the protected front on `server` for `resource`, trusting the tokens of `issuer` (keys at `jwksUrl`). */
+const protect = (
+  server: Http.Server,
+  resource: string,
+  issuer: { readonly issuer: string; readonly jwksUrl: string },
+  options: ProtectedOptions
+) =>
   Effect.gen(function*() {
-    const as = yield* startAuthServer
-    const server = yield* listen
-    const port = portOf(server)
-    const origin = `http://127.0.0.1:${port}`
-    const resource = `${origin}${options.resourcePath ?? ""}`
-    const jwt = yield* JwtVerifier.make({ jwksUrl: as.jwksUrl, issuer: as.issuer, audience: resource })
+    const jwt = yield* JwtVerifier.make({ jwksUrl: issuer.jwksUrl, issuer: issuer.issuer, audience: resource })
     let verifications = 0
     const verifier: McpAuth.TokenVerifierService = {
       verify: (token) =>
@@ -120,7 +111,7 @@ const startProtected = (options: ProtectedOptions = {}): Effect.Effect<Protected
       streamable: options.streamable,
       auth: {
         resource,
-        authorizationServers: [as.issuer],
+        authorizationServers: [issuer.issuer],
         scopes: ["mcp"],
         toolScopes: { write_note: ["notes:write"] },
         resourceName: "Protected test server",
@@ -134,6 +125,17 @@ const startProtected = (options: ProtectedOptions = {}): Effect.Effect<Protected
       requests.push(`${request.method} ${request.url}`)
       listener(request, response)
     })
+    return { registry, requests, verifications: () => verifications }
+  })
+
+const startProtected = (options: ProtectedOptions = {}): Effect.Effect<Protected, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const as = yield* startAuthServer
+    const server = yield* listen
+    const port = portOf(server)
+    const origin = `http://127.0.0.1:${port}`
+    const resource = `${origin}${options.resourcePath ?? ""}`
+    const { registry, requests, verifications } = yield* protect(server, resource, as, options)
     return {
       requests,
       port,
@@ -141,11 +143,20 @@ const startProtected = (options: ProtectedOptions = {}): Effect.Effect<Protected
       resource,
       registry,
       as,
-      verifications: () => verifications,
+      verifications,
       token: (claims = {}) =>
         Effect.promise(() => as.sign({ sub: claims.sub ?? "alice", scope: claims.scope ?? "mcp", aud: resource }))
     }
   })
+
+/** The same protected server, trusting `oidc-provider` (`utils/oidc.ts`) instead of the hand-written server. */
+const startProtectedByOidc = Effect.gen(function*() {
+  const server = yield* listen
+  const origin = `http://127.0.0.1:${portOf(server)}`
+  const oidc = yield* startOidc(origin, "mcp notes:write")
+  const { registry, requests } = yield* protect(server, origin, oidc, {})
+  return { origin, resource: origin, registry, requests, oidc }
+})
 
 // --- Raw HTTP -------------------------------------------------------------------------------------------------------
 
@@ -257,6 +268,16 @@ class TestProvider implements OAuthClientProvider {
   }
 }
 
+/** The same provider, for `oidc-provider`: its user logs in and consents through redirects that carry cookies. */
+class OidcTestProvider extends TestProvider {
+  private readonly cookies = new Map<string, string>()
+  override async redirectToAuthorization(url: URL) {
+    this.authorizations++
+    const back = new URL(await browse(url.href, this.redirectUrl, this.cookies))
+    this.code = back.searchParams.get("code") ?? undefined
+  }
+}
+
 /**
  * Connects the SDK client the way an app does: the first attempt runs discovery and sends the user to authorize
  * (UnauthorizedError); the app then finishes with the code and connects again.
@@ -350,6 +371,66 @@ describe("McpAuth", () => {
       )
       const who = yield* Effect.promise(() => client.callTool({ name: "whoami", arguments: {} }))
       expect(JSON.parse(toolText(who)).subject).toBe("alice")
+      const sessions = yield* served.registry.sessions
+      expect(sessions.map((s) => [s.transport, s.principal?.subject])).toEqual([["sse", "alice"]])
+      yield* Effect.promise(() => client.close())
+    }), 20_000)
+
+  it.scopedLive("with oidc-provider: the SDK client discovers, authorizes with PKCE, and steps up", () =>
+    Effect.gen(function*() {
+      const served = yield* startProtectedByOidc
+      const provider = new OidcTestProvider()
+      // Registered beforehand for both scopes: the SDK registers a client for the first challenge's scope alone,
+      // and oidc-provider holds a client to the scopes it registered (the SSE test below registers dynamically).
+      const registered = yield* Effect.promise(() =>
+        fetch(`${served.oidc.issuer}/reg`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ ...provider.clientMetadata, scope: "mcp notes:write" })
+        }).then((response) => response.json())
+      )
+      provider.client = Schema.decodeUnknownSync(Schema.Struct({ client_id: Schema.String }))(registered)
+      const url = new URL(`${served.origin}/mcp`)
+      const { client, transport } = yield* Effect.promise(() =>
+        connectWithOAuth(() => new StreamableHTTPClientTransport(url, { authProvider: provider }), provider)
+      )
+      expect(served.requests.slice(0, 2)).toEqual(["POST /mcp", "GET /.well-known/oauth-protected-resource"])
+      expect(served.oidc.grants).toEqual(["authorization_code"])
+      // The provider's JWT, for this resource (RFC 8707), checked by JwtVerifier against the provider's keys.
+      const claims = decodeJwt(provider.saved?.access_token ?? "")
+      expect([claims.iss, claims.aud, claims.sub]).toEqual([served.oidc.issuer, served.resource, "alice"])
+
+      const who = yield* Effect.promise(() => client.callTool({ name: "whoami", arguments: {} }))
+      expect(JSON.parse(toolText(who))).toEqual({ subject: "alice", scopes: ["mcp"], clientId: provider.client?.client_id })
+
+      // write_note needs notes:write: 403 insufficient_scope, and the provider consents to the wider scope.
+      const sessionId = transport instanceof StreamableHTTPClientTransport ? transport.sessionId : undefined
+      const stepUp = yield* Effect.promise(() =>
+        client.callTool({ name: "write_note", arguments: { text: "hi" } }).then(() => undefined, (e) => e)
+      )
+      expect(stepUp).toBeInstanceOf(UnauthorizedError)
+      yield* Effect.promise(() => transport.finishAuth(provider.code ?? ""))
+      expect(served.oidc.grants).toEqual(["authorization_code", "authorization_code"])
+      const written = yield* Effect.promise(() => client.callTool({ name: "write_note", arguments: { text: "hi" } }))
+      expect(toolText(written)).toBe("written: hi")
+      expect(transport instanceof StreamableHTTPClientTransport ? transport.sessionId : undefined).toBe(sessionId)
+      const after = yield* Effect.promise(() => client.callTool({ name: "whoami", arguments: {} }))
+      expect([...JSON.parse(toolText(after)).scopes].sort()).toEqual(["mcp", "notes:write"])
+      expect(yield* served.registry.size).toBe(1)
+      yield* Effect.promise(() => client.close())
+    }), 20_000)
+
+  it.scopedLive("with oidc-provider: the SDK client registers dynamically and authorizes over the legacy SSE transport", () =>
+    Effect.gen(function*() {
+      const served = yield* startProtectedByOidc
+      const provider = new OidcTestProvider()
+      const { client } = yield* Effect.promise(() =>
+        connectWithOAuth(() => new SSEClientTransport(new URL(`${served.origin}/sse`), { authProvider: provider }), provider)
+      )
+      expect(provider.client?.client_id).toBeDefined()
+      expect(served.oidc.grants).toEqual(["authorization_code"])
+      const who = yield* Effect.promise(() => client.callTool({ name: "whoami", arguments: {} }))
+      expect(JSON.parse(toolText(who))).toEqual({ subject: "alice", scopes: ["mcp"], clientId: provider.client?.client_id })
       const sessions = yield* served.registry.sessions
       expect(sessions.map((s) => [s.transport, s.principal?.subject])).toEqual([["sse", "alice"]])
       yield* Effect.promise(() => client.close())

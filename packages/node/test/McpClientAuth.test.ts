@@ -1,8 +1,13 @@
 /**
  * The client's OAuth against real parts: `oidc-provider` (the reference OpenID provider) as the authorization
  * server on 127.0.0.1, issuing JWT access tokens for the MCP server's resource indicator, and an effect-mcp server
- * protected by `McpAuth` with `JwtVerifier`. The authorization handler plays the user: it follows the provider's
- * redirects with its cookies, and the provider's interaction routes log in and consent at once.
+ * protected by `McpAuth` with `JwtVerifier`; and a server protected by the official SDK's own OAuth
+ * (`fixtures/sdk-auth-server.mjs`: `mcpAuthRouter` and `requireBearerAuth`). The authorization handler plays the
+ * user: it follows the redirects with their cookies, and oidc-provider's interaction routes log in and consent at
+ * once.
+ *
+ * `server-everything` (the reference server, tested in `ServerEverything.test.ts`) asks for no authorization in
+ * any of its transports, so there is no OAuth to test against it.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as HttpTransport from "@effect-mcp/core/HttpTransport"
@@ -23,9 +28,11 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
-import { decodeJwt, exportJWK, generateKeyPair } from "jose"
-import * as Http from "node:http"
-import Provider, { errors } from "oidc-provider"
+import { decodeJwt } from "jose"
+import { spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import type Provider from "oidc-provider"
+import { browse, listen, portOf, startOidc } from "./utils/oidc.js"
 
 const ReadNote = McpTool.make("read_note", {
   description: "Needs mcp:read",
@@ -41,24 +48,6 @@ const ServerLive = Layer.mergeAll(ReadNote, WriteNote).pipe(
   Layer.provideMerge(McpServer.layer({ name: "protected", version: "1.0.0" }))
 )
 
-const listen = Effect.acquireRelease(
-  Effect.async<Http.Server>((resume) => {
-    const server = Http.createServer()
-    server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
-  }),
-  (server) =>
-    Effect.async<void>((resume) => {
-      server.close(() => resume(Effect.void))
-      server.closeAllConnections()
-    })
-)
-
-const portOf = (server: Http.Server): number => {
-  const address = server.address()
-  if (address === null || typeof address === "string") throw new Error("no TCP address")
-  return address.port
-}
-
 interface Setup {
   readonly url: string
   readonly issuer: string
@@ -69,73 +58,10 @@ interface Setup {
   readonly provider: Provider
 }
 
-/** Finishes every interaction at once: logs `alice` in, then consents to whatever the client asked. */
-const interactions = (provider: Provider) => async (request: Http.IncomingMessage, response: Http.ServerResponse) => {
-  const details = await provider.interactionDetails(request, response)
-  if (details.prompt.name === "login") {
-    return provider.interactionFinished(request, response, { login: { accountId: "alice" } }, {
-      mergeWithLastSubmission: false
-    })
-  }
-  const grant = details.grantId !== undefined
-    ? (await provider.Grant.find(details.grantId))!
-    : new provider.Grant({ accountId: details.session!.accountId, clientId: String(details.params["client_id"]) })
-  const missing = details.prompt.details as {
-    missingOIDCScope?: ReadonlyArray<string>
-    missingResourceScopes?: Record<string, ReadonlyArray<string>>
-  }
-  if (missing.missingOIDCScope !== undefined) grant.addOIDCScope(missing.missingOIDCScope.join(" "))
-  for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
-    grant.addResourceScope(indicator, scopes.join(" "))
-  }
-  const grantId = await grant.save()
-  return provider.interactionFinished(request, response, { consent: { grantId } }, { mergeWithLastSubmission: true })
-}
-
 const start: Effect.Effect<Setup, never, Scope.Scope> = Effect.gen(function*() {
-  const asServer = yield* listen
   const mcpServer = yield* listen
-  const issuer = `http://127.0.0.1:${portOf(asServer)}`
   const resource = `http://127.0.0.1:${portOf(mcpServer)}/mcp`
-  const { privateKey } = yield* Effect.promise(() => generateKeyPair("ES256", { extractable: true }))
-  const jwk = yield* Effect.promise(() => exportJWK(privateKey))
-  const provider = new Provider(issuer, {
-    jwks: { keys: [{ ...jwk, kid: "k1", alg: "ES256", use: "sig" }] },
-    scopes: ["openid", "offline_access", "mcp:read", "mcp:write"],
-    findAccount: (_ctx, id) => ({ accountId: id, claims: () => ({ sub: id }) }),
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
-    cookies: { keys: ["effect-mcp-test"] },
-    clientDefaults: { id_token_signed_response_alg: "ES256" },
-    ttl: { AccessToken: 3600, RefreshToken: 86_400, Grant: 86_400, Session: 86_400, Interaction: 600 },
-    features: {
-      devInteractions: { enabled: false },
-      registration: { enabled: true },
-      revocation: { enabled: true },
-      resourceIndicators: {
-        enabled: true,
-        defaultResource: () => resource,
-        useGrantedResource: () => true,
-        getResourceServerInfo: (_ctx, indicator) => {
-          if (indicator !== resource) throw new errors.InvalidTarget()
-          return {
-            scope: "mcp:read mcp:write",
-            audience: resource,
-            accessTokenTTL: 3600,
-            accessTokenFormat: "jwt",
-            jwt: { sign: { alg: "ES256" } }
-          }
-        }
-      }
-    }
-  })
-  const grants: Array<string> = []
-  provider.on("grant.success", (ctx) => grants.push(String(ctx.oidc.params?.["grant_type"])))
-  const callback = provider.callback()
-  const interact = interactions(provider)
-  asServer.on("request", (request: Http.IncomingMessage, response: Http.ServerResponse) => {
-    if (request.url?.startsWith("/interaction/") === true) void interact(request, response)
-    else callback(request, response)
-  })
+  const { grants, issuer, provider } = yield* startOidc(resource, "mcp:read mcp:write")
 
   const jwt = yield* JwtVerifier.make({ jwksUrl: `${issuer}/jwks`, issuer, audience: resource })
   const denied = new Set<string>()
@@ -163,32 +89,26 @@ const start: Effect.Effect<Setup, never, Scope.Scope> = Effect.gen(function*() {
   return { url: resource, issuer, grants, denied, provider }
 })
 
-/** The user, as a browser would: follows the provider's redirects, with its cookies, back to the redirect URI. */
+/** The user, as a browser would: follows the redirects, with its cookies, back to the redirect URI. */
 const REDIRECT_URI = "http://127.0.0.1:1/callback"
 const cookies = new Map<string, string>()
 const user = McpClientAuth.layerAuthorizationHandler(REDIRECT_URI, (url) =>
   Effect.tryPromise({
-    try: async () => {
-      let next = url.href
-      for (let hops = 0; hops < 10; hops++) {
-        if (next.startsWith(REDIRECT_URI)) return next
-        const response = await fetch(next, {
-          redirect: "manual",
-          headers: { cookie: [...cookies].map(([name, value]) => `${name}=${value}`).join("; ") }
-        })
-        for (const cookie of response.headers.getSetCookie()) {
-          const [pair] = cookie.split(";")
-          const at = pair!.indexOf("=")
-          cookies.set(pair!.slice(0, at), pair!.slice(at + 1))
-        }
-        const location = response.headers.get("location")
-        if (location === null) throw new Error(`${next} answered ${response.status}: ${await response.text()}`)
-        next = new URL(location, next).href
-      }
-      throw new Error("too many redirects")
-    },
+    try: () => browse(url.href, REDIRECT_URI, cookies),
     catch: (cause) => new McpClientAuth.McpAuthError({ step: "authorization", message: String(cause), cause })
   }))
+
+/** A client of `url` with OAuth (`user` authorizes), and the token store it keeps its registration and tokens in. */
+const connect = (url: string) =>
+  Effect.gen(function*() {
+    const store = yield* TokenStore.makeMemory
+    const ClientLive = McpClient.layerStreamableHttp({ url, auth: {}, standaloneStream: false }).pipe(
+      Layer.provide(user),
+      Layer.provide(Layer.succeed(TokenStore.TokenStore, store)),
+      Layer.provide(FetchHttpClient.layer)
+    )
+    return { client: Context.get(yield* Layer.build(ClientLive), McpClient.McpClient), store }
+  })
 
 describe("McpClientAuth against oidc-provider", () => {
   it.scoped("discovers, registers, authorizes with PKCE, refreshes before expiry, steps up, and recovers a revoked token", () =>
@@ -196,13 +116,7 @@ describe("McpClientAuth against oidc-provider", () => {
       // The provider's tokens carry real times; the client's and the verifier's clock starts at the real now.
       yield* TestClock.setTime(Date.now())
       const setup = yield* start
-      const store = yield* TokenStore.makeMemory
-      const ClientLive = McpClient.layerStreamableHttp({ url: setup.url, auth: {}, standaloneStream: false }).pipe(
-        Layer.provide(user),
-        Layer.provide(Layer.succeed(TokenStore.TokenStore, store)),
-        Layer.provide(FetchHttpClient.layer)
-      )
-      const client = Context.get(yield* Layer.build(ClientLive), McpClient.McpClient)
+      const { client, store } = yield* connect(setup.url)
       const first = yield* client.callTool("read_note", {})
       expect(first.isError).not.toBe(true)
       expect(setup.grants).toEqual(["authorization_code"])
@@ -238,4 +152,63 @@ describe("McpClientAuth against oidc-provider", () => {
       expect(setup.grants.at(-1)).toBe("authorization_code")
       expect(setup.grants.length).toBe(4)
     }), 60_000)
+})
+
+/** The SDK-protected fixture as a child process, for the scope: its MCP URL and the requests it got. */
+const sdkAuthServer: Effect.Effect<{ readonly url: string; readonly requests: Array<string> }, never, Scope.Scope> =
+  Effect.acquireRelease(
+    Effect.async<{ readonly url: string; readonly requests: Array<string>; readonly stop: () => Promise<void> }>(
+      (resume) => {
+        const fixture = fileURLToPath(new URL("./fixtures/sdk-auth-server.mjs", import.meta.url))
+        const child = spawn(process.execPath, [fixture], { stdio: ["ignore", "pipe", "inherit"] })
+        const requests: Array<string> = []
+        const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+        const stop = () => {
+          if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
+          return exited
+        }
+        let buffered = ""
+        child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+          buffered += chunk
+          const lines = buffered.split("\n")
+          buffered = lines.pop() ?? ""
+          for (const line of lines) {
+            const port = /^listening (\d+)$/.exec(line)?.[1]
+            if (port !== undefined) resume(Effect.succeed({ url: `http://127.0.0.1:${port}/mcp`, requests, stop }))
+            const request = /^request (.+)$/.exec(line)?.[1]
+            if (request !== undefined) requests.push(request)
+          }
+        })
+        child.once("exit", (code) => resume(Effect.dieMessage(`the SDK auth fixture exited with ${code}`)))
+      }
+    ),
+    ({ stop }) => Effect.promise(stop)
+  )
+
+describe("McpClientAuth against the official SDK's OAuth (mcpAuthRouter, requireBearerAuth)", () => {
+  it.scopedLive("discovers, registers, authorizes with PKCE for the resource, and calls a tool with the token", () =>
+    Effect.gen(function*() {
+      const served = yield* sdkAuthServer
+      const { client, store } = yield* connect(served.url)
+      const result = yield* client.callTool("whoami", {})
+      const registered = Option.getOrThrow(yield* store.client(new URL(served.url).origin + "/"))
+      const said = result.content[0]
+      expect(said?.type === "text" ? JSON.parse(said.text) : undefined).toEqual({
+        clientId: registered.clientId,
+        scopes: ["mcp:tools"],
+        resource: served.url
+      })
+      // The 401's resource_metadata, RFC 8414 metadata, registration, the code flow, then the retried request.
+      expect(served.requests.slice(0, 7)).toEqual([
+        "POST /mcp",
+        "GET /.well-known/oauth-protected-resource/mcp",
+        "GET /.well-known/oauth-authorization-server",
+        "POST /register",
+        "GET /authorize",
+        "POST /token",
+        "POST /mcp"
+      ])
+      const tokens = Option.getOrThrow(yield* store.tokens(served.url))
+      expect(tokens.scope).toBe("mcp:tools")
+    }), 30_000)
 })

@@ -286,6 +286,20 @@ describe("NodeMcpClient.layerStdio", () => {
       expect(yield* gone(pid)).toBe(true)
     }).pipe(Effect.scoped, Effect.provide(stdio)))
 
+  it.live("a server that cannot start: the error quotes the line of its stderr that says why", () =>
+    Effect.gen(function*() {
+      // A Node server whose package is missing prints a trace and `Node.js v..` last; the error picks its Error line.
+      const error = yield* Effect.flip(McpClient.makeStdio({
+        command: process.execPath,
+        args: ["--input-type=module", "-e", "import 'effect-mcp-no-such-package'"]
+      }))
+      expect(error).toMatchObject({ reason: "ProcessExited", exitCode: 1 })
+      expect(error.message).toMatch(
+        /exited with code 1 \(stderr: Error \[ERR_MODULE_NOT_FOUND\]: Cannot find package 'effect-mcp-no-such-package'/
+      )
+      expect(error.stderr).toContain(`Node.js ${process.version}`)
+    }).pipe(Effect.scoped, Effect.provide(stdio)))
+
   it.live("a server killed by a signal mid-request: ProcessExited with the signal", () =>
     Effect.gen(function*() {
       const client = yield* McpClient.makeStdio(rawServer("signal"))

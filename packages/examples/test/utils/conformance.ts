@@ -1,7 +1,7 @@
 /**
  * Runs the official conformance suite (`@modelcontextprotocol/conformance`) as a child process and reads its
- * verdicts, for `Conformance.test.ts`. Also home of `NOT_YET_IMPLEMENTED`, the one list of scenarios allowed to
- * fail, each with its reason: the goal is to empty it.
+ * verdicts and its lists of scenarios, for `Conformance.test.ts`. Also home of `NOT_YET_IMPLEMENTED`, the one list
+ * of server scenarios allowed to fail, each with its reason: the goal is to empty it (client scenarios have none).
  */
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
@@ -248,6 +248,105 @@ export const judge = (
     }
   }
   return { verdicts, unexpected }
+}
+
+/** A client scenario a version of the suite lists, with the tag it gives it (`extension`, `draft`, a date...). */
+export interface Listed {
+  readonly scenario: string
+  /** `[2025-11-25]` of `latest`'s listing, or the reason an unscored one of a requirement set is not scored. */
+  readonly tags: ReadonlyArray<string>
+  /** Scored by the requirement set (or, for a listing without one, listed among the client scenarios). */
+  readonly required: boolean
+}
+
+const listedLine = /^ {2}- (\S+)(?: \[([^\]]*)\])?$/
+const unscoredHeader = /^ {2}(\S.*) \(\d+\):$/
+const unscoredLine = /^ {4}- (\S+) \[client\]$/
+
+/**
+ * The client scenarios of `conformance list --client` (`args` adds `--requirements <revision>`): those it lists
+ * under "Client scenarios", and the client ones it runs unscored (extensions, added after the release), with why.
+ * The test runs from this, so that a scenario the suite lists cannot be left out by a list kept here.
+ */
+export const listClientScenarios = async (
+  suite: Suite,
+  args: ReadonlyArray<string>
+): Promise<ReadonlyArray<Listed>> => {
+  const output = await new Promise<string>((resolve, reject) =>
+    ChildProcess.execFile(
+      process.execPath,
+      ["--import", node20Hook, suite.cli, "list", "--client", ...args],
+      { maxBuffer: 1024 * 1024 },
+      (error, stdout) => error === null ? resolve(stdout) : reject(error)
+    )
+  )
+  const listed: Array<Listed> = []
+  let section: "client" | "unscored" | "other" = "other"
+  let reason = ""
+  for (const line of output.split("\n")) {
+    if (/^\S/.test(line)) {
+      section = line.startsWith("Client scenarios") ? "client" : line.startsWith("Run and reported") ? "unscored" : "other"
+      continue
+    }
+    const header = unscoredHeader.exec(line)
+    if (section === "unscored" && header !== null) reason = header[1]!
+    const client = section === "client" ? listedLine.exec(line) : null
+    if (client !== null) {
+      listed.push({ scenario: client[1]!, tags: client[2]?.split(",") ?? [], required: true })
+    }
+    const unscored = section === "unscored" ? unscoredLine.exec(line) : null
+    if (unscored !== null) listed.push({ scenario: unscored[1]!, tags: [reason], required: false })
+  }
+  if (listed.length === 0) throw new Error(`conformance ${suite.version} listed no client scenario:\n${output}`)
+  return listed
+}
+
+/** Runs `task` on every item, at most `limit` at a time, and gives the results in the items' order. */
+export const pool = async <A, B>(
+  items: ReadonlyArray<A>,
+  limit: number,
+  task: (item: A) => Promise<B>
+): Promise<ReadonlyArray<B>> => {
+  const results: Array<B> = new Array(items.length)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++
+      results[i] = await task(items[i]!)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return results
+}
+
+/** One scenario run against the client program, for `table`: the column it belongs to and what came of it. */
+export interface ClientResult {
+  readonly column: string
+  readonly scenario: string
+  readonly problems: ReadonlyArray<string>
+}
+
+/**
+ * The client scenarios as one table, a row per scenario and a column per run (`PASS`, `FAIL`, or `-` where that
+ * run does not have the scenario), then the reasons of each failure.
+ */
+export const table = (title: string, columns: ReadonlyArray<string>, results: ReadonlyArray<ClientResult>): string => {
+  const scenarios = [...new Set(results.map((result) => result.scenario))]
+  const width = Math.max(8, ...scenarios.map((scenario) => scenario.length))
+  const widths = columns.map((column) => Math.max(4, column.length))
+  const cell = (scenario: string, column: string) => {
+    const result = results.find((r) => r.scenario === scenario && r.column === column)
+    return result === undefined ? "-" : result.problems.length === 0 ? "PASS" : "FAIL"
+  }
+  const row = (first: string, cells: ReadonlyArray<string>) =>
+    `  ${first.padEnd(width)}  ${cells.map((c, i) => c.padEnd(widths[i]!)).join("  ")}`.trimEnd()
+  const failed = results.filter((result) => result.problems.length > 0)
+  return [
+    `${title}: ${results.length} runs, ${results.length - failed.length} pass, ${failed.length} fail`,
+    row("scenario", columns),
+    ...scenarios.map((scenario) => row(scenario, columns.map((column) => cell(scenario, column)))),
+    ...failed.map((result) => `  FAIL ${result.column} ${result.scenario}: ${result.problems.join("; ")}`)
+  ].join("\n")
 }
 
 /** `NOT_YET_IMPLEMENTED` of one mode, one line per scenario, for the test's output. */

@@ -85,7 +85,10 @@ export const initialize = (inputs: Inputs): Effect.Effect<McpSchema.InitializeRe
 
 /**
  * `server/discover` claiming `version`: its result when the server is modern, undefined when it is of the
- * session era (see `ClientModern.classifyProbe`); a -32022 naming another modern revision is retried with it.
+ * session era (see `ClientModern.classifyProbe`). A -32022 naming a modern revision this client speaks is retried
+ * with it unless an earlier answer refused it too (`tried`, the revisions claimed before this one): so even the
+ * revision just refused is claimed once more, as the SDK's corrective retry does (SEP-2575: the server says what it
+ * speaks, the client retries), and no revision more than twice.
  */
 const probe = (
   inputs: Inputs,
@@ -110,7 +113,7 @@ const probe = (
           ))
     ),
     Effect.catchAll((error) => {
-      const verdict = ClientModern.classifyProbe(error, [...tried, version])
+      const verdict = ClientModern.classifyProbe(error, tried)
       if (verdict._tag === "Retry") return probe(inputs, verdict.version, [...tried, version])
       inputs.claim.version = undefined
       return verdict._tag === "Legacy" && inputs.options.protocol !== "modern"

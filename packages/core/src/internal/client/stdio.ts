@@ -38,16 +38,41 @@ interface Ending {
   readonly writeFailure: unknown
 }
 
+/** A line that names a failure: `Error [ERR_...]: ...`, `ModuleNotFoundError: ...`, `fatal: ...`, a panic. */
+const failureWords = /error|exception|fatal|panic/i
+/** A frame of a stack trace (Node's `at ...`, Python's `File "..."`): it says where, not why. */
+const stackFrame = /^\s+(at\s|File\s")/
+const MAX_LINE = 300
+
+/**
+ * The line of a dead server's stderr that says why it died, for the error's message: the last line that names a
+ * failure, preferring those that start at the margin (a trace's own line: Node's `Error [ERR_MODULE_NOT_FOUND]:
+ * Cannot find package 'x'`, Python's `ModuleNotFoundError: ...`), stack frames and a runtime's sign-off after it
+ * (`Node.js v20.20.2`) left out; else the last line. At most `MAX_LINE` characters.
+ * @internal
+ */
+export const tellingLine = (stderr: string): string => {
+  const lines = stderr.split(/\r?\n/).filter((line) => line.trim() !== "")
+  const failures = lines.flatMap((line, i) => failureWords.test(line) && !stackFrame.test(line) ? [i] : [])
+  const atMargin = failures.filter((i) => !/^\s/.test(lines[i]!))
+  const index = atMargin.at(-1) ?? failures.at(-1) ?? lines.length - 1
+  const line = lines[index]?.trim() ?? ""
+  // A line that ends in a colon announces the next one (Rust's `panicked at src/main.rs:4:5:`, then the message).
+  const next = lines[index + 1]
+  const told = line.endsWith(":") && next !== undefined && !stackFrame.test(next) ? `${line} ${next.trim()}` : line
+  return told.length > MAX_LINE ? `${told.slice(0, MAX_LINE)}…` : told
+}
+
 /** Why the connection to the server process `name` is lost: its exit, a failed write, or its stdout closed. */
 const endError = (name: string, { exitStatus, stderr, writeFailure }: Ending): McpClientError => {
   const tail = stderr.trimEnd()
-  const lastLine = tail.slice(tail.lastIndexOf("\n") + 1)
+  const telling = tellingLine(tail)
   const details = {
     ...(tail === "" ? {} : { stderr: tail }),
     ...(exitStatus?.code === undefined ? {} : { exitCode: exitStatus.code }),
     ...(exitStatus?.signal === undefined ? {} : { signal: exitStatus.signal })
   }
-  const said = lastLine === "" ? "" : ` (stderr: ${lastLine})`
+  const said = telling === "" ? "" : ` (stderr: ${telling})`
   if (exitStatus !== undefined) {
     const how = exitStatus.code !== undefined
       ? `exited with code ${exitStatus.code}`

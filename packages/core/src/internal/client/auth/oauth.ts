@@ -1,7 +1,7 @@
 /**
  * The OAuth 2.1 requests of the flow: PKCE, registration (RFC 7591), the token endpoint (authorization code,
- * refresh, client credentials) and how the client authenticates there (`none`, `client_secret_basic`,
- * `client_secret_post`, `private_key_jwt` per RFC 7523).
+ * refresh, client credentials, JWT bearer) and how the client authenticates there (`none`, `client_secret_basic`,
+ * `client_secret_post`, `private_key_jwt` per RFC 7523), and the token exchange (RFC 8693) that gets an ID-JAG.
  *
  * @internal
  */
@@ -131,6 +131,50 @@ const assertion = (clientId: string, audience: string, key: NonNullable<Options[
           .sign(await importPKCS8(key.pem, key.algorithm)),
       catch: (cause) => new McpAuthError({ step: "token", message: "Could not sign the client assertion", cause })
     })
+  })
+
+/** The grant type of RFC 7523 section 2.1. @internal */
+export const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+const ExchangeResponse = Schema.Struct({ access_token: Schema.String, issued_token_type: Schema.String })
+const ID_JAG = "urn:ietf:params:oauth:token-type:id-jag"
+
+/**
+ * Token exchange (RFC 8693) at an identity provider: the user's ID token for an Identity Assertion JWT
+ * Authorization Grant (ID-JAG, SEP-990) for the authorization server `target.issuer` and the resource.
+ * @internal
+ */
+export const identityAssertion = (
+  http: HttpClient.HttpClient,
+  idp: {
+    readonly tokenEndpoint: string
+    readonly idToken: string
+    readonly clientId: string
+    readonly clientSecret?: string | undefined
+  },
+  target: { readonly issuer: string; readonly resource: string; readonly scope: string | undefined }
+): Effect.Effect<string, McpAuthError> =>
+  Effect.gen(function*() {
+    const step = "token exchange"
+    const form: Record<string, string> = {
+      grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+      requested_token_type: ID_JAG,
+      subject_token: idp.idToken,
+      subject_token_type: "urn:ietf:params:oauth:token-type:id_token",
+      audience: target.issuer,
+      resource: target.resource,
+      client_id: idp.clientId,
+      ...(idp.clientSecret === undefined ? {} : { client_secret: idp.clientSecret }),
+      ...(target.scope === undefined ? {} : { scope: target.scope })
+    }
+    const body = yield* postJson(http, step, HttpClientRequest.bodyUrlParams(HttpClientRequest.post(idp.tokenEndpoint), form))
+    const exchanged = yield* Schema.decodeUnknown(ExchangeResponse)(body).pipe(
+      Effect.mapError((cause) => new McpAuthError({ step, message: `The token exchange response is not valid: ${cause.message}` }))
+    )
+    if (exchanged.issued_token_type !== ID_JAG) {
+      return yield* new McpAuthError({ step, message: `${idp.tokenEndpoint} issued a ${exchanged.issued_token_type}, not an ID-JAG` })
+    }
+    return exchanged.access_token
   })
 
 const formEncode = (value: string) => encodeURIComponent(value).replace(/%20/g, "+")

@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
@@ -121,6 +121,8 @@ export const make = (
     const authorize = (discovered: Discovery.Discovered, scope: string | undefined) =>
       options.grant === "client_credentials"
         ? clientCredentials(http, options, discovered, scope)
+        : options.grant === "jwt_bearer"
+        ? jwtBearer(http, options, discovered, scope)
         : Option.match(handler, {
           onNone: () =>
             Effect.fail(
@@ -195,23 +197,60 @@ export const selectScope = (
   configured ?? challenge.scope ??
     Option.getOrUndefined(Option.flatMapNullable(metadata, (m) => m.scopes_supported?.join(" ")))
 
+/**
+ * A grant without a user: the client, as its `clientId`, asks for a token with the form `grant` makes for the
+ * authorization server and resource (and the scopes).
+ */
+const withoutUser = (
+  http: HttpClient.HttpClient,
+  options: Options,
+  discovered: Discovery.Discovered,
+  scope: string | undefined,
+  name: string,
+  grant: Effect.Effect<Record<string, string>, McpAuthError>
+) =>
+  Effect.gen(function*() {
+    if (options.clientId === undefined) {
+      return yield* new McpAuthError({ step: "token", message: `The ${name} grant needs a clientId` })
+    }
+    const form = yield* grant
+    return yield* OAuth.tokenRequest(http, "token", OAuth.endpointOf(discovered.server, discovered.resource), {
+      clientId: options.clientId,
+      clientSecret: options.clientSecret
+    }, options, { ...form, ...(scope === undefined ? {} : { scope }) }, scope)
+  })
+
 /** The client credentials grant: a machine client asks for a token for itself. */
 const clientCredentials = (
   http: HttpClient.HttpClient,
   options: Options,
   discovered: Discovery.Discovered,
   scope: string | undefined
+) => withoutUser(http, options, discovered, scope, "client_credentials", Effect.succeed({ grant_type: "client_credentials" }))
+
+/**
+ * The JWT bearer grant (RFC 7523 section 2.1): the client trades an assertion issued for this authorization server
+ * and resource (SEP-990's ID-JAG, a workload's JWT) for a token, authenticating as itself.
+ */
+const jwtBearer = (
+  http: HttpClient.HttpClient,
+  options: Options,
+  discovered: Discovery.Discovered,
+  scope: string | undefined
 ) =>
-  Effect.gen(function*() {
-    if (options.clientId === undefined) {
-      return yield* new McpAuthError({ step: "token", message: "The client_credentials grant needs a clientId" })
-    }
-    const endpoint = OAuth.endpointOf(discovered.server, discovered.resource)
-    return yield* OAuth.tokenRequest(http, "token", endpoint, {
-      clientId: options.clientId,
-      clientSecret: options.clientSecret
-    }, options, { grant_type: "client_credentials", ...(scope === undefined ? {} : { scope }) }, scope)
-  })
+  withoutUser(
+    http,
+    options,
+    discovered,
+    scope,
+    "jwt_bearer",
+    options.assertion === undefined
+      ? Effect.fail(new McpAuthError({ step: "token", message: "The jwt_bearer grant needs an assertion" }))
+      : options.assertion({ issuer: discovered.server.issuer, resource: discovered.resource, scope }).pipe(
+        Effect.provideService(HttpClient.HttpClient, http),
+        Effect.map((assertion) => ({ grant_type: OAuth.JWT_BEARER, assertion }))
+      )
+  )
 
 /** The authorization code grant with PKCE: the user authorizes through the handler; the code becomes tokens. */
 const authorizationCode = (

@@ -7,6 +7,7 @@
  * internal: the public module only names them.
  * @internal
  */
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
@@ -31,8 +32,18 @@ export interface Options {
   /**
    * `authorization_code` (default): a user authorizes, through the `AuthorizationHandler`. `client_credentials`:
    * a machine client acts for itself, with `clientId` and `clientSecret` or `privateKey`; no handler is needed.
+   * `jwt_bearer` (RFC 7523 section 2.1): the client presents an `assertion` someone else issued, with `clientId`;
+   * no handler either.
    */
-  readonly grant?: "authorization_code" | "client_credentials" | undefined
+  readonly grant?: "authorization_code" | "client_credentials" | "jwt_bearer" | undefined
+  /**
+   * The assertion of the `jwt_bearer` grant, asked for each time the client needs a token, for the authorization
+   * server and resource it is for. For enterprise-managed authorization (SEP-990) it is an ID-JAG from the
+   * enterprise's identity provider: `McpClientAuth.identityAssertion`.
+   */
+  readonly assertion?:
+    | ((target: AssertionTarget) => Effect.Effect<string, McpAuthError, HttpClient.HttpClient>)
+    | undefined
   /** A client id registered beforehand with the authorization server; registration is then skipped. */
   readonly clientId?: string | undefined
   /** The secret of `clientId`, for a confidential client. */
@@ -67,6 +78,18 @@ export interface Options {
 }
 
 /**
+ * Whom a `jwt_bearer` assertion is for: the authorization server (its issuer, the assertion's audience), the MCP
+ * server's resource indicator (RFC 8707), and the scopes the client is about to ask for.
+ *
+ * @since 0.1.0
+ */
+export interface AssertionTarget {
+  readonly issuer: string
+  readonly resource: string
+  readonly scope: string | undefined
+}
+
+/**
  * What came back to the redirect URI: the query of the authorization response (RFC 6749 section 4.1.2), `iss`
  * included (RFC 9207), or its error.
  *
@@ -91,6 +114,7 @@ export type Step =
   | "registration"
   | "authorization"
   | "token"
+  | "token exchange"
   | "refresh"
   | "token store"
 
