@@ -9,6 +9,7 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -21,9 +22,10 @@ import type { Sink } from "../../McpSession.js"
 import * as Sessionless from "../revisions/sessionless.js"
 import type { Revision } from "../revisions/revision.js"
 import type { ParamHeader } from "../shared/paramHeaders.js"
+import * as Middleware from "./middleware.js"
 import type * as Mrtr from "./mrtr.js"
 import * as Rounds from "./rounds.js"
-import type { Dispatcher, SessionState } from "./session.js"
+import { type Dispatcher, makeCurrent, type SessionState } from "./session.js"
 
 /**
  * Serves one method: its params as the table's schema decoded them, the session, the request (for its id and
@@ -120,6 +122,22 @@ const withResourceCode = (code: number) => (error: JsonRpc.JsonRpcError): JsonRp
     ? new JsonRpc.JsonRpcError({ code, message: error.message, data: error.data })
     : error
 
+/**
+ * `plain` behind the server-wide middleware: they see the request before its params are decoded; a tool error
+ * is the result of a `tools/call`, and -32600 for any other method.
+ */
+const guarded = (name: McpMethod.DispatchedName, chain: Middleware.Step, plain: Run): Run => {
+  const recover = name === "tools/call"
+    ? (failure: Middleware.Failure) =>
+      failure instanceof Middleware.ToolError ? Effect.succeed(Middleware.toolResult(failure)) : Effect.fail(failure)
+    : (failure: Middleware.Failure) => Effect.fail(Middleware.toJsonRpc(failure))
+  return (session, request, reply) => {
+    const current = makeCurrent(session, request.id, undefined, reply)
+    const seen = Middleware.requestOf(request.method, request.params, current)
+    return Effect.catchAll(chain(seen, Context.empty(), () => plain(session, request, reply)), recover)
+  }
+}
+
 /** The retry of a multi round-trip request, whose result is not to be cached (`caching.mdx` §Cache Key). */
 const isRetry = (params: unknown) =>
   isRecord(params) && (params.inputResponses !== undefined || params.requestState !== undefined)
@@ -129,10 +147,12 @@ const routeOf = (
   revision: Revision,
   name: McpMethod.DispatchedName,
   handlers: Handlers,
-  settings: Settings
+  settings: Settings,
+  chain: Middleware.Step | undefined
 ): Route => {
   const method = McpMethod.table[name]
   let run = decoded(name, handlers)
+  if (chain !== undefined) run = guarded(name, chain, run)
   if (revision.inputRounds && method.carrier) {
     const plain = run
     run = (session, request, reply) =>
@@ -161,12 +181,16 @@ const routeOf = (
 }
 
 /** The routes of each revision, by method name: those it has. */
-const routesOf = (handlers: Handlers, settings: Settings): ReadonlyMap<string, ReadonlyMap<string, Route>> =>
+const routesOf = (
+  handlers: Handlers,
+  settings: Settings,
+  chain: Middleware.Step | undefined
+): ReadonlyMap<string, ReadonlyMap<string, Route>> =>
   new Map(McpRevision.all.map((revision) => {
     const routes = new Map<string, Route>()
     for (const name of revision.methods) {
       if (McpMethod.isName(name) && McpMethod.isDispatched(name)) {
-        routes.set(name, routeOf(revision, name, handlers, settings))
+        routes.set(name, routeOf(revision, name, handlers, settings, chain))
       }
     }
     return [revision.version, routes]
@@ -174,15 +198,25 @@ const routesOf = (handlers: Handlers, settings: Settings): ReadonlyMap<string, R
 
 const decodeCancelled = JsonRpc.paramsDecoder(McpMethod.table["notifications/cancelled"].params)
 
+/** A dispatcher, and how to change the server-wide middleware it runs. @internal */
+export interface Dispatch extends Dispatcher {
+  /** Composes the routes again around `chain` (none: the plain routes): once per change, not per request. */
+  readonly setMiddleware: (chain: Middleware.Step | undefined) => void
+}
+
 /**
  * The dispatcher of a server whose methods `handlers` serves.
  * @internal
  */
-export const make = (handlers: Handlers, settings: Settings): Dispatcher => {
-  const routes = routesOf(handlers, settings)
+export const make = (handlers: Handlers, settings: Settings): Dispatch => {
+  let routes = routesOf(handlers, settings, undefined)
   // A session's version is always one served; this is for a session opened otherwise, as before any handshake.
-  const fallback = routes.get(McpRevision.latestSessionEra.version) ?? new Map<string, Route>()
+  let fallback = routes.get(McpRevision.latestSessionEra.version) ?? new Map<string, Route>()
   return {
+    setMiddleware: (chain) => {
+      routes = routesOf(handlers, settings, chain)
+      fallback = routes.get(McpRevision.latestSessionEra.version) ?? new Map<string, Route>()
+    },
     clientRequestTimeout: settings.clientRequestTimeout,
     paramHeaders: settings.paramHeaders,
     request: (session, request, reply) => {

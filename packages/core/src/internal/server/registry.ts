@@ -8,7 +8,7 @@
  * paged with opaque cursors that name the last item given (see `pagination.ts`).
  * @internal
  */
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as JsonRpc from "../../JsonRpc.js"
 import type * as McpSchema from "../../McpSchema.js"
@@ -18,6 +18,7 @@ import type { Revision } from "../revisions/revision.js"
 import * as ParamHeaders from "../shared/paramHeaders.js"
 import * as Pagination from "./pagination.js"
 import * as Tasks from "./tasks.js"
+import type { Viewer, Visibility } from "./visibility.js"
 
 /**
  * A registered tool: its listing and how to call it. Built by `McpTool.make` or a definition's `toLayer`.
@@ -41,6 +42,8 @@ export interface ToolEntry {
   readonly taskSupport?: McpTask.TaskSupport | undefined
   /** When a task-supporting call becomes a task. Default `"immediate"`. */
   readonly taskStart?: McpTask.TaskStart | undefined
+  /** Which sessions see it (`McpVisibility`); every one by default. */
+  readonly visible?: Visibility | undefined
 }
 
 /** Suggests values for one argument of a prompt or resource template. @since 0.1.0 */
@@ -53,6 +56,8 @@ export type Completer = (
 /** A registered resource with a fixed URI. Built by `McpResource.make`. @since 0.1.0 */
 export interface ResourceEntry {
   readonly resource: McpSchema.Resource
+  /** Which sessions see it (`McpVisibility`); every one by default. */
+  readonly visible?: Visibility | undefined
   readonly read: (
     uri: string,
     current: CurrentSessionService
@@ -62,6 +67,8 @@ export interface ResourceEntry {
 /** A registered URI template. Built by `McpResource.template`. @since 0.1.0 */
 export interface ResourceTemplateEntry {
   readonly template: McpSchema.ResourceTemplate
+  /** Which sessions see it (`McpVisibility`); every one by default. */
+  readonly visible?: Visibility | undefined
   /** The template's variables when `uri` matches it. */
   readonly match: (uri: string) => { readonly [variable: string]: string } | undefined
   readonly read: (
@@ -75,6 +82,8 @@ export interface ResourceTemplateEntry {
 /** A registered prompt. Built by `McpPrompt.make`. @since 0.1.0 */
 export interface PromptEntry {
   readonly prompt: McpSchema.Prompt
+  /** Which sessions see it (`McpVisibility`); every one by default. */
+  readonly visible?: Visibility | undefined
   readonly get: (
     args: { readonly [argument: string]: string },
     current: CurrentSessionService
@@ -84,6 +93,38 @@ export interface PromptEntry {
 
 /** Which list a change touches: what sessions are told (`notifications/<kind>/list_changed`). @internal */
 export type ListKind = "tools" | "resources" | "prompts"
+
+/** How many of `entries` have a visibility rule. */
+const count = (entries: Iterable<{ readonly visible?: Visibility | undefined }>): number => {
+  let n = 0
+  for (const entry of entries) if (entry.visible !== undefined) n++
+  return n
+}
+
+/** Listing views kept at once, per listing; past it they are built again as asked. */
+const MAX_VIEWS = 256
+
+const newViews = () => ({
+  tools: new Map<string, Pagination.Pages<McpSchema.ListToolsResult>>(),
+  resources: new Map<string, Pagination.Pages<McpSchema.ListResourcesResult>>(),
+  templates: new Map<string, Pagination.Pages<McpSchema.ListResourceTemplatesResult>>(),
+  prompts: new Map<string, Pagination.Pages<McpSchema.ListPromptsResult>>()
+})
+
+/** The pages of a listing as a view shows it: built once per view and change, like the shared ones. */
+const viewed = <R>(
+  views: Map<string, Pagination.Pages<R>>,
+  view: string,
+  build: () => Pagination.Pages<R>
+): Pagination.Pages<R> => {
+  const cached = views.get(view)
+  if (cached !== undefined) return cached
+  // Views are few (the distinct sets of scopes or flags), but a rule can tell sessions apart: keep them bounded.
+  if (views.size >= MAX_VIEWS) views.clear()
+  const pages = build()
+  views.set(view, pages)
+  return pages
+}
 
 const next = (nextCursor: string | undefined) => nextCursor === undefined ? {} : { nextCursor }
 
@@ -112,6 +153,12 @@ export class Registry {
   private templatePages: Pagination.Pages<McpSchema.ListResourceTemplatesResult> | undefined
   private promptPages: Pagination.Pages<McpSchema.ListPromptsResult> | undefined
   private caps: McpSchema.ServerCapabilities | undefined
+  /** Per list, how many items have a visibility rule: while none, sessions list from the shared pages. */
+  private readonly ruled: Record<ListKind, number> = { tools: 0, resources: 0, prompts: 0 }
+  /** Pages of listings some items are hidden from, by the view they show (which ruled items are seen). */
+  private views = newViews()
+  /** The view each session was last given, per list; a session that goes is forgotten with it. */
+  private readonly seen = new WeakMap<Viewer, Partial<Record<ListKind, string>>>()
 
   constructor(
     private readonly pageSize: number,
@@ -121,8 +168,114 @@ export class Registry {
 
   private changed(kind: ListKind): void {
     this.toolPages = new Map()
+    this.views = newViews()
     this.resourcePages = this.templatePages = this.promptPages = this.caps = undefined
+    this.ruled.tools = count(this.tools.values())
+    this.ruled.resources = count(this.resources.values()) + count(this.templates)
+    this.ruled.prompts = count(this.prompts.values())
     this.onChange(kind)
+  }
+
+  /** Whether some item of `kind` is hidden from some sessions. */
+  hasRules(kind: ListKind): boolean {
+    return this.ruled[kind] > 0
+  }
+
+  /**
+   * What `viewer` sees of the items of `kind` that have a rule: their keys, in order, as one string. Two
+   * sessions with the same view list the same pages; a session whose view changed is told its list changed.
+   */
+  viewOf(kind: ListKind, viewer: Viewer): Effect.Effect<string> {
+    if (this.ruled[kind] === 0) return Effect.sync(() => this.record(viewer, kind, ""))
+    const keyed: Array<readonly [string, Visibility]> = []
+    const take = <A extends { readonly visible?: Visibility | undefined }>(prefix: string, items: Iterable<A>, key: (a: A) => string) => {
+      for (const item of items) if (item.visible !== undefined) keyed.push([prefix + key(item), item.visible])
+    }
+    if (kind === "tools") take("", this.tools.values(), (e) => e.tool.name)
+    else if (kind === "prompts") take("", this.prompts.values(), (e) => e.prompt.name)
+    else {
+      take("r:", this.resources.values(), (e) => e.resource.uri)
+      take("t:", this.templates, (e) => e.template.uriTemplate)
+    }
+    return Effect.map(
+      Effect.forEach(keyed, ([key, rule]) => Effect.map(rule(viewer), (seen) => seen ? key : undefined)),
+      (seen) => this.record(viewer, kind, seen.filter((key) => key !== undefined).sort().join("\n"))
+    )
+  }
+
+  /** The view of `kind` a session was last given (listed, or told of), if any. */
+  lastView(viewer: Viewer, kind: ListKind): string | undefined {
+    return this.seen.get(viewer)?.[kind]
+  }
+
+  private record(viewer: Viewer, kind: ListKind, view: string): string {
+    const views = this.seen.get(viewer)
+    if (views === undefined) this.seen.set(viewer, { [kind]: view })
+    else views[kind] = view
+    return view
+  }
+
+
+  /** `tools/list` for `viewer`: the shared pages when no tool has a rule. */
+  toolListFor(revision: Revision, viewer: Viewer): Effect.Effect<Pagination.Pages<McpSchema.ListToolsResult>> {
+    if (this.ruled.tools === 0) return Effect.succeed(this.toolList(revision))
+    return Effect.map(this.viewOf("tools", viewer), (seen) => {
+      const view = `${revision.jsonSchemaDialect}${revision.toolTaskSupport ? "+taskSupport" : ""}`
+      const shown = new Set(seen.split("\n"))
+      const show = toolAt(revision)
+      return viewed(this.views.tools, `${view}:${seen}`, () =>
+        this.paged(
+          "tools",
+          Array.from(this.tools.values()).filter((e) => e.visible === undefined || shown.has(e.tool.name)),
+          (entry) => entry.tool.name,
+          (page) => ({ tools: page.map(show) })
+        ))
+    })
+  }
+
+  /** `resources/list` for `viewer`. */
+  resourceListFor(viewer: Viewer): Effect.Effect<Pagination.Pages<McpSchema.ListResourcesResult>> {
+    if (this.ruled.resources === 0) return Effect.succeed(this.resourceList())
+    return Effect.map(this.viewOf("resources", viewer), (seen) => {
+      const shown = new Set(seen.split("\n"))
+      return viewed(this.views.resources, `${seen}`, () =>
+        this.paged(
+          "resources",
+          Array.from(this.resources.values()).filter((e) => e.visible === undefined || shown.has(`r:${e.resource.uri}`)),
+          (entry) => entry.resource.uri,
+          (page) => ({ resources: page.map((entry) => entry.resource) })
+        ))
+    })
+  }
+
+  /** `resources/templates/list` for `viewer`. */
+  templateListFor(viewer: Viewer): Effect.Effect<Pagination.Pages<McpSchema.ListResourceTemplatesResult>> {
+    if (this.ruled.resources === 0) return Effect.succeed(this.templateList())
+    return Effect.map(this.viewOf("resources", viewer), (seen) => {
+      const shown = new Set(seen.split("\n"))
+      return viewed(this.views.templates, `${seen}`, () =>
+        this.paged(
+          "resourceTemplates",
+          this.templates.filter((e) => e.visible === undefined || shown.has(`t:${e.template.uriTemplate}`)),
+          (entry) => entry.template.uriTemplate,
+          (page) => ({ resourceTemplates: page.map((entry) => entry.template) })
+        ))
+    })
+  }
+
+  /** `prompts/list` for `viewer`. */
+  promptListFor(viewer: Viewer): Effect.Effect<Pagination.Pages<McpSchema.ListPromptsResult>> {
+    if (this.ruled.prompts === 0) return Effect.succeed(this.promptList())
+    return Effect.map(this.viewOf("prompts", viewer), (seen) => {
+      const shown = new Set(seen.split("\n"))
+      return viewed(this.views.prompts, `${seen}`, () =>
+        this.paged(
+          "prompts",
+          Array.from(this.prompts.values()).filter((e) => e.visible === undefined || shown.has(e.prompt.name)),
+          (entry) => entry.prompt.name,
+          (page) => ({ prompts: page.map((entry) => entry.prompt) })
+        ))
+    })
   }
 
   addTool(entry: ToolEntry): void {
