@@ -35,6 +35,7 @@ import * as Middleware from "./internal/server/middleware.js"
 import type { Audience, SessionState } from "./internal/server/session.js"
 import * as Tasks from "./internal/server/tasks.js"
 import type * as McpSchema from "./McpSchema.js"
+import * as McpTelemetry from "./McpTelemetry.js"
 import type * as McpTask from "./McpTask.js"
 
 /**
@@ -102,6 +103,12 @@ export interface Options {
    * maxTasks: 1_000 }`. Tasks exist only for tools that declare `taskSupport`.
    */
   readonly tasks?: McpTask.Options | undefined
+  /**
+   * A span and the `mcp.server.*` metrics per request (`McpTelemetry`). Default: on when the server is built
+   * with a tracer other than Effect's default one (as `@effect/opentelemetry`'s layers install); off, nothing
+   * is added to a request's path.
+   */
+  readonly telemetry?: boolean | undefined
 }
 
 /** How `requestState` is sealed (AES-256-GCM). @since 0.1.0 */
@@ -180,11 +187,17 @@ export const make = (options: Options): Effect.Effect<McpServerService, never, S
     const store = yield* Tasks.makeStore(Tasks.settingsOf(options.tasks), (owner, notification) => {
       for (const audience of audiences) audience.taskStatus(owner, notification)
     })
-    return build(options, store, audiences)
+    const telemetry = options.telemetry ?? (yield* McpTelemetry.isTracing)
+    return build(options, store, audiences, telemetry)
   })
 
 /** The options checked, with their defaults: what the dispatcher needs besides its handlers. */
-const settingsOf = (options: Options, info: McpSchema.Implementation, registry: Registry): Dispatch.Settings => {
+const settingsOf = (
+  options: Options,
+  info: McpSchema.Implementation,
+  registry: Registry,
+  telemetry: boolean
+): Dispatch.Settings => {
   const cache = options.cache ?? DEFAULT_CACHE
   if (!(Number.isInteger(cache.ttlMs) && cache.ttlMs >= 0)) {
     throw new RangeError(`McpServer: cache.ttlMs must be a non-negative integer, got ${cache.ttlMs}`)
@@ -201,11 +214,17 @@ const settingsOf = (options: Options, info: McpSchema.Implementation, registry: 
       ttlMs: Duration.toMillis(options.requestState?.ttl ?? Duration.seconds(600))
     },
     clientRequestTimeout: Duration.decode(options.clientRequestTimeout ?? DEFAULT_CLIENT_REQUEST_TIMEOUT),
-    paramHeaders: (tool) => registry.paramHeaders.get(tool)
+    paramHeaders: (tool) => registry.paramHeaders.get(tool),
+    telemetry
   }
 }
 
-const build = (options: Options, store: Tasks.Store, audiences: Set<Audience>): McpServerService => {
+const build = (
+  options: Options,
+  store: Tasks.Store,
+  audiences: Set<Audience>,
+  telemetry: boolean
+): McpServerService => {
   const info: McpSchema.Implementation = {
     name: options.name,
     version: options.version,
@@ -234,7 +253,7 @@ const build = (options: Options, store: Tasks.Store, audiences: Set<Audience>): 
   })
   const dispatcher = Dispatch.make(
     Handlers.make({ registry, store, info, instructions: options.instructions }),
-    settingsOf(options, info, registry)
+    settingsOf(options, info, registry, telemetry)
   )
   // The server-wide middleware, in the order added; the dispatcher's routes are composed again on each change.
   const installed: Array<Step> = []

@@ -37,6 +37,7 @@ import * as JsonRpc from "./JsonRpc.js"
 import type * as McpSchema from "./McpSchema.js"
 import { McpServer, type ToolEntry } from "./McpServer.js"
 import * as McpMiddleware from "./McpMiddleware.js"
+import * as McpTelemetry from "./McpTelemetry.js"
 import { CurrentSession, type CurrentSessionService } from "./McpSession.js"
 import type { TaskStart, TaskSupport } from "./McpTask.js"
 import type { Visibility } from "./McpVisibility.js"
@@ -282,7 +283,8 @@ const callOf = <A, Out, E, R>(
   name: string,
   decode: (args: unknown) => Either.Either<A, ParseError>,
   toResult: (out: Out) => Either.Either<McpSchema.CallToolResult, string>,
-  handler: (input: A) => Effect.Effect<Out, E, R>
+  handler: (input: A) => Effect.Effect<Out, E, R>,
+  tracing: boolean
 ) =>
 (
   args: unknown,
@@ -296,7 +298,11 @@ const callOf = <A, Out, E, R>(
       ? Effect.succeed(error(message))
       : Effect.fail(JsonRpc.invalidParams(message))
   }
-  return Middleware.provideAll(handler(input.right), Context.add(services, CurrentSession, current)).pipe(
+  // With a tracer (decided when the layer is built), the handler has a span of its own under the server's.
+  const run = tracing
+    ? Effect.withSpan(handler(input.right), `McpTool ${name}`, { captureStackTrace: false })
+    : handler(input.right)
+  return Middleware.provideAll(run, Context.add(services, CurrentSession, current)).pipe(
     Effect.matchCauseEffect({
       onSuccess: (out) => {
         const result = toResult(out)
@@ -373,6 +379,7 @@ const register = <A, I, Out, E, R, M extends McpMiddleware.Any>(
     )
     const outputSchemas = yield* output
     const decode = Schema.decodeUnknownEither(options.input)
+    const tracing = yield* McpTelemetry.isTracing
     const listing = (dialect: keyof ObjectSchemas): McpSchema.Tool => ({
       name,
       ...(options.title === undefined ? {} : { title: options.title }),
@@ -389,7 +396,12 @@ const register = <A, I, Out, E, R, M extends McpMiddleware.Any>(
       taskSupport: options.taskSupport,
       taskStart: options.taskStart,
       ...(options.visible === undefined ? {} : { visible: options.visible }),
-      call: guardedCall(name, McpMiddleware.chainOf(options.middleware, context), callOf(name, decode, toResult, handler), context)
+      call: guardedCall(
+        name,
+        McpMiddleware.chainOf(options.middleware, context),
+        callOf(name, decode, toResult, handler, tracing),
+        context
+      )
     } satisfies ToolEntry)
   }))
 

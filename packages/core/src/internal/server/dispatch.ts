@@ -9,15 +9,20 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
 import type * as Schema from "effect/Schema"
 import * as JsonRpc from "../../JsonRpc.js"
 import * as McpMethod from "../../McpMethod.js"
 import * as McpRevision from "../../McpRevision.js"
 import type * as McpSchema from "../../McpSchema.js"
+import * as McpTelemetry from "../../McpTelemetry.js"
 import type { Sink } from "../../McpSession.js"
 import * as Sessionless from "../revisions/sessionless.js"
 import type { Revision } from "../revisions/revision.js"
@@ -57,6 +62,8 @@ export interface Settings {
   readonly requestState: Mrtr.StateOptions
   readonly clientRequestTimeout: Duration.Duration
   readonly paramHeaders: (tool: string) => ReadonlyArray<ParamHeader> | undefined
+  /** Spans and metrics per request (`McpTelemetry`): decided once, when the server is built. */
+  readonly telemetry: boolean
 }
 
 type Run = (session: SessionState, request: JsonRpc.Request, reply: Sink) => Effect.Effect<unknown, JsonRpc.JsonRpcError>
@@ -138,6 +145,79 @@ const guarded = (name: McpMethod.DispatchedName, chain: Middleware.Step, plain: 
   }
 }
 
+const isToolError = (result: unknown) => isRecord(result) && result.isError === true
+
+/** The metric of one request, tagged with what it was and how it ended. */
+const operationMetric = (attributes: Record<string, string>) => {
+  let metric = McpTelemetry.serverOperationDuration
+  for (const key of METRIC_ATTRIBUTES) {
+    const value = attributes[key]
+    if (value !== undefined) metric = Metric.tagged(metric, key, value)
+  }
+  return metric
+}
+
+const METRIC_ATTRIBUTES = [
+  McpTelemetry.Attribute.methodName,
+  McpTelemetry.Attribute.toolName,
+  McpTelemetry.Attribute.promptName,
+  McpTelemetry.Attribute.protocolVersion,
+  McpTelemetry.Attribute.networkTransport,
+  McpTelemetry.Attribute.errorType
+] as const
+
+/**
+ * `plain` in a server span (`McpTelemetry`): its parent is the client's span named by `_meta.traceparent`, its
+ * attributes say what the request was and how it ended, and its duration goes to `mcp.server.operation.duration`.
+ * Only when the server was built with a tracer: otherwise the routes are the plain ones.
+ */
+const traced = (plain: Run): Run => (session, request, reply) => {
+  const { attributes, name } = McpTelemetry.describe(request.method, request.params)
+  attributes[McpTelemetry.Attribute.requestId] = String(request.id)
+  attributes[McpTelemetry.Attribute.protocolVersion] = session.protocolVersion
+  if (session.revision.sessions) attributes[McpTelemetry.Attribute.sessionId] = session.id
+  const transport = McpTelemetry.networkTransport(session.transport)
+  if (transport !== undefined) attributes[McpTelemetry.Attribute.networkTransport] = transport
+  const parent = McpTelemetry.parentOf(request.params)
+  const ended = (errorType: string, code?: number) => {
+    attributes[McpTelemetry.Attribute.errorType] = errorType
+    const annotations: Record<string, string> = { [McpTelemetry.Attribute.errorType]: errorType }
+    if (code !== undefined) annotations[McpTelemetry.Attribute.statusCode] = String(code)
+    return Effect.annotateCurrentSpan(annotations)
+  }
+  const run = plain(session, request, reply).pipe(
+    Effect.tapBoth({
+      onFailure: (error) => ended(McpTelemetry.errorType(error.code), error.code),
+      onSuccess: (result) => isToolError(result) ? ended("tool_error") : Effect.void
+    }),
+    Effect.withSpan(name, {
+      kind: "server",
+      attributes,
+      captureStackTrace: false,
+      ...(Option.isSome(parent) ? { parent: parent.value } : {})
+    })
+  )
+  return Effect.flatMap(Clock.currentTimeNanos, (start) =>
+    Effect.ensuring(
+      run,
+      Effect.flatMap(Clock.currentTimeNanos, (end) => Metric.update(operationMetric(attributes), Number(end - start) / 1e9))
+    ))
+}
+
+/** `initialize` that, once it succeeds, has the session's end record `mcp.server.session.duration`. */
+const timedSession = (plain: Run): Run => (session, request, reply) =>
+  Effect.tap(plain(session, request, reply), () =>
+    Effect.flatMap(Clock.currentTimeNanos, (start) =>
+      Scope.addFinalizer(
+        session.scope,
+        Effect.flatMap(Clock.currentTimeNanos, (end) => {
+          const transport = McpTelemetry.networkTransport(session.transport)
+          let metric = Metric.tagged(McpTelemetry.serverSessionDuration, McpTelemetry.Attribute.protocolVersion, session.protocolVersion)
+          if (transport !== undefined) metric = Metric.tagged(metric, McpTelemetry.Attribute.networkTransport, transport)
+          return Metric.update(metric, Number(end - start) / 1e9)
+        })
+      )))
+
 /** The retry of a multi round-trip request, whose result is not to be cached (`caching.mdx` §Cache Key). */
 const isRetry = (params: unknown) =>
   isRecord(params) && (params.inputResponses !== undefined || params.requestState !== undefined)
@@ -177,6 +257,7 @@ const routeOf = (
     const mapError = withResourceCode(revision.resourceNotFoundCode)
     run = (session, request, reply) => Effect.mapError(plain(session, request, reply), mapError)
   }
+  if (settings.telemetry) run = traced(name === "initialize" ? timedSession(run) : run)
   return { run, beforeInitialize: method.beforeInitialize }
 }
 
