@@ -31,13 +31,20 @@ export interface ServerSpec {
   readonly entry: string
   /** The node binary that runs the entry; default the one running the harness. */
   readonly node?: string | undefined
+  /** More arguments after `--port P --host H` (phases/tracing.ts: `--otel URL`). */
+  readonly args?: ReadonlyArray<string> | undefined
 }
 
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href
 
 /** The command line for an entry file, chosen by its extension. */
-export const commandFor = (entry: string, port: number, node = process.execPath): ReadonlyArray<string> => {
-  const args = [entry, "--port", String(port), "--host", HOST]
+export const commandFor = (
+  entry: string,
+  port: number,
+  node = process.execPath,
+  extra: ReadonlyArray<string> = []
+): ReadonlyArray<string> => {
+  const args = [entry, "--port", String(port), "--host", HOST, ...extra]
   if (/\.[cm]?js$/.test(entry)) return [node, ...args]
   if (/\.[cm]?ts$/.test(entry)) return [node, "--import", TSX_LOADER, ...args]
   throw new Error(`${entry}: expected a .js or .ts entry file`)
@@ -72,7 +79,7 @@ const READY_POLL_MS = 5
 export const startServer = async (spec: ServerSpec, timeoutMs: number): Promise<RunningServer> => {
   if (!existsSync(spec.entry)) throw new Error(`${spec.entry} does not exist`)
   const port = await freePort()
-  const [command, ...args] = commandFor(spec.entry, port, spec.node)
+  const [command, ...args] = commandFor(spec.entry, port, spec.node, spec.args)
   const started = performance.now()
   const child = spawn(command!, args, { cwd: EXAMPLES_DIR, stdio: ["ignore", "pipe", "pipe"] })
   const watched = watchChild(child)
