@@ -216,65 +216,85 @@ export class Registry {
   }
 
 
+  /**
+   * A listing as `viewer` sees it: the shared pages when no item of `kind` has a rule, else those of its view
+   * (the items without a rule and the ruled ones it sees), built once per view and change.
+   */
+  private visibleList<A extends { readonly visible?: Visibility | undefined }, L>(
+    viewer: Viewer,
+    listing: {
+      readonly kind: ListKind
+      readonly views: Map<string, Pagination.Pages<L>>
+      /** Tells apart views of the same items shown differently (a tool listing's dialect). */
+      readonly variant: string
+      readonly items: () => Iterable<A>
+      /** An item's key in the view (`viewOf`). */
+      readonly seenAs: (item: A) => string
+      /** The pages of the items shown. */
+      readonly build: (items: ReadonlyArray<A>) => Pagination.Pages<L>
+      readonly shared: () => Pagination.Pages<L>
+    }
+  ): Effect.Effect<Pagination.Pages<L>> {
+    if (this.ruled[listing.kind] === 0) return Effect.succeed(listing.shared())
+    return Effect.map(this.viewOf(listing.kind, viewer), (seen) => {
+      const shown = new Set(seen.split("\n"))
+      return viewed(listing.views, `${listing.variant}:${seen}`, () =>
+        listing.build(
+          Array.from(listing.items()).filter((item) => item.visible === undefined || shown.has(listing.seenAs(item)))
+        ))
+    })
+  }
+
   /** `tools/list` for `viewer`: the shared pages when no tool has a rule. */
   toolListFor(revision: Revision, viewer: Viewer): Effect.Effect<Pagination.Pages<McpSchema.ListToolsResult>> {
-    if (this.ruled.tools === 0) return Effect.succeed(this.toolList(revision))
-    return Effect.map(this.viewOf("tools", viewer), (seen) => {
-      const view = `${revision.jsonSchemaDialect}${revision.toolTaskSupport ? "+taskSupport" : ""}`
-      const shown = new Set(seen.split("\n"))
-      const show = toolAt(revision)
-      return viewed(this.views.tools, `${view}:${seen}`, () =>
-        this.paged(
-          "tools",
-          Array.from(this.tools.values()).filter((e) => e.visible === undefined || shown.has(e.tool.name)),
-          (entry) => entry.tool.name,
-          (page) => ({ tools: page.map(show) })
-        ))
+    const show = toolAt(revision)
+    return this.visibleList(viewer, {
+      kind: "tools",
+      views: this.views.tools,
+      variant: `${revision.jsonSchemaDialect}${revision.toolTaskSupport ? "+taskSupport" : ""}`,
+      items: () => this.tools.values(),
+      seenAs: (entry) => entry.tool.name,
+      build: (items) => this.paged("tools", items, (entry) => entry.tool.name, (page) => ({ tools: page.map(show) })),
+      shared: () => this.toolList(revision)
     })
   }
 
   /** `resources/list` for `viewer`. */
   resourceListFor(viewer: Viewer): Effect.Effect<Pagination.Pages<McpSchema.ListResourcesResult>> {
-    if (this.ruled.resources === 0) return Effect.succeed(this.resourceList())
-    return Effect.map(this.viewOf("resources", viewer), (seen) => {
-      const shown = new Set(seen.split("\n"))
-      return viewed(this.views.resources, `${seen}`, () =>
-        this.paged(
-          "resources",
-          Array.from(this.resources.values()).filter((e) => e.visible === undefined || shown.has(`r:${e.resource.uri}`)),
-          (entry) => entry.resource.uri,
-          (page) => ({ resources: page.map((entry) => entry.resource) })
-        ))
+    return this.visibleList(viewer, {
+      kind: "resources",
+      views: this.views.resources,
+      variant: "",
+      items: () => this.resources.values(),
+      seenAs: (entry) => `r:${entry.resource.uri}`,
+      build: (items) => this.paged("resources", items, (entry) => entry.resource.uri, (page) => ({ resources: page.map((entry) => entry.resource) })),
+      shared: () => this.resourceList()
     })
   }
 
   /** `resources/templates/list` for `viewer`. */
   templateListFor(viewer: Viewer): Effect.Effect<Pagination.Pages<McpSchema.ListResourceTemplatesResult>> {
-    if (this.ruled.resources === 0) return Effect.succeed(this.templateList())
-    return Effect.map(this.viewOf("resources", viewer), (seen) => {
-      const shown = new Set(seen.split("\n"))
-      return viewed(this.views.templates, `${seen}`, () =>
-        this.paged(
-          "resourceTemplates",
-          this.templates.filter((e) => e.visible === undefined || shown.has(`t:${e.template.uriTemplate}`)),
-          (entry) => entry.template.uriTemplate,
-          (page) => ({ resourceTemplates: page.map((entry) => entry.template) })
-        ))
+    return this.visibleList(viewer, {
+      kind: "resources",
+      views: this.views.templates,
+      variant: "",
+      items: () => this.templates,
+      seenAs: (entry) => `t:${entry.template.uriTemplate}`,
+      build: (items) => this.paged("resourceTemplates", items, (entry) => entry.template.uriTemplate, (page) => ({ resourceTemplates: page.map((entry) => entry.template) })),
+      shared: () => this.templateList()
     })
   }
 
   /** `prompts/list` for `viewer`. */
   promptListFor(viewer: Viewer): Effect.Effect<Pagination.Pages<McpSchema.ListPromptsResult>> {
-    if (this.ruled.prompts === 0) return Effect.succeed(this.promptList())
-    return Effect.map(this.viewOf("prompts", viewer), (seen) => {
-      const shown = new Set(seen.split("\n"))
-      return viewed(this.views.prompts, `${seen}`, () =>
-        this.paged(
-          "prompts",
-          Array.from(this.prompts.values()).filter((e) => e.visible === undefined || shown.has(e.prompt.name)),
-          (entry) => entry.prompt.name,
-          (page) => ({ prompts: page.map((entry) => entry.prompt) })
-        ))
+    return this.visibleList(viewer, {
+      kind: "prompts",
+      views: this.views.prompts,
+      variant: "",
+      items: () => this.prompts.values(),
+      seenAs: (entry) => entry.prompt.name,
+      build: (items) => this.paged("prompts", items, (entry) => entry.prompt.name, (page) => ({ prompts: page.map((entry) => entry.prompt) })),
+      shared: () => this.promptList()
     })
   }
 
