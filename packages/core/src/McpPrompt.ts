@@ -13,6 +13,7 @@ import { describeParseError } from "./internal/shared/parseError.js"
 import * as JsonRpc from "./JsonRpc.js"
 import type * as McpSchema from "./McpSchema.js"
 import { type Completer, McpServer } from "./McpServer.js"
+import type { Visibility } from "./McpVisibility.js"
 import type { CurrentSession } from "./McpSession.js"
 
 /** What a prompt returns: one user message of text, messages, or a whole result. @since 0.1.0 */
@@ -51,6 +52,8 @@ export const make = <A, I extends Arguments, E, R>(name: string, options: {
   readonly icons?: ReadonlyArray<McpSchema.Icon> | undefined
   /** The listing's `_meta`. */
   readonly _meta?: McpSchema.Meta | undefined
+  /** Which sessions see it (`McpVisibility`); the others get the error of a prompt that does not exist. */
+  readonly visible?: Visibility | undefined
   readonly args: Schema.Schema<A, I, never>
   readonly handler: (args: A) => Effect.Effect<Body, E, R>
   /** Completers for `completion/complete`, by argument name. */
@@ -87,6 +90,7 @@ export const make = <A, I extends Arguments, E, R>(name: string, options: {
         ...(options._meta === undefined ? {} : { _meta: options._meta })
       },
       complete,
+      ...(options.visible === undefined ? {} : { visible: options.visible }),
       get: (raw, current) => {
         const decoded = decode(raw)
         if (Either.isLeft(decoded)) {

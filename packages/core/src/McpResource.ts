@@ -15,6 +15,7 @@ import * as JsonRpc from "./JsonRpc.js"
 import type * as McpSchema from "./McpSchema.js"
 import { type Completer, McpServer } from "./McpServer.js"
 import type { CurrentSession } from "./McpSession.js"
+import type { Visibility } from "./McpVisibility.js"
 
 /**
  * What a read returns: text, bytes (sent as base64), whole contents, or a whole result (for its `_meta`).
@@ -42,7 +43,12 @@ export interface Listing {
   readonly icons?: ReadonlyArray<McpSchema.Icon> | undefined
   /** The listing's `_meta`. */
   readonly _meta?: McpSchema.Meta | undefined
+  /** Which sessions see it (`McpVisibility`); the others get the error of a resource that does not exist. */
+  readonly visible?: Visibility | undefined
 }
+
+/** The entry's visibility rule, when it has one. */
+const visibleOf = (options: Listing) => options.visible === undefined ? {} : { visible: options.visible }
 
 const listing = (options: Listing) => ({
   name: options.name,
@@ -85,6 +91,7 @@ export const make = <E, R>(options: Listing & {
         ...listing(options),
         ...(options.size === undefined ? {} : { size: options.size })
       },
+      ...visibleOf(options),
       read: (uri, current) =>
         provideHandler(options.read, context, current).pipe(
           Effect.map((body) => toResult(uri, options.mimeType, body)),
@@ -235,6 +242,7 @@ export const template = <A, I extends Variables, E, R>(options: Listing & {
       template: { uriTemplate: options.uriTemplate, ...listing(options) },
       match: compileTemplate(options.uriTemplate),
       complete,
+      ...visibleOf(options),
       read: (uri, variables, current) => {
         const params = decode(variables)
         if (Either.isLeft(params)) {

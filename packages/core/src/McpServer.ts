@@ -30,10 +30,12 @@ import * as Dispatch from "./internal/server/dispatch.js"
 import * as Handlers from "./internal/server/handlers.js"
 import * as Links from "./internal/server/links.js"
 import * as Mrtr from "./internal/server/mrtr.js"
-import { Registry } from "./internal/server/registry.js"
-import type { Audience } from "./internal/server/session.js"
+import { type ListKind, Registry } from "./internal/server/registry.js"
+import * as Middleware from "./internal/server/middleware.js"
+import type { Audience, SessionState } from "./internal/server/session.js"
 import * as Tasks from "./internal/server/tasks.js"
 import type * as McpSchema from "./McpSchema.js"
+import * as McpTelemetry from "./McpTelemetry.js"
 import type * as McpTask from "./McpTask.js"
 
 /**
@@ -50,6 +52,8 @@ export type {
   ToolEntry
 } from "./internal/server/registry.js"
 import type { PromptEntry, ResourceEntry, ResourceTemplateEntry, ToolEntry } from "./internal/server/registry.js"
+
+import type { Step } from "./internal/server/middleware.js"
 
 /** The cache hints of 2026-07-28 results. @since 0.1.0 */
 export type { CacheHints } from "./internal/server/dispatch.js"
@@ -99,6 +103,12 @@ export interface Options {
    * maxTasks: 1_000 }`. Tasks exist only for tools that declare `taskSupport`.
    */
   readonly tasks?: McpTask.Options | undefined
+  /**
+   * A span and the `mcp.server.*` metrics per request (`McpTelemetry`). Default: on when the server is built
+   * with a tracer other than Effect's default one (as `@effect/opentelemetry`'s layers install); off, nothing
+   * is added to a request's path.
+   */
+  readonly telemetry?: boolean | undefined
 }
 
 /** How `requestState` is sealed (AES-256-GCM). @since 0.1.0 */
@@ -130,12 +140,23 @@ export interface McpServerService {
   readonly removeResourceTemplate: (uriTemplate: string) => Effect.Effect<void>
   /** Removes the prompt of that name, if any; sessions get `notifications/prompts/list_changed`. */
   readonly removePrompt: (name: string) => Effect.Effect<void>
+  /**
+   * Asks the visibility rules (`McpVisibility`) again for every session that was given a listing, and sends
+   * `notifications/<list>/list_changed` to those whose view of a list changed: for rules that read something
+   * that changed (a flag, a role in a database).
+   */
+  readonly refreshVisibility: Effect.Effect<void>
   /** Sends `notifications/resources/updated` to the sessions subscribed to `uri` (`resources/subscribe`). */
   readonly notifyResourceUpdated: (uri: string) => Effect.Effect<void>
   /** The capabilities `initialize` announces, derived from what is registered. */
   readonly capabilities: () => McpSchema.ServerCapabilities
   /** The live tasks: how many there are (each ends `ttlMs` after it began, or when the server stops). */
   readonly tasks: { readonly size: Effect.Effect<number> }
+  /**
+   * Runs `chain` around every request the server serves, after those added before it (see
+   * `McpMiddleware.serve`); the effect it returns removes it.
+   */
+  readonly addMiddleware: (chain: Step) => Effect.Effect<Effect.Effect<void>>
 }
 
 /**
@@ -166,11 +187,17 @@ export const make = (options: Options): Effect.Effect<McpServerService, never, S
     const store = yield* Tasks.makeStore(Tasks.settingsOf(options.tasks), (owner, notification) => {
       for (const audience of audiences) audience.taskStatus(owner, notification)
     })
-    return build(options, store, audiences)
+    const telemetry = options.telemetry ?? (yield* McpTelemetry.isTracing)
+    return build(options, store, audiences, telemetry)
   })
 
 /** The options checked, with their defaults: what the dispatcher needs besides its handlers. */
-const settingsOf = (options: Options, info: McpSchema.Implementation, registry: Registry): Dispatch.Settings => {
+const settingsOf = (
+  options: Options,
+  info: McpSchema.Implementation,
+  registry: Registry,
+  telemetry: boolean
+): Dispatch.Settings => {
   const cache = options.cache ?? DEFAULT_CACHE
   if (!(Number.isInteger(cache.ttlMs) && cache.ttlMs >= 0)) {
     throw new RangeError(`McpServer: cache.ttlMs must be a non-negative integer, got ${cache.ttlMs}`)
@@ -187,11 +214,17 @@ const settingsOf = (options: Options, info: McpSchema.Implementation, registry: 
       ttlMs: Duration.toMillis(options.requestState?.ttl ?? Duration.seconds(600))
     },
     clientRequestTimeout: Duration.decode(options.clientRequestTimeout ?? DEFAULT_CLIENT_REQUEST_TIMEOUT),
-    paramHeaders: (tool) => registry.paramHeaders.get(tool)
+    paramHeaders: (tool) => registry.paramHeaders.get(tool),
+    telemetry
   }
 }
 
-const build = (options: Options, store: Tasks.Store, audiences: Set<Audience>): McpServerService => {
+const build = (
+  options: Options,
+  store: Tasks.Store,
+  audiences: Set<Audience>,
+  telemetry: boolean
+): McpServerService => {
   const info: McpSchema.Implementation = {
     name: options.name,
     version: options.version,
@@ -204,25 +237,54 @@ const build = (options: Options, store: Tasks.Store, audiences: Set<Audience>): 
   if (!(pageSize >= 1) || (Number.isFinite(pageSize) && !Number.isInteger(pageSize))) {
     throw new RangeError(`McpServer: pageSize must be a positive integer or Infinity, got ${pageSize}`)
   }
+  // While a change of items with visibility rules is under way, `targeted` tells the sessions, not the registry.
+  let quiet = false
   const registry = new Registry(pageSize, (kind) => {
+    if (quiet) return
     for (const audience of audiences) audience.listChanged(listChanged[kind])
+  })
+  const { change, refresh } = visibilityChanges(registry, audiences, (mutate) => {
+    quiet = true
+    try {
+      mutate()
+    } finally {
+      quiet = false
+    }
   })
   const dispatcher = Dispatch.make(
     Handlers.make({ registry, store, info, instructions: options.instructions }),
-    settingsOf(options, info, registry)
+    settingsOf(options, info, registry, telemetry)
   )
+  // The server-wide middleware, in the order added; the dispatcher's routes are composed again on each change.
+  const installed: Array<Step> = []
+  const addMiddleware = (chain: Step) =>
+    Effect.sync(() => {
+      installed.push(chain)
+      dispatcher.setMiddleware(Middleware.compose(installed))
+      return Effect.sync(() => {
+        const index = installed.indexOf(chain)
+        if (index >= 0) installed.splice(index, 1)
+        dispatcher.setMiddleware(Middleware.compose(installed))
+      })
+    })
   const service: McpServerService = {
     info,
+    addMiddleware,
     capabilities: () => registry.capabilities(),
     tasks: { size: store.size },
-    addTool: (entry) => Effect.sync(() => registry.addTool(entry)),
-    addResource: (entry) => Effect.sync(() => registry.addResource(entry)),
-    addResourceTemplate: (entry) => Effect.sync(() => registry.addTemplate(entry)),
-    addPrompt: (entry) => Effect.sync(() => registry.addPrompt(entry)),
-    removeTool: (name) => Effect.sync(() => registry.removeTool(name)),
-    removeResource: (uri) => Effect.sync(() => registry.removeResource(uri)),
-    removeResourceTemplate: (uriTemplate) => Effect.sync(() => registry.removeTemplate(uriTemplate)),
-    removePrompt: (name) => Effect.sync(() => registry.removePrompt(name)),
+    refreshVisibility: refresh,
+    addTool: (entry) => change("tools", registry.tools.get(entry.tool.name), entry, () => registry.addTool(entry)),
+    addResource: (entry) =>
+      change("resources", registry.resources.get(entry.resource.uri), entry, () => registry.addResource(entry)),
+    addResourceTemplate: (entry) =>
+      change("resources", templateOf(registry, entry.template.uriTemplate), entry, () => registry.addTemplate(entry)),
+    addPrompt: (entry) => change("prompts", registry.prompts.get(entry.prompt.name), entry, () => registry.addPrompt(entry)),
+    removeTool: (name) => change("tools", registry.tools.get(name), undefined, () => registry.removeTool(name)),
+    removeResource: (uri) =>
+      change("resources", registry.resources.get(uri), undefined, () => registry.removeResource(uri)),
+    removeResourceTemplate: (uriTemplate) =>
+      change("resources", templateOf(registry, uriTemplate), undefined, () => registry.removeTemplate(uriTemplate)),
+    removePrompt: (name) => change("prompts", registry.prompts.get(name), undefined, () => registry.removePrompt(name)),
     notifyResourceUpdated: (uri) =>
       Effect.sync(() => {
         if (audiences.size === 0) return
@@ -240,6 +302,62 @@ const build = (options: Options, store: Tasks.Store, audiences: Set<Audience>): 
       }
     }
   })
+}
+
+const templateOf = (registry: Registry, uriTemplate: string) =>
+  registry.templates.find((t) => t.template.uriTemplate === uriTemplate)
+
+type Ruled = { readonly visible?: unknown } | undefined
+
+/**
+ * How changes reach sessions once items may be hidden. A change that only involves items with rules (the one
+ * replaced or removed, the one added) tells only the sessions whose view of that list changed: each session's
+ * view is taken before the change (unless it was given one already) and compared after. Any other change tells
+ * every session, as a change always did. `refresh` compares again the views of the sessions that were given one,
+ * for rules that read something that changed.
+ */
+const visibilityChanges = (registry: Registry, audiences: ReadonlySet<Audience>, quietly: (mutate: () => void) => void) => {
+  const initialized = () => {
+    const sessions: Array<SessionState> = []
+    for (const audience of audiences) {
+      for (const session of audience.sessions()) if (session.phase === "initialized") sessions.push(session)
+    }
+    return sessions
+  }
+  const tell = (kind: ListKind, sessions: ReadonlyArray<SessionState>) =>
+    Effect.forEach(sessions, (session) => {
+      const before = registry.lastView(session, kind)
+      return Effect.map(registry.viewOf(kind, session), (now) => {
+        if (before !== undefined && now !== before) session.send(listChanged[kind])
+      })
+    }, { discard: true })
+  const change = (kind: ListKind, old: Ruled, next: Ruled, mutate: () => void): Effect.Effect<void> => {
+    const everyone = (old !== undefined && old.visible === undefined) || (next !== undefined && next.visible === undefined)
+    if (everyone || (old === undefined && next === undefined)) return Effect.sync(mutate)
+    return Effect.suspend(() => {
+      const sessions = initialized()
+      return Effect.zipRight(
+        Effect.forEach(
+          sessions.filter((session) => registry.lastView(session, kind) === undefined),
+          (session) => registry.viewOf(kind, session),
+          { discard: true }
+        ),
+        Effect.suspend(() => {
+          quietly(mutate)
+          return tell(kind, sessions)
+        })
+      )
+    })
+  }
+  const refresh = Effect.suspend(() => {
+    const sessions = initialized()
+    return Effect.forEach(
+      (["tools", "resources", "prompts"] as const).filter((kind) => registry.hasRules(kind)),
+      (kind) => tell(kind, sessions.filter((session) => registry.lastView(session, kind) !== undefined)),
+      { discard: true }
+    )
+  })
+  return { change, refresh }
 }
 
 /**

@@ -21,20 +21,26 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import type { ParseError } from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { messageOf, provideHandler } from "./internal/shared/handler.js"
+import { messageOf } from "./internal/shared/handler.js"
 import { type JsonObject, objectSchemas, type ObjectSchemas, SHARED, toDraft07 } from "./internal/shared/jsonSchema.js"
 import * as ParamHeaders from "./internal/shared/paramHeaders.js"
 import { describeParseError } from "./internal/shared/parseError.js"
+import * as Middleware from "./internal/server/middleware.js"
 import { currentTaskId } from "./internal/server/tasks.js"
 import * as JsonRpc from "./JsonRpc.js"
 import type * as McpSchema from "./McpSchema.js"
 import { McpServer, type ToolEntry } from "./McpServer.js"
-import type { CurrentSession } from "./McpSession.js"
+import * as McpMiddleware from "./McpMiddleware.js"
+import * as McpTelemetry from "./McpTelemetry.js"
+import { CurrentSession, type CurrentSessionService } from "./McpSession.js"
 import type { TaskStart, TaskSupport } from "./McpTask.js"
+import type { Visibility } from "./McpVisibility.js"
 
 /** What a tool without an output schema may return: text, one or more content blocks, or a whole result. @since 0.1.0 */
 export type Result = string | McpSchema.Content | ReadonlyArray<McpSchema.Content> | McpSchema.CallToolResult
@@ -103,7 +109,14 @@ export type HeaderArgument<I> = {
 export type Headers<I> = { readonly [K in HeaderArgument<I>]?: string }
 
 /** What `define` takes for a tool whose results are content. @since 0.1.0 */
-export interface DefineOptions<A, I> extends Listing {
+export interface DefineOptions<A, I, M extends McpMiddleware.Any = never> extends Listing {
+  /**
+   * Middleware around every call of this tool, in order (the first outermost), inside the server-wide ones
+   * (`McpMiddleware`): what they provide, the handler may use; the tool's layer needs them.
+   */
+  readonly middleware?: ReadonlyArray<M> | undefined
+  /** Which sessions see the tool (`McpVisibility`); the others find it absent from lists and unknown on call. */
+  readonly visible?: Visibility | undefined
   /** The arguments' schema; its encoded side becomes the tool's `inputSchema`. */
   readonly input: Schema.Schema<A, I, never>
   /**
@@ -122,7 +135,9 @@ export interface DefineOptions<A, I> extends Listing {
 }
 
 /** What `define` takes for a tool with typed structured output. @since 0.1.0 */
-export interface StructuredDefineOptions<A, I, OA, OI extends StructuredObject> extends DefineOptions<A, I> {
+export interface StructuredDefineOptions<A, I, OA, OI extends StructuredObject, M extends McpMiddleware.Any = never>
+  extends DefineOptions<A, I, M>
+{
   /** The result's schema: the handler's value is encoded into `structuredContent`, its JSON Schema is the `outputSchema`. */
   readonly output: Schema.Schema<OA, OI, never>
   /** The text content sent alongside `structuredContent`; the JSON of the encoded value by default. */
@@ -143,11 +158,13 @@ export type ToolLayer<R> = Layer.Layer<never, never, McpServer | Exclude<R, Curr
  *
  * @since 0.1.0
  */
-export interface ContentDefinition<A, I> extends DefineOptions<A, I> {
+export interface ContentDefinition<A, I, M extends McpMiddleware.Any = never> extends DefineOptions<A, I, M> {
   readonly name: string
   readonly output?: undefined
   /** The tool's layer, with `handler` answering its calls. */
-  readonly toLayer: <E, R>(handler: (input: A) => Effect.Effect<Result, E, R>) => ToolLayer<R>
+  readonly toLayer: <E, R>(
+    handler: (input: A) => Effect.Effect<Result, E, R>
+  ) => ToolLayer<McpMiddleware.Applied<R, M>>
 }
 
 /**
@@ -157,20 +174,22 @@ export interface ContentDefinition<A, I> extends DefineOptions<A, I> {
  *
  * @since 0.1.0
  */
-export interface Definition<A, I, OA, OI extends StructuredObject> extends StructuredDefineOptions<A, I, OA, OI> {
+export interface Definition<A, I, OA, OI extends StructuredObject, M extends McpMiddleware.Any = never>
+  extends StructuredDefineOptions<A, I, OA, OI, M>
+{
   readonly name: string
   /** The tool's layer, with `handler` answering its calls. */
-  readonly toLayer: <E, R>(handler: (input: A) => Effect.Effect<OA, E, R>) => ToolLayer<R>
+  readonly toLayer: <E, R>(handler: (input: A) => Effect.Effect<OA, E, R>) => ToolLayer<McpMiddleware.Applied<R, M>>
 }
 
 /** What `make` takes for a tool whose results are content: its definition and handler. @since 0.1.0 */
-export interface Options<A, I, E, R, Out> extends DefineOptions<A, I> {
+export interface Options<A, I, E, R, Out, M extends McpMiddleware.Any = never> extends DefineOptions<A, I, M> {
   readonly handler: (input: A) => Effect.Effect<Out, E, R>
 }
 
 /** What `make` takes for a tool with typed structured output: its definition and handler. @since 0.1.0 */
-export interface StructuredOptions<A, I, OA, OI extends StructuredObject, E, R>
-  extends StructuredDefineOptions<A, I, OA, OI>
+export interface StructuredOptions<A, I, OA, OI extends StructuredObject, E, R, M extends McpMiddleware.Any = never>
+  extends StructuredDefineOptions<A, I, OA, OI, M>
 {
   readonly handler: (input: A) => Effect.Effect<OA, E, R>
 }
@@ -243,7 +262,7 @@ const withHeaders = (
   })
 }
 
-const definitionFields = <A, I>(name: string, options: DefineOptions<A, I>) => ({
+const definitionFields = <A, I, M extends McpMiddleware.Any>(name: string, options: DefineOptions<A, I, M>) => ({
   name,
   ...(options.title === undefined ? {} : { title: options.title }),
   ...(options.description === undefined ? {} : { description: options.description }),
@@ -254,25 +273,105 @@ const definitionFields = <A, I>(name: string, options: DefineOptions<A, I>) => (
   ...(options.jsonSchema === undefined ? {} : { jsonSchema: options.jsonSchema }),
   ...(options.taskSupport === undefined ? {} : { taskSupport: options.taskSupport }),
   ...(options.taskStart === undefined ? {} : { taskStart: options.taskStart }),
+  ...(options.middleware === undefined ? {} : { middleware: options.middleware }),
+  ...(options.visible === undefined ? {} : { visible: options.visible }),
   input: options.input
 })
+
+/** How a call runs once its middleware let it through: `services` are what the handler is given. */
+const callOf = <A, Out, E, R>(
+  name: string,
+  decode: (args: unknown) => Either.Either<A, ParseError>,
+  toResult: (out: Out) => Either.Either<McpSchema.CallToolResult, string>,
+  handler: (input: A) => Effect.Effect<Out, E, R>,
+  tracing: boolean
+) =>
+(
+  args: unknown,
+  current: CurrentSessionService,
+  services: Context.Context<never>
+): Effect.Effect<McpSchema.CallToolResult, JsonRpc.JsonRpcError> => {
+  const input = decode(args)
+  if (Either.isLeft(input)) {
+    const message = `Invalid arguments for tool ${name}: ${describeParseError(input.left)}`
+    return argumentsAreToolErrors(current.protocolVersion)
+      ? Effect.succeed(error(message))
+      : Effect.fail(JsonRpc.invalidParams(message))
+  }
+  // With a tracer (decided when the layer is built), the handler has a span of its own under the server's.
+  const run = tracing
+    ? Effect.withSpan(handler(input.right), `McpTool ${name}`, { captureStackTrace: false })
+    : handler(input.right)
+  return Middleware.provideAll(run, Context.add(services, CurrentSession, current)).pipe(
+    Effect.matchCauseEffect({
+      onSuccess: (out) => {
+        const result = toResult(out)
+        // The spec has structured results conform to the outputSchema: a result that does not is never sent.
+        // It is a tool error rather than a protocol error, as a client can read it (and may retry otherwise),
+        // and logged at Warning, not Error: arguments a client chose can produce it (`add` of 1e308 twice).
+        return Either.isRight(result) ? Effect.succeed(result.right) : Effect.zipRight(
+          Effect.logWarning(`tool ${name} returned a value its output schema rejects: ${result.left}`),
+          Effect.succeed(error(`Tool ${name} produced a result that does not conform to its output schema`))
+        )
+      },
+      onFailure: (cause) => {
+        const failure = Cause.failureOption(cause)
+        if (failure._tag === "Some") {
+          const value = failure.value
+          // A JsonRpcError is the handler asking for a protocol error on purpose.
+          return value instanceof JsonRpc.JsonRpcError ? Effect.fail(value) : Effect.succeed(error(messageOf(value)))
+        }
+        return Effect.zipRight(
+          Effect.logError(`tool ${name} died`, cause),
+          // In a task a defect is a protocol-level failure (`failed`, SEP-2663), not a tool result.
+          Effect.flatMap(currentTaskId, (task) =>
+            task._tag === "Some"
+              ? Effect.fail(JsonRpc.internalError())
+              : Effect.succeed(error(`Tool ${name} failed with an internal error`)))
+        )
+      }
+    })
+  )
+}
+
+/** The call behind the tool's own middleware, when it has any; a tool error they raise is its result. */
+const guardedCall = (
+  name: string,
+  chain: McpMiddleware.Step | undefined,
+  call: ReturnType<typeof callOf>,
+  context: Context.Context<never>
+): ToolEntry["call"] => {
+  if (chain === undefined) return (args, current) => call(args, current, context)
+  const recover = (failure: McpMiddleware.Failure) =>
+    failure instanceof Middleware.ToolError ? Effect.succeed(Middleware.toolResult(failure)) : Effect.fail(failure)
+  return (args, current) =>
+    Effect.catchAll(
+      chain(
+        Middleware.requestOf("tools/call", { name, arguments: args }, current),
+        context,
+        (services) => call(args, current, services)
+      ),
+      recover
+    )
+}
 
 /**
  * The layer of a tool: its schemas in both dialects are built once, here, and `tools/list` picks one per session.
  * `output` gives the output's schemas (none for content tools), `toResult` turns the handler's value into a result.
  */
-const register = <A, I, Out, E, R>(
+const register = <A, I, Out, E, R, M extends McpMiddleware.Any>(
   name: string,
-  options: DefineOptions<A, I>,
+  options: DefineOptions<A, I, M>,
   output: Effect.Effect<ObjectSchemas | undefined>,
   toResult: (out: Out) => Either.Either<McpSchema.CallToolResult, string>,
   handler: (input: A) => Effect.Effect<Out, E, R>
-): ToolLayer<R> =>
+): ToolLayer<McpMiddleware.Applied<R, M>> =>
   // Registered while the layer lives: tearing it down removes the tool, and sessions hear of both.
   Layer.scopedDiscard(Effect.gen(function*() {
     const server = yield* McpServer
     yield* Effect.addFinalizer(() => server.removeTool(name))
-    const context = yield* Effect.context<Exclude<R, CurrentSession>>()
+    // What the layer was given: what the handler needs but `CurrentSession` and what its middleware provide.
+    const context = yield* Effect.context<never>()
     const input = yield* withHeaders(
       name,
       yield* schemasOf(name, "input", options.input, options.jsonSchema?.input),
@@ -280,6 +379,7 @@ const register = <A, I, Out, E, R>(
     )
     const outputSchemas = yield* output
     const decode = Schema.decodeUnknownEither(options.input)
+    const tracing = yield* McpTelemetry.isTracing
     const listing = (dialect: keyof ObjectSchemas): McpSchema.Tool => ({
       name,
       ...(options.title === undefined ? {} : { title: options.title }),
@@ -295,45 +395,13 @@ const register = <A, I, Out, E, R>(
       toolDraft07: listing("draft-07"),
       taskSupport: options.taskSupport,
       taskStart: options.taskStart,
-      call: (args, current) => {
-        const input = decode(args)
-        if (Either.isLeft(input)) {
-          const message = `Invalid arguments for tool ${name}: ${describeParseError(input.left)}`
-          return argumentsAreToolErrors(current.protocolVersion)
-            ? Effect.succeed(error(message))
-            : Effect.fail(JsonRpc.invalidParams(message))
-        }
-        return provideHandler(handler(input.right), context, current).pipe(
-          Effect.matchCauseEffect({
-            onSuccess: (out) => {
-              const result = toResult(out)
-              // The spec has structured results conform to the outputSchema: a result that does not is never sent.
-              // It is a tool error rather than a protocol error, as a client can read it (and may retry otherwise),
-              // and logged at Warning, not Error: arguments a client chose can produce it (`add` of 1e308 twice).
-              return Either.isRight(result) ? Effect.succeed(result.right) : Effect.zipRight(
-                Effect.logWarning(`tool ${name} returned a value its output schema rejects: ${result.left}`),
-                Effect.succeed(error(`Tool ${name} produced a result that does not conform to its output schema`))
-              )
-            },
-            onFailure: (cause) => {
-              const failure = Cause.failureOption(cause)
-              if (failure._tag === "Some") {
-                const value = failure.value
-                // A JsonRpcError is the handler asking for a protocol error on purpose.
-                return value instanceof JsonRpc.JsonRpcError ? Effect.fail(value) : Effect.succeed(error(messageOf(value)))
-              }
-              return Effect.zipRight(
-                Effect.logError(`tool ${name} died`, cause),
-                // In a task a defect is a protocol-level failure (`failed`, SEP-2663), not a tool result.
-                Effect.flatMap(currentTaskId, (task) =>
-                  task._tag === "Some"
-                    ? Effect.fail(JsonRpc.internalError())
-                    : Effect.succeed(error(`Tool ${name} failed with an internal error`)))
-              )
-            }
-          })
-        )
-      }
+      ...(options.visible === undefined ? {} : { visible: options.visible }),
+      call: guardedCall(
+        name,
+        McpMiddleware.chainOf(options.middleware, context),
+        callOf(name, decode, toResult, handler, tracing),
+        context
+      )
     } satisfies ToolEntry)
   }))
 
@@ -346,16 +414,19 @@ const toJson = (value: unknown): string | undefined => {
   }
 }
 
-const defineContent = <A, I>(name: string, options: DefineOptions<A, I>): ContentDefinition<A, I> => ({
+const defineContent = <A, I, M extends McpMiddleware.Any>(
+  name: string,
+  options: DefineOptions<A, I, M>
+): ContentDefinition<A, I, M> => ({
   ...definitionFields(name, options),
   toLayer: (handler) =>
     register(name, options, Effect.succeed(undefined), (out: Result) => Either.right(toCallToolResult(out)), handler)
 })
 
-const defineStructured = <A, I, OA, OI extends StructuredObject>(
+const defineStructured = <A, I, OA, OI extends StructuredObject, M extends McpMiddleware.Any>(
   name: string,
-  options: StructuredDefineOptions<A, I, OA, OI>
-): Definition<A, I, OA, OI> => {
+  options: StructuredDefineOptions<A, I, OA, OI, M>
+): Definition<A, I, OA, OI, M> => {
   const encode = Schema.encodeEither(options.output)
   const decode = Schema.decodeUnknownEither(options.output)
   const format = options.text
@@ -396,15 +467,18 @@ const defineStructured = <A, I, OA, OI extends StructuredObject>(
  *
  * @since 0.1.0
  */
-export function define<A, I, OA, OI extends StructuredObject>(
+export function define<A, I, OA, OI extends StructuredObject, M extends McpMiddleware.Any = never>(
   name: string,
-  options: StructuredDefineOptions<A, I, OA, OI>
-): Definition<A, I, OA, OI>
-export function define<A, I>(name: string, options: DefineOptions<A, I>): ContentDefinition<A, I>
-export function define<A, I, OA, OI extends StructuredObject>(
+  options: StructuredDefineOptions<A, I, OA, OI, M>
+): Definition<A, I, OA, OI, M>
+export function define<A, I, M extends McpMiddleware.Any = never>(
   name: string,
-  options: DefineOptions<A, I> | StructuredDefineOptions<A, I, OA, OI>
-): Definition<A, I, OA, OI> | ContentDefinition<A, I> {
+  options: DefineOptions<A, I, M>
+): ContentDefinition<A, I, M>
+export function define<A, I, OA, OI extends StructuredObject, M extends McpMiddleware.Any>(
+  name: string,
+  options: DefineOptions<A, I, M> | StructuredDefineOptions<A, I, OA, OI, M>
+): Definition<A, I, OA, OI, M> | ContentDefinition<A, I, M> {
   return "output" in options ? defineStructured(name, options) : defineContent(name, options)
 }
 
@@ -414,18 +488,22 @@ export function define<A, I, OA, OI extends StructuredObject>(
  *
  * @since 0.1.0
  */
-export function implement<A, I, OA, OI extends StructuredObject, E, R>(
-  definition: Definition<A, I, OA, OI>,
+export function implement<A, I, OA, OI extends StructuredObject, E, R, M extends McpMiddleware.Any = never>(
+  definition: Definition<A, I, OA, OI, M>,
   handler: (input: A) => Effect.Effect<OA, E, R>
-): ToolLayer<R>
-export function implement<A, I, E, R>(
-  definition: ContentDefinition<A, I>,
+): ToolLayer<McpMiddleware.Applied<R, M>>
+export function implement<A, I, E, R, M extends McpMiddleware.Any = never>(
+  definition: ContentDefinition<A, I, M>,
   handler: (input: A) => Effect.Effect<Result, E, R>
-): ToolLayer<R>
-export function implement<A, Out, E, R>(
-  definition: { readonly toLayer: <E2, R2>(handler: (input: A) => Effect.Effect<Out, E2, R2>) => ToolLayer<R2> },
+): ToolLayer<McpMiddleware.Applied<R, M>>
+export function implement<A, Out, E, R, M extends McpMiddleware.Any>(
+  definition: {
+    readonly toLayer: <E2, R2>(
+      handler: (input: A) => Effect.Effect<Out, E2, R2>
+    ) => ToolLayer<McpMiddleware.Applied<R2, M>>
+  },
   handler: (input: A) => Effect.Effect<Out, E, R>
-): ToolLayer<R> {
+): ToolLayer<McpMiddleware.Applied<R, M>> {
   return definition.toLayer(handler)
 }
 
@@ -437,15 +515,18 @@ export function implement<A, Out, E, R>(
  *
  * @since 0.1.0
  */
-export function make<A, I, OA, OI extends StructuredObject, E, R>(
+export function make<A, I, OA, OI extends StructuredObject, E, R, M extends McpMiddleware.Any = never>(
   name: string,
-  options: StructuredOptions<A, I, OA, OI, E, R>
-): ToolLayer<R>
-export function make<A, I, E, R>(name: string, options: Options<A, I, E, R, Result>): ToolLayer<R>
-export function make<A, I, OA, OI extends StructuredObject, E, R>(
+  options: StructuredOptions<A, I, OA, OI, E, R, M>
+): ToolLayer<McpMiddleware.Applied<R, M>>
+export function make<A, I, E, R, M extends McpMiddleware.Any = never>(
   name: string,
-  options: Options<A, I, E, R, Result> | StructuredOptions<A, I, OA, OI, E, R>
-): ToolLayer<R> {
+  options: Options<A, I, E, R, Result, M>
+): ToolLayer<McpMiddleware.Applied<R, M>>
+export function make<A, I, OA, OI extends StructuredObject, E, R, M extends McpMiddleware.Any>(
+  name: string,
+  options: Options<A, I, E, R, Result, M> | StructuredOptions<A, I, OA, OI, E, R, M>
+): ToolLayer<McpMiddleware.Applied<R, M>> {
   return "output" in options
     ? defineStructured(name, options).toLayer(options.handler)
     : defineContent(name, options).toLayer(options.handler)

@@ -33,6 +33,8 @@ export * as McpClientTransport from "./McpClientTransport.js"
 /** @since 0.1.0 */
 export * as McpMethod from "./McpMethod.js"
 /** @since 0.1.0 */
+export * as McpMiddleware from "./McpMiddleware.js"
+/** @since 0.1.0 */
 export * as McpPrompt from "./McpPrompt.js"
 /** @since 0.1.0 */
 export * as McpRevision from "./McpRevision.js"
@@ -52,6 +54,8 @@ export * as McpTask from "./McpTask.js"
 export * as McpTest from "./McpTest.js"
 /** @since 0.1.0 */
 export * as McpTool from "./McpTool.js"
+/** @since 0.1.0 */
+export * as McpVisibility from "./McpVisibility.js"
 /** @since 0.1.0 */
 export * as SessionRegistry from "./SessionRegistry.js"
 /** @since 0.1.0 */

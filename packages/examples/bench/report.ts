@@ -23,6 +23,8 @@ export interface PhaseResults {
   /** Row 7 as installed, on the node of `--startup-node`; run with the `startup` phase. */
   "startup-node"?: Outcome<StartupMetrics>
   http?: Outcome<LoadMetrics>
+  /** Row 1 with tracing on (`--traced`, effect-mcp only); run with the `http` phase. */
+  "http-traced"?: Outcome<LoadMetrics>
   sse?: Outcome<LoadMetrics>
   idle?: Outcome<IdleMetrics>
   "sse-churn"?: Outcome<LoadMetrics>
@@ -53,7 +55,8 @@ export interface Report {
 type Key = keyof PhaseResults
 
 /** The phase (of `--phases`) that produces a result. */
-const phaseOf = (key: Key): Phase => (key === "startup-bundled" || key === "startup-node" ? "startup" : key)
+const phaseOf = (key: Key): Phase =>
+  key === "startup-bundled" || key === "startup-node" ? "startup" : key === "http-traced" ? "http" : key
 
 /** Which node the figures of `startup-node` are of. */
 const otherNode = (options: Options): string => options.startupNode?.version ?? "another node"
@@ -78,6 +81,12 @@ const disconnectDoubt = (m: DisconnectMetrics) => m.truncated
 const ROWS: ReadonlyArray<Row> = [
   row({ key: "http", label: () => "1. Streamable HTTP `tools/call`, µs server CPU per call", value: (m) => m.serverCpuUs, doubtful: loadDoubt }),
   row({ key: "http", label: () => "2. Streamable HTTP `tools/call`, p99 latency ms", value: (m) => m.p99Ms, doubtful: loadDoubt }),
+  row({
+    key: "http-traced",
+    label: () => "1t. Row 1 with tracing on (`--otel`, OTLP/HTTP to a sink), µs server CPU per call",
+    value: (m) => m.serverCpuUs,
+    doubtful: loadDoubt
+  }),
   row({ key: "sse", label: () => "3. Legacy SSE `tools/call`, µs server CPU per call", value: (m) => m.serverCpuUs, doubtful: loadDoubt }),
   row({
     key: "idle",

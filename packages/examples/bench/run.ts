@@ -43,6 +43,7 @@ import { benchSseChurn, benchStreamableChurn } from "./phases/churn.js"
 import { benchDisconnect, benchDisconnectUnderLoad } from "./phases/disconnect.js"
 import { benchIdle } from "./phases/idle.js"
 import { benchStartup, sampleStart, type StartSample } from "./phases/startup.js"
+import { benchTraced } from "./phases/tracing.js"
 import { anyFailed, type Outcome, type PhaseResults, renderMarkdown, type ServerResult } from "./report.js"
 
 const log = (message: string): void => {
@@ -172,6 +173,10 @@ const benchServer = async (given: ServerSpec, options: Options): Promise<ServerR
     }
   } finally {
     await server?.stop()
+  }
+
+  if (options.traced && runs.has("http") && spec.name === "effect-mcp") {
+    phases["http-traced"] = await attempt("http (traced)", () => benchTraced(spec, options))
   }
 
   if (runs.has("idle")) {

@@ -25,6 +25,8 @@ export interface Config {
   readonly drainTimeoutMs: number | undefined
   readonly idleTimeoutMs: number | undefined
   readonly auth: AuthConfig | undefined
+  /** `--otel`: the OTLP/HTTP collector's base URL (traces go to `URL/v1/traces`), when given. */
+  readonly otel: string | undefined
 }
 
 /** What a command line asks for. @since 0.1.0 */
@@ -43,6 +45,7 @@ const FLAGS: ReadonlyArray<readonly [flag: string, help: string]> = [
   ["--auth-jwks URL", "require bearer JWTs on every MCP request, checked against this JWKS (HTTP only)"],
   ["--auth-issuer ISS", "the tokens' accepted issuer, named as the authorization server (with --auth-jwks)"],
   ["--auth-audience AUD", "the tokens' accepted audience: this server's resource URI (with --auth-jwks)"],
+  ["--otel URL", "export traces and metrics over OTLP/HTTP (JSON) to this collector base URL (traces: URL/v1/traces)"],
   ["--help", "print this and exit"]
 ]
 
@@ -109,6 +112,7 @@ export const parse = (argv: ReadonlyArray<string>): Parsed => {
         "auth-jwks": { type: "string" },
         "auth-issuer": { type: "string" },
         "auth-audience": { type: "string" },
+        otel: { type: "string" },
         help: { type: "boolean", short: "h", default: false }
       }
     }).values
@@ -140,9 +144,15 @@ export const parse = (argv: ReadonlyArray<string>): Parsed => {
     if (problem !== undefined) return invalid(problem)
     auth = { jwksUrl, issuer, audience }
   }
+  const otel = values.otel
+  if (otel !== undefined) {
+    const problem = httpUrl("otel", otel)
+    if (problem !== undefined) return invalid(problem)
+  }
   return {
     _tag: "Run",
     config: {
+      otel,
       port,
       host: values.host,
       stdio: values.stdio,

@@ -61,10 +61,30 @@ const authOf = (auth: Cli.AuthConfig): { readonly options: McpAuth.Options; read
   verifier: JwtVerifier.layer({ jwksUrl: auth.jwksUrl, issuer: auth.issuer, audience: auth.audience })
 })
 
+/**
+ * `--otel URL`: spans and metrics of the MCP conventions (`McpTelemetry`) exported over OTLP/HTTP with JSON
+ * bodies, to the collector's base URL as `OTEL_EXPORTER_OTLP_ENDPOINT` means it (traces to `URL/v1/traces`).
+ * Loaded only when asked for; the server turns its telemetry on when it is built under this tracer.
+ */
+const otel: Layer.Layer<never> = config.otel === undefined ? Layer.empty : await (async (baseUrl: string) => {
+  const [Otlp, NodeHttpClient] = await Promise.all([
+    import("@effect/opentelemetry/Otlp"),
+    import("@effect/platform-node/NodeHttpClient")
+  ])
+  return Otlp.layerJson({ baseUrl, resource: { serviceName: "effect-mcp-demo" } }).pipe(
+    Layer.provide(NodeHttpClient.layerUndici)
+  )
+})(config.otel)
+
 if (config.stdio) {
   // Imported here only: an HTTP server has no use for the stream machinery stdio loads.
   const NodeMcpStdio = await import("@effect-mcp/node/NodeMcpStdio")
-  NodeMcpStdio.serve({ sessions }).pipe(Effect.provide(DemoServer.layer), Effect.provide(logLevel), NodeRuntime.runMain)
+  NodeMcpStdio.serve({ sessions }).pipe(
+    Effect.provide(DemoServer.layer),
+    Effect.provide(otel),
+    Effect.provide(logLevel),
+    NodeRuntime.runMain
+  )
 } else {
   const { host, port } = config
   const idleTimeout = config.idleTimeoutMs === undefined ? undefined : Duration.millis(config.idleTimeoutMs)
@@ -86,6 +106,7 @@ if (config.stdio) {
           (config.auth === undefined ? "" : `; bearer tokens of ${config.auth.issuer} for ${config.auth.audience}`)
       )
     ),
+    Layer.provide(otel),
     Layer.provide(logLevel),
     Layer.launch,
     NodeRuntime.runMain

@@ -52,6 +52,8 @@ export interface Options {
   readonly startupNode: StartupNode | undefined
   readonly startTimeoutMs: number
   readonly phaseTimeoutMs: number
+  /** `--traced`: row 1 again for effect-mcp with tracing on, exporting OTLP/HTTP to a sink (phases/tracing.ts). */
+  readonly traced: boolean
 }
 
 /** A node binary and the version it reports. */
@@ -60,7 +62,7 @@ export interface StartupNode {
   readonly version: string
 }
 
-type Numeric = Exclude<keyof Options, "quick" | "peers" | "servers" | "phases" | "json" | "startupNode" | "cpuProf">
+type Numeric = Exclude<keyof Options, "quick" | "peers" | "servers" | "phases" | "json" | "startupNode" | "cpuProf" | "traced">
 
 const NUMERIC: ReadonlyArray<NumericOption<Numeric>> = [
   { key: "concurrency", flag: "concurrency", full: 50, quick: 8, min: 1, help: "C: concurrent workers of the load phases" },
@@ -130,6 +132,7 @@ export const usage = (): string =>
       "row 7 (startup) also starts each server as installed with this node: a binary, or a major\n" +
       "version (24) fetched with npm by scripts/with-node.sh, e.g. the newest LTS beside Node 20"
     ],
+    ["traced", "with the http phase, row 1 again for effect-mcp started with --otel (tracing on, spans sent to a sink)"],
     ["json FILE", "also write every figure as JSON"],
     [
       "cpu-prof DIR",
@@ -159,7 +162,8 @@ export const parseOptions = (argv: ReadonlyArray<string>): Options | undefined =
     "startup-node": { type: "string" },
     "cpu-prof": { type: "string" },
     peers: { type: "boolean" },
-    "no-peers": { type: "boolean" }
+    "no-peers": { type: "boolean" },
+    traced: { type: "boolean", default: false }
   }, usage)
   if (parsed === undefined) return undefined
   const { values, quick, numbers } = parsed
@@ -195,6 +199,7 @@ export const parseOptions = (argv: ReadonlyArray<string>): Options | undefined =
     phases,
     json: values.json === undefined ? undefined : resolveUserPath(values.json),
     cpuProf: values["cpu-prof"] === undefined ? undefined : resolveUserPath(values["cpu-prof"]),
-    startupNode: values["startup-node"] === undefined ? undefined : startupNodeOf(values["startup-node"])
+    startupNode: values["startup-node"] === undefined ? undefined : startupNodeOf(values["startup-node"]),
+    traced: values.traced === true
   }
 }

@@ -33,6 +33,8 @@ export interface ServerSpec {
   readonly nodeArgs?: ReadonlyArray<string> | undefined
   /** Makes the server ready before its first start (an install, a build); the result replaces the spec. */
   readonly prepare?: ((log: (message: string) => void) => Promise<ServerSpec>) | undefined
+  /** More arguments after `--port P --host H` (phases/tracing.ts: `--otel URL`). */
+  readonly args?: ReadonlyArray<string> | undefined
 }
 
 /** Whether `spec` serves `transport`. */
@@ -46,9 +48,10 @@ export const commandFor = (
   entry: string,
   port: number,
   node = process.execPath,
-  nodeArgs: ReadonlyArray<string> = []
+  nodeArgs: ReadonlyArray<string> = [],
+  extra: ReadonlyArray<string> = []
 ): ReadonlyArray<string> => {
-  const args = [entry, "--port", String(port), "--host", HOST]
+  const args = [entry, "--port", String(port), "--host", HOST, ...extra]
   if (/\.[cm]?js$/.test(entry)) return [node, ...nodeArgs, ...args]
   if (/\.[cm]?ts$/.test(entry)) return [node, ...nodeArgs, "--import", TSX_LOADER, ...args]
   throw new Error(`${entry}: expected a .js or .ts entry file`)
@@ -83,7 +86,7 @@ const READY_POLL_MS = 5
 export const startServer = async (spec: ServerSpec, timeoutMs: number): Promise<RunningServer> => {
   if (!existsSync(spec.entry)) throw new Error(`${spec.entry} does not exist`)
   const port = await freePort()
-  const [command, ...args] = commandFor(spec.entry, port, spec.node, spec.nodeArgs)
+  const [command, ...args] = commandFor(spec.entry, port, spec.node, spec.nodeArgs, spec.args)
   const started = performance.now()
   const child = spawn(command!, args, { cwd: EXAMPLES_DIR, stdio: ["ignore", "pipe", "pipe"] })
   const watched = watchChild(child)

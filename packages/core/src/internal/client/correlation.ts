@@ -7,6 +7,7 @@
  *
  * @internal
  */
+import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -14,6 +15,7 @@ import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as FiberMap from "effect/FiberMap"
 import { identity } from "effect/Function"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Schema from "effect/Schema"
@@ -22,6 +24,7 @@ import * as Stream from "effect/Stream"
 import * as JsonRpc from "../../JsonRpc.js"
 import { McpClientError } from "../../McpClientError.js"
 import * as McpSchema from "../../McpSchema.js"
+import * as McpTelemetry from "../../McpTelemetry.js"
 import { rpcError } from "./decode.js"
 import * as Handlers from "./handlers.js"
 import type { McpClientTransportService } from "./transport.js"
@@ -80,6 +83,11 @@ export interface Correlation {
   readonly subscribe: Effect.Effect<Stream.Stream<JsonRpc.Notification>, never, Scope.Scope>
   /** Fails what is pending with `Closed`, ends the notifications and closes the transport; once. */
   readonly close: Effect.Effect<void>
+  /**
+   * Whether the client was built with a tracer (`McpTelemetry.isTracing`): then each request carries its span
+   * in `_meta.traceparent`, and requests have spans and metrics of the MCP conventions.
+   */
+  readonly tracing: boolean
 }
 
 /** The mutable state of one client's correlation, in one place. */
@@ -102,6 +110,15 @@ export interface Inputs {
   readonly timeout: Duration.Duration | undefined
 }
 
+/** With a tracer: records `mcp.client.session.duration` when the client's scope closes. */
+const clientSession = Effect.flatMap(Clock.currentTimeNanos, (start) =>
+  Effect.addFinalizer(() =>
+    Effect.flatMap(
+      Clock.currentTimeNanos,
+      (end) => Metric.update(McpTelemetry.clientSessionDuration, Number(end - start) / 1e9)
+    )
+  ))
+
 /**
  * The correlation of a client on `transport`: starts receiving (until the scope closes) and closes the client
  * when the scope closes.
@@ -121,6 +138,14 @@ export const make = Effect.fnUntraced(function*(inputs: Inputs) {
   // The server's requests being answered, by id, so that `notifications/cancelled` can interrupt them.
   const serving = yield* FiberMap.make<JsonRpc.RequestId>()
   const notifications = yield* PubSub.unbounded<JsonRpc.Notification>()
+  const tracing = yield* McpTelemetry.isTracing
+  if (tracing) yield* clientSession
+  // With a tracer, a request carries the span it is sent in (SEP-414), so the server's continues its trace.
+  const outgoing = (id: JsonRpc.RequestId, method: string, params: unknown): Effect.Effect<JsonRpc.Message> =>
+    Effect.map(Effect.option(Effect.currentSpan), (span) => {
+      const wrapped = inputs.envelope.wrap(params)
+      return JsonRpc.request(id, method, Option.isSome(span) ? McpTelemetry.inject(wrapped, span.value) : wrapped)
+    })
 
   const fail = (error: McpClientError) =>
     Effect.suspend(() => {
@@ -171,7 +196,12 @@ export const make = Effect.fnUntraced(function*(inputs: Inputs) {
       // failure from `close`), or a failure to send.
       return Effect.raceFirst(
         Deferred.await(deferred),
-        Effect.zipRight(transport.send(JsonRpc.request(id, method, inputs.envelope.wrap(params))), Effect.never)
+        Effect.zipRight(
+          tracing
+            ? Effect.flatMap(outgoing(id, method, params), transport.send)
+            : transport.send(JsonRpc.request(id, method, inputs.envelope.wrap(params))),
+          Effect.never
+        )
       ).pipe(
         // The spec forbids cancelling `initialize`.
         Effect.onInterrupt(() => method === "initialize" ? Effect.void : cancel(id)),
@@ -190,6 +220,7 @@ export const make = Effect.fnUntraced(function*(inputs: Inputs) {
   yield* Effect.addFinalizer(() => close)
 
   const correlation: Correlation = {
+    tracing,
     nextId: () => ++state.nextId,
     send,
     callWith,

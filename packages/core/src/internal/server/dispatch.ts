@@ -9,21 +9,28 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
 import type * as Schema from "effect/Schema"
 import * as JsonRpc from "../../JsonRpc.js"
 import * as McpMethod from "../../McpMethod.js"
 import * as McpRevision from "../../McpRevision.js"
 import type * as McpSchema from "../../McpSchema.js"
+import * as McpTelemetry from "../../McpTelemetry.js"
 import type { Sink } from "../../McpSession.js"
 import * as Sessionless from "../revisions/sessionless.js"
 import type { Revision } from "../revisions/revision.js"
 import type { ParamHeader } from "../shared/paramHeaders.js"
+import * as Middleware from "./middleware.js"
 import type * as Mrtr from "./mrtr.js"
 import * as Rounds from "./rounds.js"
-import type { Dispatcher, SessionState } from "./session.js"
+import { type Dispatcher, makeCurrent, type SessionState } from "./session.js"
 
 /**
  * Serves one method: its params as the table's schema decoded them, the session, the request (for its id and
@@ -55,6 +62,8 @@ export interface Settings {
   readonly requestState: Mrtr.StateOptions
   readonly clientRequestTimeout: Duration.Duration
   readonly paramHeaders: (tool: string) => ReadonlyArray<ParamHeader> | undefined
+  /** Spans and metrics per request (`McpTelemetry`): decided once, when the server is built. */
+  readonly telemetry: boolean
 }
 
 type Run = (session: SessionState, request: JsonRpc.Request, reply: Sink) => Effect.Effect<unknown, JsonRpc.JsonRpcError>
@@ -120,6 +129,95 @@ const withResourceCode = (code: number) => (error: JsonRpc.JsonRpcError): JsonRp
     ? new JsonRpc.JsonRpcError({ code, message: error.message, data: error.data })
     : error
 
+/**
+ * `plain` behind the server-wide middleware: they see the request before its params are decoded; a tool error
+ * is the result of a `tools/call`, and -32600 for any other method.
+ */
+const guarded = (name: McpMethod.DispatchedName, chain: Middleware.Step, plain: Run): Run => {
+  const recover = name === "tools/call"
+    ? (failure: Middleware.Failure) =>
+      failure instanceof Middleware.ToolError ? Effect.succeed(Middleware.toolResult(failure)) : Effect.fail(failure)
+    : (failure: Middleware.Failure) => Effect.fail(Middleware.toJsonRpc(failure))
+  return (session, request, reply) => {
+    const current = makeCurrent(session, request.id, undefined, reply)
+    const seen = Middleware.requestOf(request.method, request.params, current)
+    return Effect.catchAll(chain(seen, Context.empty(), () => plain(session, request, reply)), recover)
+  }
+}
+
+const isToolError = (result: unknown) => isRecord(result) && result.isError === true
+
+/** The metric of one request, tagged with what it was and how it ended. */
+const operationMetric = (attributes: Record<string, string>) => {
+  let metric = McpTelemetry.serverOperationDuration
+  for (const key of METRIC_ATTRIBUTES) {
+    const value = attributes[key]
+    if (value !== undefined) metric = Metric.tagged(metric, key, value)
+  }
+  return metric
+}
+
+const METRIC_ATTRIBUTES = [
+  McpTelemetry.Attribute.methodName,
+  McpTelemetry.Attribute.toolName,
+  McpTelemetry.Attribute.promptName,
+  McpTelemetry.Attribute.protocolVersion,
+  McpTelemetry.Attribute.networkTransport,
+  McpTelemetry.Attribute.errorType
+] as const
+
+/**
+ * `plain` in a server span (`McpTelemetry`): its parent is the client's span named by `_meta.traceparent`, its
+ * attributes say what the request was and how it ended, and its duration goes to `mcp.server.operation.duration`.
+ * Only when the server was built with a tracer: otherwise the routes are the plain ones.
+ */
+const traced = (plain: Run): Run => (session, request, reply) => {
+  const { attributes, name } = McpTelemetry.describe(request.method, request.params)
+  attributes[McpTelemetry.Attribute.requestId] = String(request.id)
+  attributes[McpTelemetry.Attribute.protocolVersion] = session.protocolVersion
+  if (session.revision.sessions) attributes[McpTelemetry.Attribute.sessionId] = session.id
+  const transport = McpTelemetry.networkTransport(session.transport)
+  if (transport !== undefined) attributes[McpTelemetry.Attribute.networkTransport] = transport
+  const parent = McpTelemetry.parentOf(request.params)
+  const ended = (errorType: string, code?: number) => {
+    attributes[McpTelemetry.Attribute.errorType] = errorType
+    const annotations: Record<string, string> = { [McpTelemetry.Attribute.errorType]: errorType }
+    if (code !== undefined) annotations[McpTelemetry.Attribute.statusCode] = String(code)
+    return Effect.annotateCurrentSpan(annotations)
+  }
+  const run = plain(session, request, reply).pipe(
+    Effect.tapBoth({
+      onFailure: (error) => ended(McpTelemetry.errorType(error.code), error.code),
+      onSuccess: (result) => isToolError(result) ? ended("tool_error") : Effect.void
+    }),
+    Effect.withSpan(name, {
+      kind: "server",
+      attributes,
+      captureStackTrace: false,
+      ...(Option.isSome(parent) ? { parent: parent.value } : {})
+    })
+  )
+  return Effect.flatMap(Clock.currentTimeNanos, (start) =>
+    Effect.ensuring(
+      run,
+      Effect.flatMap(Clock.currentTimeNanos, (end) => Metric.update(operationMetric(attributes), Number(end - start) / 1e9))
+    ))
+}
+
+/** `initialize` that, once it succeeds, has the session's end record `mcp.server.session.duration`. */
+const timedSession = (plain: Run): Run => (session, request, reply) =>
+  Effect.tap(plain(session, request, reply), () =>
+    Effect.flatMap(Clock.currentTimeNanos, (start) =>
+      Scope.addFinalizer(
+        session.scope,
+        Effect.flatMap(Clock.currentTimeNanos, (end) => {
+          const transport = McpTelemetry.networkTransport(session.transport)
+          let metric = Metric.tagged(McpTelemetry.serverSessionDuration, McpTelemetry.Attribute.protocolVersion, session.protocolVersion)
+          if (transport !== undefined) metric = Metric.tagged(metric, McpTelemetry.Attribute.networkTransport, transport)
+          return Metric.update(metric, Number(end - start) / 1e9)
+        })
+      )))
+
 /** The retry of a multi round-trip request, whose result is not to be cached (`caching.mdx` §Cache Key). */
 const isRetry = (params: unknown) =>
   isRecord(params) && (params.inputResponses !== undefined || params.requestState !== undefined)
@@ -129,10 +227,12 @@ const routeOf = (
   revision: Revision,
   name: McpMethod.DispatchedName,
   handlers: Handlers,
-  settings: Settings
+  settings: Settings,
+  chain: Middleware.Step | undefined
 ): Route => {
   const method = McpMethod.table[name]
   let run = decoded(name, handlers)
+  if (chain !== undefined) run = guarded(name, chain, run)
   if (revision.inputRounds && method.carrier) {
     const plain = run
     run = (session, request, reply) =>
@@ -157,16 +257,21 @@ const routeOf = (
     const mapError = withResourceCode(revision.resourceNotFoundCode)
     run = (session, request, reply) => Effect.mapError(plain(session, request, reply), mapError)
   }
+  if (settings.telemetry) run = traced(name === "initialize" ? timedSession(run) : run)
   return { run, beforeInitialize: method.beforeInitialize }
 }
 
 /** The routes of each revision, by method name: those it has. */
-const routesOf = (handlers: Handlers, settings: Settings): ReadonlyMap<string, ReadonlyMap<string, Route>> =>
+const routesOf = (
+  handlers: Handlers,
+  settings: Settings,
+  chain: Middleware.Step | undefined
+): ReadonlyMap<string, ReadonlyMap<string, Route>> =>
   new Map(McpRevision.all.map((revision) => {
     const routes = new Map<string, Route>()
     for (const name of revision.methods) {
       if (McpMethod.isName(name) && McpMethod.isDispatched(name)) {
-        routes.set(name, routeOf(revision, name, handlers, settings))
+        routes.set(name, routeOf(revision, name, handlers, settings, chain))
       }
     }
     return [revision.version, routes]
@@ -174,15 +279,25 @@ const routesOf = (handlers: Handlers, settings: Settings): ReadonlyMap<string, R
 
 const decodeCancelled = JsonRpc.paramsDecoder(McpMethod.table["notifications/cancelled"].params)
 
+/** A dispatcher, and how to change the server-wide middleware it runs. @internal */
+export interface Dispatch extends Dispatcher {
+  /** Composes the routes again around `chain` (none: the plain routes): once per change, not per request. */
+  readonly setMiddleware: (chain: Middleware.Step | undefined) => void
+}
+
 /**
  * The dispatcher of a server whose methods `handlers` serves.
  * @internal
  */
-export const make = (handlers: Handlers, settings: Settings): Dispatcher => {
-  const routes = routesOf(handlers, settings)
+export const make = (handlers: Handlers, settings: Settings): Dispatch => {
+  let routes = routesOf(handlers, settings, undefined)
   // A session's version is always one served; this is for a session opened otherwise, as before any handshake.
-  const fallback = routes.get(McpRevision.latestSessionEra.version) ?? new Map<string, Route>()
+  let fallback = routes.get(McpRevision.latestSessionEra.version) ?? new Map<string, Route>()
   return {
+    setMiddleware: (chain) => {
+      routes = routesOf(handlers, settings, chain)
+      fallback = routes.get(McpRevision.latestSessionEra.version) ?? new Map<string, Route>()
+    },
     clientRequestTimeout: settings.clientRequestTimeout,
     paramHeaders: settings.paramHeaders,
     request: (session, request, reply) => {

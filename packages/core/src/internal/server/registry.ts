@@ -8,7 +8,7 @@
  * paged with opaque cursors that name the last item given (see `pagination.ts`).
  * @internal
  */
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as JsonRpc from "../../JsonRpc.js"
 import type * as McpSchema from "../../McpSchema.js"
@@ -18,6 +18,7 @@ import type { Revision } from "../revisions/revision.js"
 import * as ParamHeaders from "../shared/paramHeaders.js"
 import * as Pagination from "./pagination.js"
 import * as Tasks from "./tasks.js"
+import type { Viewer, Visibility } from "./visibility.js"
 
 /**
  * A registered tool: its listing and how to call it. Built by `McpTool.make` or a definition's `toLayer`.
@@ -41,6 +42,8 @@ export interface ToolEntry {
   readonly taskSupport?: McpTask.TaskSupport | undefined
   /** When a task-supporting call becomes a task. Default `"immediate"`. */
   readonly taskStart?: McpTask.TaskStart | undefined
+  /** Which sessions see it (`McpVisibility`); every one by default. */
+  readonly visible?: Visibility | undefined
 }
 
 /** Suggests values for one argument of a prompt or resource template. @since 0.1.0 */
@@ -53,6 +56,8 @@ export type Completer = (
 /** A registered resource with a fixed URI. Built by `McpResource.make`. @since 0.1.0 */
 export interface ResourceEntry {
   readonly resource: McpSchema.Resource
+  /** Which sessions see it (`McpVisibility`); every one by default. */
+  readonly visible?: Visibility | undefined
   readonly read: (
     uri: string,
     current: CurrentSessionService
@@ -62,6 +67,8 @@ export interface ResourceEntry {
 /** A registered URI template. Built by `McpResource.template`. @since 0.1.0 */
 export interface ResourceTemplateEntry {
   readonly template: McpSchema.ResourceTemplate
+  /** Which sessions see it (`McpVisibility`); every one by default. */
+  readonly visible?: Visibility | undefined
   /** The template's variables when `uri` matches it. */
   readonly match: (uri: string) => { readonly [variable: string]: string } | undefined
   readonly read: (
@@ -75,6 +82,8 @@ export interface ResourceTemplateEntry {
 /** A registered prompt. Built by `McpPrompt.make`. @since 0.1.0 */
 export interface PromptEntry {
   readonly prompt: McpSchema.Prompt
+  /** Which sessions see it (`McpVisibility`); every one by default. */
+  readonly visible?: Visibility | undefined
   readonly get: (
     args: { readonly [argument: string]: string },
     current: CurrentSessionService
@@ -84,6 +93,38 @@ export interface PromptEntry {
 
 /** Which list a change touches: what sessions are told (`notifications/<kind>/list_changed`). @internal */
 export type ListKind = "tools" | "resources" | "prompts"
+
+/** How many of `entries` have a visibility rule. */
+const count = (entries: Iterable<{ readonly visible?: Visibility | undefined }>): number => {
+  let n = 0
+  for (const entry of entries) if (entry.visible !== undefined) n++
+  return n
+}
+
+/** Listing views kept at once, per listing; past it they are built again as asked. */
+const MAX_VIEWS = 256
+
+const newViews = () => ({
+  tools: new Map<string, Pagination.Pages<McpSchema.ListToolsResult>>(),
+  resources: new Map<string, Pagination.Pages<McpSchema.ListResourcesResult>>(),
+  templates: new Map<string, Pagination.Pages<McpSchema.ListResourceTemplatesResult>>(),
+  prompts: new Map<string, Pagination.Pages<McpSchema.ListPromptsResult>>()
+})
+
+/** The pages of a listing as a view shows it: built once per view and change, like the shared ones. */
+const viewed = <R>(
+  views: Map<string, Pagination.Pages<R>>,
+  view: string,
+  build: () => Pagination.Pages<R>
+): Pagination.Pages<R> => {
+  const cached = views.get(view)
+  if (cached !== undefined) return cached
+  // Views are few (the distinct sets of scopes or flags), but a rule can tell sessions apart: keep them bounded.
+  if (views.size >= MAX_VIEWS) views.clear()
+  const pages = build()
+  views.set(view, pages)
+  return pages
+}
 
 const next = (nextCursor: string | undefined) => nextCursor === undefined ? {} : { nextCursor }
 
@@ -112,6 +153,12 @@ export class Registry {
   private templatePages: Pagination.Pages<McpSchema.ListResourceTemplatesResult> | undefined
   private promptPages: Pagination.Pages<McpSchema.ListPromptsResult> | undefined
   private caps: McpSchema.ServerCapabilities | undefined
+  /** Per list, how many items have a visibility rule: while none, sessions list from the shared pages. */
+  private readonly ruled: Record<ListKind, number> = { tools: 0, resources: 0, prompts: 0 }
+  /** Pages of listings some items are hidden from, by the view they show (which ruled items are seen). */
+  private views = newViews()
+  /** The view each session was last given, per list; a session that goes is forgotten with it. */
+  private readonly seen = new WeakMap<Viewer, Partial<Record<ListKind, string>>>()
 
   constructor(
     private readonly pageSize: number,
@@ -121,8 +168,134 @@ export class Registry {
 
   private changed(kind: ListKind): void {
     this.toolPages = new Map()
+    this.views = newViews()
     this.resourcePages = this.templatePages = this.promptPages = this.caps = undefined
+    this.ruled.tools = count(this.tools.values())
+    this.ruled.resources = count(this.resources.values()) + count(this.templates)
+    this.ruled.prompts = count(this.prompts.values())
     this.onChange(kind)
+  }
+
+  /** Whether some item of `kind` is hidden from some sessions. */
+  hasRules(kind: ListKind): boolean {
+    return this.ruled[kind] > 0
+  }
+
+  /**
+   * What `viewer` sees of the items of `kind` that have a rule: their keys, in order, as one string. Two
+   * sessions with the same view list the same pages; a session whose view changed is told its list changed.
+   */
+  viewOf(kind: ListKind, viewer: Viewer): Effect.Effect<string> {
+    if (this.ruled[kind] === 0) return Effect.sync(() => this.record(viewer, kind, ""))
+    const keyed: Array<readonly [string, Visibility]> = []
+    const take = <A extends { readonly visible?: Visibility | undefined }>(prefix: string, items: Iterable<A>, key: (a: A) => string) => {
+      for (const item of items) if (item.visible !== undefined) keyed.push([prefix + key(item), item.visible])
+    }
+    if (kind === "tools") take("", this.tools.values(), (e) => e.tool.name)
+    else if (kind === "prompts") take("", this.prompts.values(), (e) => e.prompt.name)
+    else {
+      take("r:", this.resources.values(), (e) => e.resource.uri)
+      take("t:", this.templates, (e) => e.template.uriTemplate)
+    }
+    return Effect.map(
+      Effect.forEach(keyed, ([key, rule]) => Effect.map(rule(viewer), (seen) => seen ? key : undefined)),
+      (seen) => this.record(viewer, kind, seen.filter((key) => key !== undefined).sort().join("\n"))
+    )
+  }
+
+  /** The view of `kind` a session was last given (listed, or told of), if any. */
+  lastView(viewer: Viewer, kind: ListKind): string | undefined {
+    return this.seen.get(viewer)?.[kind]
+  }
+
+  private record(viewer: Viewer, kind: ListKind, view: string): string {
+    const views = this.seen.get(viewer)
+    if (views === undefined) this.seen.set(viewer, { [kind]: view })
+    else views[kind] = view
+    return view
+  }
+
+
+  /**
+   * A listing as `viewer` sees it: the shared pages when no item of `kind` has a rule, else those of its view
+   * (the items without a rule and the ruled ones it sees), built once per view and change.
+   */
+  private visibleList<A extends { readonly visible?: Visibility | undefined }, L>(
+    viewer: Viewer,
+    listing: {
+      readonly kind: ListKind
+      readonly views: Map<string, Pagination.Pages<L>>
+      /** Tells apart views of the same items shown differently (a tool listing's dialect). */
+      readonly variant: string
+      readonly items: () => Iterable<A>
+      /** An item's key in the view (`viewOf`). */
+      readonly seenAs: (item: A) => string
+      /** The pages of the items shown. */
+      readonly build: (items: ReadonlyArray<A>) => Pagination.Pages<L>
+      readonly shared: () => Pagination.Pages<L>
+    }
+  ): Effect.Effect<Pagination.Pages<L>> {
+    if (this.ruled[listing.kind] === 0) return Effect.succeed(listing.shared())
+    return Effect.map(this.viewOf(listing.kind, viewer), (seen) => {
+      const shown = new Set(seen.split("\n"))
+      return viewed(listing.views, `${listing.variant}:${seen}`, () =>
+        listing.build(
+          Array.from(listing.items()).filter((item) => item.visible === undefined || shown.has(listing.seenAs(item)))
+        ))
+    })
+  }
+
+  /** `tools/list` for `viewer`: the shared pages when no tool has a rule. */
+  toolListFor(revision: Revision, viewer: Viewer): Effect.Effect<Pagination.Pages<McpSchema.ListToolsResult>> {
+    const show = toolAt(revision)
+    return this.visibleList(viewer, {
+      kind: "tools",
+      views: this.views.tools,
+      variant: `${revision.jsonSchemaDialect}${revision.toolTaskSupport ? "+taskSupport" : ""}`,
+      items: () => this.tools.values(),
+      seenAs: (entry) => entry.tool.name,
+      build: (items) => this.paged("tools", items, (entry) => entry.tool.name, (page) => ({ tools: page.map(show) })),
+      shared: () => this.toolList(revision)
+    })
+  }
+
+  /** `resources/list` for `viewer`. */
+  resourceListFor(viewer: Viewer): Effect.Effect<Pagination.Pages<McpSchema.ListResourcesResult>> {
+    return this.visibleList(viewer, {
+      kind: "resources",
+      views: this.views.resources,
+      variant: "",
+      items: () => this.resources.values(),
+      seenAs: (entry) => `r:${entry.resource.uri}`,
+      build: (items) => this.paged("resources", items, (entry) => entry.resource.uri, (page) => ({ resources: page.map((entry) => entry.resource) })),
+      shared: () => this.resourceList()
+    })
+  }
+
+  /** `resources/templates/list` for `viewer`. */
+  templateListFor(viewer: Viewer): Effect.Effect<Pagination.Pages<McpSchema.ListResourceTemplatesResult>> {
+    return this.visibleList(viewer, {
+      kind: "resources",
+      views: this.views.templates,
+      variant: "",
+      items: () => this.templates,
+      seenAs: (entry) => `t:${entry.template.uriTemplate}`,
+      build: (items) => this.paged("resourceTemplates", items, (entry) => entry.template.uriTemplate, (page) => ({ resourceTemplates: page.map((entry) => entry.template) })),
+      shared: () => this.templateList()
+    })
+  }
+
+  /** `prompts/list` for `viewer`. */
+  promptListFor(viewer: Viewer): Effect.Effect<Pagination.Pages<McpSchema.ListPromptsResult>> {
+    return this.visibleList(viewer, {
+      kind: "prompts",
+      views: this.views.prompts,
+      variant: "",
+      items: () => this.prompts.values(),
+      seenAs: (entry) => entry.prompt.name,
+      build: (items) => this.paged("prompts", items, (entry) => entry.prompt.name, (page) => ({ prompts: page.map((entry) => entry.prompt) })),
+      shared: () => this.promptList()
+    })
   }
 
   addTool(entry: ToolEntry): void {

@@ -59,6 +59,8 @@ export interface Dispatcher {
  * @internal
  */
 export interface Audience {
+  /** The live sessions, for what only some of them are told (`McpVisibility`). */
+  readonly sessions: () => Iterable<SessionState>
   /** Sends `notification` to every initialized session. */
   readonly listChanged: (notification: JsonRpc.Notification) => void
   /** Sends `notification` to the sessions subscribed to `uri`. */

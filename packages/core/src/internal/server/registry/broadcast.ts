@@ -13,6 +13,7 @@ import type { SessionTable } from "./table.js"
 /** Attaches the registry's sessions to the server's changes; returns what detaches them. @internal */
 export const attachSessions = (link: ServerLink, table: SessionTable, subscriptions: Subscriptions): () => void =>
   link.attach({
+    sessions: () => HashMap.values(table.current),
     listChanged: (notification) => {
       for (const session of HashMap.values(table.current)) {
         if (session.phase === "initialized") session.send(notification)
