@@ -27,14 +27,24 @@ export class RedisError extends Data.TaggedError("RedisError")<{
   readonly cause?: unknown
 }> {}
 
-/** A Lua script, sent by its digest once Redis knows it (`EVALSHA`), in full otherwise. @since 0.1.0 */
+/**
+ * A Lua script, sent by its digest once Redis knows it (`EVALSHA`), in full otherwise. A read-only one goes as
+ * `EVALSHA_RO` (Redis 7): a replica may serve it, and it is told apart from writes in Redis's command counts.
+ *
+ * @since 0.1.0
+ */
 export interface Script {
   readonly source: string
   readonly sha1: string
+  readonly readOnly: boolean
 }
 
 /** A script from its source. @since 0.1.0 */
-export const script = (source: string): Script => ({ source, sha1: createHash("sha1").update(source).digest("hex") })
+export const script = (source: string, options: { readonly readOnly?: boolean } = {}): Script => ({
+  source,
+  sha1: createHash("sha1").update(source).digest("hex"),
+  readOnly: options.readOnly === true
+})
 
 /** @since 0.1.0 */
 export interface RedisClientService {
@@ -65,10 +75,11 @@ export const fromSend = (send: RedisClientService["send"]): RedisClientService =
   send,
   eval: (script, keys, args) => {
     const tail = [String(keys.length), ...keys, ...args]
+    const suffix = script.readOnly ? "_RO" : ""
     return Effect.catchIf(
-      send(["EVALSHA", script.sha1, ...tail]),
+      send([`EVALSHA${suffix}`, script.sha1, ...tail]),
       (error) => error.reason.startsWith("NOSCRIPT"),
-      () => send(["EVAL", script.source, ...tail])
+      () => send([`EVAL${suffix}`, script.source, ...tail])
     )
   }
 })
@@ -112,7 +123,6 @@ export const make = (options: Options): Effect.Effect<RedisClientService, RedisE
     const client = createClient({
       url: options.url,
       disableOfflineQueue: true,
-      commandOptions: { timeout },
       socket: {
         connectTimeout: Math.max(timeout, 1000),
         // Keep trying, soon: a Redis that restarts should be found again within about a beat.
@@ -121,29 +131,28 @@ export const make = (options: Options): Effect.Effect<RedisClientService, RedisE
     })
     // node-redis reports every failed reconnection here; a command that fails says so to its caller.
     client.on("error", () => {})
-    yield* Effect.acquireRelease(
-      Effect.tryPromise({
-        try: () => client.connect(),
-        catch: (cause) => new RedisError({ reason: `cannot connect to Redis: ${messageOf(cause)}`, cause })
-      }).pipe(
-        Effect.timeoutFail({
-          duration: connectTimeout,
-          onTimeout: () => new RedisError({ reason: `cannot connect to Redis within ${Duration.format(connectTimeout)}` })
-        }),
-        Effect.onError(() => Effect.sync(() => client.destroy()))
-      ),
-      () => Effect.sync(() => client.destroy())
+    yield* Effect.addFinalizer(() => Effect.sync(() => client.destroy()))
+    yield* Effect.tryPromise({
+      try: () => client.connect(),
+      catch: (cause) => new RedisError({ reason: `cannot connect to Redis: ${messageOf(cause)}`, cause })
+    }).pipe(
+      Effect.timeoutFail({
+        duration: connectTimeout,
+        onTimeout: () => new RedisError({ reason: `cannot connect to Redis within ${Duration.format(connectTimeout)}` })
+      })
     )
+    // node-redis's own command timeout covers only the wait to be sent: the deadline covers the reply too.
+    const late = () => new RedisError({ reason: `Redis did not answer within ${timeout} ms` })
     const send = (command: ReadonlyArray<string>) =>
-      Effect.flatMap(
-        Effect.tryPromise({
-          try: () => client.sendCommand(command),
-          catch: (cause) => new RedisError({ reason: messageOf(cause), cause })
-        }),
-        (value) => {
+      Effect.tryPromise({
+        try: () => client.sendCommand(command),
+        catch: (cause) => new RedisError({ reason: messageOf(cause), cause })
+      }).pipe(
+        Effect.timeoutFail({ duration: timeout, onTimeout: late }),
+        Effect.flatMap((value) => {
           const reply = replyOf(value)
           return reply instanceof RedisError ? Effect.fail(reply) : Effect.succeed(reply)
-        }
+        })
       )
     return fromSend(send)
   })

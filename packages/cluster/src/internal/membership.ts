@@ -38,7 +38,7 @@ if not epoch then return {'unknown', ''} end
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 if now - tonumber(epoch) < tonumber(ARGV[1]) then return {'unknown', ''} end
-return {'gone', ''}`)
+return {'gone', ''}`, { readOnly: true })
 
 /** Where an incarnation stands: alive at its URL, gone for good, or not knowable now. @internal */
 export type Standing =
