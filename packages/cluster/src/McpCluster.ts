@@ -21,7 +21,7 @@
  * | What happened | The answer for the owner's sessions on another instance |
  * | --- | --- |
  * | the owner is killed | 503 with `Retry-After` until its lease lapses, then 404; never 202 |
- * | the owner shuts down (SIGTERM) | it drains, then deletes its lease: 404 everywhere at once |
+ * | the owner shuts down (SIGTERM) | it drains, then marks its lease gone: 404 everywhere at once |
  * | the owner freezes past its lease | 404 once the lease lapses; on waking it has closed its sessions (fenced) |
  * | Redis cannot be reached | sessions on the instance the request reached work; others' get 503 + `Retry-After` |
  * | Redis restarts empty | 503 for up to a lease while the leases are written again, then as before; no false 404 |

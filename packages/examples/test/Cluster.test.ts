@@ -176,3 +176,108 @@ describe("a cluster of demo processes", () => {
       expect(yield* lookups(client)).toBeGreaterThan(before)
     }))
 })
+
+const LEASE_MS = 3_000
+
+/** A legacy SSE session on the instance at `port`, initialized through `via`; its stream lives in the scope. */
+const openLegacy = (port: number, via: number) =>
+  Effect.gen(function*() {
+    const stream = yield* Effect.acquireRelease(
+      Effect.sync(() => new SseStream({ port })),
+      (s) => Effect.sync(() => s.destroy())
+    )
+    const id = sessionIdOf(yield* Effect.promise(() => stream.endpoint()))
+    const init = {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "t", version: "1" } }
+    }
+    expect((yield* postMessage(via, id, init)).status).toBe(202)
+    yield* Effect.promise(() => stream.message((m) => m["id"] === 1))
+    return { id, stream }
+  })
+
+const onlyStatuses = (seen: ReadonlyArray<{ readonly status: number }>, allowed: ReadonlyArray<number>) =>
+  seen.filter((probe) => !allowed.includes(probe.status))
+
+describe("a cluster of demo processes, when something fails", () => {
+  it.scopedLive("an owner killed with SIGKILL: its sessions answer 503, then 404 everywhere within the lease; never 202", () =>
+    Effect.gen(function*() {
+      const { instances } = yield* startCluster(2, LEASE_MS)
+      const [owner, other] = [instanceAt(instances, 0), instanceAt(instances, 1)]
+      const id = yield* openSession(owner.port)
+      const legacy = yield* openLegacy(owner.port, other.port)
+      expect((yield* post(other.port, id, ping)).status).toBe(202)
+      owner.signal("SIGKILL")
+      yield* Effect.promise(() => owner.exited)
+      const killedAt = Date.now()
+      const seen = yield* probeUntil(post(other.port, id, ping), 404, LEASE_MS + 3_000)
+      const tookMs = Date.now() - killedAt
+      expect(onlyStatuses(seen, [503, 404])).toEqual([])
+      expect(seen.filter((probe) => probe.status === 503 && probe.retryAfter === undefined)).toEqual([])
+      expect(tookMs).toBeLessThan(LEASE_MS + 1_500)
+      expect((yield* postMessage(other.port, legacy.id, ping)).status).toBe(404)
+      console.log(`SIGKILL: 404 everywhere ${tookMs} ms after the owner died (lease ${LEASE_MS} ms)`)
+    }))
+
+  it.scopedLive("an owner stopped with SIGTERM drains, then its sessions answer 404 everywhere at once", () =>
+    Effect.gen(function*() {
+      const { instances } = yield* startCluster(2, LEASE_MS)
+      const [owner, other] = [instanceAt(instances, 0), instanceAt(instances, 1)]
+      const id = yield* openSession(owner.port)
+      const legacy = yield* openLegacy(owner.port, other.port)
+      owner.signal("SIGTERM")
+      const exit = yield* Effect.promise(() => owner.exited)
+      expect(exit).toEqual({ code: 0, signal: null })
+      expect(yield* Effect.promise(() => legacy.stream.ended)).toBe("end")
+      expect((yield* post(other.port, id, ping)).status).toBe(404)
+      expect((yield* postMessage(other.port, legacy.id, ping)).status).toBe(404)
+    }))
+
+  it.scopedLive("an owner frozen past its lease: 404 elsewhere once it lapses, and on waking it has closed its sessions", () =>
+    Effect.gen(function*() {
+      const { instances } = yield* startCluster(2, LEASE_MS)
+      const [owner, other] = [instanceAt(instances, 0), instanceAt(instances, 1)]
+      const id = yield* openSession(owner.port)
+      owner.signal("SIGSTOP")
+      const stoppedAt = Date.now()
+      const seen = yield* probeUntil(post(other.port, id, ping), 404, LEASE_MS + 3_000)
+      const tookMs = Date.now() - stoppedAt
+      expect(onlyStatuses(seen, [503, 404])).toEqual([])
+      expect(tookMs).toBeLessThan(LEASE_MS + 1_500)
+      owner.signal("SIGCONT")
+      // The first thing it serves after waking finds its sessions given up.
+      expect((yield* post(owner.port, id, ping)).status).toBe(404)
+      // It takes new sessions again once its new lease is written.
+      yield* probeUntil(post(owner.port, undefined, {
+        jsonrpc: "2.0",
+        id: 0,
+        method: "initialize",
+        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } }
+      }), 200, LEASE_MS)
+      const fresh = yield* openSession(owner.port, other.port)
+      expect((yield* post(other.port, fresh, ping)).status).toBe(202)
+      console.log(`SIGSTOP: 404 elsewhere ${tookMs} ms after the owner froze (lease ${LEASE_MS} ms)`)
+    }))
+
+  it.scopedLive("Redis down: local sessions work, others' get 503; Redis back empty: no false 404", () =>
+    Effect.gen(function*() {
+      const leaseMs = 6_000
+      const { instances, redis } = yield* startCluster(2, leaseMs)
+      const [a, b] = [instanceAt(instances, 0).port, instanceAt(instances, 1).port]
+      const id = yield* openSession(a)
+      expect((yield* post(b, id, ping)).status).toBe(202)
+      yield* redis.kill
+      expect((yield* post(a, id, ping)).status).toBe(202)
+      const routed = yield* post(b, id, ping)
+      expect(routed.status).toBe(503)
+      expect(routed.headers["retry-after"]).toBeDefined()
+      const opened = yield* openSession(a)
+      yield* redis.restart
+      const seen = yield* probeUntil(post(b, id, ping), 202, leaseMs)
+      expect(onlyStatuses(seen, [503, 202])).toEqual([])
+      expect((yield* post(b, opened, ping)).status).toBe(202)
+      expect((yield* post(a, id, ping)).status).toBe(202)
+    }))
+})

@@ -10,7 +10,8 @@
  * (`check`), so an owner that resumes after a freeze fences before it serves anything.
  *
  * `{ns}:epoch` (the Redis time it was first written, no TTL) tells a lease that lapsed from one that Redis lost:
- * while the epoch is younger than a lease, a missing lease is not proof of death (503, not 404).
+ * while the epoch is younger than a lease, a missing lease is not proof of death (503, not 404). An instance that
+ * leaves (it shut down, or fenced) says so: its lease becomes a tombstone (`-`) for one more lease, which is.
  * @internal
  */
 import type { Session } from "@effect-mcp/core/McpSession"
@@ -32,6 +33,7 @@ return 1`)
 
 const LOOKUP = RedisClient.script(`
 local lease = redis.call('GET', KEYS[1])
+if lease == '-' then return {'gone', ''} end
 if lease then return {'alive', lease} end
 local epoch = redis.call('GET', KEYS[2])
 if not epoch then return {'unknown', ''} end
@@ -80,8 +82,8 @@ const standingOf = (reply: RedisClient.Reply): Standing => {
 
 /**
  * Joins the cluster in the current scope: the first lease is written before this succeeds (a Redis that cannot be
- * reached fails it), the beat runs for the scope's life, and the lease is deleted when the scope closes, so a
- * drained instance's sessions are 404 everywhere at once.
+ * reached fails it), the beat runs for the scope's life, and the lease becomes a tombstone when the scope closes,
+ * so a drained instance's sessions are 404 everywhere at once.
  * @internal
  */
 export const join = (redis: RedisClient.RedisClientService, config: Config) =>
@@ -119,9 +121,11 @@ export const join = (redis: RedisClient.RedisClientService, config: Config) =>
         for (const sessions of registries) {
           yield* Effect.forEach(yield* sessions, (session) => session.close, { discard: true })
         }
-        yield* Effect.ignore(redis.send(["DEL", leaseKey(old)]))
+        yield* Effect.ignore(leave(old))
       }))
     }
+    /** The lease becomes a tombstone: the incarnation's sessions are 404 everywhere from now. */
+    const leave = (mine: string) => redis.send(["SET", leaseKey(mine), "-", "PX", String(leaseMs)])
     const check = () => {
       if (placed && performance.now() - lastOk > fenceMs) fence()
     }
@@ -130,7 +134,7 @@ export const join = (redis: RedisClient.RedisClientService, config: Config) =>
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
         placed = false
-        return Effect.ignore(redis.send(["DEL", leaseKey(incarnation)]))
+        return Effect.ignore(leave(incarnation))
       })
     )
     let failing = false
