@@ -2,7 +2,10 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as RedisClient from "../src/RedisClient.js"
-import { freePort, startRedis } from "./utils/redisServer.js"
+import { freePort, redisServerPath, startRedis } from "./utils/redisServer.js"
+
+// While the file is collected, outside any test's time limit: installs redis-server first where it is missing.
+redisServerPath()
 
 const ECHO = RedisClient.script("return {KEYS[1], ARGV[1]}")
 const READ = RedisClient.script("return redis.call('GET', KEYS[1])", { readOnly: true })

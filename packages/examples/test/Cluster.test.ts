@@ -5,7 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as RedisClient from "@effect-mcp/cluster/RedisClient"
 import * as Effect from "effect/Effect"
-import { startRedis } from "../../cluster/test/utils/redisServer.js"
+import { redisServerPath, startRedis } from "../../cluster/test/utils/redisServer.js"
 import {
   type HttpResult,
   type Instance,
@@ -19,6 +19,9 @@ import {
 } from "./utils/cluster.js"
 import { request, SseStream } from "../../node/test/utils/http.js"
 import { sessionIdOf } from "./utils/demo.js"
+
+// While the file is collected, outside any test's time limit: installs redis-server first where it is missing.
+redisServerPath()
 
 /** Calls to the lease lookup script so far: what routing a request costs in Redis. */
 const lookups = (client: RedisClient.RedisClientService) =>
@@ -64,6 +67,25 @@ const instanceAt = (instances: ReadonlyArray<Instance>, i: number): Instance => 
   if (instance === undefined) throw new Error(`no instance ${i}`)
   return instance
 }
+
+/** A legacy SSE session on the instance at `port`, initialized through `via`; its stream lives in the scope. */
+const openLegacy = (port: number, via: number) =>
+  Effect.gen(function*() {
+    const stream = yield* Effect.acquireRelease(
+      Effect.sync(() => new SseStream({ port })),
+      (s) => Effect.sync(() => s.destroy())
+    )
+    const id = sessionIdOf(yield* Effect.promise(() => stream.endpoint()))
+    const init = {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "t", version: "1" } }
+    }
+    expect((yield* postMessage(via, id, init)).status).toBe(202)
+    yield* Effect.promise(() => stream.message((m) => m["id"] === 1))
+    return { id, stream }
+  })
 
 describe("a cluster of demo processes", () => {
   it.scopedLive("serves every request of a Streamable HTTP session on any instance", () =>
@@ -126,19 +148,7 @@ describe("a cluster of demo processes", () => {
     Effect.gen(function*() {
       const { instances } = yield* startCluster(3, 3_000)
       const [a, b, c] = [0, 1, 2].map((i) => instanceAt(instances, i).port)
-      const stream = yield* Effect.acquireRelease(
-        Effect.sync(() => new SseStream({ port: a! })),
-        (s) => Effect.sync(() => s.destroy())
-      )
-      const id = sessionIdOf(yield* Effect.promise(() => stream.endpoint()))
-      const init = {
-        jsonrpc: "2.0",
-        id: 1,
-        method: "initialize",
-        params: { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "t", version: "1" } }
-      }
-      expect((yield* postMessage(b!, id, init)).status).toBe(202)
-      yield* Effect.promise(() => stream.message((m) => m["id"] === 1))
+      const { id, stream } = yield* openLegacy(a!, b!)
       expect((yield* postMessage(c!, id, { jsonrpc: "2.0", method: "notifications/initialized" })).status).toBe(202)
       // In order: sequential POSTs through different instances reach the session as sent.
       for (let i = 2; i < 12; i++) {
@@ -178,25 +188,6 @@ describe("a cluster of demo processes", () => {
 })
 
 const LEASE_MS = 3_000
-
-/** A legacy SSE session on the instance at `port`, initialized through `via`; its stream lives in the scope. */
-const openLegacy = (port: number, via: number) =>
-  Effect.gen(function*() {
-    const stream = yield* Effect.acquireRelease(
-      Effect.sync(() => new SseStream({ port })),
-      (s) => Effect.sync(() => s.destroy())
-    )
-    const id = sessionIdOf(yield* Effect.promise(() => stream.endpoint()))
-    const init = {
-      jsonrpc: "2.0",
-      id: 1,
-      method: "initialize",
-      params: { protocolVersion: "2024-11-05", capabilities: {}, clientInfo: { name: "t", version: "1" } }
-    }
-    expect((yield* postMessage(via, id, init)).status).toBe(202)
-    yield* Effect.promise(() => stream.message((m) => m["id"] === 1))
-    return { id, stream }
-  })
 
 const onlyStatuses = (seen: ReadonlyArray<{ readonly status: number }>, allowed: ReadonlyArray<number>) =>
   seen.filter((probe) => !allowed.includes(probe.status))
