@@ -29,6 +29,7 @@
  * @since 0.1.0
  */
 import type { Principal } from "@effect-mcp/core/McpAuth"
+import { createHmac } from "node:crypto"
 import { Placement, type PlacementService } from "@effect-mcp/core/SessionRegistry"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -60,6 +61,15 @@ export interface Options {
   /** The prefix of every key the cluster writes, one per server that shares a Redis. Default `effect-mcp`. */
   readonly namespace?: string | undefined
 }
+
+/**
+ * The 32-byte key of the 2026-07-28 `requestState` (`McpServer`'s `requestState.key`) derived from the cluster
+ * key, so a multi round-trip request sealed on one instance opens on every other.
+ *
+ * @since 0.1.0
+ */
+export const requestStateKey = (key: string): Uint8Array =>
+  createHmac("sha256", key).update("effect-mcp/requestState").digest()
 
 /** The shortest accepted cluster key. @since 0.1.0 */
 export const MIN_KEY_LENGTH = 32

@@ -62,16 +62,18 @@ const authOf = (auth: Cli.AuthConfig): { readonly options: McpAuth.Options; read
 })
 
 /**
- * `--redis`: the instance joins the cluster of the instances that share the Redis, the key and the namespace.
- * Loaded only then: a lone server has no use for a Redis client.
+ * `--redis`: the instance joins the cluster of the instances that share the Redis, the key and the namespace,
+ * and seals 2026-07-28 `requestState` with a key derived from the cluster's, so any instance opens it. Loaded
+ * only then: a lone server has no use for a Redis client.
  */
 async function clusterOf(cluster: Cli.ClusterConfig) {
   const { McpCluster, RedisClient } = await import("@effect-mcp/cluster")
-  return McpCluster.layer({
+  const placement = McpCluster.layer({
     advertise: cluster.advertise,
     key: cluster.key,
     ...(cluster.leaseMs === undefined ? {} : { lease: Duration.millis(cluster.leaseMs) })
   }).pipe(Layer.provide(RedisClient.layer({ url: cluster.redis })))
+  return { placement, server: { requestState: { key: McpCluster.requestStateKey(cluster.key) } } }
 }
 
 /** A URL for the log, without its password. */
@@ -89,7 +91,7 @@ if (config.stdio) {
   const { host, port } = config
   const idleTimeout = config.idleTimeoutMs === undefined ? undefined : Duration.millis(config.idleTimeoutMs)
   const auth = config.auth === undefined ? undefined : authOf(config.auth)
-  const cluster = config.cluster === undefined ? Layer.empty : await clusterOf(config.cluster)
+  const cluster = config.cluster === undefined ? undefined : await clusterOf(config.cluster)
   sessionReport.pipe(
     Layer.provideMerge(
       NodeMcpServer.layer({
@@ -99,9 +101,9 @@ if (config.stdio) {
         ...(auth === undefined ? {} : { auth: auth.options })
       })
     ),
-    Layer.provide(DemoServer.layer),
+    Layer.provide(cluster === undefined ? DemoServer.layer : DemoServer.layerWith(cluster.server)),
     Layer.provide(auth === undefined ? Layer.empty : auth.verifier),
-    Layer.provide(cluster),
+    Layer.provide(cluster === undefined ? Layer.empty : cluster.placement),
     Layer.tap(() =>
       Effect.logInfo(
         `effect-mcp demo on http://${host}:${port}: Streamable HTTP at /mcp, legacy SSE at /sse` +

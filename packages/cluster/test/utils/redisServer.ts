@@ -15,34 +15,48 @@ const which = (command: string): string | undefined => {
   return found.status === 0 && path !== "" ? path : undefined
 }
 
-let installed: string | undefined
+const installed = new Map<string, string>()
 
 /**
- * The path of `redis-server`, installed first with apt-get when it is missing and this is root on Debian or
- * Ubuntu; otherwise a failure that says what to install.
+ * The path of `command`, installed first with apt-get (the first of `packages` that installs) when it is missing
+ * and this is root on Debian or Ubuntu; otherwise a failure that says what to install.
  */
-export const redisServerPath = (): string => {
-  if (installed !== undefined) return installed
-  const found = which("redis-server")
-  if (found !== undefined) return installed = found
+export const commandPath = (command: string, packages: ReadonlyArray<string>): string => {
+  const known = installed.get(command)
+  if (known !== undefined) return known
+  const found = which(command)
+  if (found !== undefined) {
+    installed.set(command, found)
+    return found
+  }
   const isRoot = typeof process.getuid === "function" && process.getuid() === 0
   const osRelease = Fs.existsSync("/etc/os-release") ? Fs.readFileSync("/etc/os-release", "utf8") : ""
   const debian = /^(ID|ID_LIKE)=.*\b(debian|ubuntu)\b/m.test(osRelease)
   if (!isRoot || !debian || which("apt-get") === undefined) {
     throw new Error(
-      "the cluster tests need redis-server on PATH (Debian/Ubuntu: apt-get install redis-server; macOS: " +
-        "brew install redis); it is installed by itself only as root on Debian or Ubuntu"
+      `these tests need ${command} on PATH (Debian/Ubuntu: apt-get install ${packages.at(-1)}; macOS: brew install ` +
+        `${command === "redis-server" ? "redis" : command}); it is installed by itself only as root on Debian or Ubuntu`
     )
   }
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" }
-  for (const args of [["update"], ["install", "-y", "--no-install-recommends", "redis-server"]]) {
-    const run = ChildProcess.spawnSync("apt-get", args, { encoding: "utf8", env, timeout: 300_000 })
-    if (run.status !== 0) throw new Error(`apt-get ${args.join(" ")} failed: ${run.stderr}`)
+  const apt = (args: ReadonlyArray<string>) =>
+    ChildProcess.spawnSync("apt-get", args, { encoding: "utf8", env, timeout: 300_000 })
+  const update = apt(["update"])
+  if (update.status !== 0) throw new Error(`apt-get update failed: ${update.stderr}`)
+  const failures: Array<string> = []
+  for (const name of packages) {
+    const run = apt(["install", "-y", "--no-install-recommends", name])
+    if (run.status === 0) break
+    failures.push(`apt-get install ${name}: ${run.stderr}`)
   }
-  const now = which("redis-server")
-  if (now === undefined) throw new Error("apt-get installed redis-server, but it is not on PATH")
-  return installed = now
+  const now = which(command)
+  if (now === undefined) throw new Error(`could not install ${command}: ${failures.join("; ")}`)
+  installed.set(command, now)
+  return now
 }
+
+/** The path of `redis-server` (Debian's package), installed first where it is missing and can be. */
+export const redisServerPath = (): string => commandPath("redis-server", ["redis-server"])
 
 /** A port nothing listens on now. */
 export const freePort: Effect.Effect<number> = Effect.async<number>((resume) => {
