@@ -39,10 +39,13 @@ export interface Agents {
   readonly https: Https.Agent
 }
 
+/** How long a connection to an owner may sit idle in the pool: less than Node's 5 s keep-alive timeout. */
+const IDLE_MS = 4_000
+
 /** @internal */
 export const makeAgents = (): Agents => ({
-  http: new Http.Agent({ keepAlive: true }),
-  https: new Https.Agent({ keepAlive: true })
+  http: new Http.Agent({ keepAlive: true, timeout: IDLE_MS }),
+  https: new Https.Agent({ keepAlive: true, timeout: IDLE_MS })
 })
 
 const isEventStream = (value: string | undefined): boolean =>
@@ -81,11 +84,10 @@ export const relay = (
   if (typeof host === "string") headers["host"] = host
   if (body !== undefined) headers["content-length"] = Buffer.byteLength(body)
   const secure = target.protocol === "https:"
-  const request = (secure ? Https : Http).request(target, {
-    method: exchange.method,
-    headers,
-    agent: secure ? agents.https : agents.http
-  })
+  const open = () =>
+    (secure ? Https : Http).request(target, { method: exchange.method, headers, agent: secure ? agents.https : agents.http })
+  let request = open()
+  let retried = false
   let answered = false
   let done = false
   // Once the owner's answer is complete the connection goes back to the agent, for the next request.
@@ -95,7 +97,7 @@ export const relay = (
     done = true
     failed()
   }
-  request.on("response", (response) => {
+  const onResponse = (response: Http.IncomingMessage) => {
     answered = true
     const out = answerHeaders(response.headers)
     if (isEventStream(response.headers["content-type"])) {
@@ -124,8 +126,21 @@ export const relay = (
     response.on("close", () => {
       if (!response.complete) fail()
     })
-  })
-  request.on("error", fail)
+  }
+  const onError = (error: Error) => {
+    // A kept-alive connection the owner closed as idle just as it was reused: the owner read nothing of this
+    // request, so it is sent once more, on a new connection.
+    if (!answered && !retried && request.reusedSocket && "code" in error && error.code === "ECONNRESET") {
+      retried = true
+      request = open()
+      request.on("response", onResponse)
+      request.on("error", onError)
+      return void request.end(body)
+    }
+    fail()
+  }
+  request.on("response", onResponse)
+  request.on("error", onError)
   exchange.onClose(() => {
     done = true
     if (!complete) request.destroy()
