@@ -81,32 +81,30 @@ const relayWith = (
   membership: Membership.Membership,
   agents: Relay.Agents,
   runFork: <A>(effect: Effect.Effect<A>) => unknown
-): PlacementService["relay"] =>
-(exchange, id, body, refuse) => {
-  const owner = id.slice(0, SessionId.PREFIX_LENGTH)
-  const refuseAs = (standing: Membership.Standing) => refuse(standing._tag === "Gone" ? "NotFound" : "Unavailable")
-  runFork(Effect.gen(function*() {
-    const standing = yield* membership.standing(owner)
-    if (standing._tag !== "Alive") return refuseAs(standing)
-    let failed = false
-    const relayed = Relay.relay(agents, standing.url, exchange, body, membership.incarnation(), () => {
-      failed = true
-      // Not answered: the owner went (its lease says for good, or not yet) or cannot be reached.
-      runFork(Effect.map(membership.standing(owner), (now) => refuseAs(now._tag === "Alive" ? { _tag: "Unknown" } : now)))
-    })
-    // While the owner has not begun to answer, its lease is watched: a frozen owner's lapses, and its sessions
-    // are then 404 here as everywhere.
-    while (!failed && !relayed.answered()) {
-      yield* Effect.sleep(membership.beat)
-      if (failed || relayed.answered()) return
-      const now = yield* membership.standing(owner)
-      if (now._tag === "Gone" && !relayed.answered() && !failed) {
-        relayed.abort()
-        return refuse("NotFound")
-      }
-    }
-  }))
+): PlacementService["relay"] => {
+  const beatMs = Duration.toMillis(membership.beat)
+  return (exchange, id, body, refuse) => {
+    const owner = id.slice(0, SessionId.PREFIX_LENGTH)
+    const refuseAs = (standing: Membership.Standing) => refuse(standing._tag === "Gone" ? "NotFound" : "Unavailable")
+    runFork(Effect.map(membership.located(owner), (standing) => {
+      if (standing._tag !== "Alive") return refuseAs(standing)
+      // While the owner has not begun to answer, its lease is watched: a frozen owner's lapses, and its sessions
+      // are then 404 here as everywhere.
+      const watch = setInterval(() =>
+        runFork(Effect.map(membership.standing(owner), (now) => {
+          if (now._tag === "Gone" && relayed.abort()) refuse("NotFound")
+        })), beatMs)
+      const relayed = Relay.relay(agents, standing.url, exchange, body, membership.incarnation(), {
+        settled: () => clearInterval(watch),
+        // Not answered: the owner went (its lease says for good, or not yet) or cannot be reached now.
+        failed: () =>
+          runFork(Effect.map(membership.standing(owner), (now) => refuseAs(now._tag === "Alive" ? UNKNOWN : now)))
+      })
+    }))
+  }
 }
+
+const UNKNOWN: Membership.Standing = { _tag: "Unknown" }
 
 /**
  * The placement of this instance's sessions in the cluster, in the current scope: it joins (writing its first

@@ -78,7 +78,7 @@ describe("principal binding in a cluster", () => {
         params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } }
       })
       const id = String(opened.headers["mcp-session-id"])
-      expect((yield* as("alice", b!, id, { jsonrpc: "2.0", method: "notifications/initialized" })).status).toBe(202)
+      expect((yield* as("alice", a!, id, { jsonrpc: "2.0", method: "notifications/initialized" })).status).toBe(202)
       const before = yield* lookups(client)
       expect((yield* as("bob", b!, id, ping)).status).toBe(404)
       expect((yield* as("bob", a!, id, ping)).status).toBe(404)

@@ -68,6 +68,11 @@ export interface Membership {
   readonly wasMine: (incarnation: string) => boolean
   /** Where an incarnation stands, asked of Redis. */
   readonly standing: (incarnation: string) => Effect.Effect<Standing>
+  /**
+   * The same, with an owner found alive remembered for a beat: relaying to it needs no round trip then. Safe to
+   * reuse, as a request to an owner that died since fails, and its failure asks Redis again (`standing`).
+   */
+  readonly located: (incarnation: string) => Effect.Effect<Standing>
   /** Adds the sessions of a registry, to close when this instance fences, for the caller's scope. */
   readonly attach: (sessions: Effect.Effect<ReadonlyArray<Session>>) => Effect.Effect<void, never, Scope.Scope>
   /** How often the lease is written. */
@@ -154,6 +159,21 @@ export const join = (redis: RedisClient.RedisClientService, config: Config) =>
       })
     )))
 
+    const standing = (candidate: string) =>
+      redis.eval(LOOKUP, [leaseKey(candidate), epochKey], [String(leaseMs)]).pipe(
+        Effect.map(standingOf),
+        Effect.orElseSucceed(() => UNKNOWN),
+        Effect.tap((found) =>
+          Effect.sync(() => {
+            if (found._tag !== "Alive") return void located.delete(candidate)
+            // A bounded memory: the owners one instance relays to are few, and a cleared entry costs one lookup.
+            if (located.size >= 1_024) located.clear()
+            located.set(candidate, { url: found.url, until: performance.now() + Duration.toMillis(beat) })
+          })
+        )
+      )
+    const located = new Map<string, { readonly url: string; readonly until: number }>()
+
     const membership: Membership = {
       incarnation: () => {
         check()
@@ -164,11 +184,14 @@ export const join = (redis: RedisClient.RedisClientService, config: Config) =>
         return placed
       },
       wasMine: (candidate) => past.has(candidate),
-      standing: (candidate) =>
-        redis.eval(LOOKUP, [leaseKey(candidate), epochKey], [String(leaseMs)]).pipe(
-          Effect.map(standingOf),
-          Effect.orElseSucceed(() => UNKNOWN)
-        ),
+      standing,
+      located: (candidate) =>
+        Effect.suspend(() => {
+          const known = located.get(candidate)
+          return known !== undefined && known.until > performance.now()
+            ? Effect.succeed<Standing>({ _tag: "Alive", url: known.url })
+            : standing(candidate)
+        }),
       attach: (sessions) =>
         Effect.acquireRelease(
           Effect.sync(() => void registries.add(sessions)),

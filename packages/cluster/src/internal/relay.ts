@@ -27,10 +27,16 @@ const HOP_BY_HOP = new Set([
 
 /** One relayed request in flight. @internal */
 export interface Relayed {
-  /** Whether the owner's answer has begun (its status and headers came). */
-  readonly answered: () => boolean
-  /** Gives up before the answer began: the caller answers instead. */
-  readonly abort: () => void
+  /** Gives up before the answer began, so the caller answers instead: false if it is too late for that. */
+  readonly abort: () => boolean
+}
+
+/** What the caller hears of a relayed request. @internal */
+export interface Events {
+  /** Once, when it stops waiting: the answer began, the request failed or was given up, or the client went. */
+  readonly settled: () => void
+  /** Once, if no answer began: the owner could not be reached, or went before answering. */
+  readonly failed: () => void
 }
 
 /** The agents that keep connections to the owners open between requests: one per scheme. @internal */
@@ -62,7 +68,6 @@ const answerHeaders = (headers: Http.IncomingHttpHeaders): ResponseHeaders => {
 
 /**
  * Sends the exchange's request to `base` (the owner's advertised URL) with `body`, and relays the answer.
- * `failed` runs once if no answer began: the owner could not be reached, or went before answering.
  * @internal
  */
 export const relay = (
@@ -71,7 +76,7 @@ export const relay = (
   exchange: Exchange,
   body: string | undefined,
   from: string,
-  failed: () => void
+  events: Events
 ): Relayed => {
   const target = new URL(exchange.url, base)
   const headers: Http.OutgoingHttpHeaders = { [RELAYED]: from }
@@ -90,15 +95,23 @@ export const relay = (
   let retried = false
   let answered = false
   let done = false
+  let waiting = true
   // Once the owner's answer is complete the connection goes back to the agent, for the next request.
   let complete = false
+  const settle = () => {
+    if (!waiting) return
+    waiting = false
+    events.settled()
+  }
   const fail = () => {
     if (done) return
     done = true
-    failed()
+    settle()
+    events.failed()
   }
   const onResponse = (response: Http.IncomingMessage) => {
     answered = true
+    settle()
     const out = answerHeaders(response.headers)
     if (isEventStream(response.headers["content-type"])) {
       done = true
@@ -143,14 +156,17 @@ export const relay = (
   request.on("error", onError)
   exchange.onClose(() => {
     done = true
+    settle()
     if (!complete) request.destroy()
   })
   request.end(body)
   return {
-    answered: () => answered,
     abort: () => {
+      if (answered || done) return false
       done = true
+      settle()
       request.destroy()
+      return true
     }
   }
 }
