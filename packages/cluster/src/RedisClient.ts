@@ -25,7 +25,11 @@ export type Reply = string | number | null | ReadonlyArray<Reply>
 export class RedisError extends Data.TaggedError("RedisError")<{
   readonly reason: string
   readonly cause?: unknown
-}> {}
+}> {
+  override get message(): string {
+    return this.reason
+  }
+}
 
 /**
  * A Lua script, sent by its digest once Redis knows it (`EVALSHA`), in full otherwise. A read-only one goes as

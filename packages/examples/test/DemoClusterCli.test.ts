@@ -1,6 +1,13 @@
-/** The demo's cluster flags: `--redis` needs the shared key, `--lease-ms` and `--advertise` go with it. */
+/**
+ * The demo's cluster flags: `--redis` needs the shared key, `--lease-ms` and `--advertise` go with it, and a Redis
+ * that cannot be reached stops the demo at start.
+ */
 import { describe, expect, it } from "@effect/vitest"
+import * as ChildProcess from "node:child_process"
+import { fileURLToPath } from "node:url"
 import * as Cli from "../src/cli.js"
+
+const main = fileURLToPath(new URL("../dist/main.js", import.meta.url))
 
 const key = "k".repeat(32)
 const env = { EFFECT_MCP_CLUSTER_KEY: key }
@@ -43,4 +50,21 @@ describe("the demo's cluster flags", () => {
     const usage = Cli.usage()
     for (const flag of ["--redis URL", "--lease-ms MS", "--advertise URL"]) expect(usage).toContain(flag)
   })
+
+  it("a Redis that cannot be reached stops the demo at start, saying so", async () => {
+    const result = await new Promise<{ readonly code: number | null; readonly output: string }>((resolve) => {
+      ChildProcess.execFile(
+        process.execPath,
+        [main, "--port", "0", "--advertise", "http://127.0.0.1:1", "--redis", "redis://127.0.0.1:1"],
+        { env: { ...process.env, ...env }, timeout: 20_000 },
+        (error, stdout, stderr) =>
+          resolve({
+            code: error === null ? 0 : error.code === undefined ? null : Number(error.code),
+            output: stdout + stderr
+          })
+      )
+    })
+    expect(result.code).toBe(1)
+    expect(result.output).toMatch(/cannot connect to Redis/)
+  }, 30_000)
 })
