@@ -15,6 +15,8 @@
  *   owner's advertised URL and served there by its own front, so the answer is exactly the owner's: 202 only
  *   once the owner's session took the message, a JSON or SSE answer streamed back, a second GET elsewhere
  *   replacing the first, 404 for another principal.
+ * - **Changes.** A resource updated on one instance (`McpServer.notifyResourceUpdated`) reaches its subscribers
+ *   on every instance, over one Redis channel (best effort: not while Redis is away).
  *
  * What a client sees when something fails:
  *
@@ -30,12 +32,13 @@
  */
 import type { Principal } from "@effect-mcp/core/McpAuth"
 import { createHmac } from "node:crypto"
-import { Placement, type PlacementService } from "@effect-mcp/core/SessionRegistry"
+import { type Change, Placement, type PlacementService } from "@effect-mcp/core/SessionRegistry"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
+import * as Changes from "./internal/changes.js"
 import * as Membership from "./internal/membership.js"
 import * as Relay from "./internal/relay.js"
 import * as SessionId from "./internal/sessionId.js"
@@ -121,8 +124,9 @@ export const make = (
     }
     const key = Buffer.from(options.key, "utf8")
     const redis: RedisClientService = yield* RedisClient
+    const namespace = options.namespace ?? "effect-mcp"
     const membership = yield* Membership.join(redis, {
-      namespace: options.namespace ?? "effect-mcp",
+      namespace,
       advertise: options.advertise,
       lease: Duration.decode(options.lease ?? DEFAULT_LEASE)
     })
@@ -135,6 +139,13 @@ export const make = (
     )
     const runtime = yield* Effect.runtime<never>()
     const runFork = <A>(effect: Effect.Effect<A>) => Runtime.runFork(runtime)(effect)
+    const channel = `${namespace}:changes`
+    const audiences = new Set<(change: Change) => void>()
+    yield* redis.subscribe(channel, (message) => {
+      const told = Changes.decode(message)
+      if (told === undefined || told.from === membership.incarnation() || membership.wasMine(told.from)) return
+      for (const deliver of audiences) deliver(told.change)
+    })
     const placement: PlacementService = {
       mint: (principal: Principal | undefined) =>
         membership.placed() ? SessionId.mint(key, membership.incarnation(), principal) : undefined,
@@ -146,7 +157,16 @@ export const make = (
         return owner !== undefined && owner !== membership.incarnation() && !membership.wasMine(owner)
       },
       relay: relayWith(membership, agents, runFork),
-      attach: membership.attach
+      publish: (change) =>
+        void runFork(Effect.ignore(redis.send(["PUBLISH", channel, Changes.encode(membership.incarnation(), change)]))),
+      attach: (sessions, deliver) =>
+        Effect.zipRight(
+          membership.attach(sessions),
+          Effect.acquireRelease(
+            Effect.sync(() => void audiences.add(deliver)),
+            () => Effect.sync(() => void audiences.delete(deliver))
+          )
+        )
     }
     return placement
   })

@@ -60,6 +60,14 @@ export interface RedisClientService {
     keys: ReadonlyArray<string>,
     args: ReadonlyArray<string>
   ) => Effect.Effect<Reply, RedisError>
+  /**
+   * Hears a channel's messages for the caller's scope, on a connection of its own, subscribed again after every
+   * reconnection (what is published while it is away is not heard). Publish with `send(["PUBLISH", ...])`.
+   */
+  readonly subscribe: (
+    channel: string,
+    onMessage: (message: string) => void
+  ) => Effect.Effect<void, RedisError, Scope.Scope>
 }
 
 /**
@@ -70,13 +78,17 @@ export interface RedisClientService {
 export class RedisClient extends Context.Tag("@effect-mcp/cluster/RedisClient")<RedisClient, RedisClientService>() {}
 
 /**
- * A client from a way to send commands: scripts go by digest, and in full the first time Redis does not know it
- * (after a restart, or a failover to a replica that never saw it).
+ * A client from a way to send commands and one to subscribe: scripts go by digest, and in full the first time
+ * Redis does not know it (after a restart, or a failover to a replica that never saw it).
  *
  * @since 0.1.0
  */
-export const fromSend = (send: RedisClientService["send"]): RedisClientService => ({
+export const fromSend = (
+  send: RedisClientService["send"],
+  subscribe: RedisClientService["subscribe"]
+): RedisClientService => ({
   send,
+  subscribe,
   eval: (script, keys, args) => {
     const tail = [String(keys.length), ...keys, ...args]
     const suffix = script.readOnly ? "_RO" : ""
@@ -158,7 +170,22 @@ export const make = (options: Options): Effect.Effect<RedisClientService, RedisE
           return reply instanceof RedisError ? Effect.fail(reply) : Effect.succeed(reply)
         })
       )
-    return fromSend(send)
+    const subscribe = (channel: string, onMessage: (message: string) => void) =>
+      Effect.gen(function*() {
+        const subscriber = client.duplicate()
+        subscriber.on("error", () => {})
+        yield* Effect.addFinalizer(() => Effect.sync(() => subscriber.destroy()))
+        yield* Effect.tryPromise({
+          try: () => subscriber.connect().then(() => subscriber.subscribe(channel, onMessage)),
+          catch: (cause) => new RedisError({ reason: `cannot subscribe to ${channel}: ${messageOf(cause)}`, cause })
+        }).pipe(
+          Effect.timeoutFail({
+            duration: connectTimeout,
+            onTimeout: () => new RedisError({ reason: `cannot subscribe to ${channel} within ${Duration.format(connectTimeout)}` })
+          })
+        )
+      })
+    return fromSend(send, subscribe)
   })
 
 /**

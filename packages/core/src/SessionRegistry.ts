@@ -41,7 +41,7 @@ import * as Scope from "effect/Scope"
 import * as Budget from "./Budget.js"
 import type { ServerLink } from "./internal/server/links.js"
 import * as Links from "./internal/server/links.js"
-import { attachSessions } from "./internal/server/registry/broadcast.js"
+import { attachSessions, deliverTo } from "./internal/server/registry/broadcast.js"
 import { type Budgets, type Kind, makeBudgets, type RegistryBudgets } from "./internal/server/registry/budgets.js"
 import { expireIdle, sweepIdle } from "./internal/server/registry/expiry.js"
 import { type Handshakes, makeHandshakes } from "./internal/server/registry/handshake.js"
@@ -295,7 +295,7 @@ export class SessionRegistry extends Context.Tag("@effect-mcp/core/SessionRegist
  *
  * @since 0.1.0
  */
-export type { PlacementService } from "./internal/server/registry/placement.js"
+export type { Change, PlacementService } from "./internal/server/registry/placement.js"
 
 /**
  * The placement of a registry's sessions among instances; optional (see `PlacementService`).
@@ -566,7 +566,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     draining = true
     return drainAll(table, drainTimeout)
   })
-  const detach = attachSessions(link, table, subscriptions)
+  const detach = attachSessions(link, table, subscriptions, placement)
   yield* Scope.addFinalizer(registryScope, Effect.sync(detach))
 
   const service = SessionRegistry.of({
@@ -584,7 +584,9 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     maxListeners: budgets.listeners.total,
     budgets
   })
-  if (placement !== undefined) yield* Scope.extend(placement.attach(service.sessions), registryScope)
+  if (placement !== undefined) {
+    yield* Scope.extend(placement.attach(service.sessions, deliverTo(table, subscriptions)), registryScope)
+  }
   // What the transports need beyond the public service.
   return Links.linkRegistry(service, {
     paramHeaders: link.dispatcher.paramHeaders,

@@ -6,8 +6,21 @@
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { Exchange } from "../../http/httpExchange.js"
+import type * as JsonRpc from "../../../JsonRpc.js"
 import type { Principal } from "../../../McpAuth.js"
 import type { Session, SessionId } from "../../../McpSession.js"
+
+/**
+ * A change of the server that the sessions of every instance hear: a resource updated (its data is shared, so
+ * its subscribers anywhere want to know). A list change stays with the instance whose lists changed.
+ *
+ * @since 0.1.0
+ */
+export interface Change {
+  readonly _tag: "ResourceUpdated"
+  readonly uri: string
+  readonly notification: JsonRpc.Notification
+}
 
 /** @since 0.1.0 */
 export interface PlacementService {
@@ -31,9 +44,14 @@ export interface PlacementService {
     body: string | undefined,
     refuse: (why: "NotFound" | "Unavailable") => void
   ) => void
+  /** Tells the other instances of a change made here (best effort: a change told while Redis is away is lost). */
+  readonly publish: (change: Change) => void
   /**
-   * Runs for the registry's life, given its live sessions: the placement closes them when they stop being this
-   * instance's.
+   * Runs for the registry's life, given its live sessions and how to deliver a change told by another instance
+   * to them: the placement closes them when they stop being this instance's.
    */
-  readonly attach: (sessions: Effect.Effect<ReadonlyArray<Session>>) => Effect.Effect<void, never, Scope.Scope>
+  readonly attach: (
+    sessions: Effect.Effect<ReadonlyArray<Session>>,
+    deliver: (change: Change) => void
+  ) => Effect.Effect<void, never, Scope.Scope>
 }
