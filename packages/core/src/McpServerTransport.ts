@@ -39,7 +39,8 @@
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type { Route } from "./HttpExchange.js"
+import type { Exchange, Route } from "./HttpExchange.js"
+import * as Refusal from "./internal/http/refusal.js"
 import * as Links from "./internal/server/links.js"
 import type { Principal } from "./McpAuth.js"
 import type { Session } from "./McpSession.js"
@@ -47,6 +48,7 @@ import {
   type Budgets,
   type OpenError,
   type OpenOptions,
+  type PlacementService,
   SessionRegistry,
   type SessionRegistryService
 } from "./SessionRegistry.js"
@@ -73,6 +75,14 @@ export interface Host {
    * Synchronous: a transport looks a session up on every request.
    */
   readonly find: (id: string, transport: string, principal: Principal | undefined) => Session | undefined
+  /**
+   * For a server that runs as several instances (`SessionRegistry.Placement`): takes a request that names a
+   * session of another instance to that instance, and answers it with that instance's answer (or 404 when the
+   * session is gone, 503 with `Retry-After` when its instance cannot be reached now). True once the exchange is
+   * taken; false when the id is not another instance's, so the transport goes on as for any id (always false for
+   * one process). `bodyLimit` bounds the body of a POST, which the transport must not have read.
+   */
+  readonly forward: (exchange: Exchange, id: string, principal: Principal | undefined, bodyLimit: number) => boolean
   /** True once the server drains on shutdown: new sessions are refused. */
   readonly isDraining: () => boolean
   /** How long a draining server lets the work in flight finish. */
@@ -96,6 +106,43 @@ export interface Http {
 /** One host per registry: transports built over the same registry share it. */
 const hosts = new WeakMap<SessionRegistryService, Host>()
 
+const notHere = () => false
+
+const refuse = (exchange: Exchange, refusal: Refusal.Refusal): void => {
+  const response = Refusal.toResponse(refusal)
+  exchange.respond(response.status, response.headers, response.body)
+}
+
+const unreachable = new Refusal.ServiceUnavailable({
+  reason: "the instance that holds this session cannot be reached now"
+})
+const notFound = new Refusal.SessionNotFound()
+const unreadable = new Refusal.ParseError({ reason: "Bad Request: the body could not be read" })
+
+/** Takes a request for another instance's session there, its POST body read within the transport's limit. */
+const forwardWith = (placement: PlacementService) => {
+  const relay = (exchange: Exchange, id: string, body: string | undefined) =>
+    placement.relay(exchange, id, body, (why) => refuse(exchange, why === "NotFound" ? notFound : unreachable))
+  return (exchange: Exchange, id: string, principal: Principal | undefined, bodyLimit: number): boolean => {
+    if (!placement.elsewhere(exchange, id, principal)) return false
+    if (exchange.method !== "POST") {
+      relay(exchange, id, undefined)
+      return true
+    }
+    exchange.readBody(bodyLimit, (body) => {
+      switch (body._tag) {
+        case "TooLarge":
+          return refuse(exchange, new Refusal.PayloadTooLarge({ limit: bodyLimit }))
+        case "Failed":
+          return refuse(exchange, unreadable)
+        case "Text":
+          return relay(exchange, id, body.text)
+      }
+    })
+    return true
+  }
+}
+
 /**
  * The host over a registry: what its transports are given.
  *
@@ -104,16 +151,20 @@ const hosts = new WeakMap<SessionRegistryService, Host>()
 export const fromRegistry = (registry: SessionRegistryService): Host => {
   const known = hosts.get(registry)
   if (known !== undefined) return known
+  const placement = Links.registryLink(registry).placement
   const made: Host = {
     open: registry.open,
     openDetached: registry.openDetached,
     find: (id, transport, principal) => {
       const session = registry.unsafeLookup(id)
       return session !== undefined && session.isOpen && session.transport === transport &&
-          session.authorize(principal)
+          (placement === undefined || placement.holds(id)) && session.authorize(principal)
         ? session
         : undefined
     },
+    forward: placement === undefined
+      ? notHere
+      : forwardWith(placement),
     isDraining: registry.isDraining,
     drainTimeout: registry.drainTimeout,
     budgets: registry.budgets

@@ -41,10 +41,11 @@ import * as Scope from "effect/Scope"
 import * as Budget from "./Budget.js"
 import type { ServerLink } from "./internal/server/links.js"
 import * as Links from "./internal/server/links.js"
-import { attachSessions } from "./internal/server/registry/broadcast.js"
+import { attachSessions, deliverTo } from "./internal/server/registry/broadcast.js"
 import { type Budgets, type Kind, makeBudgets, type RegistryBudgets } from "./internal/server/registry/budgets.js"
 import { expireIdle, sweepIdle } from "./internal/server/registry/expiry.js"
 import { type Handshakes, makeHandshakes } from "./internal/server/registry/handshake.js"
+import type { PlacementService } from "./internal/server/registry/placement.js"
 import { makeTable, type SessionMap, type SessionTable } from "./internal/server/registry/table.js"
 import { type SessionLimits, SessionState, subscriptionCost, Subscriptions } from "./internal/server/session.js"
 import type { Principal } from "./McpAuth.js"
@@ -69,6 +70,14 @@ export class SessionLimitExceeded extends Data.TaggedError("SessionLimitExceeded
  * @since 0.1.0
  */
 export class ShuttingDown extends Data.TaggedError("ShuttingDown")<{}> {}
+
+/**
+ * This instance of a server that runs as several (see `Placement`) may not take new sessions now: it holds no
+ * lease, so the others could not route to a session opened here. The transport answers 503.
+ *
+ * @since 0.1.0
+ */
+export class Unplaced extends Data.TaggedError("Unplaced")<{}> {}
 
 /**
  * Too many 2026-07-28 listen streams are open: the transport answers the `subscriptions/listen` request with a
@@ -113,6 +122,7 @@ export type OpenError =
   | ClientLimitExceeded
   | SubscriptionLimitExceeded
   | ShuttingDown
+  | Unplaced
 
 /** @since 0.1.0 */
 export interface Options {
@@ -278,6 +288,26 @@ export class SessionRegistry extends Context.Tag("@effect-mcp/core/SessionRegist
 >() {}
 
 /**
+ * Where the sessions live when the server runs as several instances behind one address (`@effect-mcp/cluster`
+ * provides one): it mints the ids of the sessions opened here, tells this instance's ids from the others', and
+ * takes the requests for the others' sessions to the instance that holds them. Without one in context, ids are
+ * random and every session is this process's, at no cost.
+ *
+ * @since 0.1.0
+ */
+export type { Change, PlacementService } from "./internal/server/registry/placement.js"
+
+/**
+ * The placement of a registry's sessions among instances; optional (see `PlacementService`).
+ *
+ * @since 0.1.0
+ */
+export class Placement extends Context.Tag("@effect-mcp/core/SessionRegistry/Placement")<
+  Placement,
+  PlacementService
+>() {}
+
+/**
  * The budgets of one registry, as they stand (sessions, listen streams, sessionless requests, work in flight,
  * subscriptions): for metrics and tests.
  *
@@ -305,6 +335,8 @@ interface OpenContext extends RegistryBudgets {
     transport: string
   ) => (effect: Effect.Effect<void>) => Fiber.RuntimeFiber<void, never>
   readonly isDraining: () => boolean
+  /** The id of a session to open, or undefined when the placement takes no new sessions now. */
+  readonly mint: (principal: Principal | undefined) => SessionId | undefined
 }
 
 /** What a session counts as, from what its transport says. */
@@ -393,7 +425,9 @@ const openIn = (ctx: OpenContext, parent: Scope.Scope, opts: OpenOptions) =>
         return yield* new SubscriptionLimitExceeded({ scope: "filter", limit: ctx.maxFilterBytes })
       }
     }
-    const id = makeSessionId()
+    // Only a session a client names again later needs an id the other instances can place.
+    const id = kind === "session" ? ctx.mint(opts.principal) : makeSessionId()
+    if (id === undefined) return yield* new Unplaced()
     // Two scopes, so the order of release is structural: `lifetime`'s own finalizer (leave the registry) is
     // added after `scope` is forked from it, so it runs before `scope` closes and releases what the session
     // owns: what the transport attached, then the handler fibers.
@@ -505,6 +539,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const idleTimeout = Duration.decode(options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT)
   const drainTimeout = Duration.decode(options.drainTimeout ?? Duration.seconds(10))
   let draining = false
+  const placement = Option.getOrUndefined(yield* Effect.serviceOption(Placement))
   const subscriptions = new Subscriptions()
   const ctx: OpenContext = {
     ...registryBudgets,
@@ -522,7 +557,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       registryScope
     ),
     runForkFor: sessionRuntimes(runtime),
-    isDraining: () => draining
+    isDraining: () => draining,
+    mint: placement === undefined ? makeSessionId : placement.mint
   }
   const expire = expireIdle(table, clock, idleTimeout)
   yield* sweepIdle(expire, idleTimeout, registryScope)
@@ -530,7 +566,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     draining = true
     return drainAll(table, drainTimeout)
   })
-  const detach = attachSessions(link, table, subscriptions)
+  const detach = attachSessions(link, table, subscriptions, placement)
   yield* Scope.addFinalizer(registryScope, Effect.sync(detach))
 
   const service = SessionRegistry.of({
@@ -548,10 +584,14 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     maxListeners: budgets.listeners.total,
     budgets
   })
+  if (placement !== undefined) {
+    yield* Scope.extend(placement.attach(service.sessions, deliverTo(table, subscriptions)), registryScope)
+  }
   // What the transports need beyond the public service.
   return Links.linkRegistry(service, {
     paramHeaders: link.dispatcher.paramHeaders,
-    capabilities: server.capabilities
+    capabilities: server.capabilities,
+    placement
   })
 })
 

@@ -121,6 +121,7 @@ const routesOf = Effect.fnUntraced(function*(host: McpServerTransport.Host, opti
   const post = (exchange: Exchange, query: string, grant: Grant | undefined): void => {
     const id = sessionIdOf(query)
     if (id === undefined) return Front.refuse(exchange, missingId)
+    if (host.forward(exchange, id, grant?.principal, maxBodySize)) return
     const session = Front.findSession(host, id, TRANSPORT, "session_id", grant)
     if ("_tag" in session) return Front.refuse(exchange, session)
     Front.readMessages(exchange, maxBodySize, (decoded, size) => {

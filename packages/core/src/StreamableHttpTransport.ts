@@ -84,6 +84,7 @@ const sessionlessOf = (
 const post = (context: Streamable.Context, exchange: Exchange, grant: Grant | undefined, client: ClientKey): void => {
   const accept = Front.acceptOf(header(exchange.headers, "accept"))
   if (accept === 0) return Front.refuse(exchange, needsBoth)
+  if (Streamable.forwarded(context, exchange, grant)) return
   Front.readMessages(exchange, context.maxBodySize, (decoded, size) => {
     const alone = sessionlessOf(decoded, header(exchange.headers, "mcp-protocol-version"))
     if (alone === undefined) return sessionPost(context, exchange, grant, client, accept, decoded, size)

@@ -123,8 +123,13 @@ export const Review = McpPrompt.make("review", {
     Effect.succeed(`Please review this code${focus === undefined ? "" : `, focusing on ${focus}`}:\n\n${code}`)
 })
 
-/** Every demo handler, registered into a server named `effect-mcp-demo`. @since 0.1.0 */
-export const layer: Layer.Layer<McpServer.McpServer> = Layer.mergeAll(
+/**
+ * Every demo handler, registered into a server named `effect-mcp-demo` with `options` (a cluster gives every
+ * instance one `requestState` key). @since 0.1.0
+ */
+export const layerWith = (
+  options: Pick<McpServer.Options, "requestState">
+): Layer.Layer<McpServer.McpServer> => Layer.mergeAll(
   Echo,
   Add,
   Sleep,
@@ -136,9 +141,13 @@ export const layer: Layer.Layer<McpServer.McpServer> = Layer.mergeAll(
   Review
 ).pipe(
   Layer.provideMerge(McpServer.layer({
+    ...options,
     name: "effect-mcp-demo",
     version: "0.1.0",
     instructions:
       "A demo server: echo text, add numbers, sleep, read the readme; summarize, confirm and roots ask the client."
   }))
 )
+
+/** Every demo handler, registered into a server named `effect-mcp-demo`. @since 0.1.0 */
+export const layer: Layer.Layer<McpServer.McpServer> = layerWith({})

@@ -16,6 +16,18 @@ export interface AuthConfig {
   readonly audience: string
 }
 
+/** The cluster flags' settings: this instance joins the instances that share a Redis (see `McpCluster`). @since 0.1.0 */
+export interface ClusterConfig {
+  /** The Redis URL (`redis://`, or `rediss://` for TLS; credentials in the URL). */
+  readonly redis: string
+  /** The shared secret, from `EFFECT_MCP_CLUSTER_KEY`. */
+  readonly key: string
+  /** The lease in milliseconds, when given. */
+  readonly leaseMs: number | undefined
+  /** Where the other instances reach this one. */
+  readonly advertise: string
+}
+
 /** A command line that runs the demo. @since 0.1.0 */
 export interface Config {
   readonly port: number
@@ -27,6 +39,7 @@ export interface Config {
   readonly auth: AuthConfig | undefined
   /** `--otel`: the OTLP/HTTP collector's base URL (traces go to `URL/v1/traces`), when given. */
   readonly otel: string | undefined
+  readonly cluster: ClusterConfig | undefined
 }
 
 /** What a command line asks for. @since 0.1.0 */
@@ -46,6 +59,9 @@ const FLAGS: ReadonlyArray<readonly [flag: string, help: string]> = [
   ["--auth-issuer ISS", "the tokens' accepted issuer, named as the authorization server (with --auth-jwks)"],
   ["--auth-audience AUD", "the tokens' accepted audience: this server's resource URI (with --auth-jwks)"],
   ["--otel URL", "export traces and metrics over OTLP/HTTP (JSON) to this collector base URL (traces: URL/v1/traces)"],
+  ["--redis URL", "join the instances that share this Redis (needs EFFECT_MCP_CLUSTER_KEY, 32+ characters)"],
+  ["--lease-ms MS", "how long a killed instance's sessions take to 404 elsewhere (with --redis; default 15000)"],
+  ["--advertise URL", "where the other instances reach this one (with --redis; default http://HOST:PORT)"],
   ["--help", "print this and exit"]
 ]
 
@@ -90,12 +106,55 @@ const parseArgsMessage = (error: unknown): string => {
   return message.split("\n")[0] ?? message
 }
 
+/** The shortest `EFFECT_MCP_CLUSTER_KEY` accepted (as `McpCluster.MIN_KEY_LENGTH`). */
+const MIN_KEY_LENGTH = 32
+
+interface ClusterFlags {
+  readonly redis: string | undefined
+  readonly leaseMs: string | undefined
+  readonly advertise: string | undefined
+}
+
+/** The cluster flags, checked: what they ask for, or what is wrong with them. */
+const clusterOf = (
+  flags: ClusterFlags,
+  env: Readonly<Record<string, string | undefined>>,
+  host: string,
+  port: number,
+  stdio: boolean
+): ClusterConfig | undefined | string => {
+  if (flags.redis === undefined) {
+    return flags.leaseMs !== undefined || flags.advertise !== undefined
+      ? "--lease-ms and --advertise go with --redis"
+      : undefined
+  }
+  if (stdio) return "--redis: a cluster serves HTTP; a stdio server has one client"
+  if (!/^rediss?:\/\//.test(flags.redis)) return `--redis: expected a redis:// or rediss:// URL, got ${flags.redis}`
+  const key = env["EFFECT_MCP_CLUSTER_KEY"]
+  if (key === undefined || key.length < MIN_KEY_LENGTH) {
+    return `--redis needs EFFECT_MCP_CLUSTER_KEY, the cluster's shared secret of at least ${MIN_KEY_LENGTH} characters`
+  }
+  const leaseMs = millis("lease-ms", flags.leaseMs)
+  if (typeof leaseMs === "string") return leaseMs
+  if (flags.advertise !== undefined) {
+    const problem = httpUrl("advertise", flags.advertise)
+    return problem ?? { redis: flags.redis, key, leaseMs, advertise: flags.advertise }
+  }
+  if (port === 0 || host === "0.0.0.0" || host === "::") {
+    return "--redis: with --port 0 or a wildcard --host, say where the others reach this instance with --advertise"
+  }
+  return { redis: flags.redis, key, leaseMs, advertise: `http://${host.includes(":") ? `[${host}]` : host}:${port}` }
+}
+
 /**
- * Parses the demo's arguments (without `node` and the script).
+ * Parses the demo's arguments (without `node` and the script); `env` gives `EFFECT_MCP_CLUSTER_KEY`.
  *
  * @since 0.1.0
  */
-export const parse = (argv: ReadonlyArray<string>): Parsed => {
+export const parse = (
+  argv: ReadonlyArray<string>,
+  env: Readonly<Record<string, string | undefined>> = {}
+): Parsed => {
   let values
   try {
     values = parseArgs({
@@ -113,6 +172,9 @@ export const parse = (argv: ReadonlyArray<string>): Parsed => {
         "auth-issuer": { type: "string" },
         "auth-audience": { type: "string" },
         otel: { type: "string" },
+        redis: { type: "string" },
+        "lease-ms": { type: "string" },
+        advertise: { type: "string" },
         help: { type: "boolean", short: "h", default: false }
       }
     }).values
@@ -149,6 +211,14 @@ export const parse = (argv: ReadonlyArray<string>): Parsed => {
     const problem = httpUrl("otel", otel)
     if (problem !== undefined) return invalid(problem)
   }
+  const cluster = clusterOf(
+    { redis: values.redis, leaseMs: values["lease-ms"], advertise: values.advertise },
+    env,
+    values.host,
+    port,
+    values.stdio
+  )
+  if (typeof cluster === "string") return invalid(cluster)
   return {
     _tag: "Run",
     config: {
@@ -159,7 +229,8 @@ export const parse = (argv: ReadonlyArray<string>): Parsed => {
       verbose: values.verbose,
       drainTimeoutMs,
       idleTimeoutMs,
-      auth
+      auth,
+      cluster
     }
   }
 }

@@ -16,7 +16,7 @@ import * as Runtime from "effect/Runtime"
 import * as Cli from "./cli.js"
 import * as DemoServer from "./DemoServer.js"
 
-const parsed = Cli.parse(process.argv.slice(2))
+const parsed = Cli.parse(process.argv.slice(2), process.env)
 if (parsed._tag === "Help") {
   process.stdout.write(Cli.usage())
   process.exit(0)
@@ -76,6 +76,28 @@ const otel: Layer.Layer<never> = config.otel === undefined ? Layer.empty : await
   )
 })(config.otel)
 
+/**
+ * `--redis`: the instance joins the cluster of the instances that share the Redis, the key and the namespace,
+ * and seals 2026-07-28 `requestState` with a key derived from the cluster's, so any instance opens it. Loaded
+ * only then: a lone server has no use for a Redis client.
+ */
+async function clusterOf(cluster: Cli.ClusterConfig) {
+  const { McpCluster, RedisClient } = await import("@effect-mcp/cluster")
+  const placement = McpCluster.layer({
+    advertise: cluster.advertise,
+    key: cluster.key,
+    ...(cluster.leaseMs === undefined ? {} : { lease: Duration.millis(cluster.leaseMs) })
+  }).pipe(Layer.provide(RedisClient.layer({ url: cluster.redis })))
+  return { placement, server: { requestState: { key: McpCluster.requestStateKey(cluster.key) } } }
+}
+
+/** A URL for the log, without its password. */
+function redactedUrl(raw: string): string {
+  const url = new URL(raw)
+  if (url.password !== "") url.password = "***"
+  return url.toString()
+}
+
 if (config.stdio) {
   // Imported here only: an HTTP server has no use for the stream machinery stdio loads.
   const NodeMcpStdio = await import("@effect-mcp/node/NodeMcpStdio")
@@ -89,6 +111,7 @@ if (config.stdio) {
   const { host, port } = config
   const idleTimeout = config.idleTimeoutMs === undefined ? undefined : Duration.millis(config.idleTimeoutMs)
   const auth = config.auth === undefined ? undefined : authOf(config.auth)
+  const cluster = config.cluster === undefined ? undefined : await clusterOf(config.cluster)
   sessionReport.pipe(
     Layer.provideMerge(
       NodeMcpServer.layer({
@@ -98,12 +121,14 @@ if (config.stdio) {
         ...(auth === undefined ? {} : { auth: auth.options })
       })
     ),
-    Layer.provide(DemoServer.layer),
+    Layer.provide(cluster === undefined ? DemoServer.layer : DemoServer.layerWith(cluster.server)),
     Layer.provide(auth === undefined ? Layer.empty : auth.verifier),
+    Layer.provide(cluster === undefined ? Layer.empty : cluster.placement),
     Layer.tap(() =>
       Effect.logInfo(
         `effect-mcp demo on http://${host}:${port}: Streamable HTTP at /mcp, legacy SSE at /sse` +
-          (config.auth === undefined ? "" : `; bearer tokens of ${config.auth.issuer} for ${config.auth.audience}`)
+          (config.auth === undefined ? "" : `; bearer tokens of ${config.auth.issuer} for ${config.auth.audience}`) +
+          (config.cluster === undefined ? "" : `; in the cluster on ${redactedUrl(config.cluster.redis)} as ${config.cluster.advertise}`)
       )
     ),
     Layer.provide(otel),

@@ -215,6 +215,8 @@ export const unavailable = (error: OpenError): Refusal.ServiceUnavailable | Refu
   switch (error._tag) {
     case "ShuttingDown":
       return new Refusal.ServiceUnavailable({ reason: "the server is shutting down" })
+    case "Unplaced":
+      return new Refusal.ServiceUnavailable({ reason: "this instance holds no lease in its cluster now" })
     case "ListenerLimitExceeded":
       return new Refusal.ServiceUnavailable({ reason: `the server is at its limit of ${error.limit} listen streams` })
     case "SessionLimitExceeded":

@@ -6,6 +6,7 @@
  * @internal
  */
 import type * as McpSchema from "../../McpSchema.js"
+import type { PlacementService } from "./registry/placement.js"
 import type { ParamHeader } from "../shared/paramHeaders.js"
 import type { Audience, Dispatcher } from "./session.js"
 
@@ -23,6 +24,8 @@ export interface RegistryLink {
   readonly paramHeaders: (tool: string) => ReadonlyArray<ParamHeader> | undefined
   /** The server's capabilities now, for what a listen stream can honour. */
   readonly capabilities: () => McpSchema.ServerCapabilities
+  /** Where the sessions live when the server runs as several instances; undefined for one process. */
+  readonly placement: PlacementService | undefined
 }
 
 /** A table of links keyed by the service they belong to. */

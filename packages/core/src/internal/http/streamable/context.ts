@@ -238,6 +238,17 @@ export const sessionOf = (
   grant: Grant | undefined
 ): Session | Refusal.Refusal => Front.findSession(context.host, id, TRANSPORT, "Mcp-Session-Id", grant)
 
+/**
+ * Whether the request names, in `Mcp-Session-Id`, a session of another instance of a server that runs as
+ * several, and was taken there (see `Host.forward`); a POST's body is not read yet.
+ * @internal
+ */
+export const forwarded = (context: Context, exchange: Exchange, grant: Grant | undefined): boolean => {
+  if (context.stateless) return false
+  const id = header(exchange.headers, "mcp-session-id")
+  return id !== undefined && context.host.forward(exchange, id, grant?.principal, context.maxBodySize)
+}
+
 /** The session and its state a GET or DELETE names, or the refusal. @internal */
 export const stateOf = (context: Context, exchange: Exchange, grant: Grant | undefined): State | Refusal.Refusal => {
   const id = header(exchange.headers, "mcp-session-id")

@@ -18,7 +18,7 @@ import type * as Sessionless from "../../revisions/sessionless.js"
 import * as Listen from "../../server/listen.js"
 import * as Front from "../front.js"
 import * as Refusal from "../refusal.js"
-import { type Context, notFound, stateOf, TRANSPORT } from "./context.js"
+import { type Context, forwarded, notFound, stateOf, TRANSPORT } from "./context.js"
 import { connect, standaloneOf } from "./outlet.js"
 import { resume } from "./resume.js"
 
@@ -30,6 +30,7 @@ export const get = (context: Context, exchange: Exchange, grant: Grant | undefin
   if ((Front.acceptOf(header(exchange.headers, "accept")) & Front.ACCEPT_SSE) === 0) {
     return Front.refuse(exchange, needsStream)
   }
+  if (forwarded(context, exchange, grant)) return
   const state = stateOf(context, exchange, grant)
   if ("_tag" in state) return Front.refuse(exchange, state)
   const lastEventId = header(exchange.headers, "last-event-id")

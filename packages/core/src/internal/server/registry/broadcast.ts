@@ -7,12 +7,39 @@
 import * as HashMap from "effect/HashMap"
 import { isSameParty } from "../../../McpAuth.js"
 import type { ServerLink } from "../links.js"
-import type { Subscriptions } from "../session.js"
+import type { Audience, Subscriptions } from "../session.js"
+import type { Change, PlacementService } from "./placement.js"
 import type { SessionTable } from "./table.js"
 
-/** Attaches the registry's sessions to the server's changes; returns what detaches them. @internal */
-export const attachSessions = (link: ServerLink, table: SessionTable, subscriptions: Subscriptions): () => void =>
-  link.attach({
+/**
+ * Attaches the registry's sessions to the server's changes; returns what detaches them. With a placement, a
+ * resource updated here is also told to the other instances, whose subscribers hear it as well.
+ * @internal
+ */
+export const attachSessions = (
+  link: ServerLink,
+  table: SessionTable,
+  subscriptions: Subscriptions,
+  placement: PlacementService | undefined
+): () => void => {
+  const local = audienceOf(table, subscriptions)
+  if (placement === undefined) return link.attach(local)
+  return link.attach({
+    ...local,
+    resourceUpdated: (uri, notification) => {
+      local.resourceUpdated(uri, notification)
+      placement.publish({ _tag: "ResourceUpdated", uri, notification })
+    }
+  })
+}
+
+/** What a change told by another instance does here: the same as one made here, told to no one else. @internal */
+export const deliverTo = (table: SessionTable, subscriptions: Subscriptions) => {
+  const local = audienceOf(table, subscriptions)
+  return (change: Change): void => local.resourceUpdated(change.uri, change.notification)
+}
+
+const audienceOf = (table: SessionTable, subscriptions: Subscriptions): Audience => ({
     sessions: () => HashMap.values(table.current),
     listChanged: (notification) => {
       for (const session of HashMap.values(table.current)) {

@@ -1,0 +1,142 @@
+/**
+ * A real `redis-server` of the test's own (Debian's package) on a free 127.0.0.1 port, which the test can kill,
+ * pause and restart. When `redis-server` is missing, it is installed with apt-get where that can work (root on
+ * Debian or Ubuntu); anywhere else the test stops at once, saying what to install.
+ */
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+
+const which = (command: string): string | undefined => {
+  const found = ChildProcess.spawnSync("sh", ["-c", `command -v ${command}`], { encoding: "utf8" })
+  const path = found.stdout.trim()
+  return found.status === 0 && path !== "" ? path : undefined
+}
+
+const installed = new Map<string, string>()
+
+/**
+ * The path of `command`, installed first with apt-get (the first of `packages` that installs) when it is missing
+ * and this is root on Debian or Ubuntu; otherwise a failure that says what to install.
+ */
+export const commandPath = (command: string, packages: ReadonlyArray<string>): string => {
+  const known = installed.get(command)
+  if (known !== undefined) return known
+  const found = which(command)
+  if (found !== undefined) {
+    installed.set(command, found)
+    return found
+  }
+  const isRoot = typeof process.getuid === "function" && process.getuid() === 0
+  const osRelease = Fs.existsSync("/etc/os-release") ? Fs.readFileSync("/etc/os-release", "utf8") : ""
+  const debian = /^(ID|ID_LIKE)=.*\b(debian|ubuntu)\b/m.test(osRelease)
+  if (!isRoot || !debian || which("apt-get") === undefined) {
+    throw new Error(
+      `these tests need ${command} on PATH (Debian/Ubuntu: apt-get install ${packages.at(-1)}; macOS: brew install ` +
+        `${command === "redis-server" ? "redis" : command}); it is installed by itself only as root on Debian or Ubuntu`
+    )
+  }
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" }
+  const apt = (args: ReadonlyArray<string>) =>
+    ChildProcess.spawnSync("apt-get", args, { encoding: "utf8", env, timeout: 300_000 })
+  const update = apt(["update"])
+  if (update.status !== 0) throw new Error(`apt-get update failed: ${update.stderr}`)
+  const failures: Array<string> = []
+  for (const name of packages) {
+    const run = apt(["install", "-y", "--no-install-recommends", name])
+    if (run.status === 0) break
+    failures.push(`apt-get install ${name}: ${run.stderr}`)
+  }
+  const now = which(command)
+  if (now === undefined) throw new Error(`could not install ${command}: ${failures.join("; ")}`)
+  installed.set(command, now)
+  return now
+}
+
+/** The path of `redis-server` (Debian's package), installed first where it is missing and can be. */
+export const redisServerPath = (): string => commandPath("redis-server", ["redis-server"])
+
+/** A port nothing listens on now. */
+export const freePort: Effect.Effect<number> = Effect.async<number>((resume) => {
+  const server = Net.createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address()
+    const port = address !== null && typeof address === "object" ? address.port : 0
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+/** Whether something accepts connections on the port. */
+export const listening = (port: number): Effect.Effect<boolean> =>
+  Effect.async<boolean>((resume) => {
+    const socket = Net.connect(port, "127.0.0.1")
+    socket.once("connect", () => {
+      socket.destroy()
+      resume(Effect.succeed(true))
+    })
+    socket.once("error", () => resume(Effect.succeed(false)))
+  })
+
+export interface RedisServer {
+  readonly port: number
+  readonly url: string
+  /** SIGKILL: every connection drops at once. */
+  readonly kill: Effect.Effect<void>
+  /** SIGSTOP: connections stay open and nothing answers. */
+  readonly pause: Effect.Effect<void>
+  /** SIGCONT. */
+  readonly resume: Effect.Effect<void>
+  /** Starts it again on the same port, empty (it keeps nothing on disk). */
+  readonly restart: Effect.Effect<void>
+}
+
+const spawnOn = (port: number) =>
+  Effect.gen(function*() {
+    const child = ChildProcess.spawn(redisServerPath(), [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--enable-debug-command",
+      "local"
+    ], { stdio: "ignore" })
+    const start = Date.now()
+    while (!(yield* listening(port))) {
+      if (child.exitCode !== null) return yield* Effect.die(new Error(`redis-server exited with ${child.exitCode}`))
+      if (Date.now() - start > 10_000) return yield* Effect.die(new Error("redis-server did not start in 10 s"))
+      yield* Effect.sleep("10 millis")
+    }
+    return child
+  })
+
+const stop = (child: ChildProcess.ChildProcess) =>
+  Effect.async<void>((resume) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
+    child.once("exit", () => resume(Effect.void))
+    child.kill("SIGCONT")
+    child.kill("SIGKILL")
+  })
+
+/** Starts a `redis-server` for the current scope; it is killed when the scope closes. */
+export const startRedis: Effect.Effect<RedisServer, never, Scope.Scope> = Effect.gen(function*() {
+  const port = yield* freePort
+  let child = yield* spawnOn(port)
+  yield* Effect.addFinalizer(() => Effect.suspend(() => stop(child)))
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    kill: Effect.suspend(() => stop(child)),
+    pause: Effect.sync(() => void child.kill("SIGSTOP")),
+    resume: Effect.sync(() => void child.kill("SIGCONT")),
+    restart: Effect.gen(function*() {
+      yield* stop(child)
+      child = yield* spawnOn(port)
+    })
+  }
+})

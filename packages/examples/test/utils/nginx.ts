@@ -1,0 +1,85 @@
+/**
+ * A real nginx in front of a cluster, as the README sets it up: round robin over the instances, no affinity,
+ * buffering off (SSE), HTTP/1.1 kept alive to the upstreams, and a request never retried on another upstream.
+ * Debian's `nginx-light` is installed first where it is missing and can be (see `commandPath`).
+ */
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import { commandPath, freePort, listening } from "../../../cluster/test/utils/redisServer.js"
+
+/** The path of `nginx`, installed first where it is missing and can be. */
+export const nginxPath = (): string => commandPath("nginx", ["nginx-light", "nginx"])
+
+/** The README's configuration, for a temporary prefix. */
+export const nginxConfig = (prefix: string, port: number, upstreams: ReadonlyArray<number>): string => `
+daemon off;
+master_process off;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/body;
+  proxy_temp_path ${prefix}/proxy;
+  fastcgi_temp_path ${prefix}/fastcgi;
+  uwsgi_temp_path ${prefix}/uwsgi;
+  scgi_temp_path ${prefix}/scgi;
+  upstream mcp {
+${upstreams.map((upstream) => `    server 127.0.0.1:${upstream};`).join("\n")}
+    keepalive 32;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://mcp;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_buffering off;
+      proxy_request_buffering off;
+      proxy_cache off;
+      proxy_read_timeout 1h;
+      proxy_next_upstream off;
+    }
+  }
+}
+`
+
+/** Starts nginx in front of `upstreams` for the current scope; gives its port. */
+export const startNginx = (upstreams: ReadonlyArray<number>): Effect.Effect<number, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const binary = nginxPath()
+    const port = yield* freePort
+    const prefix = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-mcp-nginx-"))
+    Fs.writeFileSync(Path.join(prefix, "nginx.conf"), nginxConfig(prefix, port, upstreams))
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        ChildProcess.spawn(binary, ["-p", prefix, "-e", `${prefix}/error.log`, "-c", `${prefix}/nginx.conf`], {
+          stdio: ["ignore", "ignore", "pipe"]
+        })
+      ),
+      (child) =>
+        Effect.async<void>((resume) => {
+          const done = () => {
+            Fs.rmSync(prefix, { recursive: true, force: true })
+            resume(Effect.void)
+          }
+          if (child.exitCode !== null || child.signalCode !== null) return done()
+          child.once("exit", done)
+          child.kill("SIGKILL")
+        })
+    )
+    let stderr = ""
+    child.stderr?.on("data", (chunk: Buffer) => stderr += chunk.toString())
+    const start = Date.now()
+    while (!(yield* listening(port))) {
+      if (child.exitCode !== null) return yield* Effect.die(new Error(`nginx exited: ${stderr}`))
+      if (Date.now() - start > 10_000) return yield* Effect.die(new Error(`nginx did not start: ${stderr}`))
+      yield* Effect.sleep("10 millis")
+    }
+    return port
+  })
