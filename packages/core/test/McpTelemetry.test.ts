@@ -1,6 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
-import * as DefaultServices from "effect/DefaultServices"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -22,21 +21,7 @@ import * as McpTest from "../src/McpTest.js"
 import * as McpTool from "../src/McpTool.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
 import { exchange, resultOf } from "./utils/sessions.js"
-
-/** Effect's own tracer, recording every span it makes: a tracer that is not the default one. */
-const recording = () => {
-  const native = Context.get(DefaultServices.liveServices, Tracer.Tracer)
-  const spans: Array<Tracer.Span> = []
-  const tracer = Tracer.make({
-    span: (name, parent, context, links, startTime, kind) => {
-      const span = native.span(name, parent, context, links, startTime, kind)
-      spans.push(span)
-      return span
-    },
-    context: native.context
-  })
-  return { tracer, spans }
-}
+import { recording } from "./utils/tracing.js"
 
 const Echo = McpTool.make("echo", {
   input: Schema.Struct({ text: Schema.String }),

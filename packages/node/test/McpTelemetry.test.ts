@@ -12,27 +12,12 @@ import * as McpTelemetry from "@effect-mcp/core/McpTelemetry"
 import * as McpTool from "@effect-mcp/core/McpTool"
 import { NodeMcpClient, NodeMcpServer } from "@effect-mcp/node"
 import * as Context from "effect/Context"
-import * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Tracer from "effect/Tracer"
-
-/** Effect's own tracer, recording every span it makes: a tracer that is not the default one. */
-const recording = () => {
-  const native = Context.get(DefaultServices.liveServices, Tracer.Tracer)
-  const spans: Array<Tracer.Span> = []
-  const tracer = Tracer.make({
-    span: (name, parent, context, links, startTime, kind) => {
-      const span = native.span(name, parent, context, links, startTime, kind)
-      spans.push(span)
-      return span
-    },
-    context: native.context
-  })
-  return { tracer, spans }
-}
+import { recording } from "../../core/test/utils/tracing.js"
 
 const parentId = (span: Tracer.Span) => Option.getOrUndefined(Option.map(span.parent, (parent) => parent.spanId))
 
