@@ -323,9 +323,16 @@ describe("McpTelemetry", () => {
           Effect.map((answer) => answer.action)
         )
     })
+    const Stall = McpTool.make("stall", {
+      input: Schema.Struct({}),
+      taskSupport: "required",
+      handler: () => Effect.never
+    })
     const capabilities: McpSchema.ClientCapabilities = { elicitation: {}, extensions: { [McpTask.EXTENSION]: {} } }
     const Server = SessionRegistry.layer({ idleTimeout: Duration.infinity }).pipe(
-      Layer.provideMerge(Review.pipe(Layer.provideMerge(McpServer.layer({ name: "tasks", version: "1.0.0" }))))
+      Layer.provideMerge(
+        Layer.merge(Review, Stall).pipe(Layer.provideMerge(McpServer.layer({ name: "tasks", version: "1.0.0" })))
+      )
     )
     /** A session of each era, with the tasks extension and elicitation declared. */
     const sessions: ReadonlyArray<{
@@ -396,6 +403,21 @@ describe("McpTelemetry", () => {
           const handler = one(spans, "McpTool review", "internal")
           expect(parentId(handler)).toBe(task.spanId)
           expect(parentId(asked)).toBe(handler.spanId)
+        }).pipe(Effect.scoped, Effect.provide(Server), Effect.withTracer(tracer))
+      })
+
+      it.effect(`${era.name}: a cancelled task's span ends when it is cancelled, saying so`, () => {
+        const { spans, tracer } = recording()
+        return Effect.gen(function*() {
+          const session = yield* era.open
+          const taskId = String(resultOf(yield* exchange(session, "tools/call", { name: "stall", arguments: {} })).taskId)
+          yield* settle
+          const task = one(spans, "McpTask stall", "internal")
+          expect(task.status._tag).toBe("Started")
+          resultOf(yield* exchange(session, "tasks/cancel", { taskId }))
+          yield* settle
+          expect(task.status._tag === "Ended" && task.status.exit._tag).toBe("Failure")
+          expect(task.attributes.get("mcp.task.status")).toBe("cancelled")
         }).pipe(Effect.scoped, Effect.provide(Server), Effect.withTracer(tracer))
       })
     }
