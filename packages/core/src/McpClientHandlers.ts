@@ -18,6 +18,8 @@
  * A handler's typed failure is answered as a JSON-RPC error: a `JsonRpc.JsonRpcError` as it is (e.g. code -1
  * when the user refuses), anything else as -32603 with its message. Params that do not match the method's schema
  * are answered with -32602 before the handler runs. A handler is interrupted when the server cancels its request.
+ * A client built with a tracer runs each handler in a server span under the server's request, with the baggage
+ * the request brought (`McpTelemetry.baggage`), so what the handler sends on carries it.
  *
  * @since 0.1.0
  */

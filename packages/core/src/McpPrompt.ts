@@ -1,6 +1,8 @@
 /**
  * Declaring prompts. A prompt's arguments are a struct schema whose encoded side is strings (what the wire
- * carries); `prompts/list` shows its fields, and `prompts/get` decodes them before the handler runs.
+ * carries); `prompts/list` shows its fields, and `prompts/get` decodes them before the handler runs. As a tool's, a
+ * prompt's own `middleware` run around each `prompts/get` (and each completion of its arguments), and what they
+ * provide leaves the handler's requirements: the layer needs the middleware instead.
  *
  * @since 0.1.0
  */
@@ -8,9 +10,11 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import { provideHandler, structFields, toJsonRpcError } from "./internal/shared/handler.js"
+import * as Middleware from "./internal/server/middleware.js"
+import { structFields } from "./internal/shared/handler.js"
 import { describeParseError } from "./internal/shared/parseError.js"
 import * as JsonRpc from "./JsonRpc.js"
+import * as McpMiddleware from "./McpMiddleware.js"
 import type * as McpSchema from "./McpSchema.js"
 import { type Completer, McpServer } from "./McpServer.js"
 import type { Visibility } from "./McpVisibility.js"
@@ -44,7 +48,7 @@ export type Arguments = { readonly [argument: string]: string | undefined }
  *
  * @since 0.1.0
  */
-export const make = <A, I extends Arguments, E, R>(name: string, options: {
+export const make = <A, I extends Arguments, E, R, M extends McpMiddleware.Any = never>(name: string, options: {
   /** A display name for people. */
   readonly title?: string | undefined
   readonly description?: string | undefined
@@ -54,6 +58,11 @@ export const make = <A, I extends Arguments, E, R>(name: string, options: {
   readonly _meta?: McpSchema.Meta | undefined
   /** Which sessions see it (`McpVisibility`); the others get the error of a prompt that does not exist. */
   readonly visible?: Visibility | undefined
+  /**
+   * Middleware around every `prompts/get` (and completion) of this prompt, in order (the first outermost), inside
+   * the server-wide ones (`McpMiddleware`): what they provide, the handlers may use; the layer needs them.
+   */
+  readonly middleware?: ReadonlyArray<M> | undefined
   readonly args: Schema.Schema<A, I, never>
   readonly handler: (args: A) => Effect.Effect<Body, E, R>
   /** Completers for `completion/complete`, by argument name. */
@@ -63,17 +72,20 @@ export const make = <A, I extends Arguments, E, R>(name: string, options: {
       context: { readonly [argument: string]: string }
     ) => Effect.Effect<ReadonlyArray<string>, E, R>
   } | undefined
-}): Layer.Layer<never, never, McpServer | Exclude<R, CurrentSession>> =>
+}): Layer.Layer<never, never, McpServer | Exclude<McpMiddleware.Applied<R, M>, CurrentSession>> =>
   Layer.scopedDiscard(Effect.gen(function*() {
     const server = yield* McpServer
-    const context = yield* Effect.context<Exclude<R, CurrentSession>>()
+    // What the layer was given: what the handler needs but `CurrentSession` and what its middleware provide.
+    const context = yield* Effect.context<never>()
     const decode = Schema.decodeUnknownEither(options.args)
-    const label = `prompt ${name}`
+    const run = Middleware.itemRunner(McpMiddleware.chainOf(options.middleware, context), context, `prompt ${name}`)
+    const ref = { type: "ref/prompt", name }
     const complete: Record<string, Completer> = {}
     for (const [argument, completer] of Object.entries(options.complete ?? {})) {
       if (typeof completer !== "function") continue
       complete[argument] = (value, args, current) =>
-        provideHandler(completer(value, args), context, current).pipe(toJsonRpcError(label))
+        run(completer(value, args), current, () =>
+          Middleware.requestOf("completion/complete", { ref, argument: { name: argument, value } }, current))
     }
     const args = structFields(options.args).map((field) => ({
       name: field.name,
@@ -93,16 +105,13 @@ export const make = <A, I extends Arguments, E, R>(name: string, options: {
       ...(options.visible === undefined ? {} : { visible: options.visible }),
       get: (raw, current) => {
         const decoded = decode(raw)
-        if (Either.isLeft(decoded)) {
-          return Effect.fail(
-            JsonRpc.invalidParams(
-              `Invalid arguments for prompt ${name}: ${describeParseError(decoded.left)}`
-            )
-          )
-        }
-        return provideHandler(options.handler(decoded.right), context, current).pipe(
-          Effect.map((body) => toResult(options.description, body)),
-          toJsonRpcError(label)
+        // Decoded first, refused only once the middleware let the call through: they see every call.
+        const get: Effect.Effect<Body, E | JsonRpc.JsonRpcError, R> = Either.isLeft(decoded)
+          ? Effect.fail(JsonRpc.invalidParams(`Invalid arguments for prompt ${name}: ${describeParseError(decoded.left)}`))
+          : options.handler(decoded.right)
+        return Effect.map(
+          run(get, current, () => Middleware.requestOf("prompts/get", { name, arguments: raw }, current)),
+          (body) => toResult(options.description, body)
         )
       }
     })

@@ -1,6 +1,8 @@
 /**
  * Declaring resources: fixed URIs (`make`) and RFC 6570 URI templates (`template`). Like tools, each
- * declaration is a `Layer` that registers into `McpServer` and carries its handler's requirements.
+ * declaration is a `Layer` that registers into `McpServer` and carries its handler's requirements. As a tool's,
+ * a resource's or template's own `middleware` run around each read (and each completion of a template), and
+ * what they provide leaves the handler's requirements: the layer needs the middleware instead.
  *
  * @since 0.1.0
  */
@@ -9,9 +11,10 @@ import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import { provideHandler, toJsonRpcError } from "./internal/shared/handler.js"
+import * as Middleware from "./internal/server/middleware.js"
 import { describeParseError } from "./internal/shared/parseError.js"
 import * as JsonRpc from "./JsonRpc.js"
+import * as McpMiddleware from "./McpMiddleware.js"
 import type * as McpSchema from "./McpSchema.js"
 import { type Completer, McpServer } from "./McpServer.js"
 import type { CurrentSession } from "./McpSession.js"
@@ -47,6 +50,27 @@ export interface Listing {
   readonly visible?: Visibility | undefined
 }
 
+/**
+ * The layer of a resource or template whose handlers need `R` and whose middleware are `M`: it needs what they
+ * need but `CurrentSession` and what `M` provide, and `M` themselves.
+ *
+ * @since 0.1.0
+ */
+export type ResourceLayer<R, M extends McpMiddleware.Any = never> = Layer.Layer<
+  never,
+  never,
+  McpServer | Exclude<McpMiddleware.Applied<R, M>, CurrentSession>
+>
+
+/** An item's own middleware option. @since 0.1.0 */
+export interface WithMiddleware<M extends McpMiddleware.Any> {
+  /**
+   * Middleware around every read (and completion) of this item, in order (the first outermost), inside the
+   * server-wide ones (`McpMiddleware`): what they provide, the handlers may use; the layer needs them.
+   */
+  readonly middleware?: ReadonlyArray<M> | undefined
+}
+
 /** The entry's visibility rule, when it has one. */
 const visibleOf = (options: Listing) => options.visible === undefined ? {} : { visible: options.visible }
 
@@ -75,16 +99,21 @@ const toResult = (uri: string, mimeType: string | undefined, body: Body): McpSch
  *
  * @since 0.1.0
  */
-export const make = <E, R>(options: Listing & {
+export const make = <E, R, M extends McpMiddleware.Any = never>(options: Listing & WithMiddleware<M> & {
   readonly uri: string
   /** The size of the raw content in bytes, when known: hosts show it and budget context with it. */
   readonly size?: number | undefined
   readonly read: Effect.Effect<Body, E, R>
-}): Layer.Layer<never, never, McpServer | Exclude<R, CurrentSession>> =>
+}): ResourceLayer<R, M> =>
   Layer.scopedDiscard(Effect.gen(function*() {
     const server = yield* McpServer
-    const context = yield* Effect.context<Exclude<R, CurrentSession>>()
-    const label = `resource ${options.uri}`
+    // What the layer was given: what the handler needs but `CurrentSession` and what its middleware provide.
+    const context = yield* Effect.context<never>()
+    const run = Middleware.itemRunner(
+      McpMiddleware.chainOf(options.middleware, context),
+      context,
+      `resource ${options.uri}`
+    )
     yield* server.addResource({
       resource: {
         uri: options.uri,
@@ -93,9 +122,9 @@ export const make = <E, R>(options: Listing & {
       },
       ...visibleOf(options),
       read: (uri, current) =>
-        provideHandler(options.read, context, current).pipe(
-          Effect.map((body) => toResult(uri, options.mimeType, body)),
-          toJsonRpcError(label)
+        Effect.map(
+          run(options.read, current, () => Middleware.requestOf("resources/read", { uri }, current)),
+          (body) => toResult(uri, options.mimeType, body)
         )
     })
     yield* Effect.addFinalizer(() => server.removeResource(options.uri))
@@ -218,7 +247,7 @@ export const compileTemplate = (uriTemplate: string): (uri: string) => Variables
  *
  * @since 0.1.0
  */
-export const template = <A, I extends Variables, E, R>(options: Listing & {
+export const template = <A, I extends Variables, E, R, M extends McpMiddleware.Any = never>(options: Listing & WithMiddleware<M> & {
   readonly uriTemplate: string
   readonly params: Schema.Schema<A, I, never>
   readonly read: (params: A, uri: string) => Effect.Effect<Body, E, R>
@@ -226,17 +255,23 @@ export const template = <A, I extends Variables, E, R>(options: Listing & {
   readonly complete?: {
     readonly [K in keyof I]?: (value: string, context: Variables) => Effect.Effect<ReadonlyArray<string>, E, R>
   } | undefined
-}): Layer.Layer<never, never, McpServer | Exclude<R, CurrentSession>> =>
+}): ResourceLayer<R, M> =>
   Layer.scopedDiscard(Effect.gen(function*() {
     const server = yield* McpServer
-    const context = yield* Effect.context<Exclude<R, CurrentSession>>()
+    const context = yield* Effect.context<never>()
     const decode = Schema.decodeUnknownEither(options.params)
-    const label = `resource template ${options.uriTemplate}`
+    const run = Middleware.itemRunner(
+      McpMiddleware.chainOf(options.middleware, context),
+      context,
+      `resource template ${options.uriTemplate}`
+    )
+    const ref = { type: "ref/resource", uri: options.uriTemplate }
     const complete: Record<string, Completer> = {}
     for (const [name, completer] of Object.entries(options.complete ?? {})) {
       if (typeof completer !== "function") continue
       complete[name] = (value, args, current) =>
-        provideHandler(completer(value, args), context, current).pipe(toJsonRpcError(label))
+        run(completer(value, args), current, () =>
+          Middleware.requestOf("completion/complete", { ref, argument: { name, value } }, current))
     }
     yield* server.addResourceTemplate({
       template: { uriTemplate: options.uriTemplate, ...listing(options) },
@@ -245,14 +280,13 @@ export const template = <A, I extends Variables, E, R>(options: Listing & {
       ...visibleOf(options),
       read: (uri, variables, current) => {
         const params = decode(variables)
-        if (Either.isLeft(params)) {
-          return Effect.fail(
-            JsonRpc.invalidParams(`Invalid resource URI ${uri}: ${describeParseError(params.left)}`)
-          )
-        }
-        return provideHandler(options.read(params.right, uri), context, current).pipe(
-          Effect.map((body) => toResult(uri, options.mimeType, body)),
-          toJsonRpcError(label)
+        // Decoded first, refused only once the middleware let the read through: they see every read.
+        const read: Effect.Effect<Body, E | JsonRpc.JsonRpcError, R> = Either.isLeft(params)
+          ? Effect.fail(JsonRpc.invalidParams(`Invalid resource URI ${uri}: ${describeParseError(params.left)}`))
+          : options.read(params.right, uri)
+        return Effect.map(
+          run(read, current, () => Middleware.requestOf("resources/read", { uri }, current)),
+          (body) => toResult(uri, options.mimeType, body)
         )
       }
     })

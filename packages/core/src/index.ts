@@ -51,6 +51,8 @@ export * as McpSession from "./McpSession.js"
 /** @since 0.1.0 */
 export * as McpTask from "./McpTask.js"
 /** @since 0.1.0 */
+export * as McpTelemetry from "./McpTelemetry.js"
+/** @since 0.1.0 */
 export * as McpTest from "./McpTest.js"
 /** @since 0.1.0 */
 export * as McpTool from "./McpTool.js"

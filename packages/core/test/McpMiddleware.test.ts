@@ -7,6 +7,8 @@ import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import * as JsonRpc from "../src/JsonRpc.js"
 import * as McpMiddleware from "../src/McpMiddleware.js"
+import * as McpPrompt from "../src/McpPrompt.js"
+import * as McpResource from "../src/McpResource.js"
 import * as McpServer from "../src/McpServer.js"
 import * as McpTool from "../src/McpTool.js"
 import { eras, errorOf, person, resultOf, serverWith, textOf } from "./utils/sessions.js"
@@ -41,6 +43,39 @@ const Fails = McpTool.make("fails", {
   handler: () => Effect.fail("no luck")
 })
 
+/** Refuses every request it wraps with a tool error, which outside `tools/call` is -32600. */
+class Closed extends McpMiddleware.Tag<Closed>()("test/Closed") {}
+const ClosedLive = Layer.succeed(Closed, () => Effect.fail(new McpMiddleware.ToolError({ message: "closed today" })))
+
+const Profile = McpResource.make({
+  uri: "test://profile",
+  name: "profile",
+  middleware: [Authenticated],
+  read: Effect.map(CurrentUser, (user) => `profile of ${user.name}`)
+})
+
+const Note = McpResource.template({
+  uriTemplate: "notes://{id}",
+  name: "note",
+  params: Schema.Struct({ id: Schema.String }),
+  middleware: [Authenticated],
+  read: ({ id }) => Effect.map(CurrentUser, (user) => `${id} of ${user.name}`),
+  complete: { id: (value) => Effect.map(CurrentUser, (user) => [`${user.name}-${value}`]) }
+})
+
+const Greeting = McpPrompt.make("greeting", {
+  args: Schema.Struct({ tone: Schema.String }),
+  middleware: [Authenticated],
+  handler: ({ tone }) => Effect.map(CurrentUser, (user) => `${tone}, ${user.name}`),
+  complete: { tone: (value) => Effect.map(CurrentUser, (user) => [`${value}-${user.name}`]) }
+})
+
+const Shut = McpPrompt.make("shut", {
+  args: Schema.Struct({}),
+  middleware: [Closed],
+  handler: () => Effect.succeed("never")
+})
+
 const alice = person("alice")
 const bob = person("bob")
 
@@ -60,6 +95,38 @@ describe("McpMiddleware", () => {
     void served
   })
 
+  it("types: so do a resource's, a template's and a prompt's, completions included", () => {
+    type Served = Layer.Layer<never, never, McpServer.McpServer | Authenticated>
+    expectTypeOf(Profile).toEqualTypeOf<Served>()
+    expectTypeOf(Note).toEqualTypeOf<Served>()
+    expectTypeOf(Greeting).toEqualTypeOf<Served>()
+    expectTypeOf(Shut).toEqualTypeOf<Layer.Layer<never, never, McpServer.McpServer | Closed>>()
+    const greet = Effect.map(CurrentUser, (user) => user.name)
+    // Without the middleware that provides it, CurrentUser stays a requirement of each.
+    // @ts-expect-error CurrentUser is missing
+    const _resource: Layer.Layer<never, never, McpServer.McpServer> = McpResource.make({ uri: "test://x", name: "x", read: greet })
+    // @ts-expect-error CurrentUser is missing
+    const _template: Layer.Layer<never, never, McpServer.McpServer> = McpResource.template({
+      uriTemplate: "x://{id}",
+      name: "x",
+      params: Schema.Struct({ id: Schema.String }),
+      read: () => greet
+    })
+    // @ts-expect-error CurrentUser is missing
+    const _prompt: Layer.Layer<never, never, McpServer.McpServer> = McpPrompt.make("x", {
+      args: Schema.Struct({}),
+      handler: () => greet
+    })
+    // A completer needs the middleware too: one that uses CurrentUser on a prompt without it cannot be served.
+    const _completer: Layer.Layer<never, never, McpServer.McpServer> = McpPrompt.make("x", {
+      args: Schema.Struct({ tone: Schema.String }),
+      handler: () => Effect.succeed("x"),
+      // @ts-expect-error CurrentUser is missing
+      complete: { tone: () => Effect.map(greet, (name) => [name]) }
+    })
+    void [_resource, _template, _prompt, _completer]
+  })
+
   for (const era of eras) {
     describe(era.name, () => {
       const Server = serverWith(Layer.mergeAll(WhoAmI, Echo).pipe(Layer.provide(AuthenticatedLive)))
@@ -76,6 +143,41 @@ describe("McpMiddleware", () => {
             "hi"
           )
         }).pipe(Effect.provide(Server)))
+
+      const Items = serverWith(
+        Layer.mergeAll(Profile, Note, Greeting, Shut).pipe(Layer.provide(Layer.merge(AuthenticatedLive, ClosedLive)))
+      )
+
+      it.effect("a resource's, a template's and a prompt's own middleware provide a service, or refuse", () =>
+        Effect.gen(function*() {
+          const read = (uri: string, principal?: typeof alice) => era.request("resources/read", { uri }, principal)
+          const contents = (answer: Parameters<typeof resultOf>[0]) =>
+            (resultOf(answer).contents as ReadonlyArray<{ readonly text: string }>)[0]!.text
+          expect(contents(yield* read("test://profile", alice))).toBe("profile of alice")
+          expect(contents(yield* read("notes://n1", alice))).toBe("n1 of alice")
+          const prompt = resultOf(yield* era.request("prompts/get", { name: "greeting", arguments: { tone: "hi" } }, alice))
+          expect(prompt.messages).toEqual([{ role: "user", content: { type: "text", text: "hi, alice" } }])
+          const complete = (ref: object, argument: object, principal?: typeof alice) =>
+            era.request("completion/complete", { ref, argument }, principal)
+          expect(resultOf(yield* complete({ type: "ref/prompt", name: "greeting" }, { name: "tone", value: "h" }, alice)).completion)
+            .toMatchObject({ values: ["h-alice"] })
+          expect(resultOf(yield* complete({ type: "ref/resource", uri: "notes://{id}" }, { name: "id", value: "n" }, alice)).completion)
+            .toMatchObject({ values: ["alice-n"] })
+
+          // Refused by the middleware, before anything else: even a call with invalid arguments.
+          const refused = { code: -32600, message: "sign in first" }
+          expect(errorOf(yield* read("test://profile"))).toEqual(refused)
+          expect(errorOf(yield* read("notes://n1"))).toEqual(refused)
+          expect(errorOf(yield* era.request("prompts/get", { name: "greeting", arguments: {} }))).toEqual(refused)
+          expect(errorOf(yield* complete({ type: "ref/prompt", name: "greeting" }, { name: "tone", value: "h" }))).toEqual(refused)
+          expect(errorOf(yield* complete({ type: "ref/resource", uri: "notes://{id}" }, { name: "id", value: "n" })))
+            .toEqual(refused)
+          // Let through, the arguments are checked as before.
+          expect(errorOf(yield* era.request("prompts/get", { name: "greeting", arguments: {} }, alice)).code).toBe(-32602)
+          // A tool error from an item's middleware, outside tools/call, is -32600 with its message.
+          expect(errorOf(yield* era.request("prompts/get", { name: "shut", arguments: {} }, alice)))
+            .toEqual({ code: -32600, message: "closed today" })
+        }).pipe(Effect.provide(Items)))
 
       const limited = (limit: number) =>
         serverWith(

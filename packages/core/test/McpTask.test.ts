@@ -441,9 +441,10 @@ describe("McpTask", () => {
       const store = yield* Tasks.makeStore(Tasks.DEFAULT_SETTINGS, (_, notification) => {
         heard.push((notification.params as { readonly status: unknown }).status)
       })
-      const asker: Asker = { clientCapabilities: {}, rounds: undefined, sendRequest: () => Effect.never }
+      const asker: Asker = { clientCapabilities: {}, telemetry: false, rounds: undefined, sendRequest: () => Effect.never }
       let calling: Fiber.RuntimeFiber<unknown, JsonRpc.JsonRpcError> | undefined
       calling = yield* Effect.fork(store.call({
+        tool: "t",
         owner: undefined,
         start: "immediate",
         asker,

@@ -6,17 +6,15 @@
  *
  * @internal
  */
-import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Metric from "effect/Metric"
 import * as Schema from "effect/Schema"
 import { McpClientError, ToolError } from "../../McpClientError.js"
 import * as McpSchema from "../../McpSchema.js"
-import * as McpTelemetry from "../../McpTelemetry.js"
 import type * as McpTool from "../../McpTool.js"
 import * as ParamHeaders from "../shared/paramHeaders.js"
 import { describeParseError } from "../shared/parseError.js"
+import * as Telemetry from "../shared/telemetry.js"
 import type { Correlation } from "./correlation.js"
 import type * as McpMethod from "../../McpMethod.js"
 import type { Revision } from "../revisions/revision.js"
@@ -43,7 +41,7 @@ export const makeRequest = (
 ): Request =>
 (method, params, decode, requestOptions) => {
   const onProgress = requestOptions?.onProgress
-  const spanned = correlation.tracing ? traced(method, params) : Effect.withSpan(`McpClient ${method}`)
+  const spanned = correlation.tracing ? Telemetry.clientCall(method, params) : Effect.withSpan(`McpClient ${method}`)
   if (onProgress === undefined) {
     return complete(method, params).pipe(Effect.flatMap(decode), spanned)
   }
@@ -51,46 +49,6 @@ export const makeRequest = (
     onProgress,
     (token) => complete(method, withProgressToken(params, token)).pipe(Effect.flatMap(decode))
   ).pipe(spanned)
-}
-
-/**
- * A request in a client span of the MCP conventions (`McpTelemetry`), timed into
- * `mcp.client.operation.duration`; a JSON-RPC error's code is its `error.type`, a tool result with `isError`
- * `tool_error`. The request carries the span to the server (`correlation.ts`).
- */
-const traced = (method: string, params: unknown) => <A, E>(request: Effect.Effect<A, E>): Effect.Effect<A, E> => {
-  const { attributes, name } = McpTelemetry.describe(method, params)
-  const ended = (errorType: string) => {
-    attributes[McpTelemetry.Attribute.errorType] = errorType
-    return Effect.annotateCurrentSpan(McpTelemetry.Attribute.errorType, errorType)
-  }
-  const run = request.pipe(
-    Effect.tapBoth({
-      onFailure: (error) =>
-        error instanceof McpClientError && error.code !== undefined
-          ? Effect.zipRight(
-            ended(McpTelemetry.errorType(error.code)),
-            Effect.annotateCurrentSpan(McpTelemetry.Attribute.statusCode, String(error.code))
-          )
-          : ended("_OTHER"),
-      onSuccess: (result) =>
-        typeof result === "object" && result !== null && "isError" in result && result.isError === true
-          ? ended("tool_error")
-          : Effect.void
-    }),
-    Effect.withSpan(name, { kind: "client", attributes, captureStackTrace: false })
-  )
-  return Effect.flatMap(Clock.currentTimeNanos, (start) =>
-    Effect.ensuring(
-      run,
-      Effect.flatMap(Clock.currentTimeNanos, (end) => {
-        let metric = McpTelemetry.clientOperationDuration
-        for (const [key, value] of Object.entries(attributes)) {
-          if (key !== McpTelemetry.Attribute.resourceUri) metric = Metric.tagged(metric, key, value)
-        }
-        return Metric.update(metric, Number(end - start) / 1e9)
-      })
-    ))
 }
 
 /** A request the server serves, to its result decoded by the table's schema. */

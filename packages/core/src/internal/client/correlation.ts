@@ -85,7 +85,8 @@ export interface Correlation {
   readonly close: Effect.Effect<void>
   /**
    * Whether the client was built with a tracer (`McpTelemetry.isTracing`): then each request carries its span
-   * in `_meta.traceparent`, and requests have spans and metrics of the MCP conventions.
+   * in `_meta` (`traceparent`, with `tracestate` and `baggage`), and requests have spans and metrics of the MCP
+   * conventions.
    */
   readonly tracing: boolean
 }
@@ -140,12 +141,10 @@ export const make = Effect.fnUntraced(function*(inputs: Inputs) {
   const notifications = yield* PubSub.unbounded<JsonRpc.Notification>()
   const tracing = yield* McpTelemetry.isTracing
   if (tracing) yield* clientSession
-  // With a tracer, a request carries the span it is sent in (SEP-414), so the server's continues its trace.
+  // With a tracer, a request carries the span it is sent in, the trace's tracestate and the current baggage
+  // (SEP-414), so the server's continues its trace.
   const outgoing = (id: JsonRpc.RequestId, method: string, params: unknown): Effect.Effect<JsonRpc.Message> =>
-    Effect.map(Effect.option(Effect.currentSpan), (span) => {
-      const wrapped = inputs.envelope.wrap(params)
-      return JsonRpc.request(id, method, Option.isSome(span) ? McpTelemetry.inject(wrapped, span.value) : wrapped)
-    })
+    Effect.map(McpTelemetry.carry(inputs.envelope.wrap(params)), (carried) => JsonRpc.request(id, method, carried))
 
   const fail = (error: McpClientError) =>
     Effect.suspend(() => {

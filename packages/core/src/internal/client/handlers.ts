@@ -2,7 +2,9 @@
  * The client's side of the requests the server sends it: which handler answers each method (`ping`, the options'
  * handlers, the `McpClientHandlers` layers in context), the capabilities the client declares for them, and the
  * answer to one request, whether it came on its own or embedded in an `input_required` result or a task. Kept
- * apart from the engine that sends the client's own requests: it only ever answers.
+ * apart from the engine that sends the client's own requests: it only ever answers. A client built with a tracer
+ * answers each in a server span of the MCP conventions whose parent is the server's span named in the request's
+ * `_meta`, with the baggage it brought (`McpTelemetry`).
  *
  * @internal
  */
@@ -13,7 +15,9 @@ import { McpClientError } from "../../McpClientError.js"
 import * as McpClientHandlers from "../../McpClientHandlers.js"
 import * as McpMethod from "../../McpMethod.js"
 import type * as McpSchema from "../../McpSchema.js"
+import * as McpTelemetry from "../../McpTelemetry.js"
 import * as Methods from "../shared/methods.js"
+import * as Telemetry from "../shared/telemetry.js"
 import type { Options, ServerRequestHandler } from "./options.js"
 
 /** The tasks extension's identifier (`McpTask.EXTENSION`; not imported, that module is the server's). @internal */
@@ -73,6 +77,8 @@ export interface Handlers {
   readonly capabilities: McpSchema.ClientCapabilities
   /** Whether the server may answer a `tools/call` with a task: the client declared the tasks extension. */
   readonly tasksDeclared: boolean
+  /** Whether the client traces (`McpTelemetry.isTracing`, asked once when it is built). */
+  readonly traced: boolean
 }
 
 /** The handlers of the options and of the `McpClientHandlers` layers in context. @internal */
@@ -90,10 +96,25 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     byMethod,
     roots,
     capabilities,
-    tasksDeclared: capabilities.extensions?.[TASKS_EXTENSION] !== undefined
+    tasksDeclared: capabilities.extensions?.[TASKS_EXTENSION] !== undefined,
+    traced: yield* McpTelemetry.isTracing
   }
   return handlers
 })
+
+/** `handler` run on `params`, in a server span when the client traces (`requestId` when it came on its own). */
+const handled = (
+  handlers: Handlers,
+  handler: ServerRequestHandler,
+  method: string,
+  params: unknown,
+  requestId?: JsonRpc.RequestId
+): Effect.Effect<unknown, JsonRpc.JsonRpcError> => {
+  if (!handlers.traced) return handler.handle(params)
+  const { attributes, name } = McpTelemetry.describe(method, params)
+  if (requestId !== undefined) attributes[McpTelemetry.Attribute.requestId] = String(requestId)
+  return Telemetry.received(name, attributes, params)(handler.handle(params))
+}
 
 /**
  * The answer to a request from the server: its handler's result, -32601 without one, -32603 when the handler dies.
@@ -103,7 +124,7 @@ export const answer = (handlers: Handlers, request: JsonRpc.Request): Effect.Eff
   const handler = handlers.byMethod.get(request.method)
   return handler === undefined
     ? Effect.succeed(JsonRpc.failure(request.id, JsonRpc.methodNotFound(request.method)))
-    : handler.handle(request.params).pipe(
+    : handled(handlers, handler, request.method, request.params, request.id).pipe(
       Effect.map((result) => JsonRpc.success(request.id, result)),
       Effect.catchAll((error) => Effect.succeed(JsonRpc.failure(request.id, error))),
       Effect.catchAllDefect((defect) =>
@@ -140,7 +161,7 @@ export const answerInput = (
       inputError(`The server asked for ${input.method}, which this client has no handler for`, input.method)
     )
   }
-  return handler.handle(input.params).pipe(
+  return handled(handlers, handler, input.method, input.params).pipe(
     Effect.mapError((error) =>
       inputError(`The handler of ${input.method} failed: ${error.message}`, input.method, error.code)
     )

@@ -14,6 +14,7 @@ import { McpClientError } from "../../McpClientError.js"
 import * as McpSchema from "../../McpSchema.js"
 import type { Correlation, Envelope } from "./correlation.js"
 import { decoders } from "./decode.js"
+import * as Telemetry from "../shared/telemetry.js"
 import * as ClientModern from "./modern.js"
 import type { Options } from "./options.js"
 import type { McpClientTransportService } from "./transport.js"
@@ -63,6 +64,12 @@ export interface Inputs {
   readonly clientInfo: McpSchema.Implementation
 }
 
+/** A handshake request, in a client span of the conventions when the client traces (`McpTelemetry`). */
+const call = (inputs: Inputs, method: "initialize" | "server/discover", params: unknown) => {
+  const request = inputs.correlation.call(method, params)
+  return inputs.correlation.tracing ? Telemetry.clientCall(method, params)(request) : request
+}
+
 /** The session era's handshake: `initialize`, the version check, `notifications/initialized`. @internal */
 export const initialize = (inputs: Inputs): Effect.Effect<McpSchema.InitializeResult, McpClientError> =>
   Effect.gen(function*() {
@@ -71,7 +78,7 @@ export const initialize = (inputs: Inputs): Effect.Effect<McpSchema.InitializeRe
       capabilities: inputs.capabilities,
       clientInfo: inputs.clientInfo
     }
-    const result = yield* Effect.flatMap(inputs.correlation.call("initialize", params), decoders.initialize)
+    const result = yield* Effect.flatMap(call(inputs, "initialize", params), decoders.initialize)
     if (!McpSchema.SUPPORTED_PROTOCOL_VERSIONS.includes(result.protocolVersion)) {
       return yield* new McpClientError({
         reason: "Protocol",
@@ -97,7 +104,7 @@ const probe = (
 ): Effect.Effect<DiscoverResult | undefined, McpClientError> =>
   Effect.suspend(() => {
     inputs.claim.version = version
-    return inputs.correlation.call("server/discover", undefined)
+    return call(inputs, "server/discover", undefined)
   }).pipe(
     // Only a DiscoverResult is a modern answer: a session-era server that answers any method with some
     // result (some test servers do) is still of the session era.

@@ -1,7 +1,9 @@
 /**
  * The typed requests a server sends its client (`sampling/createMessage`, `elicitation/create`, `roots/list`):
  * the capability check, the params, and the decoding of the answer. Shared by a handler's `CurrentSession` (which
- * sends on the stream of its request) and a `Session` (which sends on the session's own stream).
+ * sends on the stream of its request) and a `Session` (which sends on the session's own stream). A server built
+ * with a tracer sends each in a client span of the MCP conventions, which the request carries in `_meta` (with the
+ * trace's `tracestate` and the current baggage), so the client's handler continues the trace.
  * @internal
  */
 import type * as Duration from "effect/Duration"
@@ -10,6 +12,7 @@ import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as McpSchema from "../../McpSchema.js"
+import * as McpTelemetry from "../../McpTelemetry.js"
 import {
   CapabilityNotDeclared,
   type ClientRequestOptions,
@@ -19,6 +22,7 @@ import {
   type ElicitUrlOptions,
   type Sink
 } from "../../McpSession.js"
+import * as Telemetry from "../shared/telemetry.js"
 import { requestedSchemaOf } from "./elicitation.js"
 import type { Rounds } from "./mrtr.js"
 
@@ -29,6 +33,8 @@ import type { Rounds } from "./mrtr.js"
  */
 export interface Asker {
   readonly clientCapabilities: McpSchema.ClientCapabilities
+  /** Whether the server traces (`McpTelemetry`), decided once when it was built. */
+  readonly telemetry: boolean
   /** The asks of the 2026-07-28 request being served, when it may return an `InputRequiredResult`. */
   readonly rounds: Rounds | undefined
   readonly sendRequest: (
@@ -38,6 +44,22 @@ export interface Asker {
     timeout: Duration.DurationInput | undefined,
     inputKey?: string | undefined
   ) => Effect.Effect<unknown, ClientRequestError>
+}
+
+/** `Asker.sendRequest`, in a client span when the server traces. */
+const send = (
+  session: Asker,
+  deliver: Sink,
+  method: string,
+  params: unknown,
+  timeout: Duration.DurationInput | undefined,
+  inputKey: string | undefined
+): Effect.Effect<unknown, ClientRequestError> => {
+  if (!session.telemetry) return session.sendRequest(deliver, method, params, timeout, inputKey)
+  const { attributes, name } = McpTelemetry.describe(method, params)
+  return Telemetry.sent(name, attributes)(
+    Effect.flatMap(McpTelemetry.carry(params), (carried) => session.sendRequest(deliver, method, carried, timeout, inputKey))
+  )
 }
 
 const decoding = <A>(method: string, decode: (u: unknown) => Either.Either<A, ParseResult.ParseError>) =>
@@ -66,7 +88,7 @@ export const request = <A, I>(
   options: ClientRequestOptions | undefined
 ): Effect.Effect<A, ClientRequestError> =>
   Effect.flatMap(
-    session.sendRequest(deliver, method, params, options?.timeout, options?.inputKey),
+    send(session, deliver, method, params, options?.timeout, options?.inputKey),
     decoding(method, Schema.decodeUnknownEither(schema))
   )
 
@@ -88,7 +110,7 @@ export const createMessage = (
     if (params.includeContext !== undefined && params.includeContext !== "none" && sampling.context === undefined) {
       return Effect.fail(new CapabilityNotDeclared({ method, capability: "sampling.context" }))
     }
-    return Effect.flatMap(session.sendRequest(deliver, method, params, options?.timeout, options?.inputKey), decodeCreateMessage)
+    return Effect.flatMap(send(session, deliver, method, params, options?.timeout, options?.inputKey), decodeCreateMessage)
   })
 
 /** Form mode is offered by `elicitation: {}` (as before modes existed) or `{ form: {} }`. */
@@ -114,7 +136,7 @@ export const elicit = <A, I extends ElicitFields>(
     // `mode` is left out: "form" is its default, and clients of 2025-06-18 do not know the field.
     const params: McpSchema.ElicitFormParams = { message, requestedSchema: requestedSchemaOf(schema) }
     const decodeContent = decoding(method, Schema.decodeUnknownEither(schema))
-    return session.sendRequest(deliver, method, params, options?.timeout, options?.inputKey).pipe(
+    return send(session, deliver, method, params, options?.timeout, options?.inputKey).pipe(
       Effect.flatMap(decodeElicit),
       Effect.flatMap((result): Effect.Effect<Elicited<A>, ClientRequestError> =>
         result.action === "accept"
@@ -139,7 +161,7 @@ export const elicitUrl = (
     }
     const elicitationId = options.elicitationId ?? globalThis.crypto.randomUUID()
     const params: McpSchema.ElicitUrlParams = { mode: "url", message: options.message, url: options.url, elicitationId }
-    return session.sendRequest(deliver, method, params, options.timeout, options.inputKey).pipe(
+    return send(session, deliver, method, params, options.timeout, options.inputKey).pipe(
       Effect.flatMap(decodeElicit),
       Effect.map((result) => ({ action: result.action, elicitationId }))
     )
@@ -156,7 +178,7 @@ export const listRoots = (
     if (session.clientCapabilities.roots === undefined) {
       return Effect.fail(new CapabilityNotDeclared({ method, capability: "roots" }))
     }
-    return session.sendRequest(deliver, method, undefined, options?.timeout, options?.inputKey).pipe(
+    return send(session, deliver, method, undefined, options?.timeout, options?.inputKey).pipe(
       Effect.flatMap(decodeListRoots),
       Effect.map((result) => result.roots)
     )

@@ -15,7 +15,6 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Metric from "effect/Metric"
-import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type * as Schema from "effect/Schema"
 import * as JsonRpc from "../../JsonRpc.js"
@@ -27,6 +26,7 @@ import type { Sink } from "../../McpSession.js"
 import * as Sessionless from "../revisions/sessionless.js"
 import type { Revision } from "../revisions/revision.js"
 import type { ParamHeader } from "../shared/paramHeaders.js"
+import * as Telemetry from "../shared/telemetry.js"
 import * as Middleware from "./middleware.js"
 import type * as Mrtr from "./mrtr.js"
 import * as Rounds from "./rounds.js"
@@ -145,10 +145,8 @@ const guarded = (name: McpMethod.DispatchedName, chain: Middleware.Step, plain: 
   }
 }
 
-const isToolError = (result: unknown) => isRecord(result) && result.isError === true
-
 /** The metric of one request, tagged with what it was and how it ended. */
-const operationMetric = (attributes: Record<string, string>) => {
+const operationMetric = (attributes: Record<string, string>) => () => {
   let metric = McpTelemetry.serverOperationDuration
   for (const key of METRIC_ATTRIBUTES) {
     const value = attributes[key]
@@ -167,9 +165,10 @@ const METRIC_ATTRIBUTES = [
 ] as const
 
 /**
- * `plain` in a server span (`McpTelemetry`): its parent is the client's span named by `_meta.traceparent`, its
- * attributes say what the request was and how it ended, and its duration goes to `mcp.server.operation.duration`.
- * Only when the server was built with a tracer: otherwise the routes are the plain ones.
+ * `plain` in a server span (`McpTelemetry`): its parent is the client's span named by `_meta.traceparent`, the
+ * handler runs with the baggage `_meta.baggage` brought, its attributes say what the request was and how it
+ * ended, and its duration goes to `mcp.server.operation.duration`. Only when the server was built with a tracer:
+ * otherwise the routes are the plain ones.
  */
 const traced = (plain: Run): Run => (session, request, reply) => {
   const { attributes, name } = McpTelemetry.describe(request.method, request.params)
@@ -178,30 +177,10 @@ const traced = (plain: Run): Run => (session, request, reply) => {
   if (session.revision.sessions) attributes[McpTelemetry.Attribute.sessionId] = session.id
   const transport = McpTelemetry.networkTransport(session.transport)
   if (transport !== undefined) attributes[McpTelemetry.Attribute.networkTransport] = transport
-  const parent = McpTelemetry.parentOf(request.params)
-  const ended = (errorType: string, code?: number) => {
-    attributes[McpTelemetry.Attribute.errorType] = errorType
-    const annotations: Record<string, string> = { [McpTelemetry.Attribute.errorType]: errorType }
-    if (code !== undefined) annotations[McpTelemetry.Attribute.statusCode] = String(code)
-    return Effect.annotateCurrentSpan(annotations)
-  }
-  const run = plain(session, request, reply).pipe(
-    Effect.tapBoth({
-      onFailure: (error) => ended(McpTelemetry.errorType(error.code), error.code),
-      onSuccess: (result) => isToolError(result) ? ended("tool_error") : Effect.void
-    }),
-    Effect.withSpan(name, {
-      kind: "server",
-      attributes,
-      captureStackTrace: false,
-      ...(Option.isSome(parent) ? { parent: parent.value } : {})
-    })
+  return Telemetry.timed(
+    Telemetry.received(name, attributes, request.params)(plain(session, request, reply)),
+    operationMetric(attributes)
   )
-  return Effect.flatMap(Clock.currentTimeNanos, (start) =>
-    Effect.ensuring(
-      run,
-      Effect.flatMap(Clock.currentTimeNanos, (end) => Metric.update(operationMetric(attributes), Number(end - start) / 1e9))
-    ))
 }
 
 /** `initialize` that, once it succeeds, has the session's end record `mcp.server.session.duration`. */
@@ -299,6 +278,7 @@ export const make = (handlers: Handlers, settings: Settings): Dispatch => {
       fallback = routes.get(McpRevision.latestSessionEra.version) ?? new Map<string, Route>()
     },
     clientRequestTimeout: settings.clientRequestTimeout,
+    telemetry: settings.telemetry,
     paramHeaders: settings.paramHeaders,
     request: (session, request, reply) => {
       if (session.hasInvalidLogLevel) {

@@ -157,6 +157,7 @@ const tools = ({ registry, store }: Inputs) => {
         : entry.call(args, makeCurrent(session, request.id, progressToken, sink))
     }
     return store.call({
+      tool: params.name,
       owner: session.principal,
       start: entry.taskStart ?? "immediate",
       asker: session,

@@ -2,7 +2,8 @@
  * How middleware runs: each one, whatever its kind (a check, a check that provides a service, a wrap), is a
  * `Step` that runs the rest of the chain with the services gathered so far; a chain is its steps folded into
  * one. The server-wide chain runs in the dispatcher around a method's handler (`dispatch.ts`); an item's own
- * chain runs around its call (`McpTool`), where the services it provides reach the handler.
+ * chain runs around its call (`McpTool`, and `itemRunner` for resources, templates and prompts), where the
+ * services it provides reach the handler.
  * @internal
  */
 import * as Context from "effect/Context"
@@ -11,7 +12,8 @@ import * as Effect from "effect/Effect"
 import * as JsonRpc from "../../JsonRpc.js"
 import type { Principal } from "../../McpAuth.js"
 import type * as McpSchema from "../../McpSchema.js"
-import type { CurrentSessionService } from "../../McpSession.js"
+import type { CurrentSession, CurrentSessionService } from "../../McpSession.js"
+import { provideHandler, toJsonRpcError } from "../shared/handler.js"
 
 /** What a middleware sees of the request it wraps. @since 0.1.0 */
 export interface Request {
@@ -106,3 +108,39 @@ export const provideAll = <A, E, R>(effect: Effect.Effect<A, E, R>, context: Con
 /** Adds `value` under `tag` to the services gathered. @internal */
 export const addTo = <I, S>(tag: Context.Tag<I, S>) => (context: Context.Context<never>, value: S): Context.Context<never> =>
   Context.add(context, tag, value)
+
+/**
+ * `provideHandler` with the context an item's layer captured as `Context<never>`: sound by construction, as
+ * `provideAll` is (the layer requires what the handler needs but what its middleware provide, which come in
+ * `context`, and `CurrentSession`, which is added).
+ */
+const provideCaptured = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  context: Context.Context<never>,
+  current: CurrentSessionService
+): Effect.Effect<A, E> => provideHandler(effect as Effect.Effect<A, E, CurrentSession>, context, current)
+
+/**
+ * How a resource, a template or a prompt (and their completions) runs a handler: with the services its layer
+ * captured (`context`) and the current session, behind its own middleware (`chain`) when it has any. The
+ * middleware see the request `request` builds and may give the handler services; their refusals are JSON-RPC
+ * errors (a tool error as -32600), as are the handler's failures (`label` names it in their messages). Chosen
+ * once per item: one without middleware runs its handlers as before.
+ * @internal
+ */
+export const itemRunner = (chain: Step | undefined, context: Context.Context<never>, label: string) => {
+  const handled = toJsonRpcError(label)
+  if (chain === undefined) {
+    return <A, E, R>(effect: Effect.Effect<A, E, R>, current: CurrentSessionService, _request: () => Request) =>
+      handled(provideCaptured(effect, context, current))
+  }
+  return <A, E, R>(
+    effect: Effect.Effect<A, E, R>,
+    current: CurrentSessionService,
+    request: () => Request
+  ): Effect.Effect<A, JsonRpc.JsonRpcError> =>
+    Effect.catchAll(
+      chain(request(), context, (services) => handled(provideCaptured(effect, services, current))),
+      (failure) => Effect.fail(toJsonRpc(failure))
+    )
+}

@@ -52,6 +52,8 @@ export interface Dispatcher {
   readonly clientRequestTimeout: Duration.Duration
   /** The `Mcp-Param-*` headers a call of this tool mirrors (SEP-2243), read from its listing once per registration. */
   readonly paramHeaders: (tool: string) => ReadonlyArray<ParamHeader> | undefined
+  /** Whether the server traces (`McpTelemetry`): then its requests to the client have spans too. */
+  readonly telemetry: boolean
 }
 
 /**
@@ -277,6 +279,9 @@ export class SessionState implements Session {
   }
   get subscriptions(): ReadonlySet<string> {
     return this.subscribed ?? noSubscriptions
+  }
+  get telemetry(): boolean {
+    return this.dispatcher.telemetry
   }
 
   readonly offer = (message: JsonRpc.Message, reply: Sink, settled?: () => void, size = 0): boolean => {

@@ -12,7 +12,8 @@
  * from the start, so escalating moves nothing: the request stops waiting for the fiber and answers with the
  * `CreateTaskResult`, and the fiber's outcome settles the task instead. Once a task, a handler's asks of the
  * client (`elicit`, `createMessage`, `listRoots`) park it in `input_required` under keys the server mints, until
- * `tasks/update` answers them.
+ * `tasks/update` answers them. A server built with a tracer gives each task a span of its life (`McpTask {tool}`),
+ * from when the call became a task to its end, under the `tools/call` that created it.
  * @internal
  */
 import * as Cause from "effect/Cause"
@@ -28,9 +29,11 @@ import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
+import type * as Tracer from "effect/Tracer"
 import * as JsonRpc from "../../JsonRpc.js"
 import { isSameParty, type Principal } from "../../McpAuth.js"
 import type * as McpSchema from "../../McpSchema.js"
+import * as McpTelemetry from "../../McpTelemetry.js"
 import { ClientRequestError, type Sink } from "../../McpSession.js"
 import type { Asker } from "./clientRequests.js"
 import { type InputRequest, missingCapability } from "./mrtr.js"
@@ -162,6 +165,8 @@ export interface Store {
    * the `CreateTaskResult` once it is one.
    */
   readonly call: (options: {
+    /** The tool called, which names the task's span. */
+    readonly tool: string
     readonly owner: Principal | undefined
     readonly start: Start
     readonly asker: Asker
@@ -313,10 +318,35 @@ const register = (ctx: StoreContext, task: Task) =>
 
 // --- A call that may become a task --------------------------------------------------------------------------------
 
+/** The span of a task's life, begun when the call becomes one, under the span the call began in. */
+const beginSpan = (tool: string, task: Task, parent: Option.Option<Tracer.AnySpan>) =>
+  Effect.makeSpan(`McpTask ${tool}`, {
+    kind: "internal",
+    attributes: { [McpTelemetry.Attribute.taskId]: task.id, [McpTelemetry.Attribute.toolName]: tool },
+    captureStackTrace: false,
+    ...(Option.isSome(parent) ? { parent: parent.value } : {})
+  })
+
+/** Ends a task's span as the task ended: its last status, and what went wrong, as the request spans say it. */
+const endSpan = (span: Tracer.Span, task: Task, exit: Exit.Exit<McpSchema.CallToolResult, JsonRpc.JsonRpcError>) =>
+  Effect.flatMap(Ref.get(task.state), (state) =>
+    Effect.flatMap(Clock.currentTimeNanos, (now) =>
+      Effect.sync(() => {
+        span.attribute(McpTelemetry.Attribute.taskStatus, state.status)
+        if (state.error !== undefined) span.attribute(McpTelemetry.Attribute.errorType, String(state.error.code))
+        else if (Exit.isSuccess(exit) && exit.value.isError === true) {
+          span.attribute(McpTelemetry.Attribute.errorType, "tool_error")
+        }
+        span.end(now, exit)
+      })))
+
 /** `Store.call` of a store. */
 const callIn = (ctx: StoreContext): Store["call"] =>
   Effect.fn("McpTask.call")(
-    function*({ asker: base, owner, reply, run, start }: Parameters<Store["call"]>[0]) {
+    function*({ asker: base, owner, reply, run, start, tool }: Parameters<Store["call"]>[0]) {
+      // Where the task's span goes, when the server traces: decided when it was built, so asked of the asker.
+      const parent = base.telemetry ? yield* Effect.option(Effect.currentSpan) : Option.none()
+      let span: Tracer.Span | undefined
       const scope = yield* Scope.fork(ctx.scope, ExecutionStrategy.sequential)
       const asks = yield* Ref.make(0)
       const fiberRef = yield* Ref.make(Option.none<Fiber.RuntimeFiber<McpSchema.CallToolResult, JsonRpc.JsonRpcError>>())
@@ -341,11 +371,13 @@ const callIn = (ctx: StoreContext): Store["call"] =>
           }
           yield* register(ctx, made)
           task = made
+          if (base.telemetry) span = yield* beginSpan(tool, made, parent)
           yield* Deferred.succeed(createResult, created(ctx.settings, made, yield* Ref.get(made.state)))
         })
       ))
       const asker: Asker = {
         clientCapabilities: base.clientCapabilities,
+        telemetry: base.telemetry,
         get rounds() {
           return task !== undefined ? undefined : base.rounds
         },
@@ -365,12 +397,17 @@ const callIn = (ctx: StoreContext): Store["call"] =>
         if (start === "immediate") {
           yield* Effect.onError(escalate, () => Scope.close(scope, Exit.void))
         }
-        const forked = yield* run(asker, sink).pipe(
-          Effect.locally(currentHandle, Option.some(handle)),
+        const running = Effect.locally(run(asker, sink), currentHandle, Option.some(handle))
+        // A task from the start runs its handler under its span; one that escalates began under the request's.
+        const forked = yield* (span === undefined ? running : Effect.withParentSpan(running, span)).pipe(
           // Interruptible although forked from an uninterruptible region: cancellation and expiry interrupt it.
           Effect.interruptible,
           // On every exit, interruption included: a cancelled or expired task settles too.
-          Effect.onExit((exit) => (task !== undefined ? settle(ctx, task, exit) : Effect.void)),
+          Effect.onExit((exit) => {
+            if (task === undefined) return Effect.void
+            const settled = settle(ctx, task, exit)
+            return span === undefined ? settled : Effect.zipRight(settled, endSpan(span, task, exit))
+          }),
           Effect.forkIn(scope)
         )
         yield* Ref.set(fiberRef, Option.some(forked))
