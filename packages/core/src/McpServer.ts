@@ -50,6 +50,9 @@ export type {
   ToolEntry
 } from "./internal/server/registry.js"
 import type { PromptEntry, ResourceEntry, ResourceTemplateEntry, ToolEntry } from "./internal/server/registry.js"
+/** A registered skill (SEP-2640): its entry and its files' listings. What `McpSkill` registers. @since 0.1.0 */
+export type { SkillEntry } from "./internal/server/skills.js"
+import type { SkillEntry } from "./internal/server/skills.js"
 
 /** The cache hints of 2026-07-28 results. @since 0.1.0 */
 export type { CacheHints } from "./internal/server/dispatch.js"
@@ -122,6 +125,8 @@ export interface McpServerService {
   readonly addResource: (entry: ResourceEntry) => Effect.Effect<void>
   readonly addResourceTemplate: (entry: ResourceTemplateEntry) => Effect.Effect<void>
   readonly addPrompt: (entry: PromptEntry) => Effect.Effect<void>
+  /** Adds a skill's entry (its files are registered as resources); the server then declares the skills extension. */
+  readonly addSkill: (entry: SkillEntry) => Effect.Effect<void>
   /** Removes the tool of that name, if any; initialized sessions get `notifications/tools/list_changed`. */
   readonly removeTool: (name: string) => Effect.Effect<void>
   /** Removes the resource of that URI, if any; sessions get `notifications/resources/list_changed`. */
@@ -130,6 +135,8 @@ export interface McpServerService {
   readonly removeResourceTemplate: (uriTemplate: string) => Effect.Effect<void>
   /** Removes the prompt of that name, if any; sessions get `notifications/prompts/list_changed`. */
   readonly removePrompt: (name: string) => Effect.Effect<void>
+  /** Removes the skill whose `SKILL.md` is at `uri`, if any. */
+  readonly removeSkill: (uri: string) => Effect.Effect<void>
   /** Sends `notifications/resources/updated` to the sessions subscribed to `uri` (`resources/subscribe`). */
   readonly notifyResourceUpdated: (uri: string) => Effect.Effect<void>
   /** The capabilities `initialize` announces, derived from what is registered. */
@@ -219,10 +226,12 @@ const build = (options: Options, store: Tasks.Store, audiences: Set<Audience>): 
     addResource: (entry) => Effect.sync(() => registry.addResource(entry)),
     addResourceTemplate: (entry) => Effect.sync(() => registry.addTemplate(entry)),
     addPrompt: (entry) => Effect.sync(() => registry.addPrompt(entry)),
+    addSkill: (entry) => Effect.sync(() => registry.skills.add(entry)),
     removeTool: (name) => Effect.sync(() => registry.removeTool(name)),
     removeResource: (uri) => Effect.sync(() => registry.removeResource(uri)),
     removeResourceTemplate: (uriTemplate) => Effect.sync(() => registry.removeTemplate(uriTemplate)),
     removePrompt: (name) => Effect.sync(() => registry.removePrompt(name)),
+    removeSkill: (uri) => Effect.sync(() => registry.skills.remove(uri)),
     notifyResourceUpdated: (uri) =>
       Effect.sync(() => {
         if (audiences.size === 0) return

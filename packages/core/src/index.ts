@@ -29,6 +29,8 @@ export * as McpClientError from "./McpClientError.js"
 /** @since 0.1.0 */
 export * as McpClientHandlers from "./McpClientHandlers.js"
 /** @since 0.1.0 */
+export * as McpClientSkills from "./McpClientSkills.js"
+/** @since 0.1.0 */
 export * as McpClientTransport from "./McpClientTransport.js"
 /** @since 0.1.0 */
 export * as McpMethod from "./McpMethod.js"
@@ -46,6 +48,8 @@ export * as McpServer from "./McpServer.js"
 export * as McpServerTransport from "./McpServerTransport.js"
 /** @since 0.1.0 */
 export * as McpSession from "./McpSession.js"
+/** @since 0.1.0 */
+export * as McpSkill from "./McpSkill.js"
 /** @since 0.1.0 */
 export * as McpTask from "./McpTask.js"
 /** @since 0.1.0 */

@@ -15,6 +15,7 @@ import type { Handler, Handlers } from "./dispatch.js"
 import type * as Pagination from "./pagination.js"
 import type { Registry } from "./registry.js"
 import { makeCurrent } from "./session.js"
+import * as Skills from "./skills.js"
 import * as Tasks from "./tasks.js"
 
 /** What the handlers serve from. @internal */
@@ -198,5 +199,6 @@ export const make = (inputs: Inputs): Handlers => ({
   ...lifecycle(inputs),
   ...tools(inputs),
   ...resources(inputs),
-  ...prompts(inputs)
+  ...prompts(inputs),
+  ...Skills.handlers(inputs.registry.skills)
 })
