@@ -19,6 +19,8 @@ export * as JsonRpc from "./JsonRpc.js"
 /** @since 0.1.0 */
 export * as JwtVerifier from "./JwtVerifier.js"
 /** @since 0.1.0 */
+export * as McpApp from "./McpApp.js"
+/** @since 0.1.0 */
 export * as McpAuth from "./McpAuth.js"
 /** @since 0.1.0 */
 export * as McpClient from "./McpClient.js"

@@ -1,6 +1,7 @@
 /**
- * The demo server: tools (three that ask the client something: sampling, elicitation, roots), a resource, a
- * resource template and a prompt, composed from layers.
+ * The demo server: tools (three that ask the client something: sampling, elicitation, roots), an app (the
+ * `calculator` tool with its view, `CalculatorApp`), a resource, a resource template and a prompt, composed from
+ * layers.
  *
  * @since 0.1.0
  */
@@ -13,6 +14,7 @@ import * as McpTool from "@effect-mcp/core/McpTool"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import { Calculator } from "./CalculatorApp.js"
 
 /** Returns its input. @since 0.1.0 */
 export const Echo = McpTool.make("echo", {
@@ -131,6 +133,7 @@ export const layer: Layer.Layer<McpServer.McpServer> = Layer.mergeAll(
   Summarize,
   Confirm,
   Roots,
+  Calculator,
   Readme,
   Greeting,
   Review
