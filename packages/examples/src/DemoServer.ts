@@ -1,7 +1,7 @@
 /**
- * The demo server: tools (three that ask the client something: sampling, elicitation, roots), an app (the
- * `calculator` tool with its view, `CalculatorApp`), a resource, a resource template and a prompt, composed from
- * layers.
+ * The demo server: tools (three that ask the client something: sampling, elicitation, roots), a resource, a
+ * resource template and a prompt, composed from layers; and with `layerWithApp`, an app too (the `calculator` tool
+ * with its view, `CalculatorApp`).
  *
  * @since 0.1.0
  */
@@ -125,23 +125,34 @@ export const Review = McpPrompt.make("review", {
     Effect.succeed(`Please review this code${focus === undefined ? "" : `, focusing on ${focus}`}:\n\n${code}`)
 })
 
-/** Every demo handler, registered into a server named `effect-mcp-demo`. @since 0.1.0 */
-export const layer: Layer.Layer<McpServer.McpServer> = Layer.mergeAll(
+const server = McpServer.layer({
+  name: "effect-mcp-demo",
+  version: "0.1.0",
+  instructions:
+    "A demo server: echo text, add numbers, sleep, read the readme; summarize, confirm and roots ask the client."
+})
+
+const handlers = Layer.mergeAll(
   Echo,
   Add,
   Sleep,
   Summarize,
   Confirm,
   Roots,
-  Calculator,
   Readme,
   Greeting,
   Review
-).pipe(
-  Layer.provideMerge(McpServer.layer({
-    name: "effect-mcp-demo",
-    version: "0.1.0",
-    instructions:
-      "A demo server: echo text, add numbers, sleep, read the readme; summarize, confirm and roots ask the client."
-  }))
+)
+
+/** Every demo handler, registered into a server named `effect-mcp-demo`. @since 0.1.0 */
+export const layer: Layer.Layer<McpServer.McpServer> = handlers.pipe(Layer.provideMerge(server))
+
+/**
+ * The demo with its app (MCP Apps): every handler of `layer` and the `calculator` tool with its view, for a host
+ * that renders apps.
+ *
+ * @since 0.1.0
+ */
+export const layerWithApp: Layer.Layer<McpServer.McpServer> = Layer.merge(handlers, Calculator).pipe(
+  Layer.provideMerge(server)
 )

@@ -1,5 +1,5 @@
 /**
- * The demo's app (`CalculatorApp`, MCP Apps) in a real browser: the demo server served by `NodeMcpServer` on
+ * The demo's app (`CalculatorApp`, MCP Apps) in a real browser: the demo server with its app (`layerWithApp`) served by `NodeMcpServer` on
  * 127.0.0.1, a host made of the ext-apps SDK's own host bridge (`AppBridge`, bundled for the page with esbuild) in
  * headless Chromium (Debian's `chromium`, driven by `playwright-core`), whose MCP client is effect-mcp's, in Node.
  * The host calls the `calculator` tool, renders its view in a sandboxed iframe and hands it the call's input and
@@ -90,7 +90,7 @@ describe("MCP Apps in a browser", () => {
   it.scopedLive("the calculator's view renders the tool's result and adds through the host with the server", () =>
     Effect.gen(function*() {
       const executablePath = chromiumPath()
-      const server = yield* Layer.build(NodeMcpServer.layer({ port: 0 }).pipe(Layer.provide(DemoServer.layer)))
+      const server = yield* Layer.build(NodeMcpServer.layer({ port: 0 }).pipe(Layer.provide(DemoServer.layerWithApp)))
       const { port } = Context.get(server, NodeMcpServer.NodeMcpServer).address
       const clientContext = yield* Layer.build(
         McpClient.layerStreamableHttp({ url: `http://127.0.0.1:${port}/mcp` }).pipe(Layer.provide(FetchHttpClient.layer))
