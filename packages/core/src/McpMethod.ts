@@ -62,6 +62,13 @@ export const table = {
   "resources/read": request("resources/read", McpSchema.ReadResourceParams, McpSchema.ReadResourceResult),
   "resources/subscribe": request("resources/subscribe", McpSchema.SubscribeParams, McpSchema.EmptyResult),
   "resources/unsubscribe": request("resources/unsubscribe", McpSchema.SubscribeParams, McpSchema.EmptyResult),
+  "skills/list": request("skills/list", McpSchema.PaginatedParams, McpSchema.ListSkillsResult),
+  "skills/get": request("skills/get", McpSchema.GetSkillParams, McpSchema.GetSkillResult),
+  "resources/directory/read": request(
+    "resources/directory/read",
+    McpSchema.ReadDirectoryParams,
+    McpSchema.ReadDirectoryResult
+  ),
   "prompts/list": request("prompts/list", McpSchema.PaginatedParams, McpSchema.ListPromptsResult),
   "prompts/get": request("prompts/get", McpSchema.GetPromptParams, McpSchema.GetPromptResult),
   "logging/setLevel": request("logging/setLevel", McpSchema.SetLevelParams, McpSchema.EmptyResult),

@@ -745,3 +745,70 @@ export type Root = typeof Root.Type
 export const ListRootsResult = Schema.Struct({ roots: Schema.Array(Root), _meta: Meta })
 /** @since 0.1.0 */
 export type ListRootsResult = typeof ListRootsResult.Type
+
+// --- The skills extension (`io.modelcontextprotocol/skills`, SEP-2640) ---------------------------------------------
+
+/** One file of a skill with the digest and size of its raw bytes (SEP-2640). @since 0.1.0 */
+export const SkillResource = Schema.Struct({
+  uri: Schema.String,
+  /** `sha256:` and 64 lowercase hex digits: the SHA-256 of the file's raw bytes. */
+  digest: Schema.String,
+  /** The length in bytes of the file's raw content: the bytes `digest` covers. */
+  size: Schema.Number
+})
+/** @since 0.1.0 */
+export type SkillResource = typeof SkillResource.Type
+
+/**
+ * A skill's `SKILL.md` frontmatter as a JSON object: `name` and `description`, and every other field as written
+ * (kept on decode, so a client can compare the whole of it with the file's).
+ *
+ * @since 0.1.0
+ */
+export const SkillFrontmatter = Schema.Struct(
+  { name: Schema.String, description: Schema.String },
+  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+)
+/** @since 0.1.0 */
+export type SkillFrontmatter = typeof SkillFrontmatter.Type
+
+/** The entry of one skill, as `skills/list` and `skills/get` give it (SEP-2640). @since 0.1.0 */
+export const Skill = Schema.Struct({
+  /** The URI of the skill's `SKILL.md`. */
+  uri: Schema.String,
+  frontmatter: SkillFrontmatter,
+  /** Every file of the skill, `SKILL.md` included, or `"dynamic"` when the content has no stable digests. */
+  resources: Schema.Union(Schema.Array(SkillResource), Schema.Literal("dynamic")),
+  _meta: Meta
+})
+/** @since 0.1.0 */
+export type Skill = typeof Skill.Type
+
+/** `skills/list` result. @since 0.1.0 */
+export const ListSkillsResult = Schema.Struct({
+  skills: Schema.Array(Skill),
+  nextCursor: Schema.optional(Schema.String),
+  _meta: Meta
+})
+/** @since 0.1.0 */
+export type ListSkillsResult = typeof ListSkillsResult.Type
+
+/** `skills/get` params: the URI of a skill's `SKILL.md`. @since 0.1.0 */
+export const GetSkillParams = Schema.Struct({ uri: Schema.String })
+
+/** `skills/get` result. @since 0.1.0 */
+export const GetSkillResult = Schema.Struct({ skill: Skill, _meta: Meta })
+/** @since 0.1.0 */
+export type GetSkillResult = typeof GetSkillResult.Type
+
+/** `resources/directory/read` params: a directory resource's URI, and the page. @since 0.1.0 */
+export const ReadDirectoryParams = Schema.Struct({ uri: Schema.String, cursor: Schema.optional(Schema.String) })
+
+/** `resources/directory/read` result: the directory's direct children. @since 0.1.0 */
+export const ReadDirectoryResult = Schema.Struct({
+  resources: Schema.Array(Resource),
+  nextCursor: Schema.optional(Schema.String),
+  _meta: Meta
+})
+/** @since 0.1.0 */
+export type ReadDirectoryResult = typeof ReadDirectoryResult.Type

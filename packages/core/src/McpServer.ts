@@ -52,6 +52,9 @@ export type {
   ToolEntry
 } from "./internal/server/registry.js"
 import type { PromptEntry, ResourceEntry, ResourceTemplateEntry, ToolEntry } from "./internal/server/registry.js"
+/** A registered skill (SEP-2640): its entry and its files' listings. What `McpSkill` registers. @since 0.1.0 */
+export type { SkillEntry } from "./internal/server/skills.js"
+import type { SkillEntry } from "./internal/server/skills.js"
 
 import type { Step } from "./internal/server/middleware.js"
 
@@ -132,6 +135,8 @@ export interface McpServerService {
   readonly addResource: (entry: ResourceEntry) => Effect.Effect<void>
   readonly addResourceTemplate: (entry: ResourceTemplateEntry) => Effect.Effect<void>
   readonly addPrompt: (entry: PromptEntry) => Effect.Effect<void>
+  /** Adds a skill's entry (its files are registered as resources); the server then declares the skills extension. */
+  readonly addSkill: (entry: SkillEntry) => Effect.Effect<void>
   /** Removes the tool of that name, if any; initialized sessions get `notifications/tools/list_changed`. */
   readonly removeTool: (name: string) => Effect.Effect<void>
   /** Removes the resource of that URI, if any; sessions get `notifications/resources/list_changed`. */
@@ -146,6 +151,8 @@ export interface McpServerService {
    * that changed (a flag, a role in a database).
    */
   readonly refreshVisibility: Effect.Effect<void>
+  /** Removes the skill whose `SKILL.md` is at `uri`, if any. */
+  readonly removeSkill: (uri: string) => Effect.Effect<void>
   /** Sends `notifications/resources/updated` to the sessions subscribed to `uri` (`resources/subscribe`). */
   readonly notifyResourceUpdated: (uri: string) => Effect.Effect<void>
   /** The capabilities `initialize` announces, derived from what is registered. */
@@ -285,6 +292,8 @@ const build = (
     removeResourceTemplate: (uriTemplate) =>
       change("resources", templateOf(registry, uriTemplate), undefined, () => registry.removeTemplate(uriTemplate)),
     removePrompt: (name) => change("prompts", registry.prompts.get(name), undefined, () => registry.removePrompt(name)),
+    addSkill: (entry) => Effect.sync(() => registry.skills.add(entry)),
+    removeSkill: (uri) => Effect.sync(() => registry.skills.remove(uri)),
     notifyResourceUpdated: (uri) =>
       Effect.sync(() => {
         if (audiences.size === 0) return

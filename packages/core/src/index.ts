@@ -19,6 +19,8 @@ export * as JsonRpc from "./JsonRpc.js"
 /** @since 0.1.0 */
 export * as JwtVerifier from "./JwtVerifier.js"
 /** @since 0.1.0 */
+export * as McpApp from "./McpApp.js"
+/** @since 0.1.0 */
 export * as McpAuth from "./McpAuth.js"
 /** @since 0.1.0 */
 export * as McpClient from "./McpClient.js"
@@ -28,6 +30,8 @@ export * as McpClientAuth from "./McpClientAuth.js"
 export * as McpClientError from "./McpClientError.js"
 /** @since 0.1.0 */
 export * as McpClientHandlers from "./McpClientHandlers.js"
+/** @since 0.1.0 */
+export * as McpClientSkills from "./McpClientSkills.js"
 /** @since 0.1.0 */
 export * as McpClientTransport from "./McpClientTransport.js"
 /** @since 0.1.0 */
@@ -48,6 +52,8 @@ export * as McpServer from "./McpServer.js"
 export * as McpServerTransport from "./McpServerTransport.js"
 /** @since 0.1.0 */
 export * as McpSession from "./McpSession.js"
+/** @since 0.1.0 */
+export * as McpSkill from "./McpSkill.js"
 /** @since 0.1.0 */
 export * as McpTask from "./McpTask.js"
 /** @since 0.1.0 */

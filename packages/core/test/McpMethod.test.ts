@@ -86,6 +86,9 @@ describe("McpMethod", () => {
       "resources/read",
       "resources/templates/list",
       "server/discover",
+      // The skills extension's (SEP-2640): ListSkillsResult and GetSkillResult extend CacheableResult.
+      "skills/get",
+      "skills/list",
       "tools/list"
     ])
     expect(Object.fromEntries(McpMethod.inputKinds)).toEqual({

@@ -14,6 +14,7 @@ import * as ConformanceTasks from "./ConformanceTasks.js"
 import * as McpResource from "@effect-mcp/core/McpResource"
 import type * as McpSchema from "@effect-mcp/core/McpSchema"
 import * as McpServer from "@effect-mcp/core/McpServer"
+import * as McpSkill from "@effect-mcp/core/McpSkill"
 import { CurrentSession, type Elicited } from "@effect-mcp/core/McpSession"
 import * as McpTool from "@effect-mcp/core/McpTool"
 import * as Data from "effect/Data"
@@ -373,6 +374,29 @@ const PromptWithImage = McpPrompt.make("test_prompt_with_image", {
     ])
 })
 
+// --- Skills (SEP-2640) -------------------------------------------------------------------------------------------
+
+// The sep-2640-skills-* scenarios find it through skills/list, read its SKILL.md, and read its directory, which
+// needs a subdirectory (`references/`) and a file that is not a directory (SKILL.md) to probe.
+const ConformanceSkill = McpSkill.make({
+  prefix: "effect-mcp",
+  skill: [
+    "---",
+    "name: conformance-checks",
+    "description: Explains how the effect-mcp conformance fixture is checked",
+    "license: MIT",
+    "metadata:",
+    "  version: \"1.0\"",
+    "---",
+    "",
+    "# Conformance checks",
+    "",
+    "Read `references/SCENARIOS.md` for the scenarios this fixture serves.",
+    ""
+  ].join("\n"),
+  files: { "references/SCENARIOS.md": "# Scenarios\n\nEvery server scenario of the official suite.\n" }
+}).pipe(Layer.orDie)
+
 /**
  * Every fixture handler, registered into a server named `effect-mcp-conformance`.
  *
@@ -402,6 +426,7 @@ export const layer: Layer.Layer<McpServer.McpServer> = Layer.mergeAll(
   PromptWithArguments,
   PromptWithEmbeddedResource,
   PromptWithImage,
+  ConformanceSkill,
   // What the 2026-07-28 scenarios call by name.
   ConformanceModern.layer,
   // What the tasks-* scenarios (the tasks extension) call by name.

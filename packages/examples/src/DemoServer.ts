@@ -1,6 +1,7 @@
 /**
  * The demo server: tools (three that ask the client something: sampling, elicitation, roots), a resource, a
- * resource template and a prompt, composed from layers.
+ * resource template and a prompt, composed from layers; and with `layerWithApp`, an app too (the `calculator` tool
+ * with its view, `CalculatorApp`).
  *
  * @since 0.1.0
  */
@@ -13,6 +14,7 @@ import * as McpTool from "@effect-mcp/core/McpTool"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import { Calculator } from "./CalculatorApp.js"
 
 /** Returns its input. @since 0.1.0 */
 export const Echo = McpTool.make("echo", {
@@ -123,13 +125,17 @@ export const Review = McpPrompt.make("review", {
     Effect.succeed(`Please review this code${focus === undefined ? "" : `, focusing on ${focus}`}:\n\n${code}`)
 })
 
-/**
- * Every demo handler, registered into a server named `effect-mcp-demo` with `options` (a cluster gives every
- * instance one `requestState` key). @since 0.1.0
- */
-export const layerWith = (
-  options: Pick<McpServer.Options, "requestState">
-): Layer.Layer<McpServer.McpServer> => Layer.mergeAll(
+/** The demo's server, named `effect-mcp-demo`, with `options` (a cluster gives every instance one `requestState` key). */
+const serverOf = (options: Pick<McpServer.Options, "requestState">) =>
+  McpServer.layer({
+    ...options,
+    name: "effect-mcp-demo",
+    version: "0.1.0",
+    instructions:
+      "A demo server: echo text, add numbers, sleep, read the readme; summarize, confirm and roots ask the client."
+  })
+
+const handlers = Layer.mergeAll(
   Echo,
   Add,
   Sleep,
@@ -139,15 +145,26 @@ export const layerWith = (
   Readme,
   Greeting,
   Review
-).pipe(
-  Layer.provideMerge(McpServer.layer({
-    ...options,
-    name: "effect-mcp-demo",
-    version: "0.1.0",
-    instructions:
-      "A demo server: echo text, add numbers, sleep, read the readme; summarize, confirm and roots ask the client."
-  }))
 )
+
+/**
+ * Every demo handler, registered into a server named `effect-mcp-demo` with `options` (a cluster gives every
+ * instance one `requestState` key); with `app`, the `calculator` tool and its view too (MCP Apps). @since 0.1.0
+ */
+export const layerWith = (
+  options: Pick<McpServer.Options, "requestState"> & { readonly app?: boolean | undefined }
+): Layer.Layer<McpServer.McpServer> =>
+  (options.app === true ? Layer.merge(handlers, Calculator) : handlers).pipe(
+    Layer.provideMerge(serverOf({ ...(options.requestState === undefined ? {} : { requestState: options.requestState }) }))
+  )
+
+/**
+ * The demo with its app (MCP Apps): every handler of `layer` and the `calculator` tool with its view, for a host
+ * that renders apps.
+ *
+ * @since 0.1.0
+ */
+export const layerWithApp: Layer.Layer<McpServer.McpServer> = layerWith({ app: true })
 
 /** Every demo handler, registered into a server named `effect-mcp-demo`. @since 0.1.0 */
 export const layer: Layer.Layer<McpServer.McpServer> = layerWith({})

@@ -34,6 +34,8 @@ export interface Config {
   readonly host: string
   readonly stdio: boolean
   readonly verbose: boolean
+  /** `--app`: also serve the `calculator` tool and its view (MCP Apps). */
+  readonly app: boolean
   readonly drainTimeoutMs: number | undefined
   readonly idleTimeoutMs: number | undefined
   readonly auth: AuthConfig | undefined
@@ -53,6 +55,7 @@ const FLAGS: ReadonlyArray<readonly [flag: string, help: string]> = [
   ["--host ADDR", "HTTP address to listen on (default 127.0.0.1)"],
   ["--stdio", "speak MCP on stdin/stdout instead of HTTP"],
   ["--verbose", "also log every session opening and closing"],
+  ["--app", "also serve the calculator app (an MCP Apps tool with its ui:// view)"],
   ["--drain-timeout MS", "how long a shutdown lets requests in flight finish (default 10000)"],
   ["--idle-timeout MS", "close HTTP sessions idle that long (default 30 minutes)"],
   ["--auth-jwks URL", "require bearer JWTs on every MCP request, checked against this JWKS (HTTP only)"],
@@ -166,6 +169,7 @@ export const parse = (
         host: { type: "string", default: "127.0.0.1" },
         stdio: { type: "boolean", default: false },
         verbose: { type: "boolean", default: false },
+        app: { type: "boolean", default: false },
         "drain-timeout": { type: "string" },
         "idle-timeout": { type: "string" },
         "auth-jwks": { type: "string" },
@@ -227,6 +231,7 @@ export const parse = (
       host: values.host,
       stdio: values.stdio,
       verbose: values.verbose,
+      app: values.app,
       drainTimeoutMs,
       idleTimeoutMs,
       auth,

@@ -11,6 +11,7 @@
 import * as JsonRpc from "@effect-mcp/core/JsonRpc"
 import * as McpClient from "@effect-mcp/core/McpClient"
 import * as McpClientAuth from "@effect-mcp/core/McpClientAuth"
+import * as McpClientSkills from "@effect-mcp/core/McpClientSkills"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
@@ -67,6 +68,29 @@ const call = (name: string, args?: { readonly [key: string]: unknown }) =>
       (result) => new Error(`${name} reported an error: ${JSON.stringify(result.content)}`)
     )
   )
+
+/**
+ * SEP-2640: list the skills and load the first, which the scenario has tampered with so that verification fails
+ * for `reason`. Loading must fail for that reason; a skill that loads anyway is used as a host would, by reading
+ * its other files, which the suite sees (and the program fails).
+ */
+const loadTampered = (reason: McpClientSkills.SkillVerificationError["reason"]) =>
+  Effect.gen(function*() {
+    const [skill] = yield* McpClientSkills.listAll
+    if (skill === undefined) return yield* Effect.fail(new Error("the server listed no skill"))
+    const loaded = yield* Effect.either(McpClientSkills.load(skill))
+    if (loaded._tag === "Left") {
+      if (loaded.left._tag === "SkillVerificationError" && loaded.left.reason === reason) {
+        process.stderr.write(`refused, as expected: ${loaded.left.message}\n`)
+        return
+      }
+      return yield* Effect.fail(loaded.left)
+    }
+    if (skill.resources !== "dynamic") {
+      for (const file of skill.resources) yield* McpClientSkills.readFile(skill, file.uri)
+    }
+    return yield* Effect.fail(new Error(`the skill loaded although its ${reason} does not match its entry`))
+  })
 
 /** What each scenario expects the client to do once it is connected and initialized. */
 const scenarios: { readonly [name: string]: Effect.Effect<unknown, unknown, McpClient.McpClient> } = {
@@ -131,6 +155,12 @@ const scenarios: { readonly [name: string]: Effect.Effect<unknown, unknown, McpC
     for (const resource of yield* client.listAllResources) yield* client.readResource(resource.uri)
     for (const prompt of yield* client.listAllPrompts) yield* client.getPrompt(prompt.name)
   }),
+  // SEP-2640: listing skills reads none of their files.
+  "sep-2640-client-no-prefetch": Effect.flatMap(McpClientSkills.listAll, (skills) =>
+    skills.length === 0 ? Effect.fail(new Error("the server listed no skill")) : Effect.void),
+  "sep-2640-client-verify-digest": loadTampered("digest"),
+  "sep-2640-client-verify-size": loadTampered("size"),
+  "sep-2640-client-verify-frontmatter": loadTampered("frontmatter"),
   // SEP-2106: listing a tool whose schema has a network `$ref` must not fetch it.
   "json-schema-ref-no-deref": Effect.flatMap(McpClient.McpClient, (client) => client.listAllTools),
   // SEP-1613 / SEP-2106: the listed schema goes back verbatim to the echo tool; what the client kept is compared.

@@ -102,7 +102,7 @@ if (config.stdio) {
   // Imported here only: an HTTP server has no use for the stream machinery stdio loads.
   const NodeMcpStdio = await import("@effect-mcp/node/NodeMcpStdio")
   NodeMcpStdio.serve({ sessions }).pipe(
-    Effect.provide(DemoServer.layer),
+    Effect.provide(DemoServer.layerWith({ app: config.app })),
     Effect.provide(otel),
     Effect.provide(logLevel),
     NodeRuntime.runMain
@@ -121,7 +121,7 @@ if (config.stdio) {
         ...(auth === undefined ? {} : { auth: auth.options })
       })
     ),
-    Layer.provide(cluster === undefined ? DemoServer.layer : DemoServer.layerWith(cluster.server)),
+    Layer.provide(DemoServer.layerWith({ ...(cluster === undefined ? {} : cluster.server), app: config.app })),
     Layer.provide(auth === undefined ? Layer.empty : auth.verifier),
     Layer.provide(cluster === undefined ? Layer.empty : cluster.placement),
     Layer.tap(() =>

@@ -37,7 +37,12 @@ const EXTENSIONS = [
   "auth/enterprise-managed-authorization",
   "auth/cross-app-access-complete-flow",
   // SEP-1933: the JWT bearer grant with a workload's JWT.
-  "auth/wif-jwt-bearer"
+  "auth/wif-jwt-bearer",
+  // SEP-2640: skills listed without fetching their files, and loaded only when they verify.
+  "sep-2640-client-no-prefetch",
+  "sep-2640-client-verify-digest",
+  "sep-2640-client-verify-size",
+  "sep-2640-client-verify-frontmatter"
 ]
 /** Run with nothing beside it: it measures how long the client waits before it resumes. */
 const TIMED = "sse-retry"
@@ -59,10 +64,12 @@ interface Job {
  */
 const clientPlan = async (): Promise<{ readonly jobs: ReadonlyArray<Job>; readonly left: ReadonlyArray<string> }> => {
   const [latest, next] = Conformance.SUITES as readonly [Conformance.Suite, Conformance.Suite]
-  const [latestListed, sessionEra, modern] = await Promise.all([
+  const [latestListed, sessionEra, modern, nextListed] = await Promise.all([
     Conformance.listClientScenarios(latest, []),
     Conformance.listClientScenarios(next, ["--requirements", "2025-11-25"]),
-    Conformance.listClientScenarios(next, ["--requirements", "2026-07-28"])
+    Conformance.listClientScenarios(next, ["--requirements", "2026-07-28"]),
+    // Its whole listing, for the extensions no requirement set runs (the skills extension's).
+    Conformance.listClientScenarios(next, [])
   ])
   const isExtension = (listed: Conformance.Listed) => listed.tags.includes("extension")
   const jobs: Array<Job> = []
@@ -77,7 +84,7 @@ const clientPlan = async (): Promise<{ readonly jobs: ReadonlyArray<Job>; readon
   add("2025-11-25", next, sessionEra, ["--spec-version", "2025-11-25"])
   add("2026-07-28", next, modern, ["--spec-version", "2026-07-28"])
   // Extensions belong to no revision: each once per version that lists it, without one.
-  for (const [suite, listed] of [[latest, latestListed], [next, [...sessionEra, ...modern]]] as const) {
+  for (const [suite, listed] of [[latest, latestListed], [next, [...sessionEra, ...modern, ...nextListed]]] as const) {
     const names = new Set(listed.filter(isExtension).map((entry) => entry.scenario))
     for (const scenario of EXTENSIONS) {
       if (names.has(scenario)) jobs.push({ column: `extension ${suite.version}`, suite, scenario, args: [] })
@@ -120,6 +127,32 @@ describe("conformance", () => {
         console.log(Conformance.report(`conformance ${label}, server scenarios`, judged.verdicts))
         unexpected.push(...judged.unexpected.map((problem) => `${label}: ${problem}`))
       }
+      // The skills extension's scenarios, which no requirement set runs: each on its own, in both eras.
+      const [next] = Conformance.SUITES.slice(1)
+      const skillRuns = Conformance.SKILLS_SERVER_SCENARIOS.flatMap((scenario) =>
+        Conformance.EXTENSION_ERAS.map((era) => ({ scenario, era }))
+      )
+      const skillResults = yield* Effect.promise(() =>
+        Promise.all(skillRuns.map(({ era, scenario }) =>
+          Conformance.run(
+            next!,
+            "server",
+            ["--url", url, "--scenario", scenario, "--spec-version", era, "--force"],
+            60_000
+          )
+        ))
+      )
+      const judgedSkills = Conformance.judge(
+        "server",
+        skillResults.map((run, i) => {
+          const checks = run.scenarios.get(skillRuns[i]!.scenario)
+          const problems = checks === undefined ? [`no results${run.timedOut ? " (timed out)" : ""}`] : Conformance.problemsOf(checks)
+          return [`${skillRuns[i]!.scenario} at ${skillRuns[i]!.era}`, problems, false] as const
+        })
+      )
+      console.log(Conformance.report(`conformance ${next!.version}, the skills extension's server scenarios`, judgedSkills.verdicts))
+      unexpected.push(...judgedSkills.unexpected)
+      expect(judgedSkills.verdicts.filter((verdict) => verdict.outcome === "pass")).toHaveLength(skillRuns.length)
       expect(unexpected).toEqual([])
     }), 180_000)
 

@@ -156,6 +156,7 @@ const call = (url: string, token: string | undefined, id: number, method: string
       "mcp-protocol-version": "2026-07-28",
       "mcp-method": method,
       ...("name" in params && typeof params.name === "string" ? { "mcp-name": params.name } : {}),
+      ...("uri" in params && typeof params.uri === "string" ? { "mcp-name": params.uri } : {}),
       ...(token === undefined ? {} : { authorization: `Bearer ${token}` })
     },
     body: JSON.stringify({
@@ -242,5 +243,34 @@ describe("the demo with --auth-*", () => {
       await demo.stop()
       await jwks.close()
     }
+  })
+})
+
+describe("the demo with --app", () => {
+  it("serves the calculator tool with its ui:// view beside the other tools; without the flag it is absent", async () => {
+    const listed = async (args: ReadonlyArray<string>) => {
+      const port = await freePort()
+      const demo = await startDemo(["--port", String(port), ...args])
+      try {
+        const url = `http://127.0.0.1:${port}/mcp`
+        const tools = await answerOf(await call(url, undefined, 1, "tools/list", {}))
+        const view = await answerOf(await call(url, undefined, 2, "resources/read", { uri: "ui://demo/calculator.html" }))
+        const sum = await answerOf(await call(url, undefined, 3, "tools/call", { name: "calculator", arguments: { a: 2, b: 3 } }))
+        return { tools, view, sum }
+      } finally {
+        await demo.stop()
+      }
+    }
+    const withApp = await listed(["--app"])
+    expect(withApp.tools).toMatchObject({
+      result: { tools: expect.arrayContaining([expect.objectContaining({ name: "calculator" }), expect.objectContaining({ name: "add" })]) }
+    })
+    expect(withApp.view).toMatchObject({
+      result: { contents: [{ uri: "ui://demo/calculator.html", mimeType: "text/html;profile=mcp-app" }] }
+    })
+    expect(withApp.sum).toMatchObject({ result: { structuredContent: { sum: 5 }, content: [{ type: "text", text: "5" }] } })
+    const without = await listed([])
+    expect(JSON.stringify(without.tools)).not.toContain("\"calculator\"")
+    expect(without.view).toMatchObject({ error: { code: -32602 } })
   })
 })

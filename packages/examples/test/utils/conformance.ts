@@ -104,6 +104,22 @@ export const SUITES: ReadonlyArray<Suite> = [
 /** The 2026-07-28 scenarios of the next version, run against the same URL as the others (a dual-era endpoint). */
 export const MODERN_SUITE: Suite = suite("conformance-next", ["--requirements", "2026-07-28"], [])
 
+/**
+ * The server scenarios of the skills extension (SEP-2640), which no requirement set of the suite runs: each is run
+ * on its own (`--scenario`), once per era (`EXTENSION_ERAS`), against the same URL.
+ */
+export const SKILLS_SERVER_SCENARIOS: ReadonlyArray<string> = [
+  "sep-2640-skills-directory",
+  "sep-2640-skills-enumeration",
+  "sep-2640-skills-manifest"
+]
+
+/**
+ * The revisions an extension's server scenarios run at: the newest of the session era and 2026-07-28. An extension
+ * is on no revision's timeline, so the suite is told to run it anyway (`--force`).
+ */
+export const EXTENSION_ERAS: ReadonlyArray<string> = ["2025-11-25", "2026-07-28"]
+
 /** Supplies `fs.globSync`, which both CLIs import, on Node 20 (see the script). */
 const node20Hook = fileURLToPath(new URL("../../../../scripts/conformance/node20.mjs", import.meta.url))
 

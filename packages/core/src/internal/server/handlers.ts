@@ -17,6 +17,7 @@ import type { Handler, Handlers } from "./dispatch.js"
 import type * as Pagination from "./pagination.js"
 import type { PromptEntry, Registry, ResourceEntry, ResourceTemplateEntry, ToolEntry } from "./registry.js"
 import { makeCurrent, type SessionState } from "./session.js"
+import * as Skills from "./skills.js"
 import * as Tasks from "./tasks.js"
 import type { Visibility } from "./visibility.js"
 
@@ -300,5 +301,6 @@ export const make = (inputs: Inputs): Handlers => ({
   ...lifecycle(inputs),
   ...tools(inputs),
   ...resources(inputs),
-  ...prompts(inputs)
+  ...prompts(inputs),
+  ...Skills.handlers(inputs.registry.skills)
 })

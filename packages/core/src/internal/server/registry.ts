@@ -17,6 +17,7 @@ import type * as McpTask from "../../McpTask.js"
 import type { Revision } from "../revisions/revision.js"
 import * as ParamHeaders from "../shared/paramHeaders.js"
 import * as Pagination from "./pagination.js"
+import * as Skills from "./skills.js"
 import * as Tasks from "./tasks.js"
 import type { Viewer, Visibility } from "./visibility.js"
 
@@ -147,6 +148,8 @@ export class Registry {
   readonly resources = new Map<string, ResourceEntry>()
   readonly templates: Array<ResourceTemplateEntry> = []
   readonly prompts = new Map<string, PromptEntry>()
+  /** The skills extension's entries; their files are among `resources`. */
+  readonly skills: Skills.Catalog
 
   private toolPages = new Map<string, Pagination.Pages<McpSchema.ListToolsResult>>()
   private resourcePages: Pagination.Pages<McpSchema.ListResourcesResult> | undefined
@@ -164,7 +167,11 @@ export class Registry {
     private readonly pageSize: number,
     /** Tells the sessions a list changed. */
     private readonly onChange: (kind: ListKind) => void
-  ) {}
+  ) {
+    this.skills = new Skills.Catalog(pageSize, () => {
+      this.caps = undefined
+    })
+  }
 
   private changed(kind: ListKind): void {
     this.toolPages = new Map()
@@ -419,9 +426,15 @@ export class Registry {
           Array.from(this.prompts.values()).some((p) => Object.keys(p.complete).length > 0)
         ? { completions: {} }
         : {}),
-      ...(Array.from(this.tools.values()).some((t) => (t.taskSupport ?? "forbidden") !== "forbidden")
-        ? { extensions: { [Tasks.EXTENSION]: {} } }
-        : {})
+      ...this.extensions()
     }
+  }
+
+  private extensions(): Pick<McpSchema.ServerCapabilities, "extensions"> {
+    const tasks = Array.from(this.tools.values()).some((t) => (t.taskSupport ?? "forbidden") !== "forbidden")
+    const skills = this.skills.capability()
+    return tasks || skills !== undefined
+      ? { extensions: { ...(tasks ? { [Tasks.EXTENSION]: {} } : {}), ...skills } }
+      : {}
   }
 }

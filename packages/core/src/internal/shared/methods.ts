@@ -14,6 +14,9 @@ const SESSIONLESS = "2026-07-28"
 /** The tasks extension's identifier (`McpTask.EXTENSION`). @internal */
 export const TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
 
+/** The skills extension's identifier (SEP-2640, `McpSkill.EXTENSION`). @internal */
+export const SKILLS_EXTENSION = "io.modelcontextprotocol/skills"
+
 /**
  * What is known of one method apart from its schemas.
  * @internal
@@ -101,6 +104,10 @@ export const facts = {
   "resources/read": request("client", { capability: ["resources"], cacheable: true, carrier: true, routingName: "uri" }),
   "resources/subscribe": request("client", { capability: ["resources", "subscribe"], removedIn: SESSIONLESS }),
   "resources/unsubscribe": request("client", { capability: ["resources", "subscribe"], removedIn: SESSIONLESS }),
+  // The skills extension: in every revision, as skills are resources; what a server declares says whether it has them.
+  "skills/list": request("client", { capability: ["extensions", SKILLS_EXTENSION], cacheable: true }),
+  "skills/get": request("client", { capability: ["extensions", SKILLS_EXTENSION], cacheable: true }),
+  "resources/directory/read": request("client", { capability: ["extensions", SKILLS_EXTENSION, "directoryRead"] }),
   "prompts/list": request("client", { capability: ["prompts"], cacheable: true }),
   "prompts/get": request("client", { capability: ["prompts"], carrier: true, routingName: "name" }),
   "logging/setLevel": request("client", { capability: ["logging"], removedIn: SESSIONLESS }),
