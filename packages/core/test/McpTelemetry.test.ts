@@ -223,6 +223,8 @@ describe("McpTelemetry", () => {
         expect(parentId(answered)).toBe(asked.spanId)
         expect(asked.attributes.get("mcp.method.name")).toBe(method)
         expect(answered.attributes.get("jsonrpc.request.id")).toEqual(expect.any(String))
+        // Both ends name the same request.
+        expect(asked.attributes.get("jsonrpc.request.id")).toBe(answered.attributes.get("jsonrpc.request.id"))
         expect(answered.status._tag).toBe("Ended")
       }
       // Each side's chain ends at the other's span, which it knows from `_meta` only: client, server, client.

@@ -452,7 +452,11 @@ export class SessionState implements Session {
       }
       const limit = timeout === undefined ? this.dispatcher.clientRequestTimeout : Duration.decode(timeout)
       let reason = "The request was cancelled"
-      return Deferred.await(answer).pipe(
+      // Traced, the client span this request runs in (`clientRequests.ts`) learns the id only now.
+      const awaited = this.dispatcher.telemetry
+        ? Effect.zipRight(Effect.annotateCurrentSpan("jsonrpc.request.id", String(id)), Deferred.await(answer))
+        : Deferred.await(answer)
+      return awaited.pipe(
         Effect.timeoutFail({
           duration: limit,
           onTimeout: () => {
