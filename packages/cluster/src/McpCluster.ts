@@ -32,9 +32,11 @@
  */
 import type { Principal } from "@effect-mcp/core/McpAuth"
 import { createHmac } from "node:crypto"
+import * as McpTask from "@effect-mcp/core/McpTask"
 import { type Change, Placement, type PlacementService } from "@effect-mcp/core/SessionRegistry"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
@@ -42,6 +44,7 @@ import * as Changes from "./internal/changes.js"
 import * as Membership from "./internal/membership.js"
 import * as Relay from "./internal/relay.js"
 import * as SessionId from "./internal/sessionId.js"
+import * as Tasks from "./internal/tasks.js"
 import { RedisClient, type RedisClientService, type RedisError } from "./RedisClient.js"
 
 /** @since 0.1.0 */
@@ -118,6 +121,10 @@ const UNKNOWN: Membership.Standing = { _tag: "Unknown" }
 export const make = (
   options: Options
 ): Effect.Effect<PlacementService, RedisError, RedisClient | Scope.Scope> =>
+  Effect.map(join(options), ({ sessions }) => sessions)
+
+/** This instance in the cluster: the placement of its sessions and that of its server's tasks, one membership. */
+const join = (options: Options) =>
   Effect.gen(function*() {
     if (options.key.length < MIN_KEY_LENGTH) {
       return yield* Effect.dieMessage(`McpCluster: the key must be at least ${MIN_KEY_LENGTH} characters`)
@@ -168,14 +175,17 @@ export const make = (
           )
         )
     }
-    return placement
+    const tasks = yield* Tasks.make(redis, { namespace, membership, runFork })
+    return { sessions: placement, tasks }
   })
 
 /**
  * The placement as a layer, over the `RedisClient` in context: provide it to the server's registry (for
- * `NodeMcpServer.layer`, to that layer).
+ * `NodeMcpServer.layer`, to that layer) and to the server (`McpServer.layer`), whose tasks it places too (a
+ * task created on one instance is read, updated and cancelled on every other).
  *
  * @since 0.1.0
  */
-export const layer = (options: Options): Layer.Layer<Placement, RedisError, RedisClient> =>
-  Layer.scoped(Placement, make(options))
+export const layer = (options: Options): Layer.Layer<Placement | McpTask.Placement, RedisError, RedisClient> =>
+  Layer.scopedContext(Effect.map(join(options), ({ sessions, tasks }) =>
+    Context.make(Placement, sessions).pipe(Context.add(McpTask.Placement, tasks))))
