@@ -17,6 +17,9 @@
  *   replacing the first, 404 for another principal.
  * - **Changes.** A resource updated on one instance (`McpServer.notifyResourceUpdated`) reaches its subscribers
  *   on every instance, over one Redis channel (best effort: not while Redis is away).
+ * - **Tasks.** The layer also places the server's 2026-07-28 tasks (`McpTask.Placement`): a task runs on the
+ *   instance that created it, and is read, updated and cancelled on any other, with the same owner checks; its
+ *   status reaches the listen streams of every instance; a task whose owner is gone reads `failed`.
  *
  * What a client sees when something fails:
  *

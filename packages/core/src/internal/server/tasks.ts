@@ -33,7 +33,7 @@ import { isSameParty, type Principal } from "../../McpAuth.js"
 import type * as McpSchema from "../../McpSchema.js"
 import { ClientRequestError, type Sink } from "../../McpSession.js"
 import type { Asker } from "./clientRequests.js"
-import { TaskPlacement, type TaskPlacementService } from "./registry/taskPlacement.js"
+import { type TaskHandlers, TaskPlacement, type TaskPlacementService } from "./registry/taskPlacement.js"
 import { type InputRequest, missingCapability } from "./mrtr.js"
 
 /** The extension's identifier, in `capabilities.extensions` on both sides. @internal */
@@ -172,13 +172,9 @@ export interface Store {
   /** `tasks/get`: the task as it is now. */
   readonly get: (taskId: string, principal: Principal | undefined) => Effect.Effect<unknown, JsonRpc.JsonRpcError>
   /** `tasks/update`: answers to the task's asks; unknown or answered keys are ignored. */
-  readonly update: (
-    taskId: string,
-    principal: Principal | undefined,
-    responses: { readonly [key: string]: unknown }
-  ) => Effect.Effect<unknown, JsonRpc.JsonRpcError>
+  readonly update: TaskHandlers["update"]
   /** `tasks/cancel`: the task is cancelled (its handler interrupted) unless it has ended already. */
-  readonly cancel: (taskId: string, principal: Principal | undefined) => Effect.Effect<unknown, JsonRpc.JsonRpcError>
+  readonly cancel: TaskHandlers["cancel"]
 }
 
 /** The empty acknowledgement of `tasks/update` and `tasks/cancel`. */
