@@ -14,12 +14,15 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import * as ChildProcess from "node:child_process"
+import { fileURLToPath } from "node:url"
 import { serveHttp } from "../../core/test/utils/serve.js"
 import { openListen, postModern } from "../../core/test/utils/modern.js"
 import * as McpCluster from "../src/McpCluster.js"
 import * as RedisClient from "../src/RedisClient.js"
-import { redisServerPath, startRedis } from "./utils/redisServer.js"
+import { freePort, listening, redisServerPath, startRedis } from "./utils/redisServer.js"
 
 // While the file is collected, outside any test's time limit: installs redis-server first where it is missing.
 redisServerPath()
@@ -49,6 +52,36 @@ const instance = (redisUrl: string, tools: ReadonlyArray<Layer.Layer<never, neve
   )
   return serveHttp(server)
 }
+
+const ownerScript = fileURLToPath(new URL("./fixtures/taskOwner.ts", import.meta.url))
+
+/** An instance in a process of its own (`fixtures/taskOwner.ts`), killed with the scope; its URL and process. */
+const ownerProcess = (redisUrl: string, leaseMs: number) =>
+  Effect.gen(function*() {
+    const port = yield* freePort
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        ChildProcess.spawn(process.execPath, ["--import", "tsx", ownerScript, String(port), redisUrl, String(leaseMs)], {
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+      ),
+      (child) => Effect.sync(() => void child.kill("SIGKILL"))
+    )
+    let output = ""
+    const ready = new Promise<boolean>((resolve) => {
+      const read = (chunk: Buffer) => {
+        output += chunk.toString()
+        if (output.includes("ready")) resolve(true)
+      }
+      child.stdout.on("data", read)
+      child.stderr.on("data", read)
+      child.once("exit", () => resolve(false))
+    })
+    if (!(yield* Effect.promise(() => ready)) || !(yield* listening(port))) {
+      return yield* Effect.die(new Error(`the owner did not start: ${output}`))
+    }
+    return { url: `http://127.0.0.1:${port}/mcp`, child }
+  })
 
 /** The data lines of an SSE response, one JSON message at a time. */
 const events = (response: Response) => {
@@ -162,5 +195,35 @@ describe("tasks across instances", () => {
           expect(refused.body.error, `${method} ${taskId}`).toMatchObject({ code: -32602 })
         }
       }
+    }))
+
+  it.scopedLive("a task whose owner is killed reads working, then failed once its lease lapsed, on every instance", () =>
+    Effect.gen(function*() {
+      const redis = yield* startRedis
+      const leaseMs = 1_000
+      const owner = yield* ownerProcess(redis.url, leaseMs)
+      const b = yield* instance(redis.url)
+      const created = yield* post(owner.url, "tools/call", { name: "wait", arguments: {} })
+      const taskId = String(created.body.result.taskId)
+      expect((yield* post(b, "tasks/get", { taskId })).body.result).toMatchObject({ taskId, status: "working" })
+      const exited = new Promise((resolve) => owner.child.once("exit", resolve))
+      owner.child.kill("SIGKILL")
+      yield* Effect.promise(() => exited)
+      const killedAt = Date.now()
+      // Read until the lease lapsed: working until then (the record as the owner left it), then failed.
+      const seen: Array<string> = []
+      let last: unknown
+      const read = Effect.map(post(b, "tasks/get", { taskId }), (got) => {
+        seen.push(String(got.body.result?.status))
+        return last = got.body.result
+      })
+      yield* Effect.repeat(read, {
+        until: (result) => result?.status !== "working" || Date.now() - killedAt > 10 * leaseMs,
+        // A probe's pace, not a wait for an outcome: each answer is checked.
+        schedule: Schedule.spaced("10 millis")
+      })
+      expect(last).toMatchObject({ taskId, status: "failed", error: { code: -32603 } })
+      expect(seen.slice(0, -1).every((status) => status === "working")).toBe(true)
+      expect(Date.now() - killedAt).toBeLessThan(3 * leaseMs)
     }))
 })
