@@ -115,7 +115,8 @@ export const make = (redis: RedisClient.RedisClientService, config: Config) =>
         const stored = typeof reply === "string" ? Option.getOrUndefined(decodeStored(reply)) : undefined
         if (stored === undefined || !visibleTo(stored.owner, principal)) return Option.none<Detail>()
         if (TERMINAL.has(stored.detail["status"])) return Option.some<Detail>(stored.detail)
-        const standing = yield* membership.standing(stored.from)
+        // An owner found alive is remembered for a beat: a client polling a task costs one GET.
+        const standing = yield* membership.located(stored.from)
         if (standing._tag !== "Gone") return Option.some<Detail>(stored.detail)
         // Its owner is gone, and the handler with it: the task will never settle.
         const { inputRequests: _, ...rest } = stored.detail
