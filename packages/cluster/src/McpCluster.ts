@@ -17,6 +17,9 @@
  *   replacing the first, 404 for another principal.
  * - **Changes.** A resource updated on one instance (`McpServer.notifyResourceUpdated`) reaches its subscribers
  *   on every instance, over one Redis channel (best effort: not while Redis is away).
+ * - **Tasks.** The layer also places the server's 2026-07-28 tasks (`McpTask.Placement`): a task runs on the
+ *   instance that created it, and is read, updated and cancelled on any other, with the same owner checks; its
+ *   status reaches the listen streams of every instance; a task whose owner is gone reads `failed`.
  *
  * What a client sees when something fails:
  *
@@ -32,9 +35,11 @@
  */
 import type { Principal } from "@effect-mcp/core/McpAuth"
 import { createHmac } from "node:crypto"
+import * as McpTask from "@effect-mcp/core/McpTask"
 import { type Change, Placement, type PlacementService } from "@effect-mcp/core/SessionRegistry"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
@@ -42,6 +47,7 @@ import * as Changes from "./internal/changes.js"
 import * as Membership from "./internal/membership.js"
 import * as Relay from "./internal/relay.js"
 import * as SessionId from "./internal/sessionId.js"
+import * as Tasks from "./internal/tasks.js"
 import { RedisClient, type RedisClientService, type RedisError } from "./RedisClient.js"
 
 /** @since 0.1.0 */
@@ -118,6 +124,10 @@ const UNKNOWN: Membership.Standing = { _tag: "Unknown" }
 export const make = (
   options: Options
 ): Effect.Effect<PlacementService, RedisError, RedisClient | Scope.Scope> =>
+  Effect.map(join(options), ({ sessions }) => sessions)
+
+/** This instance in the cluster: the placement of its sessions and that of its server's tasks, one membership. */
+const join = (options: Options) =>
   Effect.gen(function*() {
     if (options.key.length < MIN_KEY_LENGTH) {
       return yield* Effect.dieMessage(`McpCluster: the key must be at least ${MIN_KEY_LENGTH} characters`)
@@ -168,14 +178,17 @@ export const make = (
           )
         )
     }
-    return placement
+    const tasks = yield* Tasks.make(redis, { namespace, membership, runFork })
+    return { sessions: placement, tasks }
   })
 
 /**
  * The placement as a layer, over the `RedisClient` in context: provide it to the server's registry (for
- * `NodeMcpServer.layer`, to that layer).
+ * `NodeMcpServer.layer`, to that layer) and to the server (`McpServer.layer`), whose tasks it places too (a
+ * task created on one instance is read, updated and cancelled on every other).
  *
  * @since 0.1.0
  */
-export const layer = (options: Options): Layer.Layer<Placement, RedisError, RedisClient> =>
-  Layer.scoped(Placement, make(options))
+export const layer = (options: Options): Layer.Layer<Placement | McpTask.Placement, RedisError, RedisClient> =>
+  Layer.scopedContext(Effect.map(join(options), ({ sessions, tasks }) =>
+    Context.make(Placement, sessions).pipe(Context.add(McpTask.Placement, tasks))))

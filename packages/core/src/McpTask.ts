@@ -84,3 +84,19 @@ export const escalate: Effect.Effect<void, JsonRpc.JsonRpcError> = Effect.flatMa
  * @since 0.1.0
  */
 export const currentTaskId: Effect.Effect<Option.Option<string>> = Tasks.currentTaskId
+
+/**
+ * The placement of a server's tasks among the instances it runs as (`@effect-mcp/cluster` provides one): a task
+ * created on one instance is read, updated and cancelled on every other, and its status reaches their listen
+ * streams. Optional: without it, tasks are the process's own.
+ *
+ * @since 0.1.0
+ */
+export { TaskPlacement as Placement } from "./internal/server/registry/taskPlacement.js"
+
+/** @since 0.1.0 */
+export type {
+  TaskHandlers,
+  TaskPlacementService as PlacementService,
+  TaskRecord
+} from "./internal/server/registry/taskPlacement.js"

@@ -3,7 +3,9 @@
  * one `redis-server` on this machine, every session opened on the first instance (its owner). The same
  * Streamable HTTP `tools/call` is timed sent to the owner and sent to the two others (relayed to the owner), at 1
  * and 50 concurrent clients; server CPU per call is all instances plus redis-server, from /proc. Then Redis's keys
- * and data before and after opening 900 more idle sessions (one client may hold 1,000): no key per session.
+ * and data before and after opening 900 more idle sessions (one client may hold 1,000): no key per session. Last,
+ * the failover time: 100 sessions on one instance, which gets SIGKILL, SIGSTOP or SIGTERM (a fresh cluster each),
+ * and the time until both survivors answer 404 for every one of them.
  *
  * Everything runs on 127.0.0.1, every loop bounded by a count; `redis-server` must be on PATH (Debian's package).
  */
@@ -13,7 +15,13 @@ import * as net from "node:net"
 import { fileURLToPath } from "node:url"
 import { freePort, killChildrenOnExit } from "../harness/children.js"
 import { HOST } from "../harness/http.js"
-import { errorMessage, openStreamableSession, type StreamableSession, streamableEcho } from "./lib/client.js"
+import {
+  errorMessage,
+  httpRequest,
+  openStreamableSession,
+  type StreamableSession,
+  streamableEcho
+} from "./lib/client.js"
 import { drive, percentile, sortedCopy } from "./lib/load.js"
 import { treeCpu } from "./lib/proc.js"
 
@@ -103,17 +111,67 @@ const measure = async (
   }
 }
 
-const run = async (): Promise<number> => {
-  killChildrenOnExit()
+/** One redis-server and three instances on it, with the lease given (the demo's default otherwise). */
+const startCluster = async (leaseMs?: number) => {
   const redisPort = await freePort()
   const redis = await spawnReady("redis-server", [
     "--port", String(redisPort), "--bind", HOST, "--save", "", "--appendonly", "no"
   ], redisPort, "Ready to accept connections")
   const url = `redis://${HOST}:${redisPort}`
+  const lease = leaseMs === undefined ? [] : ["--lease-ms", String(leaseMs)]
   const ports = [await freePort(), await freePort(), await freePort()]
   const instances = await Promise.all(ports.map((port) =>
-    spawnReady(process.execPath, [main, "--port", String(port), "--redis", url], port, "in the cluster on")
+    spawnReady(process.execPath, [main, "--port", String(port), "--redis", url, ...lease], port, "in the cluster on")
   ))
+  const stop = () => {
+    for (const child of [...instances, redis]) {
+      child.kill("SIGCONT")
+      child.kill("SIGKILL")
+    }
+  }
+  return { redis, redisPort, ports, instances, stop }
+}
+
+const FAILOVER_SESSIONS = 100
+const FAILOVER_LEASE_MS = 3_000
+
+/**
+ * Milliseconds from `signal` to the owner of 100 sessions until both survivors answer 404 for all of them, probed
+ * with a notification per session not yet 404 on each survivor, round after round.
+ */
+const failover = async (signal: NodeJS.Signals): Promise<number> => {
+  const cluster = await startCluster(FAILOVER_LEASE_MS)
+  try {
+    const [owner, ...survivors] = cluster.ports
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 50 })
+    const sessions = await Promise.all(Array.from({ length: FAILOVER_SESSIONS }, () => openStreamableSession(agent, owner!)))
+    const pending = survivors.flatMap((port) => sessions.map((session) => ({ port, session })))
+    const body = JSON.stringify({ jsonrpc: "2.0", method: "notifications/roots/list_changed" })
+    const start = performance.now()
+    cluster.instances[0]!.kill(signal)
+    let left = pending
+    while (left.length > 0) {
+      if (performance.now() - start > 60_000) throw new Error(`${signal}: ${left.length} probes not 404 after 60 s`)
+      const statuses = await Promise.all(left.map(({ port, session }) =>
+        httpRequest(agent, port, "POST", "/mcp", {
+          "Content-Type": "application/json",
+          Accept: "application/json, text/event-stream",
+          "Mcp-Session-Id": session.sessionId,
+          "MCP-Protocol-Version": session.protocolVersion
+        }, body).then((reply) => reply.status, () => 0)
+      ))
+      left = left.filter((_, i) => statuses[i] !== 404)
+    }
+    agent.destroy()
+    return performance.now() - start
+  } finally {
+    cluster.stop()
+  }
+}
+
+const run = async (): Promise<number> => {
+  killChildrenOnExit()
+  const { instances, ports, redis, redisPort, stop } = await startCluster()
   const pids = [redis.pid!, ...instances.map((child) => child.pid!)]
   log(`redis-server on ${redisPort}, instances on ${ports.join(", ")}`)
   try {
@@ -134,6 +192,12 @@ const run = async (): Promise<number> => {
     }
     const [keysAfter, after] = [await keys(), await dataset()]
     setup.destroy()
+    stop()
+    const failovers: Array<[NodeJS.Signals, number]> = []
+    for (const signal of ["SIGKILL", "SIGSTOP", "SIGTERM"] as const) {
+      failovers.push([signal, await failover(signal)])
+      log(`failover on ${signal} done`)
+    }
     const lines = [
       `## Cluster: three instances and one redis-server on ${HOST} (Streamable HTTP tools/call, ${CALLS} calls a row)`,
       "",
@@ -144,7 +208,14 @@ const run = async (): Promise<number> => {
       ),
       "",
       `Redis with 50 sessions: ${keysBefore} keys, ${before} bytes of data; after ${IDLE_SESSIONS} more idle ` +
-      `sessions: ${keysAfter} keys, ${after} bytes.`
+      `sessions: ${keysAfter} keys, ${after} bytes.`,
+      "",
+      `Failover, lease ${FAILOVER_LEASE_MS} ms: ${FAILOVER_SESSIONS} sessions on one instance, which gets the signal; ` +
+      "time until both other instances answer 404 for every one of them.",
+      "",
+      "| Signal | ms to 404 everywhere |",
+      "| --- | ---: |",
+      ...failovers.map(([signal, ms]) => `| ${signal} | ${ms.toFixed(0)} |`)
     ]
     process.stdout.write(lines.join("\n") + "\n")
     return 0
@@ -152,7 +223,7 @@ const run = async (): Promise<number> => {
     log(`FAILED: ${errorMessage(error)}`)
     return 1
   } finally {
-    for (const child of [...instances, redis]) child.kill("SIGKILL")
+    stop()
   }
 }
 

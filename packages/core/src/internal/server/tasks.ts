@@ -36,6 +36,7 @@ import type * as McpSchema from "../../McpSchema.js"
 import * as McpTelemetry from "../../McpTelemetry.js"
 import { ClientRequestError, type Sink } from "../../McpSession.js"
 import type { Asker } from "./clientRequests.js"
+import { type TaskHandlers, TaskPlacement, type TaskPlacementService } from "./registry/taskPlacement.js"
 import { type InputRequest, missingCapability } from "./mrtr.js"
 
 /** The extension's identifier, in `capabilities.extensions` on both sides. @internal */
@@ -176,13 +177,9 @@ export interface Store {
   /** `tasks/get`: the task as it is now. */
   readonly get: (taskId: string, principal: Principal | undefined) => Effect.Effect<unknown, JsonRpc.JsonRpcError>
   /** `tasks/update`: answers to the task's asks; unknown or answered keys are ignored. */
-  readonly update: (
-    taskId: string,
-    principal: Principal | undefined,
-    responses: { readonly [key: string]: unknown }
-  ) => Effect.Effect<unknown, JsonRpc.JsonRpcError>
+  readonly update: TaskHandlers["update"]
   /** `tasks/cancel`: the task is cancelled (its handler interrupted) unless it has ended already. */
-  readonly cancel: (taskId: string, principal: Principal | undefined) => Effect.Effect<unknown, JsonRpc.JsonRpcError>
+  readonly cancel: TaskHandlers["cancel"]
 }
 
 /** The empty acknowledgement of `tasks/update` and `tasks/cancel`. */
@@ -194,7 +191,19 @@ interface StoreContext {
   readonly publish: (owner: Principal | undefined, notification: JsonRpc.Notification) => void
   readonly tasks: Ref.Ref<HashMap.HashMap<string, Task>>
   readonly scope: Scope.Scope
+  /** The other instances, when the server runs as several: they read this one's tasks from what it tells. */
+  readonly placement: TaskPlacementService | undefined
 }
+
+/** Tells the other instances, if any, how a task stands now. */
+const tell = (ctx: StoreContext, task: Task, state: State, now: number, notification?: JsonRpc.Notification) =>
+  ctx.placement?.changed({
+    taskId: task.id,
+    owner: task.owner,
+    ttlLeftMs: task.createdAt + ctx.settings.ttlMs - now,
+    detail: detailed(ctx.settings, task, state),
+    notification
+  })
 
 // --- Wire answers -------------------------------------------------------------------------------------------------
 
@@ -237,7 +246,9 @@ const change = (ctx: StoreContext, task: Task, f: (state: State, now: number) =>
     }), (next) =>
       Effect.sync(() => {
         if (next !== undefined) {
-          ctx.publish(task.owner, JsonRpc.notification("notifications/tasks", detailed(ctx.settings, task, next)))
+          const notification = JsonRpc.notification("notifications/tasks", detailed(ctx.settings, task, next))
+          ctx.publish(task.owner, notification)
+          tell(ctx, task, next, now, notification)
         }
       })))
 
@@ -309,6 +320,7 @@ const register = (ctx: StoreContext, task: Task) =>
     )
     yield* Scope.addFinalizer(task.scope, Effect.zipRight(handler, Ref.update(tasks, HashMap.remove(task.id))))
     const now = yield* Clock.currentTimeMillis
+    tell(ctx, task, yield* Ref.get(task.state), now)
     const left = Math.max(0, task.createdAt + settings.ttlMs - now)
     // The timer is the task's own: closing the scope from its fiber does not interrupt that fiber (forkIn). It
     // must be interruptible itself (this region is not), or a shutdown would wait out the ttl.
@@ -490,15 +502,32 @@ export const makeStore = Effect.fnUntraced(function*(
 ) {
   const scope = yield* Effect.scope
   const tasks = yield* Ref.make(HashMap.empty<string, Task>())
-  const ctx: StoreContext = { settings, publish, tasks, scope }
+  const placement = Option.getOrUndefined(yield* Effect.serviceOption(TaskPlacement))
+  const ctx: StoreContext = { settings, publish, tasks, scope, placement }
+  const get: Store["get"] = (taskId, principal) =>
+    Effect.flatMap(find(ctx, taskId, principal), (task) =>
+      Effect.map(Ref.get(task.state), (state) => ({ resultType: "complete", ...detailed(settings, task, state) })))
+  const update = updateIn(ctx)
+  const cancel = cancelIn(ctx)
+  const store: Store = { settings, size: Effect.map(Ref.get(ctx.tasks), HashMap.size), call: callIn(ctx), get, update, cancel }
+  if (placement === undefined) return store
+  yield* placement.attach({ deliver: publish, update, cancel })
+  // A task not here may be another instance's: asked of the placement, which answers for its owner.
+  const routed = (
+    taskId: string,
+    here: Effect.Effect<unknown, JsonRpc.JsonRpcError>,
+    there: Effect.Effect<Option.Option<unknown>, JsonRpc.JsonRpcError>
+  ) =>
+    Effect.flatMap(Ref.get(tasks), (map) =>
+      HashMap.has(map, taskId) ? here : Effect.flatMap(there, Option.match({
+        onNone: () => Effect.fail(unknownTask(taskId)),
+        onSome: Effect.succeed
+      })))
   return {
-    settings,
-    size: Effect.map(Ref.get(ctx.tasks), HashMap.size),
-    call: callIn(ctx),
-    get: (taskId, principal) =>
-      Effect.flatMap(find(ctx, taskId, principal), (task) =>
-        Effect.map(Ref.get(task.state), (state) => ({ resultType: "complete", ...detailed(settings, task, state) }))),
-    update: updateIn(ctx),
-    cancel: cancelIn(ctx)
+    ...store,
+    get: (taskId, principal) => routed(taskId, get(taskId, principal), placement.get(taskId, principal)),
+    update: (taskId, principal, responses) =>
+      routed(taskId, update(taskId, principal, responses), placement.update(taskId, principal, responses)),
+    cancel: (taskId, principal) => routed(taskId, cancel(taskId, principal), placement.cancel(taskId, principal))
   } satisfies Store
 })
