@@ -285,7 +285,7 @@ export const renderMarkdown = (report: Report): string => {
       `${options.lateMs} ms or more. \`*\` = errors, a deadline hit or memory still moving (see Problems); ` +
       "`failed` = the phase failed; `—` = not run or no ratio. Row 7 is given twice: as installed (the entry and " +
       "its dependencies one file per module, as npm installs them) and bundled (the entry bundled by esbuild into " +
-      "one ESM file, `packages/examples/dist-bench/bundle/<name>.mjs`, started with plain node); every other row " +
+      "one ESM file plus chunks for what it imports on demand, `packages/examples/dist-bench/bundle/<name>/<name>.mjs`, started with plain node); every other row " +
       "runs the entry as installed. With `--startup-node`, row 7 as installed is also given on that node (the " +
       "median of `--starts` fresh processes; on Node 22 and later effect-mcp's demo caches its compiled modules on " +
       "disk, so every start after the first reads them back). The default servers are built JavaScript run with plain node; a .ts entry " +

@@ -14,7 +14,6 @@ import * as McpTool from "@effect-mcp/core/McpTool"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import { Calculator } from "./CalculatorApp.js"
 
 /** Returns its input. @since 0.1.0 */
 export const Echo = McpTool.make("echo", {
@@ -145,6 +144,14 @@ const handlers = Layer.mergeAll(
   Readme,
   Greeting,
   Review
+)
+
+/**
+ * The calculator app, loaded only when asked for: it brings `@effect/platform`'s `FileSystem` (for views read from
+ * files), which a demo without the app would load at every start for nothing.
+ */
+const Calculator = Layer.unwrapEffect(
+  Effect.map(Effect.promise(() => import("./CalculatorApp.js")), (app) => app.Calculator)
 )
 
 /**

@@ -2,8 +2,10 @@
  * The bundled variant of a server for row 7: its entry and everything it imports in one ESM file, built with
  * esbuild (the bundler tsx already brings), so start-up and RSS can also be compared without the cost of
  * resolving and loading one file per module as npm installs them. All servers are bundled alike:
- * `--bundle --platform=node --format=esm`, with a banner that defines `require` (some dependencies call it),
- * written to `dist-bench/bundle/<name>.mjs` and started with plain `node`. A .ts entry is compiled by esbuild
+ * `--bundle --platform=node --format=esm --splitting`, with a banner that defines `require` (some dependencies call
+ * it), written to `dist-bench/bundle/<name>/<name>.mjs` and started with plain `node`. Splitting keeps what a
+ * server imports only on demand (`import()`: the demo's `--otel` and `--redis` machinery) in chunks of its own,
+ * loaded when asked for, as a user's bundler with code splitting does. A .ts entry is compiled by esbuild
  * here, so its bundle runs without tsx.
  */
 import { build } from "esbuild"
@@ -24,12 +26,16 @@ const REQUIRE_BANNER =
 export const bundleServer = async (spec: ServerSpec): Promise<ServerSpec> => {
   mkdirSync(BUNDLE_DIR, { recursive: true })
   // A custom --entry NAME may hold characters a file name should not.
-  const outfile = path.join(BUNDLE_DIR, `${spec.name.replace(/[^\w.-]/g, "_")}.mjs`)
+  const name = spec.name.replace(/[^\w.-]/g, "_")
+  const outdir = path.join(BUNDLE_DIR, name)
+  const outfile = path.join(outdir, `${name}.mjs`)
   try {
     await build({
-      entryPoints: [spec.entry],
-      outfile,
+      entryPoints: { [name]: spec.entry },
+      outdir,
+      outExtension: { ".js": ".mjs" },
       bundle: true,
+      splitting: true,
       platform: "node",
       format: "esm",
       banner: { js: REQUIRE_BANNER },

@@ -125,7 +125,7 @@ export const usage = (): string =>
       "entry NAME=FILE",
       "start server NAME from FILE (.js: node FILE; .ts: node --import tsx FILE),\n" +
       "e.g. --entry effect-mcp=packages/examples/dist/main.js; a new NAME adds a server;\n" +
-      "row 7 (startup) also bundles FILE with esbuild into dist-bench/bundle/NAME.mjs"
+      "row 7 (startup) also bundles FILE with esbuild into dist-bench/bundle/NAME/NAME.mjs"
     ],
     [
       "startup-node NODE",
