@@ -6,6 +6,8 @@ export default defineProject({
   test: {
     name: "examples",
     include: ["test/**/*.test.ts"],
+    // chromium, redis-server and nginx, installed (where they can be) before any test runs.
+    globalSetup: ["test/setup/system.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // After the other projects, not beside them: the packaging test's npm install and tsc would take CPU from

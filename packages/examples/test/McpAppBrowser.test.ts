@@ -6,7 +6,7 @@
  * result; the test checks that the view shows the result, and that a sum asked for in the view is answered by
  * the server's `add` tool through the host.
  *
- * Chromium is looked for at `CHROMIUM_PATH` or `/usr/bin/chromium`; when it is missing, the setup installs
+ * Chromium is `CHROMIUM_PATH` or Debian's `chromium` on PATH; when it is missing, the setup (`setup/system.ts`) installs
  * Debian's `chromium` with `apt-get` if it runs as root, and otherwise stops saying what to install. On failure a
  * screenshot goes to `.test-output/` at the repository's root.
  */
@@ -19,33 +19,16 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import * as esbuild from "esbuild"
-import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { chromium } from "playwright-core"
 import { VIEW_URI } from "../src/CalculatorApp.js"
+import { chromiumPath } from "./setup/system.js"
 import * as DemoServer from "../src/DemoServer.js"
 
 const examples = fileURLToPath(new URL("..", import.meta.url))
 const outputDir = Path.join(examples, "..", "..", ".test-output")
-
-/** Chromium's executable: found, or installed with apt-get where the test may (root on Debian), or a clear stop. */
-const chromiumPath = (): string => {
-  const candidates = [process.env["CHROMIUM_PATH"], "/usr/bin/chromium", "/usr/bin/chromium-browser"]
-  const found = candidates.find((path) => path !== undefined && Fs.existsSync(path))
-  if (found !== undefined) return found
-  const canInstall = process.getuid?.() === 0 && Fs.existsSync("/usr/bin/apt-get")
-  if (!canInstall) {
-    throw new Error(
-      "Chromium is missing: install Debian's chromium package (sudo apt-get install chromium), or set CHROMIUM_PATH"
-    )
-  }
-  ChildProcess.execFileSync("apt-get", ["update"], { stdio: "ignore" })
-  ChildProcess.execFileSync("apt-get", ["install", "-y", "--no-install-recommends", "chromium"], { stdio: "ignore" })
-  if (!Fs.existsSync("/usr/bin/chromium")) throw new Error("apt-get installed chromium, but /usr/bin/chromium is missing")
-  return "/usr/bin/chromium"
-}
 
 /** The SDK's host bridge as one script for the page: `window.ExtApps.AppBridge` and `PostMessageTransport`. */
 const bridgeScript = async (): Promise<string> => {
