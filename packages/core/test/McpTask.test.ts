@@ -21,11 +21,12 @@ import * as Tasks from "../src/internal/server/tasks.js"
 import * as JsonRpc from "../src/JsonRpc.js"
 import type { Principal } from "../src/McpAuth.js"
 import * as McpServer from "../src/McpServer.js"
-import { CurrentSession, type Session } from "../src/McpSession.js"
+import { CurrentSession } from "../src/McpSession.js"
 import * as McpTask from "../src/McpTask.js"
 import * as McpTool from "../src/McpTool.js"
 import * as SessionRegistry from "../src/SessionRegistry.js"
 import { serveHttp } from "./utils/serve.js"
+import { type Answer, exchange } from "./utils/sessions.js"
 import { openListen, postModern } from "./utils/modern.js"
 
 const V = "2026-07-28"
@@ -127,12 +128,6 @@ interface Caller {
   readonly principal?: Principal
 }
 
-type Answer =
-  | { readonly _tag: "Result"; readonly result: { readonly [key: string]: unknown } }
-  | { readonly _tag: "Error"; readonly error: JsonRpc.ErrorObject }
-
-let nextId = 0
-
 /** One 2026-07-28 request, in a session of its own as the HTTP transport serves it. */
 const rpc = (method: string, params: { readonly [key: string]: unknown } = {}, caller: Caller = {}) =>
   Effect.scoped(Effect.gen(function*() {
@@ -146,23 +141,6 @@ const rpc = (method: string, params: { readonly [key: string]: unknown } = {}, c
     return yield* exchange(session, method, params)
   }))
 
-/** Hands one request to `session` and waits for its response. */
-const exchange = (session: Session, method: string, params: { readonly [key: string]: unknown }) =>
-  Effect.gen(function*() {
-    const id = ++nextId
-    const response = yield* Effect.async<JsonRpc.Response>((resume) => {
-      let answer: JsonRpc.Response | undefined
-      const taken = session.offer(JsonRpc.request(id, method, params), (message) => {
-        if (JsonRpc.isResponse(message)) answer = message
-        return true
-      }, () => resume(answer === undefined ? Effect.dieMessage("no response") : Effect.succeed(answer)))
-      if (!taken) resume(Effect.dieMessage("the session refused the request"))
-    })
-    expect(response.id).toBe(id)
-    return "error" in response
-      ? { _tag: "Error", error: response.error } satisfies Answer
-      : { _tag: "Result", result: response.result as { readonly [key: string]: unknown } } satisfies Answer
-  })
 
 const resultOf = (answer: Answer) => {
   if (answer._tag === "Error") throw new Error(`expected a result, got ${JSON.stringify(answer.error)}`)
