@@ -94,11 +94,12 @@ const relayWith = (
   const beatMs = Duration.toMillis(membership.beat)
   return (exchange, id, body, refuse) => {
     const owner = id.slice(0, SessionId.PREFIX_LENGTH)
-    const refuseAs = (standing: Membership.Standing) => refuse(standing._tag === "Gone" ? "NotFound" : "Unavailable")
+    const refuseAs = (standing: Membership.Standing) =>
+      refuse(standing._tag === "Gone" || standing._tag === "Leaving" ? "NotFound" : "Unavailable")
     runFork(Effect.map(membership.located(owner), (standing) => {
       if (standing._tag !== "Alive") return refuseAs(standing)
       // While the owner has not begun to answer, its lease is watched: a frozen owner's lapses, and its sessions
-      // are then 404 here as everywhere.
+      // are then 404 here as everywhere. One that is leaving finishes what it took: it drains.
       const watch = setInterval(() =>
         runFork(Effect.map(membership.standing(owner), (now) => {
           if (now._tag === "Gone" && relayed.abort()) refuse("NotFound")
@@ -167,6 +168,7 @@ const join = (options: Options) =>
         return owner !== undefined && owner !== membership.incarnation() && !membership.wasMine(owner)
       },
       relay: relayWith(membership, agents, runFork),
+      leave: membership.leave,
       publish: (change) =>
         void runFork(Effect.ignore(redis.send(["PUBLISH", channel, Changes.encode(membership.incarnation(), change)]))),
       attach: (sessions, deliver) =>

@@ -226,4 +226,30 @@ describe("tasks across instances", () => {
       expect(seen.slice(0, -1).every((status) => status === "working")).toBe(true)
       expect(Date.now() - killedAt).toBeLessThan(3 * leaseMs)
     }))
+
+  it.scopedLive("tasks/update and tasks/cancel on another instance are answered once the owner applied them", () =>
+    Effect.gen(function*() {
+      const redis = yield* startRedis
+      // A lease longer than the owner stays frozen here: it is alive all along, only slow.
+      const owner = yield* ownerProcess(redis.url, 10_000)
+      const b = yield* instance(redis.url)
+      const created = yield* post(owner.url, "tools/call", { name: "wait", arguments: {} })
+      const taskId = String(created.body.result.taskId)
+      expect((yield* post(b, "tasks/get", { taskId })).body.result).toMatchObject({ status: "working" })
+      // A frozen owner applies nothing: B cannot say it was done, so it says it could not reach it.
+      owner.child.kill("SIGSTOP")
+      for (const method of ["tasks/update", "tasks/cancel"]) {
+        const unanswered = yield* post(b, method, { taskId, inputResponses: {} })
+        expect(unanswered.body.error, method).toMatchObject({ code: -32603 })
+        expect(unanswered.body.result, method).toBeUndefined()
+      }
+      owner.child.kill("SIGCONT")
+      expect((yield* post(b, "tasks/update", { taskId, inputResponses: {} })).body.result).toMatchObject({
+        resultType: "complete"
+      })
+      // Acknowledged on B: the owner, asked right after, has it cancelled.
+      expect((yield* post(b, "tasks/cancel", { taskId })).body.result).toMatchObject({ resultType: "complete" })
+      expect((yield* post(owner.url, "tasks/get", { taskId })).body.result).toMatchObject({ status: "cancelled" })
+      expect((yield* post(b, "tasks/get", { taskId })).body.result).toMatchObject({ status: "cancelled" })
+    }))
 })

@@ -564,7 +564,9 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   yield* sweepIdle(expire, idleTimeout, registryScope)
   const drain = Effect.suspend(() => {
     draining = true
-    return drainAll(table, drainTimeout)
+    // The other instances hear first, so that their new requests for these sessions stop coming now.
+    const drained = drainAll(table, drainTimeout)
+    return placement === undefined ? drained : Effect.zipRight(placement.leave, drained)
   })
   const detach = attachSessions(link, table, subscriptions, placement)
   yield* Scope.addFinalizer(registryScope, Effect.sync(detach))

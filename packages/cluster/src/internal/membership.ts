@@ -11,7 +11,9 @@
  *
  * `{ns}:epoch` (the Redis time it was first written, no TTL) tells a lease that lapsed from one that Redis lost:
  * while the epoch is younger than a lease, a missing lease is not proof of death (503, not 404). An instance that
- * leaves (it shut down, or fenced) says so: its lease becomes a tombstone (`-`) for one more lease, which is.
+ * leaves says so at once, on the members' channel every instance hears (`bye`) and in its lease: a tombstone, `~`
+ * while it shuts down (it drains: new requests for its sessions are 404 everywhere, those it serves finish), then
+ * `-` (it has left, or fenced) for one more lease, which is proof of death.
  * @internal
  */
 import type { Session } from "@effect-mcp/core/McpSession"
@@ -31,9 +33,16 @@ if redis.call('EXISTS', KEYS[2]) == 0 then
 end
 return 1`)
 
+/** The lease becomes a tombstone (`-`, gone; `~`, leaving: draining) and every instance is told, at once. */
+const LEAVE = RedisClient.script(`
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1`)
+
 const LOOKUP = RedisClient.script(`
 local lease = redis.call('GET', KEYS[1])
 if lease == '-' then return {'gone', ''} end
+if lease == '~' then return {'leaving', ''} end
 if lease then return {'alive', lease} end
 local epoch = redis.call('GET', KEYS[2])
 if not epoch then return {'unknown', ''} end
@@ -42,13 +51,19 @@ local now = t[1] * 1000 + math.floor(t[2] / 1000)
 if now - tonumber(epoch) < tonumber(ARGV[1]) then return {'unknown', ''} end
 return {'gone', ''}`, { readOnly: true })
 
-/** Where an incarnation stands: alive at its URL, gone for good, or not knowable now. @internal */
+/**
+ * Where an incarnation stands: alive at its URL, gone for good, leaving (it shuts down: its sessions are gone for
+ * new requests, while those it is serving finish), or not knowable now.
+ * @internal
+ */
 export type Standing =
   | { readonly _tag: "Alive"; readonly url: string }
   | { readonly _tag: "Gone" }
+  | { readonly _tag: "Leaving" }
   | { readonly _tag: "Unknown" }
 
 const GONE: Standing = { _tag: "Gone" }
+const LEAVING: Standing = { _tag: "Leaving" }
 const UNKNOWN: Standing = { _tag: "Unknown" }
 
 /** @internal */
@@ -73,6 +88,11 @@ export interface Membership {
    * reuse, as a request to an owner that died since fails, and its failure asks Redis again (`standing`).
    */
   readonly located: (incarnation: string) => Effect.Effect<Standing>
+  /**
+   * This instance shuts down: its sessions are gone for the others from now (its lease a tombstone, every
+   * instance told at once), while it finishes what it serves. It takes no new sessions and writes no lease again.
+   */
+  readonly leave: Effect.Effect<void>
   /** Adds the sessions of a registry, to close when this instance fences, for the caller's scope. */
   readonly attach: (sessions: Effect.Effect<ReadonlyArray<Session>>) => Effect.Effect<void, never, Scope.Scope>
   /** How often the lease is written. */
@@ -82,13 +102,34 @@ export interface Membership {
 const standingOf = (reply: RedisClient.Reply): Standing => {
   if (!Array.isArray(reply)) return UNKNOWN
   const [tag, url] = reply
-  return tag === "alive" && typeof url === "string" ? { _tag: "Alive", url } : tag === "gone" ? GONE : UNKNOWN
+  if (tag === "alive" && typeof url === "string") return { _tag: "Alive", url }
+  return tag === "gone" ? GONE : tag === "leaving" ? LEAVING : UNKNOWN
 }
+
+/** Remembers incarnations for a while: those that said they leave, heard before Redis is asked again. */
+const makeDeparted = (ttlMs: number) => {
+  const until = new Map<string, number>()
+  return {
+    add: (incarnation: string) => {
+      const now = performance.now()
+      // A bounded memory: departures are rare, and one forgotten costs one lookup, which finds its tombstone.
+      if (until.size >= 1_024) for (const [known, end] of until) if (end <= now) until.delete(known)
+      if (until.size < 1_024) until.set(incarnation, now + ttlMs)
+    },
+    has: (incarnation: string) => {
+      const end = until.get(incarnation)
+      return end !== undefined && end > performance.now()
+    }
+  }
+}
+
+/** What a departing instance says on the members' channel: `bye` and its incarnation. */
+const BYE = "bye "
 
 /**
  * Joins the cluster in the current scope: the first lease is written before this succeeds (a Redis that cannot be
- * reached fails it), the beat runs for the scope's life, and the lease becomes a tombstone when the scope closes,
- * so a drained instance's sessions are 404 everywhere at once.
+ * reached fails it), the beat runs for the scope's life, and the lease becomes a tombstone when the scope closes
+ * (or earlier, on `leave`), so a drained instance's sessions are 404 everywhere at once.
  * @internal
  */
 export const join = (redis: RedisClient.RedisClientService, config: Config) =>
@@ -96,24 +137,35 @@ export const join = (redis: RedisClient.RedisClientService, config: Config) =>
     const leaseMs = Duration.toMillis(config.lease)
     const fenceMs = leaseMs * 0.8
     const beat = Duration.millis(Math.max(50, Math.floor(leaseMs / 3)))
+    // After a failed beat the next comes sooner: an owner whose Redis came back is placed again at once.
+    const retry = Duration.millis(Math.min(Duration.toMillis(beat), 250))
     const leaseKey = (incarnation: string) => `${config.namespace}:lease:${incarnation}`
     const epochKey = `${config.namespace}:epoch`
+    const members = `${config.namespace}:members`
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     const registries = new Set<Effect.Effect<ReadonlyArray<Session>>>()
     const past = new Set<string>()
+    const departed = makeDeparted(leaseMs)
     let incarnation = newIncarnation()
     let placed = false
+    // Whether this instance shuts down: it drains (its lease says `~`, kept for as long as that lasts), then it
+    // has left (`-`).
+    let leaving: "no" | "draining" | "left" = "no"
     let lastOk = 0
 
     const write = (mine: string) =>
       Effect.suspend(() => {
         const sentAt = performance.now()
         return Effect.map(redis.eval(BEAT, [leaseKey(mine), epochKey], [config.advertise, String(leaseMs)]), () => {
-          if (incarnation !== mine) return
+          if (incarnation !== mine || leaving !== "no") return
           lastOk = sentAt
           placed = true
         })
       })
+
+    /** The lease becomes a tombstone, and every instance hears it: the incarnation's sessions are 404 from now. */
+    const tombstone = (mine: string, mark: "-" | "~") =>
+      redis.eval(LEAVE, [leaseKey(mine)], [mark, String(leaseMs), members, BYE + mine])
 
     /** Gives every session up and starts a new incarnation, which takes sessions once its lease is written. */
     const fence = () => {
@@ -126,38 +178,36 @@ export const join = (redis: RedisClient.RedisClientService, config: Config) =>
         for (const sessions of registries) {
           yield* Effect.forEach(yield* sessions, (session) => session.close, { discard: true })
         }
-        yield* Effect.ignore(leave(old))
+        yield* Effect.ignore(tombstone(old, "-"))
       }))
     }
-    /** The lease becomes a tombstone: the incarnation's sessions are 404 everywhere from now. */
-    const leave = (mine: string) => redis.send(["SET", leaseKey(mine), "-", "PX", String(leaseMs)])
     const check = () => {
       if (placed && performance.now() - lastOk > fenceMs) fence()
     }
 
+    const located = new Map<string, { readonly url: string; readonly until: number }>()
+    yield* redis.subscribe(members, (message) => {
+      if (!message.startsWith(BYE)) return
+      const gone = message.slice(BYE.length)
+      departed.add(gone)
+      located.delete(gone)
+    })
     yield* write(incarnation)
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
         placed = false
-        return Effect.ignore(leave(incarnation))
+        leaving = "left"
+        return Effect.ignore(tombstone(incarnation, "-"))
       })
     )
-    let failing = false
-    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(
-      Effect.sleep(beat),
-      Effect.suspend(() => {
-        check()
-        return write(incarnation).pipe(
-          Effect.tap(() => Effect.sync(() => void (failing = false))),
-          Effect.catchAll((error) => {
-            check()
-            if (failing) return Effect.void
-            failing = true
-            return Effect.logWarning(`cluster: cannot write the lease: ${error.reason}`)
-          })
-        )
-      })
-    )))
+    // While it drains, its lease keeps saying so: it is gone for new requests, not dead.
+    const next = (): Effect.Effect<unknown, RedisClient.RedisError> =>
+      leaving === "no"
+        ? write(incarnation)
+        : leaving === "draining"
+        ? redis.send(["SET", leaseKey(incarnation), "~", "PX", String(leaseMs)])
+        : Effect.void
+    yield* Effect.forkScoped(beating(beat, retry, next, check))
 
     const standing = (candidate: string) =>
       redis.eval(LOOKUP, [leaseKey(candidate), epochKey], [String(leaseMs)]).pipe(
@@ -172,7 +222,6 @@ export const join = (redis: RedisClient.RedisClientService, config: Config) =>
           })
         )
       )
-    const located = new Map<string, { readonly url: string; readonly until: number }>()
 
     const membership: Membership = {
       incarnation: () => {
@@ -187,11 +236,19 @@ export const join = (redis: RedisClient.RedisClientService, config: Config) =>
       standing,
       located: (candidate) =>
         Effect.suspend(() => {
+          // Told it leaves: nothing to ask (its tombstone says the same), and no new request goes to it.
+          if (departed.has(candidate)) return Effect.succeed(LEAVING)
           const known = located.get(candidate)
           return known !== undefined && known.until > performance.now()
             ? Effect.succeed<Standing>({ _tag: "Alive", url: known.url })
             : standing(candidate)
         }),
+      leave: Effect.suspend(() => {
+        if (leaving !== "no") return Effect.void
+        placed = false
+        leaving = "draining"
+        return Effect.ignore(tombstone(incarnation, "~"))
+      }),
       attach: (sessions) =>
         Effect.acquireRelease(
           Effect.sync(() => void registries.add(sessions)),
@@ -201,3 +258,30 @@ export const join = (redis: RedisClient.RedisClientService, config: Config) =>
     }
     return membership
   })
+
+/** The beat: the lease written every `beat`, sooner after a failure; the fence checked before each. */
+const beating = (
+  beat: Duration.Duration,
+  retry: Duration.Duration,
+  write: () => Effect.Effect<unknown, RedisClient.RedisError>,
+  check: () => void
+) => {
+  let failing = false
+  return Effect.forever(Effect.suspend(() =>
+    Effect.zipRight(
+      Effect.sleep(failing ? retry : beat),
+      Effect.suspend(() => {
+        check()
+        return write().pipe(
+          Effect.tap(() => Effect.sync(() => void (failing = false))),
+          Effect.catchAll((error) => {
+            check()
+            if (failing) return Effect.void
+            failing = true
+            return Effect.logWarning(`cluster: cannot write the lease: ${error.reason}`)
+          })
+        )
+      })
+    )
+  ))
+}

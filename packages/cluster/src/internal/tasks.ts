@@ -4,7 +4,9 @@
  * Redis (`{ns}:task:{id}`: what `tasks/get` answers, the owner's party and incarnation), re-written on every
  * change and expiring with the task (its ttl), so Redis holds no more than the live tasks. Any instance answers
  * `tasks/get` from the record; `tasks/update` and `tasks/cancel` go to the owner over one channel,
- * `{ns}:tasks`, which also carries each status change to the listen streams of every instance.
+ * `{ns}:tasks`, which also carries each status change to the listen streams of every instance, and the owner's
+ * answer: a request is acknowledged only once the owner applied it (or 2 seconds passed, an error then), so
+ * `tasks/get` anywhere right after reads it done.
  *
  * A task whose owner is gone (its lease lapsed, or it left) can never settle: read elsewhere, it is `failed`.
  * @internal
@@ -12,10 +14,13 @@
 import * as JsonRpc from "@effect-mcp/core/JsonRpc"
 import { isSameParty, type Principal } from "@effect-mcp/core/McpAuth"
 import type { PlacementService, TaskRecord } from "@effect-mcp/core/McpTask"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import { randomBytes } from "node:crypto"
 import type * as Membership from "./membership.js"
 import * as RedisClient from "../RedisClient.js"
 
@@ -26,21 +31,35 @@ type Party = typeof Party.Type
 /** A task as `tasks/get` answers it. */
 type Detail = { readonly [key: string]: unknown }
 
+/** A task's record as a caller may see it: the incarnation that holds it, and what `tasks/get` answers. */
+interface Found {
+  readonly from: string
+  readonly detail: Detail
+}
+
 const Stored = Schema.parseJson(Schema.Struct({
   from: Schema.String,
   owner: Party,
   detail: Schema.Record({ key: Schema.String, value: Schema.Unknown })
 }))
 
+/** Where a request to a task's owner is sent, and where its answer goes back: the asker and its question. */
+const Asked = {
+  taskId: Schema.String,
+  principal: Party,
+  /** The incarnation that holds the task: it alone answers. */
+  to: Schema.String,
+  /** The asking instance and its question, named in the answer. */
+  from: Schema.String,
+  ask: Schema.String
+}
+
 const Told = Schema.parseJson(Schema.Union(
   Schema.Struct({ kind: Schema.Literal("status"), from: Schema.String, owner: Party, notification: Schema.Unknown }),
-  Schema.Struct({
-    kind: Schema.Literal("update"),
-    taskId: Schema.String,
-    principal: Party,
-    responses: Schema.Record({ key: Schema.String, value: Schema.Unknown })
-  }),
-  Schema.Struct({ kind: Schema.Literal("cancel"), taskId: Schema.String, principal: Party })
+  Schema.Struct({ kind: Schema.Literal("update"), ...Asked, responses: Schema.Record({ key: Schema.String, value: Schema.Unknown }) }),
+  Schema.Struct({ kind: Schema.Literal("cancel"), ...Asked }),
+  /** The owner applied a request (`found`), or holds no such task for that party. */
+  Schema.Struct({ kind: Schema.Literal("done"), to: Schema.String, ask: Schema.String, found: Schema.Boolean })
 ))
 
 const decodeStored = Schema.decodeUnknownOption(Stored)
@@ -81,6 +100,11 @@ export interface Config {
   readonly runFork: <A>(effect: Effect.Effect<A>) => unknown
 }
 
+/** How long a request to a task's owner waits for the owner to say it applied it. */
+const ANSWER_TIMEOUT = Duration.seconds(2)
+
+type Asking = Extract<typeof Told.Type, { readonly kind: "update" | "cancel" }>
+
 /** The placement of the server's tasks, its channel heard for the current scope. @internal */
 export const make = (redis: RedisClient.RedisClientService, config: Config) =>
   Effect.gen(function*() {
@@ -88,23 +112,43 @@ export const make = (redis: RedisClient.RedisClientService, config: Config) =>
     const channel = `${namespace}:tasks`
     const recordKey = (taskId: string) => `${namespace}:task:${taskId}`
     const handlers = new Set<Parameters<PlacementService["attach"]>[0]>()
+    // This instance as an asker: its incarnation may change (it fences), its questions stay its own.
+    const me = randomBytes(12).toString("base64url")
+    const asked = new Map<string, Deferred.Deferred<boolean>>()
+    const publish = (told: typeof Told.Type) => redis.send(["PUBLISH", channel, encodeTold(told)])
+
+    /** Applies a request of another instance to a task here, then tells the asker whether it did. */
+    const answer = (told: Asking) => {
+      const principal = principalOf(told.principal)
+      const applied = Effect.forEach(handlers, (handler) =>
+        Effect.option(
+          told.kind === "update"
+            ? handler.update(told.taskId, principal, told.responses)
+            : handler.cancel(told.taskId, principal)
+        ))
+      runFork(Effect.flatMap(applied, (outcomes) =>
+        Effect.ignore(publish({ kind: "done", to: told.from, ask: told.ask, found: outcomes.some(Option.isSome) }))))
+    }
+
     yield* redis.subscribe(channel, (message) => {
       const told = Option.getOrUndefined(decodeTold(message))
       if (told === undefined) return
-      if (told.kind === "status") {
-        if (told.from === membership.incarnation() || membership.wasMine(told.from)) return
-        const notification = JsonRpc.decodeMessage(told.notification)
-        if (Either.isLeft(notification) || !JsonRpc.isNotification(notification.right)) return
-        for (const handler of handlers) handler.deliver(principalOf(told.owner), notification.right)
-        return
-      }
-      // Every instance hears it; the owner alone holds the task, and checks the principal again.
-      const principal = principalOf(told.principal)
-      for (const handler of handlers) {
-        const done = told.kind === "update"
-          ? handler.update(told.taskId, principal, told.responses)
-          : handler.cancel(told.taskId, principal)
-        runFork(Effect.ignore(done))
+      switch (told.kind) {
+        case "status": {
+          if (told.from === membership.incarnation() || membership.wasMine(told.from)) return
+          const notification = JsonRpc.decodeMessage(told.notification)
+          if (Either.isLeft(notification) || !JsonRpc.isNotification(notification.right)) return
+          for (const handler of handlers) handler.deliver(principalOf(told.owner), notification.right)
+          return
+        }
+        case "done": {
+          const waiting = told.to === me ? asked.get(told.ask) : undefined
+          if (waiting !== undefined) Deferred.unsafeDone(waiting, Effect.succeed(told.found))
+          return
+        }
+        default:
+          // The incarnation that holds the task alone answers; it checks the principal again.
+          if (told.to === membership.incarnation() || membership.wasMine(told.to)) answer(told)
       }
     })
 
@@ -113,23 +157,44 @@ export const make = (redis: RedisClient.RedisClientService, config: Config) =>
       Effect.gen(function*() {
         const reply = yield* Effect.mapError(redis.send(["GET", recordKey(taskId)]), unreachable)
         const stored = typeof reply === "string" ? Option.getOrUndefined(decodeStored(reply)) : undefined
-        if (stored === undefined || !visibleTo(stored.owner, principal)) return Option.none<Detail>()
-        if (TERMINAL.has(stored.detail["status"])) return Option.some<Detail>(stored.detail)
+        if (stored === undefined || !visibleTo(stored.owner, principal)) return Option.none<Found>()
+        if (TERMINAL.has(stored.detail["status"])) return Option.some<Found>({ from: stored.from, detail: stored.detail })
         // An owner found alive is remembered for a beat: a client polling a task costs one GET.
         const standing = yield* membership.located(stored.from)
-        if (standing._tag !== "Gone") return Option.some<Detail>(stored.detail)
+        if (standing._tag !== "Gone") return Option.some<Found>({ from: stored.from, detail: stored.detail })
         // Its owner is gone, and the handler with it: the task will never settle.
         const { inputRequests: _, ...rest } = stored.detail
         const error = JsonRpc.internalError("The instance running the task stopped").toErrorObject()
-        return Option.some<Detail>({ ...rest, status: "failed", error })
+        return Option.some<Found>({ from: stored.from, detail: { ...rest, status: "failed", error } })
       })
 
-    /** Sends a request to the task's owner once the caller is found to be allowed it; acknowledged at once. */
-    const send = (taskId: string, principal: Principal | undefined, told: typeof Told.Type) =>
-      Effect.flatMap(read(taskId, principal), (found) =>
-        Option.isNone(found) || TERMINAL.has(found.value["status"])
-          ? Effect.succeed(Option.map(found, () => ACK))
-          : Effect.as(Effect.mapError(redis.send(["PUBLISH", channel, encodeTold(told)]), unreachable), Option.some(ACK)))
+    /**
+     * Sends a request to the task's owner once the caller is found to be allowed it, and acknowledges it once the
+     * owner says it applied it: what the caller asks next, anywhere, sees it done.
+     */
+    const send = (
+      taskId: string,
+      principal: Principal | undefined,
+      request: (to: string, ask: string) => Asking
+    ) =>
+      Effect.flatMap(read(taskId, principal), (found) => {
+        if (Option.isNone(found) || TERMINAL.has(found.value.detail["status"])) {
+          return Effect.succeed(Option.map(found, () => ACK))
+        }
+        const ask = randomBytes(12).toString("base64url")
+        return Effect.acquireUseRelease(
+          Effect.tap(Deferred.make<boolean>(), (done) => Effect.sync(() => void asked.set(ask, done))),
+          (done) =>
+            Effect.zipRight(
+              Effect.mapError(publish(request(found.value.from, ask)), unreachable),
+              Deferred.await(done).pipe(
+                Effect.timeoutFail({ duration: ANSWER_TIMEOUT, onTimeout: unreachable }),
+                Effect.map((applied) => applied ? Option.some(ACK) : Option.none())
+              )
+            ),
+          () => Effect.sync(() => void asked.delete(ask))
+        )
+      })
 
     const placement: PlacementService = {
       changed: (record: TaskRecord) => {
@@ -139,18 +204,27 @@ export const make = (redis: RedisClient.RedisClientService, config: Config) =>
         const status = record.notification === undefined
           ? ""
           : encodeTold({ kind: "status", from, owner, notification: record.notification })
-        runFork(Effect.ignore(redis.eval(WRITE, [recordKey(record.taskId)], [
+        return Effect.ignore(redis.eval(WRITE, [recordKey(record.taskId)], [
           stored,
           String(Math.max(1, Math.ceil(record.ttlLeftMs))),
           channel,
           status
-        ])))
+        ]))
       },
       get: (taskId, principal) =>
-        Effect.map(read(taskId, principal), Option.map((detail) => ({ resultType: "complete", ...detail }))),
+        Effect.map(read(taskId, principal), Option.map(({ detail }) => ({ resultType: "complete", ...detail }))),
       update: (taskId, principal, responses) =>
-        send(taskId, principal, { kind: "update", taskId, principal: partyOf(principal), responses }),
-      cancel: (taskId, principal) => send(taskId, principal, { kind: "cancel", taskId, principal: partyOf(principal) }),
+        send(taskId, principal, (to, ask) => ({
+          kind: "update",
+          taskId,
+          principal: partyOf(principal),
+          to,
+          from: me,
+          ask,
+          responses
+        })),
+      cancel: (taskId, principal) =>
+        send(taskId, principal, (to, ask) => ({ kind: "cancel", taskId, principal: partyOf(principal), to, from: me, ask })),
       attach: (handler) =>
         Effect.acquireRelease(
           Effect.sync(() => void handlers.add(handler)),

@@ -195,9 +195,18 @@ interface StoreContext {
   readonly placement: TaskPlacementService | undefined
 }
 
-/** Tells the other instances, if any, how a task stands now. */
-const tell = (ctx: StoreContext, task: Task, state: State, now: number, notification?: JsonRpc.Notification) =>
-  ctx.placement?.changed({
+/**
+ * Tells the other instances, if any, how a task stands now; done once they can read it, so that an answer sent
+ * after it (the task created, cancelled) is never ahead of what another instance reads.
+ */
+const tell = (
+  ctx: StoreContext,
+  task: Task,
+  state: State,
+  now: number,
+  notification?: JsonRpc.Notification
+): Effect.Effect<void> =>
+  ctx.placement === undefined ? Effect.void : ctx.placement.changed({
     taskId: task.id,
     owner: task.owner,
     ttlLeftMs: task.createdAt + ctx.settings.ttlMs - now,
@@ -243,14 +252,12 @@ const change = (ctx: StoreContext, task: Task, f: (state: State, now: number) =>
       if (after === before) return [undefined, before]
       const next = { ...after, lastUpdatedAt: now }
       return [next, next]
-    }), (next) =>
-      Effect.sync(() => {
-        if (next !== undefined) {
-          const notification = JsonRpc.notification("notifications/tasks", detailed(ctx.settings, task, next))
-          ctx.publish(task.owner, notification)
-          tell(ctx, task, next, now, notification)
-        }
-      })))
+    }), (next) => {
+      if (next === undefined) return Effect.void
+      const notification = JsonRpc.notification("notifications/tasks", detailed(ctx.settings, task, next))
+      ctx.publish(task.owner, notification)
+      return tell(ctx, task, next, now, notification)
+    }))
 
 /** The outcome of the handler's fiber, as the task's terminal state. */
 const settle = (ctx: StoreContext, task: Task, exit: Exit.Exit<McpSchema.CallToolResult, JsonRpc.JsonRpcError>) =>
@@ -320,7 +327,7 @@ const register = (ctx: StoreContext, task: Task) =>
     )
     yield* Scope.addFinalizer(task.scope, Effect.zipRight(handler, Ref.update(tasks, HashMap.remove(task.id))))
     const now = yield* Clock.currentTimeMillis
-    tell(ctx, task, yield* Ref.get(task.state), now)
+    yield* tell(ctx, task, yield* Ref.get(task.state), now)
     const left = Math.max(0, task.createdAt + settings.ttlMs - now)
     // The timer is the task's own: closing the scope from its fiber does not interrupt that fiber (forkIn). It
     // must be interruptible itself (this region is not), or a shutdown would wait out the ttl.

@@ -44,6 +44,11 @@ export interface PlacementService {
     body: string | undefined,
     refuse: (why: "NotFound" | "Unavailable") => void
   ) => void
+  /**
+   * This instance begins to shut down (the registry drains): its sessions are to be gone for the other instances
+   * from now, while the requests it serves finish. Done once it has told them, or could not.
+   */
+  readonly leave: Effect.Effect<void>
   /** Tells the other instances of a change made here (best effort: a change told while Redis is away is lost). */
   readonly publish: (change: Change) => void
   /**

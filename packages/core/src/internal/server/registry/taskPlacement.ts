@@ -42,8 +42,11 @@ export interface TaskHandlers {
 
 /** @since 0.1.0 */
 export interface TaskPlacementService {
-  /** A task here began or changed: its record is written, and its notification told to the other instances. */
-  readonly changed: (record: TaskRecord) => void
+  /**
+   * A task here began or changed: its record is written, and its notification told to the other instances. Done
+   * once the others can read it (or it could not be written: it never fails).
+   */
+  readonly changed: (record: TaskRecord) => Effect.Effect<void>
   /** `tasks/get` of a task not here: its record as the caller may see it, none when unknown (or another's). */
   readonly get: (taskId: string, principal: Principal | undefined) => Effect.Effect<Option.Option<unknown>, JsonRpc.JsonRpcError>
   /** `tasks/update` of a task not here, sent to its owner; none when unknown (or another's). */
