@@ -19,17 +19,21 @@
  *   on every instance, over one Redis channel (best effort: not while Redis is away).
  * - **Tasks.** The layer also places the server's 2026-07-28 tasks (`McpTask.Placement`): a task runs on the
  *   instance that created it, and is read, updated and cancelled on any other, with the same owner checks; its
- *   status reaches the listen streams of every instance; a task whose owner is gone reads `failed`.
+ *   status reaches the listen streams of every instance; `tasks/update` and `tasks/cancel` elsewhere are answered
+ *   once the owner applied them; a task whose owner is gone reads `failed`.
  *
  * What a client sees when something fails:
  *
  * | What happened | The answer for the owner's sessions on another instance |
  * | --- | --- |
  * | the owner is killed | 503 with `Retry-After` until its lease lapses, then 404; never 202 |
- * | the owner shuts down (SIGTERM) | it drains, then marks its lease gone: 404 everywhere at once |
+ * | the owner shuts down (SIGTERM) | 404 everywhere at once (it says `bye` as its drain begins); what it serves finishes |
  * | the owner freezes past its lease | 404 once the lease lapses; on waking it has closed its sessions (fenced) |
+ * | the owner is cut off from Redis | 404 once the lease lapses; it fenced before that |
  * | Redis cannot be reached | sessions on the instance the request reached work; others' get 503 + `Retry-After` |
+ * | Redis stalls (a pause shorter than about half the lease) | no false 404: relayed, or 503 within the command timeout |
  * | Redis restarts empty | 503 for up to a lease while the leases are written again, then as before; no false 404 |
+ * | the instance relaying a stream dies | resumed anywhere with `Last-Event-ID`: the rest, nothing twice, then live |
  *
  * @since 0.1.0
  */

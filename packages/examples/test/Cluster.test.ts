@@ -5,7 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as RedisClient from "@effect-mcp/cluster/RedisClient"
 import * as Effect from "effect/Effect"
-import { redisServerPath, startRedis } from "../../cluster/test/utils/redisServer.js"
+import { redisServerPath } from "../../cluster/test/utils/redisServer.js"
 import {
   type HttpResult,
   type Instance,
@@ -14,7 +14,7 @@ import {
   ping,
   post,
   postMessage,
-  startInstance,
+  startCluster,
   streamed
 } from "./utils/cluster.js"
 import { request, SseStream } from "../../node/test/utils/http.js"
@@ -29,16 +29,6 @@ const lookups = (client: RedisClient.RedisClientService) =>
     let calls = 0
     for (const match of String(reply).matchAll(/cmdstat_eval(?:sha)?_ro:calls=(\d+),/g)) calls += Number(match[1])
     return calls
-  })
-
-const startCluster = (count: number, leaseMs: number) =>
-  Effect.gen(function*() {
-    const redis = yield* startRedis
-    const instances = yield* Effect.all(
-      Array.from({ length: count }, () => startInstance(redis.url, leaseMs)),
-      { concurrency: "unbounded" }
-    )
-    return { redis, instances }
   })
 
 const call = (id: number, name: string, args: object, meta?: object) => ({

@@ -22,10 +22,10 @@ import * as DemoServer from "../src/DemoServer.js"
 import {
   CLUSTER_KEY,
   type HttpResult,
-  type Instance,
   openSession,
   ping,
   post,
+  startCluster,
   startInstance,
   streamed
 } from "./utils/cluster.js"
@@ -49,16 +49,6 @@ const initialize = {
   method: "initialize",
   params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } }
 }
-
-const startCluster = (count: number, leaseMs: number) =>
-  Effect.gen(function*() {
-    const redis = yield* startRedis
-    const instances = yield* Effect.all(
-      Array.from({ length: count }, () => startInstance(redis.url, leaseMs)),
-      { concurrency: "unbounded" }
-    )
-    return { redis, instances: instances as ReadonlyArray<Instance> }
-  })
 
 const at = <A>(items: ReadonlyArray<A>, i: number): A => {
   const item = items[i]

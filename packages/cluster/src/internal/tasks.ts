@@ -160,7 +160,9 @@ export const make = (redis: RedisClient.RedisClientService, config: Config) =>
         if (stored === undefined || !visibleTo(stored.owner, principal)) return Option.none<Found>()
         if (TERMINAL.has(stored.detail["status"])) return Option.some<Found>({ from: stored.from, detail: stored.detail })
         // An owner found alive is remembered for a beat: a client polling a task costs one GET.
-        const standing = yield* membership.located(stored.from)
+        const located = yield* membership.located(stored.from)
+        // One that said it leaves may have left since (then its tasks ended with it): Redis knows which.
+        const standing = located._tag === "Leaving" ? yield* membership.standing(stored.from) : located
         if (standing._tag !== "Gone") return Option.some<Found>({ from: stored.from, detail: stored.detail })
         // Its owner is gone, and the handler with it: the task will never settle.
         const { inputRequests: _, ...rest } = stored.detail

@@ -8,7 +8,7 @@ import * as Http from "node:http"
 import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { freePort } from "../../../cluster/test/utils/redisServer.js"
+import { freePort, startRedis } from "../../../cluster/test/utils/redisServer.js"
 import { type HttpResult, parseObject, request, SseReader } from "../../../node/test/utils/http.js"
 
 const main = fileURLToPath(new URL("../../dist/main.js", import.meta.url))
@@ -66,6 +66,17 @@ export const startInstance = (redisUrl: string, leaseMs: number): Effect.Effect<
     )
     if (outcome !== "started") return yield* Effect.die(new Error(`the instance did not start (${outcome}): ${output}`))
     return { port, child, output: () => output, exited, signal: (signal) => void child.kill(signal) }
+  })
+
+/** A `redis-server` and `count` demo instances in the cluster on it, for the current scope. */
+export const startCluster = (count: number, leaseMs: number) =>
+  Effect.gen(function*() {
+    const redis = yield* startRedis
+    const instances: ReadonlyArray<Instance> = yield* Effect.all(
+      Array.from({ length: count }, () => startInstance(redis.url, leaseMs)),
+      { concurrency: "unbounded" }
+    )
+    return { redis, instances }
   })
 
 const STREAMABLE = { accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-06-18" }
