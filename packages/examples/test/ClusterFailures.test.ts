@@ -8,6 +8,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as McpCluster from "@effect-mcp/cluster/McpCluster"
 import * as RedisClient from "@effect-mcp/cluster/RedisClient"
 import { McpServer } from "@effect-mcp/core/McpServer"
+import * as SessionRegistry from "@effect-mcp/core/SessionRegistry"
 import * as NodeMcpServer from "@effect-mcp/node/NodeMcpServer"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -15,6 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as ChildProcess from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { freePort, redisServerPath, startRedis } from "../../cluster/test/utils/redisServer.js"
@@ -144,7 +146,7 @@ const inProcess = (redisUrl: string) =>
     const context = yield* Layer.build(
       NodeMcpServer.layer({ port }).pipe(Layer.provideMerge(DemoServer.layer), Layer.provide(cluster))
     ).pipe(Effect.orDie, Effect.provide(capture().layer))
-    return { port, server: Context.get(context, McpServer) }
+    return { port, server: Context.get(context, McpServer), registry: Context.get(context, SessionRegistry.SessionRegistry) }
   })
 
 describe("a cluster of demo processes, when something fails", () => {
@@ -300,9 +302,18 @@ describe("a cluster of demo processes, when something fails", () => {
       yield* Effect.promise(() => viaB.waitFor(() => updates(viaB.events).length >= 2))
       const lastSeen = at(updates(viaB.events), 1).id
       expect(lastSeen).toBeDefined()
+      // The owner holds the stream B relays: the session is busy with it.
+      const session = owner.registry.unsafeLookup(id)
+      expect(session?.busy).toBe(1)
       b.signal("SIGKILL")
       yield* Effect.promise(() => b.exited)
       expect(yield* Effect.promise(() => viaB.ended)).toBe("error")
+      // The owner sees B's connection go, and the stream with it.
+      yield* Effect.repeat(Effect.sync(() => session?.busy), {
+        until: (busy) => busy === 0,
+        // A probe's pace, not a wait for an outcome: the loop ends on the condition, bounded by the test's time.
+        schedule: Schedule.spaced("10 millis")
+      })
       // Told while no stream was open: kept for a resumption.
       yield* owner.server.notifyResourceUpdated(uri)
       yield* owner.server.notifyResourceUpdated(uri)

@@ -56,7 +56,11 @@ const Asked = {
 
 const Told = Schema.parseJson(Schema.Union(
   Schema.Struct({ kind: Schema.Literal("status"), from: Schema.String, owner: Party, notification: Schema.Unknown }),
-  Schema.Struct({ kind: Schema.Literal("update"), ...Asked, responses: Schema.Record({ key: Schema.String, value: Schema.Unknown }) }),
+  Schema.Struct({
+    kind: Schema.Literal("update"),
+    ...Asked,
+    responses: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+  }),
   Schema.Struct({ kind: Schema.Literal("cancel"), ...Asked }),
   /** The owner applied a request (`found`), or holds no such task for that party. */
   Schema.Struct({ kind: Schema.Literal("done"), to: Schema.String, ask: Schema.String, found: Schema.Boolean })
