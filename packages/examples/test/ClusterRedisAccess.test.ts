@@ -21,14 +21,15 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { freePort, listening, redisServerPath } from "../../cluster/test/utils/redisServer.js"
+import { commandPath, freePort, listening, redisServerPath } from "../../cluster/test/utils/redisServer.js"
 import { postModern } from "../../core/test/utils/modern.js"
 import { capture } from "../../node/test/utils/logs.js"
 import * as DemoServer from "../src/DemoServer.js"
 import { CLUSTER_KEY, openSession, ping, post } from "./utils/cluster.js"
 
-// While the file is collected, outside any test's time limit: installs redis-server first where it is missing.
+// While the file is collected, outside any test's time limit: installs redis-server and openssl where missing.
 redisServerPath()
+const openssl = commandPath("openssl", ["openssl"])
 
 const README = fileURLToPath(new URL("../../../README.md", import.meta.url))
 const PASSWORD = "a-password-of-the-test"
@@ -45,7 +46,7 @@ const readmeAcl = (): ReadonlyArray<string> => {
 const certificate = (dir: string) => {
   const cert = Path.join(dir, "cert.pem")
   const key = Path.join(dir, "key.pem")
-  ChildProcess.execFileSync("openssl", [
+  ChildProcess.execFileSync(openssl, [
     "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
     "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"
   ], { stdio: "ignore" })
