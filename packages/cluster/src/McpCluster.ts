@@ -73,6 +73,12 @@ export interface Options {
   readonly lease?: Duration.DurationInput | undefined
   /** The prefix of every key the cluster writes, one per server that shares a Redis. Default `effect-mcp`. */
   readonly namespace?: string | undefined
+  /**
+   * Who hears that the tools, resources or prompts changed on this instance: the sessions of every instance
+   * (`"cluster"`, the default: a client anywhere re-lists), or only this instance's (`"instance"`: for an app
+   * whose instances each change their lists, and tell their own sessions).
+   */
+  readonly listChanges?: "cluster" | "instance" | undefined
 }
 
 /**
@@ -155,6 +161,7 @@ const join = (options: Options) =>
     const runtime = yield* Effect.runtime<never>()
     const runFork = <A>(effect: Effect.Effect<A>) => Runtime.runFork(runtime)(effect)
     const channel = `${namespace}:changes`
+    const listsEverywhere = options.listChanges !== "instance"
     const audiences = new Set<(change: Change) => void>()
     yield* redis.subscribe(channel, (message) => {
       const told = Changes.decode(message)
@@ -173,8 +180,10 @@ const join = (options: Options) =>
       },
       relay: relayWith(membership, agents, runFork),
       leave: membership.leave,
-      publish: (change) =>
-        void runFork(Effect.ignore(redis.send(["PUBLISH", channel, Changes.encode(membership.incarnation(), change)]))),
+      publish: (change) => {
+        if (change._tag === "ListChanged" && !listsEverywhere) return
+        runFork(Effect.ignore(redis.send(["PUBLISH", channel, Changes.encode(membership.incarnation(), change)])))
+      },
       attach: (sessions, deliver) =>
         Effect.zipRight(
           membership.attach(sessions),

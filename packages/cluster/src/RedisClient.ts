@@ -108,7 +108,26 @@ export interface Options {
   readonly commandTimeout?: Duration.DurationInput | undefined
   /** How long the first connection may take before building the layer fails. Default 5 seconds. */
   readonly connectTimeout?: Duration.DurationInput | undefined
+  /**
+   * For `rediss://`: the CA that signed the server's certificate, when it is not one Node trusts (a private CA),
+   * and this client's own certificate and key, when Redis asks for one (`tls-auth-clients`). PEM text.
+   */
+  readonly tls?: TlsOptions | undefined
 }
+
+/** What a `rediss://` connection trusts and presents. @since 0.1.0 */
+export interface TlsOptions {
+  readonly ca?: string | undefined
+  readonly cert?: string | undefined
+  readonly key?: string | undefined
+}
+
+// Only what was given: node-redis merges these socket options with what the URL says (TLS on, host, port).
+const tlsSocket = (tls: TlsOptions | undefined) => ({
+  ...(tls?.ca === undefined ? {} : { ca: tls.ca }),
+  ...(tls?.cert === undefined ? {} : { cert: tls.cert }),
+  ...(tls?.key === undefined ? {} : { key: tls.key })
+})
 
 const replyOf = (value: unknown): Reply | RedisError => {
   if (value === null || typeof value === "string" || typeof value === "number") return value
@@ -140,6 +159,7 @@ export const make = (options: Options): Effect.Effect<RedisClientService, RedisE
       url: options.url,
       disableOfflineQueue: true,
       socket: {
+        ...tlsSocket(options.tls),
         connectTimeout: Math.max(timeout, 1000),
         // Keep trying, soon: a Redis that restarts should be found again within about a beat.
         reconnectStrategy: (retries: number) => Math.min(50 * (retries + 1), 500)
@@ -185,6 +205,11 @@ export const make = (options: Options): Effect.Effect<RedisClientService, RedisE
           })
         )
       })
+    // Connecting needs no credentials: a missing or refused one shows only at the first command, so at start-up.
+    yield* Effect.mapError(
+      send(["PING"]),
+      (error) => new RedisError({ reason: `Redis refused this client: ${error.reason}`, cause: error })
+    )
     return fromSend(send, subscribe)
   })
 

@@ -9,6 +9,16 @@ describe("Changes", () => {
     expect(told).toEqual({ from: "abc", change: { _tag: "ResourceUpdated", uri: "demo://readme", notification } })
   })
 
+  it("a list change reads back as told; one that carries another notification is dropped", () => {
+    const notification = JsonRpc.notification("notifications/tools/list_changed")
+    expect(Changes.decode(Changes.encode("abc", { _tag: "ListChanged", notification }))).toEqual({
+      from: "abc",
+      change: { _tag: "ListChanged", notification }
+    })
+    const other = JsonRpc.notification("notifications/resources/updated", { uri: "demo://readme" })
+    expect(Changes.decode(Changes.encode("abc", { _tag: "ListChanged", notification: other }))).toBeUndefined()
+  })
+
   it("what is not a change is dropped", () => {
     for (
       const message of [

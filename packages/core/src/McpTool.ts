@@ -27,7 +27,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import type { ParseError } from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { messageOf } from "./internal/shared/handler.js"
+import { makeProvider, messageOf, type Provider } from "./internal/shared/handler.js"
 import { type JsonObject, objectSchemas, type ObjectSchemas, SHARED, toDraft07 } from "./internal/shared/jsonSchema.js"
 import * as ParamHeaders from "./internal/shared/paramHeaders.js"
 import { describeParseError } from "./internal/shared/parseError.js"
@@ -38,7 +38,7 @@ import type * as McpSchema from "./McpSchema.js"
 import { McpServer, type ToolEntry } from "./McpServer.js"
 import * as McpMiddleware from "./McpMiddleware.js"
 import * as McpTelemetry from "./McpTelemetry.js"
-import { CurrentSession, type CurrentSessionService } from "./McpSession.js"
+import type { CurrentSession, CurrentSessionService } from "./McpSession.js"
 import type { TaskStart, TaskSupport } from "./McpTask.js"
 import type { Visibility } from "./McpVisibility.js"
 
@@ -284,7 +284,8 @@ const callOf = <A, Out, E, R>(
   decode: (args: unknown) => Either.Either<A, ParseError>,
   toResult: (out: Out) => Either.Either<McpSchema.CallToolResult, string>,
   handler: (input: A) => Effect.Effect<Out, E, R>,
-  tracing: boolean
+  tracing: boolean,
+  provide: Provider
 ) =>
 (
   args: unknown,
@@ -302,7 +303,7 @@ const callOf = <A, Out, E, R>(
   const run = tracing
     ? Effect.withSpan(handler(input.right), `McpTool ${name}`, { captureStackTrace: false })
     : handler(input.right)
-  return Middleware.provideAll(run, Context.add(services, CurrentSession, current)).pipe(
+  return provide(run, current, services).pipe(
     Effect.matchCauseEffect({
       onSuccess: (out) => {
         const result = toResult(out)
@@ -399,7 +400,7 @@ const register = <A, I, Out, E, R, M extends McpMiddleware.Any>(
       call: guardedCall(
         name,
         McpMiddleware.chainOf(options.middleware, context),
-        callOf(name, decode, toResult, handler, tracing),
+        callOf(name, decode, toResult, handler, tracing, makeProvider(context)),
         context
       )
     } satisfies ToolEntry)

@@ -295,7 +295,7 @@ export class SessionRegistry extends Context.Tag("@effect-mcp/core/SessionRegist
  *
  * @since 0.1.0
  */
-export type { Change, PlacementService } from "./internal/server/registry/placement.js"
+export type { Change, ListChanged, PlacementService, ResourceUpdated } from "./internal/server/registry/placement.js"
 
 /**
  * The placement of a registry's sessions among instances; optional (see `PlacementService`).

@@ -6,7 +6,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { provideHandler } from "../src/internal/shared/handler.js"
+import { makeProvider } from "../src/internal/shared/handler.js"
 import { CurrentSession, type CurrentSessionService } from "../src/McpSession.js"
 import * as McpServer from "../src/McpServer.js"
 import * as McpTest from "../src/McpTest.js"
@@ -34,11 +34,11 @@ const seen = Effect.all({
   session: Effect.serviceOption(CurrentSession)
 })
 
-describe("provideHandler", () => {
+describe("makeProvider", () => {
   it.effect("gives the handler its captured context, the current session and the caller's services", () =>
     Effect.gen(function*() {
       const current = yield* realCurrentSession
-      const inside = yield* provideHandler(seen, Context.make(Greeting, "from the layer"), current).pipe(
+      const inside = yield* makeProvider(Context.make(Greeting, "from the layer"))(seen, current).pipe(
         Effect.provideService(Caller, "from the caller")
       )
       expect(inside.greeting).toEqual(Option.some("from the layer"))
@@ -49,7 +49,7 @@ describe("provideHandler", () => {
   it.effect("the handler's context wins over the caller's for the same service", () =>
     Effect.gen(function*() {
       const current = yield* realCurrentSession
-      const inside = yield* provideHandler(Greeting, Context.make(Greeting, "from the layer"), current).pipe(
+      const inside = yield* makeProvider(Context.make(Greeting, "from the layer"))(Greeting, current).pipe(
         Effect.provideService(Greeting, "from the caller")
       )
       expect(inside).toBe("from the layer")
@@ -59,11 +59,11 @@ describe("provideHandler", () => {
     Effect.gen(function*() {
       const current = yield* realCurrentSession
       const handlerContext = Context.make(Greeting, "from the layer")
-      const afterSuccess = yield* provideHandler(Effect.succeed(1), handlerContext, current).pipe(
+      const afterSuccess = yield* makeProvider(handlerContext)(Effect.succeed(1), current).pipe(
         Effect.zipRight(seen),
         Effect.provideService(Caller, "from the caller")
       )
-      const afterFailure = yield* provideHandler(Effect.fail("no"), handlerContext, current).pipe(
+      const afterFailure = yield* makeProvider(handlerContext)(Effect.fail("no"), current).pipe(
         Effect.exit,
         Effect.zip(seen),
         Effect.provideService(Caller, "from the caller")
@@ -74,5 +74,22 @@ describe("provideHandler", () => {
         expect(after.caller).toEqual(Option.some("from the caller"))
       }
       expect(afterFailure[0]).toEqual(Exit.fail("no"))
+    }))
+
+  it.effect("one provider follows its caller's context as it changes, and gives middleware services when given them", () =>
+    Effect.gen(function*() {
+      const current = yield* realCurrentSession
+      const provide = makeProvider(Context.make(Greeting, "from the layer"))
+      const first = yield* provide(seen, current).pipe(Effect.provideService(Caller, "first caller"))
+      const second = yield* provide(seen, current).pipe(Effect.provideService(Caller, "second caller"))
+      const bare = yield* provide(seen, current)
+      const fromMiddleware = yield* provide(seen, current, Context.make(Greeting, "from a middleware"))
+      expect(first.caller).toEqual(Option.some("first caller"))
+      expect(second.caller).toEqual(Option.some("second caller"))
+      expect(bare.caller._tag).toBe("None")
+      expect([first, second, bare].map((inside) => inside.greeting)).toEqual(
+        [Option.some("from the layer"), Option.some("from the layer"), Option.some("from the layer")]
+      )
+      expect(fromMiddleware.greeting).toEqual(Option.some("from a middleware"))
     }))
 })

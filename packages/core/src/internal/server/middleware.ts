@@ -12,8 +12,8 @@ import * as Effect from "effect/Effect"
 import * as JsonRpc from "../../JsonRpc.js"
 import type { Principal } from "../../McpAuth.js"
 import type * as McpSchema from "../../McpSchema.js"
-import type { CurrentSession, CurrentSessionService } from "../../McpSession.js"
-import { provideHandler, toJsonRpcError } from "../shared/handler.js"
+import type { CurrentSessionService } from "../../McpSession.js"
+import { makeProvider, toJsonRpcError } from "../shared/handler.js"
 
 /** What a middleware sees of the request it wraps. @since 0.1.0 */
 export interface Request {
@@ -96,29 +96,9 @@ export const toolResult = (error: ToolError): McpSchema.CallToolResult => ({
 export const toJsonRpc = (error: Failure): JsonRpc.JsonRpcError =>
   error instanceof ToolError ? JsonRpc.invalidRequest(error.message) : error
 
-/**
- * Runs `effect` with the services its layer captured and those the middleware provided. Sound by construction,
- * as `provideHandler` is: an item's layer requires every service its handler needs but those its middleware
- * provides and `CurrentSession`, which come in `provided`; TypeScript cannot follow that through `Exclude`.
- * @internal
- */
-export const provideAll = <A, E, R>(effect: Effect.Effect<A, E, R>, context: Context.Context<never>): Effect.Effect<A, E> =>
-  Effect.provide(effect, context) as Effect.Effect<A, E>
-
 /** Adds `value` under `tag` to the services gathered. @internal */
 export const addTo = <I, S>(tag: Context.Tag<I, S>) => (context: Context.Context<never>, value: S): Context.Context<never> =>
   Context.add(context, tag, value)
-
-/**
- * `provideHandler` with the context an item's layer captured as `Context<never>`: sound by construction, as
- * `provideAll` is (the layer requires what the handler needs but what its middleware provide, which come in
- * `context`, and `CurrentSession`, which is added).
- */
-const provideCaptured = <A, E, R>(
-  effect: Effect.Effect<A, E, R>,
-  context: Context.Context<never>,
-  current: CurrentSessionService
-): Effect.Effect<A, E> => provideHandler(effect as Effect.Effect<A, E, CurrentSession>, context, current)
 
 /**
  * How a resource, a template or a prompt (and their completions) runs a handler: with the services its layer
@@ -130,9 +110,10 @@ const provideCaptured = <A, E, R>(
  */
 export const itemRunner = (chain: Step | undefined, context: Context.Context<never>, label: string) => {
   const handled = toJsonRpcError(label)
+  const provide = makeProvider(context)
   if (chain === undefined) {
     return <A, E, R>(effect: Effect.Effect<A, E, R>, current: CurrentSessionService, _request: () => Request) =>
-      handled(provideCaptured(effect, context, current))
+      handled(provide(effect, current))
   }
   return <A, E, R>(
     effect: Effect.Effect<A, E, R>,
@@ -140,7 +121,7 @@ export const itemRunner = (chain: Step | undefined, context: Context.Context<nev
     request: () => Request
   ): Effect.Effect<A, JsonRpc.JsonRpcError> =>
     Effect.catchAll(
-      chain(request(), context, (services) => handled(provideCaptured(effect, services, current))),
+      chain(request(), context, (services) => handled(provide(effect, current, services))),
       (failure) => Effect.fail(toJsonRpc(failure))
     )
 }

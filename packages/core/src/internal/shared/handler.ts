@@ -9,30 +9,51 @@ import * as JsonRpc from "../../JsonRpc.js"
 import { CurrentSession, type CurrentSessionService } from "../../McpSession.js"
 
 /**
- * Runs a user handler with the context its layer captured plus the current session, on top of the fiber's own.
+ * Runs an item's handlers (a tool's, a resource's, a prompt's) with the context its layer captured plus the
+ * current session, on top of the fiber's own; made once per item.
  *
  * What `Effect.provide(effect, context)` does, without its cost on the hot path: `provide` restores the fiber's
  * context with `acquireUseRelease`, whose masking and exit bookkeeping cost more per `tools/call` than the rest of
- * the handler's set-up together. Here the context is set and put back after success or failure; when the handler
- * is interrupted it is not put back, which only the finalizers still to run in that fiber could see, and they see
- * a superset of what they had (the merge keeps every service of the fiber's context).
+ * the handler's set-up together, and merges two contexts per call. Here the context is set and put back after
+ * success or failure; when the handler is interrupted it is not put back, which only the finalizers still to run
+ * in that fiber could see, and they see a superset of what they had (the merge keeps every service of the
+ * fiber's context). And the fiber's context is one object for every untraced request of a server (its sessions'
+ * runtime context), so its merge with what the item captured is made when it changes, not per call: a call
+ * copies the context once, to add its session.
  *
- * The cast is sound by construction: the handler needs `R`, and `R` is covered by
- * `Exclude<R, CurrentSession> | CurrentSession`, which is exactly what is provided. TypeScript cannot see that
- * through the generic `Exclude`, hence this one helper.
+ * The cast is sound by construction: the handler needs `R`, and `R` is covered by what its layer captured (every
+ * service it needs but `CurrentSession` and what its middleware provide), the middleware's services (`services`,
+ * which then include the captured ones) and `CurrentSession`, which is added. TypeScript cannot see that through
+ * the generic `Exclude`, hence this one helper.
  * @internal
  */
-export const provideHandler = <A, E, R>(
-  effect: Effect.Effect<A, E, R>,
-  context: Context.Context<Exclude<R, CurrentSession>>,
-  current: CurrentSessionService
-): Effect.Effect<A, E> => {
-  const added = Context.add(context, CurrentSession, current)
-  return Effect.flatMap(
-    FiberRef.getAndUpdate(FiberRef.currentContext, (parent) => Context.merge(parent, added)),
-    (parent) => Effect.matchCauseEffect(effect as Effect.Effect<A, E>, restoring<A, E>(parent))
-  )
+export const makeProvider = (captured: Context.Context<never>) => {
+  let parentSeen: Context.Context<never> | undefined
+  let mergedSeen = captured
+  const over = (parent: Context.Context<never>, services: Context.Context<never>): Context.Context<never> => {
+    if (services !== captured) return Context.merge(parent, services)
+    if (parent !== parentSeen) {
+      parentSeen = parent
+      mergedSeen = Context.merge(parent, captured)
+    }
+    return mergedSeen
+  }
+  return <A, E, R>(
+    effect: Effect.Effect<A, E, R>,
+    current: CurrentSessionService,
+    services: Context.Context<never> = captured
+  ): Effect.Effect<A, E> =>
+    Effect.flatMap(
+      FiberRef.getAndUpdate(
+        FiberRef.currentContext,
+        (parent) => Context.add(over(parent, services), CurrentSession, current)
+      ),
+      (parent) => Effect.matchCauseEffect(effect as Effect.Effect<A, E>, restoring<A, E>(parent))
+    )
 }
+
+/** What `makeProvider` makes: runs a handler with its item's services, or those its middleware gave. @internal */
+export type Provider = ReturnType<typeof makeProvider>
 
 /** Puts the fiber's context back, then ends as the handler did. */
 const restoring = <A, E>(parent: Context.Context<never>) => ({

@@ -13,7 +13,7 @@ import type { SessionTable } from "./table.js"
 
 /**
  * Attaches the registry's sessions to the server's changes; returns what detaches them. With a placement, a
- * resource updated here is also told to the other instances, whose subscribers hear it as well.
+ * resource updated or a list changed here is also told to the other instances, whose sessions hear it as well.
  * @internal
  */
 export const attachSessions = (
@@ -26,6 +26,10 @@ export const attachSessions = (
   if (placement === undefined) return link.attach(local)
   return link.attach({
     ...local,
+    listChanged: (notification) => {
+      local.listChanged(notification)
+      placement.publish({ _tag: "ListChanged", notification })
+    },
     resourceUpdated: (uri, notification) => {
       local.resourceUpdated(uri, notification)
       placement.publish({ _tag: "ResourceUpdated", uri, notification })
@@ -36,7 +40,10 @@ export const attachSessions = (
 /** What a change told by another instance does here: the same as one made here, told to no one else. @internal */
 export const deliverTo = (table: SessionTable, subscriptions: Subscriptions) => {
   const local = audienceOf(table, subscriptions)
-  return (change: Change): void => local.resourceUpdated(change.uri, change.notification)
+  return (change: Change): void =>
+    change._tag === "ResourceUpdated"
+      ? local.resourceUpdated(change.uri, change.notification)
+      : local.listChanged(change.notification)
 }
 
 const audienceOf = (table: SessionTable, subscriptions: Subscriptions): Audience => ({

@@ -11,14 +11,23 @@ import type { Principal } from "../../../McpAuth.js"
 import type { Session, SessionId } from "../../../McpSession.js"
 
 /**
- * A change of the server that the sessions of every instance hear: a resource updated (its data is shared, so
- * its subscribers anywhere want to know). A list change stays with the instance whose lists changed.
+ * A change of the server that the sessions of every instance hear: a resource updated (its data is shared, so its
+ * subscribers anywhere want to know), or one of its lists changed (clients anywhere re-list).
  *
  * @since 0.1.0
  */
-export interface Change {
+export type Change = ResourceUpdated | ListChanged
+
+/** A resource updated: its subscribers hear `notification`. @since 0.1.0 */
+export interface ResourceUpdated {
   readonly _tag: "ResourceUpdated"
   readonly uri: string
+  readonly notification: JsonRpc.Notification
+}
+
+/** The tools, resources or prompts changed: every initialized session hears `notification`. @since 0.1.0 */
+export interface ListChanged {
+  readonly _tag: "ListChanged"
   readonly notification: JsonRpc.Notification
 }
 
