@@ -33,8 +33,10 @@
  *
  * @since 0.1.0
  */
+import type { Exchange } from "@effect-mcp/core/HttpExchange"
 import type { Principal } from "@effect-mcp/core/McpAuth"
 import { createHmac } from "node:crypto"
+import { performance } from "node:perf_hooks"
 import * as McpTask from "@effect-mcp/core/McpTask"
 import { type Change, Placement, type PlacementService } from "@effect-mcp/core/SessionRegistry"
 import * as Duration from "effect/Duration"
@@ -45,7 +47,9 @@ import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Changes from "./internal/changes.js"
 import * as Membership from "./internal/membership.js"
-import * as Relay from "./internal/relay.js"
+import * as Link from "./internal/link.js"
+import * as LinkAuth from "./internal/linkAuth.js"
+import * as LinkServer from "./internal/linkServer.js"
 import * as SessionId from "./internal/sessionId.js"
 import * as Tasks from "./internal/tasks.js"
 import { RedisClient, type RedisClientService, type RedisError } from "./RedisClient.js"
@@ -53,10 +57,27 @@ import { RedisClient, type RedisClientService, type RedisError } from "./RedisCl
 /** @since 0.1.0 */
 export interface Options {
   /**
-   * Where the other instances reach this one's HTTP server: `http://10.0.0.5:3000`. Requests for this instance's
-   * sessions are relayed there, with their paths.
+   * Where the other instances reach this one: `http://10.0.0.5:3000`. Its host is where this instance listens
+   * for the other instances' links (on a port of its own, see `link`), and what it tells them to connect to.
    */
   readonly advertise: string
+  /**
+   * The link the other instances relay requests for this instance's sessions over: a TCP connection per pair of
+   * instances, proven with the cluster key. By default it listens on the advertised host, on a free port that
+   * the lease tells the others. `host` is where to listen instead (`0.0.0.0`), `port` a fixed port, `advertise`
+   * the `host:port` the others connect to when that is not where it listens (a port mapped by a container).
+   */
+  readonly link?: {
+    readonly host?: string | undefined
+    readonly port?: number | undefined
+    readonly advertise?: string | undefined
+  } | undefined
+  /**
+   * How long an owner may take to take a relayed request in, before the request is answered 503 with
+   * `Retry-After` (never 202): a frozen or overloaded owner. A retry with the same JSON-RPC id runs once on the
+   * owner. Default 2 seconds.
+   */
+  readonly ackTimeout?: Duration.DurationInput | undefined
   /**
    * The cluster's shared secret (at least 32 characters), the same on every instance: it tags session ids, so an
    * instance tells the cluster's ids from forged ones with no round trip.
@@ -84,31 +105,103 @@ export const requestStateKey = (key: string): Uint8Array =>
 export const MIN_KEY_LENGTH = 32
 
 const DEFAULT_LEASE = Duration.seconds(15)
+const DEFAULT_ACK_TIMEOUT = Duration.seconds(2)
+
+/** How long an owner remembers a relayed request, so a retry of it runs once: several ack timeouts. */
+const DEDUPE_WINDOWS = 5
+
+/** Listens for the other instances' links, for the scope: where, and the address they are told. */
+const listenForLinks = (options: Options, key: Uint8Array) =>
+  Effect.gen(function*() {
+    const advertised = new URL(options.advertise).hostname
+    const ackMs = Duration.toMillis(Duration.decode(options.ackTimeout ?? DEFAULT_ACK_TIMEOUT))
+    const server = yield* Effect.acquireRelease(
+      Effect.promise(() =>
+        LinkServer.listen({
+          key,
+          host: options.link?.host ?? advertised.replace(/^\[|\]$/g, ""),
+          port: options.link?.port ?? 0,
+          dedupeWindowMs: ackMs * DEDUPE_WINDOWS
+        })
+      ),
+      (server) => Effect.sync(server.close)
+    )
+    return { server, address: options.link?.advertise ?? `${advertised}:${server.port}`, ackMs }
+  })
+
+/** A request relayed and not yet answered, with how to refuse it if its owner's lease lapses meanwhile. */
+interface Waiting {
+  readonly owner: string
+  readonly relayed: Link.Relayed
+  readonly refuse: (why: "NotFound" | "Unavailable") => void
+}
 
 /** A request for another instance's session, relayed to its owner while the owner stands; refused otherwise. */
 const relayWith = (
   membership: Membership.Membership,
-  agents: Relay.Agents,
+  links: Link.Links,
   runFork: <A>(effect: Effect.Effect<A>) => unknown
 ): PlacementService["relay"] => {
   const beatMs = Duration.toMillis(membership.beat)
+  // Where owners found alive are, for a beat: relaying to them needs no fiber and no round trip then.
+  const located = new Map<string, { readonly address: string; readonly until: number }>()
+  // While an owner has not begun to answer, its lease is watched (one timer for all): a frozen owner's lapses,
+  // and its sessions are then 404 here as everywhere.
+  const waiting = new Set<Waiting>()
+  let watch: ReturnType<typeof setInterval> | undefined
+  const check = () => {
+    if (waiting.size === 0) {
+      clearInterval(watch)
+      watch = undefined
+      return
+    }
+    const owners = new Set<string>()
+    for (const entry of waiting) owners.add(entry.owner)
+    for (const owner of owners) {
+      runFork(Effect.map(membership.standing(owner), (now) => {
+        if (now._tag !== "Gone") return
+        located.delete(owner)
+        for (const entry of waiting) {
+          if (entry.owner === owner && entry.relayed.abort()) entry.refuse("NotFound")
+        }
+      }))
+    }
+  }
+  const refuseAs = (refuse: (why: "NotFound" | "Unavailable") => void, standing: Membership.Standing) =>
+    refuse(standing._tag === "Gone" ? "NotFound" : "Unavailable")
+  const send = (
+    owner: string,
+    address: string,
+    exchange: Exchange,
+    id: string,
+    body: string | undefined,
+    refuse: (why: "NotFound" | "Unavailable") => void
+  ) => {
+    const entry: Waiting = {
+      owner,
+      refuse,
+      relayed: links.relay(address, exchange, id, body, {
+        settled: () => void waiting.delete(entry),
+        // Not answered: the owner went (its lease says for good, or not yet) or cannot be reached now.
+        failed: () => {
+          located.delete(owner)
+          runFork(Effect.map(membership.standing(owner), (now) => refuseAs(refuse, now._tag === "Alive" ? UNKNOWN : now)))
+        }
+      })
+    }
+    waiting.add(entry)
+    watch ??= setInterval(check, beatMs)
+  }
   return (exchange, id, body, refuse) => {
     const owner = id.slice(0, SessionId.PREFIX_LENGTH)
-    const refuseAs = (standing: Membership.Standing) => refuse(standing._tag === "Gone" ? "NotFound" : "Unavailable")
+    const known = located.get(owner)
+    if (known !== undefined && known.until > performance.now()) return send(owner, known.address, exchange, id, body, refuse)
     runFork(Effect.map(membership.located(owner), (standing) => {
-      if (standing._tag !== "Alive") return refuseAs(standing)
-      // While the owner has not begun to answer, its lease is watched: a frozen owner's lapses, and its sessions
-      // are then 404 here as everywhere.
-      const watch = setInterval(() =>
-        runFork(Effect.map(membership.standing(owner), (now) => {
-          if (now._tag === "Gone" && relayed.abort()) refuse("NotFound")
-        })), beatMs)
-      const relayed = Relay.relay(agents, standing.url, exchange, body, membership.incarnation(), {
-        settled: () => clearInterval(watch),
-        // Not answered: the owner went (its lease says for good, or not yet) or cannot be reached now.
-        failed: () =>
-          runFork(Effect.map(membership.standing(owner), (now) => refuseAs(now._tag === "Alive" ? UNKNOWN : now)))
-      })
+      if (standing._tag !== "Alive") return refuseAs(refuse, standing)
+      // A bounded memory: the owners one instance relays to are few, and a cleared entry costs one lookup.
+      if (located.size >= 1_024) located.clear()
+      located.set(owner, { address: standing.url, until: performance.now() + beatMs })
+      send(owner, standing.url, exchange, id, body, refuse)
     }))
   }
 }
@@ -135,18 +228,16 @@ const join = (options: Options) =>
     const key = Buffer.from(options.key, "utf8")
     const redis: RedisClientService = yield* RedisClient
     const namespace = options.namespace ?? "effect-mcp"
+    const linkKey = LinkAuth.linkKey(key)
+    const link = yield* listenForLinks(options, linkKey)
+    // The lease tells the others where this instance's link listens.
     const membership = yield* Membership.join(redis, {
       namespace,
-      advertise: options.advertise,
+      advertise: link.address,
       lease: Duration.decode(options.lease ?? DEFAULT_LEASE)
     })
-    const agents = Relay.makeAgents()
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        agents.http.destroy()
-        agents.https.destroy()
-      })
-    )
+    const links = Link.make({ key: linkKey, ackTimeoutMs: link.ackMs })
+    yield* Effect.addFinalizer(() => Effect.sync(links.close))
     const runtime = yield* Effect.runtime<never>()
     const runFork = <A>(effect: Effect.Effect<A>) => Runtime.runFork(runtime)(effect)
     const channel = `${namespace}:changes`
@@ -162,11 +253,12 @@ const join = (options: Options) =>
       holds: (id) => id.startsWith(membership.incarnation()),
       elsewhere: (exchange, id, principal) => {
         // A relayed request is answered where it lands: a request is relayed at most once.
-        if (exchange.headers[Relay.RELAYED] !== undefined || id.length !== SessionId.LENGTH) return false
+        if (id.length !== SessionId.LENGTH || LinkServer.isRelayed(exchange)) return false
         const owner = SessionId.ownerOf(key, id, principal)
         return owner !== undefined && owner !== membership.incarnation() && !membership.wasMine(owner)
       },
-      relay: relayWith(membership, agents, runFork),
+      relay: relayWith(membership, links, runFork),
+      serve: (front) => Effect.acquireRelease(Effect.sync(() => link.server.serve(front)), (unset) => Effect.sync(unset)),
       publish: (change) =>
         void runFork(Effect.ignore(redis.send(["PUBLISH", channel, Changes.encode(membership.incarnation(), change)]))),
       attach: (sessions, deliver) =>
