@@ -247,6 +247,7 @@ const join = (options: Options) =>
       if (told === undefined || told.from === membership.incarnation() || membership.wasMine(told.from)) return
       for (const deliver of audiences) deliver(told.change)
     })
+    const ownerOf = SessionId.verifier(key)
     const placement: PlacementService = {
       mint: (principal: Principal | undefined) =>
         membership.placed() ? SessionId.mint(key, membership.incarnation(), principal) : undefined,
@@ -254,7 +255,7 @@ const join = (options: Options) =>
       elsewhere: (exchange, id, principal) => {
         // A relayed request is answered where it lands: a request is relayed at most once.
         if (id.length !== SessionId.LENGTH || LinkServer.isRelayed(exchange)) return false
-        const owner = SessionId.ownerOf(key, id, principal)
+        const owner = ownerOf(id, principal)
         return owner !== undefined && owner !== membership.incarnation() && !membership.wasMine(owner)
       },
       relay: relayWith(membership, links, runFork),

@@ -1,8 +1,8 @@
 /**
  * The frames of the link between instances, and how they are written and read. A frame is a 4-byte length (of
  * what follows), a 4-byte request id, a 1-byte kind, a 4-byte head length, the head (a little JSON, or nothing)
- * and the body: raw bytes, never escaped into the head. Frames written in one tick leave in one write, so 50
- * requests in flight cost one syscall, not 50.
+ * and the body: raw bytes, never escaped into the head. Frames written in one turn of the event loop leave in
+ * one write, so 50 requests that came together cost one syscall, not 50.
  * @internal
  */
 import type * as Net from "node:net"
@@ -61,7 +61,11 @@ export const MAX_HANDSHAKE_FRAME = 512
 
 const EMPTY = Buffer.alloc(0)
 
-/** Writes frames to a socket, all those of one tick in one write. @internal */
+/**
+ * Writes frames to a socket, all those of one turn of the event loop in one write: flushed after the loop's
+ * poll phase, so the requests that arrived on many client connections at once leave together.
+ * @internal
+ */
 export class Writer {
   private queue: Array<Buffer> = []
   private bytes = 0
@@ -69,7 +73,7 @@ export class Writer {
 
   constructor(private readonly socket: Net.Socket) {}
 
-  /** Queues a frame; it leaves at the end of this tick. */
+  /** Queues a frame; it leaves at the end of this turn of the event loop. */
   send(id: number, kind: number, head: string | undefined, body: string | Uint8Array | undefined): void {
     const headLength = head === undefined ? 0 : Buffer.byteLength(head)
     const bodyLength = body === undefined ? 0 : typeof body === "string" ? Buffer.byteLength(body) : body.length
@@ -87,7 +91,7 @@ export class Writer {
     this.bytes += frame.length
     if (!this.scheduled) {
       this.scheduled = true
-      process.nextTick(this.flush)
+      setImmediate(this.flush)
     }
   }
 

@@ -172,7 +172,9 @@ class Link {
       const writer = new Writer(this.socket)
       const proof = JSON.stringify({
         n: this.challenge,
-        p: Auth.prove(this.config.key, "connecting", head, this.challenge)
+        p: Auth.prove(this.config.key, "connecting", head, this.challenge),
+        // The owner acknowledges what it has not answered well within this.
+        t: this.config.ackTimeoutMs
       })
       writer.send(0, Kind.Proof, proof, undefined)
       this.ownerChallenge = head

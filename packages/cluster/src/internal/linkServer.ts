@@ -40,25 +40,32 @@ export interface LinkServer {
 interface Host {
   front: ((exchange: Exchange) => void) | undefined
   readonly recent: Map<string, Recording>
-  /** The requests answered, oldest first, each forgotten once its window passed. */
-  readonly answered: Array<{ readonly key: string; readonly recording: Recording; readonly until: number }>
+  readonly answered: Remembered
   readonly windowMs: number
 }
 
 /** The most requests remembered at once: past it the oldest are forgotten first. */
 const MAX_RECENT = 10_000
 
-const remember = (host: Host, key: string, recording: Recording): void => {
-  const now = performance.now()
-  const answered = host.answered
-  let expired = 0
-  while (expired < answered.length && (answered[expired]!.until <= now || answered.length - expired > MAX_RECENT)) {
-    const old = answered[expired]!
-    if (host.recent.get(old.key) === old.recording) host.recent.delete(old.key)
-    expired++
+/** The requests answered, oldest first, each forgotten once its window passed: a queue read from `head`. */
+class Remembered {
+  private entries: Array<{ readonly key: string; readonly recording: Recording; readonly until: number }> = []
+  private head = 0
+
+  add(recent: Map<string, Recording>, key: string, recording: Recording, windowMs: number): void {
+    const now = performance.now()
+    const entries = this.entries
+    while (this.head < entries.length && (entries[this.head]!.until <= now || entries.length - this.head >= MAX_RECENT)) {
+      const old = entries[this.head++]!
+      if (recent.get(old.key) === old.recording) recent.delete(old.key)
+    }
+    // Compacted now and then, not on every removal: the queue stays linear in what it holds.
+    if (this.head > 1_024 && this.head * 2 > entries.length) {
+      this.entries = entries.slice(this.head)
+      this.head = 0
+    }
+    this.entries.push({ key, recording, until: now + windowMs })
   }
-  if (expired > 0) answered.splice(0, expired)
-  answered.push({ key, recording, until: now + host.windowMs })
 }
 
 const UNAVAILABLE_BODY = JSON.stringify({
@@ -249,9 +256,13 @@ const dedupeKey = (head: RequestHead, body: string | undefined): string | undefi
 class Connection {
   readonly writer: Writer
   readonly served = new Map<number, Served>()
-  private readonly toAck: Array<Served> = []
+  // Requests are acknowledged only if still unanswered a while after they came (most are answered sooner, and
+  // their answer is the acknowledgement): those of the last interval are acknowledged at the end of the next.
+  private older: Array<Served> = []
+  private newer: Array<Served> = []
+  private timer: ReturnType<typeof setInterval> | undefined = undefined
 
-  constructor(readonly socket: Net.Socket, private readonly host: Host) {
+  constructor(readonly socket: Net.Socket, private readonly host: Host, private readonly ackDelayMs: number) {
     this.writer = new Writer(socket)
   }
 
@@ -263,7 +274,8 @@ class Connection {
     const text = parsed.b ? body.toString("utf8") : undefined
     const served = new Served(this, id, parsed, text, body.length)
     this.served.set(id, served)
-    if (this.toAck.push(served) === 1) process.nextTick(this.acknowledge)
+    this.newer.push(served)
+    this.timer ??= setInterval(this.acknowledge, this.ackDelayMs)
     const front = this.host.front
     if (front === undefined) {
       return served.respond(503, { "content-type": "application/json", "retry-after": "1" }, UNAVAILABLE_BODY)
@@ -279,17 +291,26 @@ class Connection {
     served.onClose(() => {
       // Remembered a while after its answer (or its client went), so a retry that comes after it still runs
       // once; a refusal is forgotten at once, so a retry runs.
-      if (recording.status === undefined || recording.status < 400) remember(this.host, key, recording)
+      if (recording.status === undefined || recording.status < 400) {
+        this.host.answered.add(recent, key, recording, this.host.windowMs)
+      }
       else if (recent.get(key) === recording) recent.delete(key)
     })
     front(served)
   }
 
   private readonly acknowledge = (): void => {
-    for (const served of this.toAck.splice(0)) served.ack()
+    for (const served of this.older) served.ack()
+    this.older = this.newer
+    this.newer = []
+    if (this.older.length === 0) {
+      clearInterval(this.timer)
+      this.timer = undefined
+    }
   }
 
   drop(): void {
+    clearInterval(this.timer)
     for (const served of Array.from(this.served.values())) served.lose()
   }
 }
@@ -317,7 +338,11 @@ const accept = (config: Config, host: Host, socket: Net.Socket): void => {
     }
     clearTimeout(deadline)
     handshake.send(0, Kind.Proven, Auth.prove(config.key, "owner", theirs, challenge), undefined)
-    connection = new Connection(socket, host)
+    // Acknowledged within half the connecting instance's ack timeout.
+    const timeout = typeof proof === "object" && proof !== null && "t" in proof && typeof proof.t === "number"
+      ? proof.t
+      : DEFAULT_ACK_TIMEOUT_MS
+    connection = new Connection(socket, host, Math.min(Math.max(Math.floor(timeout / 4), 1), MAX_ACK_DELAY_MS))
     reader.max = MAX_FRAME
   }, MAX_HANDSHAKE_FRAME)
   const deadline = setTimeout(() => socket.destroy(), HANDSHAKE_MS)
@@ -332,13 +357,16 @@ const accept = (config: Config, host: Host, socket: Net.Socket): void => {
   handshake.send(0, Kind.Challenge, challenge, undefined)
 }
 
+const DEFAULT_ACK_TIMEOUT_MS = 2_000
+const MAX_ACK_DELAY_MS = 10_000
+
 /** How long a connection may take to prove itself. */
 const HANDSHAKE_MS = 5_000
 
 /** Listens for links; fails with the listen error (the port is taken...). @internal */
 export const listen = (config: Config): Promise<LinkServer> =>
   new Promise((resolve, reject) => {
-    const host: Host = { front: undefined, recent: new Map(), answered: [], windowMs: config.dedupeWindowMs }
+    const host: Host = { front: undefined, recent: new Map(), answered: new Remembered(), windowMs: config.dedupeWindowMs }
     const sockets = new Set<Net.Socket>()
     const server = Net.createServer((socket) => {
       sockets.add(socket)
