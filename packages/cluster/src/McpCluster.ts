@@ -10,11 +10,15 @@
  * - **Leases say who is alive.** Each instance re-writes one lease key every third of the lease; an owner that
  *   could not for 80% of the lease closes its own sessions and takes a new incarnation (it fences), so a frozen
  *   or cut-off owner has stopped serving before the others could think it dead.
- * - **Relaying.** A request for a session of another instance (a legacy SSE POST; a Streamable HTTP POST, GET
- *   stream, `Last-Event-ID` resumption, DELETE, or answer to the server's own request) is sent over HTTP to the
- *   owner's advertised URL and served there by its own front, so the answer is exactly the owner's: 202 only
+ * - **Routing.** A request for a session of another instance (a legacy SSE POST; a Streamable HTTP POST, GET
+ *   stream, `Last-Event-ID` resumption, DELETE, or answer to the server's own request) is sent to the owner over
+ *   the cluster's link (one TCP connection per pair of instances, proven with the cluster key, requests
+ *   multiplexed on it) and served there by the owner's own front, so the answer is exactly the owner's: 202 only
  *   once the owner's session took the message, a JSON or SSE answer streamed back, a second GET elsewhere
- *   replacing the first, 404 for another principal.
+ *   replacing the first, 404 for another principal. A client that goes away is told to the owner at once.
+ * - **A slow owner.** An owner that has not taken a routed request in within the ack timeout (frozen, or its event
+ *   loop held) has it answered 503 with `Retry-After`, never 202; a retry with the same JSON-RPC id that comes
+ *   through another instance runs once on the owner.
  * - **Changes.** A resource updated on one instance (`McpServer.notifyResourceUpdated`) reaches its subscribers
  *   on every instance, over one Redis channel (best effort: not while Redis is away).
  * - **Tasks.** The layer also places the server's 2026-07-28 tasks (`McpTask.Placement`): a task runs on the
@@ -26,6 +30,8 @@
  * | What happened | The answer for the owner's sessions on another instance |
  * | --- | --- |
  * | the owner is killed | 503 with `Retry-After` until its lease lapses, then 404; never 202 |
+ * | the owner does not take the request in within the ack timeout | 503 with `Retry-After`; never 202 |
+ * | the link to the owner drops before the answer began | 503 with `Retry-After`; never 202 |
  * | the owner shuts down (SIGTERM) | it drains, then marks its lease gone: 404 everywhere at once |
  * | the owner freezes past its lease | 404 once the lease lapses; on waking it has closed its sessions (fenced) |
  * | Redis cannot be reached | sessions on the instance the request reached work; others' get 503 + `Retry-After` |

@@ -10,7 +10,8 @@ import * as Net from "node:net"
 import { fileURLToPath } from "node:url"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import { Kind, Reader, Writer } from "../src/internal/frames.js"
+import * as Frames from "../src/internal/frames.js"
+import { encodeRequestHead, Kind, Reader, Writer } from "../src/internal/frames.js"
 import * as LinkAuth from "../src/internal/linkAuth.js"
 import { freePort, listening, redisServerPath, startRedis } from "./utils/redisServer.js"
 
@@ -285,7 +286,14 @@ describe("the link between instances", () => {
           const socket = Net.connect(a.linkPort, "127.0.0.1")
           const writer = new Writer(socket)
           const mine = LinkAuth.nonce()
-          const head = JSON.stringify({ m: "GET", u: "/mcp", h: { host: `127.0.0.1:${a.port}` }, a: "127.0.0.1", s: "-", b: false })
+          const head = encodeRequestHead({
+            method: "GET",
+            url: "/mcp",
+            headers: { host: `127.0.0.1:${a.port}` },
+            address: "127.0.0.1",
+            session: "-",
+            hasBody: false
+          })
           const reader = new Reader((_id, kind, text) => {
             kinds.push(kind)
             if (kind === Kind.Challenge && text !== undefined) {
@@ -350,6 +358,24 @@ describe("link frames", () => {
       expect(yield* Deferred.await(received)).toEqual(expected)
       expect(writes).toHaveBeenCalledTimes(1)
     }))
+
+  it("carry heads as lines: headers (repeated ones too) and the request's parts come back as they went", () => {
+    const head = {
+      method: "POST",
+      url: "/messages?session_id=abc&x=é",
+      headers: { host: "h:1", accept: "text/event-stream", cookie: ["a=1", "b=2"], "x-empty": "" },
+      address: "::1",
+      session: "abc",
+      hasBody: true
+    }
+    expect(Frames.decodeRequestHead(Frames.encodeRequestHead(head))).toEqual(head)
+    expect(Frames.decodeRequestHead(Frames.encodeRequestHead({ ...head, address: undefined, hasBody: false, headers: {} })))
+      .toEqual({ ...head, address: undefined, hasBody: false, headers: {} })
+    const answer = { status: 202, headers: { "content-type": "application/json", "retry-after": "1" }, hasBody: false }
+    expect(Frames.decodeAnswerHead(Frames.encodeAnswerHead(answer.status, answer.headers, false))).toEqual(answer)
+    expect(Frames.decodeRequestHead("GET\n/\n")).toBeUndefined()
+    expect(Frames.decodeAnswerHead("x\n0")).toBeUndefined()
+  })
 
   it("refuse a frame over the limit", () => {
     const reader = new Reader(() => undefined, 100)

@@ -31,24 +31,103 @@ export const Kind = {
   Proven: 12
 } as const
 
+/** Request headers, as an exchange gives them. @internal */
+export type Headers = { readonly [name: string]: string | ReadonlyArray<string> | undefined }
+
 /** A request as it crosses the link. @internal */
 export interface RequestHead {
-  readonly m: string
-  readonly u: string
-  readonly h: { readonly [name: string]: string | ReadonlyArray<string> | undefined }
+  readonly method: string
+  readonly url: string
+  readonly headers: Headers
   /** The client's address, as the relaying instance saw it. */
-  readonly a: string | undefined
+  readonly address: string | undefined
   /** The session id. */
-  readonly s: string
+  readonly session: string
   /** Whether there is a body (a GET has none, a POST's may be empty). */
-  readonly b: boolean
+  readonly hasBody: boolean
 }
 
 /** An answer's status and headers as they cross the link. @internal */
 export interface AnswerHead {
-  readonly s: number
-  readonly h: Readonly<Record<string, string>>
-  readonly b: boolean
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly hasBody: boolean
+}
+
+// Heads are lines, not JSON: a method, a URL, an address, a session id and HTTP header names and values cannot
+// hold a line break (HTTP forbids it, and Node and fetch refuse it), so nothing needs escaping, and writing or
+// reading a head is a join or a split.
+
+const appendHeaders = (lines: Array<string>, headers: Headers | Readonly<Record<string, string>>): void => {
+  for (const name in headers) {
+    const value = headers[name]
+    if (value === undefined) continue
+    if (typeof value === "string") {
+      if (!value.includes("\n")) lines.push(name, value)
+    } else {
+      for (const one of value) if (!one.includes("\n")) lines.push(name, one)
+    }
+  }
+}
+
+/** @internal */
+export const encodeRequestHead = (head: RequestHead): string => {
+  const lines = [head.method, head.url, head.address ?? "", head.session, head.hasBody ? "1" : "0"]
+  appendHeaders(lines, head.headers)
+  return lines.join("\n")
+}
+
+/** Header lines from `from` on, as an object; undefined if they do not pair up. */
+const headersOf = (lines: ReadonlyArray<string>, from: number): Record<string, string | Array<string>> | undefined => {
+  if ((lines.length - from) % 2 !== 0) return undefined
+  const headers: Record<string, string | Array<string>> = {}
+  for (let i = from; i < lines.length; i += 2) {
+    const name = lines[i]!
+    if (name === "__proto__") continue
+    const value = lines[i + 1]!
+    const known = headers[name]
+    headers[name] = known === undefined ? value : typeof known === "string" ? [known, value] : [...known, value]
+  }
+  return headers
+}
+
+/** @internal */
+export const decodeRequestHead = (text: string): RequestHead | undefined => {
+  const lines = text.split("\n")
+  if (lines.length < 5) return undefined
+  const headers = headersOf(lines, 5)
+  if (headers === undefined) return undefined
+  return {
+    method: lines[0]!,
+    url: lines[1]!,
+    address: lines[2] === "" ? undefined : lines[2],
+    session: lines[3]!,
+    hasBody: lines[4] === "1",
+    headers
+  }
+}
+
+/** @internal */
+export const encodeAnswerHead = (status: number, headers: Readonly<Record<string, string>>, hasBody: boolean): string => {
+  const lines = [String(status), hasBody ? "1" : "0"]
+  appendHeaders(lines, headers)
+  return lines.join("\n")
+}
+
+/** @internal */
+export const decodeAnswerHead = (text: string | undefined): AnswerHead | undefined => {
+  if (text === undefined) return undefined
+  const lines = text.split("\n")
+  const status = Number(lines[0])
+  if (lines.length < 2 || !Number.isInteger(status)) return undefined
+  const headers = headersOf(lines, 2)
+  if (headers === undefined) return undefined
+  const flat: Record<string, string> = {}
+  for (const name in headers) {
+    const value = headers[name]!
+    flat[name] = typeof value === "string" ? value : value.join(", ")
+  }
+  return { status, headers: flat, hasBody: lines[1] === "1" }
 }
 
 const PREFIX = 13

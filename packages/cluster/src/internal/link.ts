@@ -12,8 +12,7 @@
  */
 import type { Exchange, ResponseStream } from "@effect-mcp/core/HttpExchange"
 import * as Net from "node:net"
-import type { AnswerHead, RequestHead } from "./frames.js"
-import { Kind, MAX_FRAME, MAX_HANDSHAKE_FRAME, Reader, Writer } from "./frames.js"
+import { decodeAnswerHead, encodeRequestHead, Kind, MAX_FRAME, MAX_HANDSHAKE_FRAME, Reader, Writer } from "./frames.js"
 import * as Auth from "./linkAuth.js"
 
 /** What the caller hears of a relayed request. @internal */
@@ -69,7 +68,7 @@ class InFlight implements Relayed {
     this.deadline = now + link.config.ackTimeoutMs
   }
 
-  readonly abort = (): boolean => {
+  abort(): boolean {
     if (this.answered || !this.link.forget(this)) return false
     this.answered = true
     this.link.writer?.send(this.id, Kind.Close, undefined, undefined)
@@ -90,16 +89,6 @@ class InFlight implements Relayed {
     this.events.settled()
     this.events.failed()
   }
-}
-
-const isAnswerHead = (value: unknown): value is AnswerHead =>
-  typeof value === "object" && value !== null && "s" in value && typeof value.s === "number" && "h" in value &&
-  typeof value.h === "object" && value.h !== null
-
-const parseAnswer = (head: string | undefined): AnswerHead | undefined => {
-  if (head === undefined) return undefined
-  const parsed: unknown = JSON.parse(head)
-  return isAnswerHead(parsed) ? parsed : undefined
 }
 
 /** One connection to one owner address. */
@@ -138,21 +127,21 @@ class Link {
         request.acked = true
         return
       case Kind.Answer: {
-        const answer = parseAnswer(head)
+        const answer = decodeAnswerHead(head)
         this.inFlight.delete(id)
         if (answer === undefined) return request.fail()
         request.begin()
-        return request.exchange.respond(answer.s, answer.h, answer.b ? body.toString("utf8") : undefined)
+        return request.exchange.respond(answer.status, answer.headers, answer.hasBody ? body.toString("utf8") : undefined)
       }
       case Kind.Open: {
-        const answer = parseAnswer(head)
+        const answer = decodeAnswerHead(head)
         if (answer === undefined) {
           this.inFlight.delete(id)
           return request.fail()
         }
         request.acked = true
         request.begin()
-        request.stream = request.exchange.stream(answer.h)
+        request.stream = request.exchange.stream(answer.headers)
         return
       }
       case Kind.Data:
@@ -200,15 +189,14 @@ class Link {
     this.nextId = id === 0xffff_ffff ? 1 : id + 1
     const request = new InFlight(this, id, exchange, events, performance.now())
     this.inFlight.set(id, request)
-    const head: RequestHead = {
-      m: exchange.method,
-      u: exchange.url,
-      h: exchange.headers,
-      a: exchange.remoteAddress,
-      s: session,
-      b: body !== undefined
-    }
-    const text = JSON.stringify(head)
+    const text = encodeRequestHead({
+      method: exchange.method,
+      url: exchange.url,
+      headers: exchange.headers,
+      address: exchange.remoteAddress,
+      session,
+      hasBody: body !== undefined
+    })
     const write = () => {
       if (this.inFlight.get(id) === request) this.writer?.send(id, Kind.Request, text, body)
     }

@@ -13,7 +13,7 @@
 import type { Body, Exchange, ResponseHeaders, ResponseStream } from "@effect-mcp/core/HttpExchange"
 import * as Net from "node:net"
 import type { RequestHead } from "./frames.js"
-import { Kind, MAX_FRAME, MAX_HANDSHAKE_FRAME, Reader, Writer } from "./frames.js"
+import { decodeRequestHead, encodeAnswerHead, Kind, MAX_FRAME, MAX_HANDSHAKE_FRAME, Reader, Writer } from "./frames.js"
 import * as Auth from "./linkAuth.js"
 
 /** @internal */
@@ -128,7 +128,7 @@ class Recording {
 class Served implements Exchange {
   readonly method: string
   readonly url: string
-  readonly headers: RequestHead["h"]
+  readonly headers: RequestHead["headers"]
   readonly remoteAddress: string | undefined
   private callbacks: Array<() => void> | undefined = []
   /** The answer is complete. */
@@ -146,10 +146,10 @@ class Served implements Exchange {
     private readonly body: string | undefined,
     private readonly bodyBytes: number
   ) {
-    this.method = head.m
-    this.url = head.u
-    this.headers = head.h
-    this.remoteAddress = head.a
+    this.method = head.method
+    this.url = head.url
+    this.headers = head.headers
+    this.remoteAddress = head.address
   }
 
   readBody(limit: number, done: (body: Body) => void): void {
@@ -160,7 +160,7 @@ class Served implements Exchange {
     if (this.done || this.streamed !== undefined) return
     this.acked = true
     if (!this.gone) {
-      this.connection.writer.send(this.id, Kind.Answer, JSON.stringify({ s: status, h: headers, b: body !== undefined }), body)
+      this.connection.writer.send(this.id, Kind.Answer, encodeAnswerHead(status, headers, body !== undefined), body)
     }
     this.done = true
     this.recording?.answered(status, headers, body)
@@ -171,7 +171,7 @@ class Served implements Exchange {
     if (this.streamed !== undefined) return this.streamed
     this.acked = true
     const connection = this.connection
-    if (!this.gone) connection.writer.send(this.id, Kind.Open, JSON.stringify({ s: 200, h: headers, b: false }), undefined)
+    if (!this.gone) connection.writer.send(this.id, Kind.Open, encodeAnswerHead(200, headers, false), undefined)
     this.recording?.opened(headers)
     const served = this
     const stream: ResponseStream = {
@@ -231,14 +231,9 @@ class Served implements Exchange {
 /** Whether an exchange is one relayed here over a link: it is answered here, never relayed again. @internal */
 export const isRelayed = (exchange: Exchange): boolean => exchange instanceof Served
 
-const isRequestHead = (value: unknown): value is RequestHead =>
-  typeof value === "object" && value !== null && "m" in value && typeof value.m === "string" && "u" in value &&
-  typeof value.u === "string" && "h" in value && typeof value.h === "object" && value.h !== null && "s" in value &&
-  typeof value.s === "string"
-
 /** The key a JSON-RPC request is deduplicated by, or undefined for anything else (notifications, answers). */
 const dedupeKey = (head: RequestHead, body: string | undefined): string | undefined => {
-  if (head.m !== "POST" || body === undefined || !body.includes("\"method\"") || !body.includes("\"id\"")) {
+  if (head.method !== "POST" || body === undefined || !body.includes("\"method\"") || !body.includes("\"id\"")) {
     return undefined
   }
   let parsed: unknown
@@ -249,7 +244,7 @@ const dedupeKey = (head: RequestHead, body: string | undefined): string | undefi
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return undefined
   if (!("id" in parsed) || !("method" in parsed) || typeof parsed.method !== "string") return undefined
-  return typeof parsed.id === "string" || typeof parsed.id === "number" ? `${head.s}\u0000${body}` : undefined
+  return typeof parsed.id === "string" || typeof parsed.id === "number" ? `${head.session}\u0000${body}` : undefined
 }
 
 /** One proven connection from another instance. */
@@ -269,9 +264,9 @@ class Connection {
   frame(id: number, kind: number, head: string | undefined, body: Buffer): void {
     if (kind === Kind.Close) return this.served.get(id)?.lose()
     if (kind !== Kind.Request || head === undefined) return
-    const parsed: unknown = JSON.parse(head)
-    if (!isRequestHead(parsed)) return void this.socket.destroy()
-    const text = parsed.b ? body.toString("utf8") : undefined
+    const parsed = decodeRequestHead(head)
+    if (parsed === undefined) return void this.socket.destroy()
+    const text = parsed.hasBody ? body.toString("utf8") : undefined
     const served = new Served(this, id, parsed, text, body.length)
     this.served.set(id, served)
     this.newer.push(served)
