@@ -127,7 +127,8 @@ const listenForLinks = (options: Options, key: Uint8Array) =>
           key,
           host: options.link?.host ?? advertised.replace(/^\[|\]$/g, ""),
           port: options.link?.port ?? 0,
-          dedupeWindowMs: ackMs * DEDUPE_WINDOWS
+          dedupeWindowMs: ackMs * DEDUPE_WINDOWS,
+          ackTimeoutMs: ackMs
         })
       ),
       (server) => Effect.sync(server.close)

@@ -23,6 +23,7 @@ const routingOnly = process.argv.includes("--routing")
 const profIndex = process.argv.indexOf("--cpu-prof")
 const cpuProf = profIndex < 0 ? undefined : process.argv[profIndex + 1]
 const CALLS = quick ? 200 : 5_000
+const RUNS = quick ? 1 : 3
 const IDLE_SESSIONS = quick ? 300 : 10_000
 /** Loopback addresses the idle sessions are opened from: each is a client of its own to the demo's budgets. */
 const IDLE_CLIENTS = 20
@@ -86,7 +87,7 @@ const run = async (): Promise<number> => {
   const { ports, redisPort, stop } = cluster
   log(`redis-server on ${redisPort}, instances on ${ports.join(", ")}`)
   try {
-    const rows = await measureRouting(cluster, [1, 50], CALLS)
+    const rows = await measureRouting(cluster, [1, 50], CALLS, RUNS)
     log("routing done")
     if (cpuProf !== undefined || routingOnly) {
       stop()
@@ -94,7 +95,7 @@ const run = async (): Promise<number> => {
       await Promise.all(cluster.instances.map((child) =>
         child.exitCode !== null || child.signalCode !== null ? undefined : new Promise((resolve) => child.once("exit", resolve))))
       if (cpuProf !== undefined) log(`profiles in ${cpuProf}`)
-      process.stdout.write(renderRouting(rows, CALLS).join("\n") + "\n")
+      process.stdout.write(renderRouting(rows, CALLS, RUNS).join("\n") + "\n")
       return 0
     }
     const keys = () => redisNumber(redisPort, "DBSIZE", /^:(\d+)/)
@@ -109,7 +110,7 @@ const run = async (): Promise<number> => {
       log(`failover on ${signal} done`)
     }
     const lines = [
-      ...renderRouting(rows, CALLS),
+      ...renderRouting(rows, CALLS, RUNS),
       "",
       `Redis before the idle sessions: ${keysBefore} keys, used_memory ${before} bytes; after ${IDLE_SESSIONS} more ` +
       `idle sessions (over ${IDLE_CLIENTS} client addresses and the three instances): ${keysAfter} keys, ` +

@@ -228,7 +228,7 @@ const benchServer = async (given: ServerSpec, options: Options): Promise<ServerR
 const benchCluster = async (options: Options) => {
   const cluster = await startCluster()
   try {
-    return await measureRouting(cluster, [options.concurrency], options.calls)
+    return await measureRouting(cluster, [options.concurrency], options.calls, options.runs)
   } finally {
     cluster.stop()
   }
@@ -256,7 +256,7 @@ const main = async (): Promise<void> => {
   const report = { date, machine: host, wallSeconds, options, results, cluster }
   process.stdout.write(renderMarkdown(report) + "\n")
   if (cluster !== undefined) {
-    const lines = cluster.ok ? renderRouting(cluster.value, options.calls) : [`### Cluster`, "", `FAILED: ${cluster.error}`]
+    const lines = cluster.ok ? renderRouting(cluster.value, options.calls, options.runs) : [`### Cluster`, "", `FAILED: ${cluster.error}`]
     process.stdout.write("\n" + lines.join("\n") + "\n")
   }
   if (options.json !== undefined) {

@@ -24,6 +24,8 @@ export interface Config {
   readonly port: number
   /** How long a request is remembered for deduplication once answered. */
   readonly dedupeWindowMs: number
+  /** The ack timeout of the instances that connect (theirs is told on connecting; this one is for the rest). */
+  readonly ackTimeoutMs: number
 }
 
 /** The owner's end of the links, listening. @internal */
@@ -39,10 +41,37 @@ export interface LinkServer {
 /** What a proven connection's requests are served by: the front, and the requests seen lately. */
 interface Host {
   front: ((exchange: Exchange) => void) | undefined
+  /** The requests in flight, and those remembered after their answer. */
   readonly recent: Map<string, Recording>
+  readonly watch: LoopWatch
   readonly answered: Remembered
   readonly windowMs: number
 }
+
+/**
+ * Whether this process's event loop was held lately (a CPU-bound tool, a long GC): a request read then may have
+ * waited past the sender's ack timeout, so the sender may have answered 503 and the client may retry it. A timer
+ * notes each turn; a read that finds the last note older than `thresholdMs` marks the loop held for a window.
+ */
+class LoopWatch {
+  private last = performance.now()
+  private heldUntil = 0
+  private readonly timer = setInterval(() => this.last = performance.now(), LOOP_TICK_MS).unref()
+
+  constructor(private readonly thresholdMs: number, private readonly windowMs: number) {}
+
+  held(): boolean {
+    const now = performance.now()
+    if (now - this.last > this.thresholdMs) this.heldUntil = now + this.windowMs
+    return now < this.heldUntil
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+  }
+}
+
+const LOOP_TICK_MS = 50
 
 /** The most requests remembered at once: past it the oldest are forgotten first. */
 const MAX_RECENT = 10_000
@@ -283,13 +312,15 @@ class Connection {
     const recording = new Recording()
     served.recording = recording
     recent.set(key, recording)
+    const late = this.host.watch.held()
     served.onClose(() => {
-      // Remembered a while after its answer (or its client went), so a retry that comes after it still runs
-      // once; a refusal is forgotten at once, so a retry runs.
-      if (recording.status === undefined || recording.status < 400) {
+      // A request its sender may have given up on (its client went, or it was read late) is remembered a while
+      // after its answer, so a retry that comes after it still runs once; any other is forgotten with its answer,
+      // as is a refusal, so a retry runs.
+      const refused = recording.status !== undefined && recording.status >= 400
+      if (!refused && (served.gone || late || this.host.watch.held())) {
         this.host.answered.add(recent, key, recording, this.host.windowMs)
-      }
-      else if (recent.get(key) === recording) recent.delete(key)
+      } else if (recent.get(key) === recording) recent.delete(key)
     })
     front(served)
   }
@@ -361,16 +392,26 @@ const HANDSHAKE_MS = 5_000
 /** Listens for links; fails with the listen error (the port is taken...). @internal */
 export const listen = (config: Config): Promise<LinkServer> =>
   new Promise((resolve, reject) => {
-    const host: Host = { front: undefined, recent: new Map(), answered: new Remembered(), windowMs: config.dedupeWindowMs }
+    const host: Host = {
+      front: undefined,
+      recent: new Map(),
+      watch: new LoopWatch(LOOP_TICK_MS + config.ackTimeoutMs / 4, config.dedupeWindowMs),
+      answered: new Remembered(),
+      windowMs: config.dedupeWindowMs
+    }
     const sockets = new Set<Net.Socket>()
     const server = Net.createServer((socket) => {
       sockets.add(socket)
       socket.on("close", () => sockets.delete(socket))
       accept(config, host, socket)
     })
-    server.once("error", reject)
+    const failed = (error: Error) => {
+      host.watch.stop()
+      reject(error)
+    }
+    server.once("error", failed)
     server.listen(config.port, config.host, () => {
-      server.off("error", reject)
+      server.off("error", failed)
       const address = server.address()
       resolve({
         port: typeof address === "object" && address !== null ? address.port : config.port,
@@ -381,6 +422,7 @@ export const listen = (config: Config): Promise<LinkServer> =>
           }
         },
         close: () => {
+          host.watch.stop()
           server.close()
           for (const socket of sockets) socket.destroy()
         }

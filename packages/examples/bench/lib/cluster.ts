@@ -140,13 +140,14 @@ const measure = async (
 }
 
 /**
- * Both transports, to the owner then routed, at each concurrency: `calls` calls a row. The sessions (one per
- * worker) are opened on the owner first.
+ * Both transports, to the owner and routed, at each concurrency: `calls` calls a run, the median of `runs` runs a
+ * row. The sessions (one per worker) are opened on the owner first.
  */
 export const measureRouting = async (
   cluster: Cluster,
   concurrencies: ReadonlyArray<number>,
-  calls: number
+  calls: number,
+  runs: number
 ): Promise<Array<Row>> => {
   const owner = cluster.ports[0]!
   const most = Math.max(...concurrencies)
@@ -163,16 +164,35 @@ export const measureRouting = async (
       await session.initialize(setup)
       sse.push(session)
     }
+    let id = 0
     for (const concurrency of concurrencies) {
-      for (const routed of [false, true]) {
-        // One keep-alive connection per worker, as one client each.
-        const agents = Array.from({ length: concurrency }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }))
-        let id = 0
-        rows.push(await measure(cluster, "Streamable tools/call", routed, concurrency, calls, (w, port) =>
-          streamableEcho(agents[w]!, port, streamable[w]!, ++id)))
-        rows.push(await measure(cluster, "legacy SSE POST", routed, concurrency, calls, (w, port) =>
-          sse[w]!.echo(agents[w]!, `echo-${++id}`, port)))
-        for (const agent of agents) agent.destroy()
+      // Owner and routed rows alternate, `runs` times, and each figure is the median of its runs: a load that
+      // comes and goes on the machine then weighs on both sides alike.
+      const samples: Array<Row> = []
+      for (let run = 0; run < runs; run++) {
+        for (const routed of [false, true]) {
+          // One keep-alive connection per worker, as one client each.
+          const agents = Array.from({ length: concurrency }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }))
+          samples.push(await measure(cluster, "Streamable tools/call", routed, concurrency, calls, (w, port) =>
+            streamableEcho(agents[w]!, port, streamable[w]!, ++id)))
+          samples.push(await measure(cluster, "legacy SSE POST", routed, concurrency, calls, (w, port) =>
+            sse[w]!.echo(agents[w]!, `echo-${++id}`, port)))
+          for (const agent of agents) agent.destroy()
+        }
+      }
+      for (const transport of ["Streamable tools/call", "legacy SSE POST"] as const) {
+        for (const routed of [false, true]) {
+          const of = samples.filter((row) => row.transport === transport && row.routed === routed)
+          const median = (pick: (row: Row) => number) => percentile(sortedCopy(of.map(pick)), 0.5)
+          rows.push({
+            transport,
+            routed,
+            concurrency,
+            p50: median((row) => row.p50),
+            p99: median((row) => row.p99),
+            cpuUsPerCall: median((row) => row.cpuUsPerCall)
+          })
+        }
       }
     }
   } finally {
@@ -190,9 +210,11 @@ const signed = (ms: number): string => `${ms >= 0 ? "+" : ""}${ms.toFixed(2)}`
  * The rows as a markdown table, routed beside the owner for each transport and concurrency: the p50/p99 that
  * routing adds and the CPU ratio, against the issue's budget (+1 ms p50, +5 ms p99 at 50 clients, CPU ≤ 1.25×).
  */
-export const renderRouting = (rows: ReadonlyArray<Row>, calls: number): Array<string> => {
+export const renderRouting = (rows: ReadonlyArray<Row>, calls: number, runs: number): Array<string> => {
   const lines = [
-    `### Cluster: three instances and one redis-server on ${HOST}, every session on the first (${calls} calls a row)`,
+    `### Cluster: three instances and one redis-server on ${HOST}, every session on the first`,
+    "",
+    `${calls} calls a run; each figure is the median of ${runs} runs, owner and routed runs alternating.`,
     "",
     "Sent to the owner vs routed (sent to another instance, which relays it over the link). Budget at 50 clients:",
     "routing adds ≤ 1 ms at p50 and ≤ 5 ms at p99, and ≤ 1.25× server CPU per call (instances + redis-server).",
