@@ -121,16 +121,15 @@ const listenForLinks = (options: Options, key: Uint8Array) =>
   Effect.gen(function*() {
     const advertised = new URL(options.advertise).hostname
     const ackMs = Duration.toMillis(Duration.decode(options.ackTimeout ?? DEFAULT_ACK_TIMEOUT))
+    const host = options.link?.host ?? advertised.replace(/^\[|\]$/g, "")
     const server = yield* Effect.acquireRelease(
-      Effect.promise(() =>
-        LinkServer.listen({
-          key,
-          host: options.link?.host ?? advertised.replace(/^\[|\]$/g, ""),
-          port: options.link?.port ?? 0,
-          dedupeWindowMs: ackMs * DEDUPE_WINDOWS,
-          ackTimeoutMs: ackMs
-        })
-      ),
+      LinkServer.listen({
+        key,
+        host,
+        port: options.link?.port ?? 0,
+        dedupeWindowMs: ackMs * DEDUPE_WINDOWS,
+        ackTimeoutMs: ackMs
+      }).pipe(Effect.orDieWith((error) => new Error(`McpCluster: cannot listen for links on ${host}: ${error.message}`))),
       (server) => Effect.sync(server.close)
     )
     return { server, address: options.link?.advertise ?? `${advertised}:${server.port}`, ackMs }
@@ -197,7 +196,7 @@ const relayWith = (
       })
     }
     waiting.add(entry)
-    watch ??= setInterval(check, beatMs)
+    watch ??= setInterval(check, beatMs).unref()
   }
   return (exchange, id, body, refuse) => {
     const owner = id.slice(0, SessionId.PREFIX_LENGTH)

@@ -11,6 +11,7 @@
  * @internal
  */
 import type { Body, Exchange, ResponseHeaders, ResponseStream } from "@effect-mcp/core/HttpExchange"
+import * as Effect from "effect/Effect"
 import * as Net from "node:net"
 import type { RequestHead } from "./frames.js"
 import { decodeRequestHead, encodeAnswerHead, Kind, MAX_FRAME, MAX_HANDSHAKE_FRAME, Reader, Writer } from "./frames.js"
@@ -390,8 +391,8 @@ const MAX_ACK_DELAY_MS = 10_000
 const HANDSHAKE_MS = 5_000
 
 /** Listens for links; fails with the listen error (the port is taken...). @internal */
-export const listen = (config: Config): Promise<LinkServer> =>
-  new Promise((resolve, reject) => {
+export const listen = (config: Config): Effect.Effect<LinkServer, Error> =>
+  Effect.async((resume) => {
     const host: Host = {
       front: undefined,
       recent: new Map(),
@@ -407,13 +408,13 @@ export const listen = (config: Config): Promise<LinkServer> =>
     })
     const failed = (error: Error) => {
       host.watch.stop()
-      reject(error)
+      resume(Effect.fail(error))
     }
     server.once("error", failed)
     server.listen(config.port, config.host, () => {
       server.off("error", failed)
       const address = server.address()
-      resolve({
+      resume(Effect.succeed({
         port: typeof address === "object" && address !== null ? address.port : config.port,
         serve: (front) => {
           host.front = front
@@ -426,6 +427,6 @@ export const listen = (config: Config): Promise<LinkServer> =>
           server.close()
           for (const socket of sockets) socket.destroy()
         }
-      })
+      }))
     })
   })
