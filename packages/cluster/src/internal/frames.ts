@@ -1,7 +1,7 @@
 /**
  * The frames of the link between instances, and how they are written and read. A frame is a 4-byte length (of
- * what follows), a 4-byte request id, a 1-byte kind, a 4-byte head length, the head (a little JSON, or nothing)
- * and the body: raw bytes, never escaped into the head. Frames written in one turn of the event loop leave in
+ * what follows), a 4-byte request id, a 1-byte kind, a 4-byte head length, the head (a few lines of text, or
+ * nothing) and the body: raw bytes, never escaped into the head. Frames written in one turn of the event loop leave in
  * one write, so 50 requests that came together cost one syscall, not 50.
  * @internal
  */
@@ -210,7 +210,7 @@ export class Reader {
 
   /**
    * Takes a chunk and handles every whole frame in it; false once the peer sent something it may not (a frame
-   * too large, or one its handler could not read: a head that is not JSON).
+   * too large, or one its handler could not read).
    */
   push(chunk: Buffer): boolean {
     try {

@@ -1,13 +1,14 @@
 /**
  * The relaying end of the links between instances: one persistent TCP connection per owner address, proven with
  * the cluster key before anything else crosses it, many requests in flight on it by id. A request is one frame
- * (a little JSON head and the raw body); the owner's answer comes back as one frame, or as a stream of chunks
+ * (a head of a few lines and the raw body); the owner's answer comes back as one frame, or as a stream of chunks
  * with its end. A client that goes away is told to the owner at once (a frame), so the owner's exchange closes
  * as it would for a client of its own.
  *
  * A request is failed (its caller answers 503 or 404, never 202) when the link drops before its answer began,
- * and when the owner has not taken it in within the ack timeout (a frozen or overloaded owner): the owner
- * acknowledges every request as soon as it reads it, so a long tool call is not mistaken for a slow owner.
+ * and when the owner has not taken it in within the ack timeout (a frozen owner, or one whose event loop is held):
+ * the owner acknowledges every request it has not answered within a quarter of that timeout, so a long tool call
+ * is not mistaken for a slow owner.
  * @internal
  */
 import type { Exchange, ResponseStream } from "@effect-mcp/core/HttpExchange"
@@ -26,7 +27,7 @@ export interface Events {
 /** One relayed request in flight. @internal */
 export interface Relayed {
   /** Gives up before the answer began, so the caller answers instead: false if it is too late for that. */
-  readonly abort: () => boolean
+  abort(): boolean
 }
 
 /** @internal */

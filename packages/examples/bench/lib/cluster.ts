@@ -214,7 +214,9 @@ export const renderRouting = (rows: ReadonlyArray<Row>, calls: number, runs: num
   const lines = [
     `### Cluster: three instances and one redis-server on ${HOST}, every session on the first`,
     "",
-    `${calls} calls a run; each figure is the median of ${runs} runs, owner and routed runs alternating.`,
+    runs === 1
+      ? `${calls} calls a row, in one run.`
+      : `${calls} calls a run; each figure is the median of ${runs} runs, owner and routed runs alternating.`,
     "",
     "Sent to the owner vs routed (sent to another instance, which relays it over the link). Budget at 50 clients:",
     "routing adds ≤ 1 ms at p50 and ≤ 5 ms at p99, and ≤ 1.25× server CPU per call (instances + redis-server).",
