@@ -10,11 +10,15 @@
  * - **Leases say who is alive.** Each instance re-writes one lease key every third of the lease; an owner that
  *   could not for 80% of the lease closes its own sessions and takes a new incarnation (it fences), so a frozen
  *   or cut-off owner has stopped serving before the others could think it dead.
- * - **Relaying.** A request for a session of another instance (a legacy SSE POST; a Streamable HTTP POST, GET
- *   stream, `Last-Event-ID` resumption, DELETE, or answer to the server's own request) is sent over HTTP to the
- *   owner's advertised URL and served there by its own front, so the answer is exactly the owner's: 202 only
+ * - **Routing.** A request for a session of another instance (a legacy SSE POST; a Streamable HTTP POST, GET
+ *   stream, `Last-Event-ID` resumption, DELETE, or answer to the server's own request) is sent to the owner over
+ *   the cluster's link (one TCP connection per pair of instances, proven with the cluster key, requests
+ *   multiplexed on it) and served there by the owner's own front, so the answer is exactly the owner's: 202 only
  *   once the owner's session took the message, a JSON or SSE answer streamed back, a second GET elsewhere
- *   replacing the first, 404 for another principal.
+ *   replacing the first, 404 for another principal. A client that goes away is told to the owner at once.
+ * - **A slow owner.** An owner that has not taken a routed request in within the ack timeout (frozen, or its event
+ *   loop held) has it answered 503 with `Retry-After`, never 202; a retry with the same JSON-RPC id that comes
+ *   through another instance runs once on the owner.
  * - **Changes.** A resource updated on one instance (`McpServer.notifyResourceUpdated`) reaches its subscribers
  *   on every instance, over one Redis channel (best effort: not while Redis is away).
  * - **Tasks.** The layer also places the server's 2026-07-28 tasks (`McpTask.Placement`): a task runs on the
@@ -27,6 +31,8 @@
  * | What happened | The answer for the owner's sessions on another instance |
  * | --- | --- |
  * | the owner is killed | 503 with `Retry-After` until its lease lapses, then 404; never 202 |
+ * | the owner does not take the request in within the ack timeout | 503 with `Retry-After`; never 202 |
+ * | the link to the owner drops before the answer began | 503 with `Retry-After`; never 202 |
  * | the owner shuts down (SIGTERM) | 404 everywhere at once (it says `bye` as its drain begins); what it serves finishes |
  * | the owner freezes past its lease | 404 once the lease lapses; on waking it has closed its sessions (fenced) |
  * | the owner is cut off from Redis | 404 once the lease lapses; it fenced before that |
@@ -37,6 +43,7 @@
  *
  * @since 0.1.0
  */
+import type { Exchange } from "@effect-mcp/core/HttpExchange"
 import type { Principal } from "@effect-mcp/core/McpAuth"
 import { createHmac } from "node:crypto"
 import * as McpTask from "@effect-mcp/core/McpTask"
@@ -49,7 +56,9 @@ import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Changes from "./internal/changes.js"
 import * as Membership from "./internal/membership.js"
-import * as Relay from "./internal/relay.js"
+import * as Link from "./internal/link.js"
+import * as LinkAuth from "./internal/linkAuth.js"
+import * as LinkServer from "./internal/linkServer.js"
 import * as SessionId from "./internal/sessionId.js"
 import * as Tasks from "./internal/tasks.js"
 import { RedisClient, type RedisClientService, type RedisError } from "./RedisClient.js"
@@ -57,10 +66,27 @@ import { RedisClient, type RedisClientService, type RedisError } from "./RedisCl
 /** @since 0.1.0 */
 export interface Options {
   /**
-   * Where the other instances reach this one's HTTP server: `http://10.0.0.5:3000`. Requests for this instance's
-   * sessions are relayed there, with their paths.
+   * Where the other instances reach this one: `http://10.0.0.5:3000`. Its host is where this instance listens
+   * for the other instances' links (on a port of its own, see `link`), and what it tells them to connect to.
    */
   readonly advertise: string
+  /**
+   * The link the other instances relay requests for this instance's sessions over: a TCP connection per pair of
+   * instances, proven with the cluster key. By default it listens on the advertised host, on a free port that
+   * the lease tells the others. `host` is where to listen instead (`0.0.0.0`), `port` a fixed port, `advertise`
+   * the `host:port` the others connect to when that is not where it listens (a port mapped by a container).
+   */
+  readonly link?: {
+    readonly host?: string | undefined
+    readonly port?: number | undefined
+    readonly advertise?: string | undefined
+  } | undefined
+  /**
+   * How long an owner may take to take a relayed request in, before the request is answered 503 with
+   * `Retry-After` (never 202): a frozen or overloaded owner. A retry with the same JSON-RPC id runs once on the
+   * owner. Default 2 seconds.
+   */
+  readonly ackTimeout?: Duration.DurationInput | undefined
   /**
    * The cluster's shared secret (at least 32 characters), the same on every instance: it tags session ids, so an
    * instance tells the cluster's ids from forged ones with no round trip.
@@ -94,32 +120,100 @@ export const requestStateKey = (key: string): Uint8Array =>
 export const MIN_KEY_LENGTH = 32
 
 const DEFAULT_LEASE = Duration.seconds(15)
+const DEFAULT_ACK_TIMEOUT = Duration.seconds(2)
+
+/** How long an owner remembers a relayed request, so a retry of it runs once: several ack timeouts. */
+const DEDUPE_WINDOWS = 5
+
+/** Listens for the other instances' links, for the scope: where, and the address they are told. */
+const listenForLinks = (options: Options, key: Uint8Array) =>
+  Effect.gen(function*() {
+    const advertised = new URL(options.advertise).hostname
+    const ackMs = Duration.toMillis(Duration.decode(options.ackTimeout ?? DEFAULT_ACK_TIMEOUT))
+    const host = options.link?.host ?? advertised.replace(/^\[|\]$/g, "")
+    const server = yield* Effect.acquireRelease(
+      LinkServer.listen({
+        key,
+        host,
+        port: options.link?.port ?? 0,
+        dedupeWindowMs: ackMs * DEDUPE_WINDOWS,
+        ackTimeoutMs: ackMs
+      }).pipe(Effect.orDieWith((error) => new Error(`McpCluster: cannot listen for links on ${host}: ${error.message}`))),
+      (server) => Effect.sync(server.close)
+    )
+    return { server, address: options.link?.advertise ?? `${advertised}:${server.port}`, ackMs }
+  })
+
+/** A request relayed and not yet answered, with how to refuse it if its owner's lease lapses meanwhile. */
+interface Waiting {
+  readonly owner: string
+  readonly relayed: Link.Relayed
+  readonly refuse: (why: "NotFound" | "Unavailable") => void
+}
 
 /** A request for another instance's session, relayed to its owner while the owner stands; refused otherwise. */
 const relayWith = (
   membership: Membership.Membership,
-  agents: Relay.Agents,
+  links: Link.Links,
   runFork: <A>(effect: Effect.Effect<A>) => unknown
 ): PlacementService["relay"] => {
   const beatMs = Duration.toMillis(membership.beat)
+  // While an owner has not begun to answer, its lease is watched (one timer for all): a frozen owner's lapses,
+  // and its sessions are then 404 here as everywhere.
+  const waiting = new Set<Waiting>()
+  let watch: ReturnType<typeof setInterval> | undefined
+  const check = () => {
+    if (waiting.size === 0) {
+      clearInterval(watch)
+      watch = undefined
+      return
+    }
+    const owners = new Set<string>()
+    for (const entry of waiting) owners.add(entry.owner)
+    for (const owner of owners) {
+      runFork(Effect.map(membership.standing(owner), (now) => {
+        if (now._tag !== "Gone") return
+        for (const entry of waiting) {
+          if (entry.owner === owner && entry.relayed.abort()) entry.refuse("NotFound")
+        }
+      }))
+    }
+  }
+  // A leaving owner's sessions are gone for new requests: it drains what it took.
+  const refuseAs = (refuse: (why: "NotFound" | "Unavailable") => void, standing: Membership.Standing) =>
+    refuse(standing._tag === "Gone" || standing._tag === "Leaving" ? "NotFound" : "Unavailable")
+  const send = (
+    owner: string,
+    address: string,
+    exchange: Exchange,
+    id: string,
+    body: string | undefined,
+    refuse: (why: "NotFound" | "Unavailable") => void
+  ) => {
+    const entry: Waiting = {
+      owner,
+      refuse,
+      relayed: links.relay(address, exchange, id, body, {
+        settled: () => void waiting.delete(entry),
+        // Not answered: the owner went (its lease says for good, or not yet) or cannot be reached now.
+        failed: () => {
+          runFork(Effect.map(membership.standing(owner), (now) => refuseAs(refuse, now._tag === "Alive" ? UNKNOWN : now)))
+        }
+      })
+    }
+    waiting.add(entry)
+    watch ??= setInterval(check, beatMs).unref()
+  }
   return (exchange, id, body, refuse) => {
     const owner = id.slice(0, SessionId.PREFIX_LENGTH)
-    const refuseAs = (standing: Membership.Standing) =>
-      refuse(standing._tag === "Gone" || standing._tag === "Leaving" ? "NotFound" : "Unavailable")
+    // Where the owner stands, known for a beat (or told it leaves): relaying then needs no fiber, no round trip.
+    const known = membership.known(owner)
+    if (known !== undefined) {
+      return known._tag === "Alive" ? send(owner, known.url, exchange, id, body, refuse) : refuseAs(refuse, known)
+    }
     runFork(Effect.map(membership.located(owner), (standing) => {
-      if (standing._tag !== "Alive") return refuseAs(standing)
-      // While the owner has not begun to answer, its lease is watched: a frozen owner's lapses, and its sessions
-      // are then 404 here as everywhere. One that is leaving finishes what it took: it drains.
-      const watch = setInterval(() =>
-        runFork(Effect.map(membership.standing(owner), (now) => {
-          if (now._tag === "Gone" && relayed.abort()) refuse("NotFound")
-        })), beatMs)
-      const relayed = Relay.relay(agents, standing.url, exchange, body, membership.incarnation(), {
-        settled: () => clearInterval(watch),
-        // Not answered: the owner went (its lease says for good, or not yet) or cannot be reached now.
-        failed: () =>
-          runFork(Effect.map(membership.standing(owner), (now) => refuseAs(now._tag === "Alive" ? UNKNOWN : now)))
-      })
+      if (standing._tag !== "Alive") return refuseAs(refuse, standing)
+      send(owner, standing.url, exchange, id, body, refuse)
     }))
   }
 }
@@ -146,18 +240,16 @@ const join = (options: Options) =>
     const key = Buffer.from(options.key, "utf8")
     const redis: RedisClientService = yield* RedisClient
     const namespace = options.namespace ?? "effect-mcp"
+    const linkKey = LinkAuth.linkKey(key)
+    const link = yield* listenForLinks(options, linkKey)
+    // The lease tells the others where this instance's link listens.
     const membership = yield* Membership.join(redis, {
       namespace,
-      advertise: options.advertise,
+      advertise: link.address,
       lease: Duration.decode(options.lease ?? DEFAULT_LEASE)
     })
-    const agents = Relay.makeAgents()
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        agents.http.destroy()
-        agents.https.destroy()
-      })
-    )
+    const links = Link.make({ key: linkKey, ackTimeoutMs: link.ackMs })
+    yield* Effect.addFinalizer(() => Effect.sync(links.close))
     const runtime = yield* Effect.runtime<never>()
     const runFork = <A>(effect: Effect.Effect<A>) => Runtime.runFork(runtime)(effect)
     const channel = `${namespace}:changes`
@@ -168,18 +260,20 @@ const join = (options: Options) =>
       if (told === undefined || told.from === membership.incarnation() || membership.wasMine(told.from)) return
       for (const deliver of audiences) deliver(told.change)
     })
+    const ownerOf = SessionId.verifier(key)
     const placement: PlacementService = {
       mint: (principal: Principal | undefined) =>
         membership.placed() ? SessionId.mint(key, membership.incarnation(), principal) : undefined,
       holds: (id) => id.startsWith(membership.incarnation()),
       elsewhere: (exchange, id, principal) => {
         // A relayed request is answered where it lands: a request is relayed at most once.
-        if (exchange.headers[Relay.RELAYED] !== undefined || id.length !== SessionId.LENGTH) return false
-        const owner = SessionId.ownerOf(key, id, principal)
+        if (id.length !== SessionId.LENGTH || LinkServer.isRelayed(exchange)) return false
+        const owner = ownerOf(id, principal)
         return owner !== undefined && owner !== membership.incarnation() && !membership.wasMine(owner)
       },
-      relay: relayWith(membership, agents, runFork),
+      relay: relayWith(membership, links, runFork),
       leave: membership.leave,
+      serve: (front) => Effect.acquireRelease(Effect.sync(() => link.server.serve(front)), (unset) => Effect.sync(unset)),
       publish: (change) => {
         if (change._tag === "ListChanged" && !listsEverywhere) return
         runFork(Effect.ignore(redis.send(["PUBLISH", channel, Changes.encode(membership.incarnation(), change)])))

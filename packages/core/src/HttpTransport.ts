@@ -39,6 +39,7 @@ import * as HttpSecurity from "./HttpSecurity.js"
 import * as Auth from "./internal/http/auth.js"
 import * as Front from "./internal/http/front.js"
 import * as Refusal from "./internal/http/refusal.js"
+import * as Links from "./internal/server/links.js"
 import type * as McpAuth from "./McpAuth.js"
 import * as McpServerTransport from "./McpServerTransport.js"
 import { SessionRegistry } from "./SessionRegistry.js"
@@ -202,6 +203,9 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     entry.guard.check(exchange, (grant) => method(exchange, query, grant, Budget.clientOf(address, grant.principal)))
   }
 
+  // A server that runs as several instances serves the requests relayed to it from the others with this front.
+  const serve = Links.registryLink(registry).placement?.serve
+  if (serve !== undefined) yield* serve(handle)
   return HttpTransport.of({ handle, paths: Array.from(table.values(), (entry) => entry.route.path) })
 })
 

@@ -25,6 +25,11 @@
  *    version that scripts/with-node.sh fetches), `--starts` more processes run the entry as installed on that
  *    node: the start-up of the newest Node beside the one running the harness (Node 20 in CI).
  *
+ * After the servers, `cluster` (a section of its own): three effect-mcp demo instances and one redis-server, the
+ * legacy SSE POST and the Streamable `tools/call` sent to the sessions' owner and routed to it from the others,
+ * at C clients, with what routing adds at p50/p99 and the CPU ratio (lib/cluster.ts; `npm run bench:cluster`
+ * adds 1 client, Redis memory with 10,000 idle sessions, and failover times). It needs `redis-server` on PATH.
+ *
  * A server that fails to start, or a phase that fails, is reported as such and the run goes on (the exit code
  * is then 1). Markdown goes to stdout, progress to stderr, every figure to `--json FILE`. Everything targets
  * 127.0.0.1, and every loop is bounded by a count and by the phase deadline.
@@ -44,6 +49,7 @@ import { benchDisconnect, benchDisconnectUnderLoad } from "./phases/disconnect.j
 import { benchIdle } from "./phases/idle.js"
 import { benchStartup, sampleStart, type StartSample } from "./phases/startup.js"
 import { benchTraced } from "./phases/tracing.js"
+import { measureRouting, renderRouting, startCluster } from "./lib/cluster.js"
 import { anyFailed, type Outcome, type PhaseResults, renderMarkdown, type ServerResult } from "./report.js"
 
 const log = (message: string): void => {
@@ -85,12 +91,14 @@ const TRANSPORT_OF: Readonly<Record<Phase, Transport | undefined>> = {
   idle: "sse",
   disconnect: "sse",
   "disconnect-load": "sse",
-  startup: undefined
+  startup: undefined,
+  cluster: undefined
 }
 
-/** The phases of `options` that `spec` can run. */
+/** The phases of `options` that `spec` can run (the cluster's is the demo's alone, run once after the servers). */
 const phasesOf = (spec: ServerSpec, options: Options): ReadonlySet<Phase> =>
   new Set([...options.phases].filter((phase) => {
+    if (phase === "cluster") return false
     const transport = TRANSPORT_OF[phase]
     return transport === undefined || serves(spec, transport)
   }))
@@ -213,6 +221,19 @@ const benchServer = async (given: ServerSpec, options: Options): Promise<ServerR
   return result
 }
 
+/**
+ * The cluster section: three demo instances and one redis-server; both transports sent to the owner and routed
+ * to it, at the load phases' concurrency (see lib/cluster.ts).
+ */
+const benchCluster = async (options: Options) => {
+  const cluster = await startCluster()
+  try {
+    return await measureRouting(cluster, [options.concurrency], options.calls, options.runs)
+  } finally {
+    cluster.stop()
+  }
+}
+
 const main = async (): Promise<void> => {
   let options: Options | undefined
   try {
@@ -229,15 +250,20 @@ const main = async (): Promise<void> => {
   const started = performance.now()
   const results: Array<ServerResult> = []
   for (const spec of options.servers) results.push(await benchServer(spec, options))
+  const cluster = options.phases.has("cluster") ? await attempt("cluster", () => benchCluster(options)) : undefined
   const wallSeconds = (performance.now() - started) / 1000
   log(`total ${wallSeconds.toFixed(1)}s`)
-  const report = { date, machine: host, wallSeconds, options, results }
+  const report = { date, machine: host, wallSeconds, options, results, cluster }
   process.stdout.write(renderMarkdown(report) + "\n")
+  if (cluster !== undefined) {
+    const lines = cluster.ok ? renderRouting(cluster.value, options.calls, options.runs) : [`### Cluster`, "", `FAILED: ${cluster.error}`]
+    process.stdout.write("\n" + lines.join("\n") + "\n")
+  }
   if (options.json !== undefined) {
     writeFileSync(options.json, JSON.stringify({ ...report, options: { ...options, phases: [...options.phases] } }, null, 2) + "\n")
     log(`wrote ${options.json}`)
   }
-  if (anyFailed(results)) process.exitCode = 1
+  if (anyFailed(results) || cluster?.ok === false) process.exitCode = 1
 }
 
 main().catch((error: unknown) => {

@@ -88,6 +88,8 @@ export interface Membership {
    * reuse, as a request to an owner that died since fails, and its failure asks Redis again (`standing`).
    */
   readonly located: (incarnation: string) => Effect.Effect<Standing>
+  /** What `located` knows without asking Redis: leaving, or alive at its URL for a beat; undefined otherwise. */
+  readonly known: (incarnation: string) => Standing | undefined
   /**
    * This instance shuts down: its sessions are gone for the others from now (its lease a tombstone, every
    * instance told at once), while it finishes what it serves. It takes no new sessions and writes no lease again.
@@ -185,7 +187,7 @@ export const join = (redis: RedisClient.RedisClientService, config: Config) =>
       if (placed && performance.now() - lastOk > fenceMs) fence()
     }
 
-    const located = new Map<string, { readonly url: string; readonly until: number }>()
+    const located = new Map<string, { readonly standing: Standing; readonly until: number }>()
     yield* redis.subscribe(members, (message) => {
       if (!message.startsWith(BYE)) return
       const gone = message.slice(BYE.length)
@@ -218,10 +220,17 @@ export const join = (redis: RedisClient.RedisClientService, config: Config) =>
             if (found._tag !== "Alive") return void located.delete(candidate)
             // A bounded memory: the owners one instance relays to are few, and a cleared entry costs one lookup.
             if (located.size >= 1_024) located.clear()
-            located.set(candidate, { url: found.url, until: performance.now() + Duration.toMillis(beat) })
+            located.set(candidate, { standing: found, until: performance.now() + Duration.toMillis(beat) })
           })
         )
       )
+
+    const known = (candidate: string): Standing | undefined => {
+      // Told it leaves: nothing to ask (its tombstone says the same), and no new request goes to it.
+      if (departed.has(candidate)) return LEAVING
+      const found = located.get(candidate)
+      return found !== undefined && found.until > performance.now() ? found.standing : undefined
+    }
 
     const membership: Membership = {
       incarnation: () => {
@@ -234,15 +243,11 @@ export const join = (redis: RedisClient.RedisClientService, config: Config) =>
       },
       wasMine: (candidate) => past.has(candidate),
       standing,
-      located: (candidate) =>
-        Effect.suspend(() => {
-          // Told it leaves: nothing to ask (its tombstone says the same), and no new request goes to it.
-          if (departed.has(candidate)) return Effect.succeed(LEAVING)
-          const known = located.get(candidate)
-          return known !== undefined && known.until > performance.now()
-            ? Effect.succeed<Standing>({ _tag: "Alive", url: known.url })
-            : standing(candidate)
-        }),
+      located: (candidate) => Effect.suspend(() => {
+        const found = known(candidate)
+        return found !== undefined ? Effect.succeed(found) : standing(candidate)
+      }),
+      known,
       leave: Effect.suspend(() => {
         if (leaving !== "no") return Effect.void
         placed = false

@@ -52,3 +52,27 @@ export const ownerOf = (key: Uint8Array, id: string, principal: Principal | unde
   const tag = bytes.subarray(INCARNATION_BYTES + RANDOM_BYTES)
   return timingSafeEqual(tag, tagOf(key, incarnation, random, principal)) ? id.slice(0, PREFIX_LENGTH) : undefined
 }
+
+/** The most verified ids `verifier` remembers: past it, it starts over. */
+const MAX_VERIFIED = 16_384
+
+/**
+ * `ownerOf` under one key, remembering the ids it verified for a party: a session's every request names its id,
+ * and an HMAC per request is a good part of routing one. Only verified ids are remembered, so forged ones cannot
+ * fill the memory; a full memory starts over.
+ * @internal
+ */
+export const verifier = (key: Uint8Array) => {
+  const verified = new Map<string, string>()
+  return (id: string, principal: Principal | undefined): string | undefined => {
+    if (id.length !== LENGTH) return undefined
+    const remembered = id + partyOf(principal)
+    const known = verified.get(remembered)
+    if (known !== undefined) return known
+    const owner = ownerOf(key, id, principal)
+    if (owner === undefined) return undefined
+    if (verified.size >= MAX_VERIFIED) verified.clear()
+    verified.set(remembered, owner)
+    return owner
+  }
+}

@@ -236,7 +236,7 @@ export class SseSession {
   }
 
   /** POSTs a request and waits for both the POST's 2xx and the response event. */
-  async call(agent: http.Agent, method: string, params: JsonObject): Promise<JsonObject> {
+  async call(agent: http.Agent, method: string, params: JsonObject, port = this.port): Promise<JsonObject> {
     if (this.closedWith !== undefined) throw this.closedWith
     const id = this.nextId++
     let timer: NodeJS.Timeout | undefined
@@ -247,7 +247,7 @@ export class SseSession {
     // If the POST fails first, nobody awaits `response`; don't let it reject unhandled.
     response.catch(() => undefined)
     try {
-      expect2xx(await this.post(agent, jsonRpcRequest(id, method, params)), `POST ${method}`)
+      expect2xx(await this.post(agent, jsonRpcRequest(id, method, params), port), `POST ${method}`)
       const message = await response
       if (message["error"] !== undefined) throw new Error(`JSON-RPC error: ${JSON.stringify(message["error"])}`)
       return message
@@ -266,8 +266,9 @@ export class SseSession {
     await this.notify(agent, INITIALIZED_NOTIFICATION)
   }
 
-  async echo(agent: http.Agent, text: string): Promise<void> {
-    checkEcho(await this.call(agent, "tools/call", echoParams(text)), text)
+  /** Calls `echo`, POSTing to the instance at `port` (by default the one that holds the stream). */
+  async echo(agent: http.Agent, text: string, port = this.port): Promise<void> {
+    checkEcho(await this.call(agent, "tools/call", echoParams(text), port), text)
   }
 
   /** A fresh request id, for messages sent with `post`. */
@@ -276,9 +277,9 @@ export class SseSession {
   }
 
   /** POSTs a raw body to the session's endpoint, whatever the session's state; the reply is not checked. */
-  post(agent: http.Agent, body: string): Promise<Reply> {
+  post(agent: http.Agent, body: string, port = this.port): Promise<Reply> {
     if (this.endpointPath === undefined) return Promise.reject(new Error("no endpoint yet"))
-    return httpRequest(agent, this.port, "POST", this.endpointPath, { "Content-Type": "application/json" }, body)
+    return httpRequest(agent, port, "POST", this.endpointPath, { "Content-Type": "application/json" }, body)
   }
 
   /** Destroys the GET's socket (idempotent); returns performance.now() of the first call. */

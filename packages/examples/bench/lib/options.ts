@@ -16,7 +16,8 @@ export const PHASES = [
   "sse-churn",
   "http-churn",
   "disconnect",
-  "disconnect-load"
+  "disconnect-load",
+  "cluster"
 ] as const
 export type Phase = (typeof PHASES)[number]
 

@@ -58,6 +58,11 @@ export interface PlacementService {
    * from now, while the requests it serves finish. Done once it has told them, or could not.
    */
   readonly leave: Effect.Effect<void>
+  /**
+   * Given the HTTP front built over the registry, for as long as the front's scope lasts: the placement serves
+   * the requests other instances relay here with it, so they take the path a direct request takes. Optional.
+   */
+  readonly serve?: ((front: (exchange: Exchange) => void) => Effect.Effect<void, never, Scope.Scope>) | undefined
   /** Tells the other instances of a change made here (best effort: a change told while Redis is away is lost). */
   readonly publish: (change: Change) => void
   /**
