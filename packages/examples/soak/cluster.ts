@@ -79,6 +79,9 @@ const KINDS: ReadonlyArray<{ readonly kind: string; readonly plan: Plan }> = [
   { kind: "modern calls", plan: { transport: "modern", ending: undefined } }
 ]
 
+/** What every cycle's context shares: nginx's port, the pooled connections, the idle timeout. */
+type Base = Pick<CycleContext, "port" | "agent" | "idleTimeoutMs">
+
 /** What the run counted. */
 class Tally {
   readonly cycles = new Map<string, number>()
@@ -163,7 +166,7 @@ const faultsPending = (faults: ReadonlyArray<Fault>, now: number): boolean =>
 /** The cycles, `concurrency` at once, until `cycles` (and every fault kind met clients) or the deadline. */
 const runCycles = async (
   options: Options,
-  base: Omit<CycleContext, "sawOwner" | "answered">,
+  base: Base,
   tally: Tally,
   faults: ReadonlyArray<Fault>,
   failures: Failures,
@@ -235,7 +238,7 @@ const runCycles = async (
  * DELETE of a session a fault cut short, through nginx, retried while an instance is down (502), the owner cannot
  * be reached yet (503) or the connection is cut, for at most 20 s; the last status (0: no answer).
  */
-const endSession = async (ctx: Omit<CycleContext, "sawOwner" | "answered">, id: string): Promise<number> => {
+const endSession = async (ctx: Base, id: string): Promise<number> => {
   let status = 0
   for (const started = Date.now(); Date.now() - started < 20_000; await sleep(250)) {
     try {
@@ -288,9 +291,9 @@ const drainAll = async (slots: ReadonlyArray<Slot>, timeoutMs: number): Promise<
   return counts
 }
 
+/** Runs the cluster mode with the soak's options (`--cluster`); the exit code: 1 when a check failed. */
 export const runCluster = async (options: Options): Promise<number> => {
   const failures = new Failures(options.verbose)
-  const checks: Array<readonly [string, boolean, string]> = []
   const started = performance.now()
   const faults: Array<Fault> = []
   const cluster: ClusterOptions = {
@@ -336,95 +339,8 @@ export const runCluster = async (options: Options): Promise<number> => {
     const runSeconds = (performance.now() - runStart) / 1000
     log(`${tally.completed} cycles done; draining`)
 
-    // Long enough for idle expiry (and the handshake timeout) to take every session left, and for the lease of a
-    // killed instance to lapse.
-    const drainMs = Math.max(options.idleTimeoutMs * 4, HANDSHAKE_TIMEOUT_MS * 1.25, options.leaseMs * 2) + 10_000
-    const live = await drainAll(slots, drainMs)
-    checks.push([
-      "no live session on any instance after the run",
-      live.every((n) => n === 0),
-      live.map((n, i) => `${slots[i]!.port}: ${n ?? "no answer"}`).join(", ")
-    ])
-    const gone = await checkGone(nginx.port, agent, tally.sessionIds, options.concurrency, failures)
-    const minIds = Math.ceil(options.minCycles / 8)
-    checks.push([
-      `every old session id gets 404 through nginx, at least ${minIds} of each HTTP transport checked`,
-      gone.notGone === 0 && gone.sse >= minIds && gone.streamable >= minIds,
-      `${gone.checked - gone.notGone}/${gone.checked} (${gone.sse} sse, ${gone.streamable} streamable)`
-    ])
-    const liveAfter = await drainAll(slots, 5_000)
-    checks.push(["the 404 checks opened nothing", liveAfter.every((n) => n === 0), liveAfter.join(", ")])
-    checks.push(["no unexplained failure", failures.total === 0, `${failures.total} failures`])
-    checks.push([
-      `at least ${options.minCycles} cycles that did all they set out to`,
-      tally.succeeded >= options.minCycles,
-      `${tally.succeeded} of ${tally.completed} in ${runSeconds.toFixed(1)} s`
-    ])
-    const minCalls = Math.ceil(options.minCycles / 4)
-    checks.push([
-      `at least ${minCalls} calls answered in each era (legacy SSE, Streamable HTTP, 2026-07-28)`,
-      Object.values(tally.answered).every((n) => n >= minCalls),
-      `${tally.answered.sse} sse, ${tally.answered.streamable} streamable, ${tally.answered.modern} 2026-07-28`
-    ])
-    const missing = KINDS.filter(({ kind }) => tally.count(kind) === 0).map(({ kind }) => kind)
-    checks.push([
-      `every cycle kind ran (${KINDS.length} kinds)`,
-      missing.length === 0,
-      missing.length === 0 ? "all seen" : `never: ${missing.join(", ")}`
-    ])
-    checks.push([
-      "every fault injected (sigkill, sigterm, redis-restart)",
-      FAULT_KINDS.every((kind) => faults.some((f) => f.kind === kind)),
-      [...FAULT_KINDS, "fence" as const].map((kind) => `${faults.filter((f) => f.kind === kind).length} ${kind}`).join(", ")
-    ])
-    const badTerms = faults.filter((f) => f.kind === "sigterm" && f.exit !== 0)
-    checks.push([
-      "every instance stopped with SIGTERM exited 0",
-      badTerms.length === 0,
-      badTerms.length === 0 ? "all" : badTerms.map((f) => `${f.port}: ${f.exit}`).join(", ")
-    ])
-    const up = slots.every((slot) => slot.current.alive())
-    checks.push(["the instances are up", up, up ? "up" : "one died"])
-    const exits = await Promise.all(slots.map((slot) => slot.current.stop(10_000)))
-    checks.push(["the instances exit 0 on SIGTERM", exits.every((e) => e === 0), exits.join(", ")])
-    const incarnations = slots.flatMap((slot) => slot.incarnations)
-    const problems = incarnations.reduce((n, server) => n + server.logs.problemCount, 0)
-    checks.push(["nothing logged at Error level", problems === 0, `${problems} lines`])
-
-    const kinds = [...new Set([...KINDS.map(({ kind }) => kind), ...tally.cycles.keys()])]
-    const lines = [
-      `# Soak run, cluster mode (${options.quick ? "quick" : "full"}, seed ${options.seed})`,
-      "",
-      `Cycles: ${tally.completed} of ${options.cycles} through nginx over ${INSTANCES} instances, ` +
-      `${options.concurrency} at once, in ${runSeconds.toFixed(1)} s; ${((performance.now() - started) / 1000).toFixed(1)} s in all.`,
-      `Instances: lease ${options.leaseMs} ms, idle timeout ${options.idleTimeoutMs} ms; ${incarnations.length} ` +
-      `processes in all; logged ${levelsOf(incarnations.map((s) => s.logs.levels))}.`,
-      `Faults: ${
-        faults.map((f) =>
-          `${f.kind}${f.port === undefined ? "" : ` ${f.port}`}` +
-          (f.kind === "fence" ? "" : ` (back in ${f.end - f.start - options.leaseMs - 1_000} ms)`)
-        )
-          .join(", ")
-      }.`,
-      "",
-      "| cycle | count |",
-      "| --- | ---: |",
-      ...kinds.map((kind) => `| ${kind} | ${tally.count(kind)} |`),
-      "",
-      "Cycles a fault cut short (the client then started a new session):",
-      "",
-      ...(tally.disrupted.size === 0
-        ? ["- none"]
-        : [...tally.disrupted].sort(([a], [b]) => a.localeCompare(b)).map(([what, n]) => `- ${what}: ${n}`)),
-      "",
-      ...checkLines(checks, failures)
-    ]
-    const logged = incarnations.flatMap((s) => [...s.logs.problems, ...s.logs.strays])
-    if (logged.length > 0) {
-      lines.push("", "Instance output at Error level, and lines outside its log format:", "")
-      lines.push(...logged.slice(0, 30).map((l) => `    ${l.slice(0, 300)}`))
-    }
-    process.stdout.write(lines.join("\n") + "\n")
+    const checks = await checkAfter({ options, slots, nginx, agent, tally, faults, failures, runSeconds })
+    process.stdout.write(reportOf({ options, slots, tally, faults, failures, checks, runSeconds, started }).join("\n") + "\n")
     return checks.every(([, ok]) => ok) ? 0 : 1
   } finally {
     agent.destroy()
@@ -432,6 +348,125 @@ export const runCluster = async (options: Options): Promise<number> => {
     await nginx?.stop()
     await redis.stop()
   }
+}
+
+/** What the checks after the run look at. */
+interface Run {
+  readonly options: Options
+  readonly slots: ReadonlyArray<Slot>
+  readonly tally: Tally
+  readonly faults: ReadonlyArray<Fault>
+  readonly failures: Failures
+  readonly runSeconds: number
+}
+
+type Check = readonly [name: string, ok: boolean, detail: string]
+
+/** The checks once the cycles are over: nothing left, every old id gone, enough done, clean exits. */
+const checkAfter = async (
+  { agent, failures, faults, nginx, options, runSeconds, slots, tally }: Run & { readonly nginx: Nginx; readonly agent: http.Agent }
+): Promise<Array<Check>> => {
+  const checks: Array<Check> = []
+  // Long enough for idle expiry (and the handshake timeout) to take every session left, and for the lease of a
+  // killed instance to lapse.
+  const drainMs = Math.max(options.idleTimeoutMs * 4, HANDSHAKE_TIMEOUT_MS * 1.25, options.leaseMs * 2) + 10_000
+  const live = await drainAll(slots, drainMs)
+  checks.push([
+    "no live session on any instance after the run",
+    live.every((n) => n === 0),
+    live.map((n, i) => `${slots[i]!.port}: ${n ?? "no answer"}`).join(", ")
+  ])
+  const gone = await checkGone(nginx.port, agent, tally.sessionIds, options.concurrency, failures)
+  const minIds = Math.ceil(options.minCycles / 8)
+  checks.push([
+    `every old session id gets 404 through nginx, at least ${minIds} of each HTTP transport checked`,
+    gone.notGone === 0 && gone.sse >= minIds && gone.streamable >= minIds,
+    `${gone.checked - gone.notGone}/${gone.checked} (${gone.sse} sse, ${gone.streamable} streamable)`
+  ])
+  const liveAfter = await drainAll(slots, 5_000)
+  checks.push(["the 404 checks opened nothing", liveAfter.every((n) => n === 0), liveAfter.join(", ")])
+  checks.push(["no unexplained failure", failures.total === 0, `${failures.total} failures`])
+  checks.push([
+    `at least ${options.minCycles} cycles that did all they set out to`,
+    tally.succeeded >= options.minCycles,
+    `${tally.succeeded} of ${tally.completed} in ${runSeconds.toFixed(1)} s`
+  ])
+  const minCalls = Math.ceil(options.minCycles / 4)
+  checks.push([
+    `at least ${minCalls} calls answered in each era (legacy SSE, Streamable HTTP, 2026-07-28)`,
+    Object.values(tally.answered).every((n) => n >= minCalls),
+    `${tally.answered.sse} sse, ${tally.answered.streamable} streamable, ${tally.answered.modern} 2026-07-28`
+  ])
+  const missing = KINDS.filter(({ kind }) => tally.count(kind) === 0).map(({ kind }) => kind)
+  checks.push([
+    `every cycle kind ran (${KINDS.length} kinds)`,
+    missing.length === 0,
+    missing.length === 0 ? "all seen" : `never: ${missing.join(", ")}`
+  ])
+  checks.push([
+    "every fault injected (sigkill, sigterm, redis-restart)",
+    FAULT_KINDS.every((kind) => faults.some((f) => f.kind === kind)),
+    [...FAULT_KINDS, "fence" as const].map((kind) => `${faults.filter((f) => f.kind === kind).length} ${kind}`).join(", ")
+  ])
+  const badTerms = faults.filter((f) => f.kind === "sigterm" && f.exit !== 0)
+  checks.push([
+    "every instance stopped with SIGTERM exited 0",
+    badTerms.length === 0,
+    badTerms.length === 0 ? "all" : badTerms.map((f) => `${f.port}: ${f.exit}`).join(", ")
+  ])
+  const up = slots.every((slot) => slot.current.alive())
+  checks.push(["the instances are up", up, up ? "up" : "one died"])
+  const exits = await Promise.all(slots.map((slot) => slot.current.stop(10_000)))
+  checks.push(["the instances exit 0 on SIGTERM", exits.every((e) => e === 0), exits.join(", ")])
+  const incarnations = slots.flatMap((slot) => slot.incarnations)
+  const problems = incarnations.reduce((n, server) => n + server.logs.problemCount, 0)
+  checks.push(["nothing logged at Error level", problems === 0, `${problems} lines`])
+
+  return checks
+}
+
+/** The report: what ran, what the faults cut short, and the checks. */
+const reportOf = (
+  { checks, failures, faults, options, runSeconds, slots, started, tally }: Run & {
+    readonly checks: ReadonlyArray<Check>
+    readonly started: number
+  }
+): Array<string> => {
+  const incarnations = slots.flatMap((slot) => slot.incarnations)
+  const kinds = [...new Set([...KINDS.map(({ kind }) => kind), ...tally.cycles.keys()])]
+  const lines = [
+    `# Soak run, cluster mode (${options.quick ? "quick" : "full"}, seed ${options.seed})`,
+    "",
+    `Cycles: ${tally.completed} of ${options.cycles} through nginx over ${INSTANCES} instances, ` +
+    `${options.concurrency} at once, in ${runSeconds.toFixed(1)} s; ${((performance.now() - started) / 1000).toFixed(1)} s in all.`,
+    `Instances: lease ${options.leaseMs} ms, idle timeout ${options.idleTimeoutMs} ms; ${incarnations.length} ` +
+    `processes in all; logged ${levelsOf(incarnations.map((s) => s.logs.levels))}.`,
+    `Faults: ${
+      faults.map((f) =>
+        `${f.kind}${f.port === undefined ? "" : ` ${f.port}`}` +
+        (f.kind === "fence" ? "" : ` (back in ${f.end - f.start - options.leaseMs - 1_000} ms)`)
+      )
+        .join(", ")
+    }.`,
+    "",
+    "| cycle | count |",
+    "| --- | ---: |",
+    ...kinds.map((kind) => `| ${kind} | ${tally.count(kind)} |`),
+    "",
+    "Cycles a fault cut short (the client then started a new session):",
+    "",
+    ...(tally.disrupted.size === 0
+      ? ["- none"]
+      : [...tally.disrupted].sort(([a], [b]) => a.localeCompare(b)).map(([what, n]) => `- ${what}: ${n}`)),
+    "",
+    ...checkLines(checks, failures)
+  ]
+  const logged = incarnations.flatMap((s) => [...s.logs.problems, ...s.logs.strays])
+  if (logged.length > 0) {
+    lines.push("", "Instance output at Error level, and lines outside its log format:", "")
+    lines.push(...logged.slice(0, 30).map((l) => `    ${l.slice(0, 300)}`))
+  }
+  return lines
 }
 
 const levelsOf = (maps: ReadonlyArray<ReadonlyMap<string, number>>): string => {

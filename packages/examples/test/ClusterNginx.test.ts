@@ -217,6 +217,6 @@ describe("three instances behind nginx, under churn", () => {
           `cut to 404 p50 ${sorted[Math.floor(sorted.length / 2)]!.toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms`
       )
       // The server sees a cut socket within moments, nginx in between: a 404 long after it would be a leak.
-      expect(sorted.at(-1)!).toBeLessThan(2_000)
+      expect(sorted.at(-1)!).toBeLessThan(5_000)
     }), 90_000)
 })

@@ -412,7 +412,11 @@ export const streamableCycle = async (
     }
     if (error instanceof SoakError && error.status === 404) {
       // Said with the silence the client measured, so a 404 near the idle timeout can be told from a lost session.
-      throw new SoakError(error.category, `${error.detail}; sent ${silence.beforeLast.toFixed(1)} ms after the last answer`, 404)
+      throw new SoakError(
+        error.category,
+        `${error.detail}; session ${state.sessionIds.at(-1)}, sent ${silence.beforeLast.toFixed(1)} ms after the last answer`,
+        404
+      )
     }
     throw error
   }
