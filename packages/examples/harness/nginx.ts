@@ -10,6 +10,8 @@ export interface NginxConfigOptions {
    * which instance owns a session it opened.
    */
   readonly upstreamHeader?: boolean
+  /** A file every request is logged to: when, status, the instance that answered, method, URI, session id. */
+  readonly accessLog?: string | undefined
 }
 
 /** The README's configuration, for a temporary prefix. */
@@ -25,7 +27,12 @@ pid ${prefix}/nginx.pid;
 error_log ${prefix}/error.log warn;
 events { worker_connections 1024; }
 http {
-  access_log off;
+${
+  options.accessLog === undefined
+    ? "  access_log off;"
+    : `  log_format mcp '$msec $status $upstream_addr $request_method $request_uri $http_mcp_session_id $request_time';\n` +
+      `  access_log ${options.accessLog} mcp;`
+}
   client_body_temp_path ${prefix}/body;
   proxy_temp_path ${prefix}/proxy;
   fastcgi_temp_path ${prefix}/fastcgi;

@@ -27,6 +27,7 @@
  */
 import * as fs from "node:fs"
 import * as http from "node:http"
+import * as path from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import { freePort } from "../harness/children.js"
 import { send, SoakError } from "./lib/client.js"
@@ -315,7 +316,8 @@ export const runCluster = async (options: Options): Promise<number> => {
   try {
     for (let i = 0; i < INSTANCES; i++) slots.push(new Slot(await freePort()))
     await Promise.all(slots.map((slot) => startInstance(slot, redis.url, cluster)))
-    nginx = await startNginx(slots.map((slot) => slot.port))
+    const accessLog = options.serverLogs === undefined ? undefined : path.join(options.serverLogs, "nginx.log")
+    nginx = await startNginx(slots.map((slot) => slot.port), accessLog)
     log(`redis on ${redis.url}, instances on ${slots.map((s) => s.port).join(", ")}, nginx on ${nginx.port}`)
     const tally = new Tally()
     const progress = setInterval(() => {

@@ -82,11 +82,14 @@ export interface Nginx {
   readonly stop: () => Promise<void>
 }
 
-/** Starts nginx (on PATH; Debian: nginx-light) in front of `upstreams`, in a temporary prefix of its own. */
-export const startNginx = async (upstreams: ReadonlyArray<number>): Promise<Nginx> => {
+/**
+ * Starts nginx (on PATH; Debian: nginx-light) in front of `upstreams`, in a temporary prefix of its own; every
+ * request logged to `accessLog` when given.
+ */
+export const startNginx = async (upstreams: ReadonlyArray<number>, accessLog?: string): Promise<Nginx> => {
   const port = await freePort()
   const prefix = fs.mkdtempSync(path.join(os.tmpdir(), "effect-mcp-soak-nginx-"))
-  fs.writeFileSync(path.join(prefix, "nginx.conf"), nginxConfig(prefix, port, upstreams, { upstreamHeader: true }))
+  fs.writeFileSync(path.join(prefix, "nginx.conf"), nginxConfig(prefix, port, upstreams, { upstreamHeader: true, accessLog }))
   const binary = ["/usr/sbin/nginx", "/usr/local/sbin/nginx"].find((candidate) => fs.existsSync(candidate)) ?? "nginx"
   const child = spawn(binary, ["-p", prefix, "-e", `${prefix}/error.log`, "-c", `${prefix}/nginx.conf`], {
     stdio: "ignore"
