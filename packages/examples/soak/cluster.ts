@@ -19,9 +19,10 @@
  * ended, for a session whose owner (the `X-Upstream` of the response that opened it) was the instance killed or
  * stopped; the in-band -32603 "The server is shutting down" a draining owner answers with, for a SIGTERM of the
  * owner; a 502 (nginx finding an instance down), a 503 (an owner not reachable, Redis away) or a cut
- * connection, for any fault. An instance that fences (it could not write its lease for 80% of it, as happens
- * when the machine is too loaded for Redis to answer within the client's deadline) has closed its sessions: the
- * run counts that as a fault of that instance, from its log line, and reports it. Anything else fails the run: a timeout (a 202 whose answer never came on a stream
+ * connection, for any fault. An instance that logs that Redis did not answer a write of its lease (as happens
+ * when the machine is too loaded for Redis to answer within the client's deadline) counts as a fault too, for
+ * 503s; one that fences (no lease written for 80% of it) has closed its sessions, which explains their 404s. The
+ * run reports both. Anything else fails the run: a timeout (a 202 whose answer never came on a stream
  * still open, a request never answered), a 404 for a session whose owner was up (Redis restarted must not cause
  * one), a wrong answer.
  */
@@ -37,7 +38,7 @@ import {
   type ClusterOptions,
   FAULT_KINDS,
   type Fault,
-  type FaultKind,
+  type InjectedKind,
   inject,
   type Nginx,
   type Redis,
@@ -125,7 +126,10 @@ const explains = (
 ): Fault | undefined => {
   const during = faults.filter((fault) => fault.start <= end && fault.end >= start)
   const ofOwner = (fault: Fault) => fault.port !== undefined && (owner === undefined || fault.port === owner)
-  if (status === 404 || category === "stream ended") return during.find(ofOwner)
+  // A Redis that did not answer an instance closes none of its sessions: no 404 of its.
+  if (status === 404 || category === "stream ended") {
+    return during.find((fault) => fault.kind !== "redis-unanswered" && ofOwner(fault))
+  }
   // A draining owner answers what reaches it after the drain began with an error saying so: an answer, not a loss.
   if (detail.includes(SHUTTING_DOWN)) return during.find((fault) => fault.kind === "sigterm" && ofOwner(fault))
   if (status === 502 || status === 503 || (status === undefined && category.startsWith("connection: "))) {
@@ -276,7 +280,7 @@ const runFaults = async (
     const wait = Date.now() + options.faultSeconds * (i === 0 ? 500 : 1000)
     while (Date.now() < wait && !over()) await sleep(50)
     if (over()) return
-    const kind: Exclude<FaultKind, "fence"> = first[i] ?? random.item(["sigkill", "sigterm"] as const)
+    const kind: InjectedKind = first[i] ?? random.item(["sigkill", "sigterm"] as const)
     const slot = random.item(slots)
     log(`fault ${i + 1}: ${kind}${kind === "redis-restart" ? "" : ` of the instance on ${slot.port}`}`)
     const fault = await inject(kind, slot, redis, cluster)
@@ -408,7 +412,9 @@ const checkAfter = async (
   checks.push([
     "every fault injected (sigkill, sigterm, redis-restart)",
     FAULT_KINDS.every((kind) => faults.some((f) => f.kind === kind)),
-    [...FAULT_KINDS, "fence" as const].map((kind) => `${faults.filter((f) => f.kind === kind).length} ${kind}`).join(", ")
+    [...FAULT_KINDS, "fence" as const, "redis-unanswered" as const]
+      .map((kind) => `${faults.filter((f) => f.kind === kind).length} ${kind}`)
+      .join(", ")
   ])
   const badTerms = faults.filter((f) => f.kind === "sigterm" && f.exit !== 0)
   checks.push([

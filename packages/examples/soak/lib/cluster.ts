@@ -131,6 +131,8 @@ export interface ClusterOptions {
 
 /** What an instance logs when it fences (it could not write its lease for 80% of it). */
 const FENCED = "cluster: no lease for"
+/** What an instance logs when a write of its lease failed: Redis did not answer in time, or is away. */
+const LEASE_FAILED = "cluster: cannot write the lease"
 
 /**
  * Starts an instance on `slot`'s port, joined to the cluster on `redisUrl`. A fence it logs is a fault of its
@@ -156,10 +158,12 @@ export const startInstance = async (slot: Slot, redisUrl: string, options: Clust
     logFile
   })
   server.logs.watch((line) => {
-    if (line.includes(FENCED)) {
-      // Its line comes a moment after the fence: the window opens a little before.
+    const kind = line.includes(FENCED) ? "fence" : line.includes(LEASE_FAILED) ? "redis-unanswered" : undefined
+    if (kind !== undefined) {
+      // Its line comes after what it tells of (a fence, or a Redis that did not answer for the client's deadline):
+      // the window opens a second before.
       const now = Date.now()
-      options.faults.push({ kind: "fence", port: slot.port, start: now - 500, end: now + options.leaseMs + 1_000 })
+      options.faults.push({ kind, port: slot.port, start: now - 1_000, end: now + options.leaseMs + 1_000 })
     }
     return false
   })
@@ -167,9 +171,14 @@ export const startInstance = async (slot: Slot, redisUrl: string, options: Clust
   return server
 }
 
-/** The faults the run injects; a fence is one an instance may add itself. */
-export type FaultKind = "sigkill" | "sigterm" | "redis-restart" | "fence"
-export const FAULT_KINDS: ReadonlyArray<Exclude<FaultKind, "fence">> = ["sigkill", "sigterm", "redis-restart"]
+/**
+ * The faults the run injects, and those an instance tells of in its log: it fenced, or Redis did not answer a
+ * write of its lease (on a machine too loaded for Redis to answer within the client's deadline, with nothing
+ * killed). Those explain a 503 (and a fence a 404 for the instance's own sessions), as Redis away does.
+ */
+export type FaultKind = "sigkill" | "sigterm" | "redis-restart" | "fence" | "redis-unanswered"
+export type InjectedKind = "sigkill" | "sigterm" | "redis-restart"
+export const FAULT_KINDS: ReadonlyArray<InjectedKind> = ["sigkill", "sigterm", "redis-restart"]
 
 /** A fault the run injected, and the time during which clients may see it (ms since the epoch). */
 export interface Fault {
@@ -191,7 +200,7 @@ export interface Fault {
  * its port; or Redis is restarted empty. `fault` is pushed first, so a failure while it lasts is explained by it.
  */
 export const inject = async (
-  kind: Exclude<FaultKind, "fence">,
+  kind: InjectedKind,
   slot: Slot,
   redis: Redis,
   options: ClusterOptions
