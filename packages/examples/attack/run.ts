@@ -67,7 +67,7 @@ interface Result {
 
 const runAttack = async (attack: Attack, options: Options): Promise<Result> => {
   const started = performance.now()
-  const server = await startServer(IDLE_TIMEOUT_MS, [`--max-old-space-size=${options.heapMiB}`])
+  const server = await startServer(IDLE_TIMEOUT_MS, { nodeFlags: [`--max-old-space-size=${options.heapMiB}`] })
   log(`attack ${attack.n}: ${attack.title} (demo pid ${server.pid}, port ${server.port})`)
   const memory = sampleMemory(server.pid)
   const probe = startProbe(server.port)

@@ -21,7 +21,8 @@
 import * as http from "node:http"
 import { setTimeout as sleep } from "node:timers/promises"
 import { runDriver } from "../harness/children.js"
-import { ACCEPT_BOTH, send, SoakError } from "./lib/client.js"
+import { runCluster } from "./cluster.js"
+import { checkGone, checkLines, describe, drain, Failures } from "./lib/checks.js"
 import {
   type CycleContext,
   type CycleResult,
@@ -46,34 +47,6 @@ const mib = (bytes: number): string => `${(bytes / MiB).toFixed(1)} MiB`
 const memory = (report: Report | undefined, key: "heapUsed" | "external"): string =>
   report === undefined ? "?" : mib(report[key])
 
-/** Failures by category, with the first few details of each. */
-class Failures {
-  readonly byCategory = new Map<string, { count: number; samples: Array<string> }>()
-  constructor(private readonly verbose: boolean) {}
-
-  add(category: string, detail: string): void {
-    const entry = this.byCategory.get(category) ?? { count: 0, samples: [] }
-    entry.count++
-    if (entry.samples.length < 3) entry.samples.push(detail)
-    this.byCategory.set(category, entry)
-    if (this.verbose) log(`FAILED ${category}: ${detail}`)
-  }
-
-  get total(): number {
-    let total = 0
-    for (const entry of this.byCategory.values()) total += entry.count
-    return total
-  }
-}
-
-const describe = (error: unknown): readonly [string, string] => {
-  if (error instanceof SoakError) return [error.category, error.message]
-  const message = error instanceof Error ? error.message : String(error)
-  // Connection-level failures, grouped by their code rather than their text.
-  const code = error instanceof Error && "code" in error ? String(error.code) : undefined
-  return [code === undefined ? "unexpected" : `connection: ${code}`, message]
-}
-
 /** What a cycle is to do: its transport, and its ending when the driver asks for one. */
 type Plan =
   | { readonly transport: "sse"; readonly ending?: Ending<"sse"> }
@@ -82,7 +55,7 @@ type Plan =
 
 /** A way a cycle ends on a transport, as the report names it: "stdio sigkill-mid-call". */
 type Kind = string
-const kindOf = (transport: Transport, ending: string): Kind => `${transport} ${ending}`
+const kindOf = (transport: Transport | "modern", ending: string): Kind => `${transport} ${ending}`
 
 /** Every kind a run must exercise, in the report's order. */
 const KINDS: ReadonlyArray<Required<Plan> & { readonly kind: Kind }> = [
@@ -187,17 +160,6 @@ const runCycles = async (
   return nextCycle
 }
 
-/** Polls the server's live session count until it is 0, for at most `timeoutMs`; returns the last count. */
-const drain = async (server: SoakServer, timeoutMs: number): Promise<number | undefined> => {
-  const started = Date.now()
-  let live = await server.liveSessions()
-  while (live !== 0 && Date.now() - started < timeoutMs) {
-    await sleep(250)
-    live = await server.liveSessions()
-  }
-  return live
-}
-
 interface Settled {
   readonly rss: number
   readonly min: number
@@ -230,61 +192,10 @@ const settledRss = async (server: SoakServer, seconds: number): Promise<Settled>
   return { rss: tail[Math.floor(tail.length / 2)]!, min: Math.min(...samples), max: Math.max(...samples), report }
 }
 
-/** Every old id must get 404: POST to it as its client would, `concurrency` at once. */
-const checkGone = async (
-  port: number,
-  agent: http.Agent,
-  ids: Tally["sessionIds"],
-  concurrency: number,
-  failures: Failures
-): Promise<{ readonly checked: number; readonly sse: number; readonly streamable: number; readonly notGone: number }> => {
-  const jobs: Array<() => Promise<number>> = [
-    ...ids.sse.map((id) => () =>
-      send({
-        port,
-        method: "POST",
-        path: `/messages?session_id=${id}`,
-        agent,
-        headers: { "content-type": "application/json" },
-        body: "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"
-      }).then((r) => r.status)
-    ),
-    ...ids.streamable.map((id) => () =>
-      send({
-        port,
-        method: "POST",
-        path: "/mcp",
-        agent,
-        headers: { "content-type": "application/json", accept: ACCEPT_BOTH, "mcp-session-id": id },
-        body: "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"
-      }).then((r) => r.status)
-    )
-  ]
-  let next = 0
-  let notGone = 0
-  const worker = async () => {
-    while (next < jobs.length) {
-      const job = jobs[next++]!
-      try {
-        const status = await job()
-        if (status !== 404) {
-          notGone++
-          failures.add(`old session id: HTTP ${status}`, `expected 404`)
-        }
-      } catch (error) {
-        notGone++
-        const [category, detail] = describe(error)
-        failures.add(`old session id: ${category}`, detail)
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: concurrency }, worker))
-  return { checked: jobs.length, sse: ids.sse.length, streamable: ids.streamable.length, notGone }
-}
-
 const main = async (): Promise<number> => {
   const options = parseOptions(process.argv.slice(2))
   if (options === undefined) return 0
+  if (options.cluster) return runCluster(options)
   const failures = new Failures(options.verbose)
   const checks: Array<readonly [string, boolean, string]> = []
   const started = performance.now()
@@ -409,16 +320,8 @@ const main = async (): Promise<number> => {
       `${memory(after.report, "heapUsed")}, external (buffers) ${memory(before.report, "external")} -> ` +
       `${memory(after.report, "external")}.`,
       "",
-      "| check | result | |",
-      "| --- | --- | --- |",
-      ...checks.map(([name, ok, detail]) => `| ${name} | ${ok ? "ok" : "FAILED"} | ${detail} |`)
+      ...checkLines(checks, failures)
     ]
-    if (failures.total > 0) {
-      lines.push("", "Failures:", "")
-      for (const [category, { count, samples }] of failures.byCategory) {
-        lines.push(`- ${category}: ${count}`, ...samples.map((s) => `  - ${s.slice(0, 300)}`))
-      }
-    }
     if (server.logs.problems.length > 0 || server.logs.strays.length > 0) {
       lines.push("", "Server output at Error level, and lines outside its log format:", "")
       lines.push(...[...server.logs.problems, ...server.logs.strays].map((l) => `    ${l.slice(0, 300)}`))

@@ -95,3 +95,64 @@ describe("the soak driver", () => {
     expect(gone?.streamable, output).toBeGreaterThanOrEqual(minIds)
   }, 120_000)
 })
+
+describe("the soak driver's cluster mode", () => {
+  it("runs cycles of both eras and 2026-07-28 calls through nginx over three instances while they and Redis are killed and restarted", async () => {
+    const minCycles = 100
+    const result = await soak([
+      "--cluster",
+      "--cycles",
+      "400",
+      "--min-cycles",
+      String(minCycles),
+      "--warmup",
+      "0",
+      "--seconds",
+      "30",
+      "--concurrency",
+      "10",
+      "--fault-every",
+      "4",
+      "--lease-ms",
+      "1500"
+    ])
+    const output = `${result.stdout}\n${result.stderr}`
+    console.log(result.stdout)
+    expect(result.stdout.split("\n").filter((line) => line.includes("FAILED")), output).toEqual([])
+    expect(result.code, output).toBe(0)
+    for (
+      const name of [
+        "no live session on any instance after the run",
+        "no unexplained failure",
+        `at least ${minCycles} cycles that did all they set out to`,
+        `at least ${minCycles / 4} calls answered in each era (legacy SSE, Streamable HTTP, 2026-07-28)`,
+        "every cycle kind ran (12 kinds)",
+        "every fault injected (sigkill, sigterm, redis-restart)",
+        "every instance stopped with SIGTERM exited 0",
+        "nothing logged at Error level"
+      ]
+    ) expect(check(result.stdout, name), `${name}\n${output}`).toMatchObject({ ok: true })
+
+    // The same from the report's numbers: every kind of cycle ran, and every fault happened at least once.
+    const counts = new Map<string, number>()
+    for (const line of result.stdout.split("\n")) {
+      const match = /^\| ((?:sse|streamable|modern) [a-z-]+) \| (\d+) \|$/.exec(line)
+      if (match !== null) counts.set(match[1]!, Number(match[2]))
+    }
+    const kinds = [
+      "sse disconnect", "sse disconnect-mid-call", "sse disconnect-early", "sse disconnect-mid-post",
+      "sse disconnect-cut-post", "streamable delete", "streamable abandon", "streamable abandon-mid-call",
+      "streamable delete-mid-call", "streamable abandon-stream", "streamable abandon-cut-post", "modern calls"
+    ]
+    for (const kind of kinds) expect(counts.get(kind) ?? 0, `${kind}\n${output}`).toBeGreaterThan(0)
+    expect(counts.get("sse failed") ?? 0, output).toBe(0)
+    expect(counts.get("streamable failed") ?? 0, output).toBe(0)
+    expect(counts.get("modern failed") ?? 0, output).toBe(0)
+    const faults = /^Faults: (.*)\.$/m.exec(result.stdout)?.[1] ?? ""
+    for (const kind of ["sigkill", "sigterm", "redis-restart"]) expect(faults, output).toContain(kind)
+    const gone = goneCounts(check(result.stdout, `every old session id gets 404 through nginx, at least ${Math.ceil(minCycles / 8)} of each HTTP transport checked`)?.detail)
+    expect(gone?.passed, output).toBe(gone?.checked)
+    expect(gone?.sse ?? 0, output).toBeGreaterThan(0)
+    expect(gone?.streamable ?? 0, output).toBeGreaterThan(0)
+  }, 120_000)
+})

@@ -80,6 +80,7 @@ interface Waiter {
  */
 export class SseConnection {
   status: number | undefined = undefined
+  headers: http.IncomingHttpHeaders = {}
   /** The `endpoint` event's data (legacy SSE). */
   endpoint: string | undefined = undefined
   readonly messages: Array<JsonObject> = []
@@ -110,6 +111,7 @@ export class SseConnection {
     this.opened = new Promise((resolve, reject) => {
       this.request.on("response", (response) => {
         this.status = response.statusCode ?? 0
+        this.headers = response.headers
         resolve(this.status)
         const parser = new SseParser((event) => this.onEvent(event))
         response.setEncoding("utf8")

@@ -23,6 +23,8 @@ import { setTimeout as sleep } from "node:timers/promises"
 import { watchChild } from "../../harness/children.js"
 import {
   initializeParams,
+  type Reply,
+  SseParser,
   isJsonObject,
   type JsonObject,
   jsonRpcNotification,
@@ -68,7 +70,7 @@ const endingOf = <T extends Transport>(transport: T, random: Random, asked: Endi
 }
 
 export interface CycleResult {
-  readonly transport: Transport
+  readonly transport: Transport | "modern"
   readonly ending: string
   /** Session ids the server gave out, for the final check that each is gone. */
   readonly sessionIds: ReadonlyArray<string>
@@ -80,6 +82,21 @@ export interface CycleContext {
   readonly agent: http.Agent
   /** The server's session idle timeout. */
   readonly idleTimeoutMs: number
+  /**
+   * Called with a response's `X-Upstream` header (the instance behind nginx that answered, in the cluster mode) when
+   * a session was opened: the instance that owns it.
+   */
+  readonly sawOwner?: (upstream: string) => void
+  /** Called for every request whose answer was received and checked. */
+  readonly answered?: () => void
+  /** Called with the ids the cycle was given so far, each time it is given one: known even if it fails later. */
+  readonly opened?: (sessionIds: ReadonlyArray<string>) => void
+}
+
+/** The owner named by a response's `X-Upstream` header, when there is one, told to the context. */
+const noteOwner = (ctx: CycleContext, headers: http.IncomingHttpHeaders): void => {
+  const upstream = headers["x-upstream"]
+  if (typeof upstream === "string") ctx.sawOwner?.(upstream)
 }
 
 /**
@@ -233,7 +250,7 @@ const randomWork = (random: Random, sleepMs: number): Work => {
         progress: undefined,
         check: (response) => {
           const code = errorCode("unknown method", response)
-          if (code !== -32601) throw new SoakError("unknown method: wrong code", String(code))
+          if (code !== -32601) throw new SoakError("unknown method: wrong code", JSON.stringify(response).slice(0, 200))
         }
       }
     case "bad-params":
@@ -280,12 +297,15 @@ export const sseCycle = async (
       // Cut at once, or just after the endpoint: the session may or may not have been opened.
       if (random.chance(0.5)) await stream.opened.catch(() => 0)
       if (stream.endpoint !== undefined) sessionIds.push(sessionOf(stream.endpoint))
+      ctx.opened?.(sessionIds)
       return result()
     }
     const status = await stream.opened
+    noteOwner(ctx, stream.headers)
     expectStatus("GET /sse", status, 200)
     const endpoint = await stream.waitEndpoint()
     sessionIds.push(sessionOf(endpoint))
+    ctx.opened?.(sessionIds)
     const post = async (body: string, expected = 202) => {
       const reply = await send({
         port: ctx.port,
@@ -301,7 +321,9 @@ export const sseCycle = async (
     const call = async (method: string, params?: unknown): Promise<JsonObject> => {
       const id = `s${next++}`
       await post(jsonRpcRequest(id, method, params))
-      return stream.waitFor(`the answer to ${method}`, (m) => m["id"] === id && !("method" in m))
+      const answer = await stream.waitFor(`the answer to ${method}`, (m) => m["id"] === id && !("method" in m))
+      ctx.answered?.()
+      return answer
     }
     const init = await call("initialize", INITIALIZE_PARAMS)
     if (resultOf("initialize", init)["protocolVersion"] !== PROTOCOL_VERSION) {
@@ -390,9 +412,49 @@ export const streamableCycle = async (
     }
     if (error instanceof SoakError && error.status === 404) {
       // Said with the silence the client measured, so a 404 near the idle timeout can be told from a lost session.
-      throw new SoakError(error.category, `${error.detail}; sent ${silence.beforeLast.toFixed(1)} ms after the last answer`, 404)
+      throw new SoakError(
+        error.category,
+        `${error.detail}; session ${state.sessionIds.at(-1)}, sent ${silence.beforeLast.toFixed(1)} ms after the last answer`,
+        404
+      )
     }
     throw error
+  }
+}
+
+/** The id of the last event of a finished SSE body, if it had one. */
+const lastEventId = (body: string): string | undefined => {
+  let last: string | undefined
+  const parser = new SseParser((event) => last = event.id ?? last)
+  parser.push(body + "\n\n")
+  return last
+}
+
+/**
+ * The answer to a POST whose SSE stream ended before it (in the cluster mode, when the owner went): resumed as a
+ * client would, with a GET carrying the stream's last event id. An owner gone answers that 404 (or 503 until its
+ * lease lapses), which fails the cycle with that status; an owner still there sends the answer.
+ */
+const resume = async (
+  ctx: CycleContext,
+  headers: http.OutgoingHttpHeaders,
+  reply: Reply,
+  requestId: number,
+  name: string,
+  silence: Silence
+): Promise<JsonObject> => {
+  const eventId = lastEventId(reply.body)
+  if (!String(reply.headers["content-type"]).startsWith("text/event-stream") || eventId === undefined) {
+    throw new SoakError(`${name}: no answer`, reply.body.slice(0, 200))
+  }
+  const stream = new SseConnection(ctx.port, "/mcp", { ...headers, "last-event-id": eventId })
+  try {
+    const status = await silence.around(() => stream.opened)
+    if (status !== 200) throw new SoakError(`${name}: stream ended, resumed: HTTP ${status}`, `from ${eventId}`, status)
+    return await stream.waitFor(`the answer to ${name}, resumed`, (m) => m["id"] === requestId && !("method" in m))
+  } finally {
+    stream.destroy()
+    silence.heard()
   }
 }
 
@@ -412,10 +474,13 @@ const streamableLife = async (
     headers: { "content-type": "application/json", accept: ACCEPT_BOTH },
     body: jsonRpcRequest(0, "initialize", INITIALIZE_PARAMS)
   }))
+  noteOwner(ctx, init.headers)
   expectStatus("initialize", init.status, 200, init.body)
+  ctx.answered?.()
   const id = init.headers["mcp-session-id"]
   if (typeof id !== "string") throw new SoakError("initialize: no Mcp-Session-Id", init.body.slice(0, 200))
   sessionIds.push(id)
+  ctx.opened?.(sessionIds)
   const headers = {
     "content-type": "application/json",
     accept: ACCEPT_BOTH,
@@ -458,9 +523,10 @@ const streamableLife = async (
       const reply = await post(jsonRpcRequest(requestId, work.method, work.params))
       expectStatus(work.name, reply.status, 200, reply.body)
       const messages = messagesOf(reply)
-      const answer = messages.find((m) => m["id"] === requestId && !("method" in m))
-      if (answer === undefined) throw new SoakError(`${work.name}: no answer`, reply.body.slice(0, 200))
+      const answer = messages.find((m) => m["id"] === requestId && !("method" in m)) ??
+        await resume(ctx, streamHeaders, reply, requestId, work.name, silence)
       work.check(answer)
+      ctx.answered?.()
       const token = work.progress
       if (token !== undefined && !messages.some((m) => isProgressFor(m, token))) {
         throw new SoakError("sleep: no progress", reply.body.slice(0, 200))
@@ -484,9 +550,9 @@ const streamableLife = async (
       if (ending === "delete-mid-call") {
         // The call's stream is cut once it reports progress; DELETE ends the session with the call still running.
         const cut = await longCall(60_000)
-        if (cut.status !== 200 || !cut.seen) {
-          throw new SoakError("long call: no progress", `HTTP ${cut.status}`, cut.status)
-        }
+        if (cut.status !== 200) throw new SoakError("long call: no progress", `HTTP ${cut.status}`, cut.status)
+        // Its stream ended before any progress: in the cluster mode, the owner went.
+        if (!cut.seen) throw new SoakError("stream ended", `long call: no progress before its stream ended; session ${id}`)
       }
       const reply = await silence.around(() =>
         send({
@@ -527,6 +593,52 @@ const streamableLife = async (
       break
   }
   return { transport: "streamable", ending, sessionIds }
+}
+
+// --- 2026-07-28 (sessionless) ----------------------------------------------------------------------------------
+
+const MODERN = "2026-07-28"
+
+/** What a 2026-07-28 request carries in its `_meta` in place of a session. */
+const MODERN_META = {
+  "io.modelcontextprotocol/protocolVersion": MODERN,
+  "io.modelcontextprotocol/clientCapabilities": {},
+  "io.modelcontextprotocol/clientInfo": { name: "effect-mcp-soak", version: "0.0.0" }
+}
+
+/**
+ * A 2026-07-28 client's life: a few random calls, each a POST of its own with no session (any instance may serve
+ * it), its answer checked as in the session era. `ping` and unknown methods are no 2026-07-28 requests: rolled again.
+ */
+export const modernCycle = async (ctx: CycleContext, random: Random): Promise<CycleResult> => {
+  for (let steps = random.int(1, 6); steps > 0; steps--) {
+    let work = randomWork(random, 30)
+    while (work.name === "ping" || work.name === "unknown method") work = randomWork(random, 30)
+    const params: JsonObject = isJsonObject(work.params) ? work.params : {}
+    const meta = isJsonObject(params["_meta"]) ? params["_meta"] : {}
+    const name = typeof params["name"] === "string" ? params["name"] : undefined
+    const requestId = `m${steps}`
+    const reply = await send({
+      port: ctx.port,
+      method: "POST",
+      path: "/mcp",
+      agent: ctx.agent,
+      headers: {
+        "content-type": "application/json",
+        accept: ACCEPT_BOTH,
+        "mcp-protocol-version": MODERN,
+        "mcp-method": work.method,
+        ...(name === undefined ? {} : { "mcp-name": name })
+      },
+      body: jsonRpcRequest(requestId, work.method, { ...params, _meta: { ...meta, ...MODERN_META } })
+    })
+    expectStatus(`2026-07-28 ${work.name}`, reply.status, 200, reply.body)
+    const answer = messagesOf(reply).find((m) => m["id"] === requestId && !("method" in m))
+    if (answer === undefined) throw new SoakError(`2026-07-28 ${work.name}: no answer`, reply.body.slice(0, 200))
+    work.check(answer)
+    ctx.answered?.()
+  }
+  return { transport: "modern", ending: "calls", sessionIds: [] }
 }
 
 // --- stdio -----------------------------------------------------------------------------------------------------

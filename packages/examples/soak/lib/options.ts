@@ -7,6 +7,11 @@ import { type NumericOption, parseCommandLine, usageText } from "../../harness/o
 
 export interface Options {
   readonly quick: boolean
+  /**
+   * The cluster mode (`--cluster`): three instances on Redis behind nginx, instances and Redis killed and restarted
+   * during the run (see `cluster.ts`).
+   */
+  readonly cluster: boolean
   /** Cycles in all, warm-up included. */
   readonly cycles: number
   /**
@@ -36,9 +41,15 @@ export interface Options {
   readonly seed: number
   /** Print every failure as it happens. */
   readonly verbose: boolean
+  /** Cluster mode: a folder for every instance's output, logging every session (`--verbose`). */
+  readonly serverLogs: string | undefined
+  /** Cluster mode: the instances' lease, in ms. */
+  readonly leaseMs: number
+  /** Cluster mode: seconds between two faults (an instance killed or stopped, Redis restarted). */
+  readonly faultSeconds: number
 }
 
-type Numeric = Exclude<keyof Options, "quick" | "verbose">
+type Numeric = Exclude<keyof Options, "quick" | "verbose" | "cluster" | "serverLogs">
 
 const NUMERIC: ReadonlyArray<NumericOption<Numeric>> = [
   { key: "cycles", flag: "cycles", full: 100_000, quick: 3_000, min: 1, kind: "count", help: "cycles in all, warm-up included" },
@@ -56,12 +67,16 @@ const NUMERIC: ReadonlyArray<NumericOption<Numeric>> = [
   { key: "idleTimeoutMs", flag: "idle-timeout", full: 2_000, quick: 1_000, min: 50, kind: "number", help: "server idle timeout, ms" },
   { key: "settleSeconds", flag: "settle", full: 12, quick: 4, min: 1, kind: "number", help: "s of watching RSS before reading it" },
   { key: "rssToleranceMiB", flag: "rss-tolerance", full: 6, quick: 10, min: 0, kind: "number", help: "allowed RSS growth, MiB" },
+  { key: "leaseMs", flag: "lease-ms", full: 5_000, quick: 3_000, min: 300, kind: "count", help: "--cluster: the instances' lease, ms" },
+  { key: "faultSeconds", flag: "fault-every", full: 20, quick: 8, min: 1, kind: "number", help: "--cluster: s between two faults" },
   { key: "seed", flag: "seed", full: 0x50a4, quick: 0x50a4, min: 0, kind: "count", help: "PRNG seed of the cycles' choices" }
 ]
 
 export const usage = (): string =>
   usageText("Usage: npm run soak -- [options]        (or: tsx packages/examples/soak/run.ts [options])", [
     ["quick", "a few thousand cycles in under a minute (for CI)"],
+    ["cluster", "three instances on Redis behind nginx, killed and restarted during the run (with --quick: for CI)"],
+    ["server-logs DIR", "--cluster: every instance's output, every session logged, to DIR/PORT-N.log"],
     ["verbose", "print every failure as it happens"]
   ], NUMERIC)
 
@@ -73,9 +88,24 @@ export const WARMUP_SHARE = 0.25
 
 /** Parses the command line; throws on a bad option. Returns undefined after printing `--help`. */
 export const parseOptions = (argv: ReadonlyArray<string>): Options | undefined => {
-  const parsed = parseCommandLine(argv, NUMERIC, { verbose: { type: "boolean", default: false } }, usage)
+  const parsed = parseCommandLine(
+    argv,
+    NUMERIC,
+    {
+      verbose: { type: "boolean", default: false },
+      cluster: { type: "boolean", default: false },
+      "server-logs": { type: "string" }
+    },
+    usage
+  )
   if (parsed === undefined) return undefined
-  const options = { quick: parsed.quick, verbose: parsed.values.verbose === true, ...parsed.numbers }
+  const options = {
+    quick: parsed.quick,
+    verbose: parsed.values.verbose === true,
+    cluster: parsed.values.cluster === true,
+    serverLogs: parsed.values["server-logs"],
+    ...parsed.numbers
+  }
   // A minimum the counts cannot reach would fail every run: said at once, not after the run.
   const after = options.cycles - Math.min(options.warmup, options.cycles)
   if (options.minCycles > after) {

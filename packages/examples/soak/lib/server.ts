@@ -4,7 +4,7 @@
  * logs is kept by level, so a run can tell whether anything was logged at Error level.
  */
 import { spawn } from "node:child_process"
-import { existsSync } from "node:fs"
+import { appendFileSync, existsSync } from "node:fs"
 import * as path from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 import { fileURLToPath } from "node:url"
@@ -46,29 +46,54 @@ export interface SoakServer {
   readonly liveSessions: () => Promise<number | undefined>
   /** SIGTERM, then the exit code (or signal); SIGKILL after `timeoutMs`. */
   readonly stop: (timeoutMs: number) => Promise<number | string>
+  /** Sends a signal, unless it has exited. */
+  readonly signal: (signal: NodeJS.Signals) => void
+  /** Resolves with the exit code (or signal), once every line it logged was counted. */
+  readonly exited: Promise<number | string>
 }
 
-/**
- * Starts the built demo on a free port; `nodeFlags` go to its `node` (the attack suite's heap size), after
- * `--expose-gc`.
- */
-export const startServer = async (
-  idleTimeoutMs: number,
-  nodeFlags: ReadonlyArray<string> = []
-): Promise<SoakServer> => {
+/** How a server is started beyond its idle timeout: the cluster mode's instances keep their port across restarts. */
+export interface ServerOptions {
+  /** Go to its `node` (the attack suite's heap size), after `--expose-gc`. */
+  readonly nodeFlags?: ReadonlyArray<string>
+  /** A free port when not given. */
+  readonly port?: number
+  /** More of the demo's flags (`--redis URL`). */
+  readonly args?: ReadonlyArray<string>
+  /** More environment (`EFFECT_MCP_CLUSTER_KEY`). */
+  readonly env?: Readonly<Record<string, string>>
+  /** A file every line it prints is appended to. */
+  readonly logFile?: string | undefined
+}
+
+/** Starts the built demo on 127.0.0.1, on a free port unless `options` name one. */
+export const startServer = async (idleTimeoutMs: number, options: ServerOptions = {}): Promise<SoakServer> => {
   if (!existsSync(DEMO_MAIN)) throw new Error(`${DEMO_MAIN} does not exist: build first (npm run build)`)
-  const port = await freePort()
+  const port = options.port ?? await freePort()
   const child = spawn(
     process.execPath,
     // --expose-gc: the demo collects garbage on SIGUSR2, before the soak reads its memory.
-    ["--expose-gc", ...nodeFlags, DEMO_MAIN, "--port", String(port), "--host", HOST, "--idle-timeout", String(idleTimeoutMs)],
-    { cwd: EXAMPLES_DIR, stdio: ["ignore", "pipe", "pipe"] }
+    [
+      "--expose-gc",
+      ...(options.nodeFlags ?? []),
+      DEMO_MAIN,
+      "--port",
+      String(port),
+      "--host",
+      HOST,
+      "--idle-timeout",
+      String(idleTimeoutMs),
+      ...(options.args ?? [])
+    ],
+    { cwd: EXAMPLES_DIR, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } }
   )
   const watched = watchChild(child)
   const logs = new LogWatch()
   // Both pipes are read for the whole run: a full pipe would block the server.
   child.stdout?.setEncoding("utf8").on("data", (chunk: string) => logs.push(chunk))
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => logs.push(chunk))
+  const logFile = options.logFile
+  if (logFile !== undefined) logs.watch((line) => (appendFileSync(logFile, line + "\n"), false))
   // Registered before anyone awaits the exit, so whoever does sees the last line counted.
   const exited = watched.exited.then((exit) => {
     logs.end()
@@ -111,5 +136,15 @@ export const startServer = async (
     return exit ?? `no exit within ${timeoutMs} ms (killed)`
   }
 
-  return { pid: watched.pid, port, logs, alive: () => watched.exit() === undefined, report, liveSessions, stop }
+  return {
+    pid: watched.pid,
+    port,
+    logs,
+    alive: () => watched.exit() === undefined,
+    report,
+    liveSessions,
+    stop,
+    signal: watched.kill,
+    exited
+  }
 }

@@ -10,44 +10,10 @@ import * as Path from "node:path"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { commandPath, freePort, listening } from "../../../cluster/test/utils/redisServer.js"
+import { nginxConfig } from "../../harness/nginx.js"
 
 /** The path of `nginx`, installed first where it is missing and can be. */
 export const nginxPath = (): string => commandPath("nginx", ["nginx-light", "nginx"])
-
-/** The README's configuration, for a temporary prefix. */
-export const nginxConfig = (prefix: string, port: number, upstreams: ReadonlyArray<number>): string => `
-daemon off;
-master_process off;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/body;
-  proxy_temp_path ${prefix}/proxy;
-  fastcgi_temp_path ${prefix}/fastcgi;
-  uwsgi_temp_path ${prefix}/uwsgi;
-  scgi_temp_path ${prefix}/scgi;
-  upstream mcp {
-${upstreams.map((upstream) => `    server 127.0.0.1:${upstream};`).join("\n")}
-    keepalive 32;
-  }
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://mcp;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      proxy_buffering off;
-      proxy_request_buffering off;
-      proxy_cache off;
-      proxy_read_timeout 1h;
-      proxy_next_upstream off;
-    }
-  }
-}
-`
 
 /** Starts nginx in front of `upstreams` for the current scope; gives its port. */
 export const startNginx = (upstreams: ReadonlyArray<number>): Effect.Effect<number, never, Scope.Scope> =>
