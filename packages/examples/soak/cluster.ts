@@ -296,8 +296,16 @@ const drainAll = async (slots: ReadonlyArray<Slot>, timeoutMs: number): Promise<
   return counts
 }
 
+/**
+ * The shortest idle timeout of the cluster mode. A request routed to its session's instance may be held up in
+ * transit (a starved machine, a Redis lookup) for longer than a short idle timeout; the owner has then rightly
+ * expired the session, and its 404 could not be told from a lost session.
+ */
+const MIN_CLUSTER_IDLE_MS = 5_000
+
 /** Runs the cluster mode with the soak's options (`--cluster`); the exit code: 1 when a check failed. */
-export const runCluster = async (options: Options): Promise<number> => {
+export const runCluster = async (given: Options): Promise<number> => {
+  const options: Options = { ...given, idleTimeoutMs: Math.max(given.idleTimeoutMs, MIN_CLUSTER_IDLE_MS) }
   const failures = new Failures(options.verbose)
   const started = performance.now()
   const faults: Array<Fault> = []
