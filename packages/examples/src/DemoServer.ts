@@ -36,6 +36,8 @@ export const Add = AddTool.toLayer(({ a, b }) => Effect.succeed({ sum: a + b }))
 /** Waits, reporting progress, then says how long it slept. @since 0.1.0 */
 export const Sleep = McpTool.make("sleep", {
   description: "Waits for the given number of milliseconds, then returns",
+  // A client that declares the tasks extension may have the wait run as a task, to follow with tasks/get.
+  taskSupport: "optional",
   input: Schema.Struct({ ms: Schema.Number.pipe(Schema.nonNegative(), Schema.lessThanOrEqualTo(600_000)) }),
   handler: ({ ms }) =>
     Effect.gen(function*() {

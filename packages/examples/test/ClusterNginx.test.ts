@@ -9,9 +9,12 @@ import { Client as LegacyClient } from "@modelcontextprotocol/sdk/client/index.j
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js"
 import { StreamableHTTPClientTransport as LegacyTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js"
+import * as McpTask from "@effect-mcp/core/McpTask"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Schema from "effect/Schema"
 import { redisServerPath, startRedis } from "../../cluster/test/utils/redisServer.js"
+import { postModern } from "../../core/test/utils/modern.js"
 import { FetchSse, prng, request, SseStream } from "../../node/test/utils/http.js"
 import { type Instance, startInstance } from "./utils/cluster.js"
 import { eventually, sessionIdOf } from "./utils/demo.js"
@@ -26,6 +29,10 @@ const textOf = (result: unknown): string => {
   const first: unknown = result.content[0]
   return typeof first === "object" && first !== null && "text" in first && typeof first.text === "string" ? first.text : ""
 }
+
+/** What the test reads of a task: its handle, as `tools/call` gives it, and as `tasks/get` reads it. */
+const TaskCreated = Schema.Struct({ resultType: Schema.String, taskId: Schema.String, status: Schema.String })
+const TaskRead = Schema.Struct({ status: Schema.String, result: Schema.optional(Schema.Unknown) })
 
 const legacyClient = () => {
   const client = new LegacyClient({ name: "sdk-1", version: "1.0.0" }, { capabilities: { elicitation: {} } })
@@ -74,7 +81,7 @@ describe("three instances behind nginx", () => {
         await sse.close()
 
         const modern = new ModernClient({ name: "sdk-2", version: "1.0.0" }, {
-          capabilities: { elicitation: {} },
+          capabilities: { elicitation: {}, extensions: { [McpTask.EXTENSION]: {} } },
           versionNegotiation: { mode: { pin: "2026-07-28" } }
         })
         modern.setRequestHandler("elicitation/create", async () => ({ action: "accept", content: { confirm: true } }))
@@ -82,6 +89,33 @@ describe("three instances behind nginx", () => {
         for (let i = 0; i < 3; i++) {
           expect(textOf(await modern.callTool({ name: "confirm", arguments: { action: `ship ${i}` } }))).toBe("Confirmed")
         }
+        // A listen stream held through nginx (buffering off), while a task made by one instance is followed to its
+        // end with tasks/get requests that round robin spreads over the three.
+        const subscription = await modern.listen({ toolsListChanged: true, resourceSubscriptions: ["demo://readme"] })
+        // The SDK's client reads tasks but does not take a tools/call answered with one: the task is made by a
+        // plain 2026-07-28 POST through nginx.
+        const made = await postModern(`${base}/mcp`, "tools/call", {
+          _meta: {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": { extensions: { [McpTask.EXTENSION]: {} } },
+            "io.modelcontextprotocol/clientInfo": { name: "plain", version: "1.0.0" }
+          },
+          name: "sleep",
+          arguments: { ms: 300 }
+        })
+        const created = Schema.decodeUnknownSync(TaskCreated)(made.body.result)
+        expect(created).toMatchObject({ resultType: "task", status: "working" })
+        let read: typeof TaskRead.Type = { status: created.status }
+        for (let polls = 0; polls < 200 && read.status === "working"; polls++) {
+          await new Promise((resolve) => setTimeout(resolve, 20))
+          read = await modern.request(
+            { method: "tasks/get", params: { taskId: created.taskId } },
+            Schema.standardSchemaV1(TaskRead)
+          )
+        }
+        expect(read.status).toBe("completed")
+        expect(textOf(read.result)).toBe("slept 300 ms")
+        await subscription.close()
         await modern.close()
       })
     }), 60_000)
