@@ -125,6 +125,9 @@ export type {
   ListOptions,
   McpClientService,
   RequestOptions,
+  Send,
+  SendName,
+  SendParams,
   TasksService
 } from "./internal/client/service.js"
 
@@ -220,7 +223,8 @@ export const make = (
       maxInputRounds
     }
     const request = Calls.makeRequest(correlation, (method, params) => InputRounds.complete(rounds, method, params))
-    const tasks = Tasks.make({ request, handlers, maxInputRounds, scope })
+    const send = Calls.makeSend({ request, revision })
+    const tasks = Tasks.make({ send, handlers, maxInputRounds, scope })
     const listenLegacy = ClientListen.makeListenLegacy({
       correlation,
       capabilities: () => server.initializeResult.capabilities,
@@ -252,7 +256,7 @@ export const make = (
       notify: (method, params) => recovering(correlation.send(JsonRpc.notification(method, params))),
       notifications: correlation.notifications,
       subscribe: correlation.subscribe,
-      ...Calls.make({ request, revision, awaitTask: tasks.await }),
+      ...Calls.make({ send, awaitTask: tasks.await }),
       tasks,
       rootsChanged,
       listen: (filter, listenOptions) =>
