@@ -94,10 +94,9 @@ const listAll = <R extends { readonly nextCursor?: string | undefined }, A>(
 
 // SEP-2243: a tool whose x-mcp-header declarations break the spec's rules is dropped (the spec says MUST), the
 // others kept: its calls could not carry the headers a server checks.
-const listTools = (
-  page: (params: McpMethod.Params<"tools/list"> | undefined) => Effect.Effect<McpMethod.Result<"tools/list">, McpClientError>
-) =>
-(list?: ListOptions): Effect.Effect<McpMethod.Result<"tools/list">, McpClientError> =>
+type ToolsPage = Effect.Effect<McpMethod.Result<"tools/list">, McpClientError>
+const listTools = (page: (params: McpMethod.Params<"tools/list"> | undefined) => ToolsPage) =>
+(list?: ListOptions): ToolsPage =>
   Effect.flatMap(page(listParams(list)), (result) => {
     const invalid = result.tools.flatMap((tool) => {
       const declared = ParamHeaders.scan(tool.inputSchema)

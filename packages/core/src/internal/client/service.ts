@@ -18,7 +18,6 @@ import type * as McpMethod from "../../McpMethod.js"
 import type * as McpSchema from "../../McpSchema.js"
 import type * as McpTool from "../../McpTool.js"
 import type * as Correlation from "./correlation.js"
-import type { Era } from "./handshake.js"
 import type * as ClientListen from "./listen.js"
 import type { Subscription } from "./listen.js"
 
@@ -39,7 +38,7 @@ export interface ListenOptions {
    * this schedule, which is fed the failure; while reconnecting, a 502, 503 or 504 and an acknowledgement later
    * than `requestTimeout` are retried as well. The stream fails with the last failure once the schedule is done.
    * `false` fails the stream at the first drop. Default: the client's `listenReconnect`, else
-   * `defaultListenReconnect`. The first request is never retried: `listen` fails with it. A session-era listen
+   * `defaultListenReconnect`. The first request is never retried: `listen` fails with it. A listen on a session
    * rides on the session, which the transport keeps up itself, so it ignores this.
    */
   readonly reconnect?: Schedule.Schedule<unknown, McpClientError> | false | undefined
@@ -59,6 +58,15 @@ export interface ListOptions {
   /** The `nextCursor` of the previous page. */
   readonly cursor?: string | undefined
 }
+
+/**
+ * The client's era choice, as `McpClientService.era` reports it and `Options.protocol` names it: `modern` is a
+ * sessionless revision (2026-07-28: `_meta` on every request, `server/discover`, no `initialize`), `legacy` one
+ * with sessions (`initialize`, 2024-11-05 to 2025-11-25). The revision itself is `protocolVersion`.
+ *
+ * @since 0.1.0
+ */
+export type Era = "modern" | "legacy"
 
 /**
  * A request `send` takes: one the server answers with one result (`McpMethod.DispatchedName`), which leaves out
@@ -100,19 +108,19 @@ type ToolResult = Exclude<McpMethod.Result<"tools/call">, McpSchema.CreateTaskRe
 
 /** @since 0.1.0 */
 export interface McpClientService {
-  /** The era the client speaks with the server: found by the `server/discover` probe in `auto` mode. */
+  /** The client's era choice (`Era`): found by the `server/discover` probe in `auto` mode. */
   readonly era: Effect.Effect<Era>
-  /** The revision in use: the one claimed on each request (modern), or negotiated by `initialize` (legacy). */
+  /** The revision in use: the one claimed on each request (sessionless), or negotiated by `initialize`. */
   readonly protocolVersion: Effect.Effect<string>
   /**
-   * The server's `server/discover` result; in the session era, one built from the `initialize` result
+   * The server's `server/discover` result; from a server with sessions, one built from the `initialize` result
    * (`supportedVersions` is then the negotiated revision).
    */
   readonly discoverResult: Effect.Effect<DiscoverResult>
-  /** The server's capabilities, whatever its era. */
+  /** The server's capabilities, whatever its revision. */
   readonly capabilities: Effect.Effect<McpSchema.ServerCapabilities>
   /**
-   * The server's `initialize` result (of the current session, after a re-initialization); in the sessionless era,
+   * The server's `initialize` result (of the current session, after a re-initialization); from a sessionless server,
    * one built from the discover result.
    */
   readonly initializeResult: Effect.Effect<McpMethod.Result<"initialize">>
@@ -224,7 +232,7 @@ export interface McpClientService {
   readonly rootsChanged: Effect.Effect<void, McpClientError>
   /**
    * Opens a stream of change notifications, for as long as the scope: with a 2026-07-28 server a
-   * `subscriptions/listen` request (waits for its acknowledgement); in the session era the session's own
+   * `subscriptions/listen` request (waits for its acknowledgement); with sessions, the session's own
    * notifications, filtered, with `resources/subscribe` for each of `resourceSubscriptions` (and unsubscribe when
    * the scope closes). `acknowledged` leaves out what the server does not offer. The notifications also appear
    * on `notifications`. A 2026-07-28 stream whose connection drops is reconnected as `options.reconnect` says.
