@@ -142,8 +142,10 @@ const callDefined = (callTool: CallTool): McpClientService["call"] => {
     return Effect.gen(function*() {
       // A value of the input's type that its own schema cannot encode is the caller's bug, as in @effect/rpc; so
       // is an input schema whose encoded side is no object, which no server can list as a tool's `inputSchema`.
-      const args = yield* Effect.orDie(Schema.encode(tool.input)(input))
-      if (!isRecord(args)) return yield* Effect.dieMessage(`The input schema of tool ${tool.name} encodes no object`)
+      const encoded: unknown = yield* Effect.orDie(Schema.encode(tool.input)(input))
+      const args = encoded === undefined || isRecord(encoded)
+        ? encoded
+        : yield* Effect.dieMessage(`The input schema of tool ${tool.name} encodes no object`)
       const result = yield* callTool(tool.name, args, requestOptions)
       if (result.isError === true) {
         const text = result.content.flatMap((block) => block.type === "text" ? [block.text] : []).join("\n")
