@@ -159,6 +159,14 @@ interface Source<A extends { readonly visible?: Visibility | undefined }> {
   readonly prefix: string
 }
 
+const source = <A extends { readonly visible?: Visibility | undefined }>(
+  kind: ListKind,
+  list: string,
+  prefix: string,
+  items: () => Iterable<A>,
+  key: (item: A) => string
+): Source<A> => ({ kind, list, prefix, items, key })
+
 /**
  * The registrations of one server, and what is derived from them.
  * @internal
@@ -173,35 +181,13 @@ export class Registry {
   /** The skills extension's entries; their files are among `resources`. */
   readonly skills: Skills.Catalog
 
-  private readonly toolSource: Source<ToolEntry> = {
-    kind: "tools",
-    list: "tools",
-    items: () => this.tools.values(),
-    key: (entry) => entry.tool.name,
-    prefix: ""
-  }
-  private readonly resourceSource: Source<ResourceEntry> = {
-    kind: "resources",
-    list: "resources",
-    items: () => this.resources.values(),
-    key: (entry) => entry.resource.uri,
-    prefix: "r:"
-  }
+  private readonly toolSource = source<ToolEntry>("tools", "tools", "", () => this.tools.values(), (e) => e.tool.name)
+  private readonly resourceSource = source<ResourceEntry>("resources", "resources", "r:", () => this.resources.values(), (e) =>
+    e.resource.uri)
   /** A URI template registered twice is listed once: reads and completions use the first registration. */
-  private readonly templateSource: Source<ResourceTemplateEntry> = {
-    kind: "resources",
-    list: "resourceTemplates",
-    items: () => this.templates,
-    key: (entry) => entry.template.uriTemplate,
-    prefix: "t:"
-  }
-  private readonly promptSource: Source<PromptEntry> = {
-    kind: "prompts",
-    list: "prompts",
-    items: () => this.prompts.values(),
-    key: (entry) => entry.prompt.name,
-    prefix: ""
-  }
+  private readonly templateSource = source<ResourceTemplateEntry>("resources", "resourceTemplates", "t:", () => this.templates, (e) =>
+    e.template.uriTemplate)
+  private readonly promptSource = source<PromptEntry>("prompts", "prompts", "", () => this.prompts.values(), (e) => e.prompt.name)
 
   private toolPages = new Map<string, Pagination.Pages<McpSchema.ListToolsResult>>()
   private resourcePages: Pagination.Pages<McpSchema.ListResourcesResult> | undefined
