@@ -2,7 +2,7 @@
  * The MCP client: the protocol engine (requests and their answers, progress, notifications, the `initialize`
  * handshake, a new session when the server lost ours, requests the server sends the client) on top of whichever
  * `McpClientTransport` is in context. Code written against `McpClient` runs unchanged over each: Streamable HTTP,
- * legacy HTTP+SSE, HTTP with auto-detection, stdio, and in-process through `McpTest`.
+ * HTTP+SSE, HTTP with auto-detection, stdio, and in-process through `McpTest`.
  *
  * ```ts
  * const program = Effect.gen(function*() {
@@ -16,15 +16,15 @@
  *   Effect.provide(McpClient.layerStreamableHttp({ url: "http://127.0.0.1:3000/mcp" })),
  *   Effect.provide(FetchHttpClient.layer)
  * )
- * // or: McpClient.layerHttp({ url }) (Streamable HTTP, else legacy SSE), McpClient.layerSse({ url: ".../sse" }),
+ * // or: McpClient.layerHttp({ url }) (Streamable HTTP, else HTTP+SSE), McpClient.layerSse({ url: ".../sse" }),
  * // McpClient.layerStdio({ command: "node", args: ["server.js"] }) with NodeContext.layer,
  * // McpClient.layer(options) with any McpClientTransport layer.
  * ```
  *
- * Both eras of the protocol: with `protocol: "auto"` (the default) the client probes with `server/discover` and
+ * Every revision of the protocol: with `protocol: "auto"` (the default) the client probes with `server/discover` and
  * speaks 2026-07-28 (sessionless: `_meta` on every request, `input_required` answered by the handler layers,
  * `listen` streams, reconnected when their connection drops: see `ListenOptions`) to a server that answers it, and
- * the session era (`initialize`) to one that does not; see `Options.protocol`.
+ * a revision with sessions (`initialize`) to one that does not; see `Options.protocol`.
  *
  * Tasks (the extension `io.modelcontextprotocol/tasks`, SEP-2663), with `tasks: true`: a call the server makes a
  * task is followed to its end by `callTool` and `call` (polled, its asks answered by the handler layers, cancelled
@@ -55,7 +55,7 @@ import * as Handshake from "./internal/client/handshake.js"
 import * as InputRounds from "./internal/client/inputRounds.js"
 import * as ClientListen from "./internal/client/listen.js"
 import type { SubscriptionEvent } from "./internal/client/listen.js"
-import * as ClientModern from "./internal/client/modern.js"
+import * as Sessionless from "./internal/client/sessionless.js"
 import type { Options } from "./internal/client/options.js"
 import * as Recovery from "./internal/client/recovery.js"
 import type { McpClientService } from "./internal/client/service.js"
@@ -87,8 +87,8 @@ export type Progress = typeof Progress.Type
 
 /**
  * The answer to `server/discover` (2026-07-28): the revisions the server speaks, its capabilities, its
- * instructions, and its `serverInfo` in `_meta`. In the session era the client builds one from the `initialize`
- * result, so code can read it whatever the server's era.
+ * instructions, and its `serverInfo` in `_meta`. From a server with sessions the client builds one from the
+ * `initialize` result, so code can read it whatever the server's revision.
  *
  * @since 0.1.0
  */
@@ -117,14 +117,17 @@ export { Reconnected } from "./internal/client/listen.js"
 
 // The service, its options and what `listen` gives are declared by the internal modules that build them (see
 // internal/client/service.ts for why), and are public from here, with their docs.
-export type { Era } from "./internal/client/handshake.js"
 export type { Subscription, SubscriptionEvent } from "./internal/client/listen.js"
 export type { Options, ServerRequestHandler } from "./internal/client/options.js"
 export type {
+  Era,
   ListenOptions,
   ListOptions,
   McpClientService,
   RequestOptions,
+  Send,
+  SendName,
+  SendParams,
   TasksService
 } from "./internal/client/service.js"
 
@@ -177,8 +180,9 @@ const rootsListChanged = JsonRpc.notification("notifications/roots/list_changed"
  * scope: closing it closes the client and the transport.
  *
  * The engine is in parts (`internal/client/`), composed here: correlation moves the messages, the handshake finds
- * the era and keeps what the client knows of the server, recovery opens a new session when the server lost ours,
- * the input rounds answer `input_required`, the typed calls, tasks and listens are built on the one `request`.
+ * whether the server has sessions and keeps what the client knows of it, recovery opens a new session when the
+ * server lost ours, the input rounds answer `input_required`, `send` (a request of the method table) is built on
+ * the one `request`, and the typed calls and tasks on `send`.
  *
  * @since 0.1.0
  */
@@ -186,8 +190,8 @@ export const make = (
   options: Options = {}
 ): Effect.Effect<McpClientService, McpClientError, McpClientTransport.McpClientTransport | Scope.Scope> => {
   // What each endpoint turned out to speak, for the next connect of this client (a layer built again, the effect
-  // run again): a session-era server is not probed with `server/discover` a second time.
-  const eras = new ClientModern.EraMemory()
+  // run again): a server with sessions is not probed with `server/discover` a second time.
+  const withSessions = new Sessionless.SessionEndpoints()
   return Effect.gen(function*() {
     const transport = yield* McpClientTransport.McpClientTransport
     const scope = yield* Effect.scope
@@ -206,9 +210,8 @@ export const make = (
       capabilities: handlers.capabilities,
       clientInfo
     }
-    const server = yield* Handshake.connect(handshake, eras)
-    const { era } = server
-    // What the revision spoken has: a new session after recovery speaks the same era, so the same methods.
+    const server = yield* Handshake.connect(handshake, withSessions)
+    // What the revision spoken has: a new session after recovery speaks the same revision, so the same methods.
     const revision = McpRevision.get(server.initializeResult.protocolVersion) ?? McpRevision.latestSessionEra
     const { recovering } = yield* Recovery.make({
       reset: transport.reset,
@@ -220,13 +223,14 @@ export const make = (
       maxInputRounds
     }
     const request = Calls.makeRequest(correlation, (method, params) => InputRounds.complete(rounds, method, params))
-    const tasks = Tasks.make({ request, handlers, maxInputRounds, scope })
-    const listenLegacy = ClientListen.makeListenLegacy({
+    const send = Calls.makeSend({ request, revision })
+    const tasks = Tasks.make({ send, handlers, maxInputRounds, scope })
+    const listenSession = ClientListen.makeListenSession({
       correlation,
       capabilities: () => server.initializeResult.capabilities,
       subscription: (method, uri) => request(method, { uri }, () => Effect.void)
     })
-    const listenModern = { correlation, listeners, timeout }
+    const listenSessionless = { correlation, listeners, timeout }
 
     // A revision without the notification (2026-07-28) has the server ask for the roots on each request instead.
     const tellsRoots = revision.methods.has("notifications/roots/list_changed")
@@ -240,7 +244,7 @@ export const make = (
     }
 
     return McpClient.of({
-      era: Effect.succeed(era),
+      era: Effect.succeed(server.sessions ? "legacy" : "modern"),
       protocolVersion: Effect.sync(() => server.initializeResult.protocolVersion),
       discoverResult: Effect.sync(() => server.discoverResult),
       capabilities: Effect.sync(() => server.initializeResult.capabilities),
@@ -252,17 +256,17 @@ export const make = (
       notify: (method, params) => recovering(correlation.send(JsonRpc.notification(method, params))),
       notifications: correlation.notifications,
       subscribe: correlation.subscribe,
-      ...Calls.make({ request, revision, awaitTask: tasks.await }),
+      ...Calls.make({ send, awaitTask: tasks.await }),
       tasks,
       rootsChanged,
       listen: (filter, listenOptions) =>
         revision.methods.has("subscriptions/listen")
-          ? ClientListen.listenModern(
-            listenModern,
+          ? ClientListen.listenSessionless(
+            listenSessionless,
             filter,
             listenOptions?.reconnect ?? options.listenReconnect ?? defaultListenReconnect
           )
-          : listenLegacy(filter),
+          : listenSession(filter),
       close: correlation.close
     })
   })
@@ -299,7 +303,7 @@ export const makeStreamableHttp = (
   onTransport(McpClientTransport.makeStreamableHttp(options), options, "McpClient.makeStreamableHttp")
 
 /**
- * A client over the legacy HTTP+SSE transport; `url` is the SSE endpoint (`http://host/sse`).
+ * A client over the HTTP+SSE transport; `url` is the SSE endpoint (`http://host/sse`).
  *
  * @since 0.1.0
  */
@@ -309,7 +313,7 @@ export const makeSse = (
   onTransport(McpClientTransport.makeSse(options), options, "McpClient.makeSse")
 
 /**
- * A client over HTTP that finds out the transport itself: Streamable HTTP, or the legacy HTTP+SSE transport
+ * A client over HTTP that finds out the transport itself: Streamable HTTP, or the HTTP+SSE transport
  * when `initialize` POSTed to `url` gets a 400, 404 or 405.
  *
  * @since 0.1.0
@@ -341,7 +345,7 @@ export const layerStreamableHttp = (
   layer(options).pipe(Layer.provide(McpClientTransport.layerStreamableHttp(options)))
 
 /**
- * The client over the legacy HTTP+SSE transport, connected and initialized. Needs an `HttpClient`.
+ * The client over the HTTP+SSE transport, connected and initialized. Needs an `HttpClient`.
  *
  * @since 0.1.0
  */
@@ -349,7 +353,7 @@ export const layerSse = (options: HttpOptions): Layer.Layer<McpClient, McpClient
   layer(options).pipe(Layer.provide(McpClientTransport.layerSse(options)))
 
 /**
- * The client over HTTP, Streamable or legacy as the server answers, connected and initialized. Needs an
+ * The client over HTTP, Streamable or HTTP+SSE as the server answers, connected and initialized. Needs an
  * `HttpClient`.
  *
  * @since 0.1.0

@@ -3,7 +3,7 @@
  * `@effect/rpc`'s `RpcClient.Protocol`. A transport only moves JSON-RPC messages; `McpClient` runs MCP on top of
  * whichever transport is in context.
  *
- * Four come with effect-mcp: Streamable HTTP, legacy HTTP+SSE, HTTP with auto-detection of the two, and stdio
+ * Four come with effect-mcp: Streamable HTTP, HTTP+SSE, HTTP with auto-detection of the two, and stdio
  * (here), and the in-process one of the test kit (`McpTest.layerTransport`). To bring your own, build it with
  * `make`:
  *
@@ -143,7 +143,7 @@ export const makeStreamableHttp = (
   make(ClientStreamableHttp.make(options))
 
 /**
- * The legacy HTTP+SSE transport (2024-11-05); `url` is the SSE endpoint. Connects at once: GETs the stream and
+ * The HTTP+SSE transport (2024-11-05); `url` is the SSE endpoint. Connects at once: GETs the stream and
  * waits for its `endpoint` event.
  *
  * @since 0.1.0
@@ -155,7 +155,7 @@ export const makeSse = (
 
 /**
  * HTTP with auto-detection, as the spec advises 2025-03-26+ clients for backwards compatibility: `initialize` is
- * POSTed to `url` (Streamable HTTP); a 400, 404 or 405 makes the client GET `url` for a legacy SSE stream instead.
+ * POSTed to `url` (Streamable HTTP); a 400, 404 or 405 makes the client GET `url` for an HTTP+SSE stream instead.
  *
  * @since 0.1.0
  */
@@ -188,7 +188,7 @@ export const layerStreamableHttp = (
   Layer.scoped(McpClientTransport, makeStreamableHttp(options))
 
 /**
- * The legacy HTTP+SSE transport as a layer. Needs an `HttpClient`.
+ * The HTTP+SSE transport as a layer. Needs an `HttpClient`.
  *
  * @since 0.1.0
  */

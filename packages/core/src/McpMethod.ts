@@ -2,7 +2,8 @@
  * The MCP methods, one table: each method once, with its params and result schemas (from `McpSchema`), who sends
  * it, the revisions that have it, the capability it needs, whether its 2026-07-28 result is cacheable and whether
  * it may come back `input_required`. What the rest of the code knows of methods is derived from it: the server's
- * dispatch (a handler per method it serves, params decoded by the table's schema), the client's result decoders,
+ * dispatch (a handler per method it serves, params decoded by the table's schema), the client's result decoders
+ * and its typed calls (`McpClient`'s `send`, params `Params<M>` and result `Result<M>`, and the named calls on it),
  * each revision's `removedMethods`, the multi round-trip carriers, the cacheable results.
  *
  * As in `@effect/rpc`, a method is one definition, and the types of the sides are derived from the table: a

@@ -46,7 +46,7 @@ export const get = (version: string): Revision | undefined => byVersion.get(vers
 export const sessionEra: ReadonlyArray<Revision> = all.filter((revision) => revision.negotiation === "initialize")
 
 /**
- * The newest revision a client names in `initialize`: what a session-era server answers a client that asks for
+ * The newest revision a client names in `initialize`: what a server with sessions answers a client that asks for
  * one it does not speak. The revisions after it are sessionless.
  *
  * @since 0.1.0

@@ -160,6 +160,9 @@ export const ListenParams = Schema.Struct({ notifications: Schema.optional(Subsc
 /** Params of every list request (`tools/list`, `prompts/list`...). @since 0.1.0 */
 export const PaginatedParams = Schema.Struct({ cursor: Schema.optional(Schema.String) })
 
+/** What every page of a listing has besides its items: the cursor of the next page, when there is one, and `_meta`. */
+const PageFields = { nextCursor: Schema.optional(Schema.String), _meta: Meta }
+
 /** Annotations shared by content and resources. @since 0.1.0 */
 export const Annotations = Schema.Struct({
   /** Who the data is for. */
@@ -271,11 +274,7 @@ export const Tool = Schema.Struct({
 export type Tool = typeof Tool.Type
 
 /** `tools/list` result. @since 0.1.0 */
-export const ListToolsResult = Schema.Struct({
-  tools: Schema.Array(Tool),
-  nextCursor: Schema.optional(Schema.String),
-  _meta: Meta
-})
+export const ListToolsResult = Schema.Struct({ tools: Schema.Array(Tool), ...PageFields })
 /** @since 0.1.0 */
 export type ListToolsResult = typeof ListToolsResult.Type
 
@@ -402,18 +401,13 @@ export const ResourceTemplate = Schema.Struct({
 export type ResourceTemplate = typeof ResourceTemplate.Type
 
 /** `resources/list` result. @since 0.1.0 */
-export const ListResourcesResult = Schema.Struct({
-  resources: Schema.Array(Resource),
-  nextCursor: Schema.optional(Schema.String),
-  _meta: Meta
-})
+export const ListResourcesResult = Schema.Struct({ resources: Schema.Array(Resource), ...PageFields })
 /** @since 0.1.0 */
 export type ListResourcesResult = typeof ListResourcesResult.Type
 /** `resources/templates/list` result. @since 0.1.0 */
 export const ListResourceTemplatesResult = Schema.Struct({
   resourceTemplates: Schema.Array(ResourceTemplate),
-  nextCursor: Schema.optional(Schema.String),
-  _meta: Meta
+  ...PageFields
 })
 /** @since 0.1.0 */
 export type ListResourceTemplatesResult = typeof ListResourceTemplatesResult.Type
@@ -447,11 +441,7 @@ export const Prompt = Schema.Struct({
 export type Prompt = typeof Prompt.Type
 
 /** `prompts/list` result. @since 0.1.0 */
-export const ListPromptsResult = Schema.Struct({
-  prompts: Schema.Array(Prompt),
-  nextCursor: Schema.optional(Schema.String),
-  _meta: Meta
-})
+export const ListPromptsResult = Schema.Struct({ prompts: Schema.Array(Prompt), ...PageFields })
 /** @since 0.1.0 */
 export type ListPromptsResult = typeof ListPromptsResult.Type
 
@@ -785,11 +775,7 @@ export const Skill = Schema.Struct({
 export type Skill = typeof Skill.Type
 
 /** `skills/list` result. @since 0.1.0 */
-export const ListSkillsResult = Schema.Struct({
-  skills: Schema.Array(Skill),
-  nextCursor: Schema.optional(Schema.String),
-  _meta: Meta
-})
+export const ListSkillsResult = Schema.Struct({ skills: Schema.Array(Skill), ...PageFields })
 /** @since 0.1.0 */
 export type ListSkillsResult = typeof ListSkillsResult.Type
 
@@ -805,10 +791,6 @@ export type GetSkillResult = typeof GetSkillResult.Type
 export const ReadDirectoryParams = Schema.Struct({ uri: Schema.String, cursor: Schema.optional(Schema.String) })
 
 /** `resources/directory/read` result: the directory's direct children. @since 0.1.0 */
-export const ReadDirectoryResult = Schema.Struct({
-  resources: Schema.Array(Resource),
-  nextCursor: Schema.optional(Schema.String),
-  _meta: Meta
-})
+export const ReadDirectoryResult = Schema.Struct({ resources: Schema.Array(Resource), ...PageFields })
 /** @since 0.1.0 */
 export type ReadDirectoryResult = typeof ReadDirectoryResult.Type

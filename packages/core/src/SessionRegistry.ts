@@ -214,14 +214,16 @@ export interface OpenOptions {
    * Serve one 2026-07-28 request (sessionless): what its `_meta` says about the client stands in for the
    * handshake, for that request only. Implies `initialized`.
    */
-  readonly modern?: ModernRequest | undefined
+  readonly sessionless?: SessionlessRequest | undefined
+  /** @deprecated The former name of `sessionless`, still read when that is absent. */
+  readonly modern?: SessionlessRequest | undefined
   /** Resource URIs the session is subscribed to from the start (a 2026-07-28 listen stream's). */
   readonly subscriptions?: ReadonlyArray<string> | undefined
   /** A 2026-07-28 listen stream's session: counted against `maxListeners` instead of `maxSessions`. */
   readonly listener?: boolean | undefined
   /**
    * The session serves one HTTP request (stateless mode): counted against `maxSessionless` instead of
-   * `maxSessions`. Implied by `modern`.
+   * `maxSessions`. Implied by `sessionless`.
    */
   readonly perRequest?: boolean | undefined
   /** Who the session counts against, for the per-client budgets (see `Budget.clientOf`). */
@@ -229,7 +231,7 @@ export interface OpenOptions {
 }
 
 /** What a 2026-07-28 request's `_meta` says about its client. @since 0.1.0 */
-export interface ModernRequest {
+export interface SessionlessRequest {
   readonly clientCapabilities: McpSchema.ClientCapabilities
   readonly clientInfo?: McpSchema.Implementation | undefined
   /** `io.modelcontextprotocol/logLevel` as sent; a value that is no level is answered with -32602. */
@@ -339,11 +341,17 @@ interface OpenContext extends RegistryBudgets {
   readonly mint: (principal: Principal | undefined) => SessionId | undefined
 }
 
+/** The former name of `SessionlessRequest`. @deprecated @since 0.1.0 */
+export type ModernRequest = SessionlessRequest
+
+/** What a sessionless request's `_meta` says, under either name of the option. */
+const envelopeOf = (opts: OpenOptions): SessionlessRequest | undefined => opts.sessionless ?? opts.modern
+
 /** What a session counts as, from what its transport says. */
 const kindOf = (opts: OpenOptions): Kind =>
   opts.listener === true
     ? "listener"
-    : opts.perRequest === true || opts.modern !== undefined
+    : opts.perRequest === true || envelopeOf(opts) !== undefined
     ? "sessionless"
     : "session"
 
@@ -397,7 +405,7 @@ const newSession = (
   if (opts.writer !== undefined) session.setWriter(opts.writer)
   if (opts.initialized === true) session.assumeInitialized(opts.protocolVersion)
   // A 2026-07-28 request: what its `_meta` says stands in for the handshake.
-  const envelope = opts.modern
+  const envelope = envelopeOf(opts)
   if (envelope !== undefined) {
     const { clientCapabilities, clientInfo, logLevel } = envelope
     session.assumeModern({ version: opts.protocolVersion, clientCapabilities, clientInfo, logLevel })

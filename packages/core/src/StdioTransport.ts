@@ -117,7 +117,7 @@ const servedAlone = (
         const opened = yield* Effect.either(host.openDetached({
           transport: TRANSPORT,
           protocolVersion: envelope.version,
-          modern: envelope
+          sessionless: envelope
         }))
         if (Either.isLeft(opened)) {
           return refuse(JsonRpc.internalError("The server is shutting down or at its session limit"), request.id)
@@ -142,7 +142,7 @@ const servedAlone = (
         const opened = yield* Effect.either(host.openDetached({
           transport: TRANSPORT,
           protocolVersion: envelope.version,
-          modern: envelope,
+          sessionless: envelope,
           subscriptions: filter.resourceSubscriptions,
           listener: true
         }))

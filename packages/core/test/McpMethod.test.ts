@@ -1,16 +1,22 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as Decode from "../src/internal/client/decode.js"
 import type * as Dispatch from "../src/internal/server/dispatch.js"
 import * as Handlers from "../src/internal/server/handlers.js"
 import { Registry } from "../src/internal/server/registry.js"
 import * as Tasks from "../src/internal/server/tasks.js"
 import * as McpClient from "../src/McpClient.js"
+import type { McpClientError } from "../src/McpClientError.js"
 import * as McpMethod from "../src/McpMethod.js"
+import * as McpPrompt from "../src/McpPrompt.js"
+import * as McpResource from "../src/McpResource.js"
 import * as McpRevision from "../src/McpRevision.js"
 import * as McpServer from "../src/McpServer.js"
 import * as McpTest from "../src/McpTest.js"
+import * as McpTool from "../src/McpTool.js"
 
 const names = Object.keys(McpMethod.table).filter(McpMethod.isName)
 const sorted = (values: Iterable<string>) => [...values].sort()
@@ -26,6 +32,55 @@ const serverHandlers = Effect.map(
       instructions: undefined
     })
 )
+
+const Add = McpTool.make("add", {
+  input: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+  handler: ({ a, b }) => Effect.succeed(String(a + b))
+})
+const Readme = McpResource.make({ uri: "file:///readme.txt", name: "readme", read: Effect.succeed("read me") })
+const Greet = McpPrompt.make("greet", {
+  args: Schema.Struct({ who: Schema.String }),
+  handler: ({ who }) => Effect.succeed(`hello ${who}`)
+})
+const served = McpTest.layer(
+  Layer.mergeAll(Add, Readme, Greet).pipe(Layer.provideMerge(McpServer.layer({ name: "methods", version: "1.0.0" })))
+)
+
+/**
+ * How the client reaches each request the server serves, with the table's result type (`subscriptions/listen`,
+ * not `send`'s, as the stream `listen` gives): a table of them missing one, or reaching one with another result
+ * type, does not compile.
+ */
+type Reach = {
+  readonly [M in McpMethod.ServerRequestName]: (
+    client: McpClient.McpClientService
+  ) => Effect.Effect<M extends McpClient.SendName ? McpMethod.Result<M> : unknown, McpClientError, Scope.Scope>
+}
+
+const reach: Reach = {
+  "initialize": (client) => client.initializeResult,
+  "ping": (client) => client.send("ping", undefined),
+  "server/discover": (client) => client.discoverResult,
+  "subscriptions/listen": (client) => client.listen({ toolsListChanged: true }),
+  "tools/list": (client) => client.listTools(),
+  "tools/call": (client) => client.callToolTask("add", { a: 1, b: 2 }),
+  "tasks/get": (client) => client.tasks.get("t-1"),
+  "tasks/update": (client) => client.send("tasks/update", { taskId: "t-1", inputResponses: {} }),
+  "tasks/cancel": (client) => client.send("tasks/cancel", { taskId: "t-1" }),
+  "resources/list": (client) => client.listResources(),
+  "resources/templates/list": (client) => client.listResourceTemplates(),
+  "resources/read": (client) => client.readResource("file:///readme.txt"),
+  "resources/subscribe": (client) => client.send("resources/subscribe", { uri: "file:///readme.txt" }),
+  "resources/unsubscribe": (client) => client.send("resources/unsubscribe", { uri: "file:///readme.txt" }),
+  "skills/list": (client) => client.send("skills/list", undefined),
+  "skills/get": (client) => client.send("skills/get", { uri: "skill://x/SKILL.md" }),
+  "resources/directory/read": (client) => client.send("resources/directory/read", { uri: "skill://x/" }),
+  "prompts/list": (client) => client.listPrompts(),
+  "prompts/get": (client) => client.getPrompt("greet", { who: "ada" }),
+  "logging/setLevel": (client) => client.send("logging/setLevel", { level: "info" }),
+  "completion/complete": (client) =>
+    client.complete({ ref: { type: "ref/prompt", name: "greet" }, argument: { name: "who", value: "a" } })
+}
 
 describe("McpMethod", () => {
   it("names each method by its key", () => {
@@ -120,4 +175,44 @@ describe("McpMethod", () => {
       yield* client.ping
       expect(yield* client.listTools()).toEqual({ tools: [] })
     }).pipe(Effect.provide(McpTest.layer(McpServer.layer({ name: "methods", version: "1.0.0" })))))
+
+  it.scoped("the client's calls are typed by the table: send, and the named calls built on it", () =>
+    Effect.gen(function*() {
+      const client = yield* McpClient.McpClient
+      // @ts-expect-error params of another shape than the table's do not compile
+      const misnamed = client.send("tools/call", { nam: "add" })
+      // @ts-expect-error params the table requires cannot be left out
+      const missing = client.send("resources/read", undefined)
+      // @ts-expect-error a method outside the table is `request`'s, not `send`'s
+      const unknown = client.send("tools/run", {})
+      // @ts-expect-error `subscriptions/listen` is answered by a stream: `listen`, not `send`
+      const streamed = client.send("subscriptions/listen", {})
+      // @ts-expect-error a named call's params are the table's too
+      const level = client.setLoggingLevel("loud")
+      expect([misnamed, missing, unknown, streamed, level].every(Effect.isEffect)).toBe(true)
+
+      // Every request the server serves is in `reach`; those this server has answer with the table's results.
+      expect(sorted(Object.keys(reach))).toEqual(
+        sorted(names.filter((name) => {
+          const method = McpMethod.table[name]
+          return method.kind === "request" && method.from !== "server"
+        }))
+      )
+      expect(yield* reach["ping"](client)).toEqual({})
+      expect(yield* reach["tools/call"](client)).toEqual({ content: [{ type: "text", text: "3" }] })
+      expect(yield* client.send("tools/call", { name: "add", arguments: { a: 2, b: 3 } })).toEqual({
+        content: [{ type: "text", text: "5" }]
+      })
+      expect((yield* reach["tools/list"](client)).tools.map((tool) => tool.name)).toEqual(["add"])
+      expect(yield* client.send("tools/list", undefined)).toEqual(yield* client.listTools())
+      expect((yield* reach["resources/read"](client)).contents).toEqual([
+        { uri: "file:///readme.txt", text: "read me" }
+      ])
+      expect((yield* reach["prompts/get"](client)).messages).toEqual([
+        { role: "user", content: { type: "text", text: "hello ada" } }
+      ])
+      expect((yield* reach["initialize"](client)).serverInfo).toEqual({ name: "methods", version: "1.0.0" })
+      // One the server lacks is its error, not a result that fails to decode.
+      expect(yield* Effect.flip(reach["tasks/get"](client))).toMatchObject({ reason: "RpcError" })
+    }).pipe(Effect.provide(served)))
 })

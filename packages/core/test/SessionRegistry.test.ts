@@ -194,6 +194,25 @@ describe("SessionRegistry", () => {
       expect(yield* Effect.flip(registry.openDetached(listener))).toBeInstanceOf(SessionRegistry.ListenerLimitExceeded)
     }).pipe(Effect.provide(quiet)))
 
+  it.scoped("a sessionless request's session, by the option's name or its former one: its own budget, its _meta for a handshake", () =>
+    Effect.gen(function*() {
+      const registry = yield* SessionRegistry.make({ maxSessions: 1, maxSessionless: 2 })
+      const envelope = { clientCapabilities: { roots: {} }, clientInfo: { name: "caller", version: "1.0.0" } }
+      const request = { transport: "memory", protocolVersion: "2026-07-28" } as const
+      const named = yield* registry.open({ ...request, sessionless: envelope })
+      const formerly = yield* registry.open({ ...request, modern: envelope })
+      for (const session of [named, formerly]) {
+        expect(session.phase).toBe("initialized")
+        expect(session.clientInfo).toEqual(envelope.clientInfo)
+        expect(session.clientCapabilities).toEqual(envelope.clientCapabilities)
+      }
+      // Both count against maxSessionless, not maxSessions: a session still fits, a third sessionless one does not.
+      yield* registry.open(memory)
+      const refused = yield* Effect.flip(registry.open({ ...request, sessionless: envelope }))
+      expect(refused).toBeInstanceOf(SessionRegistry.SessionLimitExceeded)
+      expect(refused).toMatchObject({ limit: 2 })
+    }).pipe(Effect.provide(quiet)))
+
   it.scoped("idle expiry: closes a session idle for the timeout, not before", () =>
     Effect.gen(function*() {
       // The sweeper runs every timeout / 4 = 15 s, so expiry lands within [60 s, 75 s] of the last activity.

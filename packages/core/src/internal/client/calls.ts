@@ -19,8 +19,7 @@ import type { Correlation } from "./correlation.js"
 import type * as McpMethod from "../../McpMethod.js"
 import type { Revision } from "../revisions/revision.js"
 import { decoders } from "./decode.js"
-import * as ClientModern from "./modern.js"
-import type { ListOptions, McpClientService, Request, RequestOptions } from "./service.js"
+import type { ListOptions, McpClientService, Request, RequestOptions, Send, SendName } from "./service.js"
 import { isCreateTaskResult } from "./tasks.js"
 
 const withProgressToken = (params: unknown, token: McpSchema.ProgressToken): { readonly [key: string]: unknown } => {
@@ -51,15 +50,15 @@ export const makeRequest = (
   ).pipe(spanned)
 }
 
-/** A request the server serves, to its result decoded by the table's schema. */
-type Call = <M extends McpMethod.ServerRequestName>(
+/** A request the server serves, to its result decoded by the table's schema; its params as they come. */
+type Call = <M extends SendName>(
   method: M,
   params: unknown,
   options?: RequestOptions
 ) => Effect.Effect<McpMethod.Result<M>, McpClientError>
 
-/** `call` on top of `request`: the decoder is the method's, from the table. @internal */
-export const typed = (request: Request): Call => (method, params, options) =>
+/** `call` on top of `request`: the decoder is the method's, from the table. */
+const typed = (request: Request): Call => (method, params, options) =>
   request(method, params, decoders[method], options)
 
 const listParams = (options: ListOptions | undefined) =>
@@ -95,8 +94,10 @@ const listAll = <R extends { readonly nextCursor?: string | undefined }, A>(
 
 // SEP-2243: a tool whose x-mcp-header declarations break the spec's rules is dropped (the spec says MUST), the
 // others kept: its calls could not carry the headers a server checks.
-const listTools = (call: Call) => (list?: ListOptions) =>
-  Effect.flatMap(call("tools/list", listParams(list)), (result) => {
+type ToolsPage = Effect.Effect<McpMethod.Result<"tools/list">, McpClientError>
+const listTools = (page: (params: McpMethod.Params<"tools/list"> | undefined) => ToolsPage) =>
+(list?: ListOptions): ToolsPage =>
+  Effect.flatMap(page(listParams(list)), (result) => {
     const invalid = result.tools.flatMap((tool) => {
       const declared = ParamHeaders.scan(tool.inputSchema)
       return Either.isLeft(declared) ? [`${tool.name} (${declared.left})`] : []
@@ -108,12 +109,15 @@ const listTools = (call: Call) => (list?: ListOptions) =>
     )
   })
 
-/** `tools/call` by name; `args` is whatever the tool's input schema encoded. */
+/** `tools/call` by name, to the tool's result. */
 type CallTool = (
   name: string,
-  args: unknown,
+  args: McpMethod.Params<"tools/call">["arguments"],
   requestOptions?: RequestOptions
 ) => Effect.Effect<McpSchema.CallToolResult, McpClientError>
+
+const isRecord = (value: unknown): value is { readonly [key: string]: unknown } =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
 
 /**
  * `call`: the arguments encoded with the tool's input schema, the result checked (an error result is a
@@ -136,8 +140,12 @@ const callDefined = (callTool: CallTool): McpClientService["call"] => {
     requestOptions?: RequestOptions
   ): Effect.Effect<OA | McpSchema.CallToolResult, McpClientError | ToolError> {
     return Effect.gen(function*() {
-      // A value of the input's type that its own schema cannot encode is the caller's bug, as in @effect/rpc.
-      const args = yield* Effect.orDie(Schema.encode(tool.input)(input))
+      // A value of the input's type that its own schema cannot encode is the caller's bug, as in @effect/rpc; so
+      // is an input schema whose encoded side is no object, which no server can list as a tool's `inputSchema`.
+      const encoded: unknown = yield* Effect.orDie(Schema.encode(tool.input)(input))
+      const args = encoded === undefined || isRecord(encoded)
+        ? encoded
+        : yield* Effect.dieMessage(`The input schema of tool ${tool.name} encodes no object`)
       const result = yield* callTool(tool.name, args, requestOptions)
       if (result.isError === true) {
         const text = result.content.flatMap((block) => block.type === "text" ? [block.text] : []).join("\n")
@@ -165,11 +173,35 @@ const callDefined = (callTool: CallTool): McpClientService["call"] => {
   return call
 }
 
+/** What `send` needs of the client. @internal */
+export interface SendInputs {
+  readonly request: Request
+  /** The revision spoken: where requests are mirrored in headers the server checks, a tool call may be refused. */
+  readonly revision: Revision
+}
+
+/**
+ * `send`: a request of the table, its result decoded by the table's schema. Where the revision mirrors requests in
+ * headers (`headerMismatchCode`, 2026-07-28) a refused `tools/call` may mean the transport did not know the
+ * tool's `Mcp-Param-*` headers (it learns them from `tools/list`): the tools are listed again and the call is
+ * retried once. The server refuses such a call before any handler runs, so the retry cannot run a tool twice.
+ * @internal
+ */
+export const makeSend = (inputs: SendInputs): Send => {
+  const call = typed(inputs.request)
+  const mismatch = inputs.revision.headerMismatchCode
+  if (mismatch === undefined) return call
+  const relist = listAll("tools/list", listTools((params) => call("tools/list", params)), (result) => result.tools)
+  return (method, params, options) => {
+    const once = call(method, params, options)
+    return method !== "tools/call" ? once : Effect.catchIf(once, (error) => error.code === mismatch, () =>
+      Effect.zipRight(relist, once))
+  }
+}
+
 /** What the typed calls need of the client. @internal */
 export interface Inputs {
-  readonly request: Request
-  /** The revision spoken: at a per-request one, requests are mirrored in headers the server checks. */
-  readonly revision: Revision
+  readonly send: Send
   /** Follows a task the server made of a `tools/call` to the tool's result. */
   readonly awaitTask: McpClientService["tasks"]["await"]
 }
@@ -177,6 +209,7 @@ export interface Inputs {
 /** The typed calls of `McpClientService`. @internal */
 export type Calls = Pick<
   McpClientService,
+  | "send"
   | "ping"
   | "call"
   | "callTool"
@@ -197,45 +230,28 @@ export type Calls = Pick<
   | "unsubscribeResource"
 >
 
-/** The typed calls of one client. @internal */
-export const make = (inputs: Inputs): Calls => {
-  const call = typed(inputs.request)
-  const tools = listTools(call)
-  const allTools = listAll("tools/list", tools, (result) => result.tools)
-  /**
-   * `tools/call`. At 2026-07-28 a -32020 (HeaderMismatch) may mean the transport did not know the tool's
-   * `Mcp-Param-*` headers (it learns them from `tools/list`): the tools are listed again and the call is retried
-   * once. The server refuses such a call before any handler runs, so the retry cannot run a tool twice.
-   */
-  const callToolTask = (
-    name: string,
-    args: unknown,
-    requestOptions?: RequestOptions
-  ): Effect.Effect<McpSchema.CreateTaskResult | McpSchema.CallToolResult, McpClientError> => {
-    const once = call("tools/call", args === undefined ? { name } : { name, arguments: args }, requestOptions)
-    return inputs.revision.negotiation !== "per-request" ? once : once.pipe(
-      Effect.catchIf(
-        (error) => error.code === ClientModern.HEADER_MISMATCH,
-        () => Effect.zipRight(allTools, once)
-      )
-    )
-  }
+/** The typed calls of one client, each a `send` of its method. @internal */
+export const make = ({ awaitTask, send }: Inputs): Calls => {
+  const tools = listTools((params) => send("tools/list", params))
+  const callToolTask: Calls["callToolTask"] = (name, args, requestOptions) =>
+    send("tools/call", args === undefined ? { name } : { name, arguments: args }, requestOptions)
   /** `tools/call` to the tool's result: a call the server made a task is followed to its end. */
   const callTool: CallTool = (name, args, requestOptions) =>
     Effect.flatMap(
       callToolTask(name, args, requestOptions),
-      (result) => isCreateTaskResult(result) ? inputs.awaitTask(result) : Effect.succeed(result)
+      (result) => isCreateTaskResult(result) ? awaitTask(result) : Effect.succeed(result)
     )
-  const listResources = (list?: ListOptions) => call("resources/list", listParams(list))
-  const listResourceTemplates = (list?: ListOptions) => call("resources/templates/list", listParams(list))
-  const listPrompts = (list?: ListOptions) => call("prompts/list", listParams(list))
+  const listResources = (list?: ListOptions) => send("resources/list", listParams(list))
+  const listResourceTemplates = (list?: ListOptions) => send("resources/templates/list", listParams(list))
+  const listPrompts = (list?: ListOptions) => send("prompts/list", listParams(list))
   return {
-    ping: Effect.asVoid(call("ping", undefined)),
+    send,
+    ping: Effect.asVoid(send("ping", undefined)),
     call: callDefined(callTool),
     callTool,
     callToolTask,
     listTools: tools,
-    listAllTools: allTools,
+    listAllTools: listAll("tools/list", tools, (result) => result.tools),
     listResources,
     listAllResources: listAll("resources/list", listResources, (result) => result.resources),
     listResourceTemplates,
@@ -244,14 +260,14 @@ export const make = (inputs: Inputs): Calls => {
       listResourceTemplates,
       (result) => result.resourceTemplates
     ),
-    readResource: (uri, requestOptions) => call("resources/read", { uri }, requestOptions),
+    readResource: (uri, requestOptions) => send("resources/read", { uri }, requestOptions),
     listPrompts,
     listAllPrompts: listAll("prompts/list", listPrompts, (result) => result.prompts),
     getPrompt: (name, args, requestOptions) =>
-      call("prompts/get", args === undefined ? { name } : { name, arguments: args }, requestOptions),
-    complete: (params) => call("completion/complete", params),
-    setLoggingLevel: (level) => Effect.asVoid(call("logging/setLevel", { level })),
-    subscribeResource: (uri) => Effect.asVoid(call("resources/subscribe", { uri })),
-    unsubscribeResource: (uri) => Effect.asVoid(call("resources/unsubscribe", { uri }))
+      send("prompts/get", args === undefined ? { name } : { name, arguments: args }, requestOptions),
+    complete: (params) => send("completion/complete", params),
+    setLoggingLevel: (level) => Effect.asVoid(send("logging/setLevel", { level })),
+    subscribeResource: (uri) => Effect.asVoid(send("resources/subscribe", { uri })),
+    unsubscribeResource: (uri) => Effect.asVoid(send("resources/unsubscribe", { uri }))
   }
 }

@@ -2,7 +2,7 @@
  * Correlation, as `@effect/rpc`'s `makeNoSerialization` keeps it alone: requests out under ids, each answer to the
  * request waiting for it, progress to its callback, the server's requests to the handlers (and cancelled when the
  * server says so), every notification to the client's stream, and the end of it all when the client closes or the
- * connection is lost. It knows no era, no session, no listen stream: what goes around a request (the 2026-07-28
+ * connection is lost. It knows no revision, no session, no listen stream: what goes around a request (the 2026-07-28
  * `_meta`) and where a listen stream's notifications go are given to it.
  *
  * @internal
@@ -35,7 +35,7 @@ export const Progress = McpSchema.ProgressParams
 const decodeProgress = Schema.decodeUnknownOption(Progress)
 const decodeCancelled = Schema.decodeUnknownOption(McpSchema.CancelledParams)
 
-/** What wraps the params of each request going out: the 2026-07-28 `_meta` once the server is modern. @internal */
+/** What wraps the params of each request going out: the 2026-07-28 `_meta` once the server is sessionless. @internal */
 export interface Envelope {
   readonly wrap: (params: unknown) => unknown
 }

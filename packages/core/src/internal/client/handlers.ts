@@ -71,7 +71,7 @@ const declaredCapabilities = (
 export interface Handlers {
   /** By method: `ping`, then the options' handlers, then the `McpClientHandlers` layers (which win). */
   readonly byMethod: ReadonlyMap<string, ServerRequestHandler>
-  /** The roots layer, whose changes a session-era server is told of. */
+  /** The roots layer, whose changes a server with sessions is told of. */
   readonly roots: Option.Option<McpClientHandlers.RootsService>
   /** What the client declares: in `initialize`, or in each 2026-07-28 request's `_meta`. */
   readonly capabilities: McpSchema.ClientCapabilities

@@ -1,6 +1,6 @@
 /**
- * How a client comes to speak with a server: which era (the `server/discover` probe, unless the client was told,
- * or remembers, that the endpoint is of the session era), the `initialize` handshake of the session era, the
+ * How a client comes to speak with a server: whether it has sessions (the `server/discover` probe, unless the
+ * client was told, or remembers, that the endpoint has them), the `initialize` handshake of a server with them, the
  * 2026-07-28 `_meta` every request then carries, and what the client knows of the server afterwards. Kept apart
  * from correlation, which only moves messages, and from recovery, which runs the handshake again.
  *
@@ -15,19 +15,9 @@ import * as McpSchema from "../../McpSchema.js"
 import type { Correlation, Envelope } from "./correlation.js"
 import { decoders } from "./decode.js"
 import * as Telemetry from "../shared/telemetry.js"
-import * as ClientModern from "./modern.js"
+import * as Sessionless from "./sessionless.js"
 import type { Options } from "./options.js"
 import type { McpClientTransportService } from "./transport.js"
-
-// Public as `McpClient.Era`; declared here, where the era is found, so that the modules typed by it need not
-// import `McpClient`, which imports them.
-/**
- * The era of the server the client speaks to: `modern` is 2026-07-28 (sessionless: `_meta` on every request,
- * `server/discover`, no `initialize`), `legacy` the session era (`initialize`, 2024-11-05 to 2025-11-25).
- *
- * @since 0.1.0
- */
-export type Era = "modern" | "legacy"
 
 /** The answer to `server/discover` (`McpClient.DiscoverResult`). @internal */
 export const DiscoverResult = McpSchema.DiscoverResult
@@ -36,7 +26,7 @@ type DiscoverResult = McpSchema.DiscoverResult
 const decodeServerInfo = Schema.decodeUnknownOption(McpSchema.Implementation)
 
 /**
- * The revision claimed in each request's `_meta` once the server turned out modern (and while probing), with the
+ * The revision claimed in each request's `_meta` once the server turned out sessionless (and while probing), with the
  * client's capabilities and info: the one place it is set.
  * @internal
  */
@@ -47,12 +37,19 @@ export class Claim implements Envelope {
     private readonly clientInfo: McpSchema.Implementation
   ) {}
   readonly wrap = (params: unknown): unknown =>
-    this.version === undefined ? params : ClientModern.withRequestMeta(params, {
-      [ClientModern.PROTOCOL_VERSION_KEY]: this.version,
-      [ClientModern.CLIENT_CAPABILITIES_KEY]: this.capabilities,
-      [ClientModern.CLIENT_INFO_KEY]: this.clientInfo
+    this.version === undefined ? params : Sessionless.withRequestMeta(params, {
+      [Sessionless.PROTOCOL_VERSION_KEY]: this.version,
+      [Sessionless.CLIENT_CAPABILITIES_KEY]: this.capabilities,
+      [Sessionless.CLIENT_INFO_KEY]: this.clientInfo
     })
 }
+
+/**
+ * What the client was told to speak (`Options.protocol`, whose values name the choice by era): sessionless
+ * revisions only, revisions with sessions only, or whichever the server has.
+ */
+const speaks = (options: Options): "sessionless" | "sessions" | "auto" =>
+  options.protocol === "modern" ? "sessionless" : options.protocol === "legacy" ? "sessions" : "auto"
 
 /** What the handshake needs. @internal */
 export interface Inputs {
@@ -70,7 +67,7 @@ const call = (inputs: Inputs, method: "initialize" | "server/discover", params: 
   return inputs.correlation.tracing ? Telemetry.clientCall(method, params)(request) : request
 }
 
-/** The session era's handshake: `initialize`, the version check, `notifications/initialized`. @internal */
+/** The handshake of a server with sessions: `initialize`, the version check, `notifications/initialized`. @internal */
 export const initialize = (inputs: Inputs): Effect.Effect<McpSchema.InitializeResult, McpClientError> =>
   Effect.gen(function*() {
     const params: McpSchema.InitializeParams = {
@@ -91,8 +88,8 @@ export const initialize = (inputs: Inputs): Effect.Effect<McpSchema.InitializeRe
   })
 
 /**
- * `server/discover` claiming `version`: its result when the server is modern, undefined when it is of the
- * session era (see `ClientModern.classifyProbe`). A -32022 naming a modern revision this client speaks is retried
+ * `server/discover` claiming `version`: its result when the server is sessionless, undefined when it has sessions
+ * (see `Sessionless.classifyProbe`). A -32022 naming a sessionless revision this client speaks is retried
  * with it unless an earlier answer refused it too (`tried`, the revisions claimed before this one): so even the
  * revision just refused is claimed once more, as the SDK's corrective retry does (SEP-2575: the server says what it
  * speaks, the client retries), and no revision more than twice.
@@ -106,11 +103,11 @@ const probe = (
     inputs.claim.version = version
     return call(inputs, "server/discover", undefined)
   }).pipe(
-    // Only a DiscoverResult is a modern answer: a session-era server that answers any method with some
-    // result (some test servers do) is still of the session era.
+    // Only a DiscoverResult is a sessionless server's answer: a server with sessions that answers any method with
+    // some result (some test servers do) still has sessions.
     Effect.flatMap((result) =>
       Effect.catchAll(decoders["server/discover"](result), (error) =>
-        inputs.options.protocol === "modern"
+        speaks(inputs.options) === "sessionless"
           ? Effect.fail(error)
           : Effect.logDebug("MCP server answered server/discover with something other than a DiscoverResult").pipe(
             Effect.zipRight(Effect.sync(() => {
@@ -120,77 +117,81 @@ const probe = (
           ))
     ),
     Effect.catchAll((error) => {
-      const verdict = ClientModern.classifyProbe(error, tried)
+      const verdict = Sessionless.classifyProbe(error, tried)
       if (verdict._tag === "Retry") return probe(inputs, verdict.version, [...tried, version])
       inputs.claim.version = undefined
-      return verdict._tag === "Legacy" && inputs.options.protocol !== "modern"
+      return verdict._tag === "Initialize" && speaks(inputs.options) !== "sessionless"
         ? Effect.succeed(undefined)
         : Effect.fail(error)
     })
   )
 
-/** What connecting found: a discover result (modern), or an `initialize` result (the session era). */
+/** What connecting found: a discover result (sessionless), or an `initialize` result (sessions). */
 interface Connected {
   readonly discovered: DiscoverResult | undefined
   readonly initialized: McpSchema.InitializeResult | undefined
 }
 
-/** The probe, then `initialize` when the server is of the session era. */
+/** The probe, then `initialize` when the server has sessions. */
 const probeThenInitialize = (inputs: Inputs): Effect.Effect<Connected, McpClientError> =>
   Effect.gen(function*() {
-    const newest = ClientModern.MODERN_PROTOCOL_VERSIONS[0]
-    const discovered = inputs.options.protocol === "legacy" || newest === undefined
+    const newest = Sessionless.SESSIONLESS_VERSIONS[0]
+    const discovered = speaks(inputs.options) === "sessions" || newest === undefined
       ? undefined
       : yield* probe(inputs, newest, [])
     return { discovered, initialized: discovered === undefined ? yield* initialize(inputs) : undefined }
   })
 
 /**
- * Finds out the server's era and runs its handshake; in `auto` mode, an endpoint `eras` remembers as of the
- * session era gets `initialize` at once (and is probed again when that fails), and what was found is remembered.
+ * Finds out whether the server has sessions and runs its handshake; in `auto` mode, an endpoint `withSessions`
+ * holds gets `initialize` at once (and is probed again when that fails), and what was found is remembered.
  * @internal
  */
-export const connect = (inputs: Inputs, eras: ClientModern.EraMemory): Effect.Effect<Server, McpClientError> =>
+export const connect = (
+  inputs: Inputs,
+  withSessions: Sessionless.SessionEndpoints
+): Effect.Effect<Server, McpClientError> =>
   Effect.gen(function*() {
-    const protocol = inputs.options.protocol ?? "auto"
+    const auto = speaks(inputs.options) === "auto"
     const endpoint = inputs.transport.endpoint ?? ""
-    const remembered = protocol === "auto" ? eras.get(endpoint) : undefined
-    const connected: Connected = remembered === "legacy"
+    const connected: Connected = auto && withSessions.has(endpoint)
       ? yield* initialize(inputs).pipe(
         Effect.map((initialized) => ({ discovered: undefined, initialized })),
         // The server may have changed since: forget, and find out again.
         Effect.catchAll((error) =>
-          Effect.logDebug("MCP server no longer answers initialize as it did; probing its era again", error).pipe(
-            Effect.zipRight(Effect.sync(() => eras.forget(endpoint))),
+          Effect.logDebug("MCP server no longer answers initialize as it did; probing it again", error).pipe(
+            Effect.zipRight(Effect.sync(() => withSessions.delete(endpoint))),
             Effect.zipRight(probeThenInitialize(inputs))
           )
         )
       )
       : yield* probeThenInitialize(inputs)
     const server = new Server(connected, inputs.claim.version)
-    if (protocol === "auto") eras.remember(endpoint, server.era)
+    if (auto && server.sessions) withSessions.add(endpoint)
     return server
   })
 
 /**
- * What the client knows of the server it speaks to: its era, its discover result, and its `initialize` result,
- * which a new session replaces (the one place it changes). In either era the other's view is built from it.
+ * What the client knows of the server it speaks to: whether it has sessions, its discover result, and its
+ * `initialize` result, which a new session replaces (the one place it changes). Whichever the server answered,
+ * the other is built from it.
  * @internal
  */
 export class Server {
-  readonly era: Era
+  /** The server has sessions: it answered `initialize`, not `server/discover`. */
+  readonly sessions: boolean
   private readonly discovered: DiscoverResult | undefined
   private initialized: McpSchema.InitializeResult
 
-  constructor(connected: Connected, modernVersion: string | undefined) {
+  constructor(connected: Connected, claimed: string | undefined) {
     const discovered = connected.discovered
-    this.era = discovered === undefined ? "legacy" : "modern"
+    this.sessions = discovered === undefined
     this.discovered = discovered
     this.initialized = connected.initialized ?? {
-      protocolVersion: modernVersion ?? ClientModern.MODERN_PROTOCOL_VERSIONS[0] ?? McpSchema.LATEST_PROTOCOL_VERSION,
+      protocolVersion: claimed ?? Sessionless.SESSIONLESS_VERSIONS[0] ?? McpSchema.LATEST_PROTOCOL_VERSION,
       capabilities: discovered?.capabilities ?? {},
       serverInfo: Option.getOrElse(
-        decodeServerInfo(discovered?._meta?.[ClientModern.SERVER_INFO_KEY]),
+        decodeServerInfo(discovered?._meta?.[Sessionless.SERVER_INFO_KEY]),
         () => ({ name: "unknown", version: "unknown" })
       ),
       ...(discovered?.instructions === undefined ? {} : { instructions: discovered.instructions })
@@ -207,7 +208,7 @@ export class Server {
     this.initialized = result
   }
 
-  /** The discover result; in the session era, one built from the `initialize` result. */
+  /** The discover result; from a server with sessions, one built from the `initialize` result. */
   get discoverResult(): DiscoverResult {
     const initialized = this.initialized
     return this.discovered ?? {
@@ -215,7 +216,7 @@ export class Server {
       supportedVersions: [initialized.protocolVersion],
       capabilities: initialized.capabilities,
       ...(initialized.instructions === undefined ? {} : { instructions: initialized.instructions }),
-      _meta: { [ClientModern.SERVER_INFO_KEY]: initialized.serverInfo }
+      _meta: { [Sessionless.SERVER_INFO_KEY]: initialized.serverInfo }
     }
   }
 }

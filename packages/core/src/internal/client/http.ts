@@ -1,5 +1,5 @@
 /**
- * What the HTTP transports (Streamable HTTP, legacy HTTP+SSE) share: the body of a POST, the answers to read or
+ * What the HTTP transports (Streamable HTTP, HTTP+SSE) share: the body of a POST, the answers to read or
  * drain, status errors, SSE events handed to the receiver.
  *
  * @internal

@@ -1,5 +1,5 @@
 /**
- * The HTTP transport that finds out what the server speaks: Streamable HTTP, else the legacy HTTP+SSE transport.
+ * The HTTP transport that finds out what the server speaks: Streamable HTTP, else the HTTP+SSE transport.
  *
  * @internal
  */
@@ -15,11 +15,11 @@ import type { Connection, Receiver, StreamableHttpOptions } from "./transport.js
 /** The answers to a POSTed `initialize` that mean "not a Streamable HTTP endpoint" (spec, backwards compatibility). */
 const LEGACY_HINTS: ReadonlySet<number> = new Set([400, 404, 405])
 
-const pointsToLegacy = (error: McpClientError): boolean =>
+const pointsToSse = (error: McpClientError): boolean =>
   error.reason === "HttpStatus" && error.status !== undefined && LEGACY_HINTS.has(error.status)
 
 /**
- * Streamable HTTP, or the legacy HTTP+SSE transport when the server turns out to speak only that: the first
+ * Streamable HTTP, or the HTTP+SSE transport when the server turns out to speak only that: the first
  * `initialize` is POSTed to the URL; a 400, 404 or 405 makes the client GET the same URL for an SSE stream whose
  * first event is `endpoint`, and send `initialize` there instead. The choice holds for the life of the transport.
  * @internal
@@ -63,7 +63,7 @@ export const make = (options: StreamableHttpOptions) =>
           Effect.tap(() => {
             decided = true
           }),
-          Effect.catchIf(pointsToLegacy, (error) => fallBack(message, error))
+          Effect.catchIf(pointsToSse, (error) => fallBack(message, error))
         )
       })
 

@@ -36,7 +36,7 @@ export interface Inputs {
 
 /**
  * One request to its complete result: a result whose `resultType` is unknown is a `Protocol` error (none at
- * all is complete, as from a session-era server); `input_required` is answered with the handlers and the
+ * all is complete, as from a server with sessions); `input_required` is answered with the handlers and the
  * request retried under a new id with `inputResponses` and the `requestState` as it came.
  * @internal
  */

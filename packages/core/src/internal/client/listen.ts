@@ -1,7 +1,7 @@
 /**
  * The two kinds of `listen`. With a 2026-07-28 server, `subscriptions/listen` requests: one stream for the caller
  * across every request of the subscription, each acknowledged, its notifications routed to it by subscription id,
- * and a dropped connection reconnected under a new request as a schedule allows. In the session era, the
+ * and a dropped connection reconnected under a new request as a schedule allows. With sessions, the
  * session's own notifications (its GET stream), filtered, with `resources/subscribe` for the resources asked for.
  * Kept apart from correlation, which only routes a listen stream's notifications here.
  *
@@ -28,7 +28,7 @@ import * as McpMethod from "../../McpMethod.js"
 import * as McpSchema from "../../McpSchema.js"
 import * as ListenFilter from "../server/listen.js"
 import type { Correlation, ListenRoutes } from "./correlation.js"
-import * as ClientModern from "./modern.js"
+import * as Sessionless from "./sessionless.js"
 
 /** Which notifications a `listen` stream carries (`McpClient.SubscriptionFilter`). @internal */
 export const SubscriptionFilter = McpSchema.SubscriptionFilter
@@ -55,7 +55,7 @@ export type SubscriptionEvent = JsonRpc.Notification | Reconnected
 export interface Subscription {
   /**
    * The id of the first `subscriptions/listen` request, which tags the notifications until a reconnection (each
-   * has a request, and an id, of its own: see `currentSubscriptionId`). Session-era listens have a made-up id.
+   * has a request, and an id, of its own: see `currentSubscriptionId`). Listens on a session have a made-up id.
    */
   readonly subscriptionId: JsonRpc.RequestId
   /** The id that tags the notifications now: `subscriptionId` until the first reconnection, then the latest. */
@@ -104,7 +104,7 @@ const RETRY_STATUSES: ReadonlySet<number> = new Set([502, 503, 504])
 const decodeListenAck = Schema.decodeUnknownOption(McpMethod.paramsOf("notifications/subscriptions/acknowledged"))
 
 /**
- * One `subscriptions/listen` request of the sessionless era being served: where its notifications go, its
+ * One `subscriptions/listen` request of a sessionless revision being served: where its notifications go, its
  * acknowledgement, and what to do as the acknowledgement arrives (on the receiving fiber, so before any
  * notification that follows it).
  */
@@ -127,7 +127,7 @@ export class Listeners implements ListenRoutes {
   }
 
   readonly route = (notification: JsonRpc.Notification): Effect.Effect<boolean> | undefined => {
-    const subscriptionId = ClientModern.subscriptionIdOf(notification)
+    const subscriptionId = Sessionless.subscriptionIdOf(notification)
     const listener = typeof subscriptionId === "string" || typeof subscriptionId === "number"
       ? this.byId.get(subscriptionId)
       : undefined
@@ -145,7 +145,7 @@ export class Listeners implements ListenRoutes {
 }
 
 /** What a 2026-07-28 listen needs of the client. @internal */
-export interface ModernInputs {
+export interface SessionlessInputs {
   readonly correlation: Correlation
   readonly listeners: Listeners
   /** The client's `requestTimeout`, for acknowledgements. */
@@ -177,11 +177,11 @@ const dropped = (
         (error.reason === "HttpStatus" && error.status !== undefined && RETRY_STATUSES.has(error.status)))))
 
 /** One 2026-07-28 subscription: the caller's queue, and the request serving it now. */
-class ModernSubscription {
+class SessionlessSubscription {
   currentId: JsonRpc.RequestId
 
   constructor(
-    private readonly inputs: ModernInputs,
+    private readonly inputs: SessionlessInputs,
     private readonly filter: SubscriptionFilter,
     readonly queue: Queue.Queue<Take.Take<SubscriptionEvent, McpClientError>>,
     readonly firstId: JsonRpc.RequestId
@@ -273,15 +273,15 @@ class ModernSubscription {
 }
 
 /** A 2026-07-28 `listen`: `subscriptions/listen`, reconnected as `schedule` says. @internal */
-export const listenModern = Effect.fn("McpClient.listen")(function*(
-  inputs: ModernInputs,
+export const listenSessionless = Effect.fn("McpClient.listen")(function*(
+  inputs: SessionlessInputs,
   filter: SubscriptionFilter,
   schedule: Schedule.Schedule<unknown, McpClientError> | false
 ) {
   // One queue for the caller across every request of the subscription.
   const queue = yield* Queue.unbounded<Take.Take<SubscriptionEvent, McpClientError>>()
   const firstAck = yield* Deferred.make<SubscriptionFilter, McpClientError>()
-  const subscription = new ModernSubscription(inputs, filter, queue, inputs.correlation.nextId())
+  const subscription = new SessionlessSubscription(inputs, filter, queue, inputs.correlation.nextId())
   yield* Effect.addFinalizer(() => Effect.zipRight(subscription.release, Queue.shutdown(queue)))
   yield* subscription.serve(firstAck, schedule).pipe(
     Effect.exit,
@@ -323,8 +323,8 @@ const honoured = (filter: SubscriptionFilter, capabilities: McpSchema.ServerCapa
     : {})
 })
 
-/** What a session-era listen needs of the client. @internal */
-export interface LegacyInputs {
+/** What a listen on a session needs of the client. @internal */
+export interface SessionInputs {
   readonly correlation: Correlation
   /** The server's capabilities now. */
   readonly capabilities: () => McpSchema.ServerCapabilities
@@ -336,11 +336,11 @@ export interface LegacyInputs {
 }
 
 /**
- * The session-era `listen` of one client: the session's notifications, filtered, with `resources/subscribe` for
+ * The `listen` of one client on a session: the session's notifications, filtered, with `resources/subscribe` for
  * each resource (and unsubscribe when the scope closes). Each subscription gets a made-up id.
  * @internal
  */
-export const makeListenLegacy = (inputs: LegacyInputs) => {
+export const makeListenSession = (inputs: SessionInputs) => {
   let nextId = 0
   return (filter: SubscriptionFilter): Effect.Effect<Subscription, McpClientError, Scope.Scope> =>
     Effect.gen(function*() {

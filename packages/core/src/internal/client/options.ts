@@ -43,10 +43,11 @@ export interface Options {
   /** The revision asked for in `initialize`. Default `McpSchema.LATEST_PROTOCOL_VERSION`. */
   readonly protocolVersion?: string | undefined
   /**
-   * Which era to speak. `auto` (default) probes with `server/discover`: a discover result, or a -32022 naming a
-   * sessionless revision, means 2026-07-28; -32601, another in-band error, or a 4xx without a recognized modern
-   * error body means the session era (`initialize`, then over HTTP the legacy SSE transport). 401, 403 and 5xx
-   * say nothing about the era and fail. `modern` speaks 2026-07-28 only; `legacy` goes straight to `initialize`.
+   * The client's era choice (`Era`). `auto` (default) probes with `server/discover`: a discover result, or a
+   * -32022 naming a sessionless revision, means 2026-07-28; -32601, another in-band error, or a 4xx without a
+   * recognized sessionless error body means a revision with sessions (`initialize`, then over HTTP the HTTP+SSE
+   * transport). 401, 403 and 5xx say nothing of what the server speaks and fail. `modern` speaks 2026-07-28
+   * only; `legacy` goes straight to `initialize`.
    */
   readonly protocol?: "auto" | "modern" | "legacy" | undefined
   /**

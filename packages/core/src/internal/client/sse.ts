@@ -1,5 +1,5 @@
 /**
- * The legacy HTTP+SSE transport (2024-11-05): one GET event stream, POSTs to the endpoint it names.
+ * The HTTP+SSE transport (2024-11-05): one GET event stream, POSTs to the endpoint it names.
  *
  * @internal
  */
@@ -21,7 +21,7 @@ import { deliverEvent, drain, encodeBody, executor, isSuccess, parseUrl, statusE
 import * as SseParser from "../shared/sseParser.js"
 
 /**
- * The legacy HTTP+SSE transport (2024-11-05): a GET opens the stream; its `endpoint` event names where to POST
+ * The HTTP+SSE transport (2024-11-05): a GET opens the stream; its `endpoint` event names where to POST
  * messages; every answer arrives on the stream as a `message` event.
  * @internal
  */

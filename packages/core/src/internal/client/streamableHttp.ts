@@ -1,5 +1,5 @@
 /**
- * The Streamable HTTP transport: a POST a message, its answer as JSON or an event stream, the session-era GET
+ * The Streamable HTTP transport: a POST a message, its answer as JSON or an event stream, the session's GET
  * stream, and the session id the server gives.
  *
  * @internal
@@ -19,7 +19,7 @@ import * as JsonRpc from "../../JsonRpc.js"
 import { McpClientError } from "../../McpClientError.js"
 import type { Connection, Receiver, StreamableHttpOptions } from "./transport.js"
 import { deliverText, protocolError, transportError } from "./wire.js"
-import { requestHeaders, ToolHeaders } from "./modern.js"
+import { requestHeaders, ToolHeaders } from "./sessionless.js"
 import {
   deliverEvent,
   drain,
@@ -195,13 +195,13 @@ export const make = (options: StreamableHttpOptions) =>
         const body = yield* encodeBody(message)
         const sentWith = sessionId
         // A sessionless (2026-07-28) request mirrors its method, name and version in headers; it has no session.
-        const modern = requestHeaders(message)
+        const mirrored = requestHeaders(message)
         toolHeaders.sent(message)
         const response = yield* execute(
           HttpClientRequest.post(url, {
-            headers: modern === undefined
+            headers: mirrored === undefined
               ? headers()
-              : { ...withoutParamHeaders(headers()), ...modern, ...toolHeaders.headersOf(message) },
+              : { ...withoutParamHeaders(headers()), ...mirrored, ...toolHeaders.headersOf(message) },
             body
           })
         )

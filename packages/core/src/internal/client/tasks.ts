@@ -13,9 +13,9 @@ import type * as Scope from "effect/Scope"
 import * as JsonRpc from "../../JsonRpc.js"
 import { McpClientError } from "../../McpClientError.js"
 import * as McpSchema from "../../McpSchema.js"
-import { decoder, decoders, rpcError } from "./decode.js"
+import { decoder, rpcError } from "./decode.js"
 import * as Handlers from "./handlers.js"
-import type { Request, TasksService } from "./service.js"
+import type { Send, TasksService } from "./service.js"
 
 /** How often a task is polled when the server does not say. */
 const DEFAULT_POLL_INTERVAL_MS = 1_000
@@ -30,7 +30,7 @@ export const isCreateTaskResult = (
 
 /** What following tasks needs of the client. @internal */
 export interface Inputs {
-  readonly request: Request
+  readonly send: Send
   readonly handlers: Handlers.Handlers
   readonly maxInputRounds: number
   /** The client's scope, where a task no one waits for is cancelled. */
@@ -111,11 +111,11 @@ class Follower {
 
 /** The tasks service of one client. @internal */
 export const make = (inputs: Inputs): TasksService => {
-  const { request } = inputs
+  const { send } = inputs
   const service: TasksService = {
-    get: (taskId) => request("tasks/get", { taskId }, decoders["tasks/get"]),
-    update: (taskId, inputResponses) => Effect.asVoid(request("tasks/update", { taskId, inputResponses }, decoders["tasks/update"])),
-    cancel: (taskId) => Effect.asVoid(request("tasks/cancel", { taskId }, decoders["tasks/cancel"])),
+    get: (taskId) => send("tasks/get", { taskId }),
+    update: (taskId, inputResponses) => Effect.asVoid(send("tasks/update", { taskId, inputResponses })),
+    cancel: (taskId) => Effect.asVoid(send("tasks/cancel", { taskId })),
     /**
      * A task to its end (see `TasksService.await`). Each key of `inputRequests` is answered once: a poll that comes
      * before the server took the answers in shows them again, and they are not asked of the handlers twice.

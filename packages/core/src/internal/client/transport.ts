@@ -84,7 +84,7 @@ export interface Connection {
  */
 export interface HttpOptions {
   /**
-   * The MCP endpoint (`/mcp`) for Streamable HTTP; the SSE endpoint (`/sse`) for the legacy transport; either for
+   * The MCP endpoint (`/mcp`) for Streamable HTTP; the SSE endpoint (`/sse`) for HTTP+SSE; either for
    * auto-detection.
    */
   readonly url: string | URL

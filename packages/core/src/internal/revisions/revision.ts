@@ -73,4 +73,10 @@ export interface Revision {
    * pass the task ids asked for). Before, a client follows a task by asking `tasks/get`.
    */
   readonly pushesTaskStatus: boolean
+  /**
+   * The code a server refuses a request with when the HTTP headers that mirror it (`Mcp-Method`, `Mcp-Name`, a
+   * tool's `Mcp-Param-*`, SEP-2243) disagree with its body: -32020 at 2026-07-28. Undefined when requests are not
+   * mirrored. A client that did not know a tool's declarations yet may be refused so, and lists the tools again.
+   */
+  readonly headerMismatchCode: number | undefined
 }

@@ -19,5 +19,6 @@ export const v2024_11_05: Revision = {
   inputRounds: false,
   toolTaskSupport: false,
   logsWithoutLevel: true,
-  pushesTaskStatus: false
+  pushesTaskStatus: false,
+  headerMismatchCode: undefined
 }

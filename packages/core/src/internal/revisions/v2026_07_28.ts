@@ -23,5 +23,6 @@ export const v2026_07_28: Revision = {
   toolTaskSupport: true,
   // A request's `_meta` names its log level, if it wants logs; listen streams carry task status.
   logsWithoutLevel: false,
-  pushesTaskStatus: true
+  pushesTaskStatus: true,
+  headerMismatchCode: -32020
 }

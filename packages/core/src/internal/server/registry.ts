@@ -137,6 +137,36 @@ const toolAt = (revision: Revision) => (entry: ToolEntry): McpSchema.Tool => {
     : { ...tool, execution: { taskSupport: entry.taskSupport } }
 }
 
+/** How a revision's tool listings differ: by dialect, and by whether they show `execution.taskSupport`. */
+const variantOf = (revision: Revision) => `${revision.jsonSchemaDialect}${revision.toolTaskSupport ? "+taskSupport" : ""}`
+
+const resourcesPage = (page: ReadonlyArray<ResourceEntry>) => ({ resources: page.map((entry) => entry.resource) })
+const templatesPage = (page: ReadonlyArray<ResourceTemplateEntry>) => ({
+  resourceTemplates: page.map((entry) => entry.template)
+})
+const promptsPage = (page: ReadonlyArray<PromptEntry>) => ({ prompts: page.map((entry) => entry.prompt) })
+
+/**
+ * What one listing lists: its items, each item's key in the listing's pages (`Pagination`) and in a view
+ * (`viewOf`: the key behind `prefix`, as resources and templates share one view).
+ */
+interface Source<A extends { readonly visible?: Visibility | undefined }> {
+  readonly kind: ListKind
+  /** The listing's name, in its cursors. */
+  readonly list: string
+  readonly items: () => Iterable<A>
+  readonly key: (item: A) => string
+  readonly prefix: string
+}
+
+const source = <A extends { readonly visible?: Visibility | undefined }>(
+  kind: ListKind,
+  list: string,
+  prefix: string,
+  items: () => Iterable<A>,
+  key: (item: A) => string
+): Source<A> => ({ kind, list, prefix, items, key })
+
 /**
  * The registrations of one server, and what is derived from them.
  * @internal
@@ -150,6 +180,14 @@ export class Registry {
   readonly prompts = new Map<string, PromptEntry>()
   /** The skills extension's entries; their files are among `resources`. */
   readonly skills: Skills.Catalog
+
+  private readonly toolSource = source<ToolEntry>("tools", "tools", "", () => this.tools.values(), (e) => e.tool.name)
+  private readonly resourceSource = source<ResourceEntry>("resources", "resources", "r:", () => this.resources.values(), (e) =>
+    e.resource.uri)
+  /** A URI template registered twice is listed once: reads and completions use the first registration. */
+  private readonly templateSource = source<ResourceTemplateEntry>("resources", "resourceTemplates", "t:", () => this.templates, (e) =>
+    e.template.uriTemplate)
+  private readonly promptSource = source<PromptEntry>("prompts", "prompts", "", () => this.prompts.values(), (e) => e.prompt.name)
 
   private toolPages = new Map<string, Pagination.Pages<McpSchema.ListToolsResult>>()
   private resourcePages: Pagination.Pages<McpSchema.ListResourcesResult> | undefined
@@ -195,14 +233,16 @@ export class Registry {
   viewOf(kind: ListKind, viewer: Viewer): Effect.Effect<string> {
     if (this.ruled[kind] === 0) return Effect.sync(() => this.record(viewer, kind, ""))
     const keyed: Array<readonly [string, Visibility]> = []
-    const take = <A extends { readonly visible?: Visibility | undefined }>(prefix: string, items: Iterable<A>, key: (a: A) => string) => {
-      for (const item of items) if (item.visible !== undefined) keyed.push([prefix + key(item), item.visible])
+    const take = <A extends { readonly visible?: Visibility | undefined }>(source: Source<A>) => {
+      for (const item of source.items()) {
+        if (item.visible !== undefined) keyed.push([source.prefix + source.key(item), item.visible])
+      }
     }
-    if (kind === "tools") take("", this.tools.values(), (e) => e.tool.name)
-    else if (kind === "prompts") take("", this.prompts.values(), (e) => e.prompt.name)
+    if (kind === "tools") take(this.toolSource)
+    else if (kind === "prompts") take(this.promptSource)
     else {
-      take("r:", this.resources.values(), (e) => e.resource.uri)
-      take("t:", this.templates, (e) => e.template.uriTemplate)
+      take(this.resourceSource)
+      take(this.templateSource)
     }
     return Effect.map(
       Effect.forEach(keyed, ([key, rule]) => Effect.map(rule(viewer), (seen) => seen ? key : undefined)),
@@ -224,85 +264,49 @@ export class Registry {
 
 
   /**
-   * A listing as `viewer` sees it: the shared pages when no item of `kind` has a rule, else those of its view
-   * (the items without a rule and the ruled ones it sees), built once per view and change.
+   * A listing as `viewer` sees it: the shared pages when no item of its kind has a rule, else those of its view
+   * (the items without a rule and the ruled ones it sees), built once per view and change. `variant` tells apart
+   * views of the same items shown differently (a tool listing's dialect).
    */
   private visibleList<A extends { readonly visible?: Visibility | undefined }, L>(
     viewer: Viewer,
-    listing: {
-      readonly kind: ListKind
-      readonly views: Map<string, Pagination.Pages<L>>
-      /** Tells apart views of the same items shown differently (a tool listing's dialect). */
-      readonly variant: string
-      readonly items: () => Iterable<A>
-      /** An item's key in the view (`viewOf`). */
-      readonly seenAs: (item: A) => string
-      /** The pages of the items shown. */
-      readonly build: (items: ReadonlyArray<A>) => Pagination.Pages<L>
-      readonly shared: () => Pagination.Pages<L>
-    }
+    source: Source<A>,
+    views: Map<string, Pagination.Pages<L>>,
+    variant: string,
+    pages: (items: Iterable<A>) => Pagination.Pages<L>,
+    shared: () => Pagination.Pages<L>
   ): Effect.Effect<Pagination.Pages<L>> {
-    if (this.ruled[listing.kind] === 0) return Effect.succeed(listing.shared())
-    return Effect.map(this.viewOf(listing.kind, viewer), (seen) => {
+    if (this.ruled[source.kind] === 0) return Effect.succeed(shared())
+    return Effect.map(this.viewOf(source.kind, viewer), (seen) => {
       const shown = new Set(seen.split("\n"))
-      return viewed(listing.views, `${listing.variant}:${seen}`, () =>
-        listing.build(
-          Array.from(listing.items()).filter((item) => item.visible === undefined || shown.has(listing.seenAs(item)))
-        ))
+      const visible = (item: A) => item.visible === undefined || shown.has(source.prefix + source.key(item))
+      return viewed(views, `${variant}:${seen}`, () => pages(Array.from(source.items()).filter(visible)))
     })
   }
 
   /** `tools/list` for `viewer`: the shared pages when no tool has a rule. */
   toolListFor(revision: Revision, viewer: Viewer): Effect.Effect<Pagination.Pages<McpSchema.ListToolsResult>> {
     const show = toolAt(revision)
-    return this.visibleList(viewer, {
-      kind: "tools",
-      views: this.views.tools,
-      variant: `${revision.jsonSchemaDialect}${revision.toolTaskSupport ? "+taskSupport" : ""}`,
-      items: () => this.tools.values(),
-      seenAs: (entry) => entry.tool.name,
-      build: (items) => this.paged("tools", items, (entry) => entry.tool.name, (page) => ({ tools: page.map(show) })),
-      shared: () => this.toolList(revision)
-    })
+    const pages = (items: Iterable<ToolEntry>) => this.paged(this.toolSource, items, (page) => ({ tools: page.map(show) }))
+    return this.visibleList(viewer, this.toolSource, this.views.tools, variantOf(revision), pages, () => this.toolList(revision))
   }
 
   /** `resources/list` for `viewer`. */
   resourceListFor(viewer: Viewer): Effect.Effect<Pagination.Pages<McpSchema.ListResourcesResult>> {
-    return this.visibleList(viewer, {
-      kind: "resources",
-      views: this.views.resources,
-      variant: "",
-      items: () => this.resources.values(),
-      seenAs: (entry) => `r:${entry.resource.uri}`,
-      build: (items) => this.paged("resources", items, (entry) => entry.resource.uri, (page) => ({ resources: page.map((entry) => entry.resource) })),
-      shared: () => this.resourceList()
-    })
+    const pages = (items: Iterable<ResourceEntry>) => this.paged(this.resourceSource, items, resourcesPage)
+    return this.visibleList(viewer, this.resourceSource, this.views.resources, "", pages, () => this.resourceList())
   }
 
   /** `resources/templates/list` for `viewer`. */
   templateListFor(viewer: Viewer): Effect.Effect<Pagination.Pages<McpSchema.ListResourceTemplatesResult>> {
-    return this.visibleList(viewer, {
-      kind: "resources",
-      views: this.views.templates,
-      variant: "",
-      items: () => this.templates,
-      seenAs: (entry) => `t:${entry.template.uriTemplate}`,
-      build: (items) => this.paged("resourceTemplates", items, (entry) => entry.template.uriTemplate, (page) => ({ resourceTemplates: page.map((entry) => entry.template) })),
-      shared: () => this.templateList()
-    })
+    const pages = (items: Iterable<ResourceTemplateEntry>) => this.paged(this.templateSource, items, templatesPage)
+    return this.visibleList(viewer, this.templateSource, this.views.templates, "", pages, () => this.templateList())
   }
 
   /** `prompts/list` for `viewer`. */
   promptListFor(viewer: Viewer): Effect.Effect<Pagination.Pages<McpSchema.ListPromptsResult>> {
-    return this.visibleList(viewer, {
-      kind: "prompts",
-      views: this.views.prompts,
-      variant: "",
-      items: () => this.prompts.values(),
-      seenAs: (entry) => entry.prompt.name,
-      build: (items) => this.paged("prompts", items, (entry) => entry.prompt.name, (page) => ({ prompts: page.map((entry) => entry.prompt) })),
-      shared: () => this.promptList()
-    })
+    const pages = (items: Iterable<PromptEntry>) => this.paged(this.promptSource, items, promptsPage)
+    return this.visibleList(viewer, this.promptSource, this.views.prompts, "", pages, () => this.promptList())
   }
 
   addTool(entry: ToolEntry): void {
@@ -358,16 +362,15 @@ export class Registry {
   }
 
   /** The pages of one listing: each page's result, with `nextCursor` when there are more. */
-  private paged<A, R>(
-    list: string,
+  private paged<A extends { readonly visible?: Visibility | undefined }, R>(
+    source: Source<A>,
     items: Iterable<A>,
-    key: (item: A) => string,
     result: (page: ReadonlyArray<A>) => R
   ): Pagination.Pages<R & { readonly nextCursor?: string }> {
     return Pagination.make({
-      list,
+      list: source.list,
       items,
-      key,
+      key: source.key,
       pageSize: this.pageSize,
       result: (page, nextCursor) => ({ ...result(page), ...next(nextCursor) })
     })
@@ -375,42 +378,26 @@ export class Registry {
 
   /** The pages of `tools/list` as `revision` sees them. */
   toolList(revision: Revision): Pagination.Pages<McpSchema.ListToolsResult> {
-    const view = `${revision.jsonSchemaDialect}${revision.toolTaskSupport ? "+taskSupport" : ""}`
+    const view = variantOf(revision)
     let pages = this.toolPages.get(view)
     if (pages === undefined) {
       const show = toolAt(revision)
-      pages = this.paged("tools", this.tools.values(), (entry) => entry.tool.name, (page) => ({ tools: page.map(show) }))
+      pages = this.paged(this.toolSource, this.tools.values(), (page) => ({ tools: page.map(show) }))
       this.toolPages.set(view, pages)
     }
     return pages
   }
 
   resourceList(): Pagination.Pages<McpSchema.ListResourcesResult> {
-    return this.resourcePages ??= this.paged(
-      "resources",
-      this.resources.values(),
-      (entry) => entry.resource.uri,
-      (page) => ({ resources: page.map((entry) => entry.resource) })
-    )
+    return this.resourcePages ??= this.paged(this.resourceSource, this.resources.values(), resourcesPage)
   }
 
-  /** A URI template registered twice is listed once: reads and completions use the first registration. */
   templateList(): Pagination.Pages<McpSchema.ListResourceTemplatesResult> {
-    return this.templatePages ??= this.paged(
-      "resourceTemplates",
-      this.templates,
-      (entry) => entry.template.uriTemplate,
-      (page) => ({ resourceTemplates: page.map((entry) => entry.template) })
-    )
+    return this.templatePages ??= this.paged(this.templateSource, this.templates, templatesPage)
   }
 
   promptList(): Pagination.Pages<McpSchema.ListPromptsResult> {
-    return this.promptPages ??= this.paged(
-      "prompts",
-      this.prompts.values(),
-      (entry) => entry.prompt.name,
-      (page) => ({ prompts: page.map((entry) => entry.prompt) })
-    )
+    return this.promptPages ??= this.paged(this.promptSource, this.prompts.values(), promptsPage)
   }
 
   /** The capabilities `initialize` and `server/discover` announce, derived from what is registered. */

@@ -1,6 +1,6 @@
 /**
  * The 2026-07-28 (sessionless) envelope from the client's side: the per-request `_meta`, the headers that mirror
- * a request, the `server/discover` probe's classifier, and what the client remembers of each endpoint's era.
+ * a request, the `server/discover` probe's classifier, and which endpoints the client found to have sessions.
  *
  * @internal
  */
@@ -13,7 +13,7 @@ import * as McpRevision from "../../McpRevision.js"
 import * as ParamHeaders from "../shared/paramHeaders.js"
 
 /** The sessionless revisions this client speaks, newest first. @internal */
-export const MODERN_PROTOCOL_VERSIONS: ReadonlyArray<string> = McpRevision.sessionless.map((revision) => revision.version)
+export const SESSIONLESS_VERSIONS: ReadonlyArray<string> = McpRevision.sessionless.map((revision) => revision.version)
   .reverse()
 
 /** @internal */
@@ -38,7 +38,7 @@ const isRecord = (value: unknown): value is { readonly [key: string]: unknown } 
   typeof value === "object" && value !== null && !Array.isArray(value)
 
 /**
- * `params` with the per-request `_meta` of the sessionless era merged in (what the caller put in `_meta`, a
+ * `params` with the per-request `_meta` of a sessionless revision merged in (what the caller put in `_meta`, a
  * progress token, stays).
  * @internal
  */
@@ -70,7 +70,7 @@ export const headerValue = ParamHeaders.encodeValue
 /**
  * The HTTP headers that mirror a sessionless request: `MCP-Protocol-Version`, `Mcp-Method`, and `Mcp-Name` for
  * the methods that name what they act on (the tasks extension's name their task, SEP-2663 §Routing Headers, and
- * a server refuses them without it). Undefined for a message that claims no modern version.
+ * a server refuses them without it). Undefined for a message that claims no sessionless revision.
  * @internal
  */
 export const requestHeaders = (message: JsonRpc.Message): Record<string, string> | undefined => {
@@ -89,16 +89,16 @@ const decodeUnsupportedVersionData = Schema.decodeUnknownOption(UnsupportedVersi
 
 /** What the answer to a `server/discover` probe says about the server. @internal */
 export type Verdict =
-  | { readonly _tag: "Legacy" }
+  | { readonly _tag: "Initialize" }
   | { readonly _tag: "Retry"; readonly version: string }
   | { readonly _tag: "Fail" }
 
 /**
  * The TypeScript SDK's probe classifier, for the error that answered `server/discover`: a -32022 naming a
- * modern version this client speaks means retry with it (one naming only session-era versions means legacy);
- * -32020/-32021 come only from a modern server (fail: the request itself is wrong); -32601, any other in-band
- * error, and a 4xx other than 401/403 without a recognized modern body mean legacy. 401, 403, 5xx, a lost
- * connection, a timeout say nothing about the era: fail.
+ * sessionless revision this client speaks means retry with it (one naming only revisions with sessions means
+ * `Initialize`: the server has sessions); -32020/-32021 come only from a sessionless server (fail: the request
+ * itself is wrong); -32601, any other in-band error, and a 4xx other than 401/403 without a recognized sessionless
+ * body mean `Initialize`. 401, 403, 5xx, a lost connection, a timeout say nothing of what the server speaks: fail.
  * @internal
  */
 export const classifyProbe = (error: McpClientError, tried: ReadonlyArray<string>): Verdict => {
@@ -110,17 +110,17 @@ export const classifyProbe = (error: McpClientError, tried: ReadonlyArray<string
   if (error.code === UNSUPPORTED_PROTOCOL_VERSION) {
     const data = decodeUnsupportedVersionData(error.data)
     if (data._tag === "Some") {
-      const version = MODERN_PROTOCOL_VERSIONS.find((v) => data.value.supported.includes(v) && !tried.includes(v))
+      const version = SESSIONLESS_VERSIONS.find((v) => data.value.supported.includes(v) && !tried.includes(v))
       if (version !== undefined) return { _tag: "Retry", version }
-      // Only a server that names nothing but session-era revisions is of that era.
+      // Only a server that names nothing but revisions with sessions has sessions.
       return data.value.supported.every((v) => McpRevision.get(v)?.negotiation === "initialize")
-        ? { _tag: "Legacy" }
+        ? { _tag: "Initialize" }
         : { _tag: "Fail" }
     }
-    return { _tag: "Legacy" }
+    return { _tag: "Initialize" }
   }
   if (error.code === HEADER_MISMATCH || error.code === MISSING_CLIENT_CAPABILITY) return { _tag: "Fail" }
-  return { _tag: "Legacy" }
+  return { _tag: "Initialize" }
 }
 
 /** The ids that tag the notifications of a listen stream. @internal */
@@ -132,7 +132,7 @@ export const subscriptionIdOf = (notification: JsonRpc.Notification): unknown =>
 
 /**
  * The `Mcp-Param-*` declarations (SEP-2243) of the tools a connection has seen listed: learnt from the answers to
- * its own `tools/list` requests (every page, either era), so that a later sessionless `tools/call` of such a tool
+ * its own `tools/list` requests (every page, any revision), so that a later sessionless `tools/call` of such a tool
  * mirrors its arguments in headers. A tool whose declarations break the spec's rules gets no headers (the server
  * will refuse its calls, which is what the spec wants of a client that drops it). Unknown tools get none either:
  * call `tools/list` first.
@@ -170,20 +170,20 @@ export class ToolHeaders {
 }
 
 /**
- * What each endpoint turned out to speak, kept by one `McpClient` (its layer, or its `make` effect) across
- * connects: an endpoint found to be of the session era is not probed with `server/discover` again. Only
- * `legacy` saves a round trip (a modern server's discover result is the handshake itself, so it is asked again).
+ * The endpoints one `McpClient` (its layer, or its `make` effect) found to have sessions, kept across connects: such
+ * an endpoint is not probed with `server/discover` again but gets `initialize` at once. Only that saves a round
+ * trip (a sessionless server's discover result is the handshake itself, so it is asked again).
  * @internal
  */
-export class EraMemory {
-  private readonly eras = new Map<string, "modern" | "legacy">()
-  get(endpoint: string): "modern" | "legacy" | undefined {
-    return this.eras.get(endpoint)
+export class SessionEndpoints {
+  private readonly endpoints = new Set<string>()
+  has(endpoint: string): boolean {
+    return this.endpoints.has(endpoint)
   }
-  remember(endpoint: string, era: "modern" | "legacy"): void {
-    this.eras.set(endpoint, era)
+  add(endpoint: string): void {
+    this.endpoints.add(endpoint)
   }
-  forget(endpoint: string): void {
-    this.eras.delete(endpoint)
+  delete(endpoint: string): void {
+    this.endpoints.delete(endpoint)
   }
 }
