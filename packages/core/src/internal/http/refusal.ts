@@ -64,12 +64,12 @@ export class TooManyRequests extends Data.TaggedError("TooManyRequests")<{ reado
 
 /**
  * A 2026-07-28 request refused before any handler runs (its envelope, its mirrored headers, its version, its
- * method). Unlike the session-era refusals it answers the JSON-RPC request, so it carries the request's id, and a
- * modern client reads its code to tell a modern server from a legacy one: never answer such a request with a
- * session-era refusal.
+ * method). Unlike the refusals of a session it answers the JSON-RPC request, so it carries the request's id, and a
+ * 2026-07-28 client reads its code to tell a sessionless server from one with sessions: never answer such a
+ * request with a session's refusal.
  * @internal
  */
-export class ModernRefusal extends Data.TaggedError("ModernRefusal")<{
+export class SessionlessRefusal extends Data.TaggedError("SessionlessRefusal")<{
   readonly code: number
   readonly reason: string
   readonly id: JsonRpc.RequestId | null
@@ -77,7 +77,7 @@ export class ModernRefusal extends Data.TaggedError("ModernRefusal")<{
 }> {}
 
 /** 2026-07-28 codes (`basic/index.mdx` §Error Codes). @internal */
-export const ModernCode = {
+export const SessionlessCode = {
   HeaderMismatch: -32020,
   MissingRequiredClientCapability: -32021,
   UnsupportedProtocolVersion: -32022
@@ -95,9 +95,9 @@ export const sessionlessStatus = (code: number): number => {
       return 404
     case JsonRpc.ErrorCode.ParseError:
     case JsonRpc.ErrorCode.InvalidRequest:
-    case ModernCode.HeaderMismatch:
-    case ModernCode.MissingRequiredClientCapability:
-    case ModernCode.UnsupportedProtocolVersion:
+    case SessionlessCode.HeaderMismatch:
+    case SessionlessCode.MissingRequiredClientCapability:
+    case SessionlessCode.UnsupportedProtocolVersion:
       return 400
     default:
       return 200
@@ -120,7 +120,7 @@ export type Refusal =
   | InsufficientScope
   | ServiceUnavailable
   | TooManyRequests
-  | ModernRefusal
+  | SessionlessRefusal
 
 /** What a refusal looks like on the wire. @internal */
 export interface RefusalResponse {
@@ -188,7 +188,7 @@ export const toResponse = (refusal: Refusal): RefusalResponse => {
       return response(403, JsonRpc.ErrorCode.ConnectionClosed, `Forbidden: ${refusal.reason}`, {
         "www-authenticate": refusal.challenge
       })
-    case "ModernRefusal": {
+    case "SessionlessRefusal": {
       // The envelope's -32602 is 400 too (a MUST), unlike a handler's in-band -32602.
       const status = refusal.code === JsonRpc.ErrorCode.InvalidParams ? 400 : sessionlessStatus(refusal.code)
       const error = refusal.data === undefined

@@ -12,7 +12,7 @@ import * as McpRevision from "../../McpRevision.js"
 import * as McpSchema from "../../McpSchema.js"
 import * as InputBounds from "../shared/inputBounds.js"
 import * as ParamHeaders from "../shared/paramHeaders.js"
-import { ModernCode, ModernRefusal } from "../http/refusal.js"
+import { SessionlessCode, SessionlessRefusal } from "../http/refusal.js"
 
 /** The sessionless revisions served, for -32022's `data.supported` and `server/discover`. @internal */
 export const MODERN_VERSIONS: ReadonlyArray<string> = McpRevision.sessionless.map((revision) => revision.version)
@@ -89,15 +89,15 @@ const nameOf = (request: JsonRpc.Request): string | undefined => {
 }
 
 const unsupported = (id: JsonRpc.RequestId, requested: string) =>
-  new ModernRefusal({
-    code: ModernCode.UnsupportedProtocolVersion,
+  new SessionlessRefusal({
+    code: SessionlessCode.UnsupportedProtocolVersion,
     reason: `Unsupported protocol version: ${requested} (supported: ${MODERN_VERSIONS.join(", ")})`,
     id,
     data: { supported: MODERN_VERSIONS, requested }
   })
 
 const mismatch = (id: JsonRpc.RequestId, reason: string) =>
-  new ModernRefusal({ code: ModernCode.HeaderMismatch, reason: `Header mismatch: ${reason}`, id })
+  new SessionlessRefusal({ code: SessionlessCode.HeaderMismatch, reason: `Header mismatch: ${reason}`, id })
 
 /**
  * Checks a modern request up to its method, in the order the spec's ladder and the conformance suite give:
@@ -110,14 +110,14 @@ export const check = (
   request: JsonRpc.Request,
   headerOf: ((name: string) => string | undefined) | undefined,
   paramHeadersOf?: (tool: string) => ReadonlyArray<ParamHeaders.ParamHeader> | undefined
-): Envelope | ModernRefusal => {
+): Envelope | SessionlessRefusal => {
   const id = request.id
   const meta = metaOf(request)
   // What is decoded here, before `Session.offer` checks the rest, is held to the same bounds: the envelope's
   // `_meta` (an envelope error, 400), and the whole of a listen's params, which never reach `offer`.
   const problem = InputBounds.problemOf(request.method === "subscriptions/listen" ? request.params : meta)
   if (problem !== undefined) {
-    return new ModernRefusal({ code: JsonRpc.ErrorCode.InvalidParams, reason: `Invalid params: ${problem}`, id })
+    return new SessionlessRefusal({ code: JsonRpc.ErrorCode.InvalidParams, reason: `Invalid params: ${problem}`, id })
   }
   const version = meta?.[Meta.protocolVersion]
   const headerVersion = headerOf?.("mcp-protocol-version")
@@ -127,7 +127,7 @@ export const check = (
   }
   const capabilities = decodeCapabilities(meta?.[Meta.clientCapabilities])
   if (meta === undefined || typeof version !== "string" || Either.isLeft(capabilities)) {
-    return new ModernRefusal({
+    return new SessionlessRefusal({
       code: JsonRpc.ErrorCode.InvalidParams,
       reason: `Invalid params: _meta must carry ${Meta.protocolVersion} (a string) and ${Meta.clientCapabilities} (an object)`,
       id
@@ -157,7 +157,7 @@ export const check = (
   const revision = McpRevision.get(version)
   if (revision === undefined || revision.negotiation !== "per-request") return unsupported(id, version)
   if (revision.removedMethods.has(request.method)) {
-    return new ModernRefusal({
+    return new SessionlessRefusal({
       code: JsonRpc.ErrorCode.MethodNotFound,
       reason: `Method not found: ${request.method} (removed in ${version})`,
       id
@@ -174,7 +174,7 @@ export const check = (
 }
 
 /** A batch with a modern element: 2026-07-28 has no batches (400, -32600). @internal */
-export const batchRefusal = new ModernRefusal({
+export const batchRefusal = new SessionlessRefusal({
   code: JsonRpc.ErrorCode.InvalidRequest,
   reason: `Invalid request: JSON-RPC batches are not part of ${MODERN_VERSIONS.join(", ")}`,
   id: null

@@ -17,7 +17,7 @@ import * as FiberId from "effect/FiberId"
 import * as JsonRpc from "../../JsonRpc.js"
 import type { Principal } from "../../McpAuth.js"
 import * as McpMethod from "../../McpMethod.js"
-import { ModernCode } from "../http/refusal.js"
+import { SessionlessCode } from "../http/refusal.js"
 
 // jose is some fifty modules: loaded on the first state sealed or opened, not by every server at start-up.
 let joseModule: Promise<typeof import("jose")> | undefined
@@ -86,7 +86,7 @@ export class Rounds {
 /** -32021 with the capability the request should have declared. @internal */
 export const missingCapability = (requiredCapabilities: { readonly [key: string]: unknown }) =>
   new JsonRpc.JsonRpcError({
-    code: ModernCode.MissingRequiredClientCapability,
+    code: SessionlessCode.MissingRequiredClientCapability,
     message: "Missing required client capability",
     data: { requiredCapabilities }
   })

@@ -49,7 +49,7 @@ export const sessionlessPost = (
       transport: TRANSPORT,
       protocolVersion: envelope.version,
       principal: grant?.principal,
-      modern: envelope,
+      sessionless: envelope,
       client
     }))
     if (Either.isLeft(opened)) return Front.refuse(exchange, Front.unavailable(opened.left))

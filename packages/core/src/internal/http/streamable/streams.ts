@@ -65,7 +65,7 @@ export const listen = (
       transport: TRANSPORT,
       protocolVersion: envelope.version,
       principal: grant?.principal,
-      modern: envelope,
+      sessionless: envelope,
       subscriptions: filter.resourceSubscriptions,
       listener: true,
       client
