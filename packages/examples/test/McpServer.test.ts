@@ -191,7 +191,9 @@ describe("McpServer", () => {
           tools: { listChanged: true },
           resources: { subscribe: true, listChanged: true },
           prompts: { listChanged: true },
-          completions: {}
+          completions: {},
+          // The demo's `sleep` may run as a task.
+          extensions: { "io.modelcontextprotocol/tasks": {} }
         })
         expect(client.session.clientInfo).toEqual({ name: "test-client", version: "1.0.0" })
         expect((yield* client.result(McpSchema.ListToolsResult, "tools/list")).tools.length).toBeGreaterThan(0)
