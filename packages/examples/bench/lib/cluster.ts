@@ -12,7 +12,7 @@ import * as ChildProcess from "node:child_process"
 import * as http from "node:http"
 import * as net from "node:net"
 import { fileURLToPath } from "node:url"
-import { freePort } from "../../harness/children.js"
+import { freePort, listening } from "../../harness/children.js"
 import { HOST } from "../../harness/http.js"
 import { openStreamableSession, SseSession, type StreamableSession, streamableEcho } from "./client.js"
 import { drive, percentile, sortedCopy } from "./load.js"
@@ -20,16 +20,6 @@ import { treeCpu } from "./proc.js"
 
 const main = fileURLToPath(new URL("../../dist/main.js", import.meta.url))
 const KEY = "bench-cluster-key-of-at-least-32-characters"
-
-const listening = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const socket = net.connect(port, HOST)
-    socket.once("connect", () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.once("error", () => resolve(false))
-  })
 
 const spawnReady = async (command: string, args: ReadonlyArray<string>, port: number, ready: string) => {
   const child = ChildProcess.spawn(command, args, {

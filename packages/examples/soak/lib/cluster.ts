@@ -7,11 +7,10 @@
  */
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
-import { freePort, type Watched, watchChild } from "../../harness/children.js"
+import { freePort, listening, type Watched, watchChild } from "../../harness/children.js"
 import { HOST } from "../../harness/http.js"
 import { nginxConfig } from "../../harness/nginx.js"
 import { type SoakServer, startServer } from "./server.js"
@@ -21,17 +20,6 @@ const CLUSTER_KEY = "the-soak-cluster-key-of-at-least-32-characters"
 
 /** How long a SIGTERM'd instance lets calls in flight finish: short, so a stop mid-call is over quickly. */
 const DRAIN_TIMEOUT_MS = 1_000
-
-/** Whether something accepts connections on the port. */
-const listening = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const socket = net.connect(port, HOST)
-    socket.once("connect", () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.once("error", () => resolve(false))
-  })
 
 /** Waits until the child listens on `port`; throws when it exits first or takes over 10 s. */
 const untilListening = async (watched: Watched, port: number, what: string): Promise<void> => {
