@@ -236,6 +236,26 @@ describe("the link between instances", () => {
       expect(textOf(yield* post(b.port, session, call(8, "block", { ms: 0 })))).toBe("2")
     }), { timeout: 30_000 })
 
+  it.scopedLive("a retry that comes while the first try still runs after a hold follows it: the tool runs once", () =>
+    Effect.gen(function*() {
+      const redis = yield* startRedis
+      const [a, b] = yield* Effect.all([instance(redis.url, { ackTimeoutMs: 1_000 }), instance(redis.url, { ackTimeoutMs: 1_000 })], {
+        concurrency: "unbounded"
+      })
+      const session = yield* openSession(a.port)
+      expect((yield* post(b.port, session, ping)).status).toBe(202)
+      // A's loop is held 2 s, then the call waits 3 s more without holding it: the retry, sent once the hold
+      // is over, is read while the first try runs.
+      const slow = call(11, "block", { ms: 2_000, then: 3_000 })
+      const first = yield* post(b.port, session, slow)
+      expect(first.status).toBe(503)
+      yield* Effect.sleep("1500 millis")
+      const retry = yield* post(b.port, session, slow)
+      expect(retry.status).toBe(200)
+      expect(textOf(retry)).toBe("1")
+      expect(textOf(yield* post(b.port, session, call(12, "block", { ms: 0 })))).toBe("2")
+    }), { timeout: 30_000 })
+
   it.scopedLive("a client that goes away mid-stream closes the owner's exchange: its session is no longer held", () =>
     Effect.gen(function*() {
       const redis = yield* startRedis

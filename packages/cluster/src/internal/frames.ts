@@ -91,6 +91,51 @@ const headersOf = (lines: ReadonlyArray<string>, from: number): Record<string, s
   return headers
 }
 
+/** The most request heads a `requestHeadDecoder` remembers: past it, it starts over. */
+const MAX_REMEMBERED_HEADS = 256
+
+/**
+ * `decodeRequestHead`, remembering what it decoded: a session's requests repeat their head (same headers, same
+ * client), so most are decoded once. What it returns is frozen, as it is shared by the requests that repeat it.
+ * @internal
+ */
+export const requestHeadDecoder = (): (text: string) => RequestHead | undefined => {
+  const known = new Map<string, RequestHead>()
+  return (text) => {
+    const remembered = known.get(text)
+    if (remembered !== undefined) return remembered
+    const head = decodeRequestHead(text)
+    if (head === undefined) return undefined
+    for (const name in head.headers) {
+      const value = head.headers[name]
+      if (typeof value === "object") Object.freeze(value)
+    }
+    Object.freeze(head.headers)
+    if (known.size >= MAX_REMEMBERED_HEADS) known.clear()
+    known.set(text, Object.freeze(head))
+    return head
+  }
+}
+
+/**
+ * `decodeAnswerHead`, remembering the last it decoded: the answers on a link mostly repeat the one before (the
+ * same status and headers). What it returns is frozen, as it is shared.
+ * @internal
+ */
+export const answerHeadDecoder = (): (text: string | undefined) => AnswerHead | undefined => {
+  let lastText: string | undefined
+  let last: AnswerHead | undefined
+  return (text) => {
+    if (text !== undefined && text === lastText) return last
+    const head = decodeAnswerHead(text)
+    if (head === undefined) return undefined
+    Object.freeze(head.headers)
+    lastText = text
+    last = Object.freeze(head)
+    return last
+  }
+}
+
 /** @internal */
 export const decodeRequestHead = (text: string): RequestHead | undefined => {
   const lines = text.split("\n")
@@ -107,11 +152,25 @@ export const decodeRequestHead = (text: string): RequestHead | undefined => {
   }
 }
 
+/** The heads of answers whose headers are a frozen object (the front's constants), by status and body. */
+const frozenHeads = new WeakMap<object, Map<number, string>>()
+
 /** @internal */
 export const encodeAnswerHead = (status: number, headers: Readonly<Record<string, string>>, hasBody: boolean): string => {
+  // Most answers share one of a few frozen header objects: their heads are encoded once.
+  const frozen = Object.isFrozen(headers)
+  const variant = status * 2 + (hasBody ? 1 : 0)
+  const known = frozen ? frozenHeads.get(headers) : undefined
+  const remembered = known?.get(variant)
+  if (remembered !== undefined) return remembered
   const lines = [String(status), hasBody ? "1" : "0"]
   appendHeaders(lines, headers)
-  return lines.join("\n")
+  const head = lines.join("\n")
+  if (frozen) {
+    if (known === undefined) frozenHeads.set(headers, new Map([[variant, head]]))
+    else known.set(variant, head)
+  }
+  return head
 }
 
 /** @internal */
@@ -140,34 +199,45 @@ export const MAX_HANDSHAKE_FRAME = 512
 
 const EMPTY = Buffer.alloc(0)
 
+/** Strings shorter than this are written with room for their longest UTF-8 form, not measured first. */
+const MEASURE_FROM = 16 * 1024
+
+/** The smallest buffer a turn's frames are written into. */
+const TURN_BUFFER = 4 * 1024
+
 /**
  * Writes frames to a socket, all those of one turn of the event loop in one write: flushed after the loop's
- * poll phase, so the requests that arrived on many client connections at once leave together.
+ * poll phase, so the requests that arrived on many client connections at once leave together. A turn's frames
+ * are written into one buffer, made for that turn (the socket may hold on to it until it is sent).
  * @internal
  */
 export class Writer {
-  private queue: Array<Buffer> = []
-  private bytes = 0
+  private buffer: Buffer = EMPTY
+  private offset = 0
   private scheduled = false
 
   constructor(private readonly socket: Net.Socket) {}
 
   /** Queues a frame; it leaves at the end of this turn of the event loop. */
   send(id: number, kind: number, head: string | undefined, body: string | Uint8Array | undefined): void {
-    const headLength = head === undefined ? 0 : Buffer.byteLength(head)
-    const bodyLength = body === undefined ? 0 : typeof body === "string" ? Buffer.byteLength(body) : body.length
-    const frame = Buffer.allocUnsafe(PREFIX + headLength + bodyLength)
-    frame.writeUInt32BE(PREFIX - 4 + headLength + bodyLength, 0)
-    frame.writeUInt32BE(id, 4)
-    frame[8] = kind
-    frame.writeUInt32BE(headLength, 9)
-    if (head !== undefined) frame.write(head, PREFIX, "utf8")
-    if (body !== undefined) {
-      if (typeof body === "string") frame.write(body, PREFIX + headLength, "utf8")
-      else frame.set(body, PREFIX + headLength)
+    const headRoom = room(head)
+    const bodyRoom = room(body)
+    this.reserve(PREFIX + headRoom + bodyRoom)
+    const buffer = this.buffer
+    const start = this.offset
+    let at = start + PREFIX
+    if (head !== undefined) at += buffer.write(head, at, "utf8")
+    const headLength = at - start - PREFIX
+    if (typeof body === "string") at += buffer.write(body, at, "utf8")
+    else if (body !== undefined) {
+      buffer.set(body, at)
+      at += body.length
     }
-    this.queue.push(frame)
-    this.bytes += frame.length
+    buffer.writeUInt32BE(at - start - 4, start)
+    buffer.writeUInt32BE(id, start + 4)
+    buffer[start + 8] = kind
+    buffer.writeUInt32BE(headLength, start + 9)
+    this.offset = at
     if (!this.scheduled) {
       this.scheduled = true
       setImmediate(this.flush)
@@ -176,19 +246,37 @@ export class Writer {
 
   /** Bytes queued or written but not yet taken by the socket. */
   get backlog(): number {
-    return this.bytes + this.socket.writableLength
+    return this.offset + this.socket.writableLength
+  }
+
+  /** Makes room for `size` more bytes in this turn's buffer. */
+  private reserve(size: number): void {
+    const needed = this.offset + size
+    if (needed <= this.buffer.length) return
+    const next = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2, TURN_BUFFER))
+    if (this.offset > 0) this.buffer.copy(next, 0, 0, this.offset)
+    this.buffer = next
   }
 
   private readonly flush = (): void => {
     this.scheduled = false
-    const queue = this.queue
-    if (queue.length === 0 || this.socket.destroyed) return
-    this.queue = []
-    const bytes = this.bytes
-    this.bytes = 0
-    this.socket.write(queue.length === 1 ? queue[0]! : Buffer.concat(queue, bytes))
+    const length = this.offset
+    const buffer = this.buffer
+    this.buffer = EMPTY
+    this.offset = 0
+    if (length > 0 && !this.socket.destroyed) this.socket.write(buffer.subarray(0, length))
   }
 }
+
+/** Room for a head or body: a short string's longest UTF-8 form, a long one measured. */
+const room = (data: string | Uint8Array | undefined): number =>
+  data === undefined
+    ? 0
+    : typeof data !== "string"
+    ? data.length
+    : data.length < MEASURE_FROM
+    ? data.length * 3
+    : Buffer.byteLength(data)
 
 /** One frame read: its body is a view of what was read, valid until the handler returns. @internal */
 export type Handler = (id: number, kind: number, head: string | undefined, body: Buffer) => void

@@ -13,7 +13,7 @@
  */
 import type { Exchange, ResponseStream } from "@effect-mcp/core/HttpExchange"
 import * as Net from "node:net"
-import { decodeAnswerHead, encodeRequestHead, Kind, MAX_FRAME, MAX_HANDSHAKE_FRAME, Reader, Writer } from "./frames.js"
+import { answerHeadDecoder, encodeRequestHead, Kind, MAX_FRAME, MAX_HANDSHAKE_FRAME, Reader, Writer } from "./frames.js"
 import * as Auth from "./linkAuth.js"
 
 /** What the caller hears of a relayed request. @internal */
@@ -101,6 +101,7 @@ class Link {
   private nextId = 1
   private timer: ReturnType<typeof setInterval> | undefined = undefined
   private readonly challenge = Auth.nonce()
+  private readonly decodeHead = answerHeadDecoder()
   closed = false
 
   constructor(readonly config: Config, readonly address: string, private readonly gone: (link: Link) => void) {
@@ -128,14 +129,14 @@ class Link {
         request.acked = true
         return
       case Kind.Answer: {
-        const answer = decodeAnswerHead(head)
+        const answer = this.decodeHead(head)
         this.inFlight.delete(id)
         if (answer === undefined) return request.fail()
         request.begin()
         return request.exchange.respond(answer.status, answer.headers, answer.hasBody ? body.toString("utf8") : undefined)
       }
       case Kind.Open: {
-        const answer = decodeAnswerHead(head)
+        const answer = this.decodeHead(head)
         if (answer === undefined) {
           this.inFlight.delete(id)
           return request.fail()

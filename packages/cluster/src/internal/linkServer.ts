@@ -7,14 +7,16 @@
  *
  * A JSON-RPC request that reaches the owner twice within a short window (same session, same id, same body: a
  * client's retry after a 503 whose first try the owner took in after all) runs once: the retry gets the first
- * one's answer.
+ * one's answer. A retry follows only a try its sender may have given up on: one read while or after this
+ * process's event loop was held, or whose client or link went before its answer ended. Only those are recorded
+ * (when that is seen, with what was answered so far), so the requests of a healthy owner cost nothing for it.
  * @internal
  */
 import type { Body, Exchange, ResponseHeaders, ResponseStream } from "@effect-mcp/core/HttpExchange"
 import * as Effect from "effect/Effect"
 import * as Net from "node:net"
 import type { RequestHead } from "./frames.js"
-import { decodeRequestHead, encodeAnswerHead, Kind, MAX_FRAME, MAX_HANDSHAKE_FRAME, Reader, Writer } from "./frames.js"
+import { encodeAnswerHead, Kind, MAX_FRAME, MAX_HANDSHAKE_FRAME, Reader, requestHeadDecoder, Writer } from "./frames.js"
 import * as Auth from "./linkAuth.js"
 
 /** @internal */
@@ -39,31 +41,45 @@ export interface LinkServer {
   readonly close: () => void
 }
 
-/** What a proven connection's requests are served by: the front, and the requests seen lately. */
+/** What a proven connection's requests are served by: the front, and the requests recorded for their retries. */
 interface Host {
   front: ((exchange: Exchange) => void) | undefined
-  /** The requests in flight, and those remembered after their answer. */
-  readonly recent: Map<string, Recording>
-  readonly watch: LoopWatch
-  readonly answered: Remembered
-  readonly windowMs: number
+  readonly connections: Set<Connection>
+  readonly retries: Retries
+  /**
+   * Whether the event loop was held lately; the first time a hold is seen, every request in flight is recorded
+   * for its retries (its sender may have given up on it meanwhile).
+   */
+  readonly held: () => boolean
 }
 
 /**
  * Whether this process's event loop was held lately (a CPU-bound tool, a long GC): a request read then may have
  * waited past the sender's ack timeout, so the sender may have answered 503 and the client may retry it. A timer
- * notes each turn; a read that finds the last note older than `thresholdMs` marks the loop held for a window.
+ * notes each turn; the timer or a read that finds the last note older than `thresholdMs` marks the loop held for
+ * a window, and says so once (`onHold`).
  */
 class LoopWatch {
   private last = performance.now()
   private heldUntil = 0
-  private readonly timer = setInterval(() => this.last = performance.now(), LOOP_TICK_MS).unref()
+  private readonly timer = setInterval(() => {
+    this.held()
+    this.last = performance.now()
+  }, LOOP_TICK_MS).unref()
 
-  constructor(private readonly thresholdMs: number, private readonly windowMs: number) {}
+  constructor(
+    private readonly thresholdMs: number,
+    private readonly windowMs: number,
+    private readonly onHold: () => void
+  ) {}
 
   held(): boolean {
     const now = performance.now()
-    if (now - this.last > this.thresholdMs) this.heldUntil = now + this.windowMs
+    if (now - this.last > this.thresholdMs) {
+      this.last = now
+      this.heldUntil = now + this.windowMs
+      this.onHold()
+    }
     return now < this.heldUntil
   }
 
@@ -77,24 +93,79 @@ const LOOP_TICK_MS = 50
 /** The most requests remembered at once: past it the oldest are forgotten first. */
 const MAX_RECENT = 10_000
 
-/** The requests answered, oldest first, each forgotten once its window passed: a queue read from `head`. */
-class Remembered {
+/**
+ * The requests recorded for their retries, by key (`dedupeKey`): those in flight, and those remembered for a
+ * window after their answer (oldest first, a queue read from `head`, swept by a timer while it holds any).
+ */
+class Retries {
+  readonly recent = new Map<string, Recording>()
   private entries: Array<{ readonly key: string; readonly recording: Recording; readonly until: number }> = []
   private head = 0
+  private timer: ReturnType<typeof setTimeout> | undefined = undefined
 
-  add(recent: Map<string, Recording>, key: string, recording: Recording, windowMs: number): void {
+  constructor(readonly windowMs: number) {}
+
+  /** The recorded request `served` repeats, if any: only looked for while something is recorded. */
+  firstOf(served: Served): Recording | undefined {
+    if (this.recent.size === 0) return undefined
+    const key = served.key()
+    return key === undefined ? undefined : this.recent.get(key)
+  }
+
+  /**
+   * Records a request its sender may give up on, with what was answered so far, so its retries follow it: not
+   * one that is not a JSON-RPC request, nor one whose streamed answer began unrecorded (its start is gone).
+   */
+  record(served: Served): void {
+    if (served.recording !== undefined || (served.streamed !== undefined && served.chunks === undefined)) return
+    const key = served.key()
+    if (key === undefined || this.recent.has(key)) return
+    const recording = new Recording(served)
+    served.recording = recording
+    this.recent.set(key, recording)
+    if (served.closed) this.settle(key, recording)
+    else served.onClose(() => this.settle(key, recording))
+  }
+
+  /** Its answer ended or its client went: remembered a while, unless it was refused (then a retry runs). */
+  private settle(key: string, recording: Recording): void {
+    if (recording.status !== undefined && recording.status >= 400) {
+      if (this.recent.get(key) === recording) this.recent.delete(key)
+      return
+    }
+    this.sweep()
+    this.entries.push({ key, recording, until: performance.now() + this.windowMs })
+    this.timer ??= setTimeout(this.tick, this.windowMs).unref()
+  }
+
+  private sweep(): void {
     const now = performance.now()
     const entries = this.entries
     while (this.head < entries.length && (entries[this.head]!.until <= now || entries.length - this.head >= MAX_RECENT)) {
       const old = entries[this.head++]!
-      if (recent.get(old.key) === old.recording) recent.delete(old.key)
+      if (this.recent.get(old.key) === old.recording) this.recent.delete(old.key)
     }
     // Compacted now and then, not on every removal: the queue stays linear in what it holds.
     if (this.head > 1_024 && this.head * 2 > entries.length) {
       this.entries = entries.slice(this.head)
       this.head = 0
     }
-    this.entries.push({ key, recording, until: now + windowMs })
+  }
+
+  private readonly tick = (): void => {
+    this.timer = undefined
+    this.sweep()
+    if (this.head < this.entries.length) {
+      const next = this.entries[this.head]!.until - performance.now()
+      this.timer = setTimeout(this.tick, Math.max(1, next)).unref()
+    } else {
+      this.entries = []
+      this.head = 0
+    }
+  }
+
+  stop(): void {
+    clearTimeout(this.timer)
   }
 }
 
@@ -104,15 +175,24 @@ const UNAVAILABLE_BODY = JSON.stringify({
   error: { code: -32000, message: "Service Unavailable: the instance is not serving now" }
 })
 
-/** The answer of a request, kept for its duplicates: what it was, and who else waits for it. */
+/** The answer of a request, kept for its duplicates: what it was so far, and who else waits for it. */
 class Recording {
-  status: number | undefined = undefined
-  headers: ResponseHeaders | undefined = undefined
-  body: string | undefined = undefined
-  readonly chunks: Array<string> = []
-  streaming = false
-  ended = false
+  status: number | undefined
+  headers: ResponseHeaders | undefined
+  body: string | undefined
+  readonly chunks: Array<string>
+  streaming: boolean
+  ended: boolean
   readonly followers = new Set<Served>()
+
+  constructor(served: Served) {
+    this.status = served.status
+    this.headers = served.answerHeaders
+    this.body = served.answerBody
+    this.chunks = served.chunks === undefined ? [] : served.chunks.slice()
+    this.streaming = served.streamed !== undefined
+    this.ended = served.closed && !served.gone
+  }
 
   /** Gives a duplicate what the answer was so far, and the rest as it comes. */
   follow(served: Served): void {
@@ -160,14 +240,26 @@ class Served implements Exchange {
   readonly url: string
   readonly headers: RequestHead["headers"]
   readonly remoteAddress: string | undefined
+  private readonly session: string
   private callbacks: Array<() => void> | undefined = []
   /** The answer is complete. */
   private done = false
   private acked = false
   /** The client at the other end went away (or the link did). */
   gone = false
+  /** The answer ended, or the client went. */
+  closed = false
   streamed: ResponseStream | undefined = undefined
   recording: Recording | undefined = undefined
+  // What was answered so far, so the request can be recorded for its retries at any point.
+  status: number | undefined = undefined
+  answerHeaders: ResponseHeaders | undefined = undefined
+  answerBody: string | undefined = undefined
+  /** A streamed answer's chunks so far, kept only for a request that could be retried. */
+  chunks: Array<string> | undefined = undefined
+  private dedupe: string | undefined | null = null
+  /** The connection's tick it came in. */
+  tick = 0
 
   constructor(
     private readonly connection: Connection,
@@ -180,6 +272,13 @@ class Served implements Exchange {
     this.url = head.url
     this.headers = head.headers
     this.remoteAddress = head.address
+    this.session = head.session
+  }
+
+  /** The key its retries share, or undefined if it is not a JSON-RPC request. */
+  key(): string | undefined {
+    if (this.dedupe === null) this.dedupe = dedupeKey(this.method, this.session, this.body)
+    return this.dedupe
   }
 
   readBody(limit: number, done: (body: Body) => void): void {
@@ -193,6 +292,9 @@ class Served implements Exchange {
       this.connection.writer.send(this.id, Kind.Answer, encodeAnswerHead(status, headers, body !== undefined), body)
     }
     this.done = true
+    this.status = status
+    this.answerHeaders = headers
+    this.answerBody = body
     this.recording?.answered(status, headers, body)
     this.close()
   }
@@ -202,11 +304,16 @@ class Served implements Exchange {
     this.acked = true
     const connection = this.connection
     if (!this.gone) connection.writer.send(this.id, Kind.Open, encodeAnswerHead(200, headers, false), undefined)
+    this.status = 200
+    this.answerHeaders = headers
+    // A POST's answer may be replayed to a retry of it, so its chunks are kept until it ends.
+    if (this.method === "POST" && this.key() !== undefined) this.chunks = []
     this.recording?.opened(headers)
     const served = this
     const stream: ResponseStream = {
       write: (chunk) => {
         if (served.done) return false
+        served.chunks?.push(chunk)
         served.recording?.wrote(chunk)
         if (served.gone) return false
         connection.writer.send(served.id, Kind.Data, undefined, chunk)
@@ -242,16 +349,22 @@ class Served implements Exchange {
     this.connection.writer.send(this.id, Kind.Ack, undefined, undefined)
   }
 
-  /** The client went away before the answer ended. */
+  /** The client went away before the answer ended: its sender may retry it elsewhere. */
   lose(): void {
+    if (this.closed) return
     this.gone = true
+    this.connection.retries.record(this)
     this.close()
   }
 
   /** The exchange is done with: its answer ended, or its client went. */
   private close(): void {
+    this.closed = true
     this.connection.served.delete(this.id)
+    // Answered while or just after the event loop was held: its sender may have given up on it meanwhile.
+    if (this.recording === undefined && this.connection.held()) this.connection.retries.record(this)
     const callbacks = this.callbacks
+    this.chunks = undefined
     if (callbacks === undefined) return
     this.callbacks = undefined
     for (const f of callbacks) f()
@@ -261,9 +374,12 @@ class Served implements Exchange {
 /** Whether an exchange is one relayed here over a link: it is answered here, never relayed again. @internal */
 export const isRelayed = (exchange: Exchange): boolean => exchange instanceof Served
 
-/** The key a JSON-RPC request is deduplicated by, or undefined for anything else (notifications, answers). */
-const dedupeKey = (head: RequestHead, body: string | undefined): string | undefined => {
-  if (head.method !== "POST" || body === undefined || !body.includes("\"method\"") || !body.includes("\"id\"")) {
+/**
+ * The key a JSON-RPC request is deduplicated by (its session and its whole body), or undefined for anything else
+ * (notifications, answers, batches).
+ */
+const dedupeKey = (method: string, session: string, body: string | undefined): string | undefined => {
+  if (method !== "POST" || body === undefined || !body.includes("\"method\"") || !body.includes("\"id\"")) {
     return undefined
   }
   let parsed: unknown
@@ -274,63 +390,66 @@ const dedupeKey = (head: RequestHead, body: string | undefined): string | undefi
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return undefined
   if (!("id" in parsed) || !("method" in parsed) || typeof parsed.method !== "string") return undefined
-  return typeof parsed.id === "string" || typeof parsed.id === "number" ? `${head.session}\u0000${body}` : undefined
+  return typeof parsed.id === "string" || typeof parsed.id === "number" ? `${session}\u0000${body}` : undefined
 }
 
 /** One proven connection from another instance. */
 class Connection {
   readonly writer: Writer
+  /** The requests in flight (unanswered), in the order they came. */
   readonly served = new Map<number, Served>()
   // Requests are acknowledged only if still unanswered a while after they came (most are answered sooner, and
-  // their answer is the acknowledgement): those of the last interval are acknowledged at the end of the next.
-  private older: Array<Served> = []
-  private newer: Array<Served> = []
+  // their answer is the acknowledgement): at each tick, those that came before the last tick. Only the requests
+  // in flight are looked at, so an answered one is not held on to until then.
+  private tick = 0
   private timer: ReturnType<typeof setInterval> | undefined = undefined
+
+  private readonly decodeHead = requestHeadDecoder()
 
   constructor(readonly socket: Net.Socket, private readonly host: Host, private readonly ackDelayMs: number) {
     this.writer = new Writer(socket)
   }
 
+  get retries(): Retries {
+    return this.host.retries
+  }
+
+  held(): boolean {
+    return this.host.held()
+  }
+
   frame(id: number, kind: number, head: string | undefined, body: Buffer): void {
     if (kind === Kind.Close) return this.served.get(id)?.lose()
     if (kind !== Kind.Request || head === undefined) return
-    const parsed = decodeRequestHead(head)
+    const parsed = this.decodeHead(head)
     if (parsed === undefined) return void this.socket.destroy()
     const text = parsed.hasBody ? body.toString("utf8") : undefined
     const served = new Served(this, id, parsed, text, body.length)
-    this.served.set(id, served)
-    this.newer.push(served)
-    this.timer ??= setInterval(this.acknowledge, this.ackDelayMs)
     const front = this.host.front
+    const retries = this.host.retries
+    // Before this request counts as in flight: a hold seen now records those that were, and this one may follow.
+    const held = front !== undefined && this.host.held()
+    const first = front === undefined ? undefined : retries.firstOf(served)
+    served.tick = this.tick
+    this.served.set(id, served)
+    this.timer ??= setInterval(this.acknowledge, this.ackDelayMs)
     if (front === undefined) {
       return served.respond(503, { "content-type": "application/json", "retry-after": "1" }, UNAVAILABLE_BODY)
     }
-    const key = dedupeKey(parsed, text)
-    if (key === undefined) return front(served)
-    const recent = this.host.recent
-    const first = recent.get(key)
     if (first !== undefined) return first.follow(served)
-    const recording = new Recording()
-    served.recording = recording
-    recent.set(key, recording)
-    const late = this.host.watch.held()
-    served.onClose(() => {
-      // A request its sender may have given up on (its client went, or it was read late) is remembered a while
-      // after its answer, so a retry that comes after it still runs once; any other is forgotten with its answer,
-      // as is a refusal, so a retry runs.
-      const refused = recording.status !== undefined && recording.status >= 400
-      if (!refused && (served.gone || late || this.host.watch.held())) {
-        this.host.answered.add(recent, key, recording, this.host.windowMs)
-      } else if (recent.get(key) === recording) recent.delete(key)
-    })
+    // Read while or just after the loop was held: it may have waited past its sender's ack timeout.
+    if (held) retries.record(served)
     front(served)
   }
 
   private readonly acknowledge = (): void => {
-    for (const served of this.older) served.ack()
-    this.older = this.newer
-    this.newer = []
-    if (this.older.length === 0) {
+    const tick = this.tick++
+    for (const served of this.served.values()) {
+      // In arrival order: the first that came since the last tick ends the round.
+      if (served.tick >= tick) break
+      served.ack()
+    }
+    if (this.served.size === 0) {
       clearInterval(this.timer)
       this.timer = undefined
     }
@@ -370,6 +489,7 @@ const accept = (config: Config, host: Host, socket: Net.Socket): void => {
       ? proof.t
       : DEFAULT_ACK_TIMEOUT_MS
     connection = new Connection(socket, host, Math.min(Math.max(Math.floor(timeout / 4), 1), MAX_ACK_DELAY_MS))
+    host.connections.add(connection)
     reader.max = MAX_FRAME
   }, MAX_HANDSHAKE_FRAME)
   const deadline = setTimeout(() => socket.destroy(), HANDSHAKE_MS)
@@ -379,7 +499,9 @@ const accept = (config: Config, host: Host, socket: Net.Socket): void => {
   socket.on("error", () => undefined)
   socket.on("close", () => {
     clearTimeout(deadline)
-    connection?.drop()
+    if (connection === undefined) return
+    host.connections.delete(connection)
+    connection.drop()
   })
   handshake.send(0, Kind.Challenge, challenge, undefined)
 }
@@ -393,12 +515,18 @@ const HANDSHAKE_MS = 5_000
 /** Listens for links; fails with the listen error (the port is taken...). @internal */
 export const listen = (config: Config): Effect.Effect<LinkServer, Error> =>
   Effect.async((resume) => {
-    const host: Host = {
-      front: undefined,
-      recent: new Map(),
-      watch: new LoopWatch(LOOP_TICK_MS + config.ackTimeoutMs / 4, config.dedupeWindowMs),
-      answered: new Remembered(),
-      windowMs: config.dedupeWindowMs
+    const connections = new Set<Connection>()
+    const retries = new Retries(config.dedupeWindowMs)
+    // Every request in flight when a hold is seen may have been given up on by its sender meanwhile.
+    const watch = new LoopWatch(LOOP_TICK_MS + config.ackTimeoutMs / 4, config.dedupeWindowMs, () => {
+      for (const connection of connections) {
+        for (const served of connection.served.values()) retries.record(served)
+      }
+    })
+    const host: Host = { front: undefined, connections, retries, held: () => watch.held() }
+    const stop = () => {
+      watch.stop()
+      retries.stop()
     }
     const sockets = new Set<Net.Socket>()
     const server = Net.createServer((socket) => {
@@ -407,7 +535,7 @@ export const listen = (config: Config): Effect.Effect<LinkServer, Error> =>
       accept(config, host, socket)
     })
     const failed = (error: Error) => {
-      host.watch.stop()
+      stop()
       resume(Effect.fail(error))
     }
     server.once("error", failed)
@@ -423,7 +551,7 @@ export const listen = (config: Config): Effect.Effect<LinkServer, Error> =>
           }
         },
         close: () => {
-          host.watch.stop()
+          stop()
           server.close()
           for (const socket of sockets) socket.destroy()
         }

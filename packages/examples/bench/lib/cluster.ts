@@ -155,6 +155,16 @@ export const measureRouting = async (
       sse.push(session)
     }
     let id = 0
+    // Every instance's JIT warmed on the paths measured (owner and routed, both transports) before any row: the
+    // rows compare steady states, not which process compiled its code first.
+    const warmAgents = Array.from({ length: most }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }))
+    for (const routed of [false, true]) {
+      await measure(cluster, "Streamable tools/call", routed, most, calls * 2, (w, port) =>
+        streamableEcho(warmAgents[w]!, port, streamable[w]!, ++id))
+      await measure(cluster, "legacy SSE POST", routed, most, calls * 2, (w, port) =>
+        sse[w]!.echo(warmAgents[w]!, `echo-${++id}`, port))
+    }
+    for (const agent of warmAgents) agent.destroy()
     for (const concurrency of concurrencies) {
       // Owner and routed rows alternate, `runs` times, and each figure is the median of its runs: a load that
       // comes and goes on the machine then weighs on both sides alike.

@@ -23,14 +23,15 @@ export const refuse = (exchange: Exchange, refusal: Refusal.Refusal): void => {
   exchange.respond(response.status, response.headers, response.body)
 }
 
-const JSON_HEADERS: ResponseHeaders = { "content-type": "application/json" }
+// Frozen: a transport may remember what it made of a frozen header object (the cluster's link encodes it once).
+const JSON_HEADERS: ResponseHeaders = Object.freeze({ "content-type": "application/json" })
 
 /** Answers with a JSON body. @internal */
 export const respondJson = (exchange: Exchange, body: unknown, headers?: ResponseHeaders, status = 200): void => {
   exchange.respond(status, headers === undefined ? JSON_HEADERS : { ...JSON_HEADERS, ...headers }, JSON.stringify(body))
 }
 
-const EMPTY: ResponseHeaders = {}
+const EMPTY: ResponseHeaders = Object.freeze({})
 
 /** 202: accepted, nothing to say. @internal */
 export const accepted = (exchange: Exchange): void => exchange.respond(202, EMPTY)
