@@ -274,6 +274,7 @@ const join = (options: Options) =>
       relay: relayWith(membership, links, runFork),
       leave: membership.leave,
       serve: (front) => Effect.acquireRelease(Effect.sync(() => link.server.serve(front)), (unset) => Effect.sync(unset)),
+      repeated: link.server.repeated,
       publish: (change) => {
         if (change._tag === "ListChanged" && !listsEverywhere) return
         runFork(Effect.ignore(redis.send(["PUBLISH", channel, Changes.encode(membership.incarnation(), change)])))

@@ -256,6 +256,26 @@ describe("the link between instances", () => {
       expect(textOf(yield* post(b.port, session, call(12, "block", { ms: 0 })))).toBe("2")
     }), { timeout: 30_000 })
 
+  it.scopedLive("a retry sent straight to the owner after a relayed try timed out runs once: it gets the first try's answer", () =>
+    Effect.gen(function*() {
+      const redis = yield* startRedis
+      const [a, b] = yield* Effect.all([instance(redis.url, { ackTimeoutMs: 1_000 }), instance(redis.url, { ackTimeoutMs: 1_000 })], {
+        concurrency: "unbounded"
+      })
+      const session = yield* openSession(a.port)
+      expect((yield* post(b.port, session, ping)).status).toBe(202)
+      // Relayed through B, the call holds A's loop 2 s: B gives up on it; the client retries on A itself, whose
+      // front reads the retry once the hold is over.
+      const slow = call(21, "block", { ms: 2_000 })
+      const first = yield* post(b.port, session, slow)
+      expect(first.status).toBe(503)
+      const retry = yield* post(a.port, session, slow)
+      expect(retry.status).toBe(200)
+      expect(textOf(retry)).toBe("1")
+      // A request that repeats nothing runs.
+      expect(textOf(yield* post(a.port, session, call(22, "block", { ms: 0 })))).toBe("2")
+    }), { timeout: 30_000 })
+
   it.scopedLive("a client that goes away mid-stream closes the owner's exchange: its session is no longer held", () =>
     Effect.gen(function*() {
       const redis = yield* startRedis

@@ -83,6 +83,12 @@ export interface Host {
    * one process). `bodyLimit` bounds the body of a POST, which the transport must not have read.
    */
   readonly forward: (exchange: Exchange, id: string, principal: Principal | undefined, bodyLimit: number) => boolean
+  /**
+   * For a server that runs as several instances: answers a POST to session `id` whose `body` repeats a request
+   * another instance relayed here and may have given up on (its client retried here), with that request's
+   * answer. True if it did (the transport then does nothing more); always false for one process.
+   */
+  readonly repeated: (exchange: Exchange, id: string, body: string) => boolean
   /** True once the server drains on shutdown: new sessions are refused. */
   readonly isDraining: () => boolean
   /** How long a draining server lets the work in flight finish. */
@@ -165,6 +171,7 @@ export const fromRegistry = (registry: SessionRegistryService): Host => {
     forward: placement === undefined
       ? notHere
       : forwardWith(placement),
+    repeated: placement?.repeated ?? notHere,
     isDraining: registry.isDraining,
     drainTimeout: registry.drainTimeout,
     budgets: registry.budgets

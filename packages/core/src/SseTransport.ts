@@ -136,7 +136,7 @@ const routesOf = Effect.fnUntraced(function*(host: McpServerTransport.Host, opti
         }
       }
       Front.accepted(exchange)
-    })
+    }, host, id)
   }
 
   const routes: ReadonlyArray<Route> = [

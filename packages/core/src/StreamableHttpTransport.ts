@@ -90,7 +90,7 @@ const post = (context: Streamable.Context, exchange: Exchange, grant: Grant | un
     if (alone === undefined) return sessionPost(context, exchange, grant, client, accept, decoded, size)
     if ("_tag" in alone) return Front.refuse(exchange, alone)
     context.runFork(sessionlessPost(context, exchange, grant, client, accept, alone, size))
-  })
+  }, context.host, context.stateless ? undefined : header(exchange.headers, "mcp-session-id"))
 }
 
 /** The transport's route over a host: POST, GET and DELETE on one path. */

@@ -37,6 +37,11 @@ export interface LinkServer {
   readonly port: number
   /** Sets the front that serves relayed requests (until then they get 503); returns how to unset it. */
   readonly serve: (front: (exchange: Exchange) => void) => () => void
+  /**
+   * Answers a direct POST to session `session` that repeats a request relayed here its sender may have given up
+   * on, with that request's answer: true if it did (see `PlacementService.repeated`).
+   */
+  readonly repeated: (exchange: Exchange, session: string, body: string) => boolean
   /** Stops listening and drops every link. */
   readonly close: () => void
 }
@@ -112,6 +117,13 @@ class Retries {
     return key === undefined ? undefined : this.recent.get(key)
   }
 
+  /** The recorded request a direct POST to `session` with `body` repeats, if any. */
+  firstOfDirect(session: string, body: string): Recording | undefined {
+    if (this.recent.size === 0) return undefined
+    const key = dedupeKey("POST", session, body)
+    return key === undefined ? undefined : this.recent.get(key)
+  }
+
   /**
    * Records a request its sender may give up on, with what was answered so far, so its retries follow it: not
    * one that is not a JSON-RPC request, nor one whose streamed answer began unrecorded (its start is gone).
@@ -183,7 +195,8 @@ class Recording {
   readonly chunks: Array<string>
   streaming: boolean
   ended: boolean
-  readonly followers = new Set<Served>()
+  /** The duplicates waiting for the rest of the answer, with their streams once it streams. */
+  readonly followers = new Map<Exchange, ResponseStream | undefined>()
 
   constructor(served: Served) {
     this.status = served.status
@@ -194,18 +207,19 @@ class Recording {
     this.ended = served.closed && !served.gone
   }
 
-  /** Gives a duplicate what the answer was so far, and the rest as it comes. */
-  follow(served: Served): void {
+  /** Gives a duplicate (relayed here, or sent straight here) what the answer was so far, and the rest as it comes. */
+  follow(exchange: Exchange): void {
     if (this.ended && !this.streaming) {
-      return served.respond(this.status ?? 500, this.headers ?? {}, this.body)
+      return exchange.respond(this.status ?? 500, this.headers ?? {}, this.body)
     }
+    let stream: ResponseStream | undefined
     if (this.streaming) {
-      const stream = served.stream(this.headers ?? {})
+      stream = exchange.stream(this.headers ?? {})
       for (const chunk of this.chunks) stream.write(chunk)
       if (this.ended) return stream.end()
     }
-    this.followers.add(served)
-    served.onClose(() => this.followers.delete(served))
+    this.followers.set(exchange, stream)
+    exchange.onClose(() => this.followers.delete(exchange))
   }
 
   answered(status: number, headers: ResponseHeaders, body: string | undefined): void {
@@ -213,24 +227,24 @@ class Recording {
     this.headers = headers
     this.body = body
     this.ended = true
-    for (const served of this.followers) served.respond(status, headers, body)
+    for (const exchange of Array.from(this.followers.keys())) exchange.respond(status, headers, body)
   }
 
   opened(headers: ResponseHeaders): void {
     this.status = 200
     this.headers = headers
     this.streaming = true
-    for (const served of this.followers) served.stream(headers)
+    for (const exchange of this.followers.keys()) this.followers.set(exchange, exchange.stream(headers))
   }
 
   wrote(chunk: string): void {
     this.chunks.push(chunk)
-    for (const served of this.followers) served.streamed?.write(chunk)
+    for (const stream of this.followers.values()) stream?.write(chunk)
   }
 
   finished(): void {
     this.ended = true
-    for (const served of Array.from(this.followers)) served.streamed?.end()
+    for (const stream of Array.from(this.followers.values())) stream?.end()
   }
 }
 
@@ -524,6 +538,16 @@ export const listen = (config: Config): Effect.Effect<LinkServer, Error> =>
       }
     })
     const host: Host = { front: undefined, connections, retries, held: () => watch.held() }
+    const repeated = (exchange: Exchange, session: string, body: string): boolean => {
+      // A relayed request was looked up as it came over its link.
+      if (exchange instanceof Served) return false
+      // A hold seen now records the requests in flight first: this may be a retry of one of them.
+      watch.held()
+      const first = retries.firstOfDirect(session, body)
+      if (first === undefined) return false
+      first.follow(exchange)
+      return true
+    }
     const stop = () => {
       watch.stop()
       retries.stop()
@@ -550,6 +574,7 @@ export const listen = (config: Config): Effect.Effect<LinkServer, Error> =>
             if (host.front === front) host.front = undefined
           }
         },
+        repeated,
         close: () => {
           stop()
           server.close()
