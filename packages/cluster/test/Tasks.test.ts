@@ -227,7 +227,7 @@ describe("tasks across instances", () => {
       expect(Date.now() - killedAt).toBeLessThan(3 * leaseMs)
     }))
 
-  it.scopedLive("tasks/update and tasks/cancel on another instance are answered once the owner applied them", () =>
+  it.scopedLive("tasks/update and tasks/cancel on another instance are answered once the owner applied them; one answered -32603 is never applied", () =>
     Effect.gen(function*() {
       const redis = yield* startRedis
       // A lease longer than the owner stays frozen here: it is alive all along, only slow.
@@ -247,6 +247,10 @@ describe("tasks across instances", () => {
       expect((yield* post(b, "tasks/update", { taskId, inputResponses: {} })).body.result).toMatchObject({
         resultType: "complete"
       })
+      // The owner has read what it was sent while frozen (the update just answered came after it on the channel),
+      // and applied none of it: the cancel answered -32603 was withdrawn, so the task still works.
+      expect((yield* post(owner.url, "tasks/get", { taskId })).body.result).toMatchObject({ status: "working" })
+      expect((yield* post(b, "tasks/get", { taskId })).body.result).toMatchObject({ status: "working" })
       // Acknowledged on B: the owner, asked right after, has it cancelled.
       expect((yield* post(b, "tasks/cancel", { taskId })).body.result).toMatchObject({ resultType: "complete" })
       expect((yield* post(owner.url, "tasks/get", { taskId })).body.result).toMatchObject({ status: "cancelled" })

@@ -5,8 +5,10 @@
  * change and expiring with the task (its ttl), so Redis holds no more than the live tasks. Any instance answers
  * `tasks/get` from the record; `tasks/update` and `tasks/cancel` go to the owner over one channel,
  * `{ns}:tasks`, which also carries each status change to the listen streams of every instance, and the owner's
- * answer: a request is acknowledged only once the owner applied it (or 2 seconds passed, an error then), so
- * `tasks/get` anywhere right after reads it done.
+ * answer: a request is acknowledged only once the owner applied it, so `tasks/get` anywhere right after reads it
+ * done. A request is offered with a claim key (`{ns}:ask:{ask}`): the owner applies it only if it claims it
+ * first, and an asker that heard nothing for 2 seconds withdraws it unless it was claimed, so its error (-32603)
+ * means the request was not applied and never will be; a claimed one is waited for a while longer.
  *
  * A task whose owner is gone (its lease lapsed, or it left) can never settle: read elsewhere, it is `failed`.
  * @internal
@@ -77,6 +79,32 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
 return 1`)
 
+/** Offers a request to a task's owner: its claim key, pending, and the request on the channel, in one round trip. */
+const OFFER = RedisClient.script(`
+redis.call('SET', KEYS[1], 'p', 'PX', ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1`)
+
+/** The owner claims a request before it applies it: 1 if it was pending, 0 if its asker withdrew it. */
+const CLAIM = RedisClient.script(`
+if redis.call('GET', KEYS[1]) == 'p' then
+  redis.call('SET', KEYS[1], 'a', 'KEEPTTL')
+  return 1
+end
+return 0`)
+
+/** The asker withdraws a request it heard nothing of: `w` if withdrawn, `a` if the owner claimed it first. */
+const WITHDRAW = RedisClient.script(`
+local state = redis.call('GET', KEYS[1])
+if state == 'p' then
+  redis.call('SET', KEYS[1], 'w', 'KEEPTTL')
+  return 'w'
+end
+return state or ''`)
+
+/** How long a claim key lives: well past every wait on it. */
+const ASK_TTL_MS = 60_000
+
 const partyOf = (principal: Principal | undefined): Party =>
   principal === undefined ? null : principal.issuer === undefined
     ? { subject: principal.subject }
@@ -104,7 +132,10 @@ export interface Config {
   readonly runFork: <A>(effect: Effect.Effect<A>) => unknown
 }
 
-/** How long a request to a task's owner waits for the owner to say it applied it. */
+/**
+ * How long a request to a task's owner waits for the owner to say it applied it, and how much longer once the
+ * owner is found to have claimed it.
+ */
 const ANSWER_TIMEOUT = Duration.seconds(2)
 
 type Asking = Extract<typeof Told.Type, { readonly kind: "update" | "cancel" }>
@@ -119,9 +150,13 @@ export const make = (redis: RedisClient.RedisClientService, config: Config) =>
     // This instance as an asker: its incarnation may change (it fences), its questions stay its own.
     const me = randomBytes(12).toString("base64url")
     const asked = new Map<string, Deferred.Deferred<boolean>>()
+    const askKey = (ask: string) => `${namespace}:ask:${ask}`
     const publish = (told: typeof Told.Type) => redis.send(["PUBLISH", channel, encodeTold(told)])
 
-    /** Applies a request of another instance to a task here, then tells the asker whether it did. */
+    /**
+     * Applies a request of another instance to a task here once it claimed it (an asker that gave up withdrew
+     * it: it is not applied), then tells the asker whether it did.
+     */
     const answer = (told: Asking) => {
       const principal = principalOf(told.principal)
       const applied = Effect.forEach(handlers, (handler) =>
@@ -130,8 +165,10 @@ export const make = (redis: RedisClient.RedisClientService, config: Config) =>
             ? handler.update(told.taskId, principal, told.responses)
             : handler.cancel(told.taskId, principal)
         ))
-      runFork(Effect.flatMap(applied, (outcomes) =>
-        Effect.ignore(publish({ kind: "done", to: told.from, ask: told.ask, found: outcomes.some(Option.isSome) }))))
+      const claimed = Effect.map(redis.eval(CLAIM, [askKey(told.ask)], []), (reply) => reply === 1)
+      const apply = Effect.flatMap(applied, (outcomes) =>
+        publish({ kind: "done", to: told.from, ask: told.ask, found: outcomes.some(Option.isSome) }))
+      runFork(Effect.ignore(Effect.flatMap(claimed, (mine) => mine ? Effect.asVoid(apply) : Effect.void)))
     }
 
     yield* redis.subscribe(channel, (message) => {
@@ -188,13 +225,25 @@ export const make = (redis: RedisClient.RedisClientService, config: Config) =>
           return Effect.succeed(Option.map(found, () => ACK))
         }
         const ask = randomBytes(12).toString("base64url")
+        const key = askKey(ask)
+        const offer = redis.eval(OFFER, [key], [String(ASK_TTL_MS), channel, encodeTold(request(found.value.from, ask))])
+        // Heard nothing: withdrawn, it will never be applied (an error says so); claimed, it is being applied.
+        const withdraw = Effect.flatMap(
+          Effect.mapError(redis.eval(WITHDRAW, [key], []), unreachable),
+          (state) => state === "a" ? Effect.void : Effect.fail(unreachable())
+        )
         return Effect.acquireUseRelease(
           Effect.tap(Deferred.make<boolean>(), (done) => Effect.sync(() => void asked.set(ask, done))),
           (done) =>
             Effect.zipRight(
-              Effect.mapError(publish(request(found.value.from, ask)), unreachable),
+              Effect.mapError(offer, unreachable),
               Deferred.await(done).pipe(
-                Effect.timeoutFail({ duration: ANSWER_TIMEOUT, onTimeout: unreachable }),
+                Effect.timeout(ANSWER_TIMEOUT),
+                Effect.catchTag("TimeoutException", () =>
+                  Effect.zipRight(
+                    withdraw,
+                    Effect.timeoutFail(Deferred.await(done), { duration: ANSWER_TIMEOUT, onTimeout: unreachable })
+                  )),
                 Effect.map((applied) => applied ? Option.some(ACK) : Option.none())
               )
             ),
