@@ -102,8 +102,11 @@ if state == 'p' then
 end
 return state or ''`)
 
-/** How long a claim key lives: well past every wait on it. */
-const ASK_TTL_MS = 60_000
+/**
+ * How long a claim key lives: past the asker's longest wait (it withdraws after the first). An owner that reads a
+ * request after its key expired cannot claim it, and does not apply it, which is right: its asker gave up.
+ */
+const ASK_TTL_MS = 10_000
 
 const partyOf = (principal: Principal | undefined): Party =>
   principal === undefined ? null : principal.issuer === undefined
