@@ -199,9 +199,6 @@ export const MAX_HANDSHAKE_FRAME = 512
 
 const EMPTY = Buffer.alloc(0)
 
-/** Strings shorter than this are written with room for their longest UTF-8 form, not measured first. */
-const MEASURE_FROM = 16 * 1024
-
 /** The smallest buffer a turn's frames are written into. */
 const TURN_BUFFER = 4 * 1024
 
@@ -215,29 +212,27 @@ export class Writer {
   private buffer: Buffer = EMPTY
   private offset = 0
   private scheduled = false
+  /** What the last turn wrote: the next turn's buffer is made that large at once, not grown to it. */
+  private lastTurn = TURN_BUFFER
 
   constructor(private readonly socket: Net.Socket) {}
 
   /** Queues a frame; it leaves at the end of this turn of the event loop. */
   send(id: number, kind: number, head: string | undefined, body: string | Uint8Array | undefined): void {
-    const headRoom = room(head)
-    const bodyRoom = room(body)
-    this.reserve(PREFIX + headRoom + bodyRoom)
+    const headLength = head === undefined ? 0 : Buffer.byteLength(head)
+    const bodyLength = body === undefined ? 0 : typeof body === "string" ? Buffer.byteLength(body) : body.length
+    const size = PREFIX + headLength + bodyLength
+    this.reserve(size)
     const buffer = this.buffer
     const start = this.offset
-    let at = start + PREFIX
-    if (head !== undefined) at += buffer.write(head, at, "utf8")
-    const headLength = at - start - PREFIX
-    if (typeof body === "string") at += buffer.write(body, at, "utf8")
-    else if (body !== undefined) {
-      buffer.set(body, at)
-      at += body.length
-    }
-    buffer.writeUInt32BE(at - start - 4, start)
+    buffer.writeUInt32BE(size - 4, start)
     buffer.writeUInt32BE(id, start + 4)
     buffer[start + 8] = kind
     buffer.writeUInt32BE(headLength, start + 9)
-    this.offset = at
+    if (head !== undefined) buffer.write(head, start + PREFIX, headLength, "utf8")
+    if (typeof body === "string") buffer.write(body, start + PREFIX + headLength, bodyLength, "utf8")
+    else if (body !== undefined) buffer.set(body, start + PREFIX + headLength)
+    this.offset = start + size
     if (!this.scheduled) {
       this.scheduled = true
       setImmediate(this.flush)
@@ -253,7 +248,7 @@ export class Writer {
   private reserve(size: number): void {
     const needed = this.offset + size
     if (needed <= this.buffer.length) return
-    const next = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2, TURN_BUFFER))
+    const next = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2, this.lastTurn))
     if (this.offset > 0) this.buffer.copy(next, 0, 0, this.offset)
     this.buffer = next
   }
@@ -264,19 +259,10 @@ export class Writer {
     const buffer = this.buffer
     this.buffer = EMPTY
     this.offset = 0
+    this.lastTurn = Math.max(TURN_BUFFER, length)
     if (length > 0 && !this.socket.destroyed) this.socket.write(buffer.subarray(0, length))
   }
 }
-
-/** Room for a head or body: a short string's longest UTF-8 form, a long one measured. */
-const room = (data: string | Uint8Array | undefined): number =>
-  data === undefined
-    ? 0
-    : typeof data !== "string"
-    ? data.length
-    : data.length < MEASURE_FROM
-    ? data.length * 3
-    : Buffer.byteLength(data)
 
 /** One frame read: its body is a view of what was read, valid until the handler returns. @internal */
 export type Handler = (id: number, kind: number, head: string | undefined, body: Buffer) => void
