@@ -7,6 +7,11 @@
  * paused, partitioned away) fails it within that time. The cluster decides what a failure means (503, never a
  * wrong 404); the client reconnects by itself.
  *
+ * Reads go on a connection of their own (the read-only commands and scripts, see `fromSend`): Redis answers a
+ * connection's commands in order, so a write it holds (`CLIENT PAUSE ... WRITE`, as in a failover) would hold
+ * every later command of its connection, the lease lookups with it. Nothing the cluster does needs a read to
+ * see a write whose reply has not come back: each read follows the writes it must see in sequence.
+ *
  * @since 0.1.0
  */
 import { createHash } from "node:crypto"
@@ -33,7 +38,8 @@ export class RedisError extends Data.TaggedError("RedisError")<{
 
 /**
  * A Lua script, sent by its digest once Redis knows it (`EVALSHA`), in full otherwise. A read-only one goes as
- * `EVALSHA_RO` (Redis 7): a replica may serve it, and it is told apart from writes in Redis's command counts.
+ * `EVALSHA_RO` (Redis 7), with the reads: Redis runs it while it holds writes, a replica may serve it, and it is
+ * told apart from writes in Redis's command counts.
  *
  * @since 0.1.0
  */
@@ -52,7 +58,10 @@ export const script = (source: string, options: { readonly readOnly?: boolean } 
 
 /** @since 0.1.0 */
 export interface RedisClientService {
-  /** Sends one command (`["SET", key, value, "PX", "3000"]`) and gives its reply. */
+  /**
+   * Sends one command (`["SET", key, value, "PX", "3000"]`) and gives its reply. A read may go on a connection of
+   * its own (`fromSend`): one that must see a write is sent once the write's reply came back, not beside it.
+   */
   readonly send: (command: ReadonlyArray<string>) => Effect.Effect<Reply, RedisError>
   /** Runs a script with its keys and arguments. */
   readonly eval: (
@@ -77,25 +86,47 @@ export interface RedisClientService {
  */
 export class RedisClient extends Context.Tag("@effect-mcp/cluster/RedisClient")<RedisClient, RedisClientService>() {}
 
+/** The commands that only read, which `fromSend` gives to its `read`; named as Redis names them. */
+const READS: ReadonlySet<string> = new Set([
+  "GET",
+  "MGET",
+  "EXISTS",
+  "STRLEN",
+  "PTTL",
+  "TTL",
+  "TIME",
+  "EVAL_RO",
+  "EVALSHA_RO"
+])
+
+const isRead = (command: ReadonlyArray<string>): boolean => {
+  const name = command[0]
+  return name !== undefined && (READS.has(name) || READS.has(name.toUpperCase()))
+}
+
 /**
  * A client from a way to send commands and one to subscribe: scripts go by digest, and in full the first time
- * Redis does not know it (after a restart, or a failover to a replica that never saw it).
+ * Redis does not know it (after a restart, or a failover to a replica that never saw it). `read`, when given,
+ * sends the read-only commands (`GET`, `MGET`, `EXISTS`, `STRLEN`, `PTTL`, `TTL`, `TIME`) and scripts instead of
+ * `send`: over a connection of its own, a read is not held behind a write that Redis holds.
  *
  * @since 0.1.0
  */
 export const fromSend = (
   send: RedisClientService["send"],
-  subscribe: RedisClientService["subscribe"]
+  subscribe: RedisClientService["subscribe"],
+  read: RedisClientService["send"] = send
 ): RedisClientService => ({
-  send,
+  send: read === send ? send : (command) => isRead(command) ? read(command) : send(command),
   subscribe,
   eval: (script, keys, args) => {
     const tail = [String(keys.length), ...keys, ...args]
+    const to = script.readOnly ? read : send
     const suffix = script.readOnly ? "_RO" : ""
     return Effect.catchIf(
-      send([`EVALSHA${suffix}`, script.sha1, ...tail]),
+      to([`EVALSHA${suffix}`, script.sha1, ...tail]),
       (error) => error.reason.startsWith("NOSCRIPT"),
-      () => send([`EVAL${suffix}`, script.source, ...tail])
+      () => to([`EVAL${suffix}`, script.source, ...tail])
     )
   }
 })
@@ -146,8 +177,58 @@ const replyOf = (value: unknown): Reply | RedisError => {
 
 const messageOf = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
 
+type NodeRedis = ReturnType<typeof createClient>
+
+/** `start` (connecting, subscribing) done within `limit`, or a failure that says what could not be done. */
+const within = <A>(what: string, limit: Duration.Duration, start: () => Promise<A>) =>
+  Effect.tryPromise({
+    try: start,
+    catch: (cause) => new RedisError({ reason: `cannot ${what}: ${messageOf(cause)}`, cause })
+  }).pipe(
+    Effect.timeoutFail({
+      duration: limit,
+      onTimeout: () => new RedisError({ reason: `cannot ${what} within ${Duration.format(limit)}` })
+    })
+  )
+
+/** A connection of the client, closed with the scope; node-redis reports every failed reconnection to "error". */
+const opened = (client: NodeRedis) =>
+  Effect.as(
+    Effect.acquireRelease(
+      Effect.sync(() => client.on("error", () => {})),
+      () => Effect.sync(() => client.destroy())
+    ),
+    client
+  )
+
+/** Sends a command on one connection, with a deadline on its reply. */
+const sender = (client: NodeRedis, timeoutMs: number): RedisClientService["send"] => {
+  // node-redis's own command timeout covers only the wait to be sent: the deadline covers the reply too.
+  const late = () => new RedisError({ reason: `Redis did not answer within ${timeoutMs} ms` })
+  return (command) =>
+    Effect.tryPromise({
+      try: () => client.sendCommand(command),
+      catch: (cause) => new RedisError({ reason: messageOf(cause), cause })
+    }).pipe(
+      Effect.timeoutFail({ duration: timeoutMs, onTimeout: late }),
+      Effect.flatMap((value) => {
+        const reply = replyOf(value)
+        return reply instanceof RedisError ? Effect.fail(reply) : Effect.succeed(reply)
+      })
+    )
+}
+
+// Connecting needs no credentials: a missing or refused one shows only at the first command, so at start-up.
+const admitted = (send: RedisClientService["send"]) =>
+  Effect.mapError(
+    send(["PING"]),
+    (error) => new RedisError({ reason: `Redis refused this client: ${error.reason}`, cause: error })
+  )
+
 /**
- * A node-redis client in the current scope: connected (or failed) within `connectTimeout`, closed with the scope.
+ * A node-redis client in the current scope: its connections (one for writes and everything else, one for the
+ * reads, one more for each `subscribe`) connected and let in within `connectTimeout`, or it fails; closed with
+ * the scope.
  *
  * @since 0.1.0
  */
@@ -155,7 +236,7 @@ export const make = (options: Options): Effect.Effect<RedisClientService, RedisE
   Effect.gen(function*() {
     const timeout = Duration.toMillis(Duration.decode(options.commandTimeout ?? Duration.millis(500)))
     const connectTimeout = Duration.decode(options.connectTimeout ?? Duration.seconds(5))
-    const client = createClient({
+    const client = yield* opened(createClient({
       url: options.url,
       disableOfflineQueue: true,
       socket: {
@@ -164,53 +245,24 @@ export const make = (options: Options): Effect.Effect<RedisClientService, RedisE
         // Keep trying, soon: a Redis that restarts should be found again within about a beat.
         reconnectStrategy: (retries: number) => Math.min(50 * (retries + 1), 500)
       }
-    })
-    // node-redis reports every failed reconnection here; a command that fails says so to its caller.
-    client.on("error", () => {})
-    yield* Effect.addFinalizer(() => Effect.sync(() => client.destroy()))
-    yield* Effect.tryPromise({
-      try: () => client.connect(),
-      catch: (cause) => new RedisError({ reason: `cannot connect to Redis: ${messageOf(cause)}`, cause })
-    }).pipe(
-      Effect.timeoutFail({
-        duration: connectTimeout,
-        onTimeout: () => new RedisError({ reason: `cannot connect to Redis within ${Duration.format(connectTimeout)}` })
-      })
+    }))
+    // The same URL, TLS and credentials, and the same way of failing fast.
+    const reader = yield* opened(client.duplicate())
+    yield* Effect.all(
+      [client, reader].map((connection) => within("connect to Redis", connectTimeout, () => connection.connect())),
+      { concurrency: "unbounded", discard: true }
     )
-    // node-redis's own command timeout covers only the wait to be sent: the deadline covers the reply too.
-    const late = () => new RedisError({ reason: `Redis did not answer within ${timeout} ms` })
-    const send = (command: ReadonlyArray<string>) =>
-      Effect.tryPromise({
-        try: () => client.sendCommand(command),
-        catch: (cause) => new RedisError({ reason: messageOf(cause), cause })
-      }).pipe(
-        Effect.timeoutFail({ duration: timeout, onTimeout: late }),
-        Effect.flatMap((value) => {
-          const reply = replyOf(value)
-          return reply instanceof RedisError ? Effect.fail(reply) : Effect.succeed(reply)
-        })
-      )
+    const send = sender(client, timeout)
+    const read = sender(reader, timeout)
     const subscribe = (channel: string, onMessage: (message: string) => void) =>
-      Effect.gen(function*() {
-        const subscriber = client.duplicate()
-        subscriber.on("error", () => {})
-        yield* Effect.addFinalizer(() => Effect.sync(() => subscriber.destroy()))
-        yield* Effect.tryPromise({
-          try: () => subscriber.connect().then(() => subscriber.subscribe(channel, onMessage)),
-          catch: (cause) => new RedisError({ reason: `cannot subscribe to ${channel}: ${messageOf(cause)}`, cause })
-        }).pipe(
-          Effect.timeoutFail({
-            duration: connectTimeout,
-            onTimeout: () => new RedisError({ reason: `cannot subscribe to ${channel} within ${Duration.format(connectTimeout)}` })
-          })
-        )
-      })
-    // Connecting needs no credentials: a missing or refused one shows only at the first command, so at start-up.
-    yield* Effect.mapError(
-      send(["PING"]),
-      (error) => new RedisError({ reason: `Redis refused this client: ${error.reason}`, cause: error })
-    )
-    return fromSend(send, subscribe)
+      Effect.flatMap(opened(client.duplicate()), (subscriber) =>
+        within(
+          `subscribe to ${channel}`,
+          connectTimeout,
+          () => subscriber.connect().then(() => subscriber.subscribe(channel, onMessage))
+        ))
+    yield* Effect.all([admitted(send), admitted(read)], { concurrency: "unbounded", discard: true })
+    return fromSend(send, subscribe, read)
   })
 
 /**

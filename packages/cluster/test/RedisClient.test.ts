@@ -1,6 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
 import * as RedisClient from "../src/RedisClient.js"
 import { freePort, redisServerPath, startRedis } from "./utils/redisServer.js"
 
@@ -22,6 +26,24 @@ const recovered = <A, E>(effect: Effect.Effect<A, E>, timeoutMs: number) =>
     }
   })
 
+/** A count from `INFO clients` (`connected_clients`, `blocked_clients`), asked with `admin`. */
+const clients = (admin: RedisClient.RedisClientService, field: string) =>
+  Effect.map(Effect.orDie(admin.send(["INFO", "clients"])), (reply) => {
+    const found = new RegExp(`^${field}:(\\d+)`, "m").exec(String(reply))
+    return found === null ? -1 : Number(found[1])
+  })
+
+/** Polls until `count` gives `expected`, for at most `timeoutMs`; gives the last count it saw. */
+const reaches = (count: Effect.Effect<number>, expected: number, timeoutMs: number) =>
+  Effect.gen(function*() {
+    const start = Date.now()
+    while (true) {
+      const now = yield* count
+      if (now === expected || Date.now() - start > timeoutMs) return now
+      yield* Effect.sleep("10 millis")
+    }
+  })
+
 describe("RedisClient", () => {
   it.scopedLive("sends commands and runs scripts, in full again once Redis forgot them", () =>
     Effect.gen(function*() {
@@ -39,6 +61,51 @@ describe("RedisClient", () => {
       expect(stats).toMatch(/cmdstat_evalsha_ro:calls=1,/)
       const error = yield* Effect.flip(client.send(["NOSUCHCOMMAND"]))
       expect(error._tag).toBe("RedisError")
+    }))
+
+  it.scopedLive("answers reads while Redis holds a write of the same client (CLIENT PAUSE ... WRITE)", () =>
+    Effect.gen(function*() {
+      const redis = yield* startRedis
+      const admin = yield* RedisClient.make({ url: redis.url })
+      const client = yield* RedisClient.make({ url: redis.url, commandTimeout: "10 seconds" })
+      yield* client.send(["SET", "k", "before"])
+      yield* admin.send(["CLIENT", "PAUSE", "3000", "WRITE"])
+      const write = yield* Effect.fork(client.send(["SET", "k", "after"]))
+      // Redis holds the write now: a read sent behind it on the same connection would wait out the pause.
+      expect(yield* reaches(clients(admin, "blocked_clients"), 1, 2_000)).toBe(1)
+      const start = Date.now()
+      expect(yield* client.send(["GET", "k"])).toBe("before")
+      expect(yield* client.send(["MGET", "k", "missing"])).toEqual(["before", null])
+      expect(yield* client.send(["EXISTS", "k"])).toBe(1)
+      expect(yield* client.send(["PTTL", "k"])).toBe(-1)
+      expect(yield* client.send(["time"])).toHaveLength(2)
+      expect(yield* client.eval(READ, ["k"], [])).toBe("before")
+      expect(Date.now() - start).toBeLessThan(1_000)
+      // None of them waited for the write, which still waits for Redis.
+      expect(Option.isNone(yield* Fiber.poll(write))).toBe(true)
+      expect(yield* Fiber.join(write)).toBe("OK")
+      expect(yield* client.send(["GET", "k"])).toBe("after")
+      // Redis did not know the script yet: in full, on the read connection too.
+      const stats = String(yield* admin.send(["INFO", "commandstats"]))
+      expect(stats).toMatch(/cmdstat_evalsha_ro:calls=1,/)
+      expect(stats).toMatch(/cmdstat_eval_ro:calls=1,/)
+    }))
+
+  it.scopedLive("holds a connection for writes and one for reads, each let in at start-up, closed with its scope", () =>
+    Effect.gen(function*() {
+      const redis = yield* startRedis
+      const admin = yield* RedisClient.make({ url: redis.url })
+      const alone = yield* clients(admin, "connected_clients")
+      expect(alone).toBe(2)
+      const scope = yield* Scope.make()
+      const client = yield* Scope.extend(RedisClient.make({ url: redis.url }), scope)
+      expect(yield* clients(admin, "connected_clients")).toBe(alone + 2)
+      const stats = String(yield* admin.send(["INFO", "commandstats"]))
+      // One PING from each connection of each client.
+      expect(stats).toMatch(/cmdstat_ping:calls=4,/)
+      expect(yield* client.send(["PING"])).toBe("PONG")
+      yield* Scope.close(scope, Exit.void)
+      expect(yield* reaches(clients(admin, "connected_clients"), alone, 2_000)).toBe(alone)
     }))
 
   it.scopedLive("fails at once while Redis is down, and works again once it is back", () =>
