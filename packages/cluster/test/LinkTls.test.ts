@@ -13,21 +13,18 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import * as ChildProcess from "node:child_process"
-import * as Fs from "node:fs"
 import * as Net from "node:net"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import { serveHttp } from "../../core/test/utils/serve.js"
 import { encodeRequestHead, Kind, Reader, Writer } from "../src/internal/frames.js"
 import * as LinkAuth from "../src/internal/linkAuth.js"
 import * as McpCluster from "../src/McpCluster.js"
 import * as RedisClient from "../src/RedisClient.js"
-import { commandPath, freePort, redisServerPath, startRedis } from "./utils/redisServer.js"
+import { certificateMaker, opensslPath } from "./utils/certificates.js"
+import { freePort, redisServerPath, startRedis } from "./utils/redisServer.js"
 
 // While the file is collected, outside any test's time limit: installs redis-server and openssl where missing.
 redisServerPath()
-const openssl = commandPath("openssl", ["openssl"])
+opensslPath()
 
 const KEY = "a-test-cluster-key-of-at-least-32-characters"
 
@@ -59,44 +56,6 @@ const instance = (redisUrl: string, options: InstanceOptions = {}) => {
   // The cluster's placements reach the server and the registry `serveHttp` makes.
   return serveHttp(Count.pipe(Layer.provideMerge(McpServer.layer({ name: "link-tls", version: "1" })), Layer.provideMerge(cluster)))
 }
-
-interface Pem {
-  readonly ca: string
-  readonly cert: string
-  readonly key: string
-}
-
-/** Makes CAs and the certificates they sign with `openssl`, in a directory removed with the scope. */
-const certificateMaker = Effect.gen(function*() {
-  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-mcp-link-tls-"))
-  yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true })))
-  let serial = 0
-  const run = (args: ReadonlyArray<string>) => ChildProcess.execFileSync(openssl, args, { stdio: "ignore" })
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-  const read = (file: string) => Fs.readFileSync(Path.join(dir, file), "utf8")
-  return {
-    /** A CA of its own: what it signs. */
-    authority: (name: string) => {
-      run(["req", "-x509", ...ec, "-keyout", Path.join(dir, `${name}.key`), "-out", Path.join(dir, `${name}.pem`),
-        "-days", "2", "-subj", `/CN=${name}`])
-      const ca = read(`${name}.pem`)
-      return {
-        ca,
-        /** A certificate for 127.0.0.1 and `dns`, signed by this CA, for both ends of a link. */
-        sign: (dns: string): Pem => {
-          const id = `leaf-${++serial}`
-          const at = (suffix: string) => Path.join(dir, `${id}.${suffix}`)
-          run(["req", ...ec, "-keyout", at("key"), "-out", at("csr"), "-subj", `/CN=${id}`])
-          Fs.writeFileSync(at("ext"), `subjectAltName=DNS:${dns},IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n`)
-          run(["x509", "-req", "-in", at("csr"), "-CA", Path.join(dir, `${name}.pem`), "-CAkey",
-            Path.join(dir, `${name}.key`), "-set_serial", String(serial), "-days", "2", "-out", at("pem"),
-            "-extfile", at("ext")])
-          return { ca, cert: read(`${id}.pem`), key: read(`${id}.key`) }
-        }
-      }
-    }
-  }
-})
 
 const HEADERS = {
   "content-type": "application/json",
