@@ -9,6 +9,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as McpServer from "@effect-mcp/core/McpServer"
 import { CurrentSession } from "@effect-mcp/core/McpSession"
 import * as McpTool from "@effect-mcp/core/McpTool"
+import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -226,6 +227,14 @@ describe("TLS on the link between instances", () => {
       const pskOwner = yield* instance(redis.url, { tls: "cluster-key", ackTimeoutMs })
       const pskSession = yield* openSession(pskOwner)
       for (const via of [strangers[0]!, strangers[2]!]) yield* refused(via, pskSession)
+    }), { timeout: 60_000 })
+
+  it.scopedLive("certificates that are not PEM fail the layer at start, saying so", () =>
+    Effect.gen(function*() {
+      const redis = yield* startRedis
+      const exit = yield* Effect.exit(instance(redis.url, { tls: { ca: "not a CA", cert: "not a cert", key: "no key" } }))
+      expect(exit._tag).toBe("Failure")
+      expect(exit._tag === "Failure" ? Cause.pretty(exit.cause) : "").toMatch(/McpCluster: link\.tls: /)
     }), { timeout: 60_000 })
 
   it.scopedLive("a plain TCP connection that speaks frames to a TLS link port is refused before any frame", () =>

@@ -49,26 +49,27 @@ export const make = (tls: Options | undefined, linkKey: Uint8Array): Sockets =>
 /** How long a connection may take to finish its TLS handshake (the link's own handshake has its deadline after). */
 const HANDSHAKE_MS = 5_000
 
-const withNoDelay = (socket: Tls.TLSSocket): Net.Socket => socket.setNoDelay(true)
-
-const certified = (given: Certificates): Sockets => {
-  // Both ends are this library on Node 20 or later: TLS 1.3 only.
-  const tls = { ca: given.ca, cert: given.cert, key: given.key, minVersion: "TLSv1.3" } as const
-  const context = Tls.createSecureContext(tls)
-  const servername = given.servername
+/** TLS on both ends: `context` (read once) and what each end adds to it. */
+const overTls = (
+  context: Tls.SecureContextOptions,
+  client: Omit<Tls.ConnectionOptions, "host" | "port" | "secureContext">,
+  server: Tls.TlsOptions
+): Sockets => {
+  const secureContext = Tls.createSecureContext(context)
   return {
-    connect: (host, port) =>
-      withNoDelay(Tls.connect({
-        host,
-        port,
-        secureContext: context,
-        // Any certificate the cluster's CA signed is an instance's, whatever address it was reached by.
-        ...(servername === undefined ? { checkServerIdentity: () => undefined } : { servername })
-      })),
-    server: (onSocket) =>
-      Tls.createServer({ ...tls, requestCert: true, rejectUnauthorized: true, handshakeTimeout: HANDSHAKE_MS }, onSocket)
+    connect: (host, port) => Tls.connect({ ...client, host, port, secureContext }).setNoDelay(true),
+    server: (onSocket) => Tls.createServer({ ...context, ...server, handshakeTimeout: HANDSHAKE_MS }, onSocket)
   }
 }
+
+// Both ends are this library on Node 20 or later: TLS 1.3 only. Any certificate the cluster's CA signed is an
+// instance's, whatever address it was reached by, unless a name is asked for.
+const certified = (given: Certificates): Sockets =>
+  overTls(
+    { ca: given.ca, cert: given.cert, key: given.key, minVersion: "TLSv1.3" },
+    given.servername === undefined ? { checkServerIdentity: () => undefined } : { servername: given.servername },
+    { requestCert: true, rejectUnauthorized: true }
+  )
 
 // TLS-PSK is TLS 1.2 in Node (its TLS 1.3 PSK callbacks serve resumption, not external keys); ephemeral ECDH
 // first, so a key that leaks later does not open what was recorded.
@@ -78,23 +79,10 @@ const preShared = (linkKey: Uint8Array): Sockets => {
   const psk = createHmac("sha256", linkKey).update("effect-mcp/link-psk").digest()
   // Sent in the clear: it tells another cluster's instance apart (refused as an unknown identity), nothing more.
   const identity = createHmac("sha256", linkKey).update("effect-mcp/link-psk-identity").digest("base64url").slice(0, 22)
-  const tls = { ciphers: PSK_CIPHERS, minVersion: "TLSv1.2", maxVersion: "TLSv1.2" } as const
-  const context = Tls.createSecureContext(tls)
-  return {
-    connect: (host, port) =>
-      withNoDelay(Tls.connect({
-        host,
-        port,
-        secureContext: context,
-        pskCallback: () => ({ psk, identity }),
-        // No certificate: the key is the proof.
-        checkServerIdentity: () => undefined
-      })),
-    server: (onSocket) =>
-      Tls.createServer({
-        ...tls,
-        handshakeTimeout: HANDSHAKE_MS,
-        pskCallback: (_socket, given) => (given === identity ? psk : null)
-      }, onSocket)
-  }
+  return overTls(
+    { ciphers: PSK_CIPHERS, minVersion: "TLSv1.2", maxVersion: "TLSv1.2" },
+    // No certificate: the key is the proof.
+    { pskCallback: () => ({ psk, identity }), checkServerIdentity: () => undefined },
+    { pskCallback: (_socket, given) => (given === identity ? psk : null) }
+  )
 }
