@@ -13,7 +13,7 @@
  * - **Routing.** A request for a session of another instance (a legacy SSE POST; a Streamable HTTP POST, GET
  *   stream, `Last-Event-ID` resumption, DELETE, or answer to the server's own request) is sent to the owner over
  *   the cluster's link (one TCP connection per pair of instances, proven with the cluster key, requests
- *   multiplexed on it) and served there by the owner's own front, so the answer is exactly the owner's: 202 only
+ *   multiplexed on it; encrypted with TLS when `link.tls` says so) and served there by the owner's own front, so the answer is exactly the owner's: 202 only
  *   once the owner's session took the message, a JSON or SSE answer streamed back, a second GET elsewhere
  *   replacing the first, 404 for another principal. A client that goes away is told to the owner at once.
  * - **A slow owner.** An owner that has not taken a routed request in within the ack timeout (frozen, or its event
@@ -59,6 +59,7 @@ import * as Membership from "./internal/membership.js"
 import * as Link from "./internal/link.js"
 import * as LinkAuth from "./internal/linkAuth.js"
 import * as LinkServer from "./internal/linkServer.js"
+import * as LinkSocket from "./internal/linkSocket.js"
 import * as SessionId from "./internal/sessionId.js"
 import * as Tasks from "./internal/tasks.js"
 import { RedisClient, type RedisClientService, type RedisError } from "./RedisClient.js"
@@ -75,11 +76,19 @@ export interface Options {
    * instances, proven with the cluster key. By default it listens on the advertised host, on a free port that
    * the lease tells the others. `host` is where to listen instead (`0.0.0.0`), `port` a fixed port, `advertise`
    * the `host:port` the others connect to when that is not where it listens (a port mapped by a container).
+   *
+   * `tls` encrypts the links, for instances that reach each other over a network others share (without it the
+   * links are proven with the key but not encrypted: keep them on a private network). Every instance must say
+   * the same: one without TLS, or with a certificate of another CA, cannot relay to one with it (its requests
+   * are answered 503 with `Retry-After`). Either the certificates (`LinkCertificates`: each end checks the
+   * other's against `ca`), or `"cluster-key"`: TLS 1.2 with a pre-shared key derived from the cluster key, no
+   * certificates to issue. The key's challenge runs inside TLS either way.
    */
   readonly link?: {
     readonly host?: string | undefined
     readonly port?: number | undefined
     readonly advertise?: string | undefined
+    readonly tls?: LinkTls | undefined
   } | undefined
   /**
    * How long an owner may take to take a relayed request in, before the request is answered 503 with
@@ -108,6 +117,22 @@ export interface Options {
 }
 
 /**
+ * TLS on the links between instances: their certificates, or `"cluster-key"` (TLS-PSK keyed by the cluster key).
+ *
+ * @since 0.1.0
+ */
+export type LinkTls = LinkSocket.Options
+
+/**
+ * The certificates of TLS on the links (PEM text): the CA that signed every instance's certificate, this
+ * instance's certificate and key, and, if the owners' certificates must name something, that name (`servername`;
+ * by default any certificate the CA signed is accepted, as instances are reached by IP).
+ *
+ * @since 0.1.0
+ */
+export type LinkCertificates = LinkSocket.Certificates
+
+/**
  * The 32-byte key of the 2026-07-28 `requestState` (`McpServer`'s `requestState.key`) derived from the cluster
  * key, so a multi round-trip request sealed on one instance opens on every other.
  *
@@ -126,7 +151,7 @@ const DEFAULT_ACK_TIMEOUT = Duration.seconds(2)
 const DEDUPE_WINDOWS = 5
 
 /** Listens for the other instances' links, for the scope: where, and the address they are told. */
-const listenForLinks = (options: Options, key: Uint8Array) =>
+const listenForLinks = (options: Options, key: Uint8Array, sockets: LinkSocket.Sockets) =>
   Effect.gen(function*() {
     const advertised = new URL(options.advertise).hostname
     const ackMs = Duration.toMillis(Duration.decode(options.ackTimeout ?? DEFAULT_ACK_TIMEOUT))
@@ -137,7 +162,8 @@ const listenForLinks = (options: Options, key: Uint8Array) =>
         host,
         port: options.link?.port ?? 0,
         dedupeWindowMs: ackMs * DEDUPE_WINDOWS,
-        ackTimeoutMs: ackMs
+        ackTimeoutMs: ackMs,
+        sockets
       }).pipe(Effect.orDieWith((error) => new Error(`McpCluster: cannot listen for links on ${host}: ${error.message}`))),
       (server) => Effect.sync(server.close)
     )
@@ -241,14 +267,17 @@ const join = (options: Options) =>
     const redis: RedisClientService = yield* RedisClient
     const namespace = options.namespace ?? "effect-mcp"
     const linkKey = LinkAuth.linkKey(key)
-    const link = yield* listenForLinks(options, linkKey)
+    const sockets = yield* Effect.try(() => LinkSocket.make(options.link?.tls, linkKey)).pipe(
+      Effect.orDieWith((error) => new Error(`McpCluster: link.tls: ${String(error.error)}`))
+    )
+    const link = yield* listenForLinks(options, linkKey, sockets)
     // The lease tells the others where this instance's link listens.
     const membership = yield* Membership.join(redis, {
       namespace,
       advertise: link.address,
       lease: Duration.decode(options.lease ?? DEFAULT_LEASE)
     })
-    const links = Link.make({ key: linkKey, ackTimeoutMs: link.ackMs })
+    const links = Link.make({ key: linkKey, ackTimeoutMs: link.ackMs, sockets })
     yield* Effect.addFinalizer(() => Effect.sync(links.close))
     const runtime = yield* Effect.runtime<never>()
     const runFork = <A>(effect: Effect.Effect<A>) => Runtime.runFork(runtime)(effect)

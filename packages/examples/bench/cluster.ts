@@ -1,6 +1,7 @@
 /**
  * The cluster's cost (`npm run bench:cluster`, `--quick` for tiny counts, `--routing` for the routing table only,
- * `--cpu-prof DIR` to profile the instances through it): three demo instances with `--redis` and one `redis-server` on this machine (`lib/cluster.ts`).
+ * `--cpu-prof DIR` to profile the instances through it, `--link-tls-dir DIR` or `--link-tls-psk` for links over
+ * TLS, as the demo's flags): three demo instances with `--redis` and one `redis-server` on this machine (`lib/cluster.ts`).
  * First what routing costs: the legacy SSE POST and the Streamable HTTP `tools/call`, sent to the owner and
  * routed to it from the two others, at 1 and 50 concurrent clients. Then Redis's keys and memory before and after
  * opening 10,000 idle sessions (spread over the three instances and over 20 loopback addresses, so no client
@@ -22,6 +23,11 @@ const quick = process.argv.includes("--quick")
 const routingOnly = process.argv.includes("--routing")
 const profIndex = process.argv.indexOf("--cpu-prof")
 const cpuProf = profIndex < 0 ? undefined : process.argv[profIndex + 1]
+const tlsDirIndex = process.argv.indexOf("--link-tls-dir")
+/** The demo's link TLS flags, passed on to the instances measured for routing. */
+const linkTls = tlsDirIndex >= 0
+  ? ["--link-tls-dir", process.argv[tlsDirIndex + 1] ?? ""]
+  : process.argv.includes("--link-tls-psk") ? ["--link-tls-psk"] : []
 const CALLS = quick ? 200 : 5_000
 const RUNS = quick ? 1 : 3
 const IDLE_SESSIONS = quick ? 300 : 10_000
@@ -89,7 +95,7 @@ const failover = async (signal: NodeJS.Signals): Promise<{ readonly first: numbe
 
 const run = async (): Promise<number> => {
   killChildrenOnExit()
-  const cluster = await startCluster(cpuProf === undefined ? {} : { cpuProf })
+  const cluster = await startCluster({ ...(cpuProf === undefined ? {} : { cpuProf }), flags: linkTls })
   const { ports, redisPort, stop } = cluster
   log(`redis-server on ${redisPort}, instances on ${ports.join(", ")}`)
   try {

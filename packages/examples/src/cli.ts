@@ -26,6 +26,11 @@ export interface ClusterConfig {
   readonly leaseMs: number | undefined
   /** Where the other instances reach this one. */
   readonly advertise: string
+  /**
+   * TLS on the links between instances: a directory holding `ca.pem`, `cert.pem` and `key.pem`, or
+   * `"cluster-key"` (TLS-PSK keyed by the cluster key); none when undefined.
+   */
+  readonly linkTls: { readonly dir: string } | "cluster-key" | undefined
 }
 
 /** A command line that runs the demo. @since 0.1.0 */
@@ -65,6 +70,8 @@ const FLAGS: ReadonlyArray<readonly [flag: string, help: string]> = [
   ["--redis URL", "join the instances that share this Redis (needs EFFECT_MCP_CLUSTER_KEY, 32+ characters)"],
   ["--lease-ms MS", "how long a killed instance's sessions take to 404 elsewhere (with --redis; default 15000)"],
   ["--advertise URL", "where the other instances reach this one (with --redis; default http://HOST:PORT)"],
+  ["--link-tls-dir DIR", "TLS on the links between instances, with DIR/ca.pem, cert.pem and key.pem (with --redis)"],
+  ["--link-tls-psk", "TLS on the links between instances, keyed by the cluster key (with --redis)"],
   ["--help", "print this and exit"]
 ]
 
@@ -116,6 +123,8 @@ interface ClusterFlags {
   readonly redis: string | undefined
   readonly leaseMs: string | undefined
   readonly advertise: string | undefined
+  readonly linkTlsDir: string | undefined
+  readonly linkTlsPsk: boolean
 }
 
 /** The cluster flags, checked: what they ask for, or what is wrong with them. */
@@ -127,8 +136,9 @@ const clusterOf = (
   stdio: boolean
 ): ClusterConfig | undefined | string => {
   if (flags.redis === undefined) {
-    return flags.leaseMs !== undefined || flags.advertise !== undefined
-      ? "--lease-ms and --advertise go with --redis"
+    return flags.leaseMs !== undefined || flags.advertise !== undefined || flags.linkTlsDir !== undefined ||
+        flags.linkTlsPsk
+      ? "--lease-ms, --advertise and --link-tls-* go with --redis"
       : undefined
   }
   if (stdio) return "--redis: a cluster serves HTTP; a stdio server has one client"
@@ -139,14 +149,23 @@ const clusterOf = (
   }
   const leaseMs = millis("lease-ms", flags.leaseMs)
   if (typeof leaseMs === "string") return leaseMs
+  if (flags.linkTlsDir !== undefined && flags.linkTlsPsk) return "--link-tls-dir and --link-tls-psk: give one"
+  if (flags.linkTlsDir?.trim() === "") return "--link-tls-dir: expected a directory, got an empty string"
+  const linkTls = flags.linkTlsDir !== undefined ? { dir: flags.linkTlsDir } : flags.linkTlsPsk ? "cluster-key" : undefined
   if (flags.advertise !== undefined) {
     const problem = httpUrl("advertise", flags.advertise)
-    return problem ?? { redis: flags.redis, key, leaseMs, advertise: flags.advertise }
+    return problem ?? { redis: flags.redis, key, leaseMs, advertise: flags.advertise, linkTls }
   }
   if (port === 0 || host === "0.0.0.0" || host === "::") {
     return "--redis: with --port 0 or a wildcard --host, say where the others reach this instance with --advertise"
   }
-  return { redis: flags.redis, key, leaseMs, advertise: `http://${host.includes(":") ? `[${host}]` : host}:${port}` }
+  return {
+    redis: flags.redis,
+    key,
+    leaseMs,
+    advertise: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    linkTls
+  }
 }
 
 /**
@@ -179,6 +198,8 @@ export const parse = (
         redis: { type: "string" },
         "lease-ms": { type: "string" },
         advertise: { type: "string" },
+        "link-tls-dir": { type: "string" },
+        "link-tls-psk": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false }
       }
     }).values
@@ -216,7 +237,13 @@ export const parse = (
     if (problem !== undefined) return invalid(problem)
   }
   const cluster = clusterOf(
-    { redis: values.redis, leaseMs: values["lease-ms"], advertise: values.advertise },
+    {
+      redis: values.redis,
+      leaseMs: values["lease-ms"],
+      advertise: values.advertise,
+      linkTlsDir: values["link-tls-dir"],
+      linkTlsPsk: values["link-tls-psk"]
+    },
     env,
     values.host,
     port,

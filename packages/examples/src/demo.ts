@@ -86,9 +86,27 @@ async function clusterOf(cluster: Cli.ClusterConfig) {
   const placement = McpCluster.layer({
     advertise: cluster.advertise,
     key: cluster.key,
-    ...(cluster.leaseMs === undefined ? {} : { lease: Duration.millis(cluster.leaseMs) })
+    ...(cluster.leaseMs === undefined ? {} : { lease: Duration.millis(cluster.leaseMs) }),
+    ...(cluster.linkTls === undefined ? {} : { link: { tls: await linkTlsOf(cluster.linkTls) } })
   }).pipe(Layer.provide(RedisClient.layer({ url: cluster.redis })))
   return { placement, server: { requestState: { key: McpCluster.requestStateKey(cluster.key) } } }
+}
+
+/**
+ * `--link-tls-dir DIR`: the links' certificates, read from `DIR/ca.pem`, `cert.pem` and `key.pem`; one that cannot
+ * be read stops the demo at start, saying which (`--link-tls-psk` needs nothing read).
+ */
+async function linkTlsOf(tls: NonNullable<Cli.ClusterConfig["linkTls"]>) {
+  if (tls === "cluster-key") return tls
+  const { readFile } = await import("node:fs/promises")
+  const { join } = await import("node:path")
+  const read = (name: string) =>
+    readFile(join(tls.dir, name), "utf8").catch((error: unknown) => {
+      process.stderr.write(`effect-mcp-demo: --link-tls-dir: cannot read ${join(tls.dir, name)}: ${String(error)}\n`)
+      return process.exit(2)
+    })
+  const [ca, cert, key] = await Promise.all([read("ca.pem"), read("cert.pem"), read("key.pem")])
+  return { ca, cert, key }
 }
 
 /** A URL for the log, without its password. */
@@ -128,7 +146,8 @@ if (config.stdio) {
       Effect.logInfo(
         `effect-mcp demo on http://${host}:${port}: Streamable HTTP at /mcp, legacy SSE at /sse` +
           (config.auth === undefined ? "" : `; bearer tokens of ${config.auth.issuer} for ${config.auth.audience}`) +
-          (config.cluster === undefined ? "" : `; in the cluster on ${redactedUrl(config.cluster.redis)} as ${config.cluster.advertise}`)
+          (config.cluster === undefined ? "" : `; in the cluster on ${redactedUrl(config.cluster.redis)} as ${config.cluster.advertise}` +
+            (config.cluster.linkTls === undefined ? "" : ", links over TLS"))
       )
     ),
     Layer.provide(otel),

@@ -12,9 +12,10 @@
  * @internal
  */
 import type { Exchange, ResponseStream } from "@effect-mcp/core/HttpExchange"
-import * as Net from "node:net"
+import type * as Net from "node:net"
 import { answerHeadDecoder, encodeRequestHead, Kind, MAX_FRAME, MAX_HANDSHAKE_FRAME, Reader, Writer } from "./frames.js"
 import * as Auth from "./linkAuth.js"
+import * as LinkSocket from "./linkSocket.js"
 
 /** What the caller hears of a relayed request. @internal */
 export interface Events {
@@ -36,6 +37,8 @@ export interface Config {
   readonly key: Uint8Array
   /** How long an owner may take to take a request in. */
   readonly ackTimeoutMs: number
+  /** How its connections are made (plain TCP or TLS); plain TCP when absent. */
+  readonly sockets?: LinkSocket.Sockets | undefined
 }
 
 /** The links of one instance to the owners it relays to. @internal */
@@ -106,11 +109,10 @@ class Link {
 
   constructor(readonly config: Config, readonly address: string, private readonly gone: (link: Link) => void) {
     const colon = address.lastIndexOf(":")
-    this.socket = Net.connect({
-      host: address.slice(0, colon).replace(/^\[|\]$/g, ""),
-      port: Number(address.slice(colon + 1)),
-      noDelay: true
-    })
+    this.socket = (config.sockets ?? LinkSocket.plain).connect(
+      address.slice(0, colon).replace(/^\[|\]$/g, ""),
+      Number(address.slice(colon + 1))
+    )
     const reader = new Reader((id, kind, head, body) => this.frame(id, kind, head, body), MAX_HANDSHAKE_FRAME)
     this.socket.on("data", (chunk: Buffer) => {
       if (!reader.push(chunk)) this.socket.destroy()

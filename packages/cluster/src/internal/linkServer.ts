@@ -18,6 +18,7 @@ import * as Net from "node:net"
 import type { RequestHead } from "./frames.js"
 import { encodeAnswerHead, Kind, MAX_FRAME, MAX_HANDSHAKE_FRAME, Reader, requestHeadDecoder, Writer } from "./frames.js"
 import * as Auth from "./linkAuth.js"
+import * as LinkSocket from "./linkSocket.js"
 
 /** @internal */
 export interface Config {
@@ -29,6 +30,8 @@ export interface Config {
   readonly dedupeWindowMs: number
   /** The ack timeout of the instances that connect (theirs is told on connecting; this one is for the rest). */
   readonly ackTimeoutMs: number
+  /** How the server is made (plain TCP or TLS); plain TCP when absent. */
+  readonly sockets?: LinkSocket.Sockets | undefined
 }
 
 /** The owner's end of the links, listening. @internal */
@@ -553,7 +556,7 @@ export const listen = (config: Config): Effect.Effect<LinkServer, Error> =>
       retries.stop()
     }
     const sockets = new Set<Net.Socket>()
-    const server = Net.createServer((socket) => {
+    const server = (config.sockets ?? LinkSocket.plain).server((socket) => {
       sockets.add(socket)
       socket.on("close", () => sockets.delete(socket))
       accept(config, host, socket)

@@ -65,9 +65,12 @@ export interface Cluster {
 
 /**
  * One redis-server and three instances on it, with the lease given (the demo's default otherwise); with
- * `cpuProf`, every instance runs under `node --cpu-prof` writing to that directory.
+ * `cpuProf`, every instance runs under `node --cpu-prof` writing to that directory; `flags` are added to every
+ * instance's (`--link-tls-psk`...).
  */
-export const startCluster = async (options: { readonly leaseMs?: number; readonly cpuProf?: string } = {}): Promise<Cluster> => {
+export const startCluster = async (
+  options: { readonly leaseMs?: number; readonly cpuProf?: string; readonly flags?: ReadonlyArray<string> } = {}
+): Promise<Cluster> => {
   const redisPort = await freePort()
   const redis = await spawnReady("redis-server", [
     "--port", String(redisPort), "--bind", HOST, "--save", "", "--appendonly", "no"
@@ -77,7 +80,12 @@ export const startCluster = async (options: { readonly leaseMs?: number; readonl
   const prof = options.cpuProf === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", options.cpuProf]
   const ports = [await freePort(), await freePort(), await freePort()]
   const instances = await Promise.all(ports.map((port) =>
-    spawnReady(process.execPath, [...prof, main, "--port", String(port), "--redis", url, ...lease], port, "in the cluster on")
+    spawnReady(
+      process.execPath,
+      [...prof, main, "--port", String(port), "--redis", url, ...lease, ...(options.flags ?? [])],
+      port,
+      "in the cluster on"
+    )
   ))
   const stop = () => {
     for (const child of [...instances, redis]) {

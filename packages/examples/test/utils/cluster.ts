@@ -26,15 +26,19 @@ export interface Instance {
   readonly signal: (signal: NodeJS.Signals) => void
 }
 
-/** Starts one demo instance in the cluster on `redisUrl`, for the current scope. */
-export const startInstance = (redisUrl: string, leaseMs: number): Effect.Effect<Instance, never, Scope.Scope> =>
+/** Starts one demo instance in the cluster on `redisUrl`, for the current scope; `flags` are added to its own. */
+export const startInstance = (
+  redisUrl: string,
+  leaseMs: number,
+  flags: ReadonlyArray<string> = []
+): Effect.Effect<Instance, never, Scope.Scope> =>
   Effect.gen(function*() {
     const port = yield* freePort
     const child = yield* Effect.acquireRelease(
       Effect.sync(() =>
         ChildProcess.spawn(
           process.execPath,
-          [main, "--port", String(port), "--redis", redisUrl, "--lease-ms", String(leaseMs)],
+          [main, "--port", String(port), "--redis", redisUrl, "--lease-ms", String(leaseMs), ...flags],
           { env: { ...process.env, EFFECT_MCP_CLUSTER_KEY: CLUSTER_KEY }, stdio: ["ignore", "pipe", "pipe"] }
         )
       ),
