@@ -161,7 +161,11 @@ const benchServer = async (given: ServerSpec, options: Options): Promise<ServerR
   log(`${spec.name}: ${spec.entry}`)
   const startSamples: Array<StartSample> = []
   const runs = phasesOf(spec, options)
-  for (const phase of options.phases) if (!runs.has(phase)) log(`  ${phase}: skipped, ${spec.name} does not serve ${TRANSPORT_OF[phase]}`)
+  for (const phase of options.phases) {
+    // The cluster's phase is no server's (it runs once, after them): nothing to say for it here.
+    const transport = TRANSPORT_OF[phase]
+    if (!runs.has(phase) && transport !== undefined) log(`  ${phase}: skipped, ${spec.name} does not serve ${transport}`)
+  }
 
   const shared = SHARED.filter(([phase]) => runs.has(phase))
   let server: RunningServer | undefined
