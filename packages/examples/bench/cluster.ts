@@ -3,7 +3,8 @@
  * `--cpu-prof DIR` to profile the instances through it, `--link-tls-dir DIR` or `--link-tls-psk` for links over
  * TLS, as the demo's flags): three demo instances with `--redis` and one `redis-server` on this machine (`lib/cluster.ts`).
  * First what routing costs: the legacy SSE POST and the Streamable HTTP `tools/call`, sent to the owner and
- * routed to it from the two others, at 1 and 50 concurrent clients. Then Redis's keys and memory before and after
+ * routed to it from the two others, at 1 and 50 concurrent clients, beside the same through the bare relay (plain
+ * node: what any relay costs here). Then Redis's keys and memory before and after
  * opening 10,000 idle sessions (spread over the three instances and over 20 loopback addresses, so no client
  * reaches the demo's per-client budget of 1,000 sessions, nor an instance its 10,000): no key per session. Last,
  * the failover time: 100 sessions on one instance, which gets SIGKILL, SIGSTOP or SIGTERM (a fresh cluster each),

@@ -27,8 +27,10 @@
  *
  * After the servers, `cluster` (a section of its own): three effect-mcp demo instances and one redis-server, the
  * legacy SSE POST and the Streamable `tools/call` sent to the sessions' owner and routed to it from the others,
- * at C clients, with what routing adds at p50/p99 and the CPU ratio (lib/cluster.ts; `npm run bench:cluster`
- * adds 1 client, Redis memory with 10,000 idle sessions, and failover times). It needs `redis-server` on PATH.
+ * at C clients, with what routing adds at p50/p99 and the CPU ratio, beside the same figures of the bare relay
+ * (the floor server as the owner and two minimal `node:http` relays, servers/bareRelay.ts: what any relay costs
+ * here) measured in the same runs (lib/cluster.ts; `npm run bench:cluster` adds 1 client, Redis memory with
+ * 10,000 idle sessions, and failover times). It needs `redis-server` on PATH.
  *
  * A server that fails to start, or a phase that fails, is reported as such and the run goes on (the exit code
  * is then 1). Markdown goes to stdout, progress to stderr, every figure to `--json FILE`. Everything targets
@@ -159,7 +161,11 @@ const benchServer = async (given: ServerSpec, options: Options): Promise<ServerR
   log(`${spec.name}: ${spec.entry}`)
   const startSamples: Array<StartSample> = []
   const runs = phasesOf(spec, options)
-  for (const phase of options.phases) if (!runs.has(phase)) log(`  ${phase}: skipped, ${spec.name} does not serve ${TRANSPORT_OF[phase]}`)
+  for (const phase of options.phases) {
+    // The cluster's phase is no server's (it runs once, after them): nothing to say for it here.
+    const transport = TRANSPORT_OF[phase]
+    if (!runs.has(phase) && transport !== undefined) log(`  ${phase}: skipped, ${spec.name} does not serve ${transport}`)
+  }
 
   const shared = SHARED.filter(([phase]) => runs.has(phase))
   let server: RunningServer | undefined
@@ -222,8 +228,8 @@ const benchServer = async (given: ServerSpec, options: Options): Promise<ServerR
 }
 
 /**
- * The cluster section: three demo instances and one redis-server; both transports sent to the owner and routed
- * to it, at the load phases' concurrency (see lib/cluster.ts).
+ * The cluster section: three demo instances and one redis-server, and the bare relay beside them; both transports
+ * sent to the owner and routed to it, at the load phases' concurrency (see lib/cluster.ts).
  */
 const benchCluster = async (options: Options) => {
   const cluster = await startCluster()

@@ -3,7 +3,9 @@
  * this machine; and what routing costs there. Every session is opened on the first instance (its owner); the
  * same call is timed sent to the owner and sent to the two others (routed to the owner over the link), for the
  * legacy SSE transport (POST, answer on the owner's stream) and Streamable HTTP (`tools/call`, JSON answer).
- * Server CPU per call is all instances plus redis-server, from /proc.
+ * Server CPU per call is all instances plus redis-server, from /proc. Beside it, in the same runs, the bare relay
+ * (`startBareRelay`: plain node, the floor server as the owner and two minimal relays, built into `dist-bench` by
+ * `tsc -p bench/servers`): what relaying costs on this machine whoever does it.
  *
  * Shared by `npm run bench` (its cluster section) and `npm run bench:cluster` (which adds Redis's memory with
  * 10,000 idle sessions and the failover times).
@@ -11,14 +13,18 @@
 import * as ChildProcess from "node:child_process"
 import * as http from "node:http"
 import * as net from "node:net"
+import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { freePort, listening } from "../../harness/children.js"
 import { HOST } from "../../harness/http.js"
 import { openStreamableSession, SseSession, type StreamableSession, streamableEcho } from "./client.js"
 import { drive, percentile, sortedCopy } from "./load.js"
 import { treeCpu } from "./proc.js"
+import { EXAMPLES_DIR, type RunningServer, startServer } from "./servers.js"
 
 const main = fileURLToPath(new URL("../../dist/main.js", import.meta.url))
+const BARE = path.join(EXAMPLES_DIR, "dist-bench", "bare.js")
+const BARE_RELAY = path.join(EXAMPLES_DIR, "dist-bench", "bareRelay.js")
 const KEY = "bench-cluster-key-of-at-least-32-characters"
 
 const spawnReady = async (command: string, args: ReadonlyArray<string>, port: number, ready: string) => {
@@ -53,10 +59,15 @@ export const redisNumber = (port: number, command: string, pattern: RegExp): Pro
     socket.on("error", reject)
   })
 
-/** A running cluster: its processes, and `stop` to kill them all. */
-export interface Cluster {
-  readonly redisPort: number
+/** Processes that route to one owner: its port first, then the others'; and what server CPU is summed over. */
+export interface Routing {
   readonly ports: ReadonlyArray<number>
+  readonly pids: ReadonlyArray<number>
+}
+
+/** A running cluster: its processes, and `stop` to kill them all. */
+export interface Cluster extends Routing {
+  readonly redisPort: number
   readonly instances: ReadonlyArray<ChildProcess.ChildProcess>
   /** redis-server's pid and the instances': what server CPU is summed over. */
   readonly pids: ReadonlyArray<number>
@@ -97,8 +108,36 @@ export const startCluster = async (
   return { redisPort, ports, instances, pids: [redis.pid!, ...instances.map((child) => child.pid!)], stop }
 }
 
-/** One measured row: a transport, sent to the owner or routed, at a concurrency. */
+/**
+ * The bare relay, measured beside the cluster: the floor server (`servers/bare.ts`) as the owner and two
+ * `node:http` routers (`servers/bareRelay.ts`) relaying to it over one framed TCP connection each, no effect-mcp
+ * code anywhere; what any relay costs on this machine.
+ */
+export const startBareRelay = async (): Promise<Routing & { readonly stop: () => Promise<void> }> => {
+  const linkPort = await freePort()
+  const owner = await startServer({ name: "bare", entry: BARE, args: ["--link-port", String(linkPort)] }, 20_000)
+  const routers: Array<RunningServer> = []
+  const stop = async () => {
+    await Promise.all([owner, ...routers].map((server) => server.stop()))
+  }
+  try {
+    for (let i = 0; i < 2; i++) {
+      routers.push(await startServer({ name: "bare relay", entry: BARE_RELAY, args: ["--relay-to", String(linkPort)] }, 20_000))
+    }
+  } catch (error) {
+    await stop()
+    throw error
+  }
+  const servers = [owner, ...routers]
+  return { ports: servers.map((server) => server.port), pids: servers.map((server) => server.pid), stop }
+}
+
+/** Which processes a row measured: the effect-mcp cluster, or the bare relay beside it. */
+export type System = "effect-mcp" | "bare relay"
+
+/** One measured row: a system, a transport, sent to the owner or routed, at a concurrency. */
 export interface Row {
+  readonly system: System
   readonly transport: "legacy SSE POST" | "Streamable tools/call"
   readonly routed: boolean
   readonly concurrency: number
@@ -109,25 +148,34 @@ export interface Row {
 
 type Call = (worker: number, port: number) => Promise<void>
 
+/** A system under measure, with the sessions its workers call (one per worker, opened on its owner). */
+interface Subject {
+  readonly system: System
+  readonly routing: Routing
+  readonly streamable: ReadonlyArray<StreamableSession>
+  readonly sse: ReadonlyArray<SseSession>
+}
+
 const measure = async (
-  cluster: Cluster,
+  subject: Subject,
   transport: Row["transport"],
   routed: boolean,
   concurrency: number,
   calls: number,
   call: Call
 ): Promise<Row> => {
-  const [owner, ...others] = cluster.ports
+  const { pids, ports: [owner, ...others] } = subject.routing
   const portOf = (w: number) => routed ? others[w % others.length]! : owner!
   const workers = Array.from({ length: concurrency }, (_, w) => () => call(w, portOf(w)))
   // Warm up: connections, the JIT, the links.
   await drive(workers, Math.min(calls, concurrency * 20), performance.now() + 60_000)
-  const cpu = () => cluster.pids.reduce((sum, pid) => sum + treeCpu(pid).ns, 0)
+  const cpu = () => pids.reduce((sum, pid) => sum + treeCpu(pid).ns, 0)
   const before = cpu()
   const run = await drive(workers, calls, performance.now() + 120_000)
   const used = cpu() - before
   const sorted = sortedCopy(run.latenciesMs)
   return {
+    system: subject.system,
     transport,
     routed,
     concurrency,
@@ -137,9 +185,38 @@ const measure = async (
   }
 }
 
+/** Opens `count` sessions of each transport on the owner; the SSE ones are pushed to `sse` as they open. */
+const openSessions = async (
+  system: System,
+  routing: Routing,
+  count: number,
+  setup: http.Agent,
+  streamAgent: http.Agent,
+  sse: Array<SseSession>
+): Promise<Subject> => {
+  const owner = routing.ports[0]!
+  const streamable = await Promise.all(Array.from({ length: count }, () => openStreamableSession(setup, owner)))
+  const mine: Array<SseSession> = []
+  for (let i = 0; i < count; i++) {
+    const session = await SseSession.open(streamAgent, owner)
+    sse.push(session)
+    await session.initialize(setup)
+    mine.push(session)
+  }
+  return { system, routing, streamable, sse: mine }
+}
+
+/** The median of each figure over the samples of one system, transport and side. */
+const medianRow = (samples: ReadonlyArray<Row>, like: Omit<Row, "p50" | "p99" | "cpuUsPerCall">): Row => {
+  const of = samples.filter((row) => row.system === like.system && row.transport === like.transport && row.routed === like.routed)
+  const median = (pick: (row: Row) => number) => percentile(sortedCopy(of.map(pick)), 0.5)
+  return { ...like, p50: median((row) => row.p50), p99: median((row) => row.p99), cpuUsPerCall: median((row) => row.cpuUsPerCall) }
+}
+
 /**
- * Both transports, to the owner and routed, at each concurrency: `calls` calls a run, the median of `runs` runs a
- * row. The sessions (one per worker) are opened on the owner first.
+ * Both transports, to the owner and routed, at each concurrency, on the cluster and on the bare relay (started
+ * here, stopped at the end): `calls` calls a run, the median of `runs` runs a row. The sessions (one per worker)
+ * are opened on each system's owner first.
  */
 export const measureRouting = async (
   cluster: Cluster,
@@ -147,59 +224,48 @@ export const measureRouting = async (
   calls: number,
   runs: number
 ): Promise<Array<Row>> => {
-  const owner = cluster.ports[0]!
   const most = Math.max(...concurrencies)
   const rows: Array<Row> = []
   const setup = new http.Agent({ keepAlive: true })
   const streamAgent = new http.Agent({ keepAlive: false })
   const sse: Array<SseSession> = []
+  const bare = await startBareRelay()
   try {
-    const streamable: Array<StreamableSession> = await Promise.all(
-      Array.from({ length: most }, () => openStreamableSession(setup, owner))
-    )
-    for (let i = 0; i < most; i++) {
-      const session = await SseSession.open(streamAgent, owner)
-      await session.initialize(setup)
-      sse.push(session)
-    }
+    const subjects = [
+      await openSessions("effect-mcp", cluster, most, setup, streamAgent, sse),
+      await openSessions("bare relay", bare, most, setup, streamAgent, sse)
+    ]
     let id = 0
-    // Every instance's JIT warmed on the paths measured (owner and routed, both transports) before any row: the
+    const both = async (subject: Subject, routed: boolean, concurrency: number, count: number, agents: ReadonlyArray<http.Agent>) => [
+      await measure(subject, "Streamable tools/call", routed, concurrency, count, (w, port) =>
+        streamableEcho(agents[w]!, port, subject.streamable[w]!, ++id)),
+      await measure(subject, "legacy SSE POST", routed, concurrency, count, (w, port) =>
+        subject.sse[w]!.echo(agents[w]!, `echo-${++id}`, port))
+    ]
+    // Every process's JIT warmed on the paths measured (owner and routed, both transports) before any row: the
     // rows compare steady states, not which process compiled its code first.
     const warmAgents = Array.from({ length: most }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }))
-    for (const routed of [false, true]) {
-      await measure(cluster, "Streamable tools/call", routed, most, calls * 2, (w, port) =>
-        streamableEcho(warmAgents[w]!, port, streamable[w]!, ++id))
-      await measure(cluster, "legacy SSE POST", routed, most, calls * 2, (w, port) =>
-        sse[w]!.echo(warmAgents[w]!, `echo-${++id}`, port))
+    for (const subject of subjects) {
+      for (const routed of [false, true]) await both(subject, routed, most, calls * 2, warmAgents)
     }
     for (const agent of warmAgents) agent.destroy()
     for (const concurrency of concurrencies) {
-      // Owner and routed rows alternate, `runs` times, and each figure is the median of its runs: a load that
-      // comes and goes on the machine then weighs on both sides alike.
+      // Owner and routed rows alternate, and the cluster's with the bare relay's, `runs` times, and each figure
+      // is the median of its runs: a load that comes and goes on the machine then weighs on all sides alike.
       const samples: Array<Row> = []
       for (let run = 0; run < runs; run++) {
-        for (const routed of [false, true]) {
-          // One keep-alive connection per worker, as one client each.
-          const agents = Array.from({ length: concurrency }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }))
-          samples.push(await measure(cluster, "Streamable tools/call", routed, concurrency, calls, (w, port) =>
-            streamableEcho(agents[w]!, port, streamable[w]!, ++id)))
-          samples.push(await measure(cluster, "legacy SSE POST", routed, concurrency, calls, (w, port) =>
-            sse[w]!.echo(agents[w]!, `echo-${++id}`, port)))
-          for (const agent of agents) agent.destroy()
+        for (const subject of subjects) {
+          for (const routed of [false, true]) {
+            // One keep-alive connection per worker, as one client each.
+            const agents = Array.from({ length: concurrency }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }))
+            samples.push(...await both(subject, routed, concurrency, calls, agents))
+            for (const agent of agents) agent.destroy()
+          }
         }
       }
-      for (const transport of ["Streamable tools/call", "legacy SSE POST"] as const) {
-        for (const routed of [false, true]) {
-          const of = samples.filter((row) => row.transport === transport && row.routed === routed)
-          const median = (pick: (row: Row) => number) => percentile(sortedCopy(of.map(pick)), 0.5)
-          rows.push({
-            transport,
-            routed,
-            concurrency,
-            p50: median((row) => row.p50),
-            p99: median((row) => row.p99),
-            cpuUsPerCall: median((row) => row.cpuUsPerCall)
-          })
+      for (const { system } of subjects) {
+        for (const transport of ["Streamable tools/call", "legacy SSE POST"] as const) {
+          for (const routed of [false, true]) rows.push(medianRow(samples, { system, transport, routed, concurrency }))
         }
       }
     }
@@ -207,6 +273,7 @@ export const measureRouting = async (
     for (const session of sse) session.disconnect()
     setup.destroy()
     streamAgent.destroy()
+    await bare.stop()
   }
   return rows
 }
@@ -216,7 +283,8 @@ const signed = (ms: number): string => `${ms >= 0 ? "+" : ""}${ms.toFixed(2)}`
 
 /**
  * The rows as a markdown table, routed beside the owner for each transport and concurrency: the p50/p99 that
- * routing adds and the CPU ratio, against the issue's budget (+1 ms p50, +5 ms p99 at 50 clients, CPU ≤ 1.25×).
+ * routing adds and the CPU ratio, against the issue's budget (+1 ms p50, +5 ms p99 at 50 clients, CPU ≤ 1.25×),
+ * and beside them the same figures of the bare relay, the floor any relay stands on here.
  */
 export const renderRouting = (rows: ReadonlyArray<Row>, calls: number, runs: number): Array<string> => {
   const lines = [
@@ -229,17 +297,32 @@ export const renderRouting = (rows: ReadonlyArray<Row>, calls: number, runs: num
     "Sent to the owner vs routed (sent to another instance, which relays it over the link). Budget at 50 clients:",
     "routing adds ≤ 1 ms at p50 and ≤ 5 ms at p99, and ≤ 1.25× server CPU per call (instances + redis-server).",
     "",
-    "| Transport | Clients | p50 ms owner / routed (added) | p99 ms owner / routed (added) | CPU µs/call owner / routed | CPU ratio |",
-    "| --- | ---: | ---: | ---: | ---: | ---: |"
+    "Bare relay: the same calls, clients and sessions on plain node (no effect-mcp code), measured the same way in",
+    "the same runs: the floor server (`bench/servers/bare.ts`) as the owner, and two `node:http` routers",
+    "(`bench/servers/bareRelay.ts`) that relay each request (method, URL, MCP headers, body) over one TCP",
+    "connection each, a frame of length, id and raw bytes, a turn's frames in one write; server CPU is its three",
+    "processes. What any relay costs on this machine, against what effect-mcp's routing costs.",
+    "",
+    "| Transport | Clients | p50 ms owner / routed (added) | p99 ms owner / routed (added) | CPU µs/call owner / routed | CPU ratio " +
+      "| bare relay p50 / p99 ms added | bare relay CPU µs/call owner / routed | bare relay CPU ratio |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   ]
+  const find = (system: System, routed: boolean, like: Row) =>
+    rows.find((r) => r.system === system && r.routed === routed && r.transport === like.transport && r.concurrency === like.concurrency)
   for (const row of rows) {
-    if (row.routed) continue
-    const routed = rows.find((r) => r.routed && r.transport === row.transport && r.concurrency === row.concurrency)
+    if (row.system !== "effect-mcp" || row.routed) continue
+    const routed = find("effect-mcp", true, row)
     if (routed === undefined) continue
+    const bareOwner = find("bare relay", false, row)
+    const bareRouted = find("bare relay", true, row)
+    const bare = bareOwner === undefined || bareRouted === undefined
+      ? "— | — | —"
+      : `${signed(bareRouted.p50 - bareOwner.p50)} / ${signed(bareRouted.p99 - bareOwner.p99)} | ` +
+        `${bareOwner.cpuUsPerCall.toFixed(0)} / ${bareRouted.cpuUsPerCall.toFixed(0)} | ${ratio(bareRouted.cpuUsPerCall, bareOwner.cpuUsPerCall)}`
     lines.push(
       `| ${row.transport} | ${row.concurrency} | ${row.p50.toFixed(2)} / ${routed.p50.toFixed(2)} (${signed(routed.p50 - row.p50)}) | ` +
         `${row.p99.toFixed(2)} / ${routed.p99.toFixed(2)} (${signed(routed.p99 - row.p99)}) | ` +
-        `${row.cpuUsPerCall.toFixed(0)} / ${routed.cpuUsPerCall.toFixed(0)} | ${ratio(routed.cpuUsPerCall, row.cpuUsPerCall)} |`
+        `${row.cpuUsPerCall.toFixed(0)} / ${routed.cpuUsPerCall.toFixed(0)} | ${ratio(routed.cpuUsPerCall, row.cpuUsPerCall)} | ${bare} |`
     )
   }
   return lines

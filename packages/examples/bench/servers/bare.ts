@@ -18,14 +18,21 @@
  *
  * Tools: `echo {text}` and `sleep {ms}`, like the effect-mcp demo's.
  *
- * Usage: `tsx bench/servers/bare.ts --port N [--host H]` (port 0 = ephemeral);
- * prints `READY <port>` once listening.
+ * With `--link-port L` it is also the owner of the bare relay (the cluster
+ * bench's floor, `bareRelay.ts`): it takes relays' connections on port L and
+ * handles each request framed on them (`bareLink.ts`) by the same code as a
+ * direct one; a legacy stream stays on its direct GET, the answers to POSTs
+ * relayed for it go there.
+ *
+ * Usage: `tsx bench/servers/bare.ts --port N [--host H] [--link-port L]`
+ * (port 0 = ephemeral); prints `READY <port>` once listening.
  */
 import { randomUUID } from "node:crypto"
 import * as http from "node:http"
-import type { AddressInfo } from "node:net"
+import * as net from "node:net"
 import { setTimeout as sleep } from "node:timers/promises"
 import { parseArgs } from "node:util"
+import { decode, FrameReader, head, TurnWriter } from "./bareLink.js"
 
 type JsonRpcId = string | number
 
@@ -101,28 +108,34 @@ const dispatch = (message: unknown): Json | Promise<Json> | undefined => {
   }
 }
 
-const readBody = (req: http.IncomingMessage): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const chunks: Array<Buffer> = []
-    req.on("data", (chunk: Buffer) => chunks.push(chunk))
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
-    req.on("error", reject)
-  })
-
-const sendJson = (res: http.ServerResponse, status: number, body: Json, headers: http.OutgoingHttpHeaders = {}) => {
-  const payload = JSON.stringify(body)
-  res.writeHead(status, {
-    ...headers,
-    "Content-Type": "application/json",
-    "Content-Length": Buffer.byteLength(payload)
-  })
-  res.end(payload)
+/** A request as the handlers see it, whether it came over HTTP or over a relay's link. */
+interface Request {
+  readonly route: string
+  readonly url: URL
+  readonly header: (name: string) => string | undefined
+  readonly body: string
 }
 
-const sendEmpty = (res: http.ServerResponse, status: number) => {
-  res.writeHead(status, { "Content-Length": 0 })
-  res.end()
+/** A handler's answer, written as an HTTP response or as a link frame. */
+interface Answer {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: string
 }
+
+const json = (status: number, body: Json, headers: Readonly<Record<string, string>> = {}): Answer => ({
+  status,
+  headers: { ...headers, "Content-Type": "application/json" },
+  body: JSON.stringify(body)
+})
+
+const empty = (status: number): Answer => ({ status, headers: {}, body: "" })
+
+const ACCEPTED: Answer = { status: 202, headers: {}, body: "Accepted" }
+
+/** `f` of a value that a slow tool makes a promise, without a promise for the others. */
+const then = <A, B>(value: A | Promise<A>, f: (a: A) => B): B | Promise<B> =>
+  value instanceof Promise ? value.then(f) : f(value)
 
 const parseJson = (text: string): { ok: true; value: unknown } | { ok: false } => {
   try {
@@ -132,24 +145,67 @@ const parseJson = (text: string): { ok: true; value: unknown } | { ok: false } =
   }
 }
 
-const handleMcpPost = async (req: http.IncomingMessage, res: http.ServerResponse) => {
-  const parsed = parseJson(await readBody(req))
-  if (!parsed.ok) return sendJson(res, 400, failure(null, -32700, "Parse error"))
+const handleMcpPost = (request: Request): Answer | Promise<Answer> => {
+  const parsed = parseJson(request.body)
+  if (!parsed.ok) return json(400, failure(null, -32700, "Parse error"))
   const message = parsed.value
-  const headerId = req.headers["mcp-session-id"]
-  const isInitialize = isObject(message) && message["method"] === "initialize"
-  if (isInitialize) {
+  if (isObject(message) && message["method"] === "initialize") {
     const sessionId = randomUUID()
     streamableSessions.set(sessionId, Date.now())
-    const response = await dispatch(message)
-    return response === undefined
-      ? sendEmpty(res, 202)
-      : sendJson(res, 200, response, { "Mcp-Session-Id": sessionId })
+    return then(dispatch(message), (response) =>
+      response === undefined ? empty(202) : json(200, response, { "Mcp-Session-Id": sessionId }))
   }
-  if (typeof headerId !== "string") return sendJson(res, 400, failure(null, -32000, "Missing session id"))
-  if (!streamableSessions.has(headerId)) return sendJson(res, 404, failure(null, -32001, "Session not found"))
-  const response = await dispatch(message)
-  return response === undefined ? sendEmpty(res, 202) : sendJson(res, 200, response)
+  const headerId = request.header("mcp-session-id")
+  if (headerId === undefined) return json(400, failure(null, -32000, "Missing session id"))
+  if (!streamableSessions.has(headerId)) return json(404, failure(null, -32001, "Session not found"))
+  return then(dispatch(message), (response) => response === undefined ? empty(202) : json(200, response))
+}
+
+/** Answers 202; the response goes on the session's stream, which only a direct GET opens (on this process). */
+const handleMessagesPost = (request: Request): Answer => {
+  const sessionId = request.url.searchParams.get("sessionId") ?? ""
+  if (!sseSessions.has(sessionId)) return json(404, failure(null, -32001, "Session not found"))
+  const parsed = parseJson(request.body)
+  if (!parsed.ok) return json(400, failure(null, -32700, "Parse error"))
+  const response = dispatch(parsed.value)
+  // A slow tool may outlive its session: the answer then has nowhere to go.
+  if (response !== undefined) {
+    void then(response, (value) => sseSessions.get(sessionId)?.write(`event: message\ndata: ${JSON.stringify(value)}\n\n`))
+  }
+  return ACCEPTED
+}
+
+/** Every route but `GET /sse` (a stream, served on the direct connection only). */
+const handle = (request: Request): Answer | Promise<Answer> => {
+  switch (request.route) {
+    case "POST /mcp":
+      return handleMcpPost(request)
+    case "DELETE /mcp": {
+      const headerId = request.header("mcp-session-id")
+      return empty(headerId !== undefined && streamableSessions.delete(headerId) ? 200 : 404)
+    }
+    case "POST /messages":
+      return handleMessagesPost(request)
+    case "GET /bench/sessions":
+      return json(200, { sse: sseSessions.size, streamable: streamableSessions.size })
+    case "GET /":
+      return json(200, { ok: true })
+    default:
+      return empty(404)
+  }
+}
+
+const readBody = (req: http.IncomingMessage): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const chunks: Array<Buffer> = []
+    req.on("data", (chunk: Buffer) => chunks.push(chunk))
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
+    req.on("error", reject)
+  })
+
+const send = (res: http.ServerResponse, answer: Answer) => {
+  res.writeHead(answer.status, { ...answer.headers, "Content-Length": Buffer.byteLength(answer.body) })
+  res.end(answer.body)
 }
 
 const handleSseGet = (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -166,58 +222,70 @@ const handleSseGet = (req: http.IncomingMessage, res: http.ServerResponse) => {
   req.socket.on("close", () => sseSessions.delete(sessionId))
 }
 
-const handleMessagesPost = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
-  const sessionId = url.searchParams.get("sessionId") ?? ""
-  if (!sseSessions.has(sessionId)) return sendJson(res, 404, failure(null, -32001, "Session not found"))
-  const parsed = parseJson(await readBody(req))
-  if (!parsed.ok) return sendJson(res, 400, failure(null, -32700, "Parse error"))
-  // The stream may have closed while the body was read: look again.
-  if (!sseSessions.has(sessionId)) return sendJson(res, 404, failure(null, -32001, "Session not found"))
-  res.writeHead(202, { "Content-Length": 8 })
-  res.end("Accepted")
-  const response = await dispatch(parsed.value)
-  // A slow tool may outlive its session: the answer then has nowhere to go.
-  if (response !== undefined) sseSessions.get(sessionId)?.write(`event: message\ndata: ${JSON.stringify(response)}\n\n`)
-}
+const single = (value: string | ReadonlyArray<string> | undefined): string | undefined =>
+  typeof value === "string" ? value : undefined
 
 const server = http.createServer((req, res) => {
   const url = new URL(req.url ?? "/", "http://localhost")
   const route = `${req.method ?? ""} ${url.pathname}`
-  const handle = (): void | Promise<void> => {
-    switch (route) {
-      case "POST /mcp":
-        return handleMcpPost(req, res)
-      case "DELETE /mcp": {
-        const headerId = req.headers["mcp-session-id"]
-        const existed = typeof headerId === "string" && streamableSessions.delete(headerId)
-        return sendEmpty(res, existed ? 200 : 404)
-      }
-      case "GET /sse":
-        return handleSseGet(req, res)
-      case "POST /messages":
-        return handleMessagesPost(req, res, url)
-      case "GET /bench/sessions":
-        return sendJson(res, 200, { sse: sseSessions.size, streamable: streamableSessions.size })
-      case "GET /":
-        return sendJson(res, 200, { ok: true })
-      default:
-        return sendEmpty(res, 404)
-    }
-  }
-  Promise.resolve()
-    .then(handle)
+  if (route === "GET /sse") return handleSseGet(req, res)
+  readBody(req)
+    .then((body) => handle({ route, url, header: (name) => single(req.headers[name]), body }))
+    .then((answer) => send(res, answer))
     .catch((error: unknown) => {
-      if (!res.headersSent) sendJson(res, 500, failure(null, -32603, String(error)))
+      if (!res.headersSent) send(res, json(500, failure(null, -32603, String(error))))
       else res.destroy()
     })
 })
 
+/**
+ * A relay's connection (`--link-port`): each frame a request handled as if it came over HTTP, its answer a
+ * frame with the same id.
+ */
+const serveLink = (socket: net.Socket) => {
+  socket.setNoDelay(true)
+  const writer = new TurnWriter(socket)
+  const reply = (id: number, answer: Answer) =>
+    writer.send(id, head(String(answer.status), Object.entries(answer.headers)), answer.body)
+  const reader = new FrameReader((id, payload) => {
+    const message = decode(payload)
+    const space = message.first.indexOf(" ")
+    const url = new URL(message.first.slice(space + 1), "http://localhost")
+    const headers = new Map(message.headers)
+    const request = {
+      route: `${message.first.slice(0, space)} ${url.pathname}`,
+      url,
+      header: (name: string) => headers.get(name),
+      body: message.body.toString("utf8")
+    }
+    const failed = (error: unknown) => reply(id, json(500, failure(null, -32603, String(error))))
+    try {
+      const answer = handle(request)
+      if (answer instanceof Promise) answer.then((value) => reply(id, value), failed)
+      else reply(id, answer)
+    } catch (error) {
+      failed(error)
+    }
+  })
+  socket.on("data", reader.push)
+  socket.on("error", () => socket.destroy())
+}
+
 const { values } = parseArgs({
-  options: { port: { type: "string", default: "0" }, host: { type: "string", default: "127.0.0.1" } }
+  options: {
+    port: { type: "string", default: "0" },
+    host: { type: "string", default: "127.0.0.1" },
+    "link-port": { type: "string" }
+  }
 })
-server.listen(Number(values.port), values.host, () => {
-  process.stdout.write(`READY ${(server.address() as AddressInfo).port}\n`)
-})
+const listen = () =>
+  server.listen(Number(values.port), values.host, () => {
+    const address = server.address()
+    process.stdout.write(`READY ${typeof address === "object" && address !== null ? address.port : values.port}\n`)
+  })
+// The link listens first, so a relay started once the HTTP port answers finds it.
+if (values["link-port"] === undefined) listen()
+else net.createServer(serveLink).listen(Number(values["link-port"]), values.host, listen)
 
 const shutdown = () => {
   for (const stream of sseSessions.values()) stream.destroy()
