@@ -277,6 +277,21 @@ describe("the link between instances", () => {
       expect(textOf(yield* post(a.port, session, call(22, "block", { ms: 0 })))).toBe("2")
     }), { timeout: 30_000 })
 
+  it.scopedLive("a retry to a session that has ended gets 404, never the first try's answer", () =>
+    Effect.gen(function*() {
+      const { a, b, session } = yield* relayedSession(1_000)
+      const slow = call(31, "block", { ms: 2_000 })
+      expect((yield* post(b.port, session, slow)).status).toBe(503)
+      // The first try ran (its answer is recorded for its retries), then the session ends.
+      expect(textOf(yield* post(a.port, session, call(32, "block", { ms: 0 })))).toBe("2")
+      const ended = yield* Effect.promise(() =>
+        fetch(`http://127.0.0.1:${a.port}/mcp`, { method: "DELETE", headers: { ...HEADERS, "mcp-session-id": session } })
+      )
+      expect(ended.status).toBe(204)
+      expect((yield* post(b.port, session, slow)).status).toBe(404)
+      expect((yield* post(a.port, session, slow)).status).toBe(404)
+    }), { timeout: 30_000 })
+
   it.scopedLive("a client that goes away mid-stream closes the owner's exchange: its session is no longer held", () =>
     Effect.gen(function*() {
       const redis = yield* startRedis

@@ -84,9 +84,9 @@ export interface Host {
    */
   readonly forward: (exchange: Exchange, id: string, principal: Principal | undefined, bodyLimit: number) => boolean
   /**
-   * For a server that runs as several instances: answers a POST to session `id` whose `body` repeats a request
-   * another instance relayed here and may have given up on (its client retried here), with that request's
-   * answer. True if it did (the transport then does nothing more); always false for one process.
+   * For a server that runs as several instances: answers a POST to session `id` (found live here) whose `body`
+   * repeats a request another instance relayed here and may have given up on (its client retried), with that
+   * request's answer. True if it did (the transport then does nothing more); always false for one process.
    */
   readonly repeated: (exchange: Exchange, id: string, body: string) => boolean
   /** True once the server drains on shutdown: new sessions are refused. */

@@ -124,7 +124,9 @@ const routesOf = Effect.fnUntraced(function*(host: McpServerTransport.Host, opti
     if (host.forward(exchange, id, grant?.principal, maxBodySize)) return
     const session = Front.findSession(host, id, TRANSPORT, "session_id", grant)
     if ("_tag" in session) return Front.refuse(exchange, session)
-    Front.readMessages(exchange, maxBodySize, (decoded, size) => {
+    Front.readMessages(exchange, maxBodySize, (decoded, size, text) => {
+      // A retry of a request another instance gave up on, to a session still here: the first try's answer.
+      if (host.repeated(exchange, id, text)) return
       const messages = Inbound.messagesOf(decoded, session.protocolVersion)
       if ("_tag" in messages) return Front.refuse(exchange, messages)
       if (grant !== undefined && !grant.admit(exchange, messages)) return
@@ -136,7 +138,7 @@ const routesOf = Effect.fnUntraced(function*(host: McpServerTransport.Host, opti
         }
       }
       Front.accepted(exchange)
-    }, host, id)
+    })
   }
 
   const routes: ReadonlyArray<Route> = [

@@ -85,12 +85,12 @@ const post = (context: Streamable.Context, exchange: Exchange, grant: Grant | un
   const accept = Front.acceptOf(header(exchange.headers, "accept"))
   if (accept === 0) return Front.refuse(exchange, needsBoth)
   if (Streamable.forwarded(context, exchange, grant)) return
-  Front.readMessages(exchange, context.maxBodySize, (decoded, size) => {
+  Front.readMessages(exchange, context.maxBodySize, (decoded, size, text) => {
     const alone = sessionlessOf(decoded, header(exchange.headers, "mcp-protocol-version"))
-    if (alone === undefined) return sessionPost(context, exchange, grant, client, accept, decoded, size)
+    if (alone === undefined) return sessionPost(context, exchange, grant, client, accept, decoded, size, text)
     if ("_tag" in alone) return Front.refuse(exchange, alone)
     context.runFork(sessionlessPost(context, exchange, grant, client, accept, alone, size))
-  }, context.host, context.stateless ? undefined : header(exchange.headers, "mcp-session-id"))
+  })
 }
 
 /** The transport's route over a host: POST, GET and DELETE on one path. */

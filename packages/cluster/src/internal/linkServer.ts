@@ -6,8 +6,8 @@
  * end. A client that went away at the relaying instance closes the exchange here, as does a link that drops.
  *
  * A JSON-RPC request that reaches the owner twice within a short window (same session, same id, same body: a
- * client's retry after a 503 whose first try the owner took in after all) runs once: the retry gets the first
- * one's answer. A retry follows only a try its sender may have given up on: one read while or after this
+ * client's retry after a 503 whose first try the owner took in after all) runs once: the retry, relayed or sent
+ * straight here, gets the first one's answer, once the front found its session still live (`repeated`). A retry follows only a try its sender may have given up on: one read while or after this
  * process's event loop was held, or whose client or link went before its answer ended. Only those are recorded
  * (when that is seen, with what was answered so far), so the requests of a healthy owner cost nothing for it.
  * @internal
@@ -41,8 +41,8 @@ export interface LinkServer {
   /** Sets the front that serves relayed requests (until then they get 503); returns how to unset it. */
   readonly serve: (front: (exchange: Exchange) => void) => () => void
   /**
-   * Answers a direct POST to session `session` that repeats a request relayed here its sender may have given up
-   * on, with that request's answer: true if it did (see `PlacementService.repeated`).
+   * Answers a POST (relayed or direct) to the live session `session` that repeats a request relayed here its
+   * sender may have given up on, with that request's answer: true if it did (see `PlacementService.repeated`).
    */
   readonly repeated: (exchange: Exchange, session: string, body: string) => boolean
   /** Stops listening and drops every link. */
@@ -113,15 +113,8 @@ class Retries {
 
   constructor(readonly windowMs: number) {}
 
-  /** The recorded request `served` repeats, if any: only looked for while something is recorded. */
-  firstOf(served: Served): Recording | undefined {
-    if (this.recent.size === 0) return undefined
-    const key = served.key()
-    return key === undefined ? undefined : this.recent.get(key)
-  }
-
-  /** The recorded request a direct POST to `session` with `body` repeats, if any. */
-  firstOfDirect(session: string, body: string): Recording | undefined {
+  /** The recorded request a POST to `session` with `body` repeats, if any: looked for only while any is. */
+  firstOf(session: string, body: string): Recording | undefined {
     if (this.recent.size === 0) return undefined
     const key = dedupeKey("POST", session, body)
     return key === undefined ? undefined : this.recent.get(key)
@@ -200,8 +193,11 @@ class Recording {
   ended: boolean
   /** The duplicates waiting for the rest of the answer, with their streams once it streams. */
   readonly followers = new Map<Exchange, ResponseStream | undefined>()
+  /** The request recorded. */
+  readonly source: Served
 
   constructor(served: Served) {
+    this.source = served
     this.status = served.status
     this.headers = served.answerHeaders
     this.body = served.answerBody
@@ -443,19 +439,17 @@ class Connection {
     const text = parsed.hasBody ? body.toString("utf8") : undefined
     const served = new Served(this, id, parsed, text, body.length)
     const front = this.host.front
-    const retries = this.host.retries
-    // Before this request counts as in flight: a hold seen now records those that were, and this one may follow.
+    // Before this request counts as in flight: a hold seen now records those that were (this one may repeat one:
+    // the front, once it found the session live, gives it the first one's answer, see `repeated`).
     const held = front !== undefined && this.host.held()
-    const first = front === undefined ? undefined : retries.firstOf(served)
     served.tick = this.tick
     this.served.set(id, served)
     this.timer ??= setInterval(this.acknowledge, this.ackDelayMs)
     if (front === undefined) {
       return served.respond(503, { "content-type": "application/json", "retry-after": "1" }, UNAVAILABLE_BODY)
     }
-    if (first !== undefined) return first.follow(served)
     // Read while or just after the loop was held: it may have waited past its sender's ack timeout.
-    if (held) retries.record(served)
+    if (held) this.host.retries.record(served)
     front(served)
   }
 
@@ -542,12 +536,11 @@ export const listen = (config: Config): Effect.Effect<LinkServer, Error> =>
     })
     const host: Host = { front: undefined, connections, retries, held: () => watch.held() }
     const repeated = (exchange: Exchange, session: string, body: string): boolean => {
-      // A relayed request was looked up as it came over its link.
-      if (exchange instanceof Served) return false
       // A hold seen now records the requests in flight first: this may be a retry of one of them.
       watch.held()
-      const first = retries.firstOfDirect(session, body)
-      if (first === undefined) return false
+      const first = retries.firstOf(session, body)
+      // A relayed request recorded as it came is not a repeat of itself.
+      if (first === undefined || first.source === exchange) return false
       first.follow(exchange)
       return true
     }

@@ -53,11 +53,8 @@ const PARSE_ERROR = "Parse error: the body is not valid JSON"
 export const readMessages = (
   exchange: Exchange,
   limit: number,
-  /** Gets the messages and the body's size (in UTF-16 units, which is what the decoded body holds). */
-  then: (decoded: JsonRpc.Decoded, size: number) => void,
-  /** The host and the session the POST names, if any: a repeat of a request relayed here is answered as it was. */
-  host?: Host | undefined,
-  session?: string | undefined
+  /** Gets the messages, the body's size (in UTF-16 units, which is what the decoded body holds) and the body. */
+  then: (decoded: JsonRpc.Decoded, size: number, text: string) => void
 ): void => {
   if (!isJsonContentType(header(exchange.headers, "content-type"))) {
     return refuse(exchange, new Refusal.UnsupportedMediaType())
@@ -69,9 +66,8 @@ export const readMessages = (
       case "Failed":
         return refuse(exchange, new Refusal.ParseError({ reason: "Bad Request: the body could not be read" }))
       case "Text": {
-        if (session !== undefined && host !== undefined && host.repeated(exchange, session, body.text)) return
         const decoded = JsonRpc.decodeBody(body.text)
-        if (Either.isRight(decoded)) return then(decoded.right, body.text.length)
+        if (Either.isRight(decoded)) return then(decoded.right, body.text.length, body.text)
         const error = decoded.left
         return refuse(
           exchange,

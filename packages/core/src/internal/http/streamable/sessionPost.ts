@@ -31,7 +31,7 @@ const initializeInBatch = new Refusal.BadRequest({ reason: "Invalid request: ini
 
 /**
  * A POST of a revision with sessions, its body already read (the revision is decided by it). `accept` holds the
- * `Front.ACCEPT_*` flags, `size` the body's size.
+ * `Front.ACCEPT_*` flags, `size` the body's size, `text` the body.
  * @internal
  */
 export const sessionPost = (
@@ -41,7 +41,8 @@ export const sessionPost = (
   client: ClientKey,
   accept: number,
   decoded: JsonRpc.Decoded,
-  size: number
+  size: number,
+  text: string
 ): void => {
   if (context.stateless) {
     const version = statelessVersion(exchange)
@@ -60,6 +61,8 @@ export const sessionPost = (
   }
   const session = sessionOf(context, id, grant)
   if ("_tag" in session) return Front.refuse(exchange, session)
+  // A retry of a request another instance gave up on, to a session still here: the first try's answer.
+  if (context.host.repeated(exchange, id, text)) return
   const version = versionOf(exchange, session)
   if (typeof version !== "string") return Front.refuse(exchange, version)
   const messages = Inbound.messagesOf(decoded, version)

@@ -66,7 +66,7 @@ export interface PlacementService {
   /**
    * Answers a POST to a session held here that repeats a request relayed here which its sender may have given up
    * on (a client's retry after a 503, sent straight here this time) with that request's answer, so it runs once:
-   * true if it did. Called with the body just read, before it is decoded. Optional.
+   * true if it did. Called with the body just read, once the session was found live here. Optional.
    */
   readonly repeated?: ((exchange: Exchange, id: SessionId, body: string) => boolean) | undefined
   /** Tells the other instances of a change made here (best effort: a change told while Redis is away is lost). */
