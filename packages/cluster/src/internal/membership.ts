@@ -17,26 +17,33 @@
  * @internal
  */
 import type { Session } from "@effect-mcp/core/McpSession"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { performance } from "node:perf_hooks"
 import * as RedisClient from "../RedisClient.js"
 import { newIncarnation } from "./sessionId.js"
 
-const BEAT = RedisClient.script(`
+/**
+ * The lease set to ARGV[1] for ARGV[2] ms. A beat also writes the epoch if it is missing; a departure (a tombstone:
+ * `-`, gone; `~`, leaving: draining) names the members' channel (ARGV[3]) and tells every instance (ARGV[4]). One
+ * script for both, so Redis knows it from the first beat and a departure is one round trip (a script Redis has not
+ * seen costs two: `NOSCRIPT`, then its source).
+ */
+const LEASE = RedisClient.script(`
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if ARGV[3] then
+  redis.call('PUBLISH', ARGV[3], ARGV[4])
+  return 1
+end
 if redis.call('EXISTS', KEYS[2]) == 0 then
   local t = redis.call('TIME')
   redis.call('SET', KEYS[2], string.format('%d', t[1] * 1000 + math.floor(t[2] / 1000)))
 end
-return 1`)
-
-/** The lease becomes a tombstone (`-`, gone; `~`, leaving: draining) and every instance is told, at once. */
-const LEAVE = RedisClient.script(`
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1`)
 
 const LOOKUP = RedisClient.script(`
@@ -85,10 +92,14 @@ export interface Membership {
   readonly standing: (incarnation: string) => Effect.Effect<Standing>
   /**
    * The same, with an owner found alive remembered for a beat: relaying to it needs no round trip then. Safe to
-   * reuse, as a request to an owner that died since fails, and its failure asks Redis again (`standing`).
+   * reuse, as a request to an owner that died since fails, and its failure asks Redis again (`standing`). One that
+   * left or was found gone is remembered too (it never comes back), and concurrent calls share one lookup.
    */
   readonly located: (incarnation: string) => Effect.Effect<Standing>
-  /** What `located` knows without asking Redis: leaving, or alive at its URL for a beat; undefined otherwise. */
+  /**
+   * What `located` knows without asking Redis: leaving or gone (told so, or found so, within a lease), or alive
+   * at its URL for a beat; undefined otherwise.
+   */
   readonly known: (incarnation: string) => Standing | undefined
   /**
    * This instance shuts down: its sessions are gone for the others from now (its lease a tombstone, every
@@ -108,19 +119,23 @@ const standingOf = (reply: RedisClient.Reply): Standing => {
   return tag === "gone" ? GONE : tag === "leaving" ? LEAVING : UNKNOWN
 }
 
-/** Remembers incarnations for a while: those that said they leave, heard before Redis is asked again. */
+/**
+ * Remembers incarnations that will never be alive again, for a while: those that said they leave, and those
+ * found gone. Incarnations are never reused, so neither can change back; their sessions are then 404 with no
+ * round trip, which also spares Redis a lookup per request for a dead owner's sessions.
+ */
 const makeDeparted = (ttlMs: number) => {
-  const until = new Map<string, number>()
+  const until = new Map<string, { readonly standing: Standing; readonly end: number }>()
   return {
-    add: (incarnation: string) => {
+    add: (incarnation: string, standing: Standing) => {
       const now = performance.now()
       // A bounded memory: departures are rare, and one forgotten costs one lookup, which finds its tombstone.
-      if (until.size >= 1_024) for (const [known, end] of until) if (end <= now) until.delete(known)
-      if (until.size < 1_024) until.set(incarnation, now + ttlMs)
+      if (until.size >= 1_024) for (const [known, { end }] of until) if (end <= now) until.delete(known)
+      if (until.size < 1_024) until.set(incarnation, { standing, end: now + ttlMs })
     },
-    has: (incarnation: string) => {
-      const end = until.get(incarnation)
-      return end !== undefined && end > performance.now()
+    get: (incarnation: string): Standing | undefined => {
+      const found = until.get(incarnation)
+      return found !== undefined && found.end > performance.now() ? found.standing : undefined
     }
   }
 }
@@ -158,7 +173,7 @@ export const join = (redis: RedisClient.RedisClientService, config: Config) =>
     const write = (mine: string) =>
       Effect.suspend(() => {
         const sentAt = performance.now()
-        return Effect.map(redis.eval(BEAT, [leaseKey(mine), epochKey], [config.advertise, String(leaseMs)]), () => {
+        return Effect.map(redis.eval(LEASE, [leaseKey(mine), epochKey], [config.advertise, String(leaseMs)]), () => {
           if (incarnation !== mine || leaving !== "no") return
           lastOk = sentAt
           placed = true
@@ -167,7 +182,7 @@ export const join = (redis: RedisClient.RedisClientService, config: Config) =>
 
     /** The lease becomes a tombstone, and every instance hears it: the incarnation's sessions are 404 from now. */
     const tombstone = (mine: string, mark: "-" | "~") =>
-      redis.eval(LEAVE, [leaseKey(mine)], [mark, String(leaseMs), members, BYE + mine])
+      redis.eval(LEASE, [leaseKey(mine)], [mark, String(leaseMs), members, BYE + mine])
 
     /** Gives every session up and starts a new incarnation, which takes sessions once its lease is written. */
     const fence = () => {
@@ -191,7 +206,8 @@ export const join = (redis: RedisClient.RedisClientService, config: Config) =>
     yield* redis.subscribe(members, (message) => {
       if (!message.startsWith(BYE)) return
       const gone = message.slice(BYE.length)
-      departed.add(gone)
+      // Heard after a lookup that found it gone: gone stays (both are 404; gone is the later word).
+      if (departed.get(gone)?._tag !== "Gone") departed.add(gone, LEAVING)
       located.delete(gone)
     })
     yield* write(incarnation)
@@ -217,6 +233,7 @@ export const join = (redis: RedisClient.RedisClientService, config: Config) =>
         Effect.orElseSucceed(() => UNKNOWN),
         Effect.tap((found) =>
           Effect.sync(() => {
+            if (found._tag === "Gone") departed.add(candidate, GONE)
             if (found._tag !== "Alive") return void located.delete(candidate)
             // A bounded memory: the owners one instance relays to are few, and a cleared entry costs one lookup.
             if (located.size >= 1_024) located.clear()
@@ -226,10 +243,28 @@ export const join = (redis: RedisClient.RedisClientService, config: Config) =>
       )
 
     const known = (candidate: string): Standing | undefined => {
-      // Told it leaves: nothing to ask (its tombstone says the same), and no new request goes to it.
-      if (departed.has(candidate)) return LEAVING
+      // Told it leaves, or found gone: nothing to ask, and no new request goes to it.
+      const departure = departed.get(candidate)
+      if (departure !== undefined) return departure
       const found = located.get(candidate)
       return found !== undefined && found.until > performance.now() ? found.standing : undefined
+    }
+
+    // One lookup per owner at a time: the requests that arrive for its sessions while it runs share its answer,
+    // so a burst of them (a beat's memory just lapsed, an owner just died) costs Redis one round trip, not one each.
+    const lookups = new Map<string, Deferred.Deferred<Standing>>()
+    const lookup = (candidate: string): Effect.Effect<Standing> => {
+      const running = lookups.get(candidate)
+      if (running !== undefined) return Deferred.await(running)
+      const answer = Deferred.unsafeMake<Standing>(FiberId.none)
+      lookups.set(candidate, answer)
+      // Forked, so a caller that goes does not leave the others waiting on an interrupted lookup.
+      runFork(Effect.flatMap(standing(candidate), (found) =>
+        Effect.sync(() => {
+          lookups.delete(candidate)
+          Deferred.unsafeDone(answer, Exit.succeed(found))
+        })))
+      return Deferred.await(answer)
     }
 
     const membership: Membership = {
@@ -245,7 +280,7 @@ export const join = (redis: RedisClient.RedisClientService, config: Config) =>
       standing,
       located: (candidate) => Effect.suspend(() => {
         const found = known(candidate)
-        return found !== undefined ? Effect.succeed(found) : standing(candidate)
+        return found !== undefined ? Effect.succeed(found) : lookup(candidate)
       }),
       known,
       leave: Effect.suspend(() => {
