@@ -230,21 +230,54 @@ const relayWith = (
     waiting.add(entry)
     watch ??= setInterval(check, beatMs).unref()
   }
+  // Relayed to an owner that stands, and to a leaving one what finishes the work it drains (see `finishesWork`).
+  const relayTo = (
+    owner: string,
+    standing: Membership.Standing,
+    exchange: Exchange,
+    id: string,
+    body: string | undefined,
+    refuse: (why: "NotFound" | "Unavailable") => void
+  ) => {
+    if (standing._tag === "Alive") return send(owner, standing.url, exchange, id, body, refuse)
+    if (standing._tag === "Leaving" && standing.url !== undefined && finishesWork(exchange, body)) {
+      return send(owner, standing.url, exchange, id, body, refuse)
+    }
+    refuseAs(refuse, standing)
+  }
   return (exchange, id, body, refuse) => {
     const owner = id.slice(0, SessionId.PREFIX_LENGTH)
     // Where the owner stands, known for a beat (or told it leaves): relaying then needs no fiber, no round trip.
     const known = membership.known(owner)
-    if (known !== undefined) {
-      return known._tag === "Alive" ? send(owner, known.url, exchange, id, body, refuse) : refuseAs(refuse, known)
-    }
-    runFork(Effect.map(membership.located(owner), (standing) => {
-      if (standing._tag !== "Alive") return refuseAs(refuse, standing)
-      send(owner, standing.url, exchange, id, body, refuse)
-    }))
+    if (known !== undefined) return relayTo(owner, known, exchange, id, body, refuse)
+    runFork(Effect.map(membership.located(owner), (standing) => relayTo(owner, standing, exchange, id, body, refuse)))
   }
 }
 
 const UNKNOWN: Membership.Standing = { _tag: "Unknown" }
+
+/**
+ * Whether a POST only finishes work its session's owner already took in: answers to the server's own requests
+ * (an elicitation, a sampling) and `notifications/cancelled`. An owner that drains takes them, as its calls still
+ * running wait for them; anything else for its sessions is 404 everywhere once it leaves.
+ */
+const finishesWork = (exchange: Exchange, body: string | undefined): boolean => {
+  if (exchange.method !== "POST" || body === undefined) return false
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(body)
+  } catch {
+    return false
+  }
+  const messages: ReadonlyArray<unknown> = Array.isArray(parsed) ? parsed : [parsed]
+  return messages.length > 0 && messages.every((message) =>
+    typeof message === "object" && message !== null && (
+      "method" in message
+        ? message.method === "notifications/cancelled" && !("id" in message)
+        : "id" in message && ("result" in message || "error" in message)
+    )
+  )
+}
 
 /**
  * The placement of this instance's sessions in the cluster, in the current scope: it joins (writing its first

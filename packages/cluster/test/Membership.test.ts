@@ -44,16 +44,23 @@ describe("Membership", () => {
       expect(leaving.placed()).toBe(true)
       yield* leaving.leave
       expect(leaving.placed()).toBe(false)
-      expect(yield* other.standing(id)).toEqual({ _tag: "Leaving" })
+      // Leaving, at its URL: what its running calls wait for may still reach it.
+      expect(yield* other.standing(id)).toEqual({ _tag: "Leaving", url: "http://127.0.0.1:1" })
       // Told on the members' channel: the remembered lease is dropped as soon as the message arrives.
       yield* Effect.repeat(other.located(id), {
         until: (standing) => standing._tag !== "Alive",
         // A probe's pace, not a wait for an outcome: bounded well within the beat the lease is remembered.
         schedule: Schedule.intersect(Schedule.spaced("5 millis"), Schedule.recurs(1_000))
       })
-      expect(yield* other.located(id)).toEqual({ _tag: "Leaving" })
+      expect(yield* other.located(id)).toEqual({ _tag: "Leaving", url: "http://127.0.0.1:1" })
       yield* Scope.close(scope, Exit.void)
       expect(yield* other.standing(id)).toEqual({ _tag: "Gone" })
+      // Told it has left (a `bye` with no URL): gone, without asking Redis.
+      yield* Effect.repeat(Effect.sync(() => other.known(id)), {
+        until: (standing) => standing?._tag === "Gone",
+        schedule: Schedule.intersect(Schedule.spaced("5 millis"), Schedule.recurs(1_000))
+      })
+      expect(other.known(id)).toEqual({ _tag: "Gone" })
     }))
 
   it.scopedLive("leaving is one round trip: Redis knows the script from the beats, so it is never sent in full", () =>
@@ -66,7 +73,7 @@ describe("Membership", () => {
       const before = yield* calls(client, "eval")
       expect(before).toBeGreaterThan(0)
       yield* leaving.leave
-      expect(yield* other.standing(leaving.incarnation())).toEqual({ _tag: "Leaving" })
+      expect(yield* other.standing(leaving.incarnation())).toEqual({ _tag: "Leaving", url: "http://127.0.0.1:1" })
       expect(yield* calls(client, "eval")).toBe(before)
     }))
 

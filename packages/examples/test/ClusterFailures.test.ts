@@ -184,6 +184,32 @@ describe("a cluster of demo processes, when something fails", () => {
       console.log(`SIGTERM: 404 on both other instances for 20 sessions ${tookMs} ms after the signal`)
     }))
 
+  it.scopedLive("a draining owner still gets the answers its running calls wait for, through any instance; new requests there 404", () =>
+    Effect.gen(function*() {
+      const { instances } = yield* startCluster(2, LEASE_MS)
+      const [owner, b] = [at(instances, 0), at(instances, 1)]
+      const id = yield* openSession(owner.port)
+      // The call waits for the client's answer to its elicitation when the owner is told to stop.
+      const asking = yield* streamed(owner.port, "POST", { "mcp-session-id": id }, call(41, "confirm", { action: "deploy" }))
+      const elicitation = yield* Effect.promise(() => asking.json((m) => m["method"] === "elicitation/create"))
+      owner.signal("SIGTERM")
+      // B has heard the owner leave once a new message there is 404 (each probe is a request: no sleep).
+      let status = 0
+      for (let probe = 0; probe < 2_000 && status !== 404; probe++) status = (yield* post(b.port, id, ping)).status
+      expect(status).toBe(404)
+      expect((yield* post(b.port, id, call(42, "echo", { text: "late" }))).status).toBe(404)
+      // The answer, sent through B, reaches the draining owner, and the call finishes.
+      const answer = {
+        jsonrpc: "2.0",
+        id: elicitation.message["id"],
+        result: { action: "accept", content: { confirm: true } }
+      }
+      expect((yield* post(b.port, id, answer)).status).toBe(202)
+      const result = yield* Effect.promise(() => asking.json((m) => m["id"] === 41 && !("method" in m)))
+      expect(result.message).toMatchObject({ result: { content: [{ text: "Confirmed" }] } })
+      expect(yield* Effect.promise(() => owner.exited)).toEqual({ code: 0, signal: null })
+    }))
+
   it.scopedLive("a Redis blip (CLIENT PAUSE, DEBUG SLEEP): no false 404; local sessions served; others 202 or a prompt 503", () =>
     Effect.gen(function*() {
       // A blip is ridden out when it is shorter than the fence time less a beat: about half the lease.

@@ -30,7 +30,8 @@ import { newIncarnation } from "./sessionId.js"
 
 /**
  * The lease set to ARGV[1] for ARGV[2] ms. A beat also writes the epoch if it is missing; a departure (a tombstone:
- * `-`, gone; `~`, leaving: draining) names the members' channel (ARGV[3]) and tells every instance (ARGV[4]). One
+ * `-`, gone; `~` and the URL, leaving: draining) names the members' channel (ARGV[3]) and tells every instance
+ * (ARGV[4]). One
  * script for both, so Redis knows it from the first beat and a departure is one round trip (a script Redis has not
  * seen costs two: `NOSCRIPT`, then its source).
  */
@@ -49,7 +50,7 @@ return 1`)
 const LOOKUP = RedisClient.script(`
 local lease = redis.call('GET', KEYS[1])
 if lease == '-' then return {'gone', ''} end
-if lease == '~' then return {'leaving', ''} end
+if string.sub(lease or '', 1, 1) == '~' then return {'leaving', string.sub(lease, 2)} end
 if lease then return {'alive', lease} end
 local epoch = redis.call('GET', KEYS[2])
 if not epoch then return {'unknown', ''} end
@@ -60,13 +61,13 @@ return {'gone', ''}`, { readOnly: true })
 
 /**
  * Where an incarnation stands: alive at its URL, gone for good, leaving (it shuts down: its sessions are gone for
- * new requests, while those it is serving finish), or not knowable now.
+ * new requests, while those it is serving finish; at its URL, for the answers they wait for), or not knowable now.
  * @internal
  */
 export type Standing =
   | { readonly _tag: "Alive"; readonly url: string }
   | { readonly _tag: "Gone" }
-  | { readonly _tag: "Leaving" }
+  | { readonly _tag: "Leaving"; readonly url?: string | undefined }
   | { readonly _tag: "Unknown" }
 
 const GONE: Standing = { _tag: "Gone" }
@@ -116,7 +117,8 @@ const standingOf = (reply: RedisClient.Reply): Standing => {
   if (!Array.isArray(reply)) return UNKNOWN
   const [tag, url] = reply
   if (tag === "alive" && typeof url === "string") return { _tag: "Alive", url }
-  return tag === "gone" ? GONE : tag === "leaving" ? LEAVING : UNKNOWN
+  if (tag === "leaving") return typeof url === "string" && url !== "" ? { _tag: "Leaving", url } : LEAVING
+  return tag === "gone" ? GONE : UNKNOWN
 }
 
 /**
@@ -140,7 +142,10 @@ const makeDeparted = (ttlMs: number) => {
   }
 }
 
-/** What a departing instance says on the members' channel: `bye` and its incarnation. */
+/**
+ * What a departing instance says on the members' channel: `bye`, its incarnation and, while it drains, where it
+ * is (`bye {incarnation} {url}`); with no URL it has left (or fenced): it is gone.
+ */
 const BYE = "bye "
 
 /**
@@ -181,8 +186,15 @@ export const join = (redis: RedisClient.RedisClientService, config: Config) =>
       })
 
     /** The lease becomes a tombstone, and every instance hears it: the incarnation's sessions are 404 from now. */
+    const draining = `~${config.advertise}`
     const tombstone = (mine: string, mark: "-" | "~") =>
-      redis.eval(LEASE, [leaseKey(mine)], [mark, String(leaseMs), members, BYE + mine])
+      redis.eval(
+        LEASE,
+        [leaseKey(mine)],
+        mark === "-"
+          ? ["-", String(leaseMs), members, BYE + mine]
+          : [draining, String(leaseMs), members, `${BYE}${mine} ${config.advertise}`]
+      )
 
     /** Gives every session up and starts a new incarnation, which takes sessions once its lease is written. */
     const fence = () => {
@@ -205,9 +217,11 @@ export const join = (redis: RedisClient.RedisClientService, config: Config) =>
     const located = new Map<string, { readonly standing: Standing; readonly until: number }>()
     yield* redis.subscribe(members, (message) => {
       if (!message.startsWith(BYE)) return
-      const gone = message.slice(BYE.length)
+      const space = message.indexOf(" ", BYE.length)
+      const gone = space < 0 ? message.slice(BYE.length) : message.slice(BYE.length, space)
+      const url = space < 0 ? undefined : message.slice(space + 1)
       // Heard after a lookup that found it gone: gone stays (both are 404; gone is the later word).
-      if (departed.get(gone)?._tag !== "Gone") departed.add(gone, LEAVING)
+      if (departed.get(gone)?._tag !== "Gone") departed.add(gone, url === undefined ? GONE : { _tag: "Leaving", url })
       located.delete(gone)
     })
     yield* write(incarnation)
@@ -223,7 +237,7 @@ export const join = (redis: RedisClient.RedisClientService, config: Config) =>
       leaving === "no"
         ? write(incarnation)
         : leaving === "draining"
-        ? redis.send(["SET", leaseKey(incarnation), "~", "PX", String(leaseMs)])
+        ? redis.send(["SET", leaseKey(incarnation), draining, "PX", String(leaseMs)])
         : Effect.void
     yield* Effect.forkScoped(beating(beat, retry, next, check))
 
