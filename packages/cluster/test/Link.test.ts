@@ -14,6 +14,7 @@ import * as Frames from "../src/internal/frames.js"
 import { encodeRequestHead, Kind, Reader, Writer } from "../src/internal/frames.js"
 import * as LinkAuth from "../src/internal/linkAuth.js"
 import { freePort, listening, redisServerPath, startRedis } from "./utils/redisServer.js"
+import { type Answer, HEADERS, openSessionAt, ping, postTo } from "./utils/mcpHttp.js"
 
 // While the file is collected, outside any test's time limit: installs redis-server first where it is missing.
 redisServerPath()
@@ -70,27 +71,8 @@ const instance = (redisUrl: string, options: InstanceOptions = {}) =>
     return { port, linkPort } satisfies Instance
   })
 
-const HEADERS = {
-  "content-type": "application/json",
-  accept: "application/json, text/event-stream",
-  "mcp-protocol-version": "2025-06-18"
-}
-
-interface Answer {
-  readonly status: number
-  readonly headers: Headers
-  readonly body: string
-}
-
 const post = (port: number, session: string | undefined, message: unknown) =>
-  Effect.promise(async (): Promise<Answer> => {
-    const response = await fetch(`http://127.0.0.1:${port}/mcp`, {
-      method: "POST",
-      headers: { ...HEADERS, ...(session === undefined ? {} : { "mcp-session-id": session }) },
-      body: JSON.stringify(message)
-    })
-    return { status: response.status, headers: response.headers, body: await response.text() }
-  })
+  postTo(`http://127.0.0.1:${port}/mcp`, session, message)
 
 /** The JSON-RPC result of an answer, JSON or SSE. */
 const resultOf = (answer: Answer): { readonly [key: string]: unknown } => {
@@ -109,21 +91,7 @@ const textOf = (answer: Answer): unknown => {
   return Array.isArray(content) ? content[0]?.text : undefined
 }
 
-const openSession = (port: number) =>
-  Effect.gen(function*() {
-    const opened = yield* post(port, undefined, {
-      jsonrpc: "2.0",
-      id: 0,
-      method: "initialize",
-      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "link-test", version: "1" } }
-    })
-    const id = opened.headers.get("mcp-session-id")
-    if (opened.status !== 200 || id === null) return yield* Effect.die(new Error(`initialize: ${opened.status}`))
-    expect((yield* post(port, id, { jsonrpc: "2.0", method: "notifications/initialized" })).status).toBe(202)
-    return id
-  })
-
-const ping = { jsonrpc: "2.0", method: "notifications/roots/list_changed" }
+const openSession = (port: number) => openSessionAt(`http://127.0.0.1:${port}/mcp`, "link-test")
 
 const call = (id: number, name: string, args: object) => ({
   jsonrpc: "2.0",

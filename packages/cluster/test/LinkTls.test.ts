@@ -22,6 +22,7 @@ import * as McpCluster from "../src/McpCluster.js"
 import * as RedisClient from "../src/RedisClient.js"
 import { certificateMaker, opensslPath } from "./utils/certificates.js"
 import { freePort, redisServerPath, startRedis } from "./utils/redisServer.js"
+import { type Answer, openSessionAt, ping, postTo } from "./utils/mcpHttp.js"
 
 // While the file is collected, outside any test's time limit: installs redis-server and openssl where missing.
 redisServerPath()
@@ -58,43 +59,9 @@ const instance = (redisUrl: string, options: InstanceOptions = {}) => {
   return serveHttp(Count.pipe(Layer.provideMerge(McpServer.layer({ name: "link-tls", version: "1" })), Layer.provideMerge(cluster)))
 }
 
-const HEADERS = {
-  "content-type": "application/json",
-  accept: "application/json, text/event-stream",
-  "mcp-protocol-version": "2025-06-18"
-}
+const post = postTo
 
-interface Answer {
-  readonly status: number
-  readonly headers: Headers
-  readonly body: string
-}
-
-const post = (url: string, session: string | undefined, message: unknown) =>
-  Effect.promise(async (): Promise<Answer> => {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { ...HEADERS, ...(session === undefined ? {} : { "mcp-session-id": session }) },
-      body: JSON.stringify(message)
-    })
-    return { status: response.status, headers: response.headers, body: await response.text() }
-  })
-
-const openSession = (url: string) =>
-  Effect.gen(function*() {
-    const opened = yield* post(url, undefined, {
-      jsonrpc: "2.0",
-      id: 0,
-      method: "initialize",
-      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "link-tls-test", version: "1" } }
-    })
-    const id = opened.headers.get("mcp-session-id")
-    if (opened.status !== 200 || id === null) return yield* Effect.die(new Error(`initialize: ${opened.status}`))
-    expect((yield* post(url, id, { jsonrpc: "2.0", method: "notifications/initialized" })).status).toBe(202)
-    return id
-  })
-
-const ping = { jsonrpc: "2.0", method: "notifications/roots/list_changed" }
+const openSession = (url: string) => openSessionAt(url, "link-tls-test")
 
 const count = (id: number, to: number) => ({
   jsonrpc: "2.0",

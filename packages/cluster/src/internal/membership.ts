@@ -143,6 +143,31 @@ const makeDeparted = (ttlMs: number) => {
 }
 
 /**
+ * `standing`, one lookup per owner at a time: the requests that arrive for its sessions while it runs share its
+ * answer, so a burst of them (a beat's memory just lapsed, an owner just died) costs Redis one round trip, not one
+ * each.
+ */
+const oneAtATime = (
+  standing: (candidate: string) => Effect.Effect<Standing>,
+  runFork: <A>(effect: Effect.Effect<A>) => unknown
+) => {
+  const lookups = new Map<string, Deferred.Deferred<Standing>>()
+  return (candidate: string): Effect.Effect<Standing> => {
+    const running = lookups.get(candidate)
+    if (running !== undefined) return Deferred.await(running)
+    const answer = Deferred.unsafeMake<Standing>(FiberId.none)
+    lookups.set(candidate, answer)
+    // Forked, so a caller that goes does not leave the others waiting on an interrupted lookup.
+    runFork(Effect.flatMap(standing(candidate), (found) =>
+      Effect.sync(() => {
+        lookups.delete(candidate)
+        Deferred.unsafeDone(answer, Exit.succeed(found))
+      })))
+    return Deferred.await(answer)
+  }
+}
+
+/**
  * What a departing instance says on the members' channel: `bye`, its incarnation and, while it drains, where it
  * is (`bye {incarnation} {url}`); with no URL it has left (or fenced): it is gone.
  */
@@ -264,22 +289,7 @@ export const join = (redis: RedisClient.RedisClientService, config: Config) =>
       return found !== undefined && found.until > performance.now() ? found.standing : undefined
     }
 
-    // One lookup per owner at a time: the requests that arrive for its sessions while it runs share its answer,
-    // so a burst of them (a beat's memory just lapsed, an owner just died) costs Redis one round trip, not one each.
-    const lookups = new Map<string, Deferred.Deferred<Standing>>()
-    const lookup = (candidate: string): Effect.Effect<Standing> => {
-      const running = lookups.get(candidate)
-      if (running !== undefined) return Deferred.await(running)
-      const answer = Deferred.unsafeMake<Standing>(FiberId.none)
-      lookups.set(candidate, answer)
-      // Forked, so a caller that goes does not leave the others waiting on an interrupted lookup.
-      runFork(Effect.flatMap(standing(candidate), (found) =>
-        Effect.sync(() => {
-          lookups.delete(candidate)
-          Deferred.unsafeDone(answer, Exit.succeed(found))
-        })))
-      return Deferred.await(answer)
-    }
+    const lookup = oneAtATime(standing, runFork)
 
     const membership: Membership = {
       incarnation: () => {
