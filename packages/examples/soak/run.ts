@@ -8,7 +8,8 @@
  *    read (the baseline);
  * 2. the rest of the cycles, `--concurrency` at once, until `--cycles` or the rest of `--seconds` runs out: legacy
  *    SSE and Streamable HTTP sessions, and now and then (`--stdio-every`) a stdio demo process of its own. Each
- *    phase first asks for every way of ending a cycle (ENDINGS) once, then picks at random;
+ *    phase first asks for every way of ending a cycle (ENDINGS) once, then picks at random, and runs past the
+ *    count until every way was seen or the time is up;
  * 3. checks: no live session once idle expiry (and the handshake timeout, for a session that never completed its
  *    handshake) has had its time (the demo logs its registry size on SIGUSR2);
  *    settled RSS within `--rss-tolerance` MiB of the baseline; every session id the run was given now gets 404,
@@ -106,7 +107,10 @@ const unseenPlan = (phase: Phase, stdioFree: boolean): Plan | undefined => {
     unseen.find(({ transport }) => transport !== "stdio")
 }
 
-/** Runs cycles `from` (inclusive) up to `until` (exclusive) or the deadline, `concurrency` at once. */
+/**
+ * Runs cycles `from` (inclusive) up to `until` (exclusive) or the deadline, `concurrency` at once; past `until`,
+ * only those of kinds the phase has not seen yet.
+ */
 const runCycles = async (
   options: Options,
   ctx: CycleContext,
@@ -121,11 +125,22 @@ const runCycles = async (
   let stdioRunning = 0
   const started = performance.now()
   const worker = async () => {
-    while (nextCycle < until && Date.now() < deadline) {
+    while (Date.now() < deadline) {
+      const stdioFree = stdioRunning < options.stdioConcurrency
+      const unseen = unseenPlan(phase, stdioFree)
+      if (nextCycle >= until) {
+        if (until <= from) return
+        // Past the count, only kinds not seen yet run (or are waited for), so a phase whose quick cycles used up
+        // the count while slow ones (stdio) waited for a free process still sees every kind, within the deadline.
+        if (phase.missing.length === 0) return
+        if (unseen === undefined) {
+          await new Promise((resolve) => setTimeout(resolve, 50))
+          continue
+        }
+      }
       const n = nextCycle++
       const random = forCycle(options.seed, n)
-      const stdioFree = stdioRunning < options.stdioConcurrency
-      let plan: Plan = unseenPlan(phase, stdioFree) ?? { transport: random.chance(0.5) ? "sse" : "streamable" }
+      let plan: Plan = unseen ?? { transport: random.chance(0.5) ? "sse" : "streamable" }
       if (plan.ending === undefined && random.chance(1 / options.stdioEvery) && stdioFree) plan = { transport: "stdio" }
       const transport = plan.transport
       const asked = plan.ending === undefined ? undefined : kindOf(transport, plan.ending)
@@ -300,7 +315,13 @@ const main = async (): Promise<number> => {
       "",
       `Cycles: ${tally.completed} of ${options.cycles} (${warm.completed} of ${warmup} warm-up, ` +
       `${run.completed} after it), ${options.concurrency} at once; ` +
-      `${next >= options.cycles ? "all ran" : `stopped by the ${options.seconds} s limit`}.`,
+      `${
+        next > options.cycles
+          ? `all ran, and ${next - options.cycles} more for ways of ending not seen yet`
+          : next === options.cycles
+          ? "all ran"
+          : `stopped by the ${options.seconds} s limit`
+      }.`,
       `Duration: ${((performance.now() - started) / 1000).toFixed(1)} s in all, ${warm.seconds.toFixed(1)} s of ` +
       `warm-up cycles (none started after ${(warmupMs / 1000).toFixed(1)} s), ${run.seconds.toFixed(1)} s of cycles after it.`,
       `Server: idle timeout ${options.idleTimeoutMs} ms; logged ${

@@ -96,6 +96,25 @@ describe("the soak driver", () => {
   }, 120_000)
 })
 
+describe("the soak driver's phases", () => {
+  it("run past their count until every way of ending ran, when quick cycles use the count up before slow ones", async () => {
+    // One stdio process at a time and nine HTTP workers: the count is spent on HTTP cycles long before the four
+    // stdio ways of ending have each had their process.
+    const result = await soak([
+      "--cycles", "20", "--min-cycles", "1", "--warmup", "0", "--seconds", "60", "--concurrency", "10",
+      "--stdio-concurrency", "1", "--settle", "1", "--rss-tolerance", "1024"
+    ])
+    const output = `${result.stdout}\n${result.stderr}`
+    expect(result.code, output).toBe(0)
+    expect(check(result.stdout, "every cycle kind ran after the warm-up (15 kinds)"), output).toMatchObject({ ok: true })
+    const counts = cycleCounts(result.stdout)
+    for (const ending of ["eof", "sigterm", "sigterm-mid-call", "sigkill-mid-call"]) {
+      expect(counts.get(`stdio ${ending}`)?.run ?? 0, output).toBeGreaterThan(0)
+    }
+    expect(result.stdout, output).toMatch(/^Cycles: \d+ of 20 .*all ran/m)
+  }, 120_000)
+})
+
 describe("the soak driver's cluster mode", () => {
   it("runs cycles of both eras and 2026-07-28 calls through nginx over three instances while they and Redis are killed and restarted", async () => {
     const minCycles = 100

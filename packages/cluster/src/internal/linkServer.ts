@@ -319,8 +319,9 @@ class Served implements Exchange {
     if (!this.gone) connection.writer.send(this.id, Kind.Open, encodeAnswerHead(200, headers, false), undefined)
     this.status = 200
     this.answerHeaders = headers
-    // A POST's answer may be replayed to a retry of it, so its chunks are kept until it ends.
-    if (this.method === "POST" && this.key() !== undefined) this.chunks = []
+    // A POST's answer may be replayed to a retry of it, so its chunks are kept until it ends; whether it is a
+    // request at all is told without parsing it, which only a recording needs.
+    if (mayBeRequest(this.method, this.body)) this.chunks = []
     this.recording?.opened(headers)
     const served = this
     const stream: ResponseStream = {
@@ -387,14 +388,16 @@ class Served implements Exchange {
 /** Whether an exchange is one relayed here over a link: it is answered here, never relayed again. @internal */
 export const isRelayed = (exchange: Exchange): boolean => exchange instanceof Served
 
+/** Whether a body could hold a JSON-RPC request, told without parsing it: false for most that do not. */
+const mayBeRequest = (method: string, body: string | undefined): body is string =>
+  method === "POST" && body !== undefined && body.includes("\"method\"") && body.includes("\"id\"")
+
 /**
  * The key a JSON-RPC request is deduplicated by (its session and its whole body), or undefined for anything else
  * (notifications, answers, batches).
  */
 const dedupeKey = (method: string, session: string, body: string | undefined): string | undefined => {
-  if (method !== "POST" || body === undefined || !body.includes("\"method\"") || !body.includes("\"id\"")) {
-    return undefined
-  }
+  if (!mayBeRequest(method, body)) return undefined
   let parsed: unknown
   try {
     parsed = JSON.parse(body)
