@@ -59,10 +59,17 @@ export const redisNumber = (port: number, command: string, pattern: RegExp): Pro
     socket.on("error", reject)
   })
 
-/** Processes that route to one owner: its port first, then the others'; and what server CPU is summed over. */
+/** What a server process does in a routed call: it holds the session, relays the request, or is Redis. */
+export type Role = "owner" | "router" | "redis"
+
+/**
+ * Processes that route to one owner: its port first, then the others'; what server CPU is summed over, and each
+ * of those processes' role (in the order of `pids`).
+ */
 export interface Routing {
   readonly ports: ReadonlyArray<number>
   readonly pids: ReadonlyArray<number>
+  readonly roles: ReadonlyArray<Role>
 }
 
 /** A running cluster: its processes, and `stop` to kill them all. */
@@ -105,7 +112,14 @@ export const startCluster = async (
       child.kill(options.cpuProf === undefined || child === redis ? "SIGKILL" : "SIGTERM")
     }
   }
-  return { redisPort, ports, instances, pids: [redis.pid!, ...instances.map((child) => child.pid!)], stop }
+  return {
+    redisPort,
+    ports,
+    instances,
+    pids: [redis.pid!, ...instances.map((child) => child.pid!)],
+    roles: ["redis", "owner", "router", "router"],
+    stop
+  }
 }
 
 /**
@@ -129,7 +143,12 @@ export const startBareRelay = async (): Promise<Routing & { readonly stop: () =>
     throw error
   }
   const servers = [owner, ...routers]
-  return { ports: servers.map((server) => server.port), pids: servers.map((server) => server.pid), stop }
+  return {
+    ports: servers.map((server) => server.port),
+    pids: servers.map((server) => server.pid),
+    roles: ["owner", "router", "router"],
+    stop
+  }
 }
 
 /** Which processes a row measured: the effect-mcp cluster, or the bare relay beside it. */
@@ -144,6 +163,8 @@ export interface Row {
   readonly p50: number
   readonly p99: number
   readonly cpuUsPerCall: number
+  /** `cpuUsPerCall` split by what each process does: the owner's, the routing instances', redis-server's. */
+  readonly cpuByRole: Readonly<Record<Role, number>>
 }
 
 type Call = (worker: number, port: number) => Promise<void>
@@ -164,15 +185,20 @@ const measure = async (
   calls: number,
   call: Call
 ): Promise<Row> => {
-  const { pids, ports: [owner, ...others] } = subject.routing
+  const { pids, roles, ports: [owner, ...others] } = subject.routing
   const portOf = (w: number) => routed ? others[w % others.length]! : owner!
   const workers = Array.from({ length: concurrency }, (_, w) => () => call(w, portOf(w)))
   // Warm up: connections, the JIT, the links.
   await drive(workers, Math.min(calls, concurrency * 20), performance.now() + 60_000)
-  const cpu = () => pids.reduce((sum, pid) => sum + treeCpu(pid).ns, 0)
+  const cpu = () => pids.map((pid) => treeCpu(pid).ns)
   const before = cpu()
   const run = await drive(workers, calls, performance.now() + 120_000)
-  const used = cpu() - before
+  const after = cpu()
+  const perCall = (ns: number) => ns / 1_000 / run.latenciesMs.length
+  const cpuByRole: Record<Role, number> = { owner: 0, router: 0, redis: 0 }
+  pids.forEach((_, i) => {
+    cpuByRole[roles[i]!] += perCall(after[i]! - before[i]!)
+  })
   const sorted = sortedCopy(run.latenciesMs)
   return {
     system: subject.system,
@@ -181,7 +207,8 @@ const measure = async (
     concurrency,
     p50: percentile(sorted, 0.5),
     p99: percentile(sorted, 0.99),
-    cpuUsPerCall: used / 1_000 / run.latenciesMs.length
+    cpuUsPerCall: cpuByRole.owner + cpuByRole.router + cpuByRole.redis,
+    cpuByRole
   }
 }
 
@@ -207,10 +234,24 @@ const openSessions = async (
 }
 
 /** The median of each figure over the samples of one system, transport and side. */
-const medianRow = (samples: ReadonlyArray<Row>, like: Omit<Row, "p50" | "p99" | "cpuUsPerCall">): Row => {
+const medianRow = (
+  samples: ReadonlyArray<Row>,
+  like: Omit<Row, "p50" | "p99" | "cpuUsPerCall" | "cpuByRole">
+): Row => {
   const of = samples.filter((row) => row.system === like.system && row.transport === like.transport && row.routed === like.routed)
   const median = (pick: (row: Row) => number) => percentile(sortedCopy(of.map(pick)), 0.5)
-  return { ...like, p50: median((row) => row.p50), p99: median((row) => row.p99), cpuUsPerCall: median((row) => row.cpuUsPerCall) }
+  return {
+    ...like,
+    p50: median((row) => row.p50),
+    p99: median((row) => row.p99),
+    cpuUsPerCall: median((row) => row.cpuUsPerCall),
+    // Each role's own median: they need not add up to the total's exactly.
+    cpuByRole: {
+      owner: median((row) => row.cpuByRole.owner),
+      router: median((row) => row.cpuByRole.router),
+      redis: median((row) => row.cpuByRole.redis)
+    }
+  }
 }
 
 /**
@@ -323,6 +364,36 @@ export const renderRouting = (rows: ReadonlyArray<Row>, calls: number, runs: num
       `| ${row.transport} | ${row.concurrency} | ${row.p50.toFixed(2)} / ${routed.p50.toFixed(2)} (${signed(routed.p50 - row.p50)}) | ` +
         `${row.p99.toFixed(2)} / ${routed.p99.toFixed(2)} (${signed(routed.p99 - row.p99)}) | ` +
         `${row.cpuUsPerCall.toFixed(0)} / ${routed.cpuUsPerCall.toFixed(0)} | ${ratio(routed.cpuUsPerCall, row.cpuUsPerCall)} | ${bare} |`
+    )
+  }
+  return [...lines, "", ...renderSplit(rows)]
+}
+
+/**
+ * Where each call's server CPU goes, by process: the owner's when sent to it and when routed, the routing
+ * instances' and redis-server's when routed, for effect-mcp and the bare relay. What routing adds is then seen
+ * split between the instance that relays and the owner.
+ */
+const renderSplit = (rows: ReadonlyArray<Row>): Array<string> => {
+  const lines = [
+    "Where the server CPU of a call goes, µs per call (each process's median over the runs): the owner's, sent to",
+    "it and routed; when routed, the two routing instances' and redis-server's; and all that routing adds.",
+    "",
+    "| Transport | Clients | System | owner, sent to it | owner, routed | routing instances | redis-server | added by routing |",
+    "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+  ]
+  for (const direct of rows) {
+    if (direct.routed) continue
+    const routed = rows.find((r) =>
+      r.routed && r.system === direct.system && r.transport === direct.transport && r.concurrency === direct.concurrency
+    )
+    if (routed === undefined) continue
+    const us = (value: number) => value.toFixed(0)
+    lines.push(
+      `| ${direct.transport} | ${direct.concurrency} | ${direct.system} | ${us(direct.cpuByRole.owner)} | ` +
+        `${us(routed.cpuByRole.owner)} | ${us(routed.cpuByRole.router)} | ` +
+        `${direct.system === "bare relay" ? "—" : us(routed.cpuByRole.redis)} | ` +
+        `${signed(routed.cpuUsPerCall - direct.cpuUsPerCall).replace(/\.\d+$/, "")} |`
     )
   }
   return lines
