@@ -8,9 +8,10 @@ import * as McpCluster from "@effect-mcp/cluster/McpCluster"
 import * as RedisClient from "@effect-mcp/cluster/RedisClient"
 import * as McpAuth from "@effect-mcp/core/McpAuth"
 import * as NodeMcpServer from "@effect-mcp/node/NodeMcpServer"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { freePort, redisServerPath, startRedis } from "../../cluster/test/utils/redisServer.js"
+import { redisServerPath, startRedis } from "../../cluster/test/utils/redisServer.js"
 import * as DemoServer from "../src/DemoServer.js"
 import { CLUSTER_KEY, ping } from "./utils/cluster.js"
 import { capture } from "../../node/test/utils/logs.js"
@@ -31,16 +32,17 @@ const verifier = Layer.succeed(McpAuth.TokenVerifier, {
 
 const instance = (redisUrl: string) =>
   Effect.gen(function*() {
-    const port = yield* freePort
-    const cluster = McpCluster.layer({ advertise: `http://127.0.0.1:${port}`, key: CLUSTER_KEY, lease: "3 seconds" }).pipe(
+    // Port 0: a port picked beforehand could be taken before the server binds it (the link listens on its own).
+    // The resource is the cluster's, as behind a load balancer: one for every instance.
+    const cluster = McpCluster.layer({ advertise: "http://127.0.0.1", key: CLUSTER_KEY, lease: "3 seconds" }).pipe(
       Layer.provide(RedisClient.layer({ url: redisUrl }))
     )
     const server = NodeMcpServer.layer({
-      port,
-      auth: { resource: `http://127.0.0.1:${port}`, authorizationServers: [ISSUER] }
+      port: 0,
+      auth: { resource: "http://127.0.0.1", authorizationServers: [ISSUER] }
     }).pipe(Layer.provide(DemoServer.layer), Layer.provide(cluster), Layer.provide(verifier))
-    yield* Layer.build(server).pipe(Effect.orDie)
-    return port
+    const context = yield* Layer.build(server).pipe(Effect.orDie)
+    return Context.get(context, NodeMcpServer.NodeMcpServer).address.port
   })
 
 const as = (token: string, port: number, sessionId: string | undefined, message: unknown) =>

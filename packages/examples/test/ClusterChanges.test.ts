@@ -14,7 +14,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import { freePort, redisServerPath, startRedis } from "../../cluster/test/utils/redisServer.js"
+import { redisServerPath, startRedis } from "../../cluster/test/utils/redisServer.js"
 import * as DemoServer from "../src/DemoServer.js"
 import { CLUSTER_KEY, openSession, post, streamed, type StreamedRequest } from "./utils/cluster.js"
 import { MODERN_VERSION, openListen } from "../../core/test/utils/modern.js"
@@ -25,9 +25,10 @@ redisServerPath()
 
 const instance = (redisUrl: string, listChanges?: "cluster" | "instance") =>
   Effect.gen(function*() {
-    const port = yield* freePort
+    // Port 0: a port picked beforehand could be taken (by the link's own listener, or another test) before the
+    // server binds it. Only the advertised host matters: the link listens on a port of its own.
     const cluster = McpCluster.layer({
-      advertise: `http://127.0.0.1:${port}`,
+      advertise: "http://127.0.0.1",
       key: CLUSTER_KEY,
       lease: "3 seconds",
       listChanges
@@ -35,9 +36,9 @@ const instance = (redisUrl: string, listChanges?: "cluster" | "instance") =>
       Layer.provide(RedisClient.layer({ url: redisUrl }))
     )
     const context = yield* Layer.build(
-      NodeMcpServer.layer({ port }).pipe(Layer.provideMerge(DemoServer.layer), Layer.provide(cluster))
+      NodeMcpServer.layer({ port: 0 }).pipe(Layer.provideMerge(DemoServer.layer), Layer.provide(cluster))
     ).pipe(Effect.orDie)
-    return { port, server: Context.get(context, McpServer) }
+    return { port: Context.get(context, NodeMcpServer.NodeMcpServer).address.port, server: Context.get(context, McpServer) }
   })
 
 const URI = "demo://readme"

@@ -19,7 +19,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as ChildProcess from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { freePort, redisServerPath, startRedis } from "../../cluster/test/utils/redisServer.js"
+import { redisServerPath, startRedis } from "../../cluster/test/utils/redisServer.js"
 import * as DemoServer from "../src/DemoServer.js"
 import {
   CLUSTER_KEY,
@@ -139,14 +139,18 @@ const tcpRelay = (port: number) =>
 /** A demo server in this process, in the cluster on `redisUrl`: its port and server, stopped with the scope. */
 const inProcess = (redisUrl: string) =>
   Effect.gen(function*() {
-    const port = yield* freePort
-    const cluster = McpCluster.layer({ advertise: `http://127.0.0.1:${port}`, key: CLUSTER_KEY, lease: LEASE_MS }).pipe(
+    // Port 0: a port picked beforehand could be taken before the server binds it (the link listens on its own).
+    const cluster = McpCluster.layer({ advertise: "http://127.0.0.1", key: CLUSTER_KEY, lease: LEASE_MS }).pipe(
       Layer.provide(RedisClient.layer({ url: redisUrl }))
     )
     const context = yield* Layer.build(
-      NodeMcpServer.layer({ port }).pipe(Layer.provideMerge(DemoServer.layer), Layer.provide(cluster))
+      NodeMcpServer.layer({ port: 0 }).pipe(Layer.provideMerge(DemoServer.layer), Layer.provide(cluster))
     ).pipe(Effect.orDie, Effect.provide(capture().layer))
-    return { port, server: Context.get(context, McpServer), registry: Context.get(context, SessionRegistry.SessionRegistry) }
+    return {
+      port: Context.get(context, NodeMcpServer.NodeMcpServer).address.port,
+      server: Context.get(context, McpServer),
+      registry: Context.get(context, SessionRegistry.SessionRegistry)
+    }
   })
 
 describe("a cluster of demo processes, when something fails", () => {

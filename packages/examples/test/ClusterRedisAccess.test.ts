@@ -11,6 +11,7 @@ import * as RedisClient from "@effect-mcp/cluster/RedisClient"
 import * as McpTask from "@effect-mcp/core/McpTask"
 import * as McpTool from "@effect-mcp/core/McpTool"
 import * as NodeMcpServer from "@effect-mcp/node/NodeMcpServer"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -88,16 +89,16 @@ const Wait = McpTool.make("wait", {
 /** One server in the cluster as the ACL user over TLS, in its own scope (closing it is a graceful stop). */
 const instance = (redisPort: number, ca: string, scope: Scope.Scope) =>
   Effect.gen(function*() {
-    const port = yield* freePort
     const redis = RedisClient.layer({ url: `rediss://mcp:${PASSWORD}@127.0.0.1:${redisPort}`, tls: { ca } })
-    const cluster = McpCluster.layer({ advertise: `http://127.0.0.1:${port}`, key: CLUSTER_KEY, lease: "3 seconds" })
+    // Port 0: a port picked beforehand could be taken before the server binds it (the link listens on its own).
+    const cluster = McpCluster.layer({ advertise: "http://127.0.0.1", key: CLUSTER_KEY, lease: "3 seconds" })
       .pipe(Layer.provide(redis))
-    const server = NodeMcpServer.layer({ port }).pipe(
+    const server = NodeMcpServer.layer({ port: 0 }).pipe(
       Layer.provide(Wait.pipe(Layer.provideMerge(DemoServer.layer))),
       Layer.provide(cluster)
     )
-    yield* Layer.buildWithScope(server, scope).pipe(Effect.orDie)
-    return port
+    const context = yield* Layer.buildWithScope(server, scope).pipe(Effect.orDie)
+    return Context.get(context, NodeMcpServer.NodeMcpServer).address.port
   })
 
 const WITH_TASKS = { extensions: { [McpTask.EXTENSION]: {} } }
