@@ -105,7 +105,10 @@ async function linkTlsOf(tls: NonNullable<Cli.ClusterConfig["linkTls"]>) {
       process.stderr.write(`effect-mcp-demo: --link-tls-dir: cannot read ${join(tls.dir, name)}: ${String(error)}\n`)
       return process.exit(2)
     })
-  const [ca, cert, key] = await Promise.all([read("ca.pem"), read("cert.pem"), read("key.pem")])
+  // In order, so the first file missing is the one named (read at once, whichever failed first would be).
+  const ca = await read("ca.pem")
+  const cert = await read("cert.pem")
+  const key = await read("key.pem")
   return { ca, cert, key }
 }
 
