@@ -7,6 +7,7 @@ import type * as McpAuth from "@effect-mcp/core/McpAuth"
 import { SessionRegistry } from "@effect-mcp/core/SessionRegistry"
 import * as NodeMcpServer from "@effect-mcp/node/NodeMcpServer"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -145,9 +146,11 @@ if (config.stdio) {
     Layer.provide(DemoServer.layerWith({ ...(cluster === undefined ? {} : cluster.server), app: config.app })),
     Layer.provide(auth === undefined ? Layer.empty : auth.verifier),
     Layer.provide(cluster === undefined ? Layer.empty : cluster.placement),
-    Layer.tap(() =>
+    // The bound port: the one asked for, or the one the system gave for `--port 0`.
+    Layer.tap((context) =>
       Effect.logInfo(
-        `effect-mcp demo on http://${host}:${port}: Streamable HTTP at /mcp, legacy SSE at /sse` +
+        `effect-mcp demo on http://${host}:${Context.get(context, NodeMcpServer.NodeMcpServer).address.port}: ` +
+          `Streamable HTTP at /mcp, legacy SSE at /sse` +
           (config.auth === undefined ? "" : `; bearer tokens of ${config.auth.issuer} for ${config.auth.audience}`) +
           (config.cluster === undefined ? "" : `; in the cluster on ${redactedUrl(config.cluster.redis)} as ${config.cluster.advertise}` +
             (config.cluster.linkTls === undefined ? "" : ", links over TLS"))

@@ -8,7 +8,7 @@ import * as Http from "node:http"
 import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { freePort, startRedis } from "../../../cluster/test/utils/redisServer.js"
+import { startRedis } from "../../../cluster/test/utils/redisServer.js"
 import { type HttpResult, parseObject, request, SseReader } from "../../../node/test/utils/http.js"
 
 const main = fileURLToPath(new URL("../../dist/main.js", import.meta.url))
@@ -33,12 +33,16 @@ export const startInstance = (
   flags: ReadonlyArray<string> = []
 ): Effect.Effect<Instance, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const port = yield* freePort
+    // Port 0, read back from the demo's log: a port picked beforehand could be taken before the demo binds it.
     const child = yield* Effect.acquireRelease(
       Effect.sync(() =>
         ChildProcess.spawn(
           process.execPath,
-          [main, "--port", String(port), "--redis", redisUrl, "--lease-ms", String(leaseMs), ...flags],
+          [
+            main,
+            ...["--port", "0", "--advertise", "http://127.0.0.1", "--redis", redisUrl, "--lease-ms", String(leaseMs)],
+            ...flags
+          ],
           { env: { ...process.env, EFFECT_MCP_CLUSTER_KEY: CLUSTER_KEY }, stdio: ["ignore", "pipe", "pipe"] }
         )
       ),
@@ -55,9 +59,14 @@ export const startInstance = (
     const exited = new Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>((resolve) =>
       child.once("exit", (code, signal) => resolve({ code, signal }))
     )
+    let port = 0
     const read = (chunk: Buffer) => {
       output += chunk.toString()
-      if (output.includes("in the cluster on")) ready()
+      const started = /effect-mcp demo on http:\/\/[^:]+:(\d+):.*in the cluster on/.exec(output)
+      if (started !== null && port === 0) {
+        port = Number(started[1])
+        ready()
+      }
     }
     child.stdout?.on("data", read)
     child.stderr?.on("data", read)
