@@ -38,13 +38,14 @@ interface InstanceOptions {
 /** An instance in a process of its own, killed with the scope. */
 const instance = (redisUrl: string, options: InstanceOptions = {}) =>
   Effect.gen(function*() {
-    const port = yield* freePort
+    // The HTTP port is 0, read back from the `ready` line: a port picked beforehand could be taken before the
+    // instance binds it. The link's is picked here, as tests connect to it.
     const linkPort = options.linkPort ?? (yield* freePort)
     const args = [
       "--import",
       "tsx",
       script,
-      String(port),
+      "0",
       redisUrl,
       String(linkPort),
       options.linkAdvertise ?? "-",
@@ -56,16 +57,18 @@ const instance = (redisUrl: string, options: InstanceOptions = {}) =>
       (child) => Effect.sync(() => void child.kill("SIGKILL"))
     )
     let output = ""
-    const ready = new Promise<boolean>((resolve) => {
+    const ready = new Promise<number | undefined>((resolve) => {
       const read = (chunk: Buffer) => {
         output += chunk.toString()
-        if (output.includes("ready")) resolve(true)
+        const line = /^ready (\d+)$/m.exec(output)
+        if (line !== null) resolve(Number(line[1]))
       }
       child.stdout.on("data", read)
       child.stderr.on("data", read)
-      child.once("exit", () => resolve(false))
+      child.once("exit", () => resolve(undefined))
     })
-    if (!(yield* Effect.promise(() => ready)) || !(yield* listening(port))) {
+    const port = yield* Effect.promise(() => ready)
+    if (port === undefined || !(yield* listening(port))) {
       return yield* Effect.die(new Error(`the instance did not start: ${output}`))
     }
     return { port, linkPort } satisfies Instance

@@ -22,7 +22,7 @@ import { serveHttp } from "../../core/test/utils/serve.js"
 import { openListen, postModern } from "../../core/test/utils/modern.js"
 import * as McpCluster from "../src/McpCluster.js"
 import * as RedisClient from "../src/RedisClient.js"
-import { freePort, listening, redisServerPath, startRedis } from "./utils/redisServer.js"
+import { listening, redisServerPath, startRedis } from "./utils/redisServer.js"
 
 // While the file is collected, outside any test's time limit: installs redis-server first where it is missing.
 redisServerPath()
@@ -58,26 +58,28 @@ const ownerScript = fileURLToPath(new URL("./fixtures/taskOwner.ts", import.meta
 /** An instance in a process of its own (`fixtures/taskOwner.ts`), killed with the scope; its URL and process. */
 const ownerProcess = (redisUrl: string, leaseMs: number) =>
   Effect.gen(function*() {
-    const port = yield* freePort
+    // Port 0, read back from its `ready` line: a port picked beforehand could be taken before the owner binds it.
     const child = yield* Effect.acquireRelease(
       Effect.sync(() =>
-        ChildProcess.spawn(process.execPath, ["--import", "tsx", ownerScript, String(port), redisUrl, String(leaseMs)], {
+        ChildProcess.spawn(process.execPath, ["--import", "tsx", ownerScript, "0", redisUrl, String(leaseMs)], {
           stdio: ["ignore", "pipe", "pipe"]
         })
       ),
       (child) => Effect.sync(() => void child.kill("SIGKILL"))
     )
     let output = ""
-    const ready = new Promise<boolean>((resolve) => {
+    const ready = new Promise<number | undefined>((resolve) => {
       const read = (chunk: Buffer) => {
         output += chunk.toString()
-        if (output.includes("ready")) resolve(true)
+        const line = /^ready (\d+)$/m.exec(output)
+        if (line !== null) resolve(Number(line[1]))
       }
       child.stdout.on("data", read)
       child.stderr.on("data", read)
-      child.once("exit", () => resolve(false))
+      child.once("exit", () => resolve(undefined))
     })
-    if (!(yield* Effect.promise(() => ready)) || !(yield* listening(port))) {
+    const port = yield* Effect.promise(() => ready)
+    if (port === undefined || !(yield* listening(port))) {
       return yield* Effect.die(new Error(`the owner did not start: ${output}`))
     }
     return { url: `http://127.0.0.1:${port}/mcp`, child }
