@@ -13,7 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Frames from "../src/internal/frames.js"
 import { encodeRequestHead, Kind, Reader, Writer } from "../src/internal/frames.js"
 import * as LinkAuth from "../src/internal/linkAuth.js"
-import { freePort, listening, redisServerPath, startRedis } from "./utils/redisServer.js"
+import { freePort, readyPort, redisServerPath, startRedis } from "./utils/redisServer.js"
 import { type Answer, HEADERS, openSessionAt, ping, postTo } from "./utils/mcpHttp.js"
 
 // While the file is collected, outside any test's time limit: installs redis-server first where it is missing.
@@ -56,21 +56,7 @@ const instance = (redisUrl: string, options: InstanceOptions = {}) =>
       Effect.sync(() => ChildProcess.spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] })),
       (child) => Effect.sync(() => void child.kill("SIGKILL"))
     )
-    let output = ""
-    const ready = new Promise<number | undefined>((resolve) => {
-      const read = (chunk: Buffer) => {
-        output += chunk.toString()
-        const line = /^ready (\d+)$/m.exec(output)
-        if (line !== null) resolve(Number(line[1]))
-      }
-      child.stdout.on("data", read)
-      child.stderr.on("data", read)
-      child.once("exit", () => resolve(undefined))
-    })
-    const port = yield* Effect.promise(() => ready)
-    if (port === undefined || !(yield* listening(port))) {
-      return yield* Effect.die(new Error(`the instance did not start: ${output}`))
-    }
+    const port = yield* readyPort(child)
     return { port, linkPort } satisfies Instance
   })
 

@@ -22,7 +22,7 @@ import { serveHttp } from "../../core/test/utils/serve.js"
 import { openListen, postModern } from "../../core/test/utils/modern.js"
 import * as McpCluster from "../src/McpCluster.js"
 import * as RedisClient from "../src/RedisClient.js"
-import { listening, redisServerPath, startRedis } from "./utils/redisServer.js"
+import { readyPort, redisServerPath, startRedis } from "./utils/redisServer.js"
 
 // While the file is collected, outside any test's time limit: installs redis-server first where it is missing.
 redisServerPath()
@@ -67,21 +67,7 @@ const ownerProcess = (redisUrl: string, leaseMs: number) =>
       ),
       (child) => Effect.sync(() => void child.kill("SIGKILL"))
     )
-    let output = ""
-    const ready = new Promise<number | undefined>((resolve) => {
-      const read = (chunk: Buffer) => {
-        output += chunk.toString()
-        const line = /^ready (\d+)$/m.exec(output)
-        if (line !== null) resolve(Number(line[1]))
-      }
-      child.stdout.on("data", read)
-      child.stderr.on("data", read)
-      child.once("exit", () => resolve(undefined))
-    })
-    const port = yield* Effect.promise(() => ready)
-    if (port === undefined || !(yield* listening(port))) {
-      return yield* Effect.die(new Error(`the owner did not start: ${output}`))
-    }
+    const port = yield* readyPort(child)
     return { url: `http://127.0.0.1:${port}/mcp`, child }
   })
 

@@ -79,6 +79,30 @@ export const listening = (port: number): Effect.Effect<boolean> =>
     socket.once("error", () => resume(Effect.succeed(false)))
   })
 
+/**
+ * The port a test's instance process (`fixtures/*.ts`, started on port 0) listens on, from the `ready PORT` line
+ * it prints; a defect saying what it printed if it exits first or does not answer there.
+ */
+export const readyPort = (child: ChildProcess.ChildProcess): Effect.Effect<number> =>
+  Effect.gen(function*() {
+    let output = ""
+    const ready = new Promise<number | undefined>((resolve) => {
+      const read = (chunk: Buffer) => {
+        output += chunk.toString()
+        const line = /^ready (\d+)$/m.exec(output)
+        if (line !== null) resolve(Number(line[1]))
+      }
+      child.stdout?.on("data", read)
+      child.stderr?.on("data", read)
+      child.once("exit", () => resolve(undefined))
+    })
+    const port = yield* Effect.promise(() => ready)
+    if (port === undefined || !(yield* listening(port))) {
+      return yield* Effect.die(new Error(`the instance did not start: ${output}`))
+    }
+    return port
+  })
+
 export interface RedisServer {
   readonly port: number
   readonly url: string
