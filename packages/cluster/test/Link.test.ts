@@ -13,7 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Frames from "../src/internal/frames.js"
 import { encodeRequestHead, Kind, Reader, Writer } from "../src/internal/frames.js"
 import * as LinkAuth from "../src/internal/linkAuth.js"
-import { freePort, readyPort, redisServerPath, startRedis } from "./utils/redisServer.js"
+import { onFreePort, readyOrInUse, redisServerPath, startRedis } from "./utils/redisServer.js"
 import { type Answer, HEADERS, openSessionAt, ping, postTo } from "./utils/mcpHttp.js"
 
 // While the file is collected, outside any test's time limit: installs redis-server first where it is missing.
@@ -32,15 +32,20 @@ interface InstanceOptions {
   readonly idleTimeoutMs?: number
   /** Where the others are told to connect for its link (a proxy of the test's), instead of where it listens. */
   readonly linkAdvertise?: string
-  readonly linkPort?: number
 }
 
-/** An instance in a process of its own, killed with the scope. */
+/**
+ * An instance in a process of its own, killed with the scope. Its HTTP port is 0, read back from the `ready` line;
+ * its link's is picked here, as tests connect to it, and picked again if something takes it first.
+ */
 const instance = (redisUrl: string, options: InstanceOptions = {}) =>
+  Effect.map(
+    onFreePort((linkPort) => instanceOn(redisUrl, linkPort, options)),
+    ({ port: linkPort, started: port }) => ({ port, linkPort } satisfies Instance)
+  )
+
+const instanceOn = (redisUrl: string, linkPort: number, options: InstanceOptions) =>
   Effect.gen(function*() {
-    // The HTTP port is 0, read back from the `ready` line: a port picked beforehand could be taken before the
-    // instance binds it. The link's is picked here, as tests connect to it.
-    const linkPort = options.linkPort ?? (yield* freePort)
     const args = [
       "--import",
       "tsx",
@@ -56,8 +61,7 @@ const instance = (redisUrl: string, options: InstanceOptions = {}) =>
       Effect.sync(() => ChildProcess.spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] })),
       (child) => Effect.sync(() => void child.kill("SIGKILL"))
     )
-    const port = yield* readyPort(child)
-    return { port, linkPort } satisfies Instance
+    return yield* readyOrInUse(child)
   })
 
 const post = (port: number, session: string | undefined, message: unknown) =>
@@ -113,53 +117,59 @@ const openGet = (port: number, session: string) =>
     ({ request }) => Effect.sync(() => void request.destroy())
   )
 
-/** A TCP proxy of the test's in front of `port`: it tells when bytes pass toward `port`, and can cut everything. */
-const proxy = (port: number) =>
-  Effect.gen(function*() {
-    const sockets = new Set<Net.Socket>()
-    let passed = 0
-    const waiters: Array<() => void> = []
-    const server = Net.createServer((client) => {
-      const upstream = Net.connect(port, "127.0.0.1")
-      sockets.add(client)
-      sockets.add(upstream)
-      client.on("data", (chunk: Buffer) => {
-        upstream.write(chunk)
-        passed += chunk.length
-        for (const wake of waiters.splice(0)) wake()
-      })
-      upstream.pipe(client)
-      for (const socket of [client, upstream]) {
-        socket.on("error", () => undefined)
-        socket.on("close", () => {
-          client.destroy()
-          upstream.destroy()
-          sockets.delete(socket)
-        })
-      }
+/**
+ * A TCP proxy of the test's, on a port of its own, in front of the port it is pointed `to` (before the first
+ * connection): it tells when bytes pass toward that port, and can cut everything.
+ */
+const proxy = Effect.gen(function*() {
+  let port = 0
+  const sockets = new Set<Net.Socket>()
+  let passed = 0
+  const waiters: Array<() => void> = []
+  const server = Net.createServer((client) => {
+    const upstream = Net.connect(port, "127.0.0.1")
+    sockets.add(client)
+    sockets.add(upstream)
+    client.on("data", (chunk: Buffer) => {
+      upstream.write(chunk)
+      passed += chunk.length
+      for (const wake of waiters.splice(0)) wake()
     })
-    const proxyPort = yield* freePort
-    yield* Effect.acquireRelease(
-      Effect.promise(() => new Promise<void>((resolve) => server.listen(proxyPort, "127.0.0.1", resolve))),
-      () => Effect.sync(() => server.close())
-    )
-    return {
-      port: proxyPort,
-      /** Resolves once more than `after` bytes have gone toward the instance. */
-      passedBeyond: (after: number) =>
-        Effect.promise(() =>
-          new Promise<void>((resolve) => {
-            if (passed > after) return resolve()
-            const check = () => (passed > after ? resolve() : waiters.push(check))
-            waiters.push(check)
-          })
-        ),
-      passed: () => passed,
-      cut: () => {
-        for (const socket of sockets) socket.destroy()
-      }
+    upstream.pipe(client)
+    for (const socket of [client, upstream]) {
+      socket.on("error", () => undefined)
+      socket.on("close", () => {
+        client.destroy()
+        upstream.destroy()
+        sockets.delete(socket)
+      })
     }
   })
+  yield* Effect.acquireRelease(
+    Effect.promise(() => new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))),
+    () => Effect.sync(() => server.close())
+  )
+  const address = server.address()
+  return {
+    port: address !== null && typeof address === "object" ? address.port : 0,
+    to: (target: number) => {
+      port = target
+    },
+    /** Resolves once more than `after` bytes have gone toward the instance. */
+    passedBeyond: (after: number) =>
+      Effect.promise(() =>
+        new Promise<void>((resolve) => {
+          if (passed > after) return resolve()
+          const check = () => (passed > after ? resolve() : waiters.push(check))
+          waiters.push(check)
+        })
+      ),
+    passed: () => passed,
+    cut: () => {
+      for (const socket of sockets) socket.destroy()
+    }
+  }
+})
 
 /**
  * Two instances with the ack timeout given on a fresh Redis, and a session on A that a POST through B reaches: the
@@ -272,9 +282,9 @@ describe("the link between instances", () => {
   it.scopedLive("a link cut mid-request answers 503 with Retry-After, then the next request opens a new link", () =>
     Effect.gen(function*() {
       const redis = yield* startRedis
-      const linkPort = yield* freePort
-      const cut = yield* proxy(linkPort)
-      const a = yield* instance(redis.url, { linkPort, linkAdvertise: `127.0.0.1:${cut.port}` })
+      const cut = yield* proxy
+      const a = yield* instance(redis.url, { linkAdvertise: `127.0.0.1:${cut.port}` })
+      cut.to(a.linkPort)
       const b = yield* instance(redis.url)
       const session = yield* openSession(a.port)
       expect((yield* post(b.port, session, ping)).status).toBe(202)

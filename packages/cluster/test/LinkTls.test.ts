@@ -21,7 +21,7 @@ import * as LinkAuth from "../src/internal/linkAuth.js"
 import * as McpCluster from "../src/McpCluster.js"
 import * as RedisClient from "../src/RedisClient.js"
 import { certificateMaker, opensslPath } from "./utils/certificates.js"
-import { freePort, redisServerPath, startRedis } from "./utils/redisServer.js"
+import { inUseOnTaken, onFreePort, redisServerPath, startRedis } from "./utils/redisServer.js"
 import { type Answer, openSessionAt, ping, postTo } from "./utils/mcpHttp.js"
 
 // While the file is collected, outside any test's time limit: installs redis-server and openssl where missing.
@@ -208,11 +208,16 @@ describe("TLS on the link between instances", () => {
     Effect.gen(function*() {
       const redis = yield* startRedis
       const ca = (yield* certificateMaker).authority("cluster-ca")
-      const [plainPort, certifiedPort, pskPort] = yield* Effect.all([freePort, freePort, freePort])
-      yield* Effect.all([
-        instance(redis.url, { linkPort: plainPort }),
-        instance(redis.url, { linkPort: certifiedPort, tls: ca.sign("a.cluster") }),
-        instance(redis.url, { linkPort: pskPort, tls: "cluster-key" })
+      // Each link port is picked here, as the probe connects to it, and picked again if something takes it first.
+      const onLinkPort = (tls: McpCluster.LinkTls | undefined) =>
+        Effect.map(
+          onFreePort((linkPort) => inUseOnTaken(instance(redis.url, { linkPort, tls }))),
+          ({ port }) => port
+        )
+      const [plainPort, certifiedPort, pskPort] = yield* Effect.all([
+        onLinkPort(undefined),
+        onLinkPort(ca.sign("a.cluster")),
+        onLinkPort("cluster-key")
       ], { concurrency: "unbounded" })
       // A plain link answers the probe with its challenge (and refuses the rest): the probe speaks frames.
       expect(yield* plainProbe(plainPort)).toEqual([Kind.Challenge])

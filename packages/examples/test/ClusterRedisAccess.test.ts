@@ -22,7 +22,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { commandPath, freePort, listening, redisServerPath } from "../../cluster/test/utils/redisServer.js"
+import { commandPath, onFreePort, redisServerPath, spawnRedis } from "../../cluster/test/utils/redisServer.js"
 import { postModern } from "../../core/test/utils/modern.js"
 import { capture } from "../../node/test/utils/logs.js"
 import * as DemoServer from "../src/DemoServer.js"
@@ -59,23 +59,16 @@ const startTlsRedis = Effect.gen(function*() {
   const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-mcp-redis-tls-"))
   yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true })))
   const { ca, cert, key } = certificate(dir)
-  const port = yield* freePort
-  const child = yield* Effect.acquireRelease(
-    Effect.sync(() =>
-      ChildProcess.spawn(redisServerPath(), [
+  const { port } = yield* Effect.acquireRelease(
+    onFreePort((port) =>
+      spawnRedis([
         "--port", "0", "--tls-port", String(port), "--bind", "127.0.0.1",
         "--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", cert, "--tls-auth-clients", "no",
         "--requirepass", ADMIN_PASSWORD, "--save", "", "--appendonly", "no"
-      ], { stdio: "ignore" })
+      ])
     ),
-    (child) => Effect.sync(() => void child.kill("SIGKILL"))
+    ({ started }) => Effect.sync(() => void started.kill("SIGKILL"))
   )
-  const start = Date.now()
-  while (!(yield* listening(port))) {
-    if (child.exitCode !== null) return yield* Effect.die(new Error(`redis-server exited with ${child.exitCode}`))
-    if (Date.now() - start > 10_000) return yield* Effect.die(new Error("redis-server did not start in 10 s"))
-    yield* Effect.sleep("10 millis")
-  }
   return { port, ca }
 })
 

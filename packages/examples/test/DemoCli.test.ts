@@ -7,9 +7,7 @@ import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose"
 import * as ChildProcess from "node:child_process"
 import * as Http from "node:http"
 import * as Net from "node:net"
-import { fileURLToPath } from "node:url"
-
-const main = fileURLToPath(new URL("../dist/main.js", import.meta.url))
+import { main, spawnDemo } from "./utils/demoProcess.js"
 
 interface Exit {
   readonly code: number | null
@@ -118,33 +116,19 @@ const startJwks = async () => {
   }
 }
 
-/** The demo over HTTP, until `stop`; resolves once it logs that it listens. */
-const startDemo = async (args: ReadonlyArray<string>) => {
-  const child = ChildProcess.spawn(process.execPath, [main, ...args], { stdio: ["ignore", "pipe", "pipe"] })
-  let output = ""
-  const listening = new Promise<void>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString("utf8")
-      if (output.includes("effect-mcp demo on")) resolve()
-    }
-    child.stdout.on("data", onData)
-    child.stderr.on("data", onData)
-    child.once("exit", (code) => reject(new Error(`the demo exited (${code}): ${output}`)))
-  })
-  const timeout = setTimeout(() => child.kill("SIGKILL"), 15_000)
-  try {
-    await listening
-  } finally {
-    clearTimeout(timeout)
+/**
+ * The demo over HTTP on a free port, with the arguments `argsFor` gives for that port's origin, until `stop`;
+ * resolves once it logs that it listens. The port is picked before the demo binds it, so another process can take
+ * it first: then the demo exits with EADDRINUSE and another port is tried.
+ */
+const startDemo = async (argsFor: (origin: string) => ReadonlyArray<string>) => {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort()
+    const origin = `http://127.0.0.1:${port}`
+    const started = await spawnDemo(["--port", String(port), ...argsFor(origin)])
+    if (started !== "in use") return { stop: started.stop, output: started.output, origin }
   }
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve()
-      child.once("exit", () => resolve())
-      child.kill("SIGTERM")
-      setTimeout(() => child.kill("SIGKILL"), 5_000).unref()
-    })
-  return { stop, output: () => output }
+  throw new Error("each free port picked was taken before the demo could bind it, 5 times")
 }
 
 const call = (url: string, token: string | undefined, id: number, method: string, params: object) =>
@@ -185,11 +169,7 @@ const answerOf = async (response: Response): Promise<unknown> => {
 describe("the demo with --auth-*", () => {
   it("every MCP request needs a valid bearer JWT; the metadata names the resource and the issuer", async () => {
     const jwks = await startJwks()
-    const port = await freePort()
-    const origin = `http://127.0.0.1:${port}`
-    const demo = await startDemo([
-      "--port",
-      String(port),
+    const demo = await startDemo((origin) => [
       "--auth-jwks",
       jwks.jwksUrl,
       "--auth-issuer",
@@ -197,6 +177,7 @@ describe("the demo with --auth-*", () => {
       "--auth-audience",
       origin
     ])
+    const origin = demo.origin
     try {
       const url = `${origin}/mcp`
       const metadataUrl = `${origin}/.well-known/oauth-protected-resource`
@@ -249,10 +230,9 @@ describe("the demo with --auth-*", () => {
 describe("the demo with --app", () => {
   it("serves the calculator tool with its ui:// view beside the other tools; without the flag it is absent", async () => {
     const listed = async (args: ReadonlyArray<string>) => {
-      const port = await freePort()
-      const demo = await startDemo(["--port", String(port), ...args])
+      const demo = await startDemo(() => args)
       try {
-        const url = `http://127.0.0.1:${port}/mcp`
+        const url = `${demo.origin}/mcp`
         const tools = await answerOf(await call(url, undefined, 1, "tools/list", {}))
         const view = await answerOf(await call(url, undefined, 2, "resources/read", { uri: "ui://demo/calculator.html" }))
         const sum = await answerOf(await call(url, undefined, 3, "tools/call", { name: "calculator", arguments: { a: 2, b: 3 } }))

@@ -10,12 +10,9 @@ import * as McpClient from "@effect-mcp/core/McpClient"
 import * as NodeMcpClient from "@effect-mcp/node/NodeMcpClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as ChildProcess from "node:child_process"
 import * as Http from "node:http"
-import * as Net from "node:net"
-import { fileURLToPath } from "node:url"
-
-const main = fileURLToPath(new URL("../dist/main.js", import.meta.url))
+import type * as Net from "node:net"
+import { startDemoProcess } from "./utils/demoProcess.js"
 
 interface OtlpSpan {
   readonly traceId: string
@@ -62,42 +59,15 @@ const collector = Effect.acquireRelease(
   ({ server }) => Effect.promise(() => new Promise<void>((resolve) => server.close(() => resolve())))
 )
 
-const freePort = Effect.promise(() =>
-  new Promise<number>((resolve, reject) => {
-    const server = Net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const port = portOf(server.address())
-      server.close(() => resolve(port))
-    })
-  })
-)
-
-/** The built demo with `args`, once it listens; `stop` ends it with SIGTERM and waits for its exit. */
+/** The built demo with `args` on port 0, once it listens; `stop` ends it with SIGTERM and gives its exit code. */
 const demo = (args: ReadonlyArray<string>) =>
   Effect.acquireRelease(
-    Effect.promise(async () => {
-      const child = ChildProcess.spawn(process.execPath, [main, ...args], { stdio: ["ignore", "pipe", "pipe"] })
-      let output = ""
-      await new Promise<void>((resolve, reject) => {
-        const onData = (chunk: Buffer) => {
-          output += chunk.toString("utf8")
-          if (output.includes("effect-mcp demo on")) resolve()
-        }
-        child.stdout.on("data", onData)
-        child.stderr.on("data", onData)
-        child.once("exit", (code) => reject(new Error(`the demo exited (${code}): ${output}`)))
-      })
-      const stop = () =>
-        new Promise<number | null>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode)
-          child.once("exit", (code) => resolve(code))
-          child.kill("SIGTERM")
-        })
-      return { stop, output: () => output }
-    }),
-    ({ stop }) => Effect.promise(stop)
-  )
+    Effect.promise(() => startDemoProcess(["--port", "0", ...args])),
+    (demo) => Effect.promise(demo.stop)
+  ).pipe(Effect.map((demo) => ({
+    port: demo.port,
+    stop: () => demo.stop().then((exit) => exit.code)
+  })))
 
 const attribute = (span: OtlpSpan, key: string) => span.attributes.find((a) => a.key === key)?.value.stringValue
 
@@ -105,8 +75,8 @@ describe("McpTelemetry over OTLP/HTTP", () => {
   it.scopedLive("the demo's --otel exports server and handler spans under the client's, in one trace", () =>
     Effect.gen(function*() {
       const otlp = yield* collector
-      const port = yield* freePort
-      const server = yield* demo(["--port", String(port), "--otel", otlp.url])
+      const server = yield* demo(["--otel", otlp.url])
+      const port = server.port
 
       // The client's spans, exported by its own OTLP layer, flushed when its scope closes.
       const ClientTelemetry = Otlp.layerJson({ baseUrl: otlp.url, resource: { serviceName: "telemetry-test" } }).pipe(

@@ -15,9 +15,7 @@ import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import * as ChildProcess from "node:child_process"
 import * as Net from "node:net"
-import * as Path from "node:path"
 import * as DemoServer from "../src/DemoServer.js"
 import type { Session } from "@effect-mcp/core/McpSession"
 import * as SessionRegistry from "@effect-mcp/core/SessionRegistry"
@@ -33,6 +31,7 @@ import {
 } from "./utils/demo.js"
 import { errorBody, errorOf, FetchSse, openSse, parseObject, postJson, prng, request, SseStream } from "../../node/test/utils/http.js"
 import { capture } from "../../node/test/utils/logs.js"
+import { startDemoProcess } from "./utils/demoProcess.js"
 
 const initializeMessage = (id: string | number, protocolVersion = "2025-11-25") => ({
   jsonrpc: "2.0",
@@ -583,17 +582,6 @@ describe("SseTransport: keep-alive (TestClock)", () => {
     }).pipe(Effect.provide(capture().layer)))
 })
 
-const repoRoot = Path.resolve(import.meta.dirname, "../../..")
-
-const freePort = Effect.async<number>((resume) => {
-  const server = Net.createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 0
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
-
 /** Resolves once something accepts TCP connections on the port. */
 const listening = (port: number) =>
   Effect.async<boolean>((resume) => {
@@ -665,26 +653,11 @@ describe("SseTransport: graceful shutdown", () => {
 
   it.scopedLive("the demo process exits 0 on SIGTERM, ending 100 open streams cleanly", () =>
     Effect.gen(function*() {
-      const port = yield* freePort
-      const child = yield* Effect.acquireRelease(
-        Effect.sync(() =>
-          ChildProcess.spawn(
-            process.execPath,
-            ["packages/examples/dist/main.js", "--port", String(port)], // built by `tsc -b` (npm test)
-            { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }
-          )
-        ),
-        (child) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
+      const demo = yield* Effect.acquireRelease(
+        Effect.promise(() => startDemoProcess(["--port", "0"])),
+        ({ child }) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
       )
-      let output = ""
-      child.stdout.on("data", (chunk: Buffer) => output += chunk.toString())
-      child.stderr.on("data", (chunk: Buffer) => output += chunk.toString())
-      const exited = new Promise<{ readonly code: number | null; readonly signal: string | null }>((resolve) =>
-        child.once("exit", (code, signal) => resolve({ code, signal }))
-      )
-      yield* eventually(listening(port), 15_000).pipe(
-        Effect.catchAllDefect(() => Effect.die(new Error(`the demo did not start: ${output}`)))
-      )
+      const { port, child, exited } = demo
 
       const streams = Array.from({ length: 100 }, () => new SseStream({ port }))
       yield* Effect.forEach(streams, (s) => Effect.promise(() => s.endpoint()), { concurrency: "unbounded" })
@@ -699,7 +672,7 @@ describe("SseTransport: graceful shutdown", () => {
 
       expect(exit).toEqual({ code: 0, signal: null })
       expect(ends.every((end) => end === "end")).toBe(true)
-      expect(output).not.toMatch(/level=(ERROR|FATAL)/)
+      expect(demo.output()).not.toMatch(/level=(ERROR|FATAL)/)
       console.log(`SIGTERM: the demo process exited in ${exitMs} ms with 100 streams open`)
     }), 20_000)
 })

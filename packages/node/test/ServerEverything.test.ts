@@ -59,13 +59,24 @@ const connects = (port: number) =>
 
 /**
  * server-everything over HTTP (`sse` or `streamableHttp`) as a child process, listening on a free port, for the
- * scope; the scope's end kills it (SIGTERM to its process group, then waits for the exit).
+ * scope; the scope's end kills it (SIGTERM to its process group, then waits for the exit). The port is picked
+ * before the child binds it (it has no way to report a port the system picked), so another process can take it
+ * first: then the child exits and another port is tried.
  */
 const serveEverything = (
   transport: "sse" | "streamableHttp"
 ): Effect.Effect<string, never, CommandExecutor.CommandExecutor | Scope.Scope> =>
   Effect.gen(function*() {
-    const port = yield* freePort
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const port = yield* freePort
+      const started = yield* serveEverythingOn(transport, port)
+      if (started === "listening") return `http://127.0.0.1:${port}`
+    }
+    return yield* Effect.dieMessage(`server-everything ${transport} found each free port taken, 5 times`)
+  })
+
+const serveEverythingOn = (transport: "sse" | "streamableHttp", port: number) =>
+  Effect.gen(function*() {
     const process = yield* Command.make(globalThis.process.execPath, everything, transport).pipe(
       Command.env({ PORT: String(port) }),
       Command.start,
@@ -78,10 +89,17 @@ const serveEverything = (
     }
     yield* Effect.forkScoped(Stream.runForEach(Stream.decodeText(process.stdout), (text) => Effect.sync(() => keep(text))))
     yield* Effect.forkScoped(Stream.runForEach(Stream.decodeText(process.stderr), (text) => Effect.sync(() => keep(text))))
-    if (!(yield* eventually(connects(port), 600))) {
+    const exited = Effect.map(Effect.orElseSucceed(process.isRunning, () => false), (running) => !running)
+    yield* eventually(Effect.map(Effect.zip(exited, connects(port)), ([gone, up]) => gone || up), 600)
+    // A connection alone could be another process's on the port: this child must still be running too.
+    if (yield* exited) {
+      if (output.includes("already in use") || output.includes("EADDRINUSE")) return "in use" as const
+      return yield* Effect.dieMessage(`server-everything ${transport} exited:\n${output}`)
+    }
+    if (!(yield* connects(port))) {
       return yield* Effect.dieMessage(`server-everything ${transport} did not listen:\n${output}`)
     }
-    return `http://127.0.0.1:${port}`
+    return "listening" as const
   })
 
 class EverythingHttp extends Context.Tag("test/EverythingHttp")<EverythingHttp, {

@@ -84,6 +84,11 @@ export const listening = (port: number): Effect.Effect<boolean> =>
  * it prints; a defect saying what it printed if it exits first or does not answer there.
  */
 export const readyPort = (child: ChildProcess.ChildProcess): Effect.Effect<number> =>
+  Effect.flatMap(readyOrInUse(child), (port) =>
+    port === "in use" ? Effect.dieMessage("the instance did not start: a port it was given is taken") : Effect.succeed(port))
+
+/** As `readyPort`, but `"in use"` when the process exits because a port it was given is taken (for `onFreePort`). */
+export const readyOrInUse = (child: ChildProcess.ChildProcess): Effect.Effect<number | "in use"> =>
   Effect.gen(function*() {
     let output = ""
     const ready = new Promise<number | undefined>((resolve) => {
@@ -94,14 +99,23 @@ export const readyPort = (child: ChildProcess.ChildProcess): Effect.Effect<numbe
       }
       child.stdout?.on("data", read)
       child.stderr?.on("data", read)
-      child.once("exit", () => resolve(undefined))
+      // "close", not "exit": by then all it printed has been read.
+      child.once("close", () => resolve(undefined))
     })
     const port = yield* Effect.promise(() => ready)
+    if (port === undefined && output.includes("EADDRINUSE")) return "in use" as const
     if (port === undefined || !(yield* listening(port))) {
       return yield* Effect.die(new Error(`the instance did not start: ${output}`))
     }
     return port
   })
+
+/** A start that died because a port it was given is taken (EADDRINUSE), as `"in use"` for `onFreePort`. */
+export const inUseOnTaken = <A, R>(start: Effect.Effect<A, never, R>): Effect.Effect<A | "in use", never, R> =>
+  Effect.catchAllDefect(start, (defect) =>
+    String(defect instanceof Error ? defect.message : defect).includes("EADDRINUSE")
+      ? Effect.succeed("in use" as const)
+      : Effect.die(defect))
 
 export interface RedisServer {
   readonly port: number
@@ -116,27 +130,68 @@ export interface RedisServer {
   readonly restart: Effect.Effect<void>
 }
 
-const spawnOn = (port: number) =>
+/**
+ * Starts `redis-server` with the arguments and waits for its own ready line: something else on the port would accept
+ * connections too, so a connection alone does not say this redis-server is up. `"in use"` when the port was taken
+ * first, so the caller can try another.
+ */
+export const spawnRedis = (args: ReadonlyArray<string>): Effect.Effect<ChildProcess.ChildProcess | "in use"> =>
   Effect.gen(function*() {
-    const child = ChildProcess.spawn(redisServerPath(), [
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--enable-debug-command",
-      "local"
-    ], { stdio: "ignore" })
-    const start = Date.now()
-    while (!(yield* listening(port))) {
-      if (child.exitCode !== null) return yield* Effect.die(new Error(`redis-server exited with ${child.exitCode}`))
-      if (Date.now() - start > 10_000) return yield* Effect.die(new Error("redis-server did not start in 10 s"))
-      yield* Effect.sleep("10 millis")
+    const child = ChildProcess.spawn(redisServerPath(), args, { stdio: ["ignore", "pipe", "ignore"] })
+    let output = ""
+    const started = yield* Effect.async<"ready" | "exited" | "timeout">((resume) => {
+      const timer = setTimeout(() => resume(Effect.succeed("timeout")), 10_000)
+      child.stdout?.on("data", (chunk: Buffer) => {
+        // Only the start-up lines are kept; past them the stream is read and dropped so redis never blocks on it.
+        if (output.length > 16_384) return
+        output += chunk.toString()
+        if (output.includes("Ready to accept connections")) {
+          clearTimeout(timer)
+          resume(Effect.succeed("ready"))
+        }
+      })
+      child.once("exit", () => {
+        clearTimeout(timer)
+        resume(Effect.succeed("exited"))
+      })
+    })
+    if (started === "ready") return child
+    if (started === "timeout") {
+      child.kill("SIGKILL")
+      return yield* Effect.die(new Error(`redis-server did not start in 10 s: ${output}`))
     }
-    return child
+    if (output.includes("Address already in use")) return "in use" as const
+    return yield* Effect.die(new Error(`redis-server exited with ${child.exitCode}: ${output}`))
+  })
+
+const spawnOn = (port: number) =>
+  spawnRedis([
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--enable-debug-command",
+    "local"
+  ])
+
+/**
+ * Starts what `start` starts on a free port, and on another when something took that one first (`start` says
+ * `"in use"`): a port is picked before the process binds it, so another can take it in between.
+ */
+export const onFreePort = <A, R>(
+  start: (port: number) => Effect.Effect<A | "in use", never, R>
+): Effect.Effect<{ readonly port: number; readonly started: A }, never, R> =>
+  Effect.gen(function*() {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const port = yield* freePort
+      const started = yield* start(port)
+      if (started !== "in use") return { port, started }
+    }
+    return yield* Effect.die(new Error("each free port picked was taken before it could be bound, 5 times"))
   })
 
 const stop = (child: ChildProcess.ChildProcess) =>
@@ -147,20 +202,32 @@ const stop = (child: ChildProcess.ChildProcess) =>
     child.kill("SIGKILL")
   })
 
-/** Starts a `redis-server` for the current scope; it is killed when the scope closes. */
+/**
+ * Starts a `redis-server` for the current scope on a free port (another, when something takes the one picked before
+ * redis-server binds it); it is killed when the scope closes.
+ */
 export const startRedis: Effect.Effect<RedisServer, never, Scope.Scope> = Effect.gen(function*() {
-  const port = yield* freePort
-  let child = yield* spawnOn(port)
-  yield* Effect.addFinalizer(() => Effect.suspend(() => stop(child)))
+  const { port, started } = yield* onFreePort(spawnOn)
+  let current = started
+  yield* Effect.addFinalizer(() => Effect.suspend(() => stop(current)))
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
-    kill: Effect.suspend(() => stop(child)),
-    pause: Effect.sync(() => void child.kill("SIGSTOP")),
-    resume: Effect.sync(() => void child.kill("SIGCONT")),
+    kill: Effect.suspend(() => stop(current)),
+    pause: Effect.sync(() => void current.kill("SIGSTOP")),
+    resume: Effect.sync(() => void current.kill("SIGCONT")),
     restart: Effect.gen(function*() {
-      yield* stop(child)
-      child = yield* spawnOn(port)
+      yield* stop(current)
+      // The same port, since clients reconnect to it: if another process took it meanwhile, wait for it to go.
+      for (let attempt = 0; attempt < 50; attempt++) {
+        const next = yield* spawnOn(port)
+        if (next !== "in use") {
+          current = next
+          return
+        }
+        yield* Effect.sleep("100 millis")
+      }
+      return yield* Effect.die(new Error(`redis-server could not bind port ${port} again within 5 s`))
     })
   }
 })

@@ -3,15 +3,13 @@
  * (built by `tsc -b`, which `npm test` runs first) on a free port, killed when the test's scope closes. And the
  * raw requests a client of either transport sends, to any instance.
  */
-import * as ChildProcess from "node:child_process"
+import type * as ChildProcess from "node:child_process"
 import * as Http from "node:http"
-import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { startRedis } from "../../../cluster/test/utils/redisServer.js"
 import { type HttpResult, parseObject, request, SseReader } from "../../../node/test/utils/http.js"
-
-const main = fileURLToPath(new URL("../../dist/main.js", import.meta.url))
+import { type DemoExit, startDemoProcess } from "./demoProcess.js"
 
 /** The key every instance of the tests' clusters shares. */
 export const CLUSTER_KEY = "a-test-cluster-key-of-at-least-32-characters"
@@ -22,7 +20,7 @@ export interface Instance {
   /** What it printed so far. */
   readonly output: () => string
   /** Resolves with how it exited. */
-  readonly exited: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
+  readonly exited: Promise<DemoExit>
   readonly signal: (signal: NodeJS.Signals) => void
 }
 
@@ -32,54 +30,27 @@ export const startInstance = (
   leaseMs: number,
   flags: ReadonlyArray<string> = []
 ): Effect.Effect<Instance, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    // Port 0, read back from the demo's log: a port picked beforehand could be taken before the demo binds it.
-    const child = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        ChildProcess.spawn(
-          process.execPath,
+  // Port 0, read back from the demo's start-up line: a port picked beforehand could be taken before it binds.
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.promise(() =>
+        startDemoProcess(
           [
-            main,
             ...["--port", "0", "--advertise", "http://127.0.0.1", "--redis", redisUrl, "--lease-ms", String(leaseMs)],
             ...flags
           ],
-          { env: { ...process.env, EFFECT_MCP_CLUSTER_KEY: CLUSTER_KEY }, stdio: ["ignore", "pipe", "pipe"] }
+          { env: { ...process.env, EFFECT_MCP_CLUSTER_KEY: CLUSTER_KEY } }
         )
       ),
-      (child) =>
+      ({ child }) =>
         Effect.sync(() => {
           if (child.exitCode !== null || child.signalCode !== null) return
           child.kill("SIGCONT")
           child.kill("SIGKILL")
         })
-    )
-    let output = ""
-    let ready: () => void = () => undefined
-    const started = new Promise<void>((resolve) => ready = resolve)
-    const exited = new Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>((resolve) =>
-      child.once("exit", (code, signal) => resolve({ code, signal }))
-    )
-    let port = 0
-    const read = (chunk: Buffer) => {
-      output += chunk.toString()
-      const started = /effect-mcp demo on http:\/\/[^:]+:(\d+):.*in the cluster on/.exec(output)
-      if (started !== null && port === 0) {
-        port = Number(started[1])
-        ready()
-      }
-    }
-    child.stdout?.on("data", read)
-    child.stderr?.on("data", read)
-    const outcome = yield* Effect.promise(() =>
-      Promise.race([
-        started.then(() => "started" as const),
-        exited.then(() => "exited" as const),
-        new Promise<"late">((resolve) => setTimeout(() => resolve("late"), 20_000))
-      ])
-    )
-    if (outcome !== "started") return yield* Effect.die(new Error(`the instance did not start (${outcome}): ${output}`))
-    return { port, child, output: () => output, exited, signal: (signal) => void child.kill(signal) }
-  })
+    ),
+    ({ child, exited, output, port }) => ({ port, child, output, exited, signal: (signal) => void child.kill(signal) })
+  )
 
 /** A `redis-server` and `count` demo instances in the cluster on it, for the current scope. */
 export const startCluster = (count: number, leaseMs: number) =>

@@ -9,17 +9,23 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { commandPath, freePort, listening } from "../../../cluster/test/utils/redisServer.js"
+import { commandPath, listening, onFreePort } from "../../../cluster/test/utils/redisServer.js"
 import { nginxConfig } from "../../harness/nginx.js"
 
 /** The path of `nginx`, installed first where it is missing and can be. */
 export const nginxPath = (): string => commandPath("nginx", ["nginx-light", "nginx"])
 
-/** Starts nginx in front of `upstreams` for the current scope; gives its port. */
+/**
+ * Starts nginx in front of `upstreams` for the current scope; gives its port. nginx writes its pid file only once it
+ * has bound its port, so that file, not a connection (which something else on the port would accept too), says it
+ * is up; when the port was taken first, nginx exits and another port is tried.
+ */
 export const startNginx = (upstreams: ReadonlyArray<number>): Effect.Effect<number, never, Scope.Scope> =>
+  Effect.map(onFreePort((port) => nginxOn(port, upstreams)), ({ port }) => port)
+
+const nginxOn = (port: number, upstreams: ReadonlyArray<number>): Effect.Effect<"in use" | void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const binary = nginxPath()
-    const port = yield* freePort
     const prefix = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-mcp-nginx-"))
     Fs.writeFileSync(Path.join(prefix, "nginx.conf"), nginxConfig(prefix, port, upstreams))
     const child = yield* Effect.acquireRelease(
@@ -42,10 +48,12 @@ export const startNginx = (upstreams: ReadonlyArray<number>): Effect.Effect<numb
     let stderr = ""
     child.stderr?.on("data", (chunk: Buffer) => stderr += chunk.toString())
     const start = Date.now()
-    while (!(yield* listening(port))) {
-      if (child.exitCode !== null) return yield* Effect.die(new Error(`nginx exited: ${stderr}`))
+    while (!Fs.existsSync(Path.join(prefix, "nginx.pid")) || !(yield* listening(port))) {
+      if (child.exitCode !== null) {
+        if (stderr.includes("Address already in use")) return "in use"
+        return yield* Effect.die(new Error(`nginx exited: ${stderr}`))
+      }
       if (Date.now() - start > 10_000) return yield* Effect.die(new Error(`nginx did not start: ${stderr}`))
       yield* Effect.sleep("10 millis")
     }
-    return port
   })
