@@ -159,6 +159,13 @@ if (config.stdio) {
     Layer.provide(otel),
     Layer.provide(logLevel),
     Layer.launch,
+    // A start that fails (a port taken, a Redis out of reach) says why in one line, with no stack trace.
+    Effect.catchAll((error) =>
+      Effect.sync(() => {
+        process.stderr.write(`effect-mcp-demo: ${error.message}\n`)
+        process.exit(1)
+      })
+    ),
     NodeRuntime.runMain
   )
 }

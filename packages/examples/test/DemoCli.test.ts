@@ -166,6 +166,22 @@ const answerOf = async (response: Response): Promise<unknown> => {
   return data === undefined ? undefined : JSON.parse(data.slice(6))
 }
 
+describe("the demo's start", () => {
+  it("a port that is taken stops the demo at start: one line saying so, exit 1", async () => {
+    const holder = Net.createServer()
+    await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve))
+    try {
+      const result = await runDemo(["--port", String(portOf(holder.address()))])
+      expect(result.code).toBe(1)
+      expect(result.stdout).toBe("")
+      expect(result.stderr).toMatch(/^effect-mcp-demo: Could not listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/)
+      expect(result.stderr.split("\n").filter((line) => line !== "")).toHaveLength(1)
+    } finally {
+      holder.close()
+    }
+  })
+})
+
 describe("the demo with --auth-*", () => {
   it("every MCP request needs a valid bearer JWT; the metadata names the resource and the issuer", async () => {
     const jwks = await startJwks()

@@ -65,6 +65,7 @@ describe("the demo's cluster flags", () => {
       )
     })
     expect(result.code).toBe(1)
-    expect(result.output).toMatch(/cannot connect to Redis/)
+    expect(result.output).toMatch(/^effect-mcp-demo: .*cannot connect to Redis/m)
+    expect(result.output).not.toMatch(/\n\s+at /)
   }, 30_000)
 })
