@@ -4,6 +4,7 @@
  * sockets (the routing header, a listen stream's `notifications/tasks`).
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -12,7 +13,6 @@ import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
-import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
@@ -165,6 +165,22 @@ const get = (taskId: string, caller: Caller = {}) => Effect.map(rpc("tasks/get",
 
 /** Lets the task fibers run after the clock moved (they are not the test's fiber). */
 const settle = Effect.repeatN(Effect.yieldNow(), 20)
+
+/**
+ * Waits, turning the event loop, until `count` sleeps on the TestClock end `ms` from now (at most 10 s of real
+ * time): a call in flight reaches its handler only after real work (the arguments' WebCrypto digest runs on the
+ * thread pool), so no fixed number of yields is enough on a loaded machine, and moving the clock before the
+ * handler sleeps would leave it asleep for good.
+ */
+const sleepingFor = (ms: number, count = 1) =>
+  Effect.gen(function*() {
+    const due = (yield* TestClock.currentTimeMillis) + ms
+    const start = Date.now()
+    while (Chunk.size(Chunk.filter(yield* TestClock.sleeps(), (at) => at === due)) < count) {
+      if (Date.now() - start > 10_000) return yield* Effect.dieMessage(`no ${count} sleeps ${ms} ms ahead within 10 s`)
+      yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+    }
+  })
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/
 
@@ -356,13 +372,14 @@ describe("McpTask", () => {
       })
       yield* Effect.gen(function*() {
         const calling = yield* Effect.fork(call("late"))
-        yield* settle
+        yield* sleepingFor(10_000)
         yield* TestClock.adjust("10 seconds")
         const created = yield* Fiber.join(calling)
         const taskId = taskIdOf(created)
         expect(created.createdAt).toBe(new Date(10_000).toISOString())
         yield* settle
         expect(yield* get(taskId)).toMatchObject({ status: "working", createdAt: new Date(10_000).toISOString() })
+        yield* sleepingFor(1_000)
         yield* TestClock.adjust("1 second")
         yield* settle
         expect(yield* get(taskId)).toMatchObject({ status: "completed", result: { content: [{ type: "text", text: "late" }] } })
@@ -453,12 +470,8 @@ describe("McpTask", () => {
         data: { requiredCapabilities: { extensions: { [McpTask.EXTENSION]: {} } } }
       })
       const sync = yield* Effect.fork(call("slow", { seconds: 1 }, plain))
-      // The handler sleeps in the session's own fiber, which may reach its sleep after a first adjustment on a
-      // loaded machine: the clock moves on until the call is done (what it answers does not depend on how far).
-      for (let i = 0; i < 20 && Option.isNone(yield* sync.poll); i++) {
-        yield* TestClock.adjust("1 second")
-        yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
-      }
+      yield* sleepingFor(1_000)
+      yield* TestClock.adjust("1 second")
       const result = yield* sync.await.pipe(Effect.flatten)
       expect(result).toMatchObject({ resultType: "complete", content: [{ type: "text", text: "slept 1s" }] })
       expect(result).not.toHaveProperty("taskId")

@@ -31,11 +31,20 @@ export const run = (
   Effect.gen(function*() {
     const params = isRecord(request.params) ? request.params : {}
     const target = typeof params.name === "string" ? params.name : typeof params.uri === "string" ? params.uri : ""
-    const binding = yield* Mrtr.bindingOf(request.method, target, params.arguments, session.principal)
+    // Only a state opened or sealed needs the binding: most calls do neither, and its digest is a WebCrypto round
+    // trip (to the thread pool and back), so it is computed then, once.
+    let bound: string | undefined
+    const binding = Effect.suspend(() =>
+      bound !== undefined
+        ? Effect.succeed(bound)
+        : Effect.tap(Mrtr.bindingOf(request.method, target, params.arguments, session.principal), (b) => {
+          bound = b
+        })
+    )
     const now = yield* Clock.currentTimeMillis
     const token = params.requestState
     if (token !== undefined && typeof token !== "string") return yield* Effect.fail(Mrtr.invalidState)
-    const prior = token === undefined ? {} : yield* Mrtr.open(options, token, binding, now)
+    const prior = token === undefined ? {} : yield* Mrtr.open(options, token, yield* binding, now)
     const responses = isRecord(params.inputResponses) ? params.inputResponses : {}
     const rounds = new Mrtr.Rounds({ ...prior, ...responses })
     session.setRounds(rounds)
@@ -53,6 +62,6 @@ export const run = (
     if (outcome._tag === "MissingCapability") {
       return yield* Effect.fail(Mrtr.missingCapability(outcome.requiredCapabilities))
     }
-    const requestState = yield* Mrtr.seal(options, binding, rounds.used, now)
+    const requestState = yield* Mrtr.seal(options, yield* binding, rounds.used, now)
     return { resultType: "input_required", inputRequests: { ...rounds.asked }, requestState }
   })
