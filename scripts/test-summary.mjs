@@ -1,6 +1,6 @@
 // Prints vitest's JSON report as one plain line: "N passed, N failed" (and skipped, when any), then one line per
-// failed test with the start of its error, so that the end of CI's log names what failed even when only the end
-// of the log is kept.
+// failed test with how long it ran and the start of its error, so that the end of CI's log names what failed even
+// when only the end of the log is kept.
 import { readFileSync } from "node:fs"
 import { relative } from "node:path"
 
@@ -17,10 +17,17 @@ for (const file of report.testResults ?? []) {
   }
   for (const test of failed) {
     const why = (test.failureMessages ?? []).map(firstLines).join(" | ")
-    console.log(`  FAIL ${relative(process.cwd(), file.name)} > ${test.fullName}: ${why}`)
+    const after = typeof test.duration === "number" ? ` (after ${(test.duration / 1000).toFixed(1)} s)` : ""
+    console.log(`  FAIL ${relative(process.cwd(), file.name)} > ${test.fullName}${after}: ${why}`)
   }
 }
 
+/**
+ * The message's first line and the first place in the project's own code it names (a timeout's message names only
+ * vitest's internals, then the test's line).
+ */
 function firstLines(message) {
-  return String(message).split("\n").slice(0, 3).map((line) => line.trim()).join(" / ").slice(0, 400)
+  const lines = String(message).split("\n").map((line) => line.trim())
+  const own = lines.slice(1).find((line) => line.startsWith("at ") && line.includes("/packages/") && !line.includes("node_modules"))
+  return [lines[0], ...(own === undefined ? [] : [own])].join(" / ").slice(0, 400)
 }
