@@ -35,6 +35,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
@@ -484,14 +485,19 @@ const openIn = (ctx: OpenContext, parent: Scope.Scope, opts: OpenOptions) =>
           }
           return [undefined, HashMap.remove(map, id)] as const
         })
-      }).pipe(
-        Effect.zipRight(Effect.logDebug("session closed")),
-        Effect.annotateLogs({ sessionId: id, transport: opts.transport })
-      )
+      }).pipe(Effect.zipRight(logSession("session closed", id, opts.transport)))
     )
-    yield* Effect.annotateLogs(Effect.logDebug("session opened"), { sessionId: id, transport: opts.transport })
+    yield* logSession("session opened", id, opts.transport)
     return session
   }))
+
+/**
+ * A session's opening or closing at Debug, annotated with its id and transport, only when Debug is on (it is off
+ * by default): setting and restoring the annotations compares two maps of them by hash, a cost each 2026-07-28
+ * request paid twice, since it opens and closes a session of its own.
+ */
+const logSession = (message: string, sessionId: SessionId, transport: string) =>
+  Effect.whenLogLevel(Effect.annotateLogs(Effect.logDebug(message), { sessionId, transport }), LogLevel.Debug)
 
 /** Forks into a runtime whose logs carry the session id and transport, made once per session. */
 const sessionRuntimes = (runtime: Runtime.Runtime<never>) => {
